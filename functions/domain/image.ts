@@ -1,0 +1,75 @@
+/**
+ * Container image references, parsed strictly per the OCI distribution spec.
+ * Repository matching is by whole path segments, never by string prefix, so
+ * `…/shop/checkout-evil` can never pass for `…/shop/checkout`.
+ */
+const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
+// A path component: lowercase alphanumerics joined by single separators; it
+// can never be `.` or `..` and never contain `/`, `@`, `:` or whitespace.
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+export interface ImageRef {
+  /** host/path, without tag or digest. */
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+export type ParseResult = { ok: true; ref: ImageRef } | { ok: false; error: string };
+
+export function parseRepository(value: string): { ok: true; repository: string } | { ok: false; error: string } {
+  const segments = value.split('/');
+  if (segments.length < 2) return { ok: false, error: `expected host/path, got ${JSON.stringify(value)}` };
+  const [host, ...path] = segments;
+  if (!HOST.test(host) || !host.includes('.'))
+    return { ok: false, error: `invalid registry host ${JSON.stringify(host)} in ${JSON.stringify(value)}` };
+  for (const c of path) {
+    if (!COMPONENT.test(c))
+      return { ok: false, error: `invalid path segment ${JSON.stringify(c)} in ${JSON.stringify(value)}` };
+  }
+  return { ok: true, repository: value };
+}
+
+/** Parses `host/path[:tag][@sha256:…]`. */
+export function parseImageRef(value: string): ParseResult {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 512)
+    return { ok: false, error: `expected an image reference of 1-512 characters, got ${JSON.stringify(value)}` };
+  let rest = value;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return { ok: false, error: `invalid digest ${JSON.stringify(digest)}; expected sha256:<64 hex>` };
+  }
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf('/');
+  const colon = rest.indexOf(':', lastSlash + 1);
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) return { ok: false, error: `invalid tag ${JSON.stringify(tag)}` };
+  }
+  const repo = parseRepository(rest);
+  if (!repo.ok) return repo;
+  return { ok: true, ref: { repository: repo.repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) } };
+}
+
+/** True when `image` is exactly the configured repository, compared segment by segment. */
+export function sameRepository(image: string, configured: string): boolean {
+  const a = image.split('/');
+  const b = configured.split('/');
+  return a.length === b.length && a.every((segment, i) => segment === b[i]);
+}
+
+/** The immutable reference a rollout deploys: repository@digest. */
+export function pinnedImage(ref: { repository: string; digest: string }): string {
+  return `${ref.repository}@${ref.digest}`;
+}
+
+/** The 12 hex characters used in revision tags and ids. */
+export function shortDigest(digest: string): string {
+  return digest.replace(/^sha256:/, '').slice(0, 12);
+}

@@ -1,0 +1,235 @@
+/**
+ * The policy file, `glidepath.yaml` (design brief §2).
+ *
+ * Parsing happens in two passes: each part is validated on its own (so an
+ * error names the path the user wrote, `defaults.steps[0]` or
+ * `services[1].steps[0]`), then `defaults` are merged into every service,
+ * and built-in defaults fill whatever neither one set.
+ */
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { Duration } from './duration';
+import { parseRepository } from './image';
+import { ValidationError, describeIssues, parseOrThrow } from './validation';
+
+const Percent = z
+  .number()
+  .int()
+  .min(1, { error: 'expected 1–99' })
+  .max(99, { error: 'expected 1–99' });
+const Fraction = z.number().min(0).max(1);
+
+const Step = z.strictObject({ percent: Percent, bake: Duration });
+const Steps = z
+  .array(Step)
+  .min(1)
+  .max(20)
+  .superRefine((steps, ctx) => {
+    for (let i = 1; i < steps.length; i++) {
+      if (steps[i].percent <= steps[i - 1].percent) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'percent'],
+          message: `expected percents in ascending order, got ${steps[i].percent} after ${steps[i - 1].percent}`,
+        });
+      }
+    }
+  });
+
+const ErrorRate = z.strictObject({ maxAbsolute: Fraction, maxIncrease: Fraction });
+const Latency = z.strictObject({
+  percentile: z.union([z.literal(50), z.literal(90), z.literal(95), z.literal(99)]),
+  maxMs: z.number().positive(),
+  maxRatio: z.number().min(1),
+});
+const Analysis = z.strictObject({
+  minRequests: z.number().int().min(1),
+  maxExtensions: z.number().int().min(0).max(50),
+  onInconclusive: z.enum(['fail', 'hold']),
+  errorRate: ErrorRate,
+  latency: Latency,
+});
+const Smoke = z.strictObject({
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected an absolute URL path such as "/health"'),
+  expectStatus: z.number().int().min(100).max(599),
+  attempts: z.number().int().min(1).max(20),
+  timeout: Duration,
+});
+const OnNewImage = z.enum(['supersede', 'queue', 'ignore']);
+
+/** The settings a service inherits from `defaults` and may override. */
+const SettingsOverride = z.strictObject({
+  steps: Steps.optional(),
+  analysis: z
+    .strictObject({
+      ...Analysis.shape,
+      errorRate: ErrorRate.partial().optional(),
+      latency: Latency.partial().optional(),
+    })
+    .partial()
+    .optional(),
+  smoke: Smoke.partial().optional(),
+  onNewImage: OnNewImage.optional(),
+});
+
+const Settings = z.strictObject({
+  steps: Steps,
+  analysis: Analysis,
+  smoke: Smoke,
+  onNewImage: OnNewImage,
+});
+export type Settings = z.output<typeof Settings>;
+export type AnalysisSettings = z.output<typeof Analysis>;
+export type SmokeSettings = z.output<typeof Smoke>;
+export type StepSetting = z.output<typeof Step>;
+
+/** Built-in defaults: the values from the design brief's example. */
+export const BUILT_IN_DEFAULTS = {
+  steps: [
+    { percent: 10, bake: '5m' },
+    { percent: 50, bake: '5m' },
+  ],
+  analysis: {
+    minRequests: 200,
+    maxExtensions: 3,
+    onInconclusive: 'fail',
+    errorRate: { maxAbsolute: 0.01, maxIncrease: 0.005 },
+    latency: { percentile: 99, maxMs: 1000, maxRatio: 1.25 },
+  },
+  smoke: { path: '/health', expectStatus: 200, attempts: 3, timeout: '5s' },
+  onNewImage: 'supersede',
+} as const;
+
+// Cloud Run service and job names: lowercase letters, digits and hyphens, 1-49 chars.
+const ResourceName = z.string().regex(/^[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?$/, 'expected a Cloud Run name (lowercase letters, digits, hyphens; max 49)');
+const ProjectId = z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'expected a GCP project id');
+const Region = z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'expected a region such as "us-central1"');
+const Repository = z.string().superRefine((value, ctx) => {
+  const r = parseRepository(value);
+  if (!r.ok) ctx.addIssue({ code: 'custom', message: `expected an image repository path without tag or digest: ${r.error}` });
+});
+const TagPattern = z.string().superRefine((value, ctx) => {
+  try {
+    new RegExp(value);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `expected a regular expression: ${(e as Error).message}` });
+  }
+});
+const SlackTarget = z.strictObject({ channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"') });
+
+const Service = z.strictObject({
+  name: ResourceName,
+  project: ProjectId,
+  image: Repository,
+  tags: z.array(TagPattern).optional(),
+  waves: z
+    .array(z.array(Region).min(1))
+    .min(1)
+    .superRefine((waves, ctx) => {
+      const seen = new Set<string>();
+      waves.forEach((wave, w) =>
+        wave.forEach((region, r) => {
+          if (seen.has(region)) ctx.addIssue({ code: 'custom', path: [w, r], message: `expected each region once, got ${region} again` });
+          seen.add(region);
+        }),
+      );
+    }),
+  rollbackPromotedRegions: z.boolean().default(false),
+  maxParallelRegions: z.number().int().min(1).max(50).default(10),
+  slack: SlackTarget.optional(),
+  ...SettingsOverride.shape,
+});
+
+const Job = z.strictObject({
+  name: ResourceName,
+  project: ProjectId,
+  region: Region,
+  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression such as "0 2 * * *"'),
+  timeZone: z.string().min(1).default('Etc/UTC'),
+  retry: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(20),
+      initialBackoff: Duration,
+      multiplier: z.number().min(1).max(10),
+      maxBackoff: Duration,
+    })
+    .default({ maxAttempts: 3, initialBackoff: 30, multiplier: 2, maxBackoff: 600 }),
+  timeout: Duration.default(3600),
+  slack: SlackTarget.optional(),
+});
+export type JobPolicy = z.output<typeof Job>;
+
+const PolicyFile = z.strictObject({
+  defaults: SettingsOverride.optional(),
+  services: z.array(z.unknown()).default([]),
+  jobs: z.array(z.unknown()).default([]),
+});
+
+export type ServicePolicy = Omit<z.output<typeof Service>, keyof Settings> & Settings;
+
+export interface Policy {
+  services: ServicePolicy[];
+  jobs: JobPolicy[];
+}
+
+type Override = z.output<typeof SettingsOverride>;
+
+function merge(base: Settings, o: Override | undefined): Settings {
+  if (!o) return base;
+  return {
+    steps: o.steps ?? base.steps,
+    analysis: {
+      ...base.analysis,
+      ...o.analysis,
+      errorRate: { ...base.analysis.errorRate, ...o.analysis?.errorRate },
+      latency: { ...base.analysis.latency, ...o.analysis?.latency },
+    },
+    smoke: { ...base.smoke, ...o.smoke },
+    onNewImage: o.onNewImage ?? base.onNewImage,
+  };
+}
+
+function unique(names: string[], what: string): string[] {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  names.forEach((n, i) => {
+    if (seen.has(n)) problems.push(`${what}[${i}].name: expected a unique name, got ${JSON.stringify(n)} again`);
+    seen.add(n);
+  });
+  return problems;
+}
+
+/** Validates a parsed policy document. Throws ValidationError listing every problem. */
+export function parsePolicy(doc: unknown): Policy {
+  const file = parseOrThrow(PolicyFile, doc ?? {}, 'invalid policy');
+  const builtIn = parseOrThrow(Settings, BUILT_IN_DEFAULTS, 'built-in defaults');
+  const defaults = merge(builtIn, file.defaults);
+  const problems: string[] = [];
+  const services: ServicePolicy[] = [];
+  file.services.forEach((raw, i) => {
+    const r = Service.safeParse(raw, { reportInput: true });
+    if (!r.success) return problems.push(...describeIssues(r.error, `services[${i}]`));
+    const { steps, analysis, smoke, onNewImage, ...rest } = r.data;
+    services.push({ ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) });
+  });
+  const jobs: JobPolicy[] = [];
+  file.jobs.forEach((raw, i) => {
+    const r = Job.safeParse(raw, { reportInput: true });
+    if (!r.success) return problems.push(...describeIssues(r.error, `jobs[${i}]`));
+    jobs.push(r.data);
+  });
+  problems.push(...unique(services.map((s) => s.name), 'services'), ...unique(jobs.map((j) => j.name), 'jobs'));
+  if (problems.length) throw new ValidationError('invalid policy', problems);
+  return { services, jobs };
+}
+
+/** Parses the YAML text of `glidepath.yaml`. */
+export function parsePolicyYaml(text: string): Policy {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ValidationError('invalid policy', [`(root): expected YAML, got a parse error: ${(e as Error).message.split('\n')[0]}`]);
+  }
+  return parsePolicy(doc);
+}

@@ -1,0 +1,15 @@
+import { credentials } from '@grpc/grpc-js';
+
+/**
+ * Client options that point a `@google-cloud/*` gRPC client at a local
+ * endpoint (`host:port`), e.g. an emulator; undefined means "use Google's".
+ */
+export function localClientOptions(hostPort: string | undefined): Record<string, unknown> {
+  if (!hostPort) return {};
+  const i = hostPort.lastIndexOf(':');
+  return {
+    apiEndpoint: hostPort.slice(0, i),
+    port: Number(hostPort.slice(i + 1)),
+    sslCreds: credentials.createInsecure(),
+  };
+}

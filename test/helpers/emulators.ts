@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+
+/** True when the Google emulators are running for this test run. */
+export function emulatorsAvailable(): boolean {
+  return Boolean(process.env.PUBSUB_EMULATOR_HOST && process.env.FIRESTORE_EMULATOR_HOST);
+}
+
+/** `describe`, or a skip that says why when the emulators are missing (never under CI=true: setup fails there). */
+export const describeWithEmulators: jest.Describe = emulatorsAvailable()
+  ? describe
+  : (Object.assign((name: string, fn: () => void) => describe.skip(`${name} (emulators missing)`, fn), describe) as jest.Describe);
+
+/**
+ * A Firestore/Pub/Sub project id of this test file's own, so that files
+ * running in parallel on the shared emulators never see each other's data.
+ */
+export function testProjectId(file: string, salt = ''): string {
+  return `test-${createHash('sha1').update(file + salt).digest('hex').slice(0, 10)}`;
+}
