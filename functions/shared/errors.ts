@@ -8,7 +8,7 @@ export class GlidepathError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly cause?: unknown,
+    override readonly cause?: unknown,
   ) {
     super(message);
     this.name = 'GlidepathError';

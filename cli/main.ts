@@ -1,0 +1,18 @@
+/**
+ * The `glidepath` command line. Each command lives in cli/commands/ and
+ * registers itself on the program; output is JSON or human text.
+ */
+import { Command } from 'commander';
+import { registerPlan } from './commands/plan';
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('glidepath')
+    .description('Event-driven progressive delivery for Google Cloud Run')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      // Usage errors exit 2; --help and --version exit 0.
+      process.exit(err.exitCode === 0 ? 0 : 2);
+    });
+  registerPlan(program);
+  await program.parseAsync(argv);
+}

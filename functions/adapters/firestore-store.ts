@@ -1,0 +1,218 @@
+/**
+ * Rollout state in Firestore (design brief §4). The service lease and the
+ * (service, digest) deduplication are taken in one transaction, so two
+ * images arriving at once can never both become the active rollout.
+ */
+import { Firestore, type Transaction } from '@google-cloud/firestore';
+import type { z } from 'zod';
+import {
+  DeadLetterRecord,
+  RolloutRecord,
+  ServiceRecord,
+  isTerminal,
+  type RolloutStatus,
+} from '../domain/records';
+import type { RolloutPlan } from '../domain/plan';
+import { GlidepathError, fromSdkError } from '../shared/errors';
+import { parseOrThrow } from '../domain/validation';
+
+export const COLLECTIONS = {
+  rollouts: 'rollouts',
+  services: 'services',
+  jobRuns: 'jobRuns',
+  deadLetters: 'deadLetters',
+  dedup: 'dedup',
+  events: 'events',
+} as const;
+
+export type OnNewImage = 'supersede' | 'queue' | 'ignore';
+
+export interface AdmitInput {
+  /** Everything of the new rollout but its lifecycle fields. */
+  rollout: Omit<RolloutRecord, 'status' | 'createdAt' | 'updatedAt' | 'regions'>;
+  dedupKey: string;
+  onNewImage: OnNewImage;
+  now: Date;
+  dedupTtlSeconds: number;
+}
+
+export type Admission =
+  | { kind: 'started'; rollout: RolloutRecord; superseded?: RolloutRecord }
+  | { kind: 'queued'; rollout: RolloutRecord; behind: string }
+  | { kind: 'duplicate'; rollout: RolloutRecord; reason: string }
+  | { kind: 'ignored'; reason: string; active: RolloutRecord };
+
+export interface RolloutEvent {
+  type: string;
+  message: string;
+  region?: string;
+  step?: number;
+  [key: string]: unknown;
+}
+
+/** How long one intake delivery may hold the right to start a rollout's execution. */
+const LAUNCH_CLAIM_MS = 30_000;
+
+function read<S extends z.ZodType>(schema: S, data: unknown, what: string): z.output<S> {
+  return parseOrThrow(schema, data, `corrupt ${what}`);
+}
+
+export class FirestoreRolloutStore {
+  constructor(private readonly db: Firestore) {}
+
+  private rolloutDoc(id: string) {
+    return this.db.collection(COLLECTIONS.rollouts).doc(id);
+  }
+  private serviceDoc(name: string) {
+    return this.db.collection(COLLECTIONS.services).doc(name);
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord | undefined> {
+    const snap = await this.guard(`read rollout ${id}`, () => this.rolloutDoc(id).get());
+    return snap.exists ? read(RolloutRecord, snap.data(), `rollout ${id}`) : undefined;
+  }
+
+  async getService(name: string): Promise<ServiceRecord | undefined> {
+    const snap = await this.guard(`read service ${name}`, () => this.serviceDoc(name).get());
+    return snap.exists ? read(ServiceRecord, snap.data(), `service ${name}`) : undefined;
+  }
+
+  /**
+   * Records a new rollout and takes the service's lease, honouring
+   * `onNewImage` when another rollout of the service is active.
+   */
+  async admit(input: AdmitInput): Promise<Admission> {
+    const nowIso = input.now.toISOString();
+    const dedupRef = this.db.collection(COLLECTIONS.dedup).doc(input.dedupKey);
+    return this.guard(`admit rollout ${input.rollout.id}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const [dedupSnap, serviceSnap] = await tx.getAll(dedupRef, this.serviceDoc(input.rollout.service));
+        if (dedupSnap.exists) {
+          const dedup = dedupSnap.data() as { rolloutId: string; expiresAt: { toDate(): Date } };
+          if (dedup.expiresAt.toDate() > input.now) {
+            const existing = await this.readInTx(tx, dedup.rolloutId);
+            if (existing) return { kind: 'duplicate', rollout: existing, reason: `same image already admitted as rollout ${existing.id} (${existing.status})` };
+          }
+        }
+        const service = serviceSnap.exists
+          ? read(ServiceRecord, serviceSnap.data(), `service ${input.rollout.service}`)
+          : read(ServiceRecord, { name: input.rollout.service, updatedAt: nowIso }, 'new service');
+        const active = service.activeRollout ? await this.readInTx(tx, service.activeRollout) : undefined;
+        const running = active && !isTerminal(active.status) ? active : undefined;
+
+        const fresh = (extra: Partial<RolloutRecord>): RolloutRecord =>
+          read(RolloutRecord, { ...input.rollout, status: 'PENDING', createdAt: nowIso, updatedAt: nowIso, ...extra }, 'new rollout');
+        const writeDedup = (): void => {
+          tx.set(dedupRef, {
+            rolloutId: input.rollout.id,
+            expiresAt: new Date(input.now.getTime() + input.dedupTtlSeconds * 1000),
+          });
+        };
+
+        if (running && running.digest === input.rollout.digest) {
+          return { kind: 'duplicate', rollout: running, reason: `rollout ${running.id} of this image is already ${running.status}` };
+        }
+        if (running && input.onNewImage === 'ignore') {
+          return { kind: 'ignored', reason: `rollout ${running.id} of ${running.service} is running and onNewImage is "ignore"`, active: running };
+        }
+        if (running && input.onNewImage === 'queue') {
+          const rollout = fresh({ queuedBehind: running.id });
+          tx.set(this.rolloutDoc(rollout.id), rollout);
+          tx.set(this.serviceDoc(service.name), { ...service, queue: [...service.queue, rollout.id], updatedAt: nowIso });
+          writeDedup();
+          this.eventInTx(tx, rollout.id, input.now, { type: 'queued', message: `queued behind rollout ${running.id}` });
+          return { kind: 'queued', rollout, behind: running.id };
+        }
+        const rollout = fresh({});
+        tx.set(this.rolloutDoc(rollout.id), rollout);
+        tx.set(this.serviceDoc(service.name), {
+          ...service,
+          activeRollout: rollout.id,
+          activeDigest: rollout.digest,
+          updatedAt: nowIso,
+        });
+        writeDedup();
+        this.eventInTx(tx, rollout.id, input.now, { type: 'admitted', message: `admitted from ${rollout.source}` });
+        if (running) {
+          const superseded = { ...running, status: 'SUPERSEDED' as const, supersededBy: rollout.id, updatedAt: nowIso, endedAt: nowIso, outcomeReason: `superseded by ${rollout.id}` };
+          tx.set(this.rolloutDoc(running.id), superseded);
+          this.eventInTx(tx, running.id, input.now, { type: 'superseded', message: `superseded by rollout ${rollout.id}` });
+          return { kind: 'started', rollout, superseded };
+        }
+        return { kind: 'started', rollout };
+      }),
+    );
+  }
+
+  /**
+   * Claims the right to start the execution of a PENDING rollout that has
+   * none yet: true if this caller should start it now. A fresh claim by
+   * another delivery throws a transient error so Pub/Sub redelivers later.
+   */
+  async claimLaunch(id: string, now: Date): Promise<boolean> {
+    return this.guard(`claim launch of ${id}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const snap = await tx.get(this.rolloutDoc(id));
+        if (!snap.exists) return false;
+        const data = read(RolloutRecord, snap.data(), `rollout ${id}`);
+        if (data.status !== 'PENDING' || data.executionName || data.queuedBehind) return false;
+        if (data.launchClaimedAt && now.getTime() - Date.parse(data.launchClaimedAt) < LAUNCH_CLAIM_MS) {
+          throw new GlidepathError('conflict', `rollout ${id} is being started by another delivery; retry later`);
+        }
+        tx.update(this.rolloutDoc(id), { launchClaimedAt: now.toISOString() });
+        return true;
+      }),
+    );
+  }
+
+  /** Records the server-assigned execution name; the rollout is RUNNING from here on. */
+  async recordExecution(id: string, executionName: string, now: Date): Promise<void> {
+    await this.guard(`record execution of ${id}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const current = await this.readInTx(tx, id);
+        if (!current) throw new GlidepathError('not_found', `rollout ${id} not found`);
+        const status: RolloutStatus = current.status === 'PENDING' ? 'RUNNING' : current.status;
+        tx.update(this.rolloutDoc(id), { executionName, status, updatedAt: now.toISOString() });
+        this.eventInTx(tx, id, now, { type: 'execution_started', message: `workflow execution ${executionName}` });
+      }),
+    );
+  }
+
+  async appendEvent(id: string, now: Date, event: RolloutEvent): Promise<void> {
+    await this.guard(`append event to ${id}`, () =>
+      this.rolloutDoc(id).collection(COLLECTIONS.events).add({ at: now.toISOString(), ...event }),
+    );
+  }
+
+  async recordDeadLetter(record: DeadLetterRecord): Promise<void> {
+    const valid = parseOrThrow(DeadLetterRecord, record, 'dead letter');
+    await this.guard(`record dead letter ${valid.id}`, async () => {
+      // create() fails if it exists: a redelivered rejection keeps the first record.
+      await this.db
+        .collection(COLLECTIONS.deadLetters)
+        .doc(valid.id)
+        .create(valid)
+        .catch((err: { code?: number }) => {
+          if (err?.code !== 6) throw err; // ALREADY_EXISTS
+        });
+    });
+  }
+
+  private async readInTx(tx: Transaction, id: string): Promise<RolloutRecord | undefined> {
+    const snap = await tx.get(this.rolloutDoc(id));
+    return snap.exists ? read(RolloutRecord, snap.data(), `rollout ${id}`) : undefined;
+  }
+
+  private eventInTx(tx: Transaction, id: string, now: Date, event: RolloutEvent): void {
+    tx.set(this.rolloutDoc(id).collection(COLLECTIONS.events).doc(), { at: now.toISOString(), ...event });
+  }
+
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof GlidepathError || (err as Error)?.name === 'ValidationError') throw err;
+      throw fromSdkError(err, what);
+    }
+  }
+}

@@ -1,0 +1,34 @@
+import { ExecutionsClient } from '@google-cloud/workflows';
+import type { WorkflowLauncher } from '../ports';
+import { fromSdkError } from '../shared/errors';
+
+/** Starts executions of the deployed `rollout` and `job-run` workflows. */
+export class WorkflowsLauncher implements WorkflowLauncher {
+  constructor(
+    private readonly client: ExecutionsClient,
+    private readonly project: string,
+    private readonly location: string,
+  ) {}
+
+  async start(workflow: 'rollout' | 'job-run', argument: unknown, labels: Record<string, string>): Promise<string> {
+    try {
+      const [execution] = await this.client.createExecution({
+        parent: this.client.workflowPath(this.project, this.location, workflow),
+        execution: { argument: JSON.stringify(argument), labels, callLogLevel: 'LOG_ERRORS_ONLY' },
+      });
+      return execution.name!;
+    } catch (err) {
+      throw fromSdkError(err, `start ${workflow} workflow`);
+    }
+  }
+
+  async cancel(executionName: string): Promise<void> {
+    try {
+      await this.client.cancelExecution({ name: executionName });
+    } catch (err) {
+      const e = fromSdkError(err, `cancel ${executionName}`);
+      // Already finished or gone: nothing to cancel.
+      if (e.code !== 'not_found' && e.code !== 'invalid') throw e;
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The pure half of intake: one Pub/Sub message and the policy in, one of
+ * three outcomes out (design brief §3). No I/O happens here, so the CLI's
+ * `glidepath plan` dry run and the deployed function decide identically.
+ */
+import type { Policy, ServicePolicy } from './policy';
+import type { RolloutRequest } from './plan';
+import { parseImageRef, sameRepository, type ImageRef } from './image';
+import {
+  CloudBuildEvent,
+  DeployRequest,
+  GcrEvent,
+  TOPICS,
+  decodeMessage,
+  type IntakeTopic,
+  type PubsubMessage,
+} from './messages';
+
+export type IntakeDecision =
+  | { outcome: 'rollout'; reason: string; requests: RolloutRequest[] }
+  | { outcome: 'ignored'; reason: string }
+  | { outcome: 'rejected'; reason: string };
+
+const rejected = (reason: string): IntakeDecision => ({ outcome: 'rejected', reason });
+const ignored = (reason: string): IntakeDecision => ({ outcome: 'ignored', reason });
+
+export function isIntakeTopic(topic: string | undefined): topic is IntakeTopic {
+  return topic === TOPICS.gcr || topic === TOPICS.cloudBuilds || topic === TOPICS.deployRequests;
+}
+
+export function decideIntake(policy: Policy, topic: string | undefined, message: PubsubMessage): IntakeDecision {
+  switch (topic) {
+    case TOPICS.gcr:
+      return decideGcr(policy, message);
+    case TOPICS.cloudBuilds:
+      return decideCloudBuild(policy, message);
+    case TOPICS.deployRequests:
+      return decideManual(policy, message);
+    default:
+      return rejected(`topic: expected one of ${TOPICS.gcr}, ${TOPICS.cloudBuilds}, ${TOPICS.deployRequests}, got ${JSON.stringify(topic ?? null)}`);
+  }
+}
+
+/** A pushed image, reduced to what matching needs. */
+interface Pushed {
+  ref: ImageRef & { digest: string };
+  tag?: string;
+}
+
+/** Automatic triggers: match by repository, then apply the service's tag filters. */
+function matchAutomatic(
+  policy: Policy,
+  pushed: Pushed[],
+  source: 'gcr' | 'cloud-builds',
+  extra: Partial<RolloutRequest> = {},
+): IntakeDecision {
+  const requests: RolloutRequest[] = [];
+  const skipped: string[] = [];
+  const seen = new Set<string>();
+  for (const image of pushed) {
+    const services = policy.services.filter((s) => sameRepository(image.ref.repository, s.image));
+    if (services.length === 0) {
+      skipped.push(`no service in the policy uses repository ${image.ref.repository}`);
+      continue;
+    }
+    for (const service of services) {
+      const tagProblem = tagFilterProblem(service, image.tag);
+      if (tagProblem) {
+        skipped.push(tagProblem);
+        continue;
+      }
+      const key = `${service.name} ${image.ref.digest}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      requests.push({
+        service,
+        repository: image.ref.repository,
+        digest: image.ref.digest,
+        ...(image.tag ? { tag: image.tag } : {}),
+        source,
+        ...extra,
+      });
+    }
+  }
+  if (requests.length === 0) return ignored(skipped.join('; ') || 'no images in the message');
+  return {
+    outcome: 'rollout',
+    reason: requests.map((r) => `${r.service.name} ← ${r.repository}@${r.digest.slice(0, 19)}`).join(', '),
+    requests,
+  };
+}
+
+function tagFilterProblem(service: ServicePolicy, tag: string | undefined): string | undefined {
+  if (!service.tags?.length) return undefined;
+  if (!tag) return `service ${service.name} rolls out only tags matching ${service.tags.join(' | ')}, and this push has no tag`;
+  if (service.tags.some((pattern) => new RegExp(pattern).test(tag))) return undefined;
+  return `tag ${JSON.stringify(tag)} matches none of service ${service.name}'s tag filters ${service.tags.join(' | ')}`;
+}
+
+function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
+  const decoded = decodeMessage(GcrEvent, message.data, 'Artifact Registry (gcr) event');
+  if (!decoded.ok) return rejected(decoded.reason);
+  const event = decoded.value;
+  if (event.action === 'DELETE') return ignored(`DELETE of ${event.tag ?? event.digest ?? 'an image'} is not a deployment`);
+  if (!event.digest) return rejected('digest: expected "REPOSITORY@sha256:…" on an INSERT, got nothing');
+  const byDigest = parseImageRef(event.digest);
+  if (!byDigest.ok) return rejected(`digest: ${byDigest.error}`);
+  if (!byDigest.ref.digest) return rejected(`digest: expected "REPOSITORY@sha256:…", got ${JSON.stringify(event.digest)}`);
+  let tag: string | undefined;
+  if (event.tag) {
+    const byTag = parseImageRef(event.tag);
+    if (!byTag.ok) return rejected(`tag: ${byTag.error}`);
+    if (byTag.ref.repository !== byDigest.ref.repository)
+      return rejected(`tag: expected the same repository as digest (${byDigest.ref.repository}), got ${JSON.stringify(event.tag)}`);
+    tag = byTag.ref.tag;
+  }
+  return matchAutomatic(policy, [{ ref: { ...byDigest.ref, digest: byDigest.ref.digest }, ...(tag ? { tag } : {}) }], 'gcr');
+}
+
+function decideCloudBuild(policy: Policy, message: PubsubMessage): IntakeDecision {
+  const decoded = decodeMessage(CloudBuildEvent, message.data, 'Cloud Build event');
+  if (!decoded.ok) return rejected(decoded.reason);
+  const build = decoded.value;
+  if (build.status !== 'SUCCESS') return ignored(`build ${build.id} has status ${build.status}; only SUCCESS builds roll out`);
+  const pushed: Pushed[] = [];
+  const results = build.results?.images ?? [];
+  for (const [i, image] of results.entries()) {
+    const named = parseImageRef(image.name);
+    if (!named.ok) return rejected(`results.images[${i}].name: ${named.error}`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(image.digest))
+      return rejected(`results.images[${i}].digest: expected sha256:<64 hex>, got ${JSON.stringify(image.digest)}`);
+    pushed.push({ ref: { repository: named.ref.repository, digest: image.digest }, ...(named.ref.tag ? { tag: named.ref.tag } : {}) });
+  }
+  if (pushed.length === 0) return ignored(`build ${build.id} pushed no images`);
+  const sub = build.substitutions ?? {};
+  const commit = sub.COMMIT_SHA || sub.SHORT_SHA || undefined;
+  return matchAutomatic(policy, pushed, 'cloud-builds', {
+    buildId: build.id,
+    ...(commit ? { commit } : {}),
+    ...(build.logUrl ? { logUrl: build.logUrl } : {}),
+  });
+}
+
+function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
+  const decoded = decodeMessage(DeployRequest, message.data, 'deploy request');
+  if (!decoded.ok) return rejected(decoded.reason);
+  const req = decoded.value;
+  const service = policy.services.find((s) => s.name === req.service);
+  if (!service)
+    return rejected(`service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${JSON.stringify(req.service)}`);
+  const image = parseImageRef(req.image);
+  if (!image.ok) return rejected(`image: ${image.error}`);
+  if (!sameRepository(image.ref.repository, service.image))
+    return rejected(
+      `security violation: image ${JSON.stringify(req.image)} is outside service ${service.name}'s repository ${service.image}`,
+    );
+  if (!image.ref.digest)
+    return rejected(`image: expected an immutable reference "${service.image}@sha256:…", got ${JSON.stringify(req.image)}`);
+  const allRegions = service.waves.flat();
+  const unknown = (req.regions ?? []).filter((r) => !allRegions.includes(r));
+  if (unknown.length)
+    return rejected(`regions: expected a subset of ${allRegions.join(', ')}, got ${JSON.stringify(unknown)}`);
+  return {
+    outcome: 'rollout',
+    reason: `manual redeploy of ${service.name} by ${req.requestedBy}: ${req.reason}`,
+    requests: [
+      {
+        service,
+        repository: image.ref.repository,
+        digest: image.ref.digest,
+        ...(image.ref.tag ? { tag: image.ref.tag } : {}),
+        source: 'manual',
+        reason: req.reason,
+        requestedBy: req.requestedBy,
+        ...(req.regions ? { regions: [...new Set(req.regions)] } : {}),
+      },
+    ],
+  };
+}

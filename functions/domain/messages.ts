@@ -1,0 +1,109 @@
+/**
+ * Inbound Pub/Sub messages in their real formats (design brief §3), decoded
+ * and validated. Decoding never throws: every failure becomes a `rejected`
+ * reason that names the field, the value and what was expected.
+ */
+import { z } from 'zod';
+import { describeIssues } from './validation';
+
+/** Pub/Sub's own limit is 10 MB; no legitimate Glidepath message comes near 256 KiB. */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
+
+export const TOPICS = {
+  gcr: 'gcr',
+  cloudBuilds: 'cloud-builds',
+  deployRequests: 'glidepath-deploy-requests',
+  jobTriggers: 'glidepath-job-triggers',
+  deadLetters: 'glidepath-dead-letters',
+} as const;
+export type IntakeTopic = typeof TOPICS.gcr | typeof TOPICS.cloudBuilds | typeof TOPICS.deployRequests;
+
+/** A Pub/Sub message as pushed (and as `glidepath plan --message` reads it). */
+export const PubsubMessage = z.object({
+  data: z.string().max(Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 4).optional(),
+  attributes: z.record(z.string(), z.string()).optional(),
+  messageId: z.string().max(256).optional(),
+  message_id: z.string().max(256).optional(),
+  publishTime: z.string().max(64).optional(),
+  deliveryAttempt: z.number().int().optional(),
+});
+export type PubsubMessage = z.output<typeof PubsubMessage>;
+
+export const GcrEvent = z.object({
+  action: z.enum(['INSERT', 'DELETE']),
+  digest: z.string().max(600).optional(),
+  tag: z.string().max(600).optional(),
+});
+export type GcrEvent = z.output<typeof GcrEvent>;
+
+export const CloudBuildEvent = z.object({
+  id: z.string().min(1).max(128),
+  projectId: z.string().max(64).optional(),
+  status: z.string().max(64),
+  results: z
+    .object({ images: z.array(z.object({ name: z.string().max(600), digest: z.string().max(128) })).max(100).optional() })
+    .optional(),
+  images: z.array(z.string().max(600)).max(100).optional(),
+  substitutions: z.record(z.string(), z.string().max(1024)).optional(),
+  buildTriggerId: z.string().max(128).optional(),
+  logUrl: z.string().max(1024).optional(),
+});
+export type CloudBuildEvent = z.output<typeof CloudBuildEvent>;
+
+export const DeployRequest = z.strictObject({
+  service: z.string().min(1).max(63),
+  image: z.string().min(1).max(600),
+  reason: z.string().min(1).max(1000),
+  requestedBy: z.string().min(1).max(256),
+  regions: z.array(z.string().max(64)).min(1).max(50).optional(),
+});
+export type DeployRequest = z.output<typeof DeployRequest>;
+
+export const JobTrigger = z.strictObject({
+  job: z.string().min(1).max(63),
+  overrides: z
+    .strictObject({
+      args: z.array(z.string().max(4096)).max(100).optional(),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32768)).optional(),
+    })
+    .optional(),
+});
+export type JobTrigger = z.output<typeof JobTrigger>;
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** base64 → UTF-8 → JSON, with a reason for each way it can fail. */
+export function decodeJsonData(data: string | undefined): Decoded<unknown> {
+  if (data === undefined || data === '') return { ok: false, reason: 'message.data: expected base64-encoded JSON, got nothing' };
+  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data))
+    return { ok: false, reason: `message.data: expected base64, got ${JSON.stringify(data.slice(0, 40))}` };
+  const bytes = Buffer.from(data, 'base64');
+  if (bytes.length > MAX_PAYLOAD_BYTES)
+    return { ok: false, reason: `message.data: expected at most ${MAX_PAYLOAD_BYTES} bytes, got ${bytes.length}` };
+  const text = bytes.toString('utf8');
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (e) {
+    return { ok: false, reason: `message.data: expected JSON, got ${JSON.stringify(text.slice(0, 60))} (${(e as Error).message})` };
+  }
+}
+
+/** Decodes and validates a message body against `schema`; problems are joined into one reason. */
+export function decodeMessage<S extends z.ZodType>(schema: S, data: string | undefined, what: string): Decoded<z.output<S>> {
+  const json = decodeJsonData(data);
+  if (!json.ok) return json;
+  const r = schema.safeParse(json.value, { reportInput: true });
+  if (!r.success) return { ok: false, reason: `invalid ${what}: ${describeIssues(r.error).join('; ')}` };
+  return { ok: true, value: r.data };
+}
+
+/** Maps a subscription or topic resource name (`projects/p/subscriptions/gcr-intake`) to the topic it reads. */
+export function topicOf(resource: string | undefined): string | undefined {
+  if (!resource) return undefined;
+  const name = resource.split('/').pop() ?? '';
+  const all = Object.values(TOPICS) as string[];
+  // Subscriptions are named `<topic>` or `<topic>-<suffix>`; take the longest topic that fits.
+  return all
+    .filter((t) => name === t || name.startsWith(`${t}-`))
+    .sort((a, b) => b.length - a.length)[0];
+}

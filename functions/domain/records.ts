@@ -1,0 +1,106 @@
+/**
+ * Firestore documents (design brief §4), validated with zod on read and on
+ * write so that a bad document is caught where it is touched, not later.
+ */
+import { z } from 'zod';
+
+export const ROLLOUT_STATUSES = ['PENDING', 'RUNNING', 'PROMOTED', 'ROLLED_BACK', 'FAILED', 'SUPERSEDED', 'ABORTED'] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set(['PROMOTED', 'ROLLED_BACK', 'FAILED', 'SUPERSEDED', 'ABORTED']);
+
+export function isTerminal(status: RolloutStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+const Iso = z.string().min(1);
+
+export const REGION_STATUSES = ['PENDING', 'DEPLOYING', 'SMOKE', 'SHIFTING', 'PROMOTED', 'ROLLED_BACK', 'FAILED', 'SKIPPED'] as const;
+
+export const StepRecord = z.object({
+  index: z.number().int(),
+  percent: z.number(),
+  verdict: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE']).optional(),
+  reasons: z.array(z.string()).default([]),
+  figures: z.record(z.string(), z.unknown()).optional(),
+  extensions: z.number().int().default(0),
+  startedAt: Iso.optional(),
+  judgedAt: Iso.optional(),
+});
+
+export const RegionRecord = z.object({
+  status: z.enum(REGION_STATUSES),
+  stableRevision: z.string().nullable().optional(),
+  candidateRevision: z.string().optional(),
+  traffic: z.record(z.string(), z.number()).default({}),
+  steps: z.array(StepRecord).default([]),
+  reason: z.string().optional(),
+  updatedAt: Iso.optional(),
+});
+export type RegionRecord = z.output<typeof RegionRecord>;
+
+export const RolloutRecord = z.object({
+  id: z.string().min(1),
+  service: z.string().min(1),
+  project: z.string().min(1),
+  image: z.string().min(1),
+  digest: z.string().min(1),
+  tag: z.string().optional(),
+  source: z.enum(['gcr', 'cloud-builds', 'manual']),
+  status: z.enum(ROLLOUT_STATUSES),
+  plan: z.record(z.string(), z.unknown()),
+  executionName: z.string().optional(),
+  /** Set by the intake delivery that is starting the execution (see FirestoreRolloutStore.claimLaunch). */
+  launchClaimedAt: Iso.optional(),
+  messageId: z.string().optional(),
+  reason: z.string().optional(),
+  requestedBy: z.string().optional(),
+  commit: z.string().optional(),
+  buildId: z.string().optional(),
+  logUrl: z.string().optional(),
+  queuedBehind: z.string().optional(),
+  supersededBy: z.string().optional(),
+  regions: z.record(z.string(), RegionRecord).default({}),
+  createdAt: Iso,
+  updatedAt: Iso,
+  endedAt: Iso.optional(),
+  outcomeReason: z.string().optional(),
+});
+export type RolloutRecord = z.output<typeof RolloutRecord>;
+
+export const ServiceRecord = z.object({
+  name: z.string().min(1),
+  /** The lease: the one rollout allowed to change this service's traffic. */
+  activeRollout: z.string().nullable().default(null),
+  activeDigest: z.string().nullable().default(null),
+  /** Rollouts waiting under `onNewImage: queue`, oldest first. */
+  queue: z.array(z.string()).default([]),
+  lastGood: z.record(z.string(), z.string()).default({}),
+  lastFailedDigest: z.string().nullable().default(null),
+  updatedAt: Iso,
+});
+export type ServiceRecord = z.output<typeof ServiceRecord>;
+
+export const DeadLetterRecord = z.object({
+  id: z.string().min(1),
+  kind: z.enum(['rejected', 'undeliverable', 'job-failed']),
+  source: z.string(),
+  subscription: z.string().optional(),
+  reason: z.string(),
+  data: z.string().optional(),
+  attributes: z.record(z.string(), z.string()).default({}),
+  messageId: z.string().optional(),
+  deliveryCount: z.number().int().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
+  createdAt: Iso,
+  replayed: z.boolean().default(false),
+  replayedBy: z.string().optional(),
+  replayedAt: Iso.optional(),
+  replayMessageId: z.string().optional(),
+});
+export type DeadLetterRecord = z.output<typeof DeadLetterRecord>;
+
+export const DedupRecord = z.object({
+  rolloutId: z.string(),
+  /** Read by the Firestore TTL policy, which deletes the document after this time. */
+  expiresAt: z.date(),
+});

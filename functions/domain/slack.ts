@@ -1,0 +1,69 @@
+/**
+ * Slack Block Kit messages, built purely from domain records and
+ * type-checked against @slack/types.
+ */
+import type { KnownBlock } from '@slack/types';
+import type { SlackMessage } from '../ports';
+import type { RolloutPlan } from './plan';
+import type { RolloutRecord } from './records';
+
+function message(text: string, blocks: KnownBlock[], channel?: string): SlackMessage {
+  return { text, blocks, ...(channel ? { channel } : {}) };
+}
+
+const header = (text: string): KnownBlock => ({ type: 'header', text: { type: 'plain_text', text: text.slice(0, 150) } });
+const section = (markdown: string): KnownBlock => ({ type: 'section', text: { type: 'mrkdwn', text: markdown.slice(0, 3000) } });
+const fields = (pairs: Array<[string, string]>): KnownBlock => ({
+  type: 'section',
+  fields: pairs.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}`.slice(0, 2000) })),
+});
+const context = (markdown: string): KnownBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text: markdown.slice(0, 3000) }] });
+
+function planSummary(plan: RolloutPlan): string {
+  const waves = plan.waves.map((w, i) => `wave ${i + 1}: ${w.regions.join(', ')}`).join(' → ');
+  const steps = plan.steps.map((s) => `${s.percent}% for ${Math.round(s.bakeSeconds)}s`).join(', ');
+  return `${waves}\nsteps: ${steps}, then 100%`;
+}
+
+export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channel?: string): SlackMessage {
+  const who = rollout.source === 'manual' ? `manual redeploy by ${rollout.requestedBy}: ${rollout.reason}` : `from ${rollout.source}`;
+  return message(
+    `🚀 Rollout ${rollout.id} of ${rollout.service} started`,
+    [
+      header(`🚀 ${rollout.service}: rollout started`),
+      fields([
+        ['Image', `\`${rollout.image}\``],
+        ['Commit', rollout.commit ? `\`${rollout.commit.slice(0, 12)}\`` : '—'],
+        ['Trigger', who],
+        ['Rollout', `\`${rollout.id}\``],
+      ]),
+      section(planSummary(plan)),
+      ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
+    ],
+    channel,
+  );
+}
+
+export function rolloutQueued(rollout: RolloutRecord, behind: string, channel?: string): SlackMessage {
+  return message(`⏳ Rollout ${rollout.id} of ${rollout.service} queued behind ${behind}`, [
+    section(`⏳ *${rollout.service}*: \`${rollout.image}\` is queued behind rollout \`${behind}\`.`),
+  ], channel);
+}
+
+export function rolloutSuperseded(old: RolloutRecord, by: RolloutRecord, channel?: string): SlackMessage {
+  return message(
+    `⏭️ Rollout ${old.id} of ${old.service} superseded by ${by.id}`,
+    [
+      section(`⏭️ *${old.service}*: rollout \`${old.id}\` (\`${old.image}\`) is superseded by \`${by.id}\` (\`${by.image}\`). Its candidate will be rolled back before the new one deploys.`),
+    ],
+    channel,
+  );
+}
+
+export function messageRejected(source: string, reason: string, messageId: string | undefined): SlackMessage {
+  return message(`⛔ Rejected a message on ${source}: ${reason}`, [
+    header(`⛔ Message rejected on ${source}`),
+    section(reason),
+    context(`message ${messageId ?? '(no id)'} · recorded in Firestore deadLetters · \`glidepath dlq list\``),
+  ]);
+}

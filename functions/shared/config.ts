@@ -1,0 +1,35 @@
+/**
+ * Runtime configuration from the environment, validated once. On GCP,
+ * Terraform sets these; on the local cloud, the launcher does, adding the
+ * `*_ENDPOINT` variables that point the real clients at the emulators.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { parseOrThrow } from '../domain/validation';
+import { parsePolicyYaml, type Policy } from '../domain/policy';
+
+const Env = z.object({
+  GLIDEPATH_PROJECT: z.string().min(1),
+  GLIDEPATH_LOCATION: z.string().min(1).default('us-central1'),
+  GLIDEPATH_POLICY_FILE: z.string().min(1).default('glidepath.yaml'),
+  GLIDEPATH_DEAD_LETTER_TOPIC: z.string().min(1).default('glidepath-dead-letters'),
+  GLIDEPATH_DEPLOY_TOPIC: z.string().min(1).default('glidepath-deploy-requests'),
+  /** The workflows' service account: the only caller the actions function accepts. */
+  GLIDEPATH_WORKFLOW_SA: z.string().optional(),
+  /** Local only: the secret the Workflows emulator signs its OIDC-shaped tokens with. */
+  GLIDEPATH_LOCAL_OIDC_SECRET: z.string().optional(),
+  GLIDEPATH_WORKFLOWS_ENDPOINT: z.string().optional(),
+  GLIDEPATH_RUN_ENDPOINT: z.string().optional(),
+  GLIDEPATH_MONITORING_ENDPOINT: z.string().optional(),
+  GLIDEPATH_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  SLACK_WEBHOOK_URL: z.string().url().optional(),
+});
+export type Config = z.output<typeof Env>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseOrThrow(Env, env, 'invalid environment');
+}
+
+export function loadPolicy(path: string): Policy {
+  return parsePolicyYaml(readFileSync(path, 'utf8'));
+}

@@ -1,0 +1,147 @@
+/**
+ * Intake: a Pub/Sub message becomes rollouts, an ignore, or a recorded
+ * rejection. Every message ends in exactly one of those three outcomes;
+ * transient failures throw so that Pub/Sub redelivers.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock, Notifier, WorkflowLauncher } from '../ports';
+import type { Policy } from '../domain/policy';
+import type { PubsubMessage } from '../domain/messages';
+import { decideIntake } from '../domain/intake';
+import { buildPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
+import type { RolloutRecord } from '../domain/records';
+import * as slack from '../domain/slack';
+import type { Admission, FirestoreRolloutStore } from '../adapters/firestore-store';
+import type { Logger } from '../shared/log';
+
+export interface IntakeDeps {
+  policy: Policy;
+  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'>;
+  launcher: WorkflowLauncher;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+  dedupTtlSeconds: number;
+}
+
+export interface IntakeResult {
+  outcome: 'rollout' | 'ignored' | 'rejected';
+  reason: string;
+  rollouts: Array<{ id: string; service: string; status: string; admission: Admission['kind'] }>;
+}
+
+/** The dedup key: (service, digest) for images, the message itself for manual requests. */
+export function dedupKey(request: RolloutRequest, messageId: string | undefined, data: string | undefined): string {
+  const identity =
+    request.source === 'manual'
+      ? `manual|${request.service.name}|${messageId ?? createHash('sha256').update(data ?? '').digest('hex')}`
+      : `image|${request.service.name}|${request.digest}`;
+  return createHash('sha256').update(identity).digest('hex').slice(0, 40);
+}
+
+export async function handleIntake(deps: IntakeDeps, topic: string | undefined, message: PubsubMessage): Promise<IntakeResult> {
+  const messageId = message.messageId ?? message.message_id;
+  const log = deps.log.child({ messageId, topic });
+  const decision = decideIntake(deps.policy, topic, message);
+
+  if (decision.outcome === 'rejected') {
+    const now = deps.clock.now();
+    await deps.store.recordDeadLetter({
+      id: `rejected-${messageId ?? createHash('sha256').update(message.data ?? '').digest('hex').slice(0, 24)}`,
+      kind: 'rejected',
+      source: topic ?? 'unknown',
+      reason: decision.reason,
+      ...(message.data !== undefined ? { data: message.data } : {}),
+      attributes: message.attributes ?? {},
+      ...(messageId ? { messageId } : {}),
+      createdAt: now.toISOString(),
+      replayed: false,
+    });
+    await deps.notifier.notify(slack.messageRejected(topic ?? 'unknown', decision.reason, messageId));
+    log.warn('message rejected', { outcome: 'rejected', reason: decision.reason });
+    return { outcome: 'rejected', reason: decision.reason, rollouts: [] };
+  }
+  if (decision.outcome === 'ignored') {
+    log.info('message ignored', { outcome: 'ignored', reason: decision.reason });
+    return { outcome: 'ignored', reason: decision.reason, rollouts: [] };
+  }
+
+  const rollouts: IntakeResult['rollouts'] = [];
+  const notes: string[] = [];
+  for (const request of decision.requests) {
+    const admission = await admitOne(deps, request, messageId, message.data, log);
+    const r = admission.kind === 'ignored' ? admission.active : admission.rollout;
+    rollouts.push({ id: r.id, service: r.service, status: r.status, admission: admission.kind });
+    notes.push(admission.kind === 'started' || admission.kind === 'queued' ? `${admission.kind} ${r.id}` : admission.reason);
+  }
+  const startedAny = rollouts.some((r) => r.admission === 'started' || r.admission === 'queued');
+  const outcome = startedAny ? 'rollout' : 'ignored';
+  const reason = notes.join('; ');
+  log.info(startedAny ? 'rollout admitted' : 'message ignored', { outcome, reason, rollouts: rollouts.map((r) => r.id) });
+  return { outcome, reason, rollouts };
+}
+
+async function admitOne(
+  deps: IntakeDeps,
+  request: RolloutRequest,
+  messageId: string | undefined,
+  data: string | undefined,
+  parentLog: Logger,
+): Promise<Admission> {
+  const now = deps.clock.now();
+  const id = rolloutId(request.service.name, request.digest, now);
+  const plan = buildPlan(request, id);
+  const admission = await deps.store.admit({
+    rollout: {
+      id,
+      service: request.service.name,
+      project: request.service.project,
+      image: plan.image,
+      digest: request.digest,
+      source: request.source,
+      plan: plan as unknown as Record<string, unknown>,
+      ...(request.tag ? { tag: request.tag } : {}),
+      ...(messageId ? { messageId } : {}),
+      ...(request.reason ? { reason: request.reason } : {}),
+      ...(request.requestedBy ? { requestedBy: request.requestedBy } : {}),
+      ...(request.commit ? { commit: request.commit } : {}),
+      ...(request.buildId ? { buildId: request.buildId } : {}),
+      ...(request.logUrl ? { logUrl: request.logUrl } : {}),
+    },
+    dedupKey: dedupKey(request, messageId, data),
+    onNewImage: request.service.onNewImage,
+    now,
+    dedupTtlSeconds: deps.dedupTtlSeconds,
+  });
+  const channel = request.service.slack?.channel;
+  const log = parentLog.child({ service: request.service.name });
+
+  if (admission.kind === 'started') {
+    await launch(deps, admission.rollout, admission.rollout.plan as unknown as RolloutPlan, log, channel);
+    if (admission.superseded) {
+      const old = admission.superseded;
+      // The old execution would stop at its next action (HTTP 409) anyway; cancel it so it stops now.
+      if (old.executionName) await deps.launcher.cancel(old.executionName).catch((err) => log.warn('cancel failed', { error: String(err) }));
+      await deps.notifier.notify(slack.rolloutSuperseded(old, admission.rollout, channel));
+      log.info('rollout superseded', { rolloutId: old.id, supersededBy: admission.rollout.id });
+    }
+  } else if (admission.kind === 'queued') {
+    await deps.notifier.notify(slack.rolloutQueued(admission.rollout, admission.behind, channel));
+  } else if (admission.kind === 'duplicate') {
+    // A delivery that crashed between admitting and starting leaves a PENDING
+    // rollout with no execution: the redelivery finishes the job.
+    const r = admission.rollout;
+    if (r.status === 'PENDING' && !r.executionName && !r.queuedBehind) {
+      await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
+    }
+  }
+  return admission;
+}
+
+async function launch(deps: IntakeDeps, rollout: RolloutRecord, plan: RolloutPlan, log: Logger, channel?: string): Promise<void> {
+  if (!(await deps.store.claimLaunch(rollout.id, deps.clock.now()))) return;
+  const executionName = await deps.launcher.start('rollout', plan, { rollout_id: rollout.id, service: rollout.service });
+  await deps.store.recordExecution(rollout.id, executionName, deps.clock.now());
+  log.info('rollout started', { rolloutId: rollout.id, executionName, image: rollout.image });
+  await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel));
+}
