@@ -1,0 +1,215 @@
+/**
+ * The four gen2 functions (Node 20), built by `npm run build` into
+ * dist/functions/<name>/ and uploaded by main.tf. Each runs as its own
+ * service account (iam.tf) and reads the same environment.
+ *
+ * Ingress: var.function_ingress (default ALLOW_INTERNAL_ONLY, which admits
+ * Pub/Sub push and Workflows calls from this project). Whatever the ingress,
+ * invocation needs roles/run.invoker on the function's Cloud Run service,
+ * which only the push-invoker service account (intake, job-trigger,
+ * dead-letter) or the workflows service account (actions) holds.
+ */
+
+locals {
+  function_env = {
+    GLIDEPATH_PROJECT           = var.project_id
+    GLIDEPATH_LOCATION          = var.region
+    GLIDEPATH_POLICY_FILE       = "glidepath.yaml"
+    GLIDEPATH_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letters.name
+    GLIDEPATH_DEPLOY_TOPIC      = google_pubsub_topic.deploy_requests.name
+    GLIDEPATH_WORKFLOW_SA       = google_service_account.workflows.email
+  }
+
+  # SLACK_WEBHOOK_URL comes from Secret Manager, once the secret has a version (see secrets.tf).
+  slack_secret_env = var.slack_webhook_configured ? [google_secret_manager_secret.slack_webhook.secret_id] : []
+}
+
+resource "google_cloudfunctions2_function" "intake" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions.intake.name
+  description = "Glidepath intake: gcr, cloud-builds and glidepath-deploy-requests messages start rollouts."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions.intake.entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["intake"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "256M"
+    timeout_seconds                = 60
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.intake.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "job_trigger" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions["job-trigger"].name
+  description = "Glidepath job-trigger: Cloud Scheduler messages start job-run workflows."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions["job-trigger"].entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["job-trigger"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "256M"
+    timeout_seconds                = 60
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.job_trigger.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}
+
+resource "google_cloudfunctions2_function" "dead_letter" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions["dead-letter"].name
+  description = "Glidepath dead-letter: records dead-lettered messages in Firestore and tells Slack."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions["dead-letter"].entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["dead-letter"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "256M"
+    timeout_seconds                = 60
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.dead_letter.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}
+
+# HTTP. Invoked only by the workflows (OIDC); the function also checks that the
+# caller is GLIDEPATH_WORKFLOW_SA. Deploys and analyses can take minutes: 540 s.
+resource "google_cloudfunctions2_function" "actions" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions.actions.name
+  description = "Glidepath actions: deploy, smoke, shift, analyze, promote, rollback, notify and job operations for the workflows."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions.actions.entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["actions"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "512M"
+    timeout_seconds                = 540
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.actions.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}

@@ -1,0 +1,228 @@
+/**
+ * Service accounts and IAM, least privilege.
+ *
+ * - One service account per function, plus one for the workflows, one that
+ *   Pub/Sub push uses to invoke the functions, and one that builds them.
+ * - No primitive roles, never allUsers or allAuthenticatedUsers.
+ * - Roles are granted on the resource (topic, subscription, secret, Cloud Run
+ *   service of a function, service account) wherever GCP allows it. The few
+ *   project-level grants are listed in the PROJECT-LEVEL ALLOWLIST below, each
+ *   with the reason; test/terraform checks that nothing else is granted on a
+ *   project.
+ */
+
+resource "google_service_account" "intake" {
+  project      = var.project_id
+  account_id   = "glidepath-intake"
+  display_name = "Glidepath intake function"
+}
+
+resource "google_service_account" "job_trigger" {
+  project      = var.project_id
+  account_id   = "glidepath-job-trigger"
+  display_name = "Glidepath job-trigger function"
+}
+
+resource "google_service_account" "dead_letter" {
+  project      = var.project_id
+  account_id   = "glidepath-dead-letter"
+  display_name = "Glidepath dead-letter function"
+}
+
+resource "google_service_account" "actions" {
+  project      = var.project_id
+  account_id   = "glidepath-actions"
+  display_name = "Glidepath actions function (deploys revisions, moves traffic, runs jobs)"
+}
+
+resource "google_service_account" "workflows" {
+  project      = var.project_id
+  account_id   = "glidepath-workflows"
+  display_name = "Glidepath workflows (rollout, job-run)"
+}
+
+resource "google_service_account" "push_invoker" {
+  project      = var.project_id
+  account_id   = "glidepath-push-invoker"
+  display_name = "Glidepath Pub/Sub push invoker"
+}
+
+resource "google_service_account" "builder" {
+  project      = var.project_id
+  account_id   = "glidepath-builder"
+  display_name = "Glidepath function builds (Cloud Build)"
+}
+
+# ---------------------------------------------------------------------------
+# PROJECT-LEVEL ALLOWLIST. These are the only project-level grants.
+# ---------------------------------------------------------------------------
+
+# Firestore has no per-collection or per-database IAM: roles/datastore.user is
+# granted on the project to the four functions that read and write it.
+resource "google_project_iam_member" "datastore_user" {
+  for_each = {
+    intake        = google_service_account.intake.email
+    "job-trigger" = google_service_account.job_trigger.email
+    "dead-letter" = google_service_account.dead_letter.email
+    actions       = google_service_account.actions.email
+  }
+
+  project = var.project_id
+  role    = "roles/datastore.user"
+  member  = "serviceAccount:${each.value}"
+}
+
+# Workflows has no per-workflow IAM policy (the lowest level of
+# roles/workflows.invoker is the project). intake starts `rollout`, job-trigger
+# starts `job-run`.
+resource "google_project_iam_member" "workflows_invoker" {
+  for_each = {
+    intake        = google_service_account.intake.email
+    "job-trigger" = google_service_account.job_trigger.email
+  }
+
+  project = var.project_id
+  role    = "roles/workflows.invoker"
+  member  = "serviceAccount:${each.value}"
+}
+
+# Workflows' sys.log and call logging write to Cloud Logging, which is granted per project.
+resource "google_project_iam_member" "workflows_log_writer" {
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = "serviceAccount:${google_service_account.workflows.email}"
+}
+
+# The documented role of a custom Cloud Functions build service account
+# (read the source, write logs and the image). Without it builds would run as
+# the Compute Engine default service account, which often holds Editor.
+resource "google_project_iam_member" "builder" {
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = "serviceAccount:${google_service_account.builder.email}"
+}
+
+# What a rollout and a job run need, and nothing more: read and update Cloud
+# Run services (new revision, traffic), read revisions and operations, run
+# and watch jobs, and read the metrics the analysis compares. Custom roles
+# are per project, so there is one in every project Glidepath deploys to.
+resource "google_project_iam_custom_role" "deployer" {
+  for_each = local.deploy_target_projects
+
+  project     = each.value
+  role_id     = "glidepathDeployer"
+  title       = "Glidepath deployer"
+  description = "Deploys revisions, moves traffic and runs jobs for Glidepath rollouts; reads their metrics."
+  permissions = [
+    "monitoring.timeSeries.list",
+    "run.executions.cancel",
+    "run.executions.get",
+    "run.executions.list",
+    "run.jobs.get",
+    "run.jobs.run",
+    "run.jobs.runWithOverrides",
+    "run.operations.get",
+    "run.revisions.get",
+    "run.revisions.list",
+    "run.services.get",
+    "run.services.update",
+  ]
+}
+
+# The custom role above, in each target project, for the actions service account only.
+resource "google_project_iam_member" "actions_deployer" {
+  for_each = local.deploy_target_projects
+
+  project = each.value
+  role    = google_project_iam_custom_role.deployer[each.value].id
+  member  = "serviceAccount:${google_service_account.actions.email}"
+}
+
+# ---------------------------------------------------------------------------
+# Resource-level grants.
+# ---------------------------------------------------------------------------
+
+# Deploying a revision acts as the service's runtime service account, so the
+# actions service account may act as those accounts, and only those.
+resource "google_service_account_iam_member" "actions_acts_as_runtime" {
+  for_each = toset(var.runtime_service_accounts)
+
+  service_account_id = "projects/-/serviceAccounts/${each.value}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.actions.email}"
+}
+
+# Only the workflows service account may invoke the actions function.
+resource "google_cloud_run_service_iam_member" "actions_invoker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.actions.location
+  service  = google_cloudfunctions2_function.actions.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.workflows.email}"
+}
+
+# Only the push-invoker service account may invoke the three Pub/Sub-driven functions.
+resource "google_cloud_run_service_iam_member" "push_invoker" {
+  for_each = {
+    intake        = google_cloudfunctions2_function.intake.name
+    "job-trigger" = google_cloudfunctions2_function.job_trigger.name
+    "dead-letter" = google_cloudfunctions2_function.dead_letter.name
+  }
+
+  project  = var.project_id
+  location = var.region
+  service  = each.value
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.push_invoker.email}"
+}
+
+# The Pub/Sub service agent mints the push OIDC tokens of the push-invoker account.
+resource "google_service_account_iam_member" "pubsub_agent_token_creator" {
+  service_account_id = google_service_account.push_invoker.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = local.pubsub_service_agent
+}
+
+# Dead-lettering: the Pub/Sub service agent publishes to the dead-letter topic...
+resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letters.name
+  role    = "roles/pubsub.publisher"
+  member  = local.pubsub_service_agent
+}
+
+# ...and acknowledges the forwarded message on each source subscription.
+resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
+  for_each = merge(
+    { for topic, sub in google_pubsub_subscription.intake : topic => sub.name },
+    { (local.topic_names.job_triggers) = google_pubsub_subscription.job_triggers.name },
+  )
+
+  project      = var.project_id
+  subscription = each.value
+  role         = "roles/pubsub.subscriber"
+  member       = local.pubsub_service_agent
+}
+
+# After a job's last failed attempt the job-run workflow asks actions to publish the dead letter.
+resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letters.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.actions.email}"
+}
+
+# Every function may read the Slack webhook, and no other secret.
+resource "google_secret_manager_secret_iam_member" "slack_accessor" {
+  for_each = {
+    intake        = google_service_account.intake.email
+    "job-trigger" = google_service_account.job_trigger.email
+    "dead-letter" = google_service_account.dead_letter.email
+    actions       = google_service_account.actions.email
+  }
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.slack_webhook.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${each.value}"
+}

@@ -1,0 +1,358 @@
+/**
+ * Log-based metrics, alert policies and a dashboard.
+ *
+ * The functions write structured JSON logs (functions/shared/log.ts); Cloud
+ * Run turns them into jsonPayload. Gen2 functions log as cloud_run_revision
+ * resources named after the function.
+ */
+
+locals {
+  function_log_filter = "resource.type=\"cloud_run_revision\" AND resource.labels.service_name=(${join(" OR ", [for f in values(local.functions) : "\"${f.name}\""])})"
+
+  alert_documentation = "Glidepath: see docs/deploy.md. Firestore collections rollouts, jobRuns and deadLetters hold the details; `glidepath status` shows them."
+}
+
+resource "google_logging_metric" "rollouts_finished" {
+  project     = var.project_id
+  name        = "glidepath/rollouts_finished"
+  description = "Glidepath rollouts that reached an end state, by status and service."
+  filter      = "${local.function_log_filter} AND jsonPayload.event=\"rollout_finished\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Glidepath rollouts finished"
+
+    labels {
+      key         = "status"
+      value_type  = "STRING"
+      description = "PROMOTED, ROLLED_BACK, FAILED, SUPERSEDED or ABORTED"
+    }
+
+    labels {
+      key         = "service"
+      value_type  = "STRING"
+      description = "The Cloud Run service rolled out"
+    }
+  }
+
+  label_extractors = {
+    status  = "EXTRACT(jsonPayload.status)"
+    service = "EXTRACT(jsonPayload.service)"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_logging_metric" "rollouts_failed" {
+  project     = var.project_id
+  name        = "glidepath/rollouts_failed"
+  description = "Glidepath rollouts that ended ROLLED_BACK or FAILED."
+  filter      = "${local.function_log_filter} AND jsonPayload.event=\"rollout_finished\" AND jsonPayload.status=(\"ROLLED_BACK\" OR \"FAILED\")"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Glidepath rollouts failed"
+
+    labels {
+      key         = "service"
+      value_type  = "STRING"
+      description = "The Cloud Run service rolled out"
+    }
+  }
+
+  label_extractors = {
+    service = "EXTRACT(jsonPayload.service)"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_logging_metric" "step_verdicts" {
+  project     = var.project_id
+  name        = "glidepath/step_verdicts"
+  description = "Analysis verdicts of Glidepath rollout steps (PASS, FAIL, INCONCLUSIVE)."
+  filter      = "${local.function_log_filter} AND jsonPayload.event=\"step_analyzed\""
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Glidepath step verdicts"
+
+    labels {
+      key         = "verdict"
+      value_type  = "STRING"
+      description = "PASS, FAIL or INCONCLUSIVE"
+    }
+  }
+
+  label_extractors = {
+    verdict = "EXTRACT(jsonPayload.verdict)"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_logging_metric" "function_errors" {
+  project     = var.project_id
+  name        = "glidepath/function_errors"
+  description = "Log entries of severity ERROR or above from the Glidepath functions."
+  filter      = "${local.function_log_filter} AND severity>=ERROR"
+
+  metric_descriptor {
+    metric_kind  = "DELTA"
+    value_type   = "INT64"
+    unit         = "1"
+    display_name = "Glidepath function errors"
+
+    labels {
+      key         = "function"
+      value_type  = "STRING"
+      description = "The function that logged the error"
+    }
+  }
+
+  label_extractors = {
+    function = "EXTRACT(resource.labels.service_name)"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Messages waiting on the dead-letter subscription: the dead-letter function is not keeping up or keeps failing.
+resource "google_monitoring_alert_policy" "dead_letter_backlog" {
+  project      = var.project_id
+  display_name = "Glidepath: dead-letter backlog"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "Undelivered messages on ${google_pubsub_subscription.dead_letters.name}"
+
+    condition_threshold {
+      filter          = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.dead_letters.name}\" AND metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "600s"
+
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  documentation {
+    content   = "Dead letters are waiting on ${google_pubsub_subscription.dead_letters.name}: the dead-letter function is failing. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+}
+
+resource "google_monitoring_alert_policy" "rollout_failed" {
+  project      = var.project_id
+  display_name = "Glidepath: rollout rolled back or failed"
+  combiner     = "OR"
+  severity     = "WARNING"
+
+  conditions {
+    display_name = "A rollout ended ROLLED_BACK or FAILED"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_failed.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.service"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "A Glidepath rollout ended ROLLED_BACK or FAILED. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+}
+
+resource "google_monitoring_alert_policy" "function_errors" {
+  project      = var.project_id
+  display_name = "Glidepath: function errors"
+  combiner     = "OR"
+  severity     = "ERROR"
+
+  conditions {
+    display_name = "Errors logged by a Glidepath function"
+
+    condition_threshold {
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 5
+      duration        = "0s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = ["metric.label.function"]
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "More than 5 errors in 5 minutes from a Glidepath function. ${local.alert_documentation}"
+    mime_type = "text/markdown"
+  }
+
+  notification_channels = var.notification_channels
+  user_labels           = local.labels
+}
+
+resource "google_monitoring_dashboard" "glidepath" {
+  project = var.project_id
+
+  dashboard_json = jsonencode({
+    displayName = "Glidepath"
+    mosaicLayout = {
+      columns = 12
+      tiles = [
+        {
+          xPos = 0, yPos = 0, width = 6, height = 4
+          widget = {
+            title = "Rollouts finished, by status"
+            xyChart = {
+              dataSets = [{
+                plotType = "STACKED_BAR"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_finished.name}\" resource.type=\"cloud_run_revision\""
+                    aggregation = {
+                      alignmentPeriod    = "3600s"
+                      perSeriesAligner   = "ALIGN_SUM"
+                      crossSeriesReducer = "REDUCE_SUM"
+                      groupByFields      = ["metric.label.status"]
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        },
+        {
+          xPos = 6, yPos = 0, width = 6, height = 4
+          widget = {
+            title = "Step verdicts"
+            xyChart = {
+              dataSets = [{
+                plotType = "STACKED_BAR"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.step_verdicts.name}\" resource.type=\"cloud_run_revision\""
+                    aggregation = {
+                      alignmentPeriod    = "3600s"
+                      perSeriesAligner   = "ALIGN_SUM"
+                      crossSeriesReducer = "REDUCE_SUM"
+                      groupByFields      = ["metric.label.verdict"]
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        },
+        {
+          xPos = 0, yPos = 4, width = 6, height = 4
+          widget = {
+            title = "Dead letters published"
+            xyChart = {
+              dataSets = [{
+                plotType = "STACKED_BAR"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" resource.type=\"pubsub_topic\" resource.label.topic_id=\"${google_pubsub_topic.dead_letters.name}\""
+                    aggregation = {
+                      alignmentPeriod    = "3600s"
+                      perSeriesAligner   = "ALIGN_SUM"
+                      crossSeriesReducer = "REDUCE_SUM"
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        },
+        {
+          xPos = 6, yPos = 4, width = 6, height = 4
+          widget = {
+            title = "Dead-letter backlog (undelivered)"
+            xyChart = {
+              dataSets = [{
+                plotType = "LINE"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.dead_letters.name}\""
+                    aggregation = {
+                      alignmentPeriod  = "300s"
+                      perSeriesAligner = "ALIGN_MAX"
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        },
+        {
+          xPos = 0, yPos = 8, width = 12, height = 4
+          widget = {
+            title = "Function errors, by function"
+            xyChart = {
+              dataSets = [{
+                plotType = "STACKED_BAR"
+                timeSeriesQuery = {
+                  timeSeriesFilter = {
+                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\" resource.type=\"cloud_run_revision\""
+                    aggregation = {
+                      alignmentPeriod    = "300s"
+                      perSeriesAligner   = "ALIGN_SUM"
+                      crossSeriesReducer = "REDUCE_SUM"
+                      groupByFields      = ["metric.label.function"]
+                    }
+                  }
+                }
+              }]
+            }
+          }
+        },
+      ]
+    }
+  })
+}

@@ -1,0 +1,63 @@
+output "function_urls" {
+  description = "The run.app URLs of the four functions, by function name."
+  value = {
+    intake        = google_cloudfunctions2_function.intake.service_config[0].uri
+    "job-trigger" = google_cloudfunctions2_function.job_trigger.service_config[0].uri
+    "dead-letter" = google_cloudfunctions2_function.dead_letter.service_config[0].uri
+    actions       = google_cloudfunctions2_function.actions.service_config[0].uri
+  }
+}
+
+output "workflows" {
+  description = "Resource ids of the rollout and job-run workflows."
+  value = {
+    rollout   = google_workflows_workflow.rollout.id
+    "job-run" = google_workflows_workflow.job_run.id
+  }
+}
+
+output "service_accounts" {
+  description = "Emails of the service accounts Glidepath runs as, by role."
+  value = {
+    intake        = google_service_account.intake.email
+    "job-trigger" = google_service_account.job_trigger.email
+    "dead-letter" = google_service_account.dead_letter.email
+    actions       = google_service_account.actions.email
+    workflows     = google_service_account.workflows.email
+    push_invoker  = google_service_account.push_invoker.email
+    builder       = google_service_account.builder.email
+  }
+}
+
+output "topics" {
+  description = "Ids of the topics Glidepath reads, by topic name."
+  value = merge(local.intake_topic_ids, {
+    (google_pubsub_topic.job_triggers.name) = google_pubsub_topic.job_triggers.id
+    (google_pubsub_topic.dead_letters.name) = google_pubsub_topic.dead_letters.id
+  })
+}
+
+output "scheduler_jobs" {
+  description = "Cloud Scheduler job ids, by policy job name."
+  value       = { for name, job in google_cloud_scheduler_job.jobs : name => job.id }
+}
+
+output "slack_secret_id" {
+  description = "The Secret Manager secret that holds the Slack webhook URL (add a version yourself; Terraform never sees the value)."
+  value       = google_secret_manager_secret.slack_webhook.id
+}
+
+output "dashboard_id" {
+  description = "Id of the Glidepath Cloud Monitoring dashboard."
+  value       = google_monitoring_dashboard.glidepath.id
+}
+
+output "next_steps" {
+  description = "What to do after the first apply: connect the sources and set the Slack webhook."
+  value       = <<-EOT
+    Artifact Registry publishes to the topic `gcr` of project ${var.project_id} automatically, now that it exists.
+    Cloud Build publishes to the topic `cloud-builds` automatically.
+    Slack: printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add ${google_secret_manager_secret.slack_webhook.secret_id} --data-file=- --project ${var.project_id}
+    then apply again (npm run deploy) to mount it as SLACK_WEBHOOK_URL.
+  EOT
+}

@@ -1,0 +1,20 @@
+/**
+ * The Slack webhook URL lives in Secret Manager. Terraform creates only the
+ * secret, never a version: the URL is never in code or in the state. Add it
+ * with
+ *   printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add glidepath-slack-webhook --data-file=- --project PROJECT
+ * then apply again with slack_webhook_configured = true (scripts/deploy.ts
+ * detects the version and sets it).
+ */
+
+resource "google_secret_manager_secret" "slack_webhook" {
+  project   = var.project_id
+  secret_id = "glidepath-slack-webhook"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    google = {
+      source  = "hashicorp/google"
+      version = ">= 5.40, < 7"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4, < 3"
+    }
+  }
+}
