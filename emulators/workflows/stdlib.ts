@@ -1,0 +1,406 @@
+/**
+ * The standard library subset the emulator implements. Each function lists
+ * its parameter names: positional in expressions, named in `call` steps.
+ * Blocking functions (HTTP, sleep, callbacks) are only allowed in `call` steps,
+ * as on Google, which also keeps expression evaluation synchronous.
+ */
+import { randomUUID } from 'node:crypto';
+import { Raised, wfError } from './errors';
+import { httpBilling, httpRequest } from './http';
+import { type Runtime, workflowSleep } from './runtime';
+import {
+  Bytes,
+  Double,
+  type Value,
+  type ValueMap,
+  decodeJson,
+  encodeJson,
+  formatDouble,
+  isMap,
+  isNumber,
+  numeric,
+  typeName,
+} from './values';
+
+export interface FunctionSpec {
+  params: readonly string[];
+  /** How many leading params are required. */
+  required: number;
+  blocking?: boolean;
+  /** Billing class of a call; internal unless said otherwise. */
+  billing?: (args: Value[]) => 'internal' | 'external';
+  run(args: Value[], rt: Runtime): Value | Promise<Value>;
+}
+
+const fn = (params: string[], required: number, run: FunctionSpec['run']): FunctionSpec => ({
+  params,
+  required,
+  run,
+});
+
+function expect<T extends Value>(
+  name: string,
+  param: string,
+  v: Value,
+  ok: (v: Value) => v is T,
+  what: string,
+): T {
+  if (!ok(v)) throw wfError('TypeError', `${name}: argument "${param}" must be ${what}, got ${typeName(v)}`);
+  return v;
+}
+const isString = (v: Value): v is string => typeof v === 'string';
+const isList = (v: Value): v is Value[] => Array.isArray(v);
+const isInteger = (v: Value): v is number => typeof v === 'number';
+const isBytes = (v: Value): v is Bytes => v instanceof Bytes;
+const isNum = (v: Value): v is number | Double => isNumber(v);
+
+function toStringValue(v: Value): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (v instanceof Double) return formatDouble(v.value);
+  throw wfError('TypeError', `string: cannot convert a ${typeName(v)} to a string`);
+}
+
+function mathPair(name: string, pick: (a: number, b: number) => boolean): FunctionSpec {
+  return fn(['x', 'y'], 2, ([x, y]) => {
+    const a = expect(name, 'x', x, isNum, 'a number');
+    const b = expect(name, 'y', y, isNum, 'a number');
+    return pick(numeric(a), numeric(b)) ? a : b;
+  });
+}
+
+function retryPredicate(codes: number[], tags: string[]): FunctionSpec {
+  return fn(['exception'], 1, ([e]) => {
+    if (!isMap(e)) return false;
+    if (typeof e.code === 'number' && codes.includes(e.code)) return true;
+    return Array.isArray(e.tags) && e.tags.some((t) => typeof t === 'string' && tags.includes(t));
+  });
+}
+
+function httpFunction(method: string | undefined, withBody: boolean): FunctionSpec {
+  const params = [
+    ...(method ? [] : ['method']),
+    'url',
+    'headers',
+    ...(withBody ? ['body'] : []),
+    'query',
+    'timeout',
+    'auth',
+  ];
+  const at = (args: Value[], p: string): Value => args[params.indexOf(p)] ?? null;
+  return {
+    params,
+    required: method ? 1 : 2,
+    blocking: true,
+    billing: (args) => {
+      const url = at(args, 'url');
+      return typeof url === 'string' ? httpBilling(url) : 'external';
+    },
+    run: (args, rt) => {
+      const m = method ?? at(args, 'method');
+      if (typeof m !== 'string')
+        throw wfError('TypeError', `http.request: method must be a string, got ${typeName(m)}`);
+      return httpRequest(
+        {
+          method: m.toUpperCase(),
+          url: at(args, 'url'),
+          headers: at(args, 'headers'),
+          body: at(args, 'body'),
+          query: at(args, 'query'),
+          timeout: at(args, 'timeout'),
+          auth: at(args, 'auth'),
+        },
+        rt,
+      );
+    },
+  };
+}
+
+/** Seconds since the epoch as RFC 3339, UTC (time.format's default). */
+function formatTime(seconds: number): string {
+  return new Date(seconds * 1000)
+    .toISOString()
+    .replace(/\.(\d{3})Z$/, (_m, ms: string) => (ms === '000' ? 'Z' : `.${ms}000Z`));
+}
+
+export const STDLIB: Record<string, FunctionSpec> = {
+  default: fn(['value', 'default_value'], 2, ([v, d]) => (v === null ? d : v)),
+  len: fn(['value'], 1, ([v]) => {
+    if (typeof v === 'string') return [...v].length;
+    if (Array.isArray(v)) return v.length;
+    if (v instanceof Bytes) return v.data.length;
+    if (isMap(v)) return Object.keys(v).length;
+    throw wfError('TypeError', `len: argument must be a string, bytes, list or map, got ${typeName(v)}`);
+  }),
+  keys: fn(['map'], 1, ([m]) => Object.keys(expect('keys', 'map', m, isMap, 'a map'))),
+  get_type: fn(['value'], 1, ([v]) => typeName(v)),
+  int: fn(['value'], 1, ([v]) => {
+    if (typeof v === 'number') return v;
+    if (v instanceof Double) return Math.trunc(v.value);
+    if (typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v)) return Number(v);
+    if (typeof v === 'string') throw wfError('ValueError', `int: cannot parse "${v}" as an integer`);
+    throw wfError('TypeError', `int: cannot convert a ${typeName(v)} to an integer`);
+  }),
+  double: fn(['value'], 1, ([v]) => {
+    if (isNumber(v)) return new Double(numeric(v));
+    if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return new Double(Number(v));
+    if (typeof v === 'string') throw wfError('ValueError', `double: cannot parse "${v}" as a double`);
+    throw wfError('TypeError', `double: cannot convert a ${typeName(v)} to a double`);
+  }),
+  string: fn(['value'], 1, ([v]) => toStringValue(v)),
+  bool: fn(['value'], 1, ([v]) => {
+    if (typeof v === 'boolean') return v;
+    if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
+    if (typeof v === 'string') throw wfError('ValueError', `bool: cannot parse "${v}" as a boolean`);
+    throw wfError('TypeError', `bool: cannot convert a ${typeName(v)} to a boolean`);
+  }),
+
+  'map.get': fn(['map', 'keys'], 2, ([m, k]) => {
+    const path = Array.isArray(k) ? k : [k];
+    let cur: Value = expect('map.get', 'map', m, (x): x is Value => x === null || isMap(x), 'a map');
+    for (const key of path) {
+      if (typeof key !== 'string')
+        throw wfError('TypeError', `map.get: keys must be strings, got ${typeName(key)}`);
+      if (!isMap(cur) || !Object.hasOwn(cur, key)) return null;
+      cur = cur[key];
+    }
+    return cur;
+  }),
+  'map.merge': fn(['first', 'second'], 2, ([a, b]) => ({
+    ...expect('map.merge', 'first', a, isMap, 'a map'),
+    ...expect('map.merge', 'second', b, isMap, 'a map'),
+  })),
+  'map.delete': fn(['map', 'key'], 2, ([m, k]) => {
+    const out: ValueMap = { ...expect('map.delete', 'map', m, isMap, 'a map') };
+    delete out[expect('map.delete', 'key', k, isString, 'a string')];
+    return out;
+  }),
+  'list.concat': fn(['objs', 'val'], 2, ([l, v]) => [
+    ...expect('list.concat', 'objs', l, isList, 'a list'),
+    v,
+  ]),
+
+  'text.split': fn(['source', 'separator'], 2, ([s, sep]) =>
+    expect('text.split', 'source', s, isString, 'a string').split(
+      expect('text.split', 'separator', sep, isString, 'a string'),
+    ),
+  ),
+  'text.replace_all': fn(['source', 'substr', 'repl'], 3, ([s, sub, r]) =>
+    expect('text.replace_all', 'source', s, isString, 'a string')
+      .split(expect('text.replace_all', 'substr', sub, isString, 'a string'))
+      .join(expect('text.replace_all', 'repl', r, isString, 'a string')),
+  ),
+  'text.find_all': fn(['source', 'substr'], 2, ([s, sub]) => {
+    const source = expect('text.find_all', 'source', s, isString, 'a string');
+    const needle = expect('text.find_all', 'substr', sub, isString, 'a string');
+    if (needle === '') throw wfError('ValueError', 'text.find_all: substr must not be empty');
+    const out: Value[] = [];
+    for (let i = source.indexOf(needle); i >= 0; i = source.indexOf(needle, i + needle.length))
+      out.push({ index: i, match: needle });
+    return out;
+  }),
+  'text.substring': fn(['source', 'start', 'end'], 3, ([s, a, b]) => {
+    const chars = [...expect('text.substring', 'source', s, isString, 'a string')];
+    const clamp = (n: number): number => Math.max(0, Math.min(chars.length, n));
+    return chars
+      .slice(
+        clamp(expect('text.substring', 'start', a, isInteger, 'an integer')),
+        clamp(expect('text.substring', 'end', b, isInteger, 'an integer')),
+      )
+      .join('');
+  }),
+  'text.to_lower': fn(['source'], 1, ([s]) =>
+    expect('text.to_lower', 'source', s, isString, 'a string').toLowerCase(),
+  ),
+  'text.to_upper': fn(['source'], 1, ([s]) =>
+    expect('text.to_upper', 'source', s, isString, 'a string').toUpperCase(),
+  ),
+  'text.encode': fn(['text', 'charset'], 1, ([s, cs]) => {
+    if (cs !== null && cs !== undefined && String(cs).toUpperCase() !== 'UTF-8')
+      throw wfError('ValueError', `text.encode: only charset "UTF-8" is implemented, got ${encodeJson(cs)}`);
+    return new Bytes(Buffer.from(expect('text.encode', 'text', s, isString, 'a string'), 'utf8'));
+  }),
+  'text.decode': fn(['data', 'charset'], 1, ([d, cs]) => {
+    if (cs !== null && cs !== undefined && String(cs).toUpperCase() !== 'UTF-8')
+      throw wfError('ValueError', `text.decode: only charset "UTF-8" is implemented, got ${encodeJson(cs)}`);
+    return expect('text.decode', 'data', d, isBytes, 'bytes').data.toString('utf8');
+  }),
+
+  'json.decode': fn(['data'], 1, ([d]) => {
+    const text =
+      d instanceof Bytes
+        ? d.data.toString('utf8')
+        : expect('json.decode', 'data', d, isString, 'bytes or a string');
+    try {
+      return decodeJson(text);
+    } catch (err) {
+      throw wfError('ValueError', `json.decode: ${(err as Error).message}`);
+    }
+  }),
+  'json.encode': fn(['data'], 1, ([d]) => new Bytes(Buffer.from(encodeJsonValue(d), 'utf8'))),
+  'json.encode_to_string': fn(['data'], 1, ([d]) => encodeJsonValue(d)),
+  'base64.encode': fn(['data', 'padding'], 1, ([d, pad]) => {
+    const out = expect('base64.encode', 'data', d, isBytes, 'bytes').data.toString('base64');
+    return pad === false ? out.replace(/=+$/, '') : out;
+  }),
+  'base64.decode': fn(['data', 'padding'], 1, ([d]) => {
+    const s = expect('base64.decode', 'data', d, isString, 'a string');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s))
+      throw wfError('ValueError', 'base64.decode: data is not valid base64');
+    return new Bytes(Buffer.from(s, 'base64'));
+  }),
+
+  'sys.now': fn([], 0, (_a, rt) => new Double(rt.clock.now() / 1000)),
+  'sys.get_env': fn(['name', 'default'], 1, ([n, d], rt) => {
+    const name = expect('sys.get_env', 'name', n, isString, 'a string');
+    return Object.hasOwn(rt.env, name) ? rt.env[name] : (d ?? null);
+  }),
+  'sys.log': fn(['data', 'severity', 'text', 'json', 'timeout'], 0, ([data, severity, text, json], rt) => {
+    const sev =
+      severity === null || severity === undefined
+        ? 'DEFAULT'
+        : expect('sys.log', 'severity', severity, isString, 'a string');
+    const payload = text ?? json ?? data ?? null;
+    rt.logger.log(
+      sev === 'DEFAULT' ? 'INFO' : (sev as 'INFO'),
+      typeof payload === 'string' ? payload : encodeJsonValue(payload),
+      {
+        workflowExecution: rt.executionId,
+      },
+    );
+    return null;
+  }),
+  'sys.sleep': {
+    params: ['seconds'],
+    required: 1,
+    blocking: true,
+    run: async ([s], rt) => {
+      const seconds = numeric(expect('sys.sleep', 'seconds', s, isNum, 'a number'));
+      if (seconds < 0) throw wfError('ValueError', `sys.sleep: seconds must not be negative, got ${seconds}`);
+      await workflowSleep(rt, seconds);
+      return null;
+    },
+  },
+  'time.format': fn(['seconds', 'timezone'], 1, ([s, tz]) => {
+    if (tz !== null && tz !== undefined && tz !== 'UTC' && tz !== 'Etc/UTC')
+      throw wfError('ValueError', `time.format: only timezone "UTC" is implemented, got ${encodeJson(tz)}`);
+    return formatTime(numeric(expect('time.format', 'seconds', s, isNum, 'a number')));
+  }),
+  'time.parse': fn(['value'], 1, ([v]) => {
+    const text = expect('time.parse', 'value', v, isString, 'a string');
+    const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text)
+      ? Date.parse(text)
+      : NaN;
+    if (Number.isNaN(ms)) throw wfError('ValueError', `time.parse: "${text}" is not an RFC 3339 timestamp`);
+    return new Double(ms / 1000);
+  }),
+  'uuid.generate': fn([], 0, () => randomUUID()),
+  'math.abs': fn(['x'], 1, ([x]) => {
+    const n = expect('math.abs', 'x', x, isNum, 'a number');
+    return typeof n === 'number' ? Math.abs(n) : new Double(Math.abs(n.value));
+  }),
+  'math.max': mathPair('math.max', (a, b) => a >= b),
+  'math.min': mathPair('math.min', (a, b) => a <= b),
+  'math.floor': fn(['x'], 1, ([x]) => Math.floor(numeric(expect('math.floor', 'x', x, isNum, 'a number')))),
+
+  'http.get': httpFunction('GET', false),
+  'http.delete': httpFunction('DELETE', true),
+  'http.post': httpFunction('POST', true),
+  'http.put': httpFunction('PUT', true),
+  'http.patch': httpFunction('PATCH', true),
+  'http.request': httpFunction(undefined, true),
+  'http.default_retry_predicate': retryPredicate(
+    [429, 502, 503, 504],
+    ['ConnectionError', 'ConnectionFailedError', 'TimeoutError'],
+  ),
+  'http.default_retry_predicate_non_idempotent': retryPredicate([429, 503], ['ConnectionFailedError']),
+  'retry.always': fn(['exception'], 1, () => true),
+  'retry.never': fn(['exception'], 1, () => false),
+
+  'events.create_callback_endpoint': fn(['http_callback_method'], 0, ([m], rt) => {
+    if (!rt.callbacks)
+      throw wfError(
+        'SystemError',
+        'events.create_callback_endpoint: callbacks need the emulator server (startWorkflowsEmulator)',
+      );
+    const method =
+      m === null || m === undefined
+        ? 'POST'
+        : expect('events.create_callback_endpoint', 'http_callback_method', m, isString, 'a string');
+    return { url: rt.callbacks.create(rt.executionId, method.toUpperCase()).url };
+  }),
+  'events.await_callback': {
+    params: ['callback', 'timeout'],
+    required: 1,
+    blocking: true,
+    billing: () => 'external',
+    run: async ([cb, t], rt) => {
+      const callback = expect('events.await_callback', 'callback', cb, isMap, 'a map');
+      const url = expect('events.await_callback', 'callback.url', callback.url ?? null, isString, 'a string');
+      const seconds =
+        t === null || t === undefined
+          ? 43200
+          : numeric(expect('events.await_callback', 'timeout', t, isNum, 'a number'));
+      if (!rt.callbacks)
+        throw wfError('SystemError', 'events.await_callback: callbacks need the emulator server');
+      const timeout = new AbortController();
+      const both = AbortSignal.any([rt.signal, timeout.signal]);
+      const timer = rt.clock.sleep((seconds * 1000) / rt.sleepScale, both).then(
+        () => timeout.abort(),
+        () => undefined,
+      );
+      try {
+        const req = await rt.callbacks.next(url, both);
+        return {
+          http_request: {
+            body: req.body as Value,
+            headers: req.headers,
+            method: req.method,
+            query: req.query,
+            url: req.url,
+          },
+          received_time: req.receivedTime,
+          type: 'HTTP',
+        };
+      } catch (err) {
+        if (rt.signal.aborted) throw rt.signal.reason;
+        if (timeout.signal.aborted)
+          throw wfError('TimeoutError', `events.await_callback: no callback received within ${seconds} s`);
+        throw err;
+      } finally {
+        timeout.abort();
+        await timer;
+      }
+    },
+  },
+};
+
+function encodeJsonValue(v: Value): string {
+  try {
+    return encodeJson(v);
+  } catch (err) {
+    if (err instanceof Raised) throw err;
+    throw wfError('TypeError', `json.encode: ${(err as Error).message}`);
+  }
+}
+
+/** The predefined retry policies `${http.default_retry}` and `${http.default_retry_non_idempotent}`. */
+export const DEFAULT_RETRY_POLICIES: Record<
+  string,
+  { predicate: string; maxRetries: number; initialDelay: number; maxDelay: number; multiplier: number }
+> = {
+  'http.default_retry': {
+    predicate: 'http.default_retry_predicate',
+    maxRetries: 5,
+    initialDelay: 1,
+    maxDelay: 60,
+    multiplier: 1.25,
+  },
+  'http.default_retry_non_idempotent': {
+    predicate: 'http.default_retry_predicate_non_idempotent',
+    maxRetries: 5,
+    initialDelay: 1,
+    maxDelay: 60,
+    multiplier: 1.25,
+  },
+};
