@@ -3,7 +3,7 @@
  * (service, digest) deduplication are taken in one transaction, so two
  * images arriving at once can never both become the active rollout.
  */
-import { Firestore, type Transaction } from '@google-cloud/firestore';
+import { FieldValue, Firestore, type Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import {
   DeadLetterRecord,
@@ -163,6 +163,11 @@ export class FirestoreRolloutStore {
         return true;
       }),
     );
+  }
+
+  /** Gives up a launch claim after a failed start, so the redelivery can start at once. */
+  async releaseLaunch(id: string): Promise<void> {
+    await this.guard(`release launch of ${id}`, () => this.rolloutDoc(id).update({ launchClaimedAt: FieldValue.delete() }));
   }
 
   /** Records the server-assigned execution name; the rollout is RUNNING from here on. */

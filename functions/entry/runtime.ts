@@ -26,11 +26,12 @@ export interface Runtime {
 }
 
 let cached: Runtime | undefined;
+let overrides: Partial<Runtime> = {};
 
 export function runtime(): Runtime {
   if (cached) return cached;
   const config = loadConfig();
-  const log = createLogger({ component: 'glidepath' });
+  const log = overrides.log ?? createLogger({ component: 'glidepath' });
   const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
   const executions = new ExecutionsClient({
     projectId: config.GLIDEPATH_PROJECT,
@@ -45,11 +46,17 @@ export function runtime(): Runtime {
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
     clock: systemClock,
+    ...overrides,
   };
   return cached;
 }
 
-/** For tests that change the environment between cases. */
-export function resetRuntime(): void {
+/**
+ * Replaces parts of the runtime (the local cloud injects its logger and
+ * clock) and forgets the cached one, so the next call rebuilds it from the
+ * current environment.
+ */
+export function configureRuntime(parts: Partial<Runtime> = {}): void {
+  overrides = parts;
   cached = undefined;
 }

@@ -16,7 +16,7 @@ import type { Logger } from '../shared/log';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'>;
+  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'>;
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -140,7 +140,13 @@ async function admitOne(
 
 async function launch(deps: IntakeDeps, rollout: RolloutRecord, plan: RolloutPlan, log: Logger, channel?: string): Promise<void> {
   if (!(await deps.store.claimLaunch(rollout.id, deps.clock.now()))) return;
-  const executionName = await deps.launcher.start('rollout', plan, { rollout_id: rollout.id, service: rollout.service });
+  let executionName: string;
+  try {
+    executionName = await deps.launcher.start('rollout', plan, { rollout_id: rollout.id, service: rollout.service });
+  } catch (err) {
+    await deps.store.releaseLaunch(rollout.id).catch(() => undefined); // the claim then simply expires
+    throw err;
+  }
   await deps.store.recordExecution(rollout.id, executionName, deps.clock.now());
   log.info('rollout started', { rolloutId: rollout.id, executionName, image: rollout.image });
   await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel));

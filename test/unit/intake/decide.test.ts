@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parsePolicyYaml } from '../../../functions/domain/policy';
+import { decideIntake } from '../../../functions/domain/intake';
+import { parseImageRef, sameRepository } from '../../../functions/domain/image';
+
+const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
+const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures/messages', `${name}.json`), 'utf8'));
+const encode = (payload: unknown) => ({ data: Buffer.from(JSON.stringify(payload)).toString('base64'), messageId: '1' });
+const D = `sha256:${'b'.repeat(64)}`;
+
+describe('intake decisions on real-format messages', () => {
+  it.each([
+    ['gcr', 'gcr-insert-tagged', 'rollout', /api ←/],
+    ['gcr', 'gcr-insert-untagged', 'ignored', /rolls out only tags matching/],
+    ['gcr', 'gcr-delete', 'ignored', /DELETE/],
+    ['gcr', 'gcr-evil-prefix', 'ignored', /no service in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/],
+    ['gcr', 'gcr-checkout', 'rollout', /checkout ←/],
+    ['cloud-builds', 'build-success', 'rollout', /api ←/],
+    ['cloud-builds', 'build-failure', 'ignored', /status FAILURE; only SUCCESS/],
+    ['cloud-builds', 'build-working', 'ignored', /status WORKING/],
+    ['glidepath-deploy-requests', 'manual-ok', 'rollout', /manual redeploy of api by alice@example.com/],
+    ['glidepath-deploy-requests', 'manual-foreign-image', 'rejected', /security violation/],
+  ])('%s %s → %s', (topic, name, outcome, reason) => {
+    const decision = decideIntake(policy, topic, fixture(name));
+    expect(decision.outcome).toBe(outcome);
+    expect(decision.reason).toMatch(reason);
+  });
+
+  it('carries the commit and build log from a Cloud Build event', () => {
+    const decision = decideIntake(policy, 'cloud-builds', fixture('build-success'));
+    expect(decision.outcome === 'rollout' && decision.requests[0]).toMatchObject({
+      commit: '0123456789abcdef0123456789abcdef01234567',
+      buildId: 'b-1234',
+      tag: 'v1.2.3',
+      source: 'cloud-builds',
+    });
+  });
+
+  it('applies tag filters to automatic triggers only, never to manual requests', () => {
+    const tagged = decideIntake(policy, 'gcr', encode({ action: 'INSERT', digest: `us-docker.pkg.dev/my-project/apps/api@${D}`, tag: 'us-docker.pkg.dev/my-project/apps/api:latest' }));
+    expect(tagged).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/tag "latest" matches none/) });
+    const manual = decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: `us-docker.pkg.dev/my-project/apps/api:latest@${D}`, reason: 'r', requestedBy: 'bob' }));
+    expect(manual.outcome).toBe('rollout');
+  });
+
+  it('rejects a manual request by tag only, and unknown regions', () => {
+    expect(decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: 'us-docker.pkg.dev/my-project/apps/api:v1.0.0', reason: 'r', requestedBy: 'b' })))
+      .toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/image: expected an immutable reference/) });
+    expect(decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: `us-docker.pkg.dev/my-project/apps/api@${D}`, reason: 'r', requestedBy: 'b', regions: ['mars-north1'] })))
+      .toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/regions: expected a subset of us-central1, europe-west1, asia-southeast1, got \["mars-north1"\]/) });
+  });
+
+  it.each([
+    ['us-docker.pkg.dev/my-project/shop/checkout/../checkout', false],
+    ['us-docker.pkg.dev/my-project/shop/./checkout', false],
+    ['us-docker.pkg.dev/my-project/shop/check out', false],
+    ['us-docker.pkg.dev/my-project/shop/checkout', true],
+  ])('image path %s parses: %s', (repo, ok) => {
+    expect(parseImageRef(`${repo}@${D}`).ok).toBe(ok);
+  });
+
+  it('matches repositories by whole segments', () => {
+    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout-evil', 'us-docker.pkg.dev/p/shop/checkout')).toBe(false);
+    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout/sub', 'us-docker.pkg.dev/p/shop/checkout')).toBe(false);
+    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout', 'us-docker.pkg.dev/p/shop/checkout')).toBe(true);
+  });
+
+  it('rejects, never crashes on, any random payload on any topic', () => {
+    const topics = ['gcr', 'cloud-builds', 'glidepath-deploy-requests', 'nope'];
+    fc.assert(
+      fc.property(fc.constantFrom(...topics), fc.oneof(fc.anything(), fc.string(), fc.jsonValue()), (topic, payload) => {
+        const raw = typeof payload === 'string' ? Buffer.from(payload).toString('base64') : Buffer.from(JSON.stringify(payload) ?? '').toString('base64');
+        const d = decideIntake(policy, topic, { data: raw, messageId: 'x' });
+        expect(['rejected', 'ignored']).toContain(d.outcome);
+        expect(d.reason.length).toBeGreaterThan(0);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parsePolicy, parsePolicyYaml } from '../../../functions/domain/policy';
+import { parseDuration } from '../../../functions/domain/duration';
+
+const base = { name: 'api', project: 'my-project', image: 'us-docker.pkg.dev/my-project/apps/api', waves: [['us-central1']] };
+const problems = (doc: unknown): string => {
+  try {
+    parsePolicy(doc);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('expected the policy to be invalid');
+};
+
+describe('policy file', () => {
+  it('parses the fixture and merges defaults into each service', () => {
+    const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
+    expect(policy.services.map((s) => s.name)).toEqual(['api', 'checkout', 'worker']);
+    const checkout = policy.services[1];
+    expect(checkout.steps).toEqual([{ percent: 10, bake: 300 }, { percent: 50, bake: 300 }]);
+    expect(checkout.onNewImage).toBe('queue');
+    expect(checkout.smoke.timeout).toBe(5);
+    expect(policy.jobs[0].retry).toEqual({ maxAttempts: 4, initialBackoff: 30, multiplier: 2, maxBackoff: 600 });
+  });
+
+  it('lets a service override part of the analysis and keeps the rest from defaults', () => {
+    const policy = parsePolicy({
+      defaults: { analysis: { minRequests: 50 } },
+      services: [{ ...base, analysis: { latency: { maxMs: 400 } } }],
+    });
+    expect(policy.services[0].analysis.minRequests).toBe(50);
+    expect(policy.services[0].analysis.latency).toEqual({ percentile: 99, maxMs: 400, maxRatio: 1.25 });
+  });
+
+  it.each([
+    [{ services: [base, { ...base, name: 'web', steps: [{ percent: 120, bake: '5m' }] }] }, 'services[1].steps[0].percent: expected 1–99, got 120'],
+    [{ services: [{ ...base, steps: [{ percent: 50, bake: '5m' }, { percent: 10, bake: '5m' }] }] }, 'services[0].steps[1].percent: expected percents in ascending order'],
+    [{ services: [{ ...base, steps: [{ percent: 10, bake: '5 minutes' }] }] }, 'services[0].steps[0].bake: expected a duration such as "30s"'],
+    [{ defaults: { analysis: { onInconclusive: 'maybe' } } }, 'defaults.analysis.onInconclusive'],
+    [{ services: [{ ...base, image: 'us-docker.pkg.dev/p/../api' }] }, 'services[0].image: expected an image repository path'],
+    [{ services: [{ ...base, tags: ['(unclosed'] }] }, 'services[0].tags[0]: expected a regular expression'],
+    [{ services: [base, base] }, 'services[1].name: expected a unique name, got "api" again'],
+    [{ services: [{ ...base, waves: [['us-central1'], ['us-central1']] }] }, 'services[0].waves[1][0]: expected each region once'],
+    [{ services: [{ ...base, colour: 'blue' }] }, 'services[0]: unknown field(s) "colour"'],
+    [{ jobs: [{ name: 'j', project: 'my-project', region: 'us-central1', schedule: 'daily' }] }, 'jobs[0].schedule: expected a five-field cron expression'],
+  ])('rejects %j naming the field', (doc, expected) => {
+    expect(problems(doc)).toContain(expected);
+  });
+
+  it('reports a YAML syntax error instead of throwing something opaque', () => {
+    expect(() => parsePolicyYaml('services: [')).toThrow(/expected YAML/);
+  });
+
+  it.each([
+    ['30s', 30],
+    ['5m', 300],
+    ['1h', 3600],
+    ['250ms', 0.25],
+    [45, 45],
+    ['5', undefined],
+    ['-1s', undefined],
+    [-3, undefined],
+    [null, undefined],
+  ])('duration %j is %j seconds', (input, seconds) => {
+    expect(parseDuration(input)).toBe(seconds);
+  });
+});
