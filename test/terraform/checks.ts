@@ -1,0 +1,518 @@
+/**
+ * Offline checks of the Terraform in terraform/ (no provider, no network).
+ *
+ * Every `.tf` file is parsed with @cdktf/hcl2json; each check returns the list
+ * of problems it found (empty = pass), so a test can show both that the real
+ * configuration passes and that a broken copy fails.
+ */
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse } from '@cdktf/hcl2json';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+export interface Block {
+  file: string;
+  body: Json;
+}
+
+export interface TfModule {
+  dir: string;
+  /** Raw text by file name. */
+  texts: Record<string, string>;
+  variables: Map<string, Block>;
+  locals: Map<string, { file: string; value: Json }>;
+  outputs: Map<string, Block>;
+  modules: Map<string, Block>;
+  /** `TYPE.NAME` */
+  resources: Map<string, Block>;
+  /** `TYPE.NAME` (without the `data.` prefix) */
+  data: Map<string, Block>;
+}
+
+/** Reads and parses every `.tf` file directly in `dir` (not sub-directories). */
+export async function loadModule(dir: string): Promise<TfModule> {
+  const mod: TfModule = {
+    dir,
+    texts: {},
+    variables: new Map(),
+    locals: new Map(),
+    outputs: new Map(),
+    modules: new Map(),
+    resources: new Map(),
+    data: new Map(),
+  };
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.tf') && statSync(join(dir, f)).isFile())
+    .sort();
+  for (const file of files) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    mod.texts[file] = text;
+    let json: Json;
+    try {
+      json = await parse(file, text);
+    } catch (e) {
+      throw new Error(`${file}: HCL parse error: ${(e as Error).message}`);
+    }
+    const add = (map: Map<string, Block>, key: string, body: Json, what: string) => {
+      if (map.has(key)) throw new Error(`${file}: ${what} ${key} declared twice`);
+      map.set(key, { file, body });
+    };
+    for (const [name, bodies] of Object.entries<Json>(json.variable ?? {})) add(mod.variables, name, bodies[0], 'variable');
+    for (const [name, bodies] of Object.entries<Json>(json.output ?? {})) add(mod.outputs, name, bodies[0], 'output');
+    for (const [name, bodies] of Object.entries<Json>(json.module ?? {})) add(mod.modules, name, bodies[0], 'module');
+    for (const block of json.locals ?? []) {
+      for (const [name, value] of Object.entries<Json>(block)) {
+        if (mod.locals.has(name)) throw new Error(`${file}: local ${name} declared twice`);
+        mod.locals.set(name, { file, value });
+      }
+    }
+    for (const [type, byName] of Object.entries<Json>(json.resource ?? {})) {
+      for (const [name, bodies] of Object.entries<Json>(byName)) add(mod.resources, `${type}.${name}`, bodies[0], 'resource');
+    }
+    for (const [type, byName] of Object.entries<Json>(json.data ?? {})) {
+      for (const [name, bodies] of Object.entries<Json>(byName)) add(mod.data, `${type}.${name}`, bodies[0], 'data source');
+    }
+  }
+  return mod;
+}
+
+// ---------------------------------------------------------------------------
+// Expressions
+// ---------------------------------------------------------------------------
+
+/** Every string in a JSON tree, with the path that leads to it. */
+export function strings(node: Json, path = ''): Array<{ path: string; value: string }> {
+  if (typeof node === 'string') return [{ path, value: node }];
+  if (Array.isArray(node)) return node.flatMap((n, i) => strings(n, `${path}[${i}]`));
+  if (node && typeof node === 'object') {
+    return Object.entries(node).flatMap(([k, v]) => [
+      // Object keys can be expressions too: `(local.x) = ...`.
+      ...(k.includes('.') ? [{ path: `${path}.<key>`, value: '${' + k + '}' }] : []),
+      ...strings(v, path ? `${path}.${k}` : k),
+    ]);
+  }
+  return [];
+}
+
+/**
+ * The code inside the `${...}` interpolations of a template string, with
+ * the contents of quoted string literals removed (their own interpolations kept).
+ */
+export function expressionCode(template: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const n = template.length;
+
+  // Reads an expression starting after `${`, up to the matching `}`; returns the index after it.
+  const readExpr = (start: number): number => {
+    let depth = 0;
+    let code = '';
+    let j = start;
+    while (j < n) {
+      const c = template[j];
+      if (c === '"') {
+        j = readQuoted(j + 1);
+        code += ' "" ';
+        continue;
+      }
+      if (c === '{' || c === '(' || c === '[') depth++;
+      if (c === '}' || c === ')' || c === ']') {
+        if (depth === 0 && c === '}') {
+          out.push(code);
+          return j + 1;
+        }
+        depth--;
+      }
+      code += c;
+      j++;
+    }
+    out.push(code);
+    return j;
+  };
+
+  // Reads a quoted string literal starting after `"`; returns the index after the closing quote.
+  const readQuoted = (start: number): number => {
+    let j = start;
+    while (j < n) {
+      const c = template[j];
+      if (c === '\\') {
+        j += 2;
+        continue;
+      }
+      if (c === '"') return j + 1;
+      if (c === '$' && template[j + 1] === '{') {
+        j = readExpr(j + 2);
+        continue;
+      }
+      j++;
+    }
+    return j;
+  };
+
+  while (i < n) {
+    if (template[i] === '$' && template[i + 1] === '$' && template[i + 2] === '{') {
+      i += 3;
+      continue;
+    }
+    if (template[i] === '$' && template[i + 1] === '{') {
+      i = readExpr(i + 2);
+      continue;
+    }
+    i++;
+  }
+  return out;
+}
+
+const PROVIDER_PREFIXES = ['google', 'google-beta', 'archive', 'random', 'time', 'null', 'local', 'tls'];
+const IDENT = '[A-Za-z_][A-Za-z0-9_-]*';
+
+export type Reference =
+  | { kind: 'var' | 'local' | 'module'; name: string; text: string }
+  | { kind: 'data' | 'resource'; name: string; text: string };
+
+/** The references to declared things (variables, locals, modules, data sources, resources) in a template. */
+export function references(template: string): Reference[] {
+  const refs: Reference[] = [];
+  for (const code of expressionCode(template)) {
+    const re = new RegExp(`(?<![A-Za-z0-9_.-])(${IDENT})\\.(${IDENT})(?:\\[[^\\]]*\\])?(?:\\.(${IDENT}))?`, 'g');
+    for (const m of code.matchAll(re)) {
+      const [text, head, second, third] = m;
+      if (head === 'var' || head === 'local' || head === 'module') refs.push({ kind: head, name: second, text });
+      else if (head === 'data' && third) refs.push({ kind: 'data', name: `${second}.${third}`, text });
+      else if (PROVIDER_PREFIXES.some((p) => head.startsWith(`${p}_`)) && head !== 'local_') {
+        refs.push({ kind: 'resource', name: `${head}.${second}`, text });
+      }
+    }
+  }
+  return refs;
+}
+
+function allBlocks(mod: TfModule): Array<{ where: string; file: string; body: Json }> {
+  return [
+    ...[...mod.variables].map(([k, b]) => ({ where: `variable.${k}`, ...b })),
+    ...[...mod.locals].map(([k, l]) => ({ where: `local.${k}`, file: l.file, body: l.value })),
+    ...[...mod.outputs].map(([k, b]) => ({ where: `output.${k}`, ...b })),
+    ...[...mod.modules].map(([k, b]) => ({ where: `module.${k}`, ...b })),
+    ...[...mod.resources].map(([k, b]) => ({ where: k, ...b })),
+    ...[...mod.data].map(([k, b]) => ({ where: `data.${k}`, ...b })),
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// Checks. Each returns a list of problems; empty means it passes.
+// ---------------------------------------------------------------------------
+
+/** Every var.x, local.x, module.x, data.T.N and T.N resolves to a declaration. */
+export function checkReferences(mod: TfModule): string[] {
+  const problems: string[] = [];
+  // Terraform's own blocks (`terraform {}`, check blocks) hold no references that matter here.
+  for (const { where, file, body } of allBlocks(mod)) {
+    for (const s of strings(body)) {
+      for (const ref of references(s.value)) {
+        const ok =
+          ref.kind === 'var'
+            ? mod.variables.has(ref.name)
+            : ref.kind === 'local'
+              ? mod.locals.has(ref.name)
+              : ref.kind === 'module'
+                ? mod.modules.has(ref.name)
+                : ref.kind === 'data'
+                  ? mod.data.has(ref.name)
+                  : mod.resources.has(ref.name);
+        if (!ok) problems.push(`${file}: ${where} (${s.path}) refers to undeclared ${ref.kind} ${ref.name} ("${ref.text}")`);
+      }
+    }
+  }
+  return problems;
+}
+
+function resourcesOfType(mod: TfModule, type: string): Array<[string, Block]> {
+  return [...mod.resources].filter(([k]) => k.startsWith(`${type}.`));
+}
+
+const first = (x: Json): Json => (Array.isArray(x) ? x[0] : x);
+
+/**
+ * The subscriptions allowed to have no dead_letter_policy, with the topic
+ * each must read: only the dead-letter subscription, on the dead-letter topic
+ * (a dead-letter policy there would loop back into itself).
+ */
+export const DEAD_LETTER_EXCEPTIONS: Record<string, string> = {
+  'google_pubsub_subscription.dead_letters': '${google_pubsub_topic.dead_letters.id}',
+};
+
+/** Every subscription dead-letters to glidepath-dead-letters, retries with backoff, never expires, pushes with OIDC. */
+export function checkSubscriptions(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const subs = resourcesOfType(mod, 'google_pubsub_subscription');
+  if (subs.length === 0) problems.push('no google_pubsub_subscription at all');
+  for (const [key, { file, body }] of subs) {
+    const dlp = first(body.dead_letter_policy);
+    const exceptionTopic = DEAD_LETTER_EXCEPTIONS[key];
+    if (exceptionTopic !== undefined) {
+      if (body.topic !== exceptionTopic) problems.push(`${file}: ${key} is exempt from dead-lettering only as the subscription of ${exceptionTopic}, but reads ${body.topic}`);
+      if (dlp) problems.push(`${file}: ${key} must not dead-letter (it would dead-letter into itself)`);
+      if (body.message_retention_duration !== '604800s') problems.push(`${file}: ${key} must keep messages 7 days (604800s)`);
+    } else {
+      if (!dlp) problems.push(`${file}: ${key} has no dead_letter_policy`);
+      else {
+        if (dlp.dead_letter_topic !== '${google_pubsub_topic.dead_letters.id}') problems.push(`${file}: ${key} dead-letters to ${dlp.dead_letter_topic}, expected google_pubsub_topic.dead_letters`);
+        if (dlp.max_delivery_attempts === undefined) problems.push(`${file}: ${key} dead_letter_policy has no max_delivery_attempts`);
+      }
+    }
+    const retry = first(body.retry_policy);
+    if (!retry?.minimum_backoff || !retry?.maximum_backoff) problems.push(`${file}: ${key} has no retry_policy with backoff`);
+    if (first(body.expiration_policy)?.ttl !== '') problems.push(`${file}: ${key} must never expire (expiration_policy { ttl = "" })`);
+    const push = first(body.push_config);
+    if (!push) problems.push(`${file}: ${key} is not a push subscription`);
+    else {
+      const oidc = first(push.oidc_token);
+      if (oidc?.service_account_email !== '${google_service_account.push_invoker.email}') problems.push(`${file}: ${key} must push with an OIDC token of google_service_account.push_invoker`);
+    }
+  }
+  return problems;
+}
+
+export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: string }> = {
+  intake: { resource: 'google_cloudfunctions2_function.intake', entryPoint: 'intake' },
+  'job-trigger': { resource: 'google_cloudfunctions2_function.job_trigger', entryPoint: 'jobTrigger' },
+  'dead-letter': { resource: 'google_cloudfunctions2_function.dead_letter', entryPoint: 'deadLetter' },
+  actions: { resource: 'google_cloudfunctions2_function.actions', entryPoint: 'actions' },
+};
+
+export const REQUIRED_ENV = [
+  'GLIDEPATH_PROJECT',
+  'GLIDEPATH_LOCATION',
+  'GLIDEPATH_POLICY_FILE',
+  'GLIDEPATH_DEAD_LETTER_TOPIC',
+  'GLIDEPATH_DEPLOY_TOPIC',
+  'GLIDEPATH_WORKFLOW_SA',
+];
+
+/** Resolves `${local.x}` to the local's parsed value (one level). */
+function resolveLocal(mod: TfModule, value: Json): Json {
+  const m = typeof value === 'string' ? /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(value) : null;
+  return m ? mod.locals.get(m[1])?.value : value;
+}
+
+/** The four functions exist, gen2 Node 20, right targets and environment, each with its own service account. */
+export function checkFunctions(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const functions = resourcesOfType(mod, 'google_cloudfunctions2_function');
+  const accounts = new Map<string, string>();
+  for (const [key, { file, body }] of functions) {
+    const build = first(body.build_config);
+    const service = first(body.service_config);
+    if (build?.runtime !== 'nodejs20') problems.push(`${file}: ${key} runtime is ${build?.runtime}, expected nodejs20`);
+    const sa = /^\$\{google_service_account\.([A-Za-z0-9_-]+)\.email\}$/.exec(service?.service_account_email ?? '');
+    if (!sa) {
+      problems.push(`${file}: ${key} must run as its own google_service_account (service_account_email = google_service_account.X.email), got ${service?.service_account_email}`);
+      continue;
+    }
+    if (accounts.has(sa[1])) problems.push(`${file}: ${key} shares service account google_service_account.${sa[1]} with ${accounts.get(sa[1])}`);
+    accounts.set(sa[1], key);
+    const env = resolveLocal(mod, service?.environment_variables);
+    if (!env || typeof env !== 'object') problems.push(`${file}: ${key} environment_variables must be a literal map (or a local holding one)`);
+    else for (const k of REQUIRED_ENV) if (!(k in env)) problems.push(`${file}: ${key} does not set ${k}`);
+    if (service?.ingress_settings === undefined) problems.push(`${file}: ${key} must set ingress_settings`);
+  }
+  for (const [name, expected] of Object.entries(EXPECTED_FUNCTIONS)) {
+    const block = mod.resources.get(expected.resource);
+    if (!block) {
+      problems.push(`function ${name}: ${expected.resource} is missing`);
+      continue;
+    }
+    const declaredName = resolveFunctionField(mod, block.body.name, 'name');
+    if (declaredName !== name) problems.push(`${expected.resource} is named ${declaredName}, expected ${name}`);
+    const entry = resolveFunctionField(mod, first(block.body.build_config)?.entry_point, 'entry_point');
+    if (entry !== expected.entryPoint) problems.push(`${expected.resource} entry point is ${entry}, expected ${expected.entryPoint}`);
+  }
+  // Function service accounts are used by nothing else that runs code.
+  const workflowsSa = mod.resources.get('google_workflows_workflow.rollout')?.body.service_account;
+  for (const sa of accounts.keys()) {
+    if (workflowsSa === `\${google_service_account.${sa}.id}` || workflowsSa === `\${google_service_account.${sa}.email}`) {
+      problems.push(`the workflows run as google_service_account.${sa}, which a function uses`);
+    }
+  }
+  return problems;
+}
+
+/** `${local.functions.intake.name}` / `${local.functions["job-trigger"].entry_point}` → the literal from the local map. */
+function resolveFunctionField(mod: TfModule, value: Json, field: string): Json {
+  if (typeof value !== 'string') return value;
+  const m = /^\$\{local\.functions(?:\.([A-Za-z0-9_]+)|\["([^"]+)"\])\.([a-z_]+)\}$/.exec(value);
+  if (!m) return value;
+  const fns = mod.locals.get('functions')?.value;
+  return fns?.[m[1] ?? m[2]]?.[m[3] ?? field];
+}
+
+const PRIMITIVE_ROLES = /roles\/(owner|editor|viewer)\b/;
+const PUBLIC_MEMBERS = /\b(allUsers|allAuthenticatedUsers)\b/;
+
+/**
+ * The only project-level grants allowed, each with its role. Each must be
+ * commented in iam.tf. Firestore and Workflows have no finer IAM, logging is
+ * per project, the build role is Google's documented one for a custom build
+ * account, and the deployer custom role must reach Cloud Monitoring, which is
+ * per project.
+ */
+export const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
+  'google_project_iam_member.datastore_user': 'roles/datastore.user',
+  'google_project_iam_member.workflows_invoker': 'roles/workflows.invoker',
+  'google_project_iam_member.workflows_log_writer': 'roles/logging.logWriter',
+  'google_project_iam_member.builder': 'roles/cloudbuild.builds.builder',
+  'google_project_iam_member.actions_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
+};
+
+/** The permissions the deployer custom role may hold. */
+export const DEPLOYER_PERMISSIONS = new Set([
+  'monitoring.timeSeries.list',
+  'run.executions.cancel',
+  'run.executions.get',
+  'run.executions.list',
+  'run.jobs.get',
+  'run.jobs.run',
+  'run.jobs.runWithOverrides',
+  'run.operations.get',
+  'run.revisions.get',
+  'run.revisions.list',
+  'run.services.get',
+  'run.services.update',
+]);
+
+const FUNCTION_INVOKER_RESOURCES = ['google_cloud_run_service_iam_member', 'google_cloud_run_v2_service_iam_member', 'google_cloudfunctions2_function_iam_member', 'google_cloudfunctions_function_iam_member'];
+
+/** Least privilege: see the rules in iam.tf's header. */
+export function checkLeastPrivilege(mod: TfModule): string[] {
+  const problems: string[] = [];
+  for (const { where, file, body } of allBlocks(mod)) {
+    for (const s of strings(body)) {
+      if (PRIMITIVE_ROLES.test(s.value)) problems.push(`${file}: ${where} grants a primitive role (${s.value})`);
+      if (PUBLIC_MEMBERS.test(s.value)) problems.push(`${file}: ${where} grants to the public (${s.value})`);
+    }
+  }
+  for (const [key, { file }] of mod.resources) {
+    const type = key.split('.')[0];
+    if (/_iam_(binding|policy)$/.test(type)) problems.push(`${file}: ${key} is authoritative IAM; use *_iam_member`);
+    if (/^google_(project|folder|organization)_iam_(member|binding|policy)$/.test(type) || type === 'google_project_iam_audit_config') {
+      const allowedRole = PROJECT_LEVEL_ALLOWLIST[key];
+      const role = mod.resources.get(key)?.body.role;
+      if (allowedRole === undefined) problems.push(`${file}: ${key} is a project-level grant outside the allowlist`);
+      else if (role !== allowedRole) problems.push(`${file}: ${key} grants ${role} on the project, the allowlist says ${allowedRole}`);
+      const [t, n] = key.split('.');
+      const text = mod.texts[file];
+      const at = text.indexOf(`resource "${t}" "${n}"`);
+      const before = text.slice(0, at).trimEnd().split('\n').pop() ?? '';
+      if (!/^\s*(#|\/\/|\*\/)/.test(before)) problems.push(`${file}: ${key} is a project-level grant without a comment explaining why`);
+    }
+    if (type === 'google_cloud_run_v2_service' || type === 'google_cloud_run_service' || type === 'google_cloud_run_v2_job') {
+      problems.push(`${file}: ${key}: Terraform must never manage Cloud Run services or their traffic`);
+    }
+  }
+  // The deployer custom role holds only what a rollout needs.
+  for (const [key, { file, body }] of resourcesOfType(mod, 'google_project_iam_custom_role')) {
+    for (const p of body.permissions ?? []) {
+      if (!DEPLOYER_PERMISSIONS.has(p)) problems.push(`${file}: ${key} holds ${p}, not in the deployer allowlist`);
+    }
+  }
+  // Only the workflows service account may invoke actions; somebody must.
+  const workflowsMember = 'serviceAccount:${google_service_account.workflows.email}';
+  let actionsGrants = 0;
+  for (const type of FUNCTION_INVOKER_RESOURCES) {
+    for (const [key, { file, body }] of resourcesOfType(mod, type)) {
+      const targetField = body.service ?? body.name ?? body.cloud_function;
+      const targets: string[] = /\$\{each\.(value|key)\}/.test(String(targetField))
+        ? Object.entries<Json>(body.for_each && typeof body.for_each === 'object' ? body.for_each : {}).map(([k, v]) => `${k} ${v}`)
+        : [String(targetField)];
+      if (/\$\{each\./.test(String(targetField)) && typeof body.for_each !== 'object') {
+        problems.push(`${file}: ${key} invokes functions chosen by a computed for_each; list them literally so this can be checked`);
+      }
+      const hitsActions = targets.some((t) => t.includes('google_cloudfunctions2_function.actions.'));
+      if (!hitsActions) continue;
+      actionsGrants++;
+      if (body.member !== workflowsMember) problems.push(`${file}: ${key} lets ${body.member} invoke actions; only the workflows service account may`);
+      if (body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} on actions; expected roles/run.invoker`);
+    }
+  }
+  if (actionsGrants === 0) problems.push('nobody may invoke actions: expected one roles/run.invoker grant for the workflows service account');
+  return problems;
+}
+
+/** Every `file("${path.module}/...")` exists; the workflows read workflows/*.workflows.yaml and get ACTIONS_URL. */
+export function checkReferencedFiles(mod: TfModule): string[] {
+  const problems: string[] = [];
+  for (const [file, text] of Object.entries(mod.texts)) {
+    for (const m of text.matchAll(/file\("\$\{path\.module\}\/([^"]+)"\)/g)) {
+      const p = resolve(mod.dir, m[1]);
+      if (!existsSync(p)) problems.push(`${file}: file("\${path.module}/${m[1]}") does not exist: ${p} is missing`);
+    }
+  }
+  const expected: Record<string, string> = {
+    'google_workflows_workflow.rollout': 'rollout.workflows.yaml',
+    'google_workflows_workflow.job_run': 'job-run.workflows.yaml',
+  };
+  for (const [key, yaml] of Object.entries(expected)) {
+    const block = mod.resources.get(key);
+    if (!block) {
+      problems.push(`${key} is missing`);
+      continue;
+    }
+    if (block.body.source_contents !== `\${file("\${path.module}/../workflows/${yaml}")}`) problems.push(`${key} must read workflows/${yaml}`);
+    if (!String(block.body.user_env_vars?.ACTIONS_URL ?? '').includes('google_cloudfunctions2_function.actions.')) problems.push(`${key} must get ACTIONS_URL from the actions function`);
+    if (block.body.service_account !== '${google_service_account.workflows.id}') problems.push(`${key} must run as google_service_account.workflows`);
+  }
+  return problems;
+}
+
+/** Scheduler jobs come from the policy's jobs and publish {"job": NAME} with attribute job = NAME. */
+export function checkScheduler(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const jobs = resourcesOfType(mod, 'google_cloud_scheduler_job');
+  if (jobs.length !== 1) problems.push(`expected exactly one google_cloud_scheduler_job (for_each over the policy's jobs), found ${jobs.length}`);
+  const policy = mod.locals.get('policy')?.value;
+  if (policy !== '${yamldecode(file(var.policy_file))}') problems.push(`local.policy must be yamldecode(file(var.policy_file)), got ${policy}`);
+  const policyJobs = String(mod.locals.get('policy_jobs')?.value ?? '');
+  if (!/local\.policy\.jobs/.test(policyJobs)) problems.push(`local.policy_jobs must come from local.policy.jobs, got ${policyJobs}`);
+  for (const [key, { file, body }] of jobs) {
+    if (body.for_each !== '${local.policy_jobs}') problems.push(`${file}: ${key} must have for_each = local.policy_jobs, got ${body.for_each}`);
+    if (!/each\.value\.schedule/.test(body.schedule ?? '')) problems.push(`${file}: ${key} schedule must come from the policy entry`);
+    if (!/each\.value\.timeZone/.test(body.time_zone ?? '')) problems.push(`${file}: ${key} time_zone must come from the policy entry`);
+    const target = first(body.pubsub_target);
+    if (target?.topic_name !== '${google_pubsub_topic.job_triggers.id}') problems.push(`${file}: ${key} must publish to google_pubsub_topic.job_triggers`);
+    if (target?.data !== '${base64encode(jsonencode({ job = each.key }))}') problems.push(`${file}: ${key} data must be base64encode(jsonencode({ job = each.key })), got ${target?.data}`);
+    if (target?.attributes?.job !== '${each.key}') problems.push(`${file}: ${key} must set the attribute job = each.key`);
+  }
+  return problems;
+}
+
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  [/hooks\.slack\.com\/(services|workflows|triggers)\//i, 'a Slack webhook URL'],
+  [/\bxox[abposr]-[A-Za-z0-9-]{10,}/, 'a Slack token'],
+  [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'a private key'],
+  [/"private_key"\s*:/, 'a service account key'],
+  [/\bsecret_data\b/, 'secret_data (a secret value in the state)'],
+  [/google_secret_manager_secret_version/, 'a secret version (its value would be in the state)'],
+  [/\bAIza[0-9A-Za-z_-]{35}\b/, 'a Google API key'],
+];
+
+/** No secret value in the given files. */
+export function checkNoSecrets(files: string[]): string[] {
+  const problems: string[] = [];
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, 'utf8');
+    for (const [re, what] of SECRET_PATTERNS) if (re.test(text)) problems.push(`${f} contains ${what}`);
+  }
+  return problems;
+}
+
+/** All files under `dir`, recursively, skipping .terraform and .build. */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.name === '.terraform' || e.name === '.build') return [];
+    const p = join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p) : [p];
+  });
+}

@@ -1,0 +1,214 @@
+/**
+ * The Terraform in terraform/, checked offline: formatting, references,
+ * subscriptions, functions, least privilege, referenced files, scheduler
+ * jobs generated from the policy, and no secret values.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  checkFunctions,
+  checkLeastPrivilege,
+  checkNoSecrets,
+  checkReferencedFiles,
+  checkReferences,
+  checkScheduler,
+  checkSubscriptions,
+  filesUnder,
+  loadModule,
+  type TfModule,
+} from './checks';
+import { REPO, TERRAFORM_DIR, requireTerraform, terraform } from './tf';
+
+const haveTerraform = requireTerraform('the terraform fmt and console checks');
+const itTf = haveTerraform ? it : it.skip;
+
+let root: TfModule;
+let example: TfModule;
+
+beforeAll(async () => {
+  root = await loadModule(TERRAFORM_DIR);
+  example = await loadModule(join(TERRAFORM_DIR, 'examples', 'basic'));
+});
+
+describe('terraform/', () => {
+  itTf('is formatted (terraform fmt -check -recursive terraform)', () => {
+    const r = terraform(['fmt', '-check', '-recursive', 'terraform'], { cwd: REPO });
+    expect({ status: r.status, unformatted: r.stdout.trim() }).toEqual({ status: 0, unformatted: '' });
+  });
+
+  it('has the layout of terraform-google-modules', () => {
+    expect(Object.keys(root.texts).sort()).toEqual(
+      expect.arrayContaining([
+        'versions.tf',
+        'main.tf',
+        'variables.tf',
+        'outputs.tf',
+        'pubsub.tf',
+        'functions.tf',
+        'workflows.tf',
+        'firestore.tf',
+        'scheduler.tf',
+        'iam.tf',
+        'secrets.tf',
+        'monitoring.tf',
+      ]),
+    );
+  });
+
+  it('describes every variable and output, types every variable', () => {
+    const problems: string[] = [];
+    for (const [name, { body }] of root.variables) {
+      if (!body.type) problems.push(`variable ${name} has no type`);
+      if (!body.description) problems.push(`variable ${name} has no description`);
+    }
+    for (const [name, { body }] of root.outputs) if (!body.description) problems.push(`output ${name} has no description`);
+    expect(problems).toEqual([]);
+    expect(root.variables.size).toBeGreaterThan(5);
+  });
+
+  it('pins terraform >= 1.5 and a bounded google provider range', () => {
+    const text = root.texts['versions.tf'];
+    expect(text).toMatch(/required_version\s*=\s*">= 1\.5"/);
+    expect(text).toMatch(/source\s*=\s*"hashicorp\/google"\s*\n\s*version\s*=\s*">= 5\.\d+, < \d+"/);
+    expect(text).toMatch(/hashicorp\/archive/);
+  });
+
+  it('resolves every reference to a declaration', () => {
+    expect(checkReferences(root)).toEqual([]);
+    expect(checkReferences(example)).toEqual([]);
+  });
+
+  it('gives every subscription a dead-letter policy, except the dead-letter subscription itself', () => {
+    expect(checkSubscriptions(root)).toEqual([]);
+    // The exception is explicit, and only that one.
+    const dlq = root.resources.get('google_pubsub_subscription.dead_letters')!.body;
+    expect(dlq.dead_letter_policy).toBeUndefined();
+    expect(dlq.topic).toBe('${google_pubsub_topic.dead_letters.id}');
+    const others = [...root.resources].filter(([k]) => k.startsWith('google_pubsub_subscription.') && k !== 'google_pubsub_subscription.dead_letters');
+    expect(others.map(([k]) => k).sort()).toEqual(['google_pubsub_subscription.intake', 'google_pubsub_subscription.job_triggers']);
+    for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
+  });
+
+  it('routes the three intake topics to the intake function, the topic named in the push path', () => {
+    const intake = root.resources.get('google_pubsub_subscription.intake')!.body;
+    expect(intake.for_each).toBe('${local.intake_topic_ids}');
+    expect(intake.name).toBe('${each.key}-intake');
+    expect(intake.push_config[0].push_endpoint).toBe('${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}');
+    expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
+    expect(root.locals.get('topic_names')!.value).toEqual({
+      gcr: 'gcr',
+      cloud_builds: 'cloud-builds',
+      deploy_requests: 'glidepath-deploy-requests',
+      job_triggers: 'glidepath-job-triggers',
+      dead_letters: 'glidepath-dead-letters',
+    });
+  });
+
+  it('deploys the four functions, Node 20, each with its own service account', () => {
+    expect(checkFunctions(root)).toEqual([]);
+  });
+
+  it('holds to least privilege', () => {
+    expect(checkLeastPrivilege(root)).toEqual([]);
+  });
+
+  it('reads the workflow files it references (workflows/*.workflows.yaml must exist)', () => {
+    expect(checkReferencedFiles(root)).toEqual([]);
+  });
+
+  it('makes a scheduler job of every job in the policy', () => {
+    expect(checkScheduler(root)).toEqual([]);
+  });
+
+  it('holds no secret value', () => {
+    const files = [...filesUnder(TERRAFORM_DIR), join(REPO, 'glidepath.example.yaml'), join(REPO, 'scripts', 'deploy.ts'), join(REPO, 'docs', 'deploy.md')];
+    expect(checkNoSecrets(files)).toEqual([]);
+    // Only the secret itself: no version, so no value in code or state.
+    expect([...root.resources.keys()].filter((k) => k.startsWith('google_secret_manager_'))).toEqual(
+      expect.arrayContaining(['google_secret_manager_secret.slack_webhook']),
+    );
+    expect(root.resources.get('google_secret_manager_secret.slack_webhook')!.body.secret_id).toBe('glidepath-slack-webhook');
+  });
+
+  it('mounts SLACK_WEBHOOK_URL from the secret in every function, once it has a version', () => {
+    for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions']) {
+      const service = root.resources.get(`google_cloudfunctions2_function.${key}`)!.body.service_config[0];
+      const dyn = service.dynamic?.secret_environment_variables?.[0];
+      expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({ key, forEach: '${local.slack_secret_env}', env: 'SLACK_WEBHOOK_URL' });
+    }
+  });
+
+  it('creates the Firestore indexes the queries need and the dedup TTL', () => {
+    const indexes = root.locals.get('firestore_indexes')!.value;
+    const summary = Object.values<{ collection: string; fields: string[][] }>(indexes)
+      .map((i) => `${i.collection}(${i.fields.map((f) => f.join(' ')).join(', ')})`)
+      .sort();
+    expect(summary).toEqual([
+      'deadLetters(replayed ASCENDING, createdAt DESCENDING)',
+      'jobRuns(job ASCENDING, createdAt DESCENDING)',
+      'rollouts(service ASCENDING, createdAt DESCENDING)',
+      'rollouts(status ASCENDING, updatedAt ASCENDING)',
+    ]);
+    const ttl = root.resources.get('google_firestore_field.dedup_ttl')!.body;
+    expect({ collection: ttl.collection, field: ttl.field, ttl: ttl.ttl_config }).toEqual({ collection: 'dedup', field: 'expiresAt', ttl: [{}] });
+  });
+
+  it('counts failed rollouts and verdicts from the functions logs', () => {
+    const failed = root.resources.get('google_logging_metric.rollouts_failed')!.body;
+    expect(failed.filter).toContain('jsonPayload.event="rollout_finished"');
+    expect(failed.filter).toMatch(/jsonPayload\.status=\("ROLLED_BACK" OR "FAILED"\)/);
+    const verdicts = root.resources.get('google_logging_metric.step_verdicts')!.body;
+    expect(verdicts.filter).toContain('jsonPayload.event="step_analyzed"');
+    expect(verdicts.label_extractors).toEqual({ verdict: 'EXTRACT(jsonPayload.verdict)' });
+    const alerts = [...root.resources.keys()].filter((k) => k.startsWith('google_monitoring_alert_policy.')).sort();
+    expect(alerts).toEqual([
+      'google_monitoring_alert_policy.dead_letter_backlog',
+      'google_monitoring_alert_policy.function_errors',
+      'google_monitoring_alert_policy.rollout_failed',
+    ]);
+  });
+
+  itTf('evaluates the real scheduler expressions over glidepath.example.yaml: one job per policy job', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glidepath-tf-'));
+    try {
+      const strip = (s: string) => {
+        expect(s).toMatch(/^\$\{[\s\S]*\}$/);
+        return s.slice(2, -1);
+      };
+      const job = root.resources.get('google_cloud_scheduler_job.jobs')!.body;
+      const sub = (s: string) => strip(s).replace(/each\.value/g, 'value').replace(/each\.key/g, 'key');
+      writeFileSync(
+        join(dir, 'main.tf'),
+        [
+          `variable "policy_file" {\n  default = ${JSON.stringify(join(REPO, 'glidepath.example.yaml'))}\n}`,
+          `locals {\n  policy = ${strip(root.locals.get('policy')!.value)}\n  policy_jobs = ${strip(root.locals.get('policy_jobs')!.value)}\n}`,
+        ].join('\n'),
+      );
+      const expr = `jsonencode({ for key, value in local.policy_jobs : key => { schedule = ${sub(job.schedule)}, time_zone = ${sub(job.time_zone)}, data = ${sub(job.pubsub_target[0].data)}, job = ${sub(job.pubsub_target[0].attributes.job)} } })`;
+      const r = terraform(['console'], { cwd: dir, input: expr + '\n' });
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(JSON.parse(r.stdout.trim())) as Record<string, { schedule: string; time_zone: string; data: string; job: string }>;
+      const decoded = Object.fromEntries(
+        Object.entries(out).map(([k, v]) => [k, { schedule: v.schedule, timeZone: v.time_zone, job: v.job, data: JSON.parse(Buffer.from(v.data, 'base64').toString()) }]),
+      );
+      expect(decoded).toEqual({
+        'nightly-report': { schedule: '0 2 * * *', timeZone: 'Etc/UTC', job: 'nightly-report', data: { job: 'nightly-report' } },
+        'hourly-sync': { schedule: '15 * * * *', timeZone: 'Europe/Paris', job: 'hourly-sync', data: { job: 'hourly-sync' } },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has a minimal example that calls the module', () => {
+    const call = example.modules.get('glidepath')!.body;
+    expect(call.source).toBe('../..');
+    for (const v of ['project_id', 'policy_file']) expect(call[v]).toBeDefined();
+    // Every required variable of the module (no default) is passed.
+    const required = [...root.variables].filter(([, { body }]) => !('default' in body)).map(([k]) => k);
+    for (const v of required) expect({ v, passed: v in call }).toEqual({ v, passed: true });
+    // Every argument passed is a variable of the module.
+    for (const arg of Object.keys(call).filter((k) => k !== 'source')) expect({ arg, declared: root.variables.has(arg) }).toEqual({ arg, declared: true });
+  });
+});
