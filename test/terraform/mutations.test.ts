@@ -1,0 +1,285 @@
+/**
+ * The checks have teeth: each one passes on a copy of terraform/ and fails
+ * once the copy is broken in the way that check exists to catch.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  checkFunctions,
+  checkLeastPrivilege,
+  checkNoSecrets,
+  checkReferencedFiles,
+  checkReferences,
+  checkScheduler,
+  checkSubscriptions,
+  filesUnder,
+  loadModule,
+  type TfModule,
+} from './checks';
+import { TERRAFORM_DIR, requireTerraform, terraform } from './tf';
+
+const haveTerraform = requireTerraform('the terraform fmt mutation check');
+
+type Check = (mod: TfModule) => string[];
+
+let work: string;
+let tf: string;
+
+beforeEach(() => {
+  work = mkdtempSync(join(tmpdir(), 'glidepath-tf-mut-'));
+  tf = join(work, 'terraform');
+  cpSync(TERRAFORM_DIR, tf, { recursive: true, filter: (src) => !/[/\\]\.(terraform|build)([/\\]|$)/.test(src) });
+  // The workflow files the module reads, as stubs: this suite is about the checks, not the workflows.
+  mkdirSync(join(work, 'workflows'));
+  for (const f of ['rollout.workflows.yaml', 'job-run.workflows.yaml']) writeFileSync(join(work, 'workflows', f), 'main:\n  steps: []\n');
+});
+
+afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+/** Replaces `from` (which must occur) in terraform/<file> of the copy. */
+function edit(file: string, from: string | RegExp, to: string): void {
+  const p = join(tf, file);
+  const text = readFileSync(p, 'utf8');
+  const next = text.replace(from, to);
+  if (next === text) throw new Error(`mutation did not apply: ${String(from)} not found in ${file}`);
+  writeFileSync(p, next);
+}
+
+function append(file: string, text: string): void {
+  writeFileSync(join(tf, file), readFileSync(join(tf, file), 'utf8') + '\n' + text);
+}
+
+/** The check passes on the untouched copy, then fails after `mutate` with a problem matching `expected`. */
+async function expectCaught(check: Check, mutate: () => void, expected: RegExp): Promise<void> {
+  expect(check(await loadModule(tf))).toEqual([]);
+  mutate();
+  const problems = check(await loadModule(tf));
+  expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
+}
+
+describe('a broken reference', () => {
+  it('to a resource is caught', () =>
+    expectCaught(
+      checkReferences,
+      () => edit('functions.tf', 'service_account_email          = google_service_account.intake.email', 'service_account_email          = google_service_account.intak.email'),
+      /undeclared resource google_service_account\.intak\b/,
+    ));
+
+  it('to a variable is caught', () =>
+    expectCaught(checkReferences, () => edit('scheduler.tf', 'project     = var.project_id', 'project     = var.projectid'), /undeclared var projectid/));
+
+  it('to a local inside a for expression is caught', () =>
+    expectCaught(checkReferences, () => edit('main.tf', 'for job in try(local.policy.jobs, [])', 'for job in try(local.polcy.jobs, [])'), /undeclared local polcy/));
+
+  it('to a data source is caught', () =>
+    expectCaught(checkReferences, () => edit('pubsub.tf', 'data.google_pubsub_topic.source[name].id', 'data.google_pubsub_topic.sources[name].id'), /undeclared data google_pubsub_topic\.sources/));
+
+  it('in depends_on is caught', () =>
+    expectCaught(checkReferences, () => edit('functions.tf', 'google_project_iam_member.builder,', 'google_project_iam_member.build,'), /undeclared resource google_project_iam_member\.build\b/));
+});
+
+describe('a subscription without a dead-letter policy', () => {
+  it('is caught', () =>
+    expectCaught(
+      checkSubscriptions,
+      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n  dead_letter_policy \{[^}]*\}\n/, '$1\n'),
+      /google_pubsub_subscription\.job_triggers has no dead_letter_policy/,
+    ));
+
+  it('is caught when a new subscription forgets it', () =>
+    expectCaught(
+      checkSubscriptions,
+      () =>
+        append(
+          'pubsub.tf',
+          `resource "google_pubsub_subscription" "extra" {
+  project = var.project_id
+  name    = "extra"
+  topic   = google_pubsub_topic.deploy_requests.id
+  expiration_policy {
+    ttl = ""
+  }
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+  push_config {
+    push_endpoint = google_cloudfunctions2_function.intake.service_config[0].uri
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+    }
+  }
+}`,
+        ),
+      /google_pubsub_subscription\.extra has no dead_letter_policy/,
+    ));
+
+  it('is allowed only for the dead-letter subscription, on the dead-letter topic', () =>
+    expectCaught(
+      checkSubscriptions,
+      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "dead_letters" \{[\s\S]*?topic\s+= )google_pubsub_topic\.dead_letters\.id/, '$1google_pubsub_topic.deploy_requests.id'),
+      /dead_letters is exempt from dead-lettering only as the subscription of/,
+    ));
+
+  it('that expires is caught', () =>
+    expectCaught(checkSubscriptions, () => edit('pubsub.tf', 'ttl = ""', 'ttl = "2678400s"'), /must never expire/));
+});
+
+describe('least privilege', () => {
+  it('catches roles/editor on the project', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `# Convenient.
+resource "google_project_iam_member" "oops" {
+  project = var.project_id
+  role    = "roles/editor"
+  member  = "serviceAccount:\${google_service_account.actions.email}"
+}`,
+        ),
+      /primitive role \(roles\/editor\)/,
+    ));
+
+  it('catches roles/owner on a resource', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', 'role      = "roles/secretmanager.secretAccessor"', 'role      = "roles/owner"'),
+      /google_secret_manager_secret_iam_member\.slack_accessor grants a primitive role/,
+    ));
+
+  it('catches allUsers', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', 'member   = "serviceAccount:${google_service_account.workflows.email}"', 'member   = "allUsers"'),
+      /grants to the public \(allUsers\)/,
+    ));
+
+  it('catches allAuthenticatedUsers', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', 'member             = local.pubsub_service_agent', 'member             = "allAuthenticatedUsers"'),
+      /grants to the public \(allAuthenticatedUsers\)/,
+    ));
+
+  it('catches another principal allowed to invoke actions', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    actions       = google_cloudfunctions2_function.actions.name'),
+      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
+    ));
+
+  it('catches actions left without any invoker', () =>
+    expectCaught(checkLeastPrivilege, () => edit('iam.tf', /resource "google_cloud_run_service_iam_member" "actions_invoker" \{[\s\S]*?\n\}\n/, ''), /nobody may invoke actions/));
+
+  it('catches a project-level grant outside the allowlist, even a small one', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `# Publishing anywhere.
+resource "google_project_iam_member" "publisher" {
+  project = var.project_id
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:\${google_service_account.intake.email}"
+}`,
+        ),
+      /google_project_iam_member\.publisher is a project-level grant outside the allowlist/,
+    ));
+
+  it('catches an allowlisted project-level grant that loses its comment', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', /# Workflows' sys\.log[^\n]*\n/, ''),
+      /workflows_log_writer is a project-level grant without a comment/,
+    ));
+
+  it('catches a broader role on an allowlisted project-level grant', () =>
+    expectCaught(checkLeastPrivilege, () => edit('iam.tf', 'role    = "roles/datastore.user"', 'role    = "roles/datastore.owner"'), /datastore_user grants roles\/datastore\.owner on the project/));
+
+  it('catches a custom role that grows', () =>
+    expectCaught(checkLeastPrivilege, () => edit('iam.tf', '"run.services.update",', '"run.services.update",\n    "run.services.setIamPolicy",'), /holds run\.services\.setIamPolicy/));
+
+  it('catches authoritative IAM', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `resource "google_pubsub_topic_iam_binding" "b" {
+  project = var.project_id
+  topic   = google_pubsub_topic.dead_letters.name
+  role    = "roles/pubsub.publisher"
+  members = ["serviceAccount:\${google_service_account.actions.email}"]
+}`,
+        ),
+      /topic_iam_binding\.b is authoritative IAM/,
+    ));
+
+  it('catches Terraform managing a Cloud Run service', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => append('main.tf', 'resource "google_cloud_run_v2_service" "api" {\n  name     = "api"\n  location = var.region\n}'),
+      /google_cloud_run_v2_service\.api: Terraform must never manage Cloud Run services/,
+    ));
+});
+
+describe('functions', () => {
+  it('catches two functions sharing a service account', () =>
+    expectCaught(
+      checkFunctions,
+      () => edit('functions.tf', 'service_account_email          = google_service_account.job_trigger.email', 'service_account_email          = google_service_account.intake.email'),
+      /shares service account google_service_account\.intake/,
+    ));
+
+  it('catches a wrong entry point', () =>
+    expectCaught(checkFunctions, () => edit('main.tf', 'entry_point = "jobTrigger"', 'entry_point = "job_trigger"'), /job_trigger entry point is job_trigger, expected jobTrigger/));
+
+  it('catches a missing environment variable', () =>
+    expectCaught(checkFunctions, () => edit('functions.tf', /\n\s*GLIDEPATH_WORKFLOW_SA\s*=[^\n]*/, ''), /does not set GLIDEPATH_WORKFLOW_SA/));
+});
+
+describe('referenced files', () => {
+  it('catches a missing workflow file, naming it', () =>
+    expectCaught(checkReferencedFiles, () => unlinkSync(join(work, 'workflows', 'job-run.workflows.yaml')), /workflows\/job-run\.workflows\.yaml is missing/));
+});
+
+describe('scheduler', () => {
+  it('catches scheduler jobs that do not come from the policy', () =>
+    expectCaught(checkScheduler, () => edit('scheduler.tf', 'for_each = local.policy_jobs', 'for_each = toset(["nightly-report"])'), /must have for_each = local\.policy_jobs/));
+
+  it('catches a payload that is not {"job": NAME}', () =>
+    expectCaught(checkScheduler, () => edit('scheduler.tf', 'jsonencode({ job = each.key })', 'jsonencode({ name = each.key })'), /data must be base64encode/));
+});
+
+describe('secrets', () => {
+  const scan = (mod: TfModule) => checkNoSecrets(filesUnder(mod.dir));
+
+  it('catches a secret version with its value', () =>
+    expectCaught(
+      scan,
+      () =>
+        append(
+          'secrets.tf',
+          'resource "google_secret_manager_secret_version" "v" {\n  secret      = google_secret_manager_secret.slack_webhook.id\n  secret_data = "x"\n}',
+        ),
+      /secret_data/,
+    ));
+
+  it('catches a webhook URL, even in a comment', () =>
+    expectCaught(scan, () => append('variables.tf', '# default: https://hooks.slack.com/services/T000/B000/XXXX'), /a Slack webhook URL/));
+
+  it('catches a private key anywhere under terraform/', () =>
+    expectCaught(scan, () => writeFileSync(join(tf, 'examples', 'basic', 'key.json'), '{"private_key": "-----BEGIN PRIVATE KEY-----\\n"}'), /a private key/));
+});
+
+(haveTerraform ? it : it.skip)('terraform fmt -check catches an unformatted file', () => {
+  expect(terraform(['fmt', '-check', '-recursive', tf]).status).toBe(0);
+  edit('scheduler.tf', 'project     = var.project_id', 'project = var.project_id');
+  const r = terraform(['fmt', '-check', '-recursive', tf]);
+  expect(r.status).not.toBe(0);
+  expect(r.stdout).toContain('scheduler.tf');
+});
