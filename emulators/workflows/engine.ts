@@ -61,6 +61,8 @@ export interface EngineOptions {
   executionId?: string;
   /** Aborting it cancels the execution. */
   signal?: AbortSignal;
+  /** Counters to fill in as steps run, so a caller can read them live. */
+  stats?: StepStats;
 }
 
 export type RunResult =
@@ -157,11 +159,13 @@ interface Frame {
 }
 
 class Interpreter {
-  readonly stats: StepStats = { steps: 0, internalSteps: 0, externalSteps: 0 };
   /** The step (and subworkflow) where the first unhandled error was raised, for error.context. */
   errorStep?: { step: string; subworkflow: string };
 
-  constructor(private readonly program: Program) {}
+  constructor(
+    private readonly program: Program,
+    readonly stats: StepStats,
+  ) {}
 
   private count(billing: 'internal' | 'external'): void {
     this.stats.steps++;
@@ -517,7 +521,10 @@ export async function executeProgram(
   };
   if (!(rt.sleepScale > 0))
     throw new RangeError(`sleepScale must be a positive number, got ${rt.sleepScale}`);
-  const interpreter = new Interpreter(program);
+  const interpreter = new Interpreter(
+    program,
+    options.stats ?? { steps: 0, internalSteps: 0, externalSteps: 0 },
+  );
   const main = program.subworkflows.get('main')!;
   const args = new Map<string, Value>(
     main.params.length ? [[main.params[0].name, fromJs(argument ?? null)]] : [],
