@@ -4,6 +4,8 @@
  */
 import { Command } from 'commander';
 import { registerPlan } from './commands/plan';
+import { registerAnalyze } from './commands/analyze';
+import { registerTimeline } from './commands/timeline';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('glidepath')
@@ -14,5 +16,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(err.exitCode === 0 ? 0 : 2);
     });
   registerPlan(program);
+  registerAnalyze(program);
+  registerTimeline(program);
   await program.parseAsync(argv);
 }
