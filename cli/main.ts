@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerPlan } from './commands/plan';
 import { registerAnalyze } from './commands/analyze';
 import { registerTimeline } from './commands/timeline';
+import { registerWorkflows } from './commands/workflows';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('glidepath')
@@ -18,5 +19,6 @@ export async function main(argv: string[]): Promise<void> {
   registerPlan(program);
   registerAnalyze(program);
   registerTimeline(program);
+  registerWorkflows(program);
   await program.parseAsync(argv);
 }

@@ -66,7 +66,12 @@ export interface EngineOptions {
 }
 
 export type RunResult =
-  | { state: 'SUCCEEDED'; result: unknown; stats: StepStats }
+  | {
+      state: 'SUCCEEDED';
+      result: unknown;
+      /** The result as GCP returns it: JSON, doubles keeping their ".0". */ resultJson: string;
+      stats: StepStats;
+    }
   | { state: 'FAILED'; error: { payload: string; context: string; value: unknown }; stats: StepStats }
   | { state: 'CANCELLED'; stats: StepStats };
 
@@ -531,7 +536,12 @@ export async function executeProgram(
   );
   try {
     const result = await interpreter.callSubworkflow('main', args, rt, 1);
-    return { state: 'SUCCEEDED', result: toJs(result), stats: interpreter.stats };
+    return {
+      state: 'SUCCEEDED',
+      result: toJs(result),
+      resultJson: encodeJson(result),
+      stats: interpreter.stats,
+    };
   } catch (err) {
     if (err instanceof Cancelled) return { state: 'CANCELLED', stats: interpreter.stats };
     const value: Value =

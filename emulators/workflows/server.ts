@@ -156,7 +156,7 @@ export async function startWorkflowsEmulator(
     };
     if (full) {
       out.argument = r.argument;
-      if (r.outcome?.state === 'SUCCEEDED') out.result = JSON.stringify(r.outcome.result ?? null);
+      if (r.outcome?.state === 'SUCCEEDED') out.result = r.outcome.resultJson;
       if (r.outcome?.state === 'FAILED')
         out.error = { payload: r.outcome.error.payload, context: r.outcome.error.context };
     }
