@@ -177,7 +177,8 @@ export class FrontDoor {
       rev.coldStartPending = false;
     }
     this.opts.metrics.recordRequest(rev.labels, status, latencyMs, startedAt);
-    const body = { revision: rev.labels.revision_name, path, status };
+    // The sampled latency is echoed so that tests can compare Monitoring's figures with the truth.
+    const body = { revision: rev.labels.revision_name, path, status, latencyMs };
     if (!this.opts.simulateLatency) return send(res, status, body);
     const timer = setTimeout(() => {
       this.timers.delete(timer);

@@ -48,6 +48,8 @@ export interface CloudRunEmulator {
   setProfile(image: string, profile: ServiceProfileInput & JobProfileInput): void;
   /** Scripts the outcomes of a job's next executions, e.g. ['fail', 'fail', 'succeed']. `job` is its full resource name. */
   setJobOutcomes(job: string, outcomes: ExecutionOutcome[]): void;
+  /** Changes a service's spec at once, as a concurrent client would (bumps generation and etag). `service` is its full resource name. */
+  modifyService(service: string, mutate: (spec: Record<string, any>) => void): void; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** The Monitoring store: inject points for tests and fault injection. */
   metrics: MetricStore;
   stop(): Promise<void>;
@@ -106,6 +108,7 @@ export async function startCloudRunEmulator(
     frontDoorUrl: frontDoor.url,
     setProfile: (image, profile) => profiles.set(image, parseImageProfile(image, profile)),
     setJobOutcomes: (job, outcomes) => jobs.setOutcomes(job, outcomes),
+    modifyService: (service, mutate) => services.modifyService(service, mutate),
     metrics,
     stop: async () => {
       operations.releaseWaiters();

@@ -390,24 +390,28 @@ export class ServicesApi {
       );
     const next: Json = structuredClone(svc.resource);
     ServicesApi.applySpec(next, input, (req.updateMask?.paths as string[] | undefined) ?? []);
+    return this.applyUpdate(svc, next, Boolean(req.validateOnly));
+  }
+
+  /** Validates and stores `next` as the service's new spec; returns the operation. */
+  private applyUpdate(svc: ServiceRecord, next: Json, validateOnly: boolean): Json {
     if (!next.traffic?.length) next.traffic = [{ type: LATEST, percent: 100 }];
     this.validateTemplate(next.template);
     const generation = Number(svc.resource.generation) + 1;
-    const previousTemplate = svc.resource.template;
-    const rev = this.planRevision(svc, previousTemplate, next.template, generation);
+    const rev = this.planRevision(svc, svc.resource.template, next.template, generation);
     const known = new Set(svc.revisions.keys());
     if (rev) known.add(rev.id);
     validateTraffic(next.traffic, known);
-    if (req.validateOnly)
+    if (validateOnly)
       return this.opts.operations.create(
-        n.project,
-        n.location,
+        svc.project,
+        svc.location,
         SERVICE_TYPE,
         () => next,
         () => ({ done: true, response: next }),
       );
-    const specChanged = !sameContent(specOf(svc.resource), specOf(next));
-    if (!specChanged) return this.operationFor(svc, Number(svc.resource.generation));
+    if (sameContent(specOf(svc.resource), specOf(next)))
+      return this.operationFor(svc, Number(svc.resource.generation));
     for (const key of Object.keys(next)) if (!SERVICE_OUTPUT_ONLY.has(key)) svc.resource[key] = next[key];
     for (const key of Object.keys(svc.resource))
       if (!SERVICE_OUTPUT_ONLY.has(key) && !(key in next)) delete svc.resource[key];
@@ -415,6 +419,17 @@ export class ServicesApi {
     svc.resource.lastModifier = CREATOR;
     this.rollOut(svc, rev);
     return this.operationFor(svc, generation);
+  }
+
+  /**
+   * Changes a service's spec as another client would, at once and without an
+   * etag (test hook: e.g. a concurrent update between a read and a write).
+   */
+  modifyService(name: string, mutate: (spec: Json) => void): void {
+    const svc = this.find(name, 'name');
+    const next: Json = structuredClone(svc.resource);
+    mutate(next);
+    this.applyUpdate(svc, next, false);
   }
 
   private async deleteService(req: Json): Promise<Json> {
