@@ -207,7 +207,7 @@ class Interpreter {
       const step = steps[i];
       let out = await this.step(step, scope, f);
       if (out === undefined && step.next !== undefined) out = nextOutcome(step.next);
-      if (out === undefined) {
+      if (out === undefined || out.t === 'proceed') {
         i++;
         continue;
       }
@@ -330,7 +330,7 @@ class Interpreter {
         const out = await this.block(c.steps, scope, f);
         if (out) return out;
       }
-      return c.next === undefined ? undefined : nextOutcome(c.next);
+      return c.next === undefined ? { t: 'proceed' } : nextOutcome(c.next);
     }
     return undefined;
   }
@@ -565,7 +565,7 @@ export async function executeProgram(
 }
 
 /** Compiles and runs a workflow source in-process. Throws WorkflowDefinitionError if the source is invalid. */
-export function runWorkflow(
+export async function runWorkflow(
   source: string,
   argument: unknown = null,
   options: EngineOptions = {},
