@@ -75,7 +75,9 @@ export type RunResult =
   | { state: 'FAILED'; error: { payload: string; context: string; value: unknown }; stats: StepStats }
   | { state: 'CANCELLED'; stats: StepStats };
 
+/** `proceed`: a matched switch condition without `next` goes on to the following step, ignoring the switch's default `next`. */
 type Outcome =
+  | { t: 'proceed' }
   | { t: 'return'; value: Value }
   | { t: 'end' }
   | { t: 'break' }
