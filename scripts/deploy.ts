@@ -4,7 +4,7 @@
  *   npm run deploy -- --project my-project [--region us-central1] [--policy glidepath.yaml] [--yes] [--dry-run]
  *
  * 1. checks the prerequisites (terraform, Google credentials, the policy);
- * 2. builds the functions (`npm run build`, into dist/functions/<name>/);
+ * 2. builds the functions (`npm run build -- --policy FILE`, into dist/functions/<name>/);
  * 3. `terraform -chdir=terraform init`, then `apply` with the project,
  *    region, policy and build directory as variables;
  * 4. prints how to connect Cloud Build and Artifact Registry and how to set
@@ -109,9 +109,8 @@ export function deployCommands(opts: DeployOptions, state: { slackConfigured: bo
   return [
     {
       cmd: 'npm',
-      args: ['run', 'build'],
-      env: { GLIDEPATH_POLICY: opts.policy },
-      why: 'build the functions into dist/functions/',
+      args: ['run', 'build', '--', '--policy', opts.policy],
+      why: 'build the functions into dist/functions/, each with a copy of the policy',
     },
     { cmd: 'terraform', args: ['-chdir=terraform', 'init', '-input=false'], why: 'install the providers' },
     {

@@ -52,7 +52,7 @@ describe('deployCommands', () => {
   it('builds, then inits and applies terraform/ with the variables', () => {
     const cmds = deployCommands(opts, { slackConfigured: false }).map(render);
     expect(cmds).toEqual([
-      `GLIDEPATH_POLICY=${EXAMPLE} npm run build`,
+      `npm run build -- --policy ${EXAMPLE}`,
       'terraform -chdir=terraform init -input=false',
       `terraform -chdir=terraform apply -input=false -var project_id=my-project -var region=europe-west1 -var policy_file=${EXAMPLE} -var functions_source_dir=${join(REPO, 'dist', 'functions')}`,
     ]);
