@@ -311,7 +311,8 @@ export class MetricStore {
   ): Generator<[number, StoredValue]> {
     for (const [second, b] of s.buckets) {
       const ms = second * 1000;
-      if (ms < q.startMs || ms >= q.endMs) continue;
+      // A bucket spans one second; it counts when that second overlaps the interval.
+      if (ms + 1000 <= q.startMs || ms >= q.endMs) continue;
       if (this.opts.ingestionDelayMs > 0 && b.lastWriteMs > visibleBefore) continue;
       yield [ms, b.value];
     }

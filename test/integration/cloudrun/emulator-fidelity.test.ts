@@ -1,0 +1,191 @@
+/**
+ * The emulator rejects what the real Cloud Run Admin API v2 rejects, with the
+ * same gRPC codes, through the real @google-cloud/run client.
+ */
+import { RevisionsClient } from '@google-cloud/run';
+import type { ClientOptions } from 'google-gax';
+import { createService, rpcError, serviceName, startHarness, PROJECT, REGION, type Harness } from './helpers';
+
+const INVALID_ARGUMENT = 3;
+const NOT_FOUND = 5;
+const ALREADY_EXISTS = 6;
+const ABORTED = 10;
+const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
+
+let h: Harness;
+let stable: string;
+
+beforeAll(async () => {
+  h = await startHarness();
+  const created = await createService(h.services, 'svc');
+  stable = created.latestReadyRevision!.split('/').pop()!;
+});
+
+afterAll(() => h.close());
+
+async function current() {
+  const [svc] = await h.services.getService({ name: serviceName('svc') });
+  return svc;
+}
+
+test('a new service is Ready with generation 1, a revision named <service>-00001-xyz, and URLs', async () => {
+  const svc = await current();
+  expect(stable).toMatch(/^svc-00001-[a-z]{3}$/);
+  expect(Number(svc.generation)).toBe(1);
+  expect(Number(svc.observedGeneration)).toBe(1);
+  expect(svc.reconciling).toBe(false);
+  expect(svc.terminalCondition).toMatchObject({ type: 'Ready', state: 'CONDITION_SUCCEEDED' });
+  expect(svc.uri).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/s\/us-central1\/svc$/);
+  expect(svc.etag).toBeTruthy();
+});
+
+test('an update is reconciling until its revision is Ready', async () => {
+  const svc = await current();
+  const [operation] = await h.services.updateService({
+    service: {
+      ...svc,
+      template: { ...svc.template, containers: [{ image: 'us-docker.pkg.dev/test-project/apps/api:v2' }] },
+    },
+  });
+  const during = await current();
+  expect(during.reconciling).toBe(true);
+  expect(Number(during.generation)).toBe(2);
+  expect(during.etag).not.toBe(svc.etag);
+  const [done] = await operation.promise();
+  expect(done.reconciling).toBe(false);
+  expect(done.latestReadyRevision).toMatch(/\/revisions\/svc-00002-[a-z]{3}$/);
+  stable = done.latestReadyRevision!.split('/').pop()!;
+});
+
+test('a stale etag is rejected with ABORTED', async () => {
+  const svc = await current();
+  const [op] = await h.services.updateService({ service: { ...svc, labels: { a: '1' } } });
+  await op.promise();
+  const err = await rpcError(h.services.updateService({ service: { ...svc, labels: { a: '2' } } }));
+  expect(err.code).toBe(ABORTED);
+  expect(err.details).toMatch(/etag/);
+});
+
+test('percentages that do not sum to 100 are rejected with INVALID_ARGUMENT', async () => {
+  const svc = await current();
+  const err = await rpcError(
+    h.services.updateService({
+      service: { ...svc, traffic: [{ type: REVISION, revision: stable, percent: 90 }] },
+    }),
+  );
+  expect(err).toEqual({
+    code: INVALID_ARGUMENT,
+    details: 'service.traffic: Traffic targets sum to 90, want 100',
+  });
+});
+
+test('a traffic target naming an unknown revision is rejected', async () => {
+  const svc = await current();
+  const err = await rpcError(
+    h.services.updateService({
+      service: { ...svc, traffic: [{ type: REVISION, revision: 'svc-nope', percent: 100 }] },
+    }),
+  );
+  expect(err.code).toBe(INVALID_ARGUMENT);
+  expect(err.details).toMatch(
+    /service\.traffic\[0\]\.revision: Revision "svc-nope" referenced in traffic not found/,
+  );
+});
+
+test('a duplicate tag is rejected', async () => {
+  const svc = await current();
+  const err = await rpcError(
+    h.services.updateService({
+      service: {
+        ...svc,
+        traffic: [
+          { type: REVISION, revision: stable, percent: 100, tag: 'blue' },
+          { type: REVISION, revision: stable, percent: 0, tag: 'blue' },
+        ],
+      },
+    }),
+  );
+  expect(err.code).toBe(INVALID_ARGUMENT);
+  expect(err.details).toMatch(/service\.traffic\[1\]\.tag: Multiple definitions for "blue"/);
+});
+
+test('an explicit revision name must start with the service name and be unique per configuration', async () => {
+  const svc = await current();
+  const withTemplate = (revision: string, image: string) => ({
+    service: { ...svc, template: { ...svc.template, revision, containers: [{ image }] } },
+  });
+  const badPrefix = await rpcError(
+    h.services.updateService(withTemplate('other-v3', 'us-docker.pkg.dev/test-project/apps/api:v3')),
+  );
+  expect(badPrefix.code).toBe(INVALID_ARGUMENT);
+  expect(badPrefix.details).toMatch(/"other-v3" must have prefix "svc-"/);
+
+  const [op] = await h.services.updateService(
+    withTemplate('svc-v3', 'us-docker.pkg.dev/test-project/apps/api:v3'),
+  );
+  await op.promise();
+  const again = await current();
+  const duplicate = await rpcError(
+    h.services.updateService({
+      service: {
+        ...again,
+        template: {
+          ...again.template,
+          revision: 'svc-v3',
+          containers: [{ image: 'us-docker.pkg.dev/test-project/apps/api:v4' }],
+        },
+      },
+    }),
+  );
+  expect(duplicate.code).toBe(ALREADY_EXISTS);
+  expect(duplicate.details).toBe("Revision named 'svc-v3' with different configuration already exists.");
+});
+
+test('NOT_FOUND for a missing service and revision, with the real message', async () => {
+  const err = await rpcError(h.services.getService({ name: serviceName('missing') }));
+  expect(err).toEqual({
+    code: NOT_FOUND,
+    details: `Resource 'missing' of kind 'SERVICE' in region '${REGION}' in project '${PROJECT}' does not exist.`,
+  });
+  const revisions = new RevisionsClient(h.clientOptions as ClientOptions);
+  const revErr = await rpcError(revisions.getRevision({ name: `${serviceName('svc')}/revisions/svc-nope` }));
+  await revisions.close();
+  expect(revErr.code).toBe(NOT_FOUND);
+  const update = await rpcError(
+    h.services.updateService({
+      service: { name: serviceName('missing'), template: { containers: [{ image: 'x.io/a/b' }] } },
+    }),
+  );
+  expect(update.code).toBe(NOT_FOUND);
+});
+
+test('allow_missing creates the service on update', async () => {
+  const [op] = await h.services.updateService({
+    allowMissing: true,
+    service: {
+      name: serviceName('created-by-update'),
+      template: { containers: [{ image: 'us-docker.pkg.dev/test-project/apps/api:v1' }] },
+    },
+  });
+  const [svc] = await op.promise();
+  expect(svc.latestReadyRevision).toMatch(/created-by-update-00001-/);
+});
+
+test('a malformed name is rejected naming the field and the expected form', async () => {
+  const err = await rpcError(h.services.getService({ name: 'projects/p/services/x' }));
+  expect(err.code).toBe(INVALID_ARGUMENT);
+  expect(err.details).toMatch(
+    /^name: "projects\/p\/services\/x" is not valid; expected projects\/<project>\/locations\/<location>\/services\/<service>$/,
+  );
+});
+
+test('listing revisions returns the newest first', async () => {
+  const revisions = new RevisionsClient(h.clientOptions as ClientOptions);
+  const [list] = await revisions.listRevisions({ parent: serviceName('svc') });
+  await revisions.close();
+  expect(list.map((r) => r.name!.split('/').pop())).toEqual([
+    'svc-v3',
+    stable,
+    expect.stringMatching(/^svc-00001-/),
+  ]);
+});
