@@ -38,6 +38,12 @@ export class CallbackServer implements CallbackHub {
     return { url, method };
   }
 
+  /** URLs of the callbacks an execution created (like GCP's ListCallbacks). */
+  urlsFor(executionId: string): string[] {
+    const prefix = `/v1/callbacks/${executionId}/`;
+    return [...this.endpoints.keys()].filter((p) => p.startsWith(prefix)).map((p) => this.baseUrl + p);
+  }
+
   next(url: string, signal: AbortSignal): Promise<CallbackRequest> {
     const ep = this.endpoints.get(new URL(url).pathname);
     if (!ep) return Promise.reject(new Error(`unknown callback ${url}`));

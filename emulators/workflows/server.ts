@@ -52,6 +52,8 @@ export interface WorkflowsEmulator {
   callbackBaseUrl: string;
   /** Step counts of an execution (billing), live while it runs. */
   stats(executionName: string): StepStats | undefined;
+  /** Callback URLs created by an execution (given by id, the last segment of its name). */
+  callbackUrls(executionId: string): string[];
   /** Resolves when the execution has finished (for tests and tools). */
   settled(executionName: string): Promise<void>;
   stop(): Promise<void>;
@@ -309,6 +311,7 @@ export async function startWorkflowsEmulator(
     engine,
     stats: (name) => executions.get(name)?.stats,
     settled: (name) => find(name).done,
+    callbackUrls: (id) => callbacks.urlsFor(id),
     stop: async () => {
       for (const r of executions.values()) r.controller.abort();
       await Promise.all([...executions.values()].map((r) => r.done));
