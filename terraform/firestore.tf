@@ -75,4 +75,7 @@ resource "google_firestore_field" "dedup_ttl" {
 
   # A TTL timestamp needs no single-field index.
   index_config {}
+
+  # One index operation at a time on the database: the TTL change waits for the composite indexes.
+  depends_on = [google_firestore_index.composite]
 }

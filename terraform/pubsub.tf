@@ -111,7 +111,10 @@ resource "google_pubsub_subscription" "intake" {
     }
   }
 
-  depends_on = [google_cloud_run_service_iam_member.push_invoker]
+  depends_on = [
+    google_cloud_run_service_iam_member.push_invoker,
+    google_service_account_iam_member.pubsub_agent_token_creator,
+  ]
 }
 
 resource "google_pubsub_subscription" "job_triggers" {
@@ -146,7 +149,10 @@ resource "google_pubsub_subscription" "job_triggers" {
     }
   }
 
-  depends_on = [google_cloud_run_service_iam_member.push_invoker]
+  depends_on = [
+    google_cloud_run_service_iam_member.push_invoker,
+    google_service_account_iam_member.pubsub_agent_token_creator,
+  ]
 }
 
 # The end of the line. This subscription deliberately has NO dead_letter_policy:
@@ -182,5 +188,8 @@ resource "google_pubsub_subscription" "dead_letters" {
     }
   }
 
-  depends_on = [google_cloud_run_service_iam_member.push_invoker]
+  depends_on = [
+    google_cloud_run_service_iam_member.push_invoker,
+    google_service_account_iam_member.pubsub_agent_token_creator,
+  ]
 }
