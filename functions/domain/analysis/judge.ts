@@ -33,6 +33,14 @@ export const ALPHA_PASS = 0.05;
 /** No harm verdict rests on fewer bad requests than this, whatever the normal approximation says. */
 export const MIN_BAD_REQUESTS = 5;
 
+/**
+ * Mixture scales (sequential.ts): the harm tests are tuned to large effects
+ * (a 503 storm must FAIL within the first minute or two, on few requests);
+ * the equivalence tests to effects of the size of the margin itself.
+ */
+const TAU_FAIL = 0.1;
+const tauPass = (limit: number) => Math.max(limit, 0.001);
+
 const LOG_FAIL = Math.log(1 / ALPHA_FAIL);
 const LOG_PASS = Math.log(1 / ALPHA_PASS);
 
@@ -131,11 +139,11 @@ const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}ms` : 'beyond t
 const pText = (p: number) => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
 
 /** The one-sided tests of a quantity against its limit, with the bounds to report. */
-function weigh(family: TestFamily, limit: number) {
-  const above = family.logRatioAbove(limit);
-  const below = family.logRatioBelow(limit);
-  const failBounds = confidenceBounds(family, ALPHA_FAIL);
-  const passBounds = confidenceBounds(family, ALPHA_PASS);
+function weigh(family: TestFamily, limit: number, passScale = limit) {
+  const above = family.logRatioAbove(limit, TAU_FAIL);
+  const below = family.logRatioBelow(limit, tauPass(passScale));
+  const failBounds = confidenceBounds(family, ALPHA_FAIL, TAU_FAIL);
+  const passBounds = confidenceBounds(family, ALPHA_PASS, tauPass(passScale));
   return {
     beyond: above >= LOG_FAIL,
     within: below >= LOG_PASS,
@@ -153,8 +161,7 @@ interface Check {
 }
 
 function errorIncrease(c: RevisionSummary, s: RevisionSummary, maxIncrease: number): Check {
-  const family = differenceFamily(c.errors, c.requests, s.errors, s.requests, Math.max(maxIncrease, 0.001));
-  const w = weigh(family, maxIncrease);
+  const w = weigh(differenceFamily(c.errors, c.requests, s.errors, s.requests), maxIncrease);
   const estimate = c.errorRate - s.errorRate;
   const status: CheckStatus = w.beyond && c.errors >= MIN_BAD_REQUESTS ? 'fail' : w.within ? 'pass' : 'open';
   const head = `5xx ${pct(c.errorRate)} vs stable ${pct(s.errorRate)}`;
@@ -197,15 +204,14 @@ function ceiling(
   stable: { bad: number; n: number } | undefined,
   limit: number,
 ): { status: CheckStatus; shared: boolean; w: ReturnType<typeof weigh> } {
-  const tau = Math.max(limit, 0.001);
-  const w = weigh(proportionFamily(canary.bad, canary.n, tau), limit);
+  const w = weigh(proportionFamily(canary.bad, canary.n), limit);
   const enough = canary.bad >= MIN_BAD_REQUESTS;
   if (!stable || stable.n === 0) {
     return { status: w.beyond && enough ? 'fail' : w.within ? 'pass' : 'open', shared: false, w };
   }
   const worseThanStable =
-    differenceFamily(canary.bad, canary.n, stable.bad, stable.n, tau).logRatioAbove(0) >= LOG_FAIL;
-  const stableUnder = proportionFamily(stable.bad, stable.n, tau).logRatioBelow(limit) >= LOG_PASS;
+    differenceFamily(canary.bad, canary.n, stable.bad, stable.n).logRatioAbove(0, TAU_FAIL) >= LOG_FAIL;
+  const stableUnder = proportionFamily(stable.bad, stable.n).logRatioBelow(limit, tauPass(limit)) >= LOG_PASS;
   if (w.beyond && enough && worseThanStable) return { status: 'fail', shared: false, w };
   if (w.within || !stableUnder) return { status: 'pass', shared: !w.within, w };
   return { status: 'open', shared: false, w };
@@ -255,15 +261,15 @@ function latencyRatio(c: Totals, s: Totals, percentile: number, maxRatio: number
   const sh = s.histogram!;
   const q = percentile / 100;
   const tail = 1 - q;
-  const stableQ = (alpha: number) => confidenceBounds(proportionFamily(q * sh.total, sh.total, tail), alpha);
+  const stableQ = (alpha: number) => confidenceBounds(proportionFamily(q * sh.total, sh.total), alpha, tail);
   const stableHigh = quantile(sh, stableQ(ALPHA_FAIL).upper);
   const stableLow = quantile(sh, stableQ(ALPHA_PASS).lower);
   const failAt = maxRatio * stableHigh;
   const passAt = maxRatio * stableLow;
   // A stable percentile beyond the last bucket leaves nothing the canary could be clearly slower than.
   const slowAtFail = Number.isFinite(failAt) ? countAbove(ch, failAt) : 0;
-  const failTest = weigh(proportionFamily(slowAtFail, ch.total, tail), tail);
-  const passTest = weigh(proportionFamily(countAbove(ch, passAt), ch.total, tail), tail);
+  const failTest = weigh(proportionFamily(slowAtFail, ch.total), tail);
+  const passTest = weigh(proportionFamily(countAbove(ch, passAt), ch.total), tail);
   const status: CheckStatus =
     failTest.beyond && slowAtFail >= MIN_BAD_REQUESTS ? 'fail' : passTest.within ? 'pass' : 'open';
   const canaryMs = c.summary.latencyMs!;

@@ -78,8 +78,8 @@ export function alwaysValidP(logRatio: number): number {
  * and decreases as θ0 grows; `logRatioBelow(θ0)` for H0: θ ≥ θ0 increases.
  */
 export interface TestFamily {
-  logRatioAbove(theta0: number): number;
-  logRatioBelow(theta0: number): number;
+  logRatioAbove(theta0: number, tau: number): number;
+  logRatioBelow(theta0: number, tau: number): number;
   /** The range θ can take, where bisection for the bounds happens. */
   min: number;
   max: number;
@@ -90,7 +90,11 @@ export interface TestFamily {
  * level α reject. `lower` is the largest θ0 with H0: θ ≤ θ0 rejected (or
  * `min` if none is), `upper` the smallest θ0 with H0: θ ≥ θ0 rejected (or `max`).
  */
-export function confidenceBounds(family: TestFamily, alpha: number): { lower: number; upper: number } {
+export function confidenceBounds(
+  family: TestFamily,
+  alpha: number,
+  tau: number,
+): { lower: number; upper: number } {
   const threshold = Math.log(1 / alpha);
   const bisect = (
     rejected: (x: number) => boolean,
@@ -105,8 +109,8 @@ export function confidenceBounds(family: TestFamily, alpha: number): { lower: nu
     }
     return rejectedAtLo ? lo : hi;
   };
-  const rejectAbove = (x: number) => family.logRatioAbove(x) >= threshold;
-  const rejectBelow = (x: number) => family.logRatioBelow(x) >= threshold;
+  const rejectAbove = (x: number) => family.logRatioAbove(x, tau) >= threshold;
+  const rejectBelow = (x: number) => family.logRatioBelow(x, tau) >= threshold;
   const lower = rejectAbove(family.min) ? bisect(rejectAbove, family.min, family.max, true) : family.min;
   const upper = rejectBelow(family.max) ? bisect(rejectBelow, family.min, family.max, false) : family.max;
   return { lower, upper };
@@ -118,12 +122,12 @@ export function confidenceBounds(family: TestFamily, alpha: number): { lower: nu
  * θ0(1−θ0)/n, as in the score (Wilson) test: it stays sensible with zero or
  * a handful of events, which is where sparse error counts live.
  */
-export function proportionFamily(k: number, n: number, tau: number): TestFamily {
+export function proportionFamily(k: number, n: number): TestFamily {
   const estimate = n > 0 ? k / n : 0;
   const variance = (theta0: number) => Math.max(theta0 * (1 - theta0), 1e-12) / n;
   return {
-    logRatioAbove: (t) => logMixtureRatio(estimate - t, variance(t), tau),
-    logRatioBelow: (t) => logMixtureRatio(t - estimate, variance(t), tau),
+    logRatioAbove: (t, tau) => logMixtureRatio(estimate - t, variance(t), tau),
+    logRatioBelow: (t, tau) => logMixtureRatio(t - estimate, variance(t), tau),
     min: 0,
     max: 1,
   };
@@ -134,14 +138,14 @@ export function proportionFamily(k: number, n: number, tau: number): TestFamily 
  * Agresti–Caffo adjustment (one event and one non-event added to each
  * sample), which keeps it positive and honest with sparse counts.
  */
-export function differenceFamily(a: number, n: number, b: number, m: number, tau: number): TestFamily {
+export function differenceFamily(a: number, n: number, b: number, m: number): TestFamily {
   const estimate = a / n - b / m;
   const pa = (a + 1) / (n + 2);
   const pb = (b + 1) / (m + 2);
   const variance = (pa * (1 - pa)) / (n + 2) + (pb * (1 - pb)) / (m + 2);
   return {
-    logRatioAbove: (t) => logMixtureRatio(estimate - t, variance, tau),
-    logRatioBelow: (t) => logMixtureRatio(t - estimate, variance, tau),
+    logRatioAbove: (t, tau) => logMixtureRatio(estimate - t, variance, tau),
+    logRatioBelow: (t, tau) => logMixtureRatio(t - estimate, variance, tau),
     min: -1,
     max: 1,
   };

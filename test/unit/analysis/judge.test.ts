@@ -1,0 +1,119 @@
+import fc from 'fast-check';
+import { judge, type JudgeInput } from '../../../functions/domain/analysis/judge';
+import { BASE_LATENCY } from '../../../scripts/bench/analysis/simulate';
+import { SETTINGS, p99Scaled, revision } from './helpers';
+
+const input = (over: Partial<JudgeInput>): JudgeInput => ({
+  canary: revision('canary', 10, 600, 0.001),
+  stable: revision('stable', 10, 5400, 0.001),
+  settings: SETTINGS,
+  elapsedSeconds: 600,
+  ...over,
+});
+
+describe('judge: rules', () => {
+  test.each([
+    ['a healthy canary with plenty of traffic', {}, 'PASS'],
+    ['5xx 2.4% vs stable 0.9%', { canary: revision('c', 10, 600, 0.024), stable: revision('s', 10, 5400, 0.009) }, 'FAIL'],
+    ['p99 ×1.5 of stable', { canary: revision('c', 10, 2000, 0.001, p99Scaled(1.5)) }, 'FAIL'],
+    ['p99 over the 1000ms ceiling without a stable', { canary: revision('c', 10, 600, 0.001, { medianMs: 700, sigma: 0.4 }), stable: undefined }, 'FAIL'],
+    ['503 on 30% of 40 requests', { canary: revision('c', 1, 40, 0.3), stable: revision('s', 1, 360, 0.001) }, 'FAIL'],
+    ['no data at all', { canary: { revision: 'c', intervals: [] } }, 'INCONCLUSIVE'],
+    ['fewer than minRequests, all healthy', { canary: revision('c', 1, 150, 0) }, 'INCONCLUSIVE'],
+    ['requests but no latency distribution', { canary: revision('c', 10, 600, 0.001, null) }, 'INCONCLUSIVE'],
+  ] as const)('%s → %s', (_name, over, verdict) => {
+    expect(judge(input(over as Partial<JudgeInput>)).verdict).toBe(verdict);
+  });
+
+  test('FAIL reasons name the figures: rates, margin, p-value and n', () => {
+    const j = judge(input({ canary: revision('c', 10, 500, 0.024), stable: revision('s', 10, 5400, 0.009) }));
+    expect(j.verdict).toBe('FAIL');
+    expect(j.reasons[0]).toMatch(/^5xx 2\.4% vs stable 0\.91% \(\+1\.49pp > \+0\.50pp allowed, p(<0\.001|=0\.00\d), n=5000\)$/);
+    expect(j.figures.checks.errorIncrease).toMatchObject({ status: 'fail', n: 5000, limit: 0.005 });
+    expect(j.figures.checks.errorIncrease!.pWithin).toBeLessThan(0.01);
+  });
+
+  test('a handful of bad requests never FAILs, however unlikely', () => {
+    const j = judge(input({ canary: revision('c', 1, 4, 1), stable: revision('s', 1, 36, 0) }));
+    expect(j.verdict).toBe('INCONCLUSIVE');
+  });
+
+  test('an absolute ceiling FAILs as soon as it is clearly exceeded, even within maxIncrease of stable', () => {
+    // 1.4% vs 1.0%: +0.4pp is inside maxIncrease, but 1.4% is clearly over the 1% ceiling.
+    const j = judge(input({ canary: revision('c', 10, 3000, 0.014), stable: revision('s', 10, 27000, 0.01) }));
+    expect(j.verdict).toBe('FAIL');
+    expect(j.figures.checks.errorCeiling!.status).toBe('fail');
+  });
+
+  test('4xx are not errors', () => {
+    const j = judge(input({ canary: revision('c', 10, 600, 0, BASE_LATENCY, 0.3) }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.figures.canary).toMatchObject({ clientErrors: 1800, errors: 0 });
+  });
+
+  test('no stable: judged on absolute ceilings only, and says so', () => {
+    const j = judge(input({ stable: undefined }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.reasons).toContain('no stable revision: judged on the absolute ceilings only');
+    expect(j.figures.checks.errorIncrease).toBeUndefined();
+    expect(j.figures.checks.latencyRatio).toBeUndefined();
+  });
+
+  test('PASS needs evidence of being within the margins, not just no evidence of harm', () => {
+    // 2.0% vs 1.0% on 600 requests: not clearly beyond +0.5pp, and not clearly within it either.
+    const j = judge(input({ canary: revision('c', 1, 600, 0.02), stable: revision('s', 1, 5400, 0.01) }));
+    expect(j.verdict).toBe('INCONCLUSIVE');
+    expect(j.figures.checks.errorIncrease!.status).toBe('open');
+  });
+
+  test('a shared incident is not blamed on the candidate, and the canary passes', () => {
+    // Both revisions at 4.6% 5xx (over the 1% ceiling) and both slow: the problem is not the candidate's.
+    const slow = { medianMs: 200, sigma: BASE_LATENCY.sigma * 1.5 };
+    const j = judge(input({ canary: revision('c', 10, 3000, 0.046, slow), stable: revision('s', 10, 27000, 0.046, slow) }));
+    expect(j.verdict).toBe('PASS');
+    expect(j.reasons.some((r) => /stable revision is at the 1\.0% ceiling too/.test(r))).toBe(true);
+    expect(j.reasons.some((r) => /at the 1000ms ceiling too/.test(r))).toBe(true);
+  });
+
+  test('the same incident on the canary alone FAILs', () => {
+    const j = judge(input({ canary: revision('c', 10, 3000, 0.046), stable: revision('s', 10, 27000, 0.001) }));
+    expect(j.verdict).toBe('FAIL');
+  });
+});
+
+describe('judge: properties', () => {
+  test('fewer than minRequests canary requests never PASS', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: SETTINGS.minRequests - 1 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.double({ min: 0, max: 0.2, noNaN: true }),
+        fc.integer({ min: 0, max: 100000 }),
+        fc.boolean(),
+        (canaryRequests, minutes, errorRate, stablePerMinute, withStable) => {
+          const perMinute = Math.floor(canaryRequests / minutes);
+          const j = judge(
+            input({
+              canary: revision('c', minutes, perMinute, errorRate),
+              stable: withStable ? revision('s', minutes, stablePerMinute, 0) : undefined,
+            }),
+          );
+          expect(j.verdict).not.toBe('PASS');
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  test('the verdict is FAIL whenever any check fails, and PASS only when all pass', () => {
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 0.05, noNaN: true }), fc.double({ min: 1, max: 2, noNaN: true }), (err, ratio) => {
+        const j = judge(input({ canary: revision('c', 5, 2000, err, p99Scaled(ratio)) }));
+        const statuses = Object.values(j.figures.checks).map((c) => c!.status);
+        if (j.verdict === 'FAIL') expect(statuses).toContain('fail');
+        if (j.verdict === 'PASS') expect(statuses.every((s) => s === 'pass')).toBe(true);
+      }),
+      { numRuns: 100 },
+    );
+  });
+});
