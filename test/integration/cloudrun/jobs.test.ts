@@ -1,0 +1,105 @@
+/** Contract tests of the JobRunner adapter against the emulator's Jobs and Executions. */
+import { ExecutionsClient, JobsClient } from '@google-cloud/run';
+import type { ClientOptions } from 'google-gax';
+import { waitFor } from '../../../emulators/util';
+import { createCloudRunJobRunner, type CloudRunJobRunner } from '../../../functions/adapters/jobs';
+import type { JobExecutionState } from '../../../functions/ports';
+import { startHarness, PROJECT, REGION, type Harness } from './helpers';
+
+let h: Harness;
+let jobs: JobsClient;
+let runner: CloudRunJobRunner;
+
+beforeAll(async () => {
+  h = await startHarness();
+  jobs = new JobsClient(h.clientOptions as ClientOptions);
+  runner = createCloudRunJobRunner({ clientOptions: h.clientOptions });
+});
+
+afterAll(async () => {
+  await jobs.close();
+  await runner.close();
+  await h.close();
+});
+
+async function createJob(id: string, image: string): Promise<void> {
+  const [op] = await jobs.createJob({
+    parent: `projects/${PROJECT}/locations/${REGION}`,
+    jobId: id,
+    job: { template: { template: { containers: [{ image, args: ['--default'] }] } } },
+  });
+  await op.promise();
+}
+
+const job = (id: string) => ({ project: PROJECT, region: REGION, job: id });
+
+function finished(name: string): Promise<JobExecutionState> {
+  return waitFor(
+    async () => {
+      const s = await runner.getExecution(name);
+      return s.state === 'RUNNING' ? undefined : s;
+    },
+    { timeoutMs: 5000, what: `execution ${name} to finish`, intervalMs: 20 },
+  );
+}
+
+test('an execution of a healthy image succeeds, and the overrides are recorded', async () => {
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/report:v1', { durationMs: 100 });
+  await createJob('report', 'us-docker.pkg.dev/test-project/jobs/report:v1');
+  const name = await runner.run(job('report'), { args: ['--date', '2024-01-01'], env: { MODE: 'backfill' } });
+  expect(name).toMatch(
+    new RegExp(`^projects/${PROJECT}/locations/${REGION}/jobs/report/executions/report-[a-z0-9]{5}$`),
+  );
+  const running = await runner.getExecution(name);
+  expect(running).toMatchObject({ state: 'RUNNING', succeededCount: 0, failedCount: 0 });
+  expect(running.startTime).toBeDefined();
+  const done = await finished(name);
+  expect(done).toMatchObject({ state: 'SUCCEEDED', succeededCount: 1, failedCount: 0 });
+  expect(done.completionTime).toBeDefined();
+  expect(done.error).toBeUndefined();
+
+  const executions = new ExecutionsClient(h.clientOptions as ClientOptions);
+  const [execution] = await executions.getExecution({ name });
+  await executions.close();
+  expect(execution.taskCount).toBe(1);
+  expect(execution.template?.containers?.[0]?.args).toEqual(['--date', '2024-01-01']);
+  expect(execution.template?.containers?.[0]?.env).toEqual([
+    expect.objectContaining({ name: 'MODE', value: 'backfill' }),
+  ]);
+});
+
+test('an image with failRate 1 fails, with the reason', async () => {
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/broken', { failRate: 1, durationMs: 20 });
+  await createJob('broken', 'us-docker.pkg.dev/test-project/jobs/broken:v1');
+  const done = await finished(await runner.run(job('broken')));
+  expect(done).toMatchObject({ state: 'FAILED', succeededCount: 0, failedCount: 1 });
+  expect(done.error).toMatch(/exit code of 1/);
+});
+
+test('scripted outcomes: fail twice, then succeed', async () => {
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/flaky:v1', { durationMs: 20 });
+  await createJob('flaky', 'us-docker.pkg.dev/test-project/jobs/flaky:v1');
+  h.emulator.setJobOutcomes(`projects/${PROJECT}/locations/${REGION}/jobs/flaky`, [
+    'fail',
+    'fail',
+    'succeed',
+  ]);
+  const states: string[] = [];
+  for (let i = 0; i < 3; i++) states.push((await finished(await runner.run(job('flaky')))).state);
+  expect(states).toEqual(['FAILED', 'FAILED', 'SUCCEEDED']);
+});
+
+test('a cancelled execution reports CANCELLED; running a missing job is not_found', async () => {
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/long:v1', { durationMs: 60_000 });
+  await createJob('long', 'us-docker.pkg.dev/test-project/jobs/long:v1');
+  const name = await runner.run(job('long'));
+  const executions = new ExecutionsClient(h.clientOptions as ClientOptions);
+  const [op] = await executions.cancelExecution({ name });
+  await op.promise();
+  await executions.close();
+  expect(await runner.getExecution(name)).toMatchObject({ state: 'CANCELLED' });
+  await expect(runner.run(job('missing'))).rejects.toMatchObject({ code: 'not_found' });
+  await expect(
+    runner.getExecution(`projects/${PROJECT}/locations/${REGION}/jobs/long/executions/long-zzzzz`),
+  ).rejects.toMatchObject({ code: 'not_found' });
+});
