@@ -53,7 +53,7 @@ export async function loadModule(dir: string): Promise<TfModule> {
     try {
       json = await parse(file, text);
     } catch (e) {
-      throw new Error(`${file}: HCL parse error: ${(e as Error).message}`);
+      throw new Error(`${file}: HCL parse error: ${(e as Error).message}`, { cause: e });
     }
     const add = (map: Map<string, Block>, key: string, body: Json, what: string) => {
       if (map.has(key)) throw new Error(`${file}: ${what} ${key} declared twice`);

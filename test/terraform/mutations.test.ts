@@ -83,7 +83,7 @@ describe('a subscription without a dead-letter policy', () => {
   it('is caught', () =>
     expectCaught(
       checkSubscriptions,
-      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n  dead_letter_policy \{[^}]*\}\n/, '$1\n'),
+      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/, '$1\n'),
       /google_pubsub_subscription\.job_triggers has no dead_letter_policy/,
     ));
 
