@@ -1,14 +1,23 @@
 /** Builders of per-minute observations for the judge's tests. */
 import type { IntervalObservation, RevisionObservations } from '../../../functions/domain/observations';
 import { BUILT_IN_DEFAULTS, type AnalysisSettings } from '../../../functions/domain/policy';
-import { BASE_LATENCY, bucketProbabilities, CLOUD_RUN_LATENCY_BUCKETS, type Latency } from '../../../scripts/bench/analysis/simulate';
+import {
+  BASE_LATENCY,
+  bucketProbabilities,
+  CLOUD_RUN_LATENCY_BUCKETS,
+  type Latency,
+} from '../../../scripts/bench/analysis/simulate';
 
 export const SETTINGS: AnalysisSettings = structuredClone(BUILT_IN_DEFAULTS.analysis) as AnalysisSettings;
 
 /** Expected (not random) bucket counts of `n` requests from a lognormal. */
 function histogram(n: number, latency: Latency) {
   const counts = bucketProbabilities(latency).map((p) => Math.round(p * n));
-  return { count: counts.reduce((a, b) => a + b, 0), bucketOptions: CLOUD_RUN_LATENCY_BUCKETS, bucketCounts: counts };
+  return {
+    count: counts.reduce((a, b) => a + b, 0),
+    bucketOptions: CLOUD_RUN_LATENCY_BUCKETS,
+    bucketCounts: counts,
+  };
 }
 
 /** `minutes` identical minutes of `perMinute` requests, `errorRate` of them 5xx. */
@@ -33,4 +42,7 @@ export function revision(
   return { revision: name, intervals };
 }
 
-export const p99Scaled = (ratio: number): Latency => ({ medianMs: 50, sigma: Math.log(6 * ratio) / 2.3263478740408408 });
+export const p99Scaled = (ratio: number): Latency => ({
+  medianMs: 50,
+  sigma: Math.log(6 * ratio) / 2.3263478740408408,
+});

@@ -14,10 +14,22 @@ const input = (over: Partial<JudgeInput>): JudgeInput => ({
 describe('judge: rules', () => {
   test.each([
     ['a healthy canary with plenty of traffic', {}, 'PASS'],
-    ['5xx 2.4% vs stable 0.9%', { canary: revision('c', 10, 600, 0.024), stable: revision('s', 10, 5400, 0.009) }, 'FAIL'],
+    [
+      '5xx 2.4% vs stable 0.9%',
+      { canary: revision('c', 10, 600, 0.024), stable: revision('s', 10, 5400, 0.009) },
+      'FAIL',
+    ],
     ['p99 ×1.5 of stable', { canary: revision('c', 10, 2000, 0.001, p99Scaled(1.5)) }, 'FAIL'],
-    ['p99 over the 1000ms ceiling without a stable', { canary: revision('c', 10, 600, 0.001, { medianMs: 700, sigma: 0.4 }), stable: undefined }, 'FAIL'],
-    ['503 on 30% of 40 requests', { canary: revision('c', 1, 40, 0.3), stable: revision('s', 1, 360, 0.001) }, 'FAIL'],
+    [
+      'p99 over the 1000ms ceiling without a stable',
+      { canary: revision('c', 10, 600, 0.001, { medianMs: 700, sigma: 0.4 }), stable: undefined },
+      'FAIL',
+    ],
+    [
+      '503 on 30% of 40 requests',
+      { canary: revision('c', 1, 40, 0.3), stable: revision('s', 1, 360, 0.001) },
+      'FAIL',
+    ],
     ['no data at all', { canary: { revision: 'c', intervals: [] } }, 'INCONCLUSIVE'],
     ['fewer than minRequests, all healthy', { canary: revision('c', 1, 150, 0) }, 'INCONCLUSIVE'],
     ['requests but no latency distribution', { canary: revision('c', 10, 600, 0.001, null) }, 'INCONCLUSIVE'],
@@ -28,7 +40,9 @@ describe('judge: rules', () => {
   test('FAIL reasons name the figures: rates, margin, p-value and n', () => {
     const j = judge(input({ canary: revision('c', 10, 500, 0.024), stable: revision('s', 10, 5400, 0.009) }));
     expect(j.verdict).toBe('FAIL');
-    expect(j.reasons[0]).toMatch(/^5xx 2\.4% vs stable 0\.91% \(\+1\.49pp > \+0\.50pp allowed, p(<0\.001|=0\.00\d), n=5000\)$/);
+    expect(j.reasons[0]).toMatch(
+      /^5xx 2\.4% vs stable 0\.91% \(\+1\.49pp > \+0\.50pp allowed, p(<0\.001|=0\.00\d), n=5000\)$/,
+    );
     expect(j.figures.checks.errorIncrease).toMatchObject({ status: 'fail', n: 5000, limit: 0.005 });
     expect(j.figures.checks.errorIncrease!.pWithin).toBeLessThan(0.01);
   });
@@ -40,7 +54,9 @@ describe('judge: rules', () => {
 
   test('an absolute ceiling FAILs as soon as it is clearly exceeded, even within maxIncrease of stable', () => {
     // 1.4% vs 1.0%: +0.4pp is inside maxIncrease, but 1.4% is clearly over the 1% ceiling.
-    const j = judge(input({ canary: revision('c', 10, 3000, 0.014), stable: revision('s', 10, 27000, 0.01) }));
+    const j = judge(
+      input({ canary: revision('c', 10, 3000, 0.014), stable: revision('s', 10, 27000, 0.01) }),
+    );
     expect(j.verdict).toBe('FAIL');
     expect(j.figures.checks.errorCeiling!.status).toBe('fail');
   });
@@ -69,14 +85,18 @@ describe('judge: rules', () => {
   test('a shared incident is not blamed on the candidate, and the canary passes', () => {
     // Both revisions at 4.6% 5xx (over the 1% ceiling) and both slow: the problem is not the candidate's.
     const slow = { medianMs: 200, sigma: BASE_LATENCY.sigma * 1.5 };
-    const j = judge(input({ canary: revision('c', 10, 3000, 0.046, slow), stable: revision('s', 10, 27000, 0.046, slow) }));
+    const j = judge(
+      input({ canary: revision('c', 10, 3000, 0.046, slow), stable: revision('s', 10, 27000, 0.046, slow) }),
+    );
     expect(j.verdict).toBe('PASS');
     expect(j.reasons.some((r) => /stable revision is at the 1\.0% ceiling too/.test(r))).toBe(true);
     expect(j.reasons.some((r) => /at the 1000ms ceiling too/.test(r))).toBe(true);
   });
 
   test('the same incident on the canary alone FAILs', () => {
-    const j = judge(input({ canary: revision('c', 10, 3000, 0.046), stable: revision('s', 10, 27000, 0.001) }));
+    const j = judge(
+      input({ canary: revision('c', 10, 3000, 0.046), stable: revision('s', 10, 27000, 0.001) }),
+    );
     expect(j.verdict).toBe('FAIL');
   });
 });
@@ -107,12 +127,16 @@ describe('judge: properties', () => {
 
   test('the verdict is FAIL whenever any check fails, and PASS only when all pass', () => {
     fc.assert(
-      fc.property(fc.double({ min: 0, max: 0.05, noNaN: true }), fc.double({ min: 1, max: 2, noNaN: true }), (err, ratio) => {
-        const j = judge(input({ canary: revision('c', 5, 2000, err, p99Scaled(ratio)) }));
-        const statuses = Object.values(j.figures.checks).map((c) => c!.status);
-        if (j.verdict === 'FAIL') expect(statuses).toContain('fail');
-        if (j.verdict === 'PASS') expect(statuses.every((s) => s === 'pass')).toBe(true);
-      }),
+      fc.property(
+        fc.double({ min: 0, max: 0.05, noNaN: true }),
+        fc.double({ min: 1, max: 2, noNaN: true }),
+        (err, ratio) => {
+          const j = judge(input({ canary: revision('c', 5, 2000, err, p99Scaled(ratio)) }));
+          const statuses = Object.values(j.figures.checks).map((c) => c!.status);
+          if (j.verdict === 'FAIL') expect(statuses).toContain('fail');
+          if (j.verdict === 'PASS') expect(statuses.every((s) => s === 'pass')).toBe(true);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { analyzeRecorded } from '../../../cli/commands/analyze';
+import { formatTimeline } from '../../../cli/commands/timeline';
+import { planTimeline } from '../../../functions/domain/analysis/timeline';
+import { parsePolicyYaml } from '../../../functions/domain/policy';
+import { readFileSync } from 'node:fs';
+
+const root = join(__dirname, '../../..');
+const fixtures = join(root, 'test/fixtures/analysis');
+const cli = (...args: string[]) =>
+  spawnSync('node', [join(root, 'scripts/glidepath.js'), ...args], { encoding: 'utf8', cwd: root });
+const policy = parsePolicyYaml(readFileSync(join(fixtures, 'glidepath.yaml'), 'utf8'));
+const metrics = JSON.parse(readFileSync(join(fixtures, 'metrics.json'), 'utf8'));
+
+describe('glidepath analyze', () => {
+  test('judges a recorded canary with a 503 storm: FAIL, exit 0, JSON with reasons and figures', () => {
+    const r = cli(
+      'analyze',
+      '--config',
+      join(fixtures, 'glidepath.yaml'),
+      '--service',
+      'api',
+      '--metrics',
+      join(fixtures, 'metrics.json'),
+    );
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.verdict).toBe('FAIL');
+    expect(out.reasons[0]).toMatch(/^5xx 25\.8% vs stable 0\.09\d?% \(/);
+    expect(out.figures.canary).toMatchObject({ revision: 'api-00002-gp', requests: 1200, errors: 310 });
+    expect(out.figures.elapsedSeconds).toBe(120);
+  });
+
+  test('malformed metrics: exit 2 naming the field and the value', () => {
+    const broken = structuredClone(metrics);
+    broken.canary.requestCount.timeSeries[1].points[0].value.int64Value = 'many';
+    const j = () => analyzeRecorded(policy, 'api', broken);
+    expect(j).toThrow(
+      'metrics.canary.requestCount.timeSeries[1].points[0].value.int64Value: expected a non-negative int64 (string, number or Long), got "many"',
+    );
+    const r = cli(
+      'analyze',
+      '--config',
+      join(fixtures, 'glidepath.yaml'),
+      '--service',
+      'api',
+      '--metrics',
+      join(fixtures, 'glidepath.yaml'),
+    );
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/metrics file .*expected JSON/);
+  });
+
+  test('an unknown service or a missing canary is a usage error', () => {
+    expect(() => analyzeRecorded(policy, 'nope', metrics)).toThrow('--service: no service "nope"');
+    expect(() => analyzeRecorded(policy, 'api', { stable: metrics.stable })).toThrow(
+      /^metrics\.canary: expected \{requestCount/,
+    );
+  });
+
+  test('without a stable: ceilings only, said in the reasons', () => {
+    const j = analyzeRecorded(policy, 'api', { canary: metrics.canary }, 120);
+    expect(j.verdict).toBe('FAIL');
+    expect(j.reasons).toContain('no stable revision: judged on the absolute ceilings only');
+  });
+});
+
+describe('glidepath timeline', () => {
+  const service = policy.services[0];
+
+  test('counts the ingestion delay and every extension', () => {
+    const t = planTimeline(service);
+    // Default steps 10% and 50%, 5m each; 180 s delay; maxExtensions 3.
+    expect(t.steps.map((s) => [s.earliestPassSeconds, s.worstRollbackSeconds])).toEqual([
+      [480, 1380],
+      [480, 1380],
+    ]);
+    expect(
+      t.waves.map((w) => [w.earliestStartSeconds, w.earliestPromotedSeconds, w.latestPromotedSeconds]),
+    ).toEqual([
+      [0, 960, 2760],
+      [960, 1920, 5520],
+    ]);
+    expect(formatTimeline(t)).toContain('wave 2: europe-west1, asia-southeast1: starts +16m..+46m');
+  });
+
+  test('regions beyond maxParallelRegions run in batches', () => {
+    const t = planTimeline({ ...service, maxParallelRegions: 1 });
+    expect(t.waves[1]).toMatchObject({ batches: 2, earliestPromotedSeconds: 960 + 2 * 960 });
+  });
+
+  test('the CLI prints JSON with --json and text otherwise', () => {
+    const json = cli('timeline', '--config', join(fixtures, 'glidepath.yaml'), '--service', 'api', '--json');
+    expect(json.status).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      service: 'api',
+      ingestionDelaySeconds: 180,
+      earliestCompleteSeconds: 1920,
+    });
+    const text = cli('timeline', '--config', join(fixtures, 'glidepath.yaml'), '--service', 'api');
+    expect(text.stdout).toMatch(/^api: 2 wave\(s\), steps 10% → 50% → 100%/);
+  });
+});
