@@ -29,6 +29,8 @@ export interface TfModule {
   resources: Map<string, Block>;
   /** `TYPE.NAME` (without the `data.` prefix) */
   data: Map<string, Block>;
+  /** `check` blocks, by name. */
+  checks: Map<string, Block>;
 }
 
 /** Reads and parses every `.tf` file directly in `dir` (not sub-directories). */
@@ -42,6 +44,7 @@ export async function loadModule(dir: string): Promise<TfModule> {
     modules: new Map(),
     resources: new Map(),
     data: new Map(),
+    checks: new Map(),
   };
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.tf') && statSync(join(dir, f)).isFile())
@@ -62,6 +65,7 @@ export async function loadModule(dir: string): Promise<TfModule> {
     for (const [name, bodies] of Object.entries<Json>(json.variable ?? {})) add(mod.variables, name, bodies[0], 'variable');
     for (const [name, bodies] of Object.entries<Json>(json.output ?? {})) add(mod.outputs, name, bodies[0], 'output');
     for (const [name, bodies] of Object.entries<Json>(json.module ?? {})) add(mod.modules, name, bodies[0], 'module');
+    for (const [name, bodies] of Object.entries<Json>(json.check ?? {})) add(mod.checks, name, bodies[0], 'check');
     for (const block of json.locals ?? []) {
       for (const [name, value] of Object.entries<Json>(block)) {
         if (mod.locals.has(name)) throw new Error(`${file}: local ${name} declared twice`);
@@ -197,6 +201,7 @@ function allBlocks(mod: TfModule): Array<{ where: string; file: string; body: Js
     ...[...mod.modules].map(([k, b]) => ({ where: `module.${k}`, ...b })),
     ...[...mod.resources].map(([k, b]) => ({ where: k, ...b })),
     ...[...mod.data].map(([k, b]) => ({ where: `data.${k}`, ...b })),
+    ...[...mod.checks].map(([k, b]) => ({ where: `check.${k}`, ...b })),
   ];
 }
 
@@ -207,7 +212,6 @@ function allBlocks(mod: TfModule): Array<{ where: string; file: string; body: Js
 /** Every var.x, local.x, module.x, data.T.N and T.N resolves to a declaration. */
 export function checkReferences(mod: TfModule): string[] {
   const problems: string[] = [];
-  // Terraform's own blocks (`terraform {}`, check blocks) hold no references that matter here.
   for (const { where, file, body } of allBlocks(mod)) {
     for (const s of strings(body)) {
       for (const ref of references(s.value)) {

@@ -75,6 +75,9 @@ describe('a broken reference', () => {
   it('to a data source is caught', () =>
     expectCaught(checkReferences, () => edit('pubsub.tf', 'data.google_pubsub_topic.source[name].id', 'data.google_pubsub_topic.sources[name].id'), /undeclared data google_pubsub_topic\.sources/));
 
+  it('in a check block is caught', () =>
+    expectCaught(checkReferences, () => edit('main.tf', 'filemd5(var.policy_file)', 'filemd5(var.policy)'), /check\.bundled_policy_matches .*undeclared var policy\b/));
+
   it('in depends_on is caught', () =>
     expectCaught(checkReferences, () => edit('functions.tf', 'google_project_iam_member.builder,', 'google_project_iam_member.build,'), /undeclared resource google_project_iam_member\.build\b/));
 });
