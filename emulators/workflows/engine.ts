@@ -16,7 +16,7 @@ import {
   compileWorkflow,
 } from './definition';
 import { Cancelled, Raised, WorkflowDefinitionError, wfError } from './errors';
-import { getIndex, getKey, type Scope } from './expr';
+import type { Scope } from './expr';
 import { type CallbackHub, type Clock, type Runtime, realClock, workflowSleep } from './runtime';
 import { STDLIB } from './stdlib';
 import {
@@ -96,7 +96,7 @@ class Vars implements Scope {
   ) {}
 
   get(name: string): Value {
-    for (let s: Vars | undefined = this; s; s = s.parent) {
+    for (let s = this as Vars | undefined; s; s = s.parent) {
       const v = s.vars.get(name);
       if (v !== undefined || s.vars.has(name)) return v as Value;
     }
@@ -104,7 +104,7 @@ class Vars implements Scope {
   }
 
   has(name: string): boolean {
-    for (let s: Vars | undefined = this; s; s = s.parent) if (s.vars.has(name)) return true;
+    for (let s = this as Vars | undefined; s; s = s.parent) if (s.vars.has(name)) return true;
     return false;
   }
 
@@ -116,7 +116,7 @@ class Vars implements Scope {
   /** Assigns: updates the variable where it lives, or creates it in this scope. */
   set(name: string, value: Value): void {
     let crossedBranch = false;
-    for (let s: Vars | undefined = this; s; s = s.parent) {
+    for (let s = this as Vars | undefined; s; s = s.parent) {
       if (s.vars.has(name)) {
         if (crossedBranch)
           throw new WorkflowDefinitionError(

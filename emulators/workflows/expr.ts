@@ -355,13 +355,13 @@ export function compileNode(node: Node, resolve: FunctionResolver): Compiled {
   }
 }
 
-export function getKey(object: Value, key: string): Value {
+function getKey(object: Value, key: string): Value {
   if (!isMap(object)) throw wfError('TypeError', `cannot read key "${key}" of a ${typeName(object)}`);
   if (!Object.hasOwn(object, key)) throw wfError('KeyError', `key not found: ${key}`);
   return object[key];
 }
 
-export function getIndex(object: Value, index: Value): Value {
+function getIndex(object: Value, index: Value): Value {
   if (Array.isArray(object)) {
     if (typeof index !== 'number')
       throw wfError('TypeError', `list index must be an integer, got ${typeName(index)}`);

@@ -90,6 +90,8 @@ export function encodeJson(v: Value): string {
 }
 
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+// Control characters are not allowed unescaped inside JSON strings.
+// eslint-disable-next-line no-control-regex
 const JSON_STRING = /"(?:[^"\\\u0000-\u001f]|\\.)*"/y;
 
 /**
