@@ -3,7 +3,7 @@
  * (service, digest) deduplication are taken in one transaction, so two
  * images arriving at once can never both become the active rollout.
  */
-import { FieldValue, Firestore, type Transaction } from '@google-cloud/firestore';
+import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import {
   DeadLetterRecord,
@@ -123,7 +123,8 @@ export class FirestoreRolloutStore {
           this.eventInTx(tx, rollout.id, input.now, { type: 'queued', message: `queued behind rollout ${running.id}` });
           return { kind: 'queued', rollout, behind: running.id };
         }
-        const rollout = fresh({});
+        // The admitting delivery also holds the launch claim: it starts the execution next.
+        const rollout = fresh({ launchClaimedAt: nowIso });
         tx.set(this.rolloutDoc(rollout.id), rollout);
         tx.set(this.serviceDoc(service.name), {
           ...service,
@@ -167,7 +168,7 @@ export class FirestoreRolloutStore {
 
   /** Gives up a launch claim after a failed start, so the redelivery can start at once. */
   async releaseLaunch(id: string): Promise<void> {
-    await this.guard(`release launch of ${id}`, () => this.rolloutDoc(id).update({ launchClaimedAt: FieldValue.delete() }));
+    await this.guard(`release launch of ${id}`, () => this.rolloutDoc(id).update({ launchClaimedAt: null }));
   }
 
   /** Records the server-assigned execution name; the rollout is RUNNING from here on. */

@@ -50,7 +50,7 @@ export const RolloutRecord = z.object({
   plan: z.record(z.string(), z.unknown()),
   executionName: z.string().optional(),
   /** Set by the intake delivery that is starting the execution (see FirestoreRolloutStore.claimLaunch). */
-  launchClaimedAt: Iso.optional(),
+  launchClaimedAt: Iso.nullable().optional(),
   messageId: z.string().optional(),
   reason: z.string().optional(),
   requestedBy: z.string().optional(),

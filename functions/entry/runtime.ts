@@ -3,8 +3,8 @@
  * nothing creates a client at import time, so a bundle loads fast and
  * without network access.
  */
-import { Firestore } from '@google-cloud/firestore';
-import { ExecutionsClient } from '@google-cloud/workflows';
+import type * as firestoreModule from '@google-cloud/firestore';
+import type * as workflowsModule from '@google-cloud/workflows';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
@@ -18,18 +18,31 @@ export interface Runtime {
   config: Config;
   policy: Policy;
   log: Logger;
-  firestore: Firestore;
+  firestore: firestoreModule.Firestore;
   store: FirestoreRolloutStore;
   launcher: WorkflowsLauncher;
   notifier: SlackWebhookNotifier;
   clock: typeof systemClock;
 }
 
-let cached: Runtime | undefined;
+let cached: Promise<Runtime> | undefined;
 let overrides: Partial<Runtime> = {};
 
-export function runtime(): Runtime {
-  if (cached) return cached;
+/**
+ * The client libraries are imported on first use, not at module load: a
+ * cold start then pays for them only when a request arrives.
+ */
+export function runtime(): Promise<Runtime> {
+  cached ??= build();
+  return cached;
+}
+
+async function build(): Promise<Runtime> {
+  // Plain require, not import(): jest runs CommonJS without ESM support.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
+  const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const config = loadConfig();
   const log = overrides.log ?? createLogger({ component: 'glidepath' });
   const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
@@ -37,7 +50,7 @@ export function runtime(): Runtime {
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
   });
-  cached = {
+  return {
     config,
     policy: loadPolicy(config.GLIDEPATH_POLICY_FILE),
     log,
@@ -48,7 +61,6 @@ export function runtime(): Runtime {
     clock: systemClock,
     ...overrides,
   };
-  return cached;
 }
 
 /**

@@ -132,14 +132,16 @@ async function admitOne(
     // rollout with no execution: the redelivery finishes the job.
     const r = admission.rollout;
     if (r.status === 'PENDING' && !r.executionName && !r.queuedBehind) {
-      await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
+      if (await deps.store.claimLaunch(r.id, deps.clock.now())) {
+        await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
+      }
     }
   }
   return admission;
 }
 
+/** Starts the rollout's execution; the caller holds the launch claim. */
 async function launch(deps: IntakeDeps, rollout: RolloutRecord, plan: RolloutPlan, log: Logger, channel?: string): Promise<void> {
-  if (!(await deps.store.claimLaunch(rollout.id, deps.clock.now()))) return;
   let executionName: string;
   try {
     executionName = await deps.launcher.start('rollout', plan, { rollout_id: rollout.id, service: rollout.service });
