@@ -59,13 +59,12 @@ export class OperationStore {
     const deadline = Date.now() + timeoutMs;
     while (!this.stopped && !op.poll().done && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-        const self = this;
-        function done(): void {
+        const done = (): void => {
           clearTimeout(timer);
-          self.waiters.delete(done);
+          this.waiters.delete(done);
           resolve();
-        }
+        };
+        const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
         this.waiters.add(done);
       });
     }

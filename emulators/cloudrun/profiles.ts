@@ -99,13 +99,15 @@ export function loadProfilesFile(path: string): Map<string, ImageProfile> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read image profiles file ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read image profiles file ${path}: ${(err as Error).message}`, { cause: err });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`image profiles file ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`image profiles file ${path} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseProfiles(json, path);
 }
