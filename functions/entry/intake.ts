@@ -9,7 +9,7 @@ import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
 import { runtime } from './runtime';
 
 export async function intake(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
-  const rt = await runtime();
+  const rt = runtime();
   const unwrapped = unwrapPubsubEvent(event);
   const message = unwrapped.ok ? unwrapped.message : { messageId: event.id, data: undefined };
   await handleIntake(

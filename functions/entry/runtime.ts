@@ -1,17 +1,21 @@
 /**
  * Builds the adapters an entry point needs, lazily and once per instance:
- * nothing creates a client at import time, so a bundle loads fast and
- * without network access.
+ * nothing creates a client at import time, and each client library is
+ * loaded only when first used, so a cold start pays only for what it needs.
  */
 import type * as firestoreModule from '@google-cloud/firestore';
+import type * as pubsubModule from '@google-cloud/pubsub';
 import type * as workflowsModule from '@google-cloud/workflows';
+import type * as cloudrunAdapter from '../adapters/cloudrun';
+import type * as monitoringAdapter from '../adapters/monitoring';
+import type * as jobsAdapter from '../adapters/jobs';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
-import { systemClock } from '../ports';
+import { systemClock, type Clock, type JobRunner, type MetricsSource, type Notifier, type TrafficRouter } from '../ports';
 import type { Policy } from '../domain/policy';
 
 export interface Runtime {
@@ -21,36 +25,38 @@ export interface Runtime {
   firestore: firestoreModule.Firestore;
   store: FirestoreRolloutStore;
   launcher: WorkflowsLauncher;
-  notifier: SlackWebhookNotifier;
-  clock: typeof systemClock;
+  notifier: Notifier;
+  clock: Clock;
+  router(): TrafficRouter;
+  metrics(): MetricsSource;
+  jobs(): JobRunner;
+  pubsub(): pubsubModule.PubSub;
 }
 
-let cached: Promise<Runtime> | undefined;
+let cached: Runtime | undefined;
 let overrides: Partial<Runtime> = {};
 
-/**
- * The client libraries are imported on first use, not at module load: a
- * cold start then pays for them only when a request arrives.
- */
-export function runtime(): Promise<Runtime> {
-  cached ??= build();
-  return cached;
+/** Memoises a factory: the client is created on first use. */
+function once<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
 }
 
-async function build(): Promise<Runtime> {
-  // Plain require, not import(): jest runs CommonJS without ESM support.
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
-  const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
-  /* eslint-enable @typescript-eslint/no-require-imports */
+// Plain require, not import(): jest runs CommonJS without ESM support, and
+// a deferred require keeps each library off the cold-start path.
+/* eslint-disable @typescript-eslint/no-require-imports */
+export function runtime(): Runtime {
+  if (cached) return cached;
   const config = loadConfig();
   const log = overrides.log ?? createLogger({ component: 'glidepath' });
+  const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
+  const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
   const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
   const executions = new ExecutionsClient({
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
   });
-  return {
+  cached = {
     config,
     policy: loadPolicy(config.GLIDEPATH_POLICY_FILE),
     log,
@@ -59,14 +65,36 @@ async function build(): Promise<Runtime> {
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
     clock: systemClock,
+    router: once(() =>
+      (require('../adapters/cloudrun') as typeof cloudrunAdapter).createCloudRunTrafficRouter({
+        clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
+        logger: log,
+      }),
+    ),
+    metrics: once(() =>
+      (require('../adapters/monitoring') as typeof monitoringAdapter).createMonitoringMetricsSource({
+        clientOptions: localClientOptions(config.GLIDEPATH_MONITORING_ENDPOINT),
+      }),
+    ),
+    jobs: once(() =>
+      (require('../adapters/jobs') as typeof jobsAdapter).createCloudRunJobRunner({
+        clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
+      }),
+    ),
+    pubsub: once(() => {
+      const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
+      return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
+    }),
     ...overrides,
   };
+  return cached;
 }
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
- * Replaces parts of the runtime (the local cloud injects its logger and
- * clock) and forgets the cached one, so the next call rebuilds it from the
- * current environment.
+ * Replaces parts of the runtime (the local cloud injects its logger; tests
+ * inject faults) and forgets the cached one, so the next call rebuilds it
+ * from the current environment.
  */
 export function configureRuntime(parts: Partial<Runtime> = {}): void {
   overrides = parts;

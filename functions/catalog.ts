@@ -1,0 +1,17 @@
+/**
+ * Glidepath's Cloud Functions: one place that says what each is called, its
+ * functions-framework target, its entry module and what triggers it. The
+ * build, the local cloud and the docs read this; Terraform mirrors it.
+ */
+export interface FunctionSpec {
+  name: string;
+  target: string;
+  entry: string;
+  /** Pub/Sub topics pushed to it, or 'http' for the actions endpoint. */
+  trigger: readonly string[] | 'http';
+}
+
+export const FUNCTIONS: readonly FunctionSpec[] = [
+  { name: 'intake', target: 'intake', entry: 'functions/entry/intake.ts', trigger: ['gcr', 'cloud-builds', 'glidepath-deploy-requests'] },
+  { name: 'actions', target: 'actions', entry: 'functions/entry/actions.ts', trigger: 'http' },
+];
