@@ -12,6 +12,23 @@ export interface FunctionSpec {
 }
 
 export const FUNCTIONS: readonly FunctionSpec[] = [
-  { name: 'intake', target: 'intake', entry: 'functions/entry/intake.ts', trigger: ['gcr', 'cloud-builds', 'glidepath-deploy-requests'] },
+  {
+    name: 'intake',
+    target: 'intake',
+    entry: 'functions/entry/intake.ts',
+    trigger: ['gcr', 'cloud-builds', 'glidepath-deploy-requests'],
+  },
   { name: 'actions', target: 'actions', entry: 'functions/entry/actions.ts', trigger: 'http' },
+  {
+    name: 'job-trigger',
+    target: 'jobTrigger',
+    entry: 'functions/entry/job-trigger.ts',
+    trigger: ['glidepath-job-triggers'],
+  },
+  {
+    name: 'dead-letter',
+    target: 'deadLetter',
+    entry: 'functions/entry/dead-letter.ts',
+    trigger: ['glidepath-dead-letters'],
+  },
 ];

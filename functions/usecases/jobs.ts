@@ -1,0 +1,327 @@
+/**
+ * Scheduled jobs: a trigger message becomes one job run and one `job-run`
+ * workflow execution; the workflow's actions start attempts, watch them,
+ * and finish the run (dead letter and Slack after the last failure).
+ * Every step is idempotent by run id and attempt number.
+ */
+import type { Clock, JobRunner, Notifier, WorkflowLauncher } from '../ports';
+import type { Policy } from '../domain/policy';
+import { TOPICS, type PubsubMessage } from '../domain/messages';
+import {
+  backoffSeconds,
+  decideJobTrigger,
+  jobFailedMessage,
+  jobRecoveredMessage,
+  jobRunArgument,
+  retrySettings,
+  type JobAttempt,
+  type JobRunRecord,
+} from '../domain/jobs';
+import type { FirestoreJobStore, Publish } from '../adapters/job-store';
+import { GlidepathError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
+
+export interface JobTriggerDeps {
+  policy: Policy;
+  store: Pick<
+    FirestoreJobStore,
+    'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'createDeadLetter'
+  >;
+  launcher: WorkflowLauncher;
+  notifier: Notifier;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface JobTriggerResult {
+  outcome: 'started' | 'ignored' | 'rejected';
+  reason: string;
+  runId?: string;
+}
+
+export async function handleJobTrigger(
+  deps: JobTriggerDeps,
+  message: PubsubMessage,
+): Promise<JobTriggerResult> {
+  const messageId = message.messageId ?? message.message_id;
+  const decision = decideJobTrigger(deps.policy, message);
+  if (decision.outcome === 'rejected') {
+    await recordRejection(deps, TOPICS.jobTriggers, message, decision.reason);
+    deps.log.warn('job trigger rejected', { messageId, outcome: 'rejected', reason: decision.reason });
+    return { outcome: 'rejected', reason: decision.reason };
+  }
+  const { job, runId } = decision;
+  const log = deps.log.child({ messageId, job: job.name, jobRunId: runId });
+  const now = deps.clock.now().toISOString();
+  const creation = await deps.store.createRun({
+    id: runId,
+    job: job.name,
+    project: job.project,
+    region: job.region,
+    status: 'PENDING',
+    trigger: decision.trigger,
+    ...(decision.scheduledAt ? { scheduledAt: decision.scheduledAt } : {}),
+    ...(decision.overrides ? { overrides: decision.overrides } : {}),
+    retry: retrySettings(job),
+    timeoutSeconds: job.timeout,
+    ...(job.slack ? { slackChannel: job.slack.channel } : {}),
+    message: {
+      topic: TOPICS.jobTriggers,
+      ...(messageId ? { messageId } : {}),
+      ...(message.publishTime ? { publishTime: message.publishTime } : {}),
+      ...(message.data !== undefined ? { data: message.data } : {}),
+      attributes: message.attributes ?? {},
+    },
+    launchClaimedAt: now,
+    attempts: [],
+    createdAt: now,
+    updatedAt: now,
+  });
+  if (creation.kind === 'created') {
+    await launch(deps, creation.run, log);
+    return { outcome: 'started', reason: `job run ${runId} started`, runId };
+  }
+  // A delivery that crashed between creating the run and starting it leaves it PENDING: finish its work.
+  if (await deps.store.claimLaunch(runId, deps.clock.now())) {
+    await launch(deps, creation.run, log);
+    return { outcome: 'started', reason: `job run ${runId} started by a redelivery`, runId };
+  }
+  const reason = `duplicate delivery: job run ${runId} already exists (${creation.run.status})`;
+  log.info('job trigger ignored', { outcome: 'ignored', reason });
+  return { outcome: 'ignored', reason, runId };
+}
+
+async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Promise<void> {
+  let executionName: string;
+  try {
+    executionName = await deps.launcher.start('job-run', jobRunArgument(run), {
+      job_run_id: labelValue(run.id),
+      job: run.job,
+    });
+  } catch (err) {
+    await deps.store.releaseLaunch(run.id).catch(() => undefined); // the claim then simply expires
+    throw err;
+  }
+  await deps.store.recordExecution(run.id, executionName, deps.clock.now());
+  log.info('job run started', { outcome: 'started', reason: `trigger ${run.trigger}`, executionName });
+}
+
+/** Workflows labels: lowercase letters, digits, '_' and '-', at most 63 characters. */
+function labelValue(value: string): string {
+  return value
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_')
+    .slice(0, 63);
+}
+
+// The actions of the job-run workflow.
+
+export interface JobActionDeps {
+  store: Pick<
+    FirestoreJobStore,
+    | 'getRun'
+    | 'claimAttempt'
+    | 'releaseAttempt'
+    | 'updateAttempt'
+    | 'finishRun'
+    | 'updateRun'
+    | 'claimNotification'
+    | 'createDeadLetter'
+  >;
+  jobs: JobRunner;
+  notifier: Notifier;
+  publish: Publish;
+  deadLetterTopic: string;
+  clock: Clock;
+  log: Logger;
+}
+
+/** What the workflow needs to know about one attempt. */
+export interface AttemptView {
+  attempt: number;
+  executionName?: string;
+  done: boolean;
+  succeeded: boolean;
+  error?: string;
+  /** Seconds to wait before the next attempt; absent when it succeeded or was the last. */
+  backoffSeconds?: number;
+}
+
+function view(a: JobAttempt): AttemptView {
+  const done = a.result === 'SUCCEEDED' || a.result === 'FAILED';
+  return {
+    attempt: a.number,
+    ...(a.executionName ? { executionName: a.executionName } : {}),
+    done,
+    succeeded: a.result === 'SUCCEEDED',
+    ...(a.error ? { error: a.error } : {}),
+    ...(a.backoffSeconds !== undefined ? { backoffSeconds: a.backoffSeconds } : {}),
+  };
+}
+
+/** The final fields of a failed attempt, with the wait before the next one if any remain. */
+function failed(run: JobRunRecord, number: number, error: string, now: Date): Partial<JobAttempt> {
+  return {
+    result: 'FAILED',
+    error,
+    endedAt: now.toISOString(),
+    ...(number < run.retry.maxAttempts ? { backoffSeconds: backoffSeconds(run.retry, number) } : {}),
+  };
+}
+
+/**
+ * Starts attempt `number` of a run (once: a retried call returns the same
+ * execution). A job that cannot be run at all (not found, no permission)
+ * is a failed attempt, retried by the workflow like any other failure;
+ * a transient error answers 503 so the workflow's retry policy calls again.
+ */
+export async function startAttempt(
+  deps: JobActionDeps,
+  runId: string,
+  number: number,
+): Promise<AttemptView | { finished: JobRunRecord['status'] }> {
+  const claim = await deps.store.claimAttempt(runId, number, deps.clock.now());
+  if (claim.kind === 'finished') return { finished: claim.run.status };
+  if (claim.kind === 'started') return view(claim.attempt);
+  const { run } = claim;
+  let executionName: string;
+  try {
+    executionName = await deps.jobs.run(
+      { project: run.project, region: run.region, job: run.job },
+      run.overrides,
+    );
+  } catch (err) {
+    const e = err instanceof GlidepathError ? err : new GlidepathError('unavailable', String(err), err);
+    if (e.transient) {
+      await deps.store.releaseAttempt(runId, number, deps.clock.now());
+      throw e;
+    }
+    deps.log.warn('job attempt could not start', { attempt: number, error: e.message });
+    return view(
+      await deps.store.updateAttempt(
+        runId,
+        number,
+        failed(run, number, e.message, deps.clock.now()),
+        deps.clock.now(),
+      ),
+    );
+  }
+  const now = deps.clock.now();
+  deps.log.info('job attempt started', { attempt: number, executionName });
+  return view(
+    await deps.store.updateAttempt(
+      runId,
+      number,
+      { executionName, startedAt: now.toISOString(), result: 'RUNNING' },
+      now,
+    ),
+  );
+}
+
+/**
+ * Reads attempt `number`'s execution and records its end when it has one.
+ * `timedOut`: the workflow has polled for the job's whole timeout, so a
+ * still-running execution counts as a failed attempt.
+ */
+export async function attemptStatus(
+  deps: JobActionDeps,
+  runId: string,
+  number: number,
+  timedOut: boolean,
+): Promise<AttemptView> {
+  const run = await deps.store.getRun(runId);
+  if (!run) throw new GlidepathError('not_found', `job run ${runId} not found`);
+  const attempt = run.attempts.find((a) => a.number === number);
+  if (!attempt?.executionName)
+    throw new GlidepathError('invalid', `attempt: expected a started attempt of ${runId}, got ${number}`);
+  if (attempt.result === 'SUCCEEDED' || attempt.result === 'FAILED') return view(attempt);
+  const execution = await deps.jobs.getExecution(attempt.executionName);
+  const now = deps.clock.now();
+  let patch: Partial<JobAttempt>;
+  if (execution.state === 'SUCCEEDED') patch = { result: 'SUCCEEDED', endedAt: now.toISOString() };
+  else if (execution.state === 'FAILED' || execution.state === 'CANCELLED')
+    patch = failed(run, number, execution.error ?? `execution ${execution.state.toLowerCase()}`, now);
+  else if (timedOut)
+    patch = failed(
+      run,
+      number,
+      `timed out: still running after the job's timeout of ${run.timeoutSeconds}s`,
+      now,
+    );
+  else return view(attempt);
+  const stored = await deps.store.updateAttempt(runId, number, patch, now);
+  deps.log.log(stored.result === 'SUCCEEDED' ? 'INFO' : 'WARNING', 'job attempt ended', {
+    attempt: number,
+    result: stored.result,
+    error: stored.error,
+    executionName: stored.executionName,
+  });
+  return view(stored);
+}
+
+/**
+ * Ends the run. After the last failure: the dead letter (with every attempt
+ * and the original message), a message on the dead-letter topic marked
+ * `glidepathKind=job-failed`, and Slack. A success after failures tells
+ * Slack it recovered. Each effect happens once however often this is called.
+ */
+export async function finishRun(
+  deps: JobActionDeps,
+  runId: string,
+  result: 'SUCCEEDED' | 'FAILED',
+): Promise<{ status: JobRunRecord['status']; deadLetterId?: string }> {
+  const now = deps.clock.now();
+  let run = await deps.store.finishRun(runId, result, now);
+  if (run.status === 'FAILED') {
+    const deadLetterId = `job-failed-${run.id}`;
+    const last = run.attempts.at(-1);
+    await deps.store.createDeadLetter({
+      id: deadLetterId,
+      kind: 'job-failed',
+      source: run.message.topic,
+      reason: `job ${run.job} failed after ${run.attempts.length} attempt(s)${last?.error ? `: ${last.error}` : ''}`,
+      ...(run.message.data !== undefined ? { data: run.message.data } : {}),
+      attributes: run.message.attributes,
+      ...(run.message.messageId ? { messageId: run.message.messageId } : {}),
+      details: {
+        job: run.job,
+        jobRunId: run.id,
+        executionName: run.executionName,
+        attempts: run.attempts,
+        message: run.message,
+      },
+      createdAt: now.toISOString(),
+      replayed: false,
+    });
+    if (!run.deadLetterMessageId) {
+      const payload = {
+        deadLetterId,
+        job: run.job,
+        jobRunId: run.id,
+        attempts: run.attempts,
+        message: run.message,
+      };
+      const deadLetterMessageId = await deps.publish(
+        deps.deadLetterTopic,
+        Buffer.from(JSON.stringify(payload)),
+        {
+          [KIND_ATTRIBUTE]: 'job-failed',
+          deadLetterId,
+          job: run.job,
+          jobRunId: run.id,
+        },
+      );
+      await deps.store.updateRun(runId, { deadLetterId, deadLetterMessageId }, now);
+      run = { ...run, deadLetterId, deadLetterMessageId };
+    }
+    if (await deps.store.claimNotification(runId, now))
+      await deps.notifier.notify(jobFailedMessage(run, deadLetterId));
+    deps.log.error('job run failed', { outcome: 'failed', attempts: run.attempts.length, deadLetterId });
+    return { status: run.status, deadLetterId };
+  }
+  if (run.attempts.length > 1 && (await deps.store.claimNotification(runId, now)))
+    await deps.notifier.notify(jobRecoveredMessage(run));
+  deps.log.info('job run succeeded', { outcome: 'succeeded', attempts: run.attempts.length });
+  return { status: run.status };
+}
