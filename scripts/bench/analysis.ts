@@ -3,14 +3,17 @@
  * regressions and decision times of the canary judge against the anchors
  * (scripts/bench/analysis/anchors.ts), on simulated Cloud Run traffic.
  *
- * Protocol, the same for every judge: the policy's default steps (10% for 5m,
- * then 50% for 5m) with maxExtensions 3, so a step lasts at most 20 minutes.
- * At the end of every minute of a step the judge sees all of the step's
- * per-minute observations so far (Cloud Monitoring's ingestion delay shifts
- * every judge alike, so it is left out) and answers PASS, FAIL or WAIT. FAIL
- * rolls back; PASS of the last step promotes; a step that reaches 20 minutes
- * without a decision ends INCONCLUSIVE (rolled back under the default
- * onInconclusive: fail). Every case runs at 1, 20 and 200 req/s in total,
+ * Protocol: the policy's default steps (10% for 5m, then 50% for 5m) with
+ * maxExtensions 3, so a step lasts at most 20 minutes. Each judge is
+ * consulted at its own cadence (anchors.ts): Glidepath as its workflow runs
+ * it, after each bake and each extension bake (minutes 5, 10, 15, 20 of a
+ * step); Flagger and cloud-run-release-manager every minute, as they poll.
+ * A look sees all of the step's per-minute observations so far (Cloud
+ * Monitoring's ingestion delay shifts every judge alike, so it is left out)
+ * and answers PASS, FAIL or WAIT. FAIL rolls back; PASS of the last step
+ * promotes; a step that reaches 20 minutes without a decision ends
+ * INCONCLUSIVE (rolled back under the default onInconclusive: fail, and
+ * counted as a rollback in `*WithInconclusive` figures). Every case runs at 1, 20 and 200 req/s in total,
  * canary at the step's share, with base 5xx rates of 0.1% and 1%; all judges
  * see the very same simulated minutes.
  */
@@ -185,13 +188,15 @@ function traffic(c: Case, rate: number, base: number, seed: number) {
 }
 
 function rollout(judgeName: string, data: ReturnType<typeof traffic>): Outcome {
-  const decide = JUDGES[judgeName]();
+  const { cadence, create } = JUDGES[judgeName];
+  const decide = create();
   let seconds = 0;
   for (let step = 0; step < STEPS.length; step++) {
     let decision: Decision = 'WAIT';
     let minute = 0;
-    while (decision === 'WAIT' && minute < MAX_MINUTES) {
-      minute++;
+    const every = cadence === 'bake' ? STEPS[step].bakeMinutes : 1;
+    while (decision === 'WAIT' && minute + every <= MAX_MINUTES) {
+      minute += every;
       const window = data(step, minute);
       decision = decide({
         step,
@@ -251,6 +256,7 @@ const byJudge = Object.fromEntries(
     j,
     {
       healthy: tally(),
+      healthyAt20rpsPlus: tally(),
       regression: tally(),
       gated: tally(),
       cases: {} as Record<string, Tally & { withinPolicy: boolean }>,
@@ -270,8 +276,10 @@ for (const c of CASES) {
           const o = rollout(j, data);
           const J = byJudge[j];
           add(J.cases[key], o);
-          if (c.kind === 'healthy') add(J.healthy, o);
-          else if (!within) {
+          if (c.kind === 'healthy') {
+            add(J.healthy, o);
+            if (r >= 20) add(J.healthyAt20rpsPlus, o);
+          } else if (!within) {
             add(J.regression, o);
             // The issue's detection target: x2 errors and p99 +25% at 20 req/s and above.
             if ((c.name === '5xx-x2' || c.name === 'p99+25%') && r >= 20) add(J.gated, o);
@@ -288,8 +296,16 @@ const judges = Object.fromEntries(
     return [
       j,
       {
+        ...(JUDGES[j].informational ? { informational: true } : {}),
+        cadence: JUDGES[j].cadence,
         falseRollbackRate: rate(J.healthy.failed, J.healthy.runs),
         healthyInconclusiveRate: rate(J.healthy.inconclusive, J.healthy.runs),
+        // Under the default onInconclusive: fail, an undecided healthy canary is rolled back too.
+        falseRollbackRateWithInconclusive: rate(J.healthy.failed + J.healthy.inconclusive, J.healthy.runs),
+        falseRollbackRateWithInconclusiveAt20rpsPlus: rate(
+          J.healthyAt20rpsPlus.failed + J.healthyAt20rpsPlus.inconclusive,
+          J.healthyAt20rpsPlus.runs,
+        ),
         missedRegressionRate: rate(J.regression.promoted, J.regression.runs),
         regressionsFailedRate: rate(J.regression.failed, J.regression.runs),
         caughtX2And25pctAt20rpsPlus: rate(J.gated.runs - J.gated.promoted, J.gated.runs),

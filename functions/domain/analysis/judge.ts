@@ -3,17 +3,21 @@
  * same window, from Cloud Monitoring counts and histograms alone, and says
  * PASS, FAIL or INCONCLUSIVE with its reasons and the figures behind them.
  *
- * Four checks, each an always-valid sequential test (see sequential.ts and
- * docs/analysis.md):
+ * Four checks (see docs/analysis.md):
  * - errorIncrease: canary 5xx rate − stable 5xx rate against maxIncrease;
  * - errorCeiling: canary 5xx rate against maxAbsolute;
  * - latencyRatio: canary percentile against maxRatio × the stable's;
  * - latencyCeiling: canary percentile against maxMs.
- * A check FAILs when the data shows, at level ALPHA_FAIL, that the canary is
- * beyond the allowed margin; it PASSes when the data shows, at level
- * ALPHA_PASS, that it is within it. The verdict is FAIL if any check fails,
- * PASS only if every check passes on at least minRequests canary requests,
- * and INCONCLUSIVE otherwise. Pure and synchronous.
+ * A check FAILs when an always-valid sequential test (sequential.ts) shows,
+ * at level ALPHA_FAIL, that the canary is beyond its limit. Otherwise it
+ * passes when its point estimate is within the limit, and stays open when the
+ * point estimate is beyond the limit without being significant yet.
+ *
+ * The verdict is FAIL if any check fails; PASS when the canary has at least
+ * minRequests requests, every check that applies has data, and every check
+ * passes ("enough traffic seen and no evidence of harm, nothing trending
+ * beyond a limit"); INCONCLUSIVE otherwise (the workflow extends the bake).
+ * Pure and synchronous.
  */
 import type { AnalysisSettings } from '../policy';
 import type { IntervalObservation, RevisionObservations } from '../observations';
@@ -26,26 +30,31 @@ import {
   type TestFamily,
 } from './sequential';
 
-/** Per-check chance of blaming a candidate that is exactly at its margin, over all looks of a step. */
+/** Per-check chance of blaming a candidate that is exactly at its limit, over all looks of a step. */
 export const ALPHA_FAIL = 0.01;
-/** Per-check chance of passing a candidate that is exactly at its margin, over all looks of a step. */
-export const ALPHA_PASS = 0.05;
+/**
+ * A ceiling is blamed on the candidate only if the stable revision is clearly
+ * under it, at this level: a stable that may itself be at the ceiling (a
+ * shared incident, or a service that always runs near it) leaves the
+ * comparison with stable to decide.
+ */
+export const ALPHA_STABLE_UNDER = 0.05;
 /** No harm verdict rests on fewer bad requests than this, whatever the normal approximation says. */
 export const MIN_BAD_REQUESTS = 5;
 
 /**
- * Mixture scales (sequential.ts): the harm tests are tuned to large effects
- * (a 503 storm must FAIL within the first minute or two, on few requests);
- * the equivalence tests to effects of the size of the margin itself.
+ * Mixture scale (sequential.ts) of the harm tests: tuned to large effects (a
+ * 503 storm must FAIL at the first look, on few requests).
  */
 const TAU_FAIL = 0.1;
-const tauPass = (limit: number) => Math.max(limit, 0.001);
+const tauStable = (limit: number) => Math.max(limit, 0.001);
 
 const LOG_FAIL = Math.log(1 / ALPHA_FAIL);
-const LOG_PASS = Math.log(1 / ALPHA_PASS);
+const LOG_STABLE_UNDER = Math.log(1 / ALPHA_STABLE_UNDER);
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
 export type CheckName = 'errorIncrease' | 'errorCeiling' | 'latencyRatio' | 'latencyCeiling';
+/** fail: significant evidence of harm; pass: point estimate within the limit (or a shared breach); open: beyond it, not yet significant. */
 export type CheckStatus = 'fail' | 'pass' | 'open';
 
 export interface JudgeInput {
@@ -71,20 +80,21 @@ export interface RevisionSummary {
 
 export interface CheckFigures {
   status: CheckStatus;
-  /** The test, in words. */
+  /** The harm test, in words. */
   statistic: string;
   /** Point values: 5xx rate or percentile latency (ms). */
   canary: number;
   stable?: number;
-  /** The tested quantity and its limit, in the statistic's own units. */
+  /** The point estimate and its limit, in the policy's units (5xx share, ratio, ms). */
   estimate: number;
   limit: number;
-  /** Confidence-sequence bounds on the quantity: lower at ALPHA_FAIL, upper at ALPHA_PASS. */
+  /** Whether the point estimate is within the limit (a ceiling the stable shares counts as within). */
+  withinLimit: boolean;
+  /** 99% always-valid bounds (ALPHA_FAIL each side) on the tested quantity, in the statistic's units. */
   lower: number;
   upper: number;
-  /** Always-valid p-value of "within the limit" (small: FAIL) and of "beyond it" (small: PASS). */
+  /** Always-valid p-value of "within the limit": below ALPHA_FAIL, the check FAILs. */
   pWithin: number;
-  pBeyond: number;
   n: number;
   nStable?: number;
 }
@@ -96,7 +106,6 @@ export interface Judgement {
     elapsedSeconds: number;
     minRequests: number;
     alphaFail: number;
-    alphaPass: number;
     canary: RevisionSummary;
     stable?: RevisionSummary;
     checks: Partial<Record<CheckName, CheckFigures>>;
@@ -134,24 +143,32 @@ function totals(obs: RevisionObservations, percentile: number): Totals {
 const pct = (x: number) =>
   `${(x * 100).toFixed(x !== 0 && Math.abs(x) < 0.001 ? 3 : x !== 0 && Math.abs(x) < 0.01 ? 2 : 1)}%`;
 const pp = (x: number) =>
-  `${x >= 0 ? '+' : '−'}${(Math.abs(x) * 100).toFixed(Math.abs(x) < 0.001 && x !== 0 ? 3 : 2)}pp`;
+  `${x >= 0 ? '+' : '−'}${(Math.abs(x) * 100).toFixed(Math.abs(x) < 0.0001 && x !== 0 ? 3 : 2)}pp`;
 const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}ms` : 'beyond the last bucket');
 const pText = (p: number) => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
 
-/** The one-sided tests of a quantity against its limit, with the bounds to report. */
-function weigh(family: TestFamily, limit: number, passScale = limit) {
+/** The harm test of a quantity against its limit, with its 99% always-valid bounds. */
+function weigh(family: TestFamily, limit: number) {
   const above = family.logRatioAbove(limit, TAU_FAIL);
-  const below = family.logRatioBelow(limit, tauPass(passScale));
-  const failBounds = confidenceBounds(family, ALPHA_FAIL, TAU_FAIL);
-  const passBounds = confidenceBounds(family, ALPHA_PASS, tauPass(passScale));
+  const bounds = confidenceBounds(family, ALPHA_FAIL, TAU_FAIL);
   return {
     beyond: above >= LOG_FAIL,
-    within: below >= LOG_PASS,
     pWithin: alwaysValidP(above),
-    pBeyond: alwaysValidP(below),
-    lower: failBounds.lower,
-    upper: passBounds.upper,
+    lower: bounds.lower,
+    upper: bounds.upper,
   };
+}
+
+type Weighed = ReturnType<typeof weigh>;
+
+const statusOf = (failed: boolean, withinLimit: boolean): CheckStatus =>
+  failed ? 'fail' : withinLimit ? 'pass' : 'open';
+
+/** The end of a reason: why the check is where it is, with its p-value and n. */
+function verdictText(status: CheckStatus, w: Weighed, n: number): string {
+  if (status === 'fail') return `${pText(w.pWithin)}, n=${n}`;
+  if (status === 'pass') return `no evidence of harm, n=${n}`;
+  return `not yet significant, ${pText(w.pWithin)}, n=${n}: waiting for more data`;
 }
 
 interface Check {
@@ -163,15 +180,11 @@ interface Check {
 function errorIncrease(c: RevisionSummary, s: RevisionSummary, maxIncrease: number): Check {
   const w = weigh(differenceFamily(c.errors, c.requests, s.errors, s.requests), maxIncrease);
   const estimate = c.errorRate - s.errorRate;
-  const status: CheckStatus = w.beyond && c.errors >= MIN_BAD_REQUESTS ? 'fail' : w.within ? 'pass' : 'open';
-  const head = `5xx ${pct(c.errorRate)} vs stable ${pct(s.errorRate)}`;
-  const tail = `n=${c.requests}`;
+  const withinLimit = estimate <= maxIncrease;
+  const status = statusOf(w.beyond && c.errors >= MIN_BAD_REQUESTS, withinLimit);
   const reason =
-    status === 'fail'
-      ? `${head} (${pp(estimate)} > ${pp(maxIncrease)} allowed, ${pText(w.pWithin)}, ${tail})`
-      : status === 'pass'
-        ? `${head} (${pp(estimate)}, at most ${pp(w.upper)} ≤ ${pp(maxIncrease)} allowed, ${pText(w.pBeyond)}, ${tail})`
-        : `${head} (${pp(estimate)}; not yet clear against ${pp(maxIncrease)} allowed: could be ${pp(w.lower)} to ${pp(w.upper)}, ${tail})`;
+    `5xx ${pct(c.errorRate)} vs stable ${pct(s.errorRate)} ` +
+    `(${pp(estimate)} ${withinLimit ? '≤' : '>'} ${pp(maxIncrease)} allowed, ${verdictText(status, w, c.requests)})`;
   return {
     name: 'errorIncrease',
     reason,
@@ -182,10 +195,10 @@ function errorIncrease(c: RevisionSummary, s: RevisionSummary, maxIncrease: numb
       stable: s.errorRate,
       estimate,
       limit: maxIncrease,
+      withinLimit,
       lower: w.lower,
       upper: w.upper,
       pWithin: w.pWithin,
-      pBeyond: w.pBeyond,
       n: c.requests,
       nStable: s.requests,
     },
@@ -197,37 +210,38 @@ function errorIncrease(c: RevisionSummary, s: RevisionSummary, maxIncrease: numb
  * maxMs). With a stable revision, exceeding it FAILs only when the canary is
  * also clearly worse than stable (a shared incident is not the candidate's
  * doing), and when the stable is not clearly under the ceiling itself the
- * ceiling cannot tell them apart, so the comparison with stable decides.
+ * ceiling cannot tell them apart, so the comparison with stable decides: the
+ * check counts as within its limit (`shared`).
  */
 function ceiling(
   canary: { bad: number; n: number },
   stable: { bad: number; n: number } | undefined,
   limit: number,
-): { status: CheckStatus; shared: boolean; w: ReturnType<typeof weigh> } {
+): { status: CheckStatus; withinLimit: boolean; shared: boolean; w: Weighed } {
   const w = weigh(proportionFamily(canary.bad, canary.n), limit);
   const enough = canary.bad >= MIN_BAD_REQUESTS;
+  const pointWithin = canary.bad / canary.n <= limit;
   if (!stable || stable.n === 0) {
-    return { status: w.beyond && enough ? 'fail' : w.within ? 'pass' : 'open', shared: false, w };
+    return { status: statusOf(w.beyond && enough, pointWithin), withinLimit: pointWithin, shared: false, w };
   }
   const worseThanStable =
     differenceFamily(canary.bad, canary.n, stable.bad, stable.n).logRatioAbove(0, TAU_FAIL) >= LOG_FAIL;
-  const stableUnder = proportionFamily(stable.bad, stable.n).logRatioBelow(limit, tauPass(limit)) >= LOG_PASS;
-  if (w.beyond && enough && worseThanStable) return { status: 'fail', shared: false, w };
-  if (w.within || !stableUnder) return { status: 'pass', shared: !w.within, w };
-  return { status: 'open', shared: false, w };
+  if (w.beyond && enough && worseThanStable) return { status: 'fail', withinLimit: false, shared: false, w };
+  if (pointWithin) return { status: 'pass', withinLimit: true, shared: false, w };
+  const stableUnder =
+    proportionFamily(stable.bad, stable.n).logRatioBelow(limit, tauStable(limit)) >= LOG_STABLE_UNDER;
+  if (!stableUnder) return { status: 'pass', withinLimit: true, shared: true, w };
+  return { status: 'open', withinLimit: false, shared: false, w };
 }
 
 function errorCeiling(c: RevisionSummary, s: RevisionSummary | undefined, maxAbsolute: number): Check {
   const r = ceiling({ bad: c.errors, n: c.requests }, s && { bad: s.errors, n: s.requests }, maxAbsolute);
   const head = `5xx ${pct(c.errorRate)}${s ? ` (stable ${pct(s.errorRate)})` : ''}`;
-  const reason =
-    r.status === 'fail'
-      ? `${head} over the ${pct(maxAbsolute)} ceiling (at least ${pct(r.w.lower)}, ${pText(r.w.pWithin)}, n=${c.requests})`
-      : r.shared
-        ? `${head}: the stable revision is at the ${pct(maxAbsolute)} ceiling too, so the ceiling is not blamed on the candidate; the comparison with stable decides`
-        : r.status === 'pass'
-          ? `${head} under the ${pct(maxAbsolute)} ceiling (at most ${pct(r.w.upper)}, ${pText(r.w.pBeyond)}, n=${c.requests})`
-          : `${head}; not yet clear against the ${pct(maxAbsolute)} ceiling: could be up to ${pct(r.w.upper)} (n=${c.requests})`;
+  const reason = r.shared
+    ? `${head}: the stable revision is at the ${pct(maxAbsolute)} ceiling too, so the ceiling is not blamed on the candidate; the comparison with stable decides`
+    : r.status === 'fail'
+      ? `${head} over the ${pct(maxAbsolute)} ceiling (at least ${pct(r.w.lower)}, ${verdictText(r.status, r.w, c.requests)})`
+      : `${head} ${r.withinLimit ? '≤' : '>'} the ${pct(maxAbsolute)} ceiling (${verdictText(r.status, r.w, c.requests)})`;
   return {
     name: 'errorCeiling',
     reason,
@@ -238,10 +252,10 @@ function errorCeiling(c: RevisionSummary, s: RevisionSummary | undefined, maxAbs
       ...(s ? { stable: s.errorRate } : {}),
       estimate: c.errorRate,
       limit: maxAbsolute,
+      withinLimit: r.withinLimit,
       lower: r.w.lower,
       upper: r.w.upper,
       pWithin: r.w.pWithin,
-      pBeyond: r.w.pBeyond,
       n: c.requests,
       ...(s ? { nStable: s.requests } : {}),
     },
@@ -249,40 +263,36 @@ function errorCeiling(c: RevisionSummary, s: RevisionSummary | undefined, maxAbs
 }
 
 /**
- * Canary percentile against maxRatio × the stable's, as a tail-exceedance
- * test: if the canary's P-th percentile is at most T, at most a share
- * (1 − P/100) of its requests are slower than T. T is maxRatio × the stable's
- * percentile, taken at the end of the stable's own quantile confidence
- * sequence that favours the candidate's innocence for FAIL and its guilt for
- * PASS (Howard & Ramdas, "Sequential estimation of quantiles", 2022).
+ * Canary percentile against maxRatio × the stable's. The point estimate is the
+ * ratio of the two percentiles. The harm test is a tail-exceedance test: if
+ * the canary's P-th percentile is at most T, at most a share (1 − P/100) of
+ * its requests are slower than T. T is maxRatio × the stable's percentile,
+ * taken at the upper end of the stable's own quantile confidence sequence
+ * (Howard & Ramdas, "Sequential estimation of quantiles", 2022), so the
+ * stable's sampling noise cannot make the canary look guilty.
  */
 function latencyRatio(c: Totals, s: Totals, percentile: number, maxRatio: number): Check {
   const ch = c.histogram!;
   const sh = s.histogram!;
   const q = percentile / 100;
   const tail = 1 - q;
-  const stableQ = (alpha: number) => confidenceBounds(proportionFamily(q * sh.total, sh.total), alpha, tail);
-  const stableHigh = quantile(sh, stableQ(ALPHA_FAIL).upper);
-  const stableLow = quantile(sh, stableQ(ALPHA_PASS).lower);
-  const failAt = maxRatio * stableHigh;
-  const passAt = maxRatio * stableLow;
+  const stableQ = confidenceBounds(proportionFamily(q * sh.total, sh.total), ALPHA_FAIL, tail);
+  const failAt = maxRatio * quantile(sh, stableQ.upper);
   // A stable percentile beyond the last bucket leaves nothing the canary could be clearly slower than.
   const slowAtFail = Number.isFinite(failAt) ? countAbove(ch, failAt) : 0;
-  const failTest = weigh(proportionFamily(slowAtFail, ch.total), tail);
-  const passTest = weigh(proportionFamily(countAbove(ch, passAt), ch.total), tail);
-  const status: CheckStatus =
-    failTest.beyond && slowAtFail >= MIN_BAD_REQUESTS ? 'fail' : passTest.within ? 'pass' : 'open';
+  const w = weigh(proportionFamily(slowAtFail, ch.total), tail);
   const canaryMs = c.summary.latencyMs!;
   const stableMs = s.summary.latencyMs!;
   const ratio = canaryMs / stableMs;
-  const head = `p${percentile} ${ms(canaryMs)} vs stable ${ms(stableMs)}`;
-  const share = (x: number) => pct(x / ch.total);
-  const reason =
+  // NaN (both beyond the last bucket, or both 0) is not within: there is nothing to compare.
+  const withinLimit = ratio <= maxRatio;
+  const status = statusOf(w.beyond && slowAtFail >= MIN_BAD_REQUESTS, withinLimit);
+  const ratioText = Number.isFinite(ratio) ? `×${ratio.toFixed(2)}` : 'ratio undefined';
+  const evidence =
     status === 'fail'
-      ? `${head} (×${ratio.toFixed(2)} > ×${maxRatio} allowed: ${share(slowAtFail)} of canary requests slower than ${ms(failAt)}, ${pText(failTest.pWithin)}, n=${ch.total})`
-      : status === 'pass'
-        ? `${head} (×${ratio.toFixed(2)} ≤ ×${maxRatio} allowed: at most ${pct(passTest.upper)} of canary requests slower than ${ms(passAt)}, ${pText(passTest.pBeyond)}, n=${ch.total})`
-        : `${head} (×${ratio.toFixed(2)}; not yet clear against ×${maxRatio} allowed, n=${ch.total})`;
+      ? `: ${pct(slowAtFail / ch.total)} of canary requests slower than ${ms(failAt)}, ${verdictText(status, w, ch.total)}`
+      : `, ${verdictText(status, w, ch.total)}`;
+  const reason = `p${percentile} ${ms(canaryMs)} vs stable ${ms(stableMs)} (${ratioText} ${withinLimit ? '≤' : '>'} ×${maxRatio} allowed${evidence})`;
   return {
     name: 'latencyRatio',
     reason,
@@ -293,10 +303,10 @@ function latencyRatio(c: Totals, s: Totals, percentile: number, maxRatio: number
       stable: stableMs,
       estimate: ratio,
       limit: maxRatio,
-      lower: failTest.lower,
-      upper: passTest.upper,
-      pWithin: failTest.pWithin,
-      pBeyond: passTest.pBeyond,
+      withinLimit,
+      lower: w.lower,
+      upper: w.upper,
+      pWithin: w.pWithin,
       n: ch.total,
       nStable: sh.total,
     },
@@ -311,14 +321,11 @@ function latencyCeiling(c: Totals, s: Totals | undefined, percentile: number, ma
   const r = ceiling({ bad: slow, n: ch.total }, sh && { bad: countAbove(sh, maxMs), n: sh.total }, tail);
   const canaryMs = c.summary.latencyMs!;
   const head = `p${percentile} ${ms(canaryMs)}${s?.summary.latencyMs !== undefined ? ` (stable ${ms(s.summary.latencyMs)})` : ''}`;
-  const reason =
-    r.status === 'fail'
-      ? `${head} over the ${maxMs}ms ceiling (${pct(slow / ch.total)} of requests slower, at most ${pct(tail)} allowed, ${pText(r.w.pWithin)}, n=${ch.total})`
-      : r.shared
-        ? `${head}: the stable revision is at the ${maxMs}ms ceiling too, so the ceiling is not blamed on the candidate; the comparison with stable decides`
-        : r.status === 'pass'
-          ? `${head} under the ${maxMs}ms ceiling (${pText(r.w.pBeyond)}, n=${ch.total})`
-          : `${head}; not yet clear against the ${maxMs}ms ceiling (n=${ch.total})`;
+  const reason = r.shared
+    ? `${head}: the stable revision is at the ${maxMs}ms ceiling too, so the ceiling is not blamed on the candidate; the comparison with stable decides`
+    : r.status === 'fail'
+      ? `${head} over the ${maxMs}ms ceiling (${pct(slow / ch.total)} of requests slower, at most ${pct(tail)} allowed, ${verdictText(r.status, r.w, ch.total)})`
+      : `${head} ${r.withinLimit ? '≤' : '>'} the ${maxMs}ms ceiling (${verdictText(r.status, r.w, ch.total)})`;
   return {
     name: 'latencyCeiling',
     reason,
@@ -327,12 +334,12 @@ function latencyCeiling(c: Totals, s: Totals | undefined, percentile: number, ma
       statistic: `share of canary requests slower than ${maxMs}ms, against ${pct(tail)} (normal mSPRT)`,
       canary: canaryMs,
       ...(s?.summary.latencyMs !== undefined ? { stable: s.summary.latencyMs } : {}),
-      estimate: slow / ch.total,
-      limit: tail,
+      estimate: canaryMs,
+      limit: maxMs,
+      withinLimit: r.withinLimit,
       lower: r.w.lower,
       upper: r.w.upper,
       pWithin: r.w.pWithin,
-      pBeyond: r.w.pBeyond,
       n: ch.total,
       ...(sh ? { nStable: sh.total } : {}),
     },
@@ -351,7 +358,6 @@ export function judge(input: JudgeInput): Judgement {
     elapsedSeconds,
     minRequests: settings.minRequests,
     alphaFail: ALPHA_FAIL,
-    alphaPass: ALPHA_PASS,
     canary: c,
     ...(stableTotals ? { stable: stableTotals.summary } : {}),
     checks: {},

@@ -1,9 +1,12 @@
 /**
- * The judges the bench compares, each behind the same step protocol (see
- * scripts/bench/analysis.ts): consulted at the end of every minute of a step
- * with all of the step's per-minute observations so far, answering PASS
- * (next step), FAIL (roll back) or WAIT. The anchors follow their documented
- * defaults; each default is cited where it is used.
+ * The judges the bench compares, each behind the same steps (see
+ * scripts/bench/analysis.ts) and consulted at its own documented cadence:
+ * at the end of every minute of a step (Flagger, cloud-run-release-manager:
+ * both poll every minute) or at the end of each bake and of each extension
+ * bake of the same length (Glidepath's workflow, Kayenta's canary stage, a
+ * fixed bake). Each look sees all of the step's per-minute observations so
+ * far and answers PASS (next step), FAIL (roll back) or WAIT. The anchors
+ * follow their documented defaults; each default is cited where it is used.
  */
 import type { IntervalObservation } from '../../../functions/domain/observations';
 import type { AnalysisSettings } from '../../../functions/domain/policy';
@@ -25,19 +28,41 @@ export interface Look {
 /** One judge for one rollout: it may keep state across looks and steps. */
 export type JudgeFactory = () => (look: Look) => Decision;
 
+/** When a judge is consulted: every minute, or at the end of each bake and extension bake. */
+export type Cadence = 'minute' | 'bake';
+
 const requestsOf = (i: IntervalObservation) =>
   Object.values(i.requests).reduce((a: number, b) => a + (b ?? 0), 0);
 const errorsOf = (i: IntervalObservation) => i.requests['5xx'] ?? 0;
 
-/** Glidepath: the judge in functions/domain/analysis, free to stop early either way. */
-export const glidepath: JudgeFactory = () => (look) => {
-  const v = judge({
+const glidepathVerdict = (look: Look) =>
+  judge({
     canary: { revision: 'canary', intervals: look.canary },
     stable: { revision: 'stable', intervals: look.stable },
     settings: look.settings,
     elapsedSeconds: look.minute * 60,
   }).verdict;
+
+/**
+ * Glidepath as its workflow runs it: the judge in functions/domain/analysis,
+ * consulted after each bake and each extension bake (cadence 'bake');
+ * INCONCLUSIVE extends the bake.
+ */
+export const glidepath: JudgeFactory = () => (look) => {
+  const v = glidepathVerdict(look);
   return v === 'INCONCLUSIVE' ? 'WAIT' : v;
+};
+
+/**
+ * Not what the workflow does (informational): the same judge also consulted
+ * every minute during a bake, acting on FAIL at once but on PASS only at the
+ * end of a bake or extension. The always-valid tests make the extra looks
+ * free of false-rollback inflation; this shows what they would buy.
+ */
+export const glidepathFailFast: JudgeFactory = () => (look) => {
+  const v = glidepathVerdict(look);
+  if (v === 'FAIL') return 'FAIL';
+  return v === 'PASS' && look.minute % look.bakeMinutes === 0 ? 'PASS' : 'WAIT';
 };
 
 /** The time baseline: bake each step for its full time, then go on; it never looks at metrics. */
@@ -163,10 +188,11 @@ export const kayenta: JudgeFactory = () => (look) => {
   return score >= 95 ? 'PASS' : score < 75 ? 'FAIL' : 'WAIT';
 };
 
-export const JUDGES: Record<string, JudgeFactory> = {
-  glidepath,
-  'release-manager': releaseManager,
-  flagger,
-  kayenta,
-  'fixed-bake': fixedBake,
+export const JUDGES: Record<string, { cadence: Cadence; create: JudgeFactory; informational?: true }> = {
+  glidepath: { cadence: 'bake', create: glidepath },
+  'release-manager': { cadence: 'minute', create: releaseManager },
+  flagger: { cadence: 'minute', create: flagger },
+  kayenta: { cadence: 'bake', create: kayenta },
+  'fixed-bake': { cadence: 'bake', create: fixedBake },
+  'glidepath-failfast': { cadence: 'minute', create: glidepathFailFast, informational: true },
 };
