@@ -147,10 +147,30 @@ const pp = (x: number) =>
 const ms = (x: number) => (Number.isFinite(x) ? `${Math.round(x)}ms` : 'beyond the last bucket');
 const pText = (p: number) => (p < 0.001 ? 'p<0.001' : `p=${p.toFixed(3)}`);
 
+/** log((e^a + e^b) / 2): the mixture of two e-values, itself an e-value. */
+const logMean = (a: number, b: number) => Math.max(a, b) + Math.log1p(Math.exp(-Math.abs(a - b))) - Math.LN2;
+
+/**
+ * The harm tests mix two scales: TAU_FAIL for large effects on few requests
+ * (a 503 storm), and the limit's own size for effects just beyond it (a p99
+ * 50% slower, 5xx twice the base). An average of two mixture ratios is a
+ * mixture ratio over the averaged prior, so the always-valid guarantee holds;
+ * the price is at most log 2 of evidence on either effect.
+ */
+function harmFamily(family: TestFamily, limit: number): TestFamily {
+  const small = Math.max(limit, 0.001);
+  return {
+    ...family,
+    logRatioAbove: (t) => logMean(family.logRatioAbove(t, TAU_FAIL), family.logRatioAbove(t, small)),
+    logRatioBelow: (t) => logMean(family.logRatioBelow(t, TAU_FAIL), family.logRatioBelow(t, small)),
+  };
+}
+
 /** The harm test of a quantity against its limit, with its 99% always-valid bounds. */
-function weigh(family: TestFamily, limit: number) {
-  const above = family.logRatioAbove(limit, TAU_FAIL);
-  const bounds = confidenceBounds(family, ALPHA_FAIL, TAU_FAIL);
+function weigh(family: TestFamily, limit: number, scale = limit) {
+  const harm = harmFamily(family, scale);
+  const above = harm.logRatioAbove(limit, TAU_FAIL);
+  const bounds = confidenceBounds(harm, ALPHA_FAIL, TAU_FAIL);
   return {
     beyond: above >= LOG_FAIL,
     pWithin: alwaysValidP(above),
@@ -225,7 +245,10 @@ function ceiling(
     return { status: statusOf(w.beyond && enough, pointWithin), withinLimit: pointWithin, shared: false, w };
   }
   const worseThanStable =
-    differenceFamily(canary.bad, canary.n, stable.bad, stable.n).logRatioAbove(0, TAU_FAIL) >= LOG_FAIL;
+    harmFamily(differenceFamily(canary.bad, canary.n, stable.bad, stable.n), limit).logRatioAbove(
+      0,
+      TAU_FAIL,
+    ) >= LOG_FAIL;
   if (w.beyond && enough && worseThanStable) return { status: 'fail', withinLimit: false, shared: false, w };
   if (pointWithin) return { status: 'pass', withinLimit: true, shared: false, w };
   const stableUnder =
