@@ -1,0 +1,356 @@
+/**
+ * Scheduled jobs end to end on the local cloud: Google's Pub/Sub and
+ * Firestore emulators, our Workflows emulator running workflows/job-run,
+ * the Cloud Run emulator's Jobs API, the functions hosted in-process by the
+ * functions-framework, and the Slack sink.
+ */
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import { JobsClient } from '@google-cloud/run';
+import type { ClientOptions } from 'google-gax';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeWithEmulators, testProjectId } from '../../helpers/emulators';
+import { hostFunction, pushEndpoint, type HostedFunction } from '../../../emulators/functions-host';
+import { ensurePushSubscription } from '../../../emulators/pubsub-setup';
+import { startSlackSink, type SlackSink } from '../../../emulators/slack-sink';
+import { startCloudRunEmulator, type CloudRunEmulator } from '../../../emulators/cloudrun';
+import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulators/workflows';
+import { waitFor } from '../../../emulators/util';
+import { localClientOptions } from '../../../functions/shared/endpoint';
+import { createLogger } from '../../../functions/shared/log';
+import { configureRuntime } from '../../../functions/entry/runtime';
+import { FirestoreJobStore, pubsubPublisher } from '../../../functions/adapters/job-store';
+import { replayDeadLetter } from '../../../functions/usecases/dead-letter';
+import { systemClock } from '../../../functions/ports';
+import type { JobRunRecord } from '../../../functions/domain/jobs';
+import type { DeadLetterRecord } from '../../../functions/domain/records';
+import '../../../functions/entry/actions';
+import '../../../functions/entry/job-trigger';
+import '../../../functions/entry/dead-letter';
+
+const REGION = 'us-central1';
+const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
+const OIDC_SECRET = 'jobs-test-secret';
+/** A 30 s backoff sleeps 0.6 s; a 10 s status poll 0.2 s. */
+const SLEEP_SCALE = 50;
+
+describeWithEmulators('scheduled jobs on the local cloud', () => {
+  const projectId = testProjectId(__filename);
+  let cloudRun: CloudRunEmulator;
+  let workflows: WorkflowsEmulator;
+  let slack: SlackSink;
+  let fns: HostedFunction[] = [];
+  let failing: Server;
+  let pubsub: PubSub;
+  let db: Firestore;
+  let store: FirestoreJobStore;
+  const logs: Array<Record<string, unknown>> = [];
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glidepath-jobs-'));
+    const policyFile = join(dir, 'glidepath.yaml');
+    const job = (name: string, retry: string) =>
+      `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry} }`;
+    writeFileSync(
+      policyFile,
+      [
+        'jobs:',
+        job('flaky-report', '{ maxAttempts: 3, initialBackoff: 30s, multiplier: 2, maxBackoff: 45s }'),
+        job('broken-export', '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 2, maxBackoff: 1m }'),
+        job('nightly-sync', '{ maxAttempts: 1, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
+      ].join('\n'),
+    );
+    cloudRun = await startCloudRunEmulator();
+    const jobsClient = new JobsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    for (const id of ['flaky-report', 'broken-export', 'nightly-sync']) {
+      const [op] = await jobsClient.createJob({
+        parent: `projects/${projectId}/locations/${REGION}`,
+        jobId: id,
+        job: {
+          template: { template: { containers: [{ image: `us-docker.pkg.dev/${projectId}/jobs/${id}:v1` }] } },
+        },
+      });
+      await op.promise();
+    }
+    await jobsClient.close();
+    slack = await startSlackSink();
+    const actions = await hostFunction('actions');
+    fns.push(actions);
+    workflows = await startWorkflowsEmulator({
+      env: { 'job-run': { ACTIONS_URL: actions.url } },
+      serviceAccount: SA,
+      oidcSecret: OIDC_SECRET,
+      sleepScale: SLEEP_SCALE,
+    });
+    Object.assign(process.env, {
+      GLIDEPATH_PROJECT: projectId,
+      GLIDEPATH_LOCATION: REGION,
+      GLIDEPATH_POLICY_FILE: policyFile,
+      GLIDEPATH_WORKFLOWS_ENDPOINT: workflows.host,
+      GLIDEPATH_RUN_ENDPOINT: cloudRun.grpcHost,
+      GLIDEPATH_WORKFLOW_SA: SA,
+      GLIDEPATH_LOCAL_OIDC_SECRET: OIDC_SECRET,
+      SLACK_WEBHOOK_URL: slack.url,
+    });
+    configureRuntime({ log: createLogger({}, (line) => logs.push(JSON.parse(line))) });
+
+    const trigger = await hostFunction('jobTrigger');
+    const deadLetter = await hostFunction('deadLetter');
+    fns.push(trigger, deadLetter);
+    // An endpoint that never acknowledges: its messages can only end on the dead-letter topic.
+    failing = createServer((_req, res) => res.writeHead(500).end());
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
+
+    pubsub = new PubSub({ projectId });
+    db = new Firestore({ projectId });
+    store = new FirestoreJobStore(db);
+    const dlq = { deadLetterTopic: 'glidepath-dead-letters', maxDeliveryAttempts: 5 };
+    await ensurePushSubscription(pubsub, {
+      topic: 'glidepath-job-triggers',
+      name: 'glidepath-job-triggers-job-trigger',
+      endpoint: pushEndpoint(trigger, projectId, 'glidepath-job-triggers'),
+      ...dlq,
+    });
+    await ensurePushSubscription(pubsub, {
+      topic: 'glidepath-dead-letters',
+      name: 'glidepath-dead-letters-dead-letter',
+      endpoint: pushEndpoint(deadLetter, projectId, 'glidepath-dead-letters'),
+    });
+    const failingUrl = `http://127.0.0.1:${(failing.address() as AddressInfo).port}/projects/${projectId}/topics/gcr`;
+    await ensurePushSubscription(pubsub, {
+      topic: 'gcr',
+      name: 'gcr-poison',
+      endpoint: failingUrl,
+      ...dlq,
+      minimumBackoffSeconds: 0,
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(fns.map((f) => f.stop()));
+    await new Promise((resolve) => failing?.close(resolve));
+    await workflows?.stop();
+    await cloudRun?.stop();
+    await slack?.stop();
+    await pubsub?.close();
+    await db?.terminate();
+  });
+
+  const publish = (topic: string, payload: unknown, attributes: Record<string, string> = {}) =>
+    pubsub.topic(topic).publishMessage({ data: Buffer.from(JSON.stringify(payload)), attributes });
+  const finishedRun = (id: string) =>
+    waitFor(
+      async () => {
+        const run = await store.getRun(id);
+        // Finished, and told Slack when there was something to tell (a failure, or a recovery after one).
+        const quiet = run?.status === 'SUCCEEDED' && run.attempts.length === 1;
+        return run && (run.status === 'SUCCEEDED' || run.status === 'FAILED') && (quiet || run.notifiedAt)
+          ? run
+          : undefined;
+      },
+      { timeoutMs: 30_000, what: `job run ${id} to finish`, intervalMs: 100 },
+    );
+  const deadLetter = (id: string) =>
+    waitFor(async () => store.getDeadLetter(id), {
+      timeoutMs: 45_000,
+      what: `dead letter ${id}`,
+      intervalMs: 200,
+    });
+  const ms = (iso: string | undefined) => Date.parse(iso ?? '');
+
+  it('retries with the exact backoff schedule, recording every attempt, and tells Slack it recovered', async () => {
+    cloudRun.setJobOutcomes(`projects/${projectId}/locations/${REGION}/jobs/flaky-report`, [
+      'fail',
+      'fail',
+      'succeed',
+    ]);
+    const messageId = await publish('glidepath-job-triggers', { job: 'flaky-report' });
+    const run = await finishedRun(`flaky-report-m${messageId}`);
+
+    expect(run).toMatchObject({ status: 'SUCCEEDED', trigger: 'manual', job: 'flaky-report' });
+    expect(run.attempts.map((a) => [a.number, a.result, a.backoffSeconds])).toEqual([
+      [1, 'FAILED', 30],
+      [2, 'FAILED', 45], // min(30 × 2, 45): capped
+      [3, 'SUCCEEDED', undefined],
+    ]);
+    for (const a of run.attempts) {
+      expect(a.executionName).toMatch(
+        new RegExp(`^projects/${projectId}/locations/${REGION}/jobs/flaky-report/executions/`),
+      );
+      expect(ms(a.endedAt)).toBeGreaterThanOrEqual(ms(a.startedAt));
+    }
+    expect(run.attempts[0].error).toBeTruthy();
+    // The wait between an attempt's end and the next start is the backoff, scaled: 0.6 s then 0.9 s.
+    const waits = [1, 2].map((i) => ms(run.attempts[i].startedAt) - ms(run.attempts[i - 1].endedAt));
+    expect(waits[0]).toBeGreaterThanOrEqual((30 / SLEEP_SCALE) * 1000);
+    expect(waits[0]).toBeLessThan((30 / SLEEP_SCALE) * 1000 + 300);
+    expect(waits[1]).toBeGreaterThanOrEqual((45 / SLEEP_SCALE) * 1000);
+    expect(waits[1]).toBeLessThan((45 / SLEEP_SCALE) * 1000 + 300);
+    expect(waits[1] / waits[0]).toBeGreaterThan(1.2);
+
+    expect(slack.posts.filter((p) => p.text.includes(run.id))).toEqual([
+      expect.objectContaining({ text: expect.stringMatching(/recovered on attempt 3/) }),
+    ]);
+    expect(await store.getDeadLetter(`job-failed-${run.id}`)).toBeUndefined();
+  });
+
+  let failedRun: JobRunRecord;
+  let jobFailed: DeadLetterRecord;
+
+  it('after the last failed attempt writes a dead letter with every attempt and the original message, publishes it and tells Slack once', async () => {
+    cloudRun.setJobOutcomes(`projects/${projectId}/locations/${REGION}/jobs/broken-export`, ['fail', 'fail']);
+    const messageId = await publish(
+      'glidepath-job-triggers',
+      { job: 'broken-export' },
+      { requestedBy: 'test' },
+    );
+    failedRun = await finishedRun(`broken-export-m${messageId}`);
+    expect(failedRun.status).toBe('FAILED');
+    expect(failedRun.attempts.map((a) => a.result)).toEqual(['FAILED', 'FAILED']);
+
+    jobFailed = await deadLetter(`job-failed-${failedRun.id}`);
+    expect(jobFailed).toMatchObject({
+      kind: 'job-failed',
+      source: 'glidepath-job-triggers',
+      messageId,
+      data: Buffer.from(JSON.stringify({ job: 'broken-export' })).toString('base64'),
+      attributes: { requestedBy: 'test' },
+      replayed: false,
+    });
+    const attempts = (jobFailed.details?.attempts ?? []) as Array<{
+      number: number;
+      error?: string;
+      executionName?: string;
+    }>;
+    expect(attempts.map((a) => a.number)).toEqual([1, 2]);
+    for (const a of attempts) expect(a.error && a.executionName).toBeTruthy();
+    expect(failedRun.deadLetterMessageId).toBeTruthy();
+
+    // The dead-letter function saw the job-failed message and did not record or announce it again.
+    await waitFor(
+      () => logs.find((l) => l.messageId === failedRun.deadLetterMessageId && l.outcome === 'ignored'),
+      { timeoutMs: 10_000, what: 'dead-letter function to see the job-failed message' },
+    );
+    const announced = slack.posts.filter((p) => p.text.includes(failedRun.id));
+    expect(announced).toHaveLength(1);
+    expect(announced[0].text).toMatch(/failed after 2 attempts/);
+    const undeliverable = await db.collection('deadLetters').where('kind', '==', 'undeliverable').get();
+    expect(undeliverable.docs.filter((d) => (d.data().attributes ?? {}).glidepathKind)).toHaveLength(0);
+  });
+
+  it('replays a dead letter into a new run once, and refuses a second replay', async () => {
+    expect(jobFailed).toBeDefined();
+    cloudRun.setJobOutcomes(`projects/${projectId}/locations/${REGION}/jobs/broken-export`, ['succeed']);
+    const deps = { store, publish: pubsubPublisher(pubsub), clock: systemClock };
+    const first = await replayDeadLetter(deps, jobFailed.id, 'alice@example.com');
+    expect(first).toMatchObject({ kind: 'replayed', topic: 'glidepath-job-triggers' });
+    const replayRun = await finishedRun(`broken-export-m${(first as { messageId: string }).messageId}`);
+    expect(replayRun).toMatchObject({ status: 'SUCCEEDED', trigger: 'replay' });
+    expect(replayRun.message.attributes).toEqual({ requestedBy: 'test', replayOf: jobFailed.id });
+    expect(await store.getDeadLetter(jobFailed.id)).toMatchObject({
+      replayed: true,
+      replayedBy: 'alice@example.com',
+      replayMessageId: (first as { messageId: string }).messageId,
+    });
+
+    const second = await replayDeadLetter(deps, jobFailed.id, 'bob@example.com');
+    expect(second.kind).toBe('refused');
+    expect((second as { reason: string }).reason).toMatch(
+      new RegExp(`dead letter ${jobFailed.id} was already replayed by alice@example.com`),
+    );
+    const runs = await store.listRuns('broken-export', 10);
+    expect(runs.filter((r) => r.trigger === 'replay')).toHaveLength(1);
+  });
+
+  it('starts one run for a duplicate scheduler delivery', async () => {
+    // Both copies must fall in the same minute: do not start in the last seconds of one.
+    await waitFor(() => new Date().getUTCSeconds() < 50, {
+      timeoutMs: 15_000,
+      what: 'the start of a minute',
+    });
+    cloudRun.setJobOutcomes(`projects/${projectId}/locations/${REGION}/jobs/nightly-sync`, [
+      'succeed',
+      'succeed',
+    ]);
+    const scheduler = { job: 'nightly-sync' };
+    const ids = await Promise.all([
+      publish('glidepath-job-triggers', scheduler, scheduler),
+      publish('glidepath-job-triggers', scheduler, scheduler),
+    ]);
+    const outcomes = await Promise.all(
+      ids.map((id) =>
+        waitFor(() => logs.find((l) => l.messageId === id && l.outcome), {
+          timeoutMs: 10_000,
+          what: `outcome of ${id}`,
+        }),
+      ),
+    );
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['ignored', 'started']);
+    const runs = await store.listRuns('nightly-sync', 10);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      trigger: 'schedule',
+      id: expect.stringMatching(/^nightly-sync-\d{12}$/),
+    });
+    const run = await finishedRun(runs[0].id);
+    expect(run.attempts).toHaveLength(1);
+    expect(run.status).toBe('SUCCEEDED');
+  });
+
+  it('moves a poison message to deadLetters after the subscription’s maximum deliveries and tells Slack once', async () => {
+    const messageId = await publish('gcr', { action: 'INSERT', digest: 'poison' }, { origin: 'poison-test' });
+    const undeliverable = await waitFor(
+      async () =>
+        (await db.collection('deadLetters').where('kind', '==', 'undeliverable').get()).docs
+          .map((d) => d.data() as DeadLetterRecord)
+          .find((r) => r.attributes.origin === 'poison-test'),
+      { timeoutMs: 45_000, what: 'the poison message in deadLetters', intervalMs: 250 },
+    );
+    expect(undeliverable).toMatchObject({
+      source: 'gcr',
+      subscription: 'gcr-poison',
+      deliveryCount: 5,
+      data: Buffer.from(JSON.stringify({ action: 'INSERT', digest: 'poison' })).toString('base64'),
+    });
+    expect(undeliverable.attributes.CloudPubSubDeadLetterSourceDeliveryCount).toBe('5');
+    expect(undeliverable.messageId).not.toBe(messageId); // the dead-letter topic's own message id
+    expect(slack.posts.filter((p) => p.text.includes(undeliverable.id))).toHaveLength(1);
+  });
+
+  it('keeps the dead letter when Slack is down, and acknowledges it', async () => {
+    slack.setMode('error');
+    try {
+      const before = slack.attempts;
+      await publish('gcr', { action: 'INSERT', digest: 'poison-2' }, { origin: 'slack-outage' });
+      const record = await waitFor(
+        async () =>
+          (await db.collection('deadLetters').where('kind', '==', 'undeliverable').get()).docs
+            .map((d) => d.data() as DeadLetterRecord)
+            .find((r) => r.attributes.origin === 'slack-outage'),
+        { timeoutMs: 45_000, what: 'the dead letter despite the Slack outage', intervalMs: 250 },
+      );
+      await waitFor(
+        () =>
+          slack.attempts > before &&
+          logs.find((l) => l.deadLetterId === record.id && l.outcome === 'recorded'),
+        { timeoutMs: 10_000, what: 'the failed Slack post' },
+      );
+      expect(slack.posts.filter((p) => p.text.includes(record.id))).toHaveLength(0);
+      expect(logs.find((l) => l.deadLetterId === record.id && l.outcome === 'recorded')).toMatchObject({
+        slack: false,
+      });
+      // Acknowledged: the dead-letter function handled it once, no redelivery.
+      expect(
+        logs.filter(
+          (l) => l.deadLetterId === record.id && (l.outcome === 'recorded' || l.outcome === 'duplicate'),
+        ),
+      ).toHaveLength(1);
+    } finally {
+      slack.setMode('ok');
+    }
+  });
+});
