@@ -3,10 +3,11 @@
  * (service, digest) deduplication are taken in one transaction, so two
  * images arriving at once can never both become the active rollout.
  */
-import type { Firestore, Transaction } from '@google-cloud/firestore';
+import { FieldPath, FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import {
   DeadLetterRecord,
+  RegionRecord,
   RolloutRecord,
   ServiceRecord,
   isTerminal,
@@ -202,6 +203,109 @@ export class FirestoreRolloutStore {
           if (err?.code !== 6) throw err; // ALREADY_EXISTS
         });
     });
+  }
+
+  /**
+   * The rollout, if it may still act: RUNNING, holding its service's lease,
+   * and (when given) driven by this very workflow execution. Otherwise the
+   * reason it must stop.
+   */
+  async authorize(id: string, executionId?: string): Promise<{ rollout: RolloutRecord; service: ServiceRecord } | { stop: string }> {
+    const rollout = await this.getRollout(id);
+    if (!rollout) return { stop: `rollout ${id} not found` };
+    // PENDING too: the execution's first call can arrive before intake has recorded its name.
+    const startingUp = rollout.status === 'PENDING' && !rollout.queuedBehind;
+    if (rollout.status !== 'RUNNING' && !startingUp) return { stop: `rollout ${id} is ${rollout.status}` };
+    if (executionId && rollout.executionName && !rollout.executionName.endsWith(`/${executionId}`))
+      return { stop: `rollout ${id} is driven by ${rollout.executionName}, not execution ${executionId}` };
+    const service = await this.getService(rollout.service);
+    if (service?.activeRollout !== id) return { stop: `rollout ${id} no longer holds the lease of ${rollout.service}` };
+    return { rollout, service };
+  }
+
+  /** Merges `patch` into the rollout's record of one region and appends an event. */
+  async updateRegion(id: string, region: string, now: Date, patch: Partial<RegionRecord>, event?: RolloutEvent): Promise<RegionRecord> {
+    return this.guard(`update ${id}/${region}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const rollout = await this.readInTx(tx, id);
+        if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
+        const merged = read(RegionRecord, { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() }, `region ${region}`);
+        tx.update(this.rolloutDoc(id), new FieldPath('regions', region), merged, 'updatedAt', now.toISOString());
+        if (event) this.eventInTx(tx, id, now, { region, ...event });
+        return merged;
+      }),
+    );
+  }
+
+  /**
+   * Takes the region's candidate slot of a service for `rolloutId`.
+   * Returns the rollout id that held it before (to be cleaned up), if any.
+   */
+  async claimRegion(serviceName: string, region: string, rolloutId: string, now: Date): Promise<string | undefined> {
+    return this.guard(`claim ${serviceName}/${region}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const snap = await tx.get(this.serviceDoc(serviceName));
+        const service = read(ServiceRecord, snap.data() ?? { name: serviceName, updatedAt: now.toISOString() }, `service ${serviceName}`);
+        const holder = service.candidates[region];
+        if (holder === rolloutId) return undefined;
+        if (service.activeRollout !== rolloutId) throw new GlidepathError('conflict', `rollout ${rolloutId} does not hold the lease of ${serviceName}`);
+        tx.set(this.serviceDoc(serviceName), { ...service, candidates: { ...service.candidates, [region]: rolloutId }, updatedAt: now.toISOString() });
+        return holder;
+      }),
+    );
+  }
+
+  /** Frees the region's candidate slot if `rolloutId` holds it; records a promoted revision as last good. */
+  async releaseRegion(serviceName: string, region: string, rolloutId: string, now: Date, lastGood?: string): Promise<void> {
+    await this.guard(`release ${serviceName}/${region}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const snap = await tx.get(this.serviceDoc(serviceName));
+        if (!snap.exists) return;
+        const service = read(ServiceRecord, snap.data(), `service ${serviceName}`);
+        const candidates = { ...service.candidates };
+        if (candidates[region] === rolloutId) delete candidates[region];
+        tx.set(this.serviceDoc(serviceName), {
+          ...service,
+          candidates,
+          lastGood: lastGood ? { ...service.lastGood, [region]: lastGood } : service.lastGood,
+          updatedAt: now.toISOString(),
+        });
+      }),
+    );
+  }
+
+  /**
+   * Ends a rollout: its status, the service's lease, the last failed digest.
+   * Returns the next queued rollout of the service, now holding the lease.
+   */
+  async finish(id: string, status: RolloutStatus, reason: string, now: Date): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }> {
+    return this.guard(`finish ${id}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const rollout = await this.readInTx(tx, id);
+        if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
+        const serviceSnap = await tx.get(this.serviceDoc(rollout.service));
+        const service = serviceSnap.exists ? read(ServiceRecord, serviceSnap.data(), `service ${rollout.service}`) : undefined;
+        const nextId = service?.activeRollout === id ? service.queue[0] : undefined;
+        const next = nextId ? await this.readInTx(tx, nextId) : undefined;
+        const nowIso = now.toISOString();
+        const ended = isTerminal(rollout.status) ? rollout : { ...rollout, status, outcomeReason: reason, endedAt: nowIso, updatedAt: nowIso };
+        tx.set(this.rolloutDoc(id), ended);
+        if (service) {
+          const holds = service.activeRollout === id;
+          tx.set(this.serviceDoc(rollout.service), {
+            ...service,
+            activeRollout: holds ? (next?.id ?? null) : service.activeRollout,
+            activeDigest: holds ? (next?.digest ?? null) : service.activeDigest,
+            queue: holds && next ? service.queue.slice(1) : service.queue,
+            lastFailedDigest: status === 'ROLLED_BACK' || status === 'FAILED' ? rollout.digest : service.lastFailedDigest,
+            updatedAt: nowIso,
+          });
+        }
+        if (next) tx.set(this.rolloutDoc(next.id), { ...next, queuedBehind: FieldValue.delete() } as never, { merge: true });
+        if (!isTerminal(rollout.status)) this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
+        return { rollout: ended, ...(next ? { next: { ...next, queuedBehind: undefined } } : {}) };
+      }),
+    );
   }
 
   private async readInTx(tx: Transaction, id: string): Promise<RolloutRecord | undefined> {

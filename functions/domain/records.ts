@@ -27,10 +27,15 @@ export const StepRecord = z.object({
   judgedAt: Iso.optional(),
 });
 
+const Share = z.object({ revision: z.string(), percent: z.number() });
+
 export const RegionRecord = z.object({
   status: z.enum(REGION_STATUSES),
   stableRevision: z.string().nullable().optional(),
+  /** The serving split before anything moved: what a rollback restores exactly. */
+  recordedSplit: z.array(Share).optional(),
   candidateRevision: z.string().optional(),
+  tagUrl: z.string().optional(),
   traffic: z.record(z.string(), z.number()).default({}),
   steps: z.array(StepRecord).default([]),
   reason: z.string().optional(),
@@ -74,6 +79,8 @@ export const ServiceRecord = z.object({
   activeDigest: z.string().nullable().default(null),
   /** Rollouts waiting under `onNewImage: queue`, oldest first. */
   queue: z.array(z.string()).default([]),
+  /** Per region, the rollout whose candidate is deployed there: at most one at any time. */
+  candidates: z.record(z.string(), z.string()).default({}),
   lastGood: z.record(z.string(), z.string()).default({}),
   lastFailedDigest: z.string().nullable().default(null),
   updatedAt: Iso,

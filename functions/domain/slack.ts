@@ -5,7 +5,7 @@
 import type { KnownBlock } from '@slack/types';
 import type { SlackMessage } from '../ports';
 import type { RolloutPlan } from './plan';
-import type { RolloutRecord } from './records';
+import type { RegionRecord, RolloutRecord } from './records';
 
 function message(text: string, blocks: KnownBlock[], channel?: string): SlackMessage {
   return { text, blocks, ...(channel ? { channel } : {}) };
@@ -65,5 +65,46 @@ export function messageRejected(source: string, reason: string, messageId: strin
     header(`⛔ Message rejected on ${source}`),
     section(reason),
     context(`message ${messageId ?? '(no id)'} · recorded in Firestore deadLetters · \`glidepath dlq list\``),
+  ]);
+}
+
+const splitText = (traffic: Record<string, number>): string =>
+  Object.entries(traffic)
+    .map(([revision, percent]) => `\`${revision}\` ${percent}%`)
+    .join(', ') || '—';
+
+export function regionPromoted(rollout: RolloutRecord, region: string, record: RegionRecord, note?: string): SlackMessage {
+  return message(`✅ ${rollout.service} promoted in ${region}`, [
+    section(`✅ *${rollout.service}* promoted in *${region}*: \`${record.candidateRevision}\` now serves 100%.`),
+    ...(note ? [context(`⚠️ ${note}`)] : []),
+    context(`rollout \`${rollout.id}\``),
+  ]);
+}
+
+export function regionRolledBack(rollout: RolloutRecord, region: string, record: RegionRecord, reason: string): SlackMessage {
+  const lastStep = [...record.steps].reverse().find((s) => s.verdict);
+  return message(`⏪ ${rollout.service} rolled back in ${region}: ${reason}`, [
+    header(`⏪ ${rollout.service}: rolled back in ${region}`),
+    section(`*Reason:* ${reason}`),
+    fields([
+      ['Candidate', record.candidateRevision ? `\`${record.candidateRevision}\`` : '—'],
+      ['Restored', splitText(record.traffic)],
+      ['Image', `\`${rollout.image}\``],
+      ['Rollout', `\`${rollout.id}\``],
+    ]),
+    ...(lastStep ? [section(`*Step ${lastStep.index + 1} (${lastStep.percent}%): ${lastStep.verdict}*\n${lastStep.reasons.join('\n')}`)] : []),
+    ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
+  ]);
+}
+
+export function rolloutCompleted(rollout: RolloutRecord): SlackMessage {
+  const seconds = rollout.endedAt ? (Date.parse(rollout.endedAt) - Date.parse(rollout.createdAt)) / 1000 : undefined;
+  const icon = rollout.status === 'PROMOTED' ? '🏁' : rollout.status === 'SUPERSEDED' ? '⏭️' : '🛑';
+  const regions = Object.entries(rollout.regions)
+    .map(([region, r]) => `${region}: ${r.status}`)
+    .join(', ');
+  return message(`${icon} Rollout ${rollout.id} of ${rollout.service} ${rollout.status}`, [
+    section(`${icon} *${rollout.service}* rollout \`${rollout.id}\` *${rollout.status}*${rollout.outcomeReason ? `: ${rollout.outcomeReason}` : ''}`),
+    context(`${seconds !== undefined ? `total ${Math.round(seconds)}s · ` : ''}${regions || 'no regions touched'}`),
   ]);
 }

@@ -1,0 +1,168 @@
+/**
+ * The whole local cloud, started with one call (used by `npm start`,
+ * `glidepath simulate`, `npm run local-cloud` and the end-to-end tests):
+ *
+ * - Google's Pub/Sub and Firestore emulators;
+ * - our Cloud Run Admin v2 + Monitoring v3 emulator with its HTTP front door;
+ * - our Workflows emulator running the real `workflows/*.workflows.yaml`;
+ * - Glidepath's Cloud Functions, served in-process by the real
+ *   functions-framework, with push subscriptions shaped like Terraform's
+ *   (dead-letter policy to `glidepath-dead-letters`);
+ * - a Slack webhook sink.
+ *
+ * Everything binds to free loopback ports; `stop()` shuts it all down.
+ */
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { PubSub } from '@google-cloud/pubsub';
+import { Firestore } from '@google-cloud/firestore';
+import { startGoogleEmulators, type GoogleEmulators } from './google';
+import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
+import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
+import { startSlackSink, type SlackSink } from './slack-sink';
+import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
+import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
+import { FUNCTIONS } from '../functions/catalog';
+import { TOPICS } from '../functions/domain/messages';
+import { configureRuntime, type Runtime } from '../functions/entry/runtime';
+import { createLogger, type Logger } from '../functions/shared/log';
+
+export interface LocalCloudOptions {
+  projectId?: string;
+  location?: string;
+  policyFile: string;
+  /** Divides every workflow sleep (bake times, backoffs): 60 makes a 5-minute bake last 5 s. */
+  speed?: number;
+  cloudRun?: CloudRunEmulatorOptions;
+  /** Where Glidepath's structured logs go; default: dropped. */
+  logLine?: (line: string) => void;
+  /** Prints Slack posts as they arrive. */
+  printSlack?: (text: string) => void;
+  /** Reuse already-running Google emulators (the jest global setup's). */
+  reuseGoogleEmulators?: boolean;
+  maxDeliveryAttempts?: number;
+  /** Extra runtime overrides (fault injection in tests). */
+  runtime?: Partial<Runtime>;
+}
+
+export interface LocalCloud {
+  projectId: string;
+  location: string;
+  env: Record<string, string>;
+  google?: GoogleEmulators;
+  cloudRun: CloudRunEmulator;
+  workflows: WorkflowsEmulator;
+  slack: SlackSink;
+  functions: Record<string, HostedFunction>;
+  pubsub: PubSub;
+  firestore: Firestore;
+  log: Logger;
+  /** Human-readable endpoint list. */
+  endpoints(): Record<string, string>;
+  stop(): Promise<void>;
+}
+
+export const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
+
+export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
+  const projectId = opts.projectId ?? 'glidepath-local';
+  const location = opts.location ?? 'us-central1';
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+  };
+  try {
+    let google: GoogleEmulators | undefined;
+    if (!opts.reuseGoogleEmulators || !process.env.PUBSUB_EMULATOR_HOST || !process.env.FIRESTORE_EMULATOR_HOST) {
+      google = await startGoogleEmulators();
+      Object.assign(process.env, google.env);
+      stops.push(() => google!.stop());
+    }
+    const cloudRun = await startCloudRunEmulator(opts.cloudRun ?? {});
+    stops.push(() => cloudRun.stop());
+    const slack = await startSlackSink({ ...(opts.printSlack ? { print: opts.printSlack } : {}) });
+    stops.push(() => slack.stop());
+
+    const oidcSecret = randomBytes(24).toString('hex');
+    const env: Record<string, string> = {
+      GLIDEPATH_PROJECT: projectId,
+      GLIDEPATH_LOCATION: location,
+      GLIDEPATH_POLICY_FILE: opts.policyFile,
+      GLIDEPATH_RUN_ENDPOINT: cloudRun.grpcHost,
+      GLIDEPATH_MONITORING_ENDPOINT: cloudRun.monitoringHost,
+      GLIDEPATH_WORKFLOW_SA: WORKFLOW_SA,
+      GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
+      SLACK_WEBHOOK_URL: slack.url,
+      PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
+      FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST!,
+    };
+    Object.assign(process.env, env);
+    const log = createLogger({}, opts.logLine ?? (() => undefined));
+
+    // The functions, served by the real functions-framework.
+    const functions: Record<string, HostedFunction> = {};
+    for (const spec of FUNCTIONS) {
+      require(join(__dirname, '..', spec.entry)); // registers the target
+      functions[spec.name] = await hostFunction(spec.target);
+      stops.push(() => functions[spec.name].stop());
+    }
+
+    const workflows = await startWorkflowsEmulator({
+      workflowsDir: join(__dirname, '..', 'workflows'),
+      env: { rollout: { ACTIONS_URL: functions.actions.url }, 'job-run': { ACTIONS_URL: functions.actions.url } },
+      serviceAccount: WORKFLOW_SA,
+      oidcSecret,
+      sleepScale: opts.speed ?? 1,
+    });
+    stops.push(() => workflows.stop());
+    env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
+    process.env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
+    configureRuntime({ log, ...opts.runtime });
+
+    // Topics and push subscriptions, as Terraform declares them.
+    const pubsub = new PubSub({ projectId });
+    stops.push(() => pubsub.close());
+    await ensureTopic(pubsub, TOPICS.deadLetters);
+    for (const spec of FUNCTIONS) {
+      if (spec.trigger === 'http') continue;
+      for (const topic of spec.trigger) {
+        await ensurePushSubscription(pubsub, {
+          topic,
+          name: `${topic}-${spec.name}`,
+          endpoint: pushEndpoint(functions[spec.name], projectId, topic),
+          // The dead-letter subscription must not dead-letter into itself.
+          ...(topic === TOPICS.deadLetters ? {} : { deadLetterTopic: TOPICS.deadLetters, maxDeliveryAttempts: opts.maxDeliveryAttempts ?? 5 }),
+        });
+      }
+    }
+    const firestore = new Firestore({ projectId, ignoreUndefinedProperties: true });
+    stops.push(() => firestore.terminate());
+
+    return {
+      projectId,
+      location,
+      env,
+      ...(google ? { google } : {}),
+      cloudRun,
+      workflows,
+      slack,
+      functions,
+      pubsub,
+      firestore,
+      log,
+      endpoints: () => ({
+        'Pub/Sub emulator': env.PUBSUB_EMULATOR_HOST,
+        'Firestore emulator': env.FIRESTORE_EMULATOR_HOST,
+        'Cloud Run Admin v2 + Monitoring v3 (gRPC)': cloudRun.grpcHost,
+        'Cloud Run front door (HTTP)': cloudRun.frontDoorUrl,
+        'Workflows Executions (gRPC)': workflows.host,
+        ...Object.fromEntries(Object.entries(functions).map(([name, f]) => [`function ${name}`, f.url])),
+        'Slack webhook sink': slack.url,
+      }),
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

@@ -1,0 +1,284 @@
+/**
+ * What the rollout workflow asks for, region by region (design brief §1):
+ * deploy at 0%, smoke, shift, analyze, promote, rollback, complete.
+ *
+ * Every operation is idempotent (a workflow retry repeats it harmlessly)
+ * and records state in Firestore *before* it moves traffic, so that a
+ * rollback can always restore exactly what was recorded.
+ */
+import type { Clock, MetricsSource, Notifier, ServiceRef, TrafficRouter, WorkflowLauncher } from '../ports';
+import type { FirestoreRolloutStore } from '../adapters/firestore-store';
+import type { RolloutPlan } from '../domain/plan';
+import type { RegionRecord, RolloutRecord, RolloutStatus } from '../domain/records';
+import { judge, type Judgement } from '../domain/analysis/judge';
+import {
+  promoted,
+  restored,
+  servingSplit,
+  shifted,
+  stableRevision,
+  trafficMap,
+  withCandidateAtZero,
+  type Share,
+} from '../domain/traffic';
+import * as slack from '../domain/slack';
+import { GlidepathError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+
+export interface RolloutDeps {
+  store: FirestoreRolloutStore;
+  router: TrafficRouter;
+  metrics: MetricsSource;
+  notifier: Notifier;
+  launcher: WorkflowLauncher;
+  clock: Clock;
+  log: Logger;
+  /** Calls `url` once and returns the HTTP status (smoke test). */
+  probe(url: string, timeoutMs: number): Promise<number>;
+}
+
+/** A stop: the rollout is no longer the active one; the workflow ends cleanly (HTTP 409). */
+export class RolloutStopped extends Error {}
+
+const OPERATION_TIMEOUT_MS = 5 * 60_000;
+
+function planOf(rollout: RolloutRecord): RolloutPlan {
+  return rollout.plan as unknown as RolloutPlan;
+}
+
+function refOf(rollout: RolloutRecord, region: string): ServiceRef {
+  return { project: rollout.project, region, service: rollout.service };
+}
+
+async function active(deps: RolloutDeps, rolloutId: string, executionId?: string): Promise<RolloutRecord> {
+  const a = await deps.store.authorize(rolloutId, executionId);
+  if ('stop' in a) throw new RolloutStopped(a.stop);
+  return a.rollout;
+}
+
+/** A revision name of our own, so the new revision and its 0% tag land in one update. */
+export function candidateRevisionName(rollout: RolloutRecord): string {
+  const suffix = rollout.id.slice(rollout.service.length + 1).replace(/[^a-z0-9-]/g, '');
+  return `${rollout.service}-${suffix}`.slice(0, 63).replace(/-+$/, '');
+}
+
+export type DeployOutcome =
+  | { outcome: 'deployed'; candidate: string; stable: string | null; tagUrl: string }
+  | { outcome: 'failed'; reason: string };
+
+export async function deploy(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<DeployOutcome> {
+  const rollout = await active(deps, rolloutId, executionId);
+  const plan = planOf(rollout);
+  const ref = refOf(rollout, region);
+  const now = () => deps.clock.now();
+  const existing = rollout.regions[region];
+  const candidate = existing?.candidateRevision ?? candidateRevisionName(rollout);
+
+  let snapshot = await deps.router.getService(ref);
+  if (!snapshot) {
+    const reason = `service ${rollout.service} not found in ${region}; create it first`;
+    await deps.store.updateRegion(rolloutId, region, now(), { status: 'FAILED', reason }, { type: 'deploy_failed', message: reason });
+    return { outcome: 'failed', reason };
+  }
+
+  // One candidate per service and region: a superseded rollout's candidate goes first.
+  const previous = await deps.store.claimRegion(rollout.service, region, rolloutId, now());
+  if (previous) {
+    await rollbackRegion(deps, previous, region, `superseded by ${rolloutId}`);
+    snapshot = (await deps.router.getService(ref)) ?? snapshot;
+  }
+
+  // Record the stable revision and the exact split before anything moves.
+  let recorded = existing?.recordedSplit;
+  if (!recorded) {
+    recorded = servingSplit(snapshot);
+    const stable = stableRevision(recorded) ?? null;
+    await deps.store.updateRegion(
+      rolloutId,
+      region,
+      now(),
+      { status: 'DEPLOYING', stableRevision: stable, recordedSplit: recorded, candidateRevision: candidate, traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision) },
+      { type: 'stable_recorded', message: `stable ${stable ?? '(none)'}; split ${JSON.stringify(recorded)}` },
+    );
+  }
+
+  if (!snapshot.tagUrls[plan.revisionTag] || snapshot.latestCreatedRevision !== candidate) {
+    try {
+      snapshot = await deps.router.deployRevision(ref, {
+        image: plan.image,
+        revisionName: candidate,
+        plan: (current) => withCandidateAtZero(current, candidate, plan.revisionTag),
+        timeoutMs: OPERATION_TIMEOUT_MS,
+      });
+    } catch (err) {
+      if (!(err instanceof GlidepathError) || err.transient) throw err;
+      const reason = `revision ${candidate} did not become ready: ${err.message}`;
+      await deps.store.updateRegion(rolloutId, region, now(), { status: 'FAILED', reason }, { type: 'deploy_failed', message: reason });
+      return { outcome: 'failed', reason };
+    }
+  }
+  const tagUrl = snapshot.tagUrls[plan.revisionTag] ?? '';
+  await deps.store.updateRegion(
+    rolloutId,
+    region,
+    now(),
+    { status: 'SMOKE', candidateRevision: candidate, tagUrl, traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision) },
+    { type: 'deployed', message: `candidate ${candidate} at 0% on ${tagUrl}` },
+  );
+  deps.log.info('candidate deployed', { region, candidate, tagUrl });
+  return { outcome: 'deployed', candidate, stable: stableRevision(recorded) ?? null, tagUrl };
+}
+
+export async function smoke(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<{ passed: boolean; reason: string }> {
+  const rollout = await active(deps, rolloutId, executionId);
+  const { smoke: s } = planOf(rollout);
+  const record = rollout.regions[region];
+  if (!record?.tagUrl) throw new GlidepathError('invalid', `region ${region} has no candidate to smoke-test; deploy first`);
+  const url = record.tagUrl.replace(/\/$/, '') + s.path;
+  const seen: string[] = [];
+  for (let attempt = 1; attempt <= s.attempts; attempt++) {
+    const status = await deps.probe(url, s.timeoutSeconds * 1000).catch((err: Error) => err.message);
+    seen.push(String(status));
+    if (status === s.expectStatus) {
+      const reason = `GET ${s.path} answered ${status} on attempt ${attempt}`;
+      await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'SHIFTING' }, { type: 'smoke_passed', message: reason });
+      return { passed: true, reason };
+    }
+  }
+  const reason = `smoke test failed: GET ${s.path} expected ${s.expectStatus}, got ${seen.join(', ')} in ${s.attempts} attempts`;
+  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { reason }, { type: 'smoke_failed', message: reason });
+  return { passed: false, reason };
+}
+
+export async function shift(deps: RolloutDeps, rolloutId: string, region: string, step: number, executionId?: string): Promise<{ percent: number; traffic: Record<string, number> }> {
+  const rollout = await active(deps, rolloutId, executionId);
+  const plan = planOf(rollout);
+  const record = requireCandidate(rollout, region);
+  const percent = plan.steps[step]?.percent;
+  if (percent === undefined) throw new GlidepathError('invalid', `step: expected 0–${plan.steps.length - 1}, got ${step}`);
+  if (!record.stableRevision) throw new GlidepathError('invalid', `region ${region} has no stable revision to shift from`);
+  const snapshot = await deps.router.setTraffic(
+    refOf(rollout, region),
+    (current) => shifted(current, record.stableRevision!, record.candidateRevision!, plan.revisionTag, percent),
+    { timeoutMs: OPERATION_TIMEOUT_MS },
+  );
+  const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
+  const steps = [...record.steps];
+  // A retried shift keeps the step's original start: the analysis window must not shrink.
+  steps[step] = steps[step] ?? { index: step, percent, reasons: [], extensions: 0, startedAt: deps.clock.now().toISOString() };
+  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'SHIFTING', traffic, steps }, { type: 'shifted', step, message: `candidate at ${percent}%` });
+  return { percent, traffic };
+}
+
+export async function analyze(deps: RolloutDeps, rolloutId: string, region: string, step: number, executionId?: string): Promise<Judgement> {
+  const rollout = await active(deps, rolloutId, executionId);
+  const plan = planOf(rollout);
+  const record = requireCandidate(rollout, region);
+  const stepRecord = record.steps[step];
+  if (!stepRecord?.startedAt) throw new GlidepathError('invalid', `step ${step} in ${region} has not started; shift first`);
+  const now = deps.clock.now();
+  const start = new Date(stepRecord.startedAt);
+  const window = { start, end: now, alignmentSeconds: 60 };
+  const ref = refOf(rollout, region);
+  const [canary, stable] = await Promise.all([
+    deps.metrics.observe({ ...ref, revision: record.candidateRevision! }, window),
+    record.stableRevision ? deps.metrics.observe({ ...ref, revision: record.stableRevision }, window) : Promise.resolve(undefined),
+  ]);
+  const judgement = judge({
+    canary,
+    ...(stable ? { stable } : {}),
+    settings: plan.analysis,
+    elapsedSeconds: (now.getTime() - start.getTime()) / 1000,
+  });
+  const steps = [...record.steps];
+  steps[step] = {
+    ...stepRecord,
+    verdict: judgement.verdict,
+    reasons: judgement.reasons,
+    figures: JSON.parse(JSON.stringify(judgement.figures)),
+    extensions: stepRecord.verdict === 'INCONCLUSIVE' ? stepRecord.extensions + 1 : stepRecord.extensions,
+    judgedAt: now.toISOString(),
+  };
+  await deps.store.updateRegion(rolloutId, region, now, { steps }, { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` });
+  deps.log.info('step analyzed', { event: 'step_analyzed', service: rollout.service, region, step, verdict: judgement.verdict, reasons: judgement.reasons });
+  return judgement;
+}
+
+export async function promote(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<{ traffic: Record<string, number>; note?: string }> {
+  const rollout = await active(deps, rolloutId, executionId);
+  const plan = planOf(rollout);
+  const record = requireCandidate(rollout, region);
+  const snapshot = await deps.router.setTraffic(refOf(rollout, region), (current) => promoted(current, record.candidateRevision!, plan.revisionTag), {
+    timeoutMs: OPERATION_TIMEOUT_MS,
+  });
+  const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
+  const note = record.stableRevision ? undefined : 'no stable revision to compare against: promoted after the smoke test';
+  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'PROMOTED', traffic, ...(note ? { reason: note } : {}) }, { type: 'promoted', message: note ?? 'candidate at 100%' });
+  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now(), record.candidateRevision);
+  await deps.notifier.notify(slack.regionPromoted(rollout, region, record, note));
+  deps.log.info('region promoted', { region, candidate: record.candidateRevision });
+  return { traffic, ...(note ? { note } : {}) };
+}
+
+/**
+ * Restores the recorded split in one region, whatever the rollout's status:
+ * a superseded or aborted rollout's candidate must still be taken down. A
+ * region whose slot another rollout holds is left alone.
+ */
+export async function rollbackRegion(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  reason: string,
+  opts: { includePromoted?: boolean } = {},
+): Promise<{ traffic: Record<string, number> | null }> {
+  const rollout = await deps.store.getRollout(rolloutId);
+  if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
+  const record = rollout.regions[region];
+  const service = await deps.store.getService(rollout.service);
+  const holder = service?.candidates[region];
+  if (!record || record.status === 'ROLLED_BACK' || (holder && holder !== rolloutId)) return { traffic: record?.traffic ?? null };
+  if (record.status === 'PROMOTED' && !opts.includePromoted) return { traffic: record.traffic };
+  let traffic: Record<string, number> | null = null;
+  if (record.recordedSplit?.length && record.candidateRevision) {
+    const recorded: Share[] = record.recordedSplit;
+    const snapshot = await deps.router.setTraffic(refOf(rollout, region), (current) => restored(current, recorded), { timeoutMs: OPERATION_TIMEOUT_MS });
+    traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
+  }
+  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'ROLLED_BACK', reason, ...(traffic ? { traffic } : {}) }, { type: 'rolled_back', message: reason });
+  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
+  await deps.notifier.notify(slack.regionRolledBack(rollout, region, { ...record, ...(traffic ? { traffic } : {}) }, reason));
+  deps.log.warn('region rolled back', { rolloutId, service: rollout.service, region, reason });
+  return { traffic };
+}
+
+/** Ends the rollout, releases the lease and starts the next queued rollout, if any. */
+export async function complete(deps: RolloutDeps, rolloutId: string, status: RolloutStatus, reason: string): Promise<{ status: RolloutStatus }> {
+  const { rollout, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
+  deps.log.info('rollout finished', { event: 'rollout_finished', rolloutId, service: rollout.service, status: rollout.status, reason });
+  await deps.notifier.notify(slack.rolloutCompleted(rollout));
+  if (next) {
+    const executionName = await deps.launcher.start('rollout', next.plan, { rollout_id: next.id, service: next.service });
+    await deps.store.recordExecution(next.id, executionName, deps.clock.now());
+    deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
+  }
+  return { status: rollout.status };
+}
+
+/** Aborts a rollout: stop its execution, then take every region it touched back to the recorded split. */
+export async function abort(deps: RolloutDeps, rolloutId: string, by: string): Promise<RolloutRecord> {
+  const rollout = await deps.store.getRollout(rolloutId);
+  if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
+  if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
+  await deps.store.finish(rolloutId, 'ABORTED', `aborted by ${by}`, deps.clock.now());
+  for (const region of Object.keys(rollout.regions)) {
+    if (rollout.regions[region].status !== 'PROMOTED') await rollbackRegion(deps, rolloutId, region, `aborted by ${by}`);
+  }
+  return (await deps.store.getRollout(rolloutId))!;
+}
+
+function requireCandidate(rollout: RolloutRecord, region: string): RegionRecord & { candidateRevision: string } {
+  const record = rollout.regions[region];
+  if (!record?.candidateRevision) throw new GlidepathError('invalid', `region ${region} has no candidate; deploy first`);
+  return record as RegionRecord & { candidateRevision: string };
+}
