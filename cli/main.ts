@@ -7,6 +7,8 @@ import { registerPlan } from './commands/plan';
 import { registerAnalyze } from './commands/analyze';
 import { registerTimeline } from './commands/timeline';
 import { registerWorkflows } from './commands/workflows';
+import { registerJobs } from './commands/jobs';
+import { registerDlq } from './commands/dlq';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('glidepath')
@@ -20,5 +22,7 @@ export async function main(argv: string[]): Promise<void> {
   registerAnalyze(program);
   registerTimeline(program);
   registerWorkflows(program);
+  registerJobs(program);
+  registerDlq(program);
   await program.parseAsync(argv);
 }

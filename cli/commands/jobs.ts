@@ -1,0 +1,140 @@
+/**
+ * `glidepath jobs list | run NAME | history NAME`: the policy's scheduled
+ * Cloud Run Jobs and their runs. Reads Firestore and publishes to Pub/Sub
+ * with the real clients: on the local cloud through FIRESTORE_EMULATOR_HOST
+ * and PUBSUB_EMULATOR_HOST, on GCP with Application Default Credentials.
+ */
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { Firestore } from '@google-cloud/firestore';
+import { PubSub } from '@google-cloud/pubsub';
+import { FirestoreJobStore, pubsubPublisher, type Publish } from '../../functions/adapters/job-store';
+import { TOPICS } from '../../functions/domain/messages';
+import { formatDuration } from '../../functions/domain/duration';
+import type { JobRunRecord } from '../../functions/domain/jobs';
+import { UsageError, printJson, readPolicy } from '../io';
+
+export interface CloudOptions {
+  project?: string;
+  json?: boolean;
+}
+
+/** Adds --project and --json to a command. */
+export function cloudOptions(cmd: Command): Command {
+  return cmd
+    .option('--project <id>', 'the Glidepath project (Firestore, Pub/Sub)', process.env.GLIDEPATH_PROJECT)
+    .option('--json', 'print JSON instead of text');
+}
+
+/** Runs `fn` with a job store and a publisher on the project, and closes the clients after. */
+export async function withCloud<T>(
+  opts: CloudOptions,
+  fn: (c: { store: FirestoreJobStore; publish: Publish }) => Promise<T>,
+): Promise<T> {
+  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
+  const firestore = new Firestore({ projectId: opts.project, ignoreUndefinedProperties: true });
+  const pubsub = new PubSub({ projectId: opts.project });
+  try {
+    return await fn({ store: new FirestoreJobStore(firestore), publish: pubsubPublisher(pubsub) });
+  } finally {
+    await Promise.all([firestore.terminate(), pubsub.close()]);
+  }
+}
+
+/** Who runs the command, recorded on manual triggers and replays. */
+export function operator(): string {
+  return process.env.GLIDEPATH_OPERATOR ?? userInfo().username;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseEnv(pairs: string[]): Record<string, string> | undefined {
+  if (!pairs.length) return undefined;
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new UsageError(`--env ${pair}: expected KEY=VALUE`);
+    env[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return env;
+}
+
+export function runLine(run: JobRunRecord): string {
+  const took = run.finishedAt
+    ? ` in ${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.createdAt)) / 1000)}`
+    : '';
+  const attempts = run.attempts
+    .map((a) => `#${a.number} ${a.result}${a.error ? ` (${a.error})` : ''}`)
+    .join(', ');
+  return `${run.createdAt}  ${run.id}  ${run.status}${took}  [${run.trigger}]  ${attempts || 'no attempts yet'}`;
+}
+
+export function registerJobs(program: Command): void {
+  const jobs = program.command('jobs').description('scheduled Cloud Run Jobs: list, run now, history');
+
+  cloudOptions(jobs.command('list').description('the jobs of the policy with their last run'))
+    .option('--config <file>', 'the policy file', 'glidepath.yaml')
+    .action(async (opts: CloudOptions & { config: string }) => {
+      const policy = readPolicy(opts.config);
+      const rows = await withCloud(opts, async ({ store }) =>
+        Promise.all(
+          policy.jobs.map(async (job) => ({ job, lastRun: (await store.listRuns(job.name, 1))[0] })),
+        ),
+      );
+      if (opts.json) return printJson(rows.map(({ job, lastRun }) => ({ ...job, lastRun: lastRun ?? null })));
+      if (!rows.length) return void process.stdout.write('no jobs in the policy\n');
+      for (const { job, lastRun } of rows) {
+        process.stdout.write(
+          `${job.name}  ${job.project}/${job.region}  '${job.schedule}' ${job.timeZone}  ` +
+            `retry ${job.retry.maxAttempts}× from ${formatDuration(job.retry.initialBackoff)} ×${job.retry.multiplier} up to ${formatDuration(job.retry.maxBackoff)}\n` +
+            `    last run: ${lastRun ? runLine(lastRun) : 'never'}\n`,
+        );
+      }
+    });
+
+  cloudOptions(
+    jobs
+      .command('run <name>')
+      .description('run a job now: publishes a trigger message to glidepath-job-triggers'),
+  )
+    .option('--config <file>', 'the policy file', 'glidepath.yaml')
+    .option('--arg <value>', 'container argument override (repeatable)', collect, [])
+    .option('--env <KEY=VALUE>', 'container env override (repeatable)', collect, [])
+    .action(async (name: string, opts: CloudOptions & { config: string; arg: string[]; env: string[] }) => {
+      const policy = readPolicy(opts.config);
+      if (!policy.jobs.some((j) => j.name === name))
+        throw new UsageError(
+          `job: expected one of the policy's jobs (${policy.jobs.map((j) => j.name).join(', ') || 'none'}), got ${JSON.stringify(name)}`,
+        );
+      const env = parseEnv(opts.env);
+      const overrides =
+        opts.arg.length || env
+          ? { ...(opts.arg.length ? { args: opts.arg } : {}), ...(env ? { env } : {}) }
+          : undefined;
+      const payload = { job: name, ...(overrides ? { overrides } : {}) };
+      const messageId = await withCloud(opts, ({ publish }) =>
+        publish(TOPICS.jobTriggers, Buffer.from(JSON.stringify(payload)), { requestedBy: operator() }),
+      );
+      const runId = `${name}-m${messageId}`;
+      if (opts.json) return printJson({ job: name, messageId, runId });
+      process.stdout.write(
+        `published trigger ${messageId} for ${name}; its run will be ${runId} (glidepath jobs history ${name})\n`,
+      );
+    });
+
+  cloudOptions(
+    jobs.command('history <name>').description('the runs of a job, newest first, with every attempt'),
+  )
+    .option('--limit <n>', 'how many runs', '10')
+    .action(async (name: string, opts: CloudOptions & { limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1)
+        throw new UsageError(`--limit: expected a positive integer, got ${opts.limit}`);
+      const runs = await withCloud(opts, ({ store }) => store.listRuns(name, limit));
+      if (opts.json) return printJson(runs);
+      if (!runs.length) return void process.stdout.write(`no runs of ${name}\n`);
+      for (const run of runs) process.stdout.write(runLine(run) + '\n');
+    });
+}
