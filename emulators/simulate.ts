@@ -89,7 +89,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
 
       if (!seen.has(service.name)) {
         seen.add(service.name);
-        await createService(services, service, pinned);
+        // The first push of a service that does not exist yet is its setup, not a rollout.
+        const setup = await createServiceIfAbsent(services, service, pinned);
         for (const region of service.waves.flat()) {
           loads.push(
             runLoad({
@@ -100,7 +101,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
             }).catch(() => undefined),
           );
         }
-        continue;
+        if (setup) continue;
       }
       const publishedAt = Date.now();
       await cloud.pubsub.topic('gcr').publishMessage({
@@ -133,7 +134,13 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   }
 }
 
-async function createService(client: ServicesClient, service: ServicePolicy, image: string): Promise<void> {
+/** Creates the service with `image` serving 100% in every region of its waves; false if it already exists. */
+async function createServiceIfAbsent(client: ServicesClient, service: ServicePolicy, image: string): Promise<boolean> {
+  const [first] = service.waves.flat();
+  const exists = await client
+    .getService({ name: `projects/${service.project}/locations/${first}/services/${service.name}` })
+    .then(() => true, (err: { code?: number }) => (err.code === 5 ? false : Promise.reject(err)));
+  if (exists) return false;
   for (const region of service.waves.flat()) {
     const [op] = await client.createService({
       parent: `projects/${service.project}/locations/${region}`,
@@ -142,6 +149,7 @@ async function createService(client: ServicesClient, service: ServicePolicy, ima
     });
     await op.promise();
   }
+  return true;
 }
 
 async function readRollout(cloud: LocalCloud, id: string): Promise<RolloutRecord | undefined> {

@@ -84,7 +84,8 @@ export async function deploy(deps: RolloutDeps, rolloutId: string, region: strin
   // One candidate per service and region: a superseded rollout's candidate goes first.
   const previous = await deps.store.claimRegion(rollout.service, region, rolloutId, now());
   if (previous) {
-    await rollbackRegion(deps, previous, region, `superseded by ${rolloutId}`);
+    const superseded = await deps.store.getRollout(previous);
+    if (superseded) await restoreRecordedSplit(deps, superseded, region, `superseded by ${rolloutId}`);
     snapshot = (await deps.router.getService(ref)) ?? snapshot;
   }
 
@@ -239,17 +240,25 @@ export async function rollbackRegion(
   const holder = service?.candidates[region];
   if (!record || record.status === 'ROLLED_BACK' || (holder && holder !== rolloutId)) return { traffic: record?.traffic ?? null };
   if (record.status === 'PROMOTED' && !opts.includePromoted) return { traffic: record.traffic };
+  const traffic = await restoreRecordedSplit(deps, rollout, region, reason);
+  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
+  return { traffic };
+}
+
+/** Puts the recorded split back, records it and tells Slack. The caller owns the region's slot. */
+async function restoreRecordedSplit(deps: RolloutDeps, rollout: RolloutRecord, region: string, reason: string): Promise<Record<string, number> | null> {
+  const record = rollout.regions[region];
+  if (!record || record.status === 'ROLLED_BACK') return record?.traffic ?? null;
   let traffic: Record<string, number> | null = null;
   if (record.recordedSplit?.length && record.candidateRevision) {
     const recorded: Share[] = record.recordedSplit;
     const snapshot = await deps.router.setTraffic(refOf(rollout, region), (current) => restored(current, recorded), { timeoutMs: OPERATION_TIMEOUT_MS });
     traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   }
-  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'ROLLED_BACK', reason, ...(traffic ? { traffic } : {}) }, { type: 'rolled_back', message: reason });
-  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
+  await deps.store.updateRegion(rollout.id, region, deps.clock.now(), { status: 'ROLLED_BACK', reason, ...(traffic ? { traffic } : {}) }, { type: 'rolled_back', message: reason });
   await deps.notifier.notify(slack.regionRolledBack(rollout, region, { ...record, ...(traffic ? { traffic } : {}) }, reason));
-  deps.log.warn('region rolled back', { rolloutId, service: rollout.service, region, reason });
-  return { traffic };
+  deps.log.warn('region rolled back', { rolloutId: rollout.id, service: rollout.service, region, reason });
+  return traffic;
 }
 
 /** Ends the rollout, releases the lease and starts the next queued rollout, if any. */

@@ -1,0 +1,103 @@
+/**
+ * `npm start`: the Glidepath demo on the local cloud.
+ *
+ *   1. shop:v2, a good image, is promoted everywhere, wave by wave;
+ *   2. shop:v3-bad (5% 5xx) is rolled back in the canary region, and the
+ *      other regions are never touched;
+ *   3. search:v2 is superseded mid-rollout by search:v3, which then rolls out.
+ *
+ * It shows each rollout's regions live and the Slack messages as they
+ * arrive, then a summary. `npm start -- --keep` leaves the local cloud up.
+ */
+import { join } from 'node:path';
+import { simulate, type SimulatedRollout } from '../emulators/simulate';
+import { startLocalCloud } from '../emulators/local-cloud';
+import { EmulatorsMissingError } from '../emulators/google';
+import type { RolloutRecord } from '../functions/domain/records';
+
+const SPEED = 60;
+const keep = process.argv.includes('--keep');
+const demo = join(__dirname, 'demo');
+const SHOP = 'us-docker.pkg.dev/demo-project/apps/shop';
+const SEARCH = 'us-docker.pkg.dev/demo-project/apps/search';
+
+const out = (s: string) => process.stdout.write(s + '\n');
+
+function regionLine(r: RolloutRecord): string {
+  return Object.entries(r.regions)
+    .map(([region, reg]) => {
+      const last = reg.steps.at(-1);
+      const step = last ? ` step ${last.index + 1} ${last.percent}%${last.verdict ? ` ${last.verdict}` : ''}` : '';
+      return `${region}: ${reg.status}${step}`;
+    })
+    .join(' | ');
+}
+
+function printSummary(title: string, rollouts: SimulatedRollout[]): void {
+  out(`\n── ${title}`);
+  for (const r of rollouts) {
+    out(`  ${r.service} ${r.image.split('@')[1]?.slice(7, 19)}  ${r.status}  ${r.seconds}s  ${r.billableSteps ?? '?'} workflow steps${r.reason ? `  (${r.reason})` : ''}`);
+    for (const [region, reg] of Object.entries(r.regions)) {
+      out(`      ${region.padEnd(16)} ${reg.status.padEnd(12)} ${Object.entries(reg.traffic).map(([rev, p]) => `${rev} ${p}%`).join(', ')}`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  out('Glidepath demo: starting the local cloud (Pub/Sub + Firestore emulators, Cloud Run, Monitoring, Workflows, Slack sink)…');
+  const cloud = await startLocalCloud({
+    projectId: 'glidepath-demo',
+    policyFile: join(demo, 'policy.yaml'),
+    speed: SPEED,
+    cloudRun: { profilesPath: join(demo, 'profiles.json'), readyDelayMs: 300, simulateLatency: false },
+    printSlack: (text) => out(`\n💬 Slack #deploys\n${text}`),
+  });
+  for (const [name, url] of Object.entries(cloud.endpoints())) out(`  ${name.padEnd(44)} ${url}`);
+  let lastLine = '';
+  const onProgress = (rollouts: RolloutRecord[]) => {
+    for (const r of rollouts) {
+      const line = `  ⟳ ${r.service} ${r.status}  ${regionLine(r)}`;
+      if (line !== lastLine) out(line);
+      lastLine = line;
+    }
+  };
+  const common = { policyFile: join(demo, 'policy.yaml'), profilesFile: join(demo, 'profiles.json'), cloud, onProgress, ratePerSecond: 80 };
+  try {
+    out(`\n▶ 1/3 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
+    const good = await simulate({ ...common, pushes: [`${SHOP}:v1`, `${SHOP}:v2`] });
+    printSummary('good image', good.rollouts);
+
+    out('\n▶ 2/3 shop: roll out v3-bad (5% 5xx)');
+    const bad = await simulate({ ...common, pushes: [`${SHOP}:v3-bad`] });
+    printSummary('bad image', bad.rollouts);
+
+    out('\n▶ 3/3 search: v2 rolling out, then v3 pushed during its first step (supersede)');
+    const superseded = await simulate({ ...common, pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`], overlap: true });
+    printSummary('supersede', superseded.rollouts);
+
+    const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts];
+    const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED'];
+    const ok = all.length === expected.length && all.every((r, i) => r.status === expected[i]);
+    out(`\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}`);
+    out(`   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`);
+    if (keep) {
+      out('\nThe local cloud keeps running (Ctrl-C to stop). Try, in another terminal:');
+      for (const [k, v] of Object.entries(cloud.env)) out(`  export ${k}=${v}`);
+      out(`  npx glidepath status shop\n  npx glidepath redeploy --service shop --image ${SHOP}@<digest> --reason "try it"`);
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    }
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    await cloud.stop();
+  }
+}
+
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (err) => {
+    if (err instanceof EmulatorsMissingError) process.stderr.write(`\n${err.message}\n`);
+    else process.stderr.write(`\ndemo failed: ${err?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
