@@ -23,9 +23,8 @@ import { waitFor } from '../../../emulators/util';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
-import { FirestoreJobStore, pubsubPublisher } from '../../../functions/adapters/job-store';
-import { replayDeadLetter } from '../../../functions/usecases/dead-letter';
-import { systemClock } from '../../../functions/ports';
+import { FirestoreJobStore } from '../../../functions/adapters/job-store';
+import { main } from '../../../cli/main';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { DeadLetterRecord } from '../../../functions/domain/records';
 import '../../../functions/entry/actions';
@@ -192,6 +191,11 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(waits[1]).toBeLessThan((45 / SLEEP_SCALE) * 1000 + 300);
     expect(waits[1] / waits[0]).toBeGreaterThan(1.2);
 
+    // notifiedAt is claimed just before the post: wait for the post itself.
+    await waitFor(() => slack.posts.some((p) => p.text.includes(run.id)), {
+      timeoutMs: 5000,
+      what: 'the recovered message',
+    });
     expect(slack.posts.filter((p) => p.text.includes(run.id))).toEqual([
       expect.objectContaining({ text: expect.stringMatching(/recovered on attempt 3/) }),
     ]);
@@ -235,6 +239,10 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       () => logs.find((l) => l.messageId === failedRun.deadLetterMessageId && l.outcome === 'ignored'),
       { timeoutMs: 10_000, what: 'dead-letter function to see the job-failed message' },
     );
+    await waitFor(() => slack.posts.some((p) => p.text.includes(failedRun.id)), {
+      timeoutMs: 5000,
+      what: 'the failure message',
+    });
     const announced = slack.posts.filter((p) => p.text.includes(failedRun.id));
     expect(announced).toHaveLength(1);
     expect(announced[0].text).toMatch(/failed after 2 attempts/);
@@ -242,28 +250,59 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(undeliverable.docs.filter((d) => (d.data().attributes ?? {}).glidepathKind)).toHaveLength(0);
   });
 
-  it('replays a dead letter into a new run once, and refuses a second replay', async () => {
+  /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
+  const cli = async (operator: string, ...args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdout = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+    const stderr = jest
+      .spyOn(process.stderr, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
+    process.env.GLIDEPATH_OPERATOR = operator;
+    try {
+      await main(['node', 'glidepath', ...args, '--project', projectId]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const code = process.exitCode ?? 0;
+    process.exitCode = undefined;
+    return { out: out.join(''), err: err.join(''), code };
+  };
+
+  it('replays a dead letter from the CLI into a new run once, and refuses a second replay', async () => {
     expect(jobFailed).toBeDefined();
+    const shown = await cli('alice@example.com', 'dlq', 'show', jobFailed.id);
+    expect(shown.out).toContain('"job": "broken-export"');
+    expect(shown.out).toContain('requestedBy=test');
     cloudRun.setJobOutcomes(`projects/${projectId}/locations/${REGION}/jobs/broken-export`, ['succeed']);
-    const deps = { store, publish: pubsubPublisher(pubsub), clock: systemClock };
-    const first = await replayDeadLetter(deps, jobFailed.id, 'alice@example.com');
-    expect(first).toMatchObject({ kind: 'replayed', topic: 'glidepath-job-triggers' });
-    const replayRun = await finishedRun(`broken-export-m${(first as { messageId: string }).messageId}`);
+    const first = await cli('alice@example.com', 'dlq', 'replay', jobFailed.id, '--json');
+    expect(first.code).toBe(0);
+    const replayed = JSON.parse(first.out) as { kind: string; topic: string; messageId: string };
+    expect(replayed).toMatchObject({ kind: 'replayed', topic: 'glidepath-job-triggers' });
+    const replayRun = await finishedRun(`broken-export-m${replayed.messageId}`);
     expect(replayRun).toMatchObject({ status: 'SUCCEEDED', trigger: 'replay' });
     expect(replayRun.message.attributes).toEqual({ requestedBy: 'test', replayOf: jobFailed.id });
     expect(await store.getDeadLetter(jobFailed.id)).toMatchObject({
       replayed: true,
       replayedBy: 'alice@example.com',
-      replayMessageId: (first as { messageId: string }).messageId,
+      replayMessageId: replayed.messageId,
     });
 
-    const second = await replayDeadLetter(deps, jobFailed.id, 'bob@example.com');
-    expect(second.kind).toBe('refused');
-    expect((second as { reason: string }).reason).toMatch(
-      new RegExp(`dead letter ${jobFailed.id} was already replayed by alice@example.com`),
+    const second = await cli('bob@example.com', 'dlq', 'replay', jobFailed.id);
+    expect(second.code).toBe(1);
+    expect(second.err).toContain(
+      `refused: dead letter ${jobFailed.id} was already replayed by alice@example.com`,
     );
-    const runs = await store.listRuns('broken-export', 10);
-    expect(runs.filter((r) => r.trigger === 'replay')).toHaveLength(1);
+    const history = JSON.parse(
+      (await cli('alice@example.com', 'jobs', 'history', 'broken-export', '--json')).out,
+    ) as JobRunRecord[];
+    expect(history.map((r) => [r.trigger, r.status])).toEqual([
+      ['replay', 'SUCCEEDED'],
+      ['manual', 'FAILED'],
+    ]);
   });
 
   it('starts one run for a duplicate scheduler delivery', async () => {
