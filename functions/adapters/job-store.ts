@@ -274,12 +274,13 @@ export class FirestoreJobStore {
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.deadLetterDoc(id));
         if (!snap.exists) return;
-        const {
-          replayedBy: _by,
-          replayedAt: _at,
-          ...rest
-        } = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
-        if (!rest.replayMessageId) tx.set(this.deadLetterDoc(id), { ...rest, replayed: false });
+        const record = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
+        if (record.replayMessageId) return;
+        // Rewrites the record without the replay fields (the schema has no null for them).
+        const rest: Partial<DeadLetterRecord> = { ...record, replayed: false };
+        delete rest.replayedBy;
+        delete rest.replayedAt;
+        tx.set(this.deadLetterDoc(id), rest);
       }),
     );
   }

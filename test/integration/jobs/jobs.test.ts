@@ -42,7 +42,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   let cloudRun: CloudRunEmulator;
   let workflows: WorkflowsEmulator;
   let slack: SlackSink;
-  let fns: HostedFunction[] = [];
+  const fns: HostedFunction[] = [];
   let failing: Server;
   let pubsub: PubSub;
   let db: Firestore;
