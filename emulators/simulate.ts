@@ -185,9 +185,11 @@ async function summarize(cloud: LocalCloud, rollout: RolloutRecord, startedAt: n
   try {
     for (const wave of (rollout.plan as { waves: Array<{ regions: string[] }> }).waves) {
       for (const region of wave.regions) {
-        const [svc] = await client.getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` });
+        const svc = await client
+          .getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` })
+          .then(([s]) => s, (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)));
         const traffic: Record<string, number> = {};
-        for (const t of svc.trafficStatuses ?? []) if (t.percent) traffic[t.revision || svc.latestReadyRevision!.split('/').pop()!] = t.percent;
+        for (const t of svc?.trafficStatuses ?? []) if (t.percent) traffic[t.revision || svc!.latestReadyRevision!.split('/').pop()!] = t.percent;
         const rec = rollout.regions[region];
         regions[region] = { status: rec?.status ?? 'UNTOUCHED', traffic, ...(rec?.reason ? { reason: rec.reason } : {}) };
       }

@@ -248,7 +248,8 @@ export async function rollbackRegion(
 /** Puts the recorded split back, records it and tells Slack. The caller owns the region's slot. */
 async function restoreRecordedSplit(deps: RolloutDeps, rollout: RolloutRecord, region: string, reason: string): Promise<Record<string, number> | null> {
   const record = rollout.regions[region];
-  if (!record || record.status === 'ROLLED_BACK') return record?.traffic ?? null;
+  // Nothing was deployed (e.g. the service does not exist there): nothing to restore.
+  if (!record?.candidateRevision || record.status === 'ROLLED_BACK') return record?.traffic ?? null;
   let traffic: Record<string, number> | null = null;
   if (record.recordedSplit?.length && record.candidateRevision) {
     const recorded: Share[] = record.recordedSplit;

@@ -1,15 +1,30 @@
+/**
+ * End-to-end rollouts through simulate's machinery: the real intake and
+ * actions functions, the real workflow YAML on the Workflows emulator, the
+ * Cloud Run emulator under load, Google's emulators and the Slack sink.
+ * Every case asserts the final traffic per region and the Firestore record.
+ */
 import { join } from 'node:path';
+import { ServicesClient } from '@google-cloud/run';
 import { describeWithEmulators } from '../helpers/emulators';
-import { simulate } from '../../emulators/simulate';
+import { simulate, digestOf, type SimulatedRollout } from '../../emulators/simulate';
 import { startLocalCloud, type LocalCloud } from '../../emulators/local-cloud';
+import { waitFor } from '../../emulators/util';
+import { localClientOptions } from '../../functions/shared/endpoint';
+import { abort } from '../../functions/usecases/rollout';
+import { rolloutDeps } from '../../functions/actions/rollout';
+import { runtime } from '../../functions/entry/runtime';
 
 const fixtures = join(__dirname, '../fixtures/e2e');
 const policyFile = join(fixtures, 'policy.yaml');
 const profilesFile = join(fixtures, 'profiles.json');
 const API = 'us-docker.pkg.dev/e2e-project/apps/api';
+const WEB = 'us-docker.pkg.dev/e2e-project/apps/web';
+const ALL = ['us-central1', 'europe-west1', 'asia-southeast1'];
 
 describeWithEmulators('rollout end to end on the local cloud', () => {
   let cloud: LocalCloud;
+  let services: ServicesClient;
   beforeAll(async () => {
     cloud = await startLocalCloud({
       projectId: 'e2e-rollout',
@@ -18,25 +33,140 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       reuseGoogleEmulators: true,
       cloudRun: { profilesPath: profilesFile, readyDelayMs: 100, simulateLatency: false },
     });
+    services = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
   }, 60_000);
-  afterAll(() => cloud?.stop());
+  afterAll(async () => {
+    await services?.close();
+    await cloud?.stop();
+  });
 
-  const run = (pushes: string[]) =>
-    simulate({ policyFile, profilesFile, pushes, cloud, ratePerSecond: 60, rolloutTimeoutMs: 120_000 });
+  const run = (pushes: string[], overlap = false) =>
+    simulate({ policyFile, profilesFile, pushes, cloud, overlap, ratePerSecond: 60, rolloutTimeoutMs: 120_000 });
+  const record = async (id: string) => (await cloud.firestore.doc(`rollouts/${id}`).get()).data()!;
+  const onlyRevision = (r: SimulatedRollout, region: string) => {
+    const traffic = Object.entries(r.regions[region].traffic);
+    expect(traffic).toHaveLength(1);
+    expect(traffic[0][1]).toBe(100);
+    return traffic[0][0];
+  };
+  const revisionOf = (rolloutId: string) => `api-${rolloutId.slice('api-'.length)}`;
 
   it('promotes a good image across both waves', async () => {
-    const result = await run([`${API}:v1`, `${API}:v2`]);
-    const [r] = result.rollouts;
+    const { rollouts, slack } = await run([`${API}:v1`, `${API}:v2`]);
+    const [r] = rollouts;
     expect(r.status).toBe('PROMOTED');
-    for (const region of ['us-central1', 'europe-west1', 'asia-southeast1']) {
+    for (const region of ALL) {
       expect(r.regions[region].status).toBe('PROMOTED');
-      const traffic = Object.entries(r.regions[region].traffic);
-      expect(traffic).toHaveLength(1);
-      expect(traffic[0][1]).toBe(100);
-      expect(traffic[0][0]).toMatch(/^api-/);
+      expect(onlyRevision(r, region)).toBe(revisionOf(r.id));
     }
-    const doc = (await cloud.firestore.doc(`rollouts/${r.id}`).get()).data()!;
+    const doc = await record(r.id);
     expect(doc.regions['us-central1'].steps.map((s: { verdict: string }) => s.verdict)).toEqual(['PASS', 'PASS']);
-    expect(result.slack.some((t) => t.includes('promoted in us-central1'))).toBe(true);
+    expect(doc.regions['us-central1'].stableRevision).toMatch(/^api-0000/);
+    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({ activeRollout: null, candidates: {} });
+    expect(slack.some((t) => t.includes('promoted in us-central1'))).toBe(true);
+  }, 180_000);
+
+  it('rolls back a bad image in the canary region and leaves later waves untouched', async () => {
+    const before = await services.getService({ name: 'projects/e2e-project/locations/europe-west1/services/api' });
+    const { rollouts, slack } = await run([`${API}:bad`]);
+    const [r] = rollouts;
+    expect(r.status).toBe('ROLLED_BACK');
+    const doc = await record(r.id);
+    const stable = doc.regions['us-central1'].stableRevision;
+    expect(onlyRevision(r, 'us-central1')).toBe(stable);
+    expect(doc.regions['us-central1'].status).toBe('ROLLED_BACK');
+    expect(doc.regions['europe-west1']).toBeUndefined();
+    expect(doc.regions['asia-southeast1']).toBeUndefined();
+    const after = await services.getService({ name: 'projects/e2e-project/locations/europe-west1/services/api' });
+    expect(after[0].generation).toBe(before[0].generation);
+    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({ lastFailedDigest: digestOf(`${API}:bad`) });
+    expect(slack.some((t) => t.includes('rolled back in us-central1'))).toBe(true);
+  }, 180_000);
+
+  it('fails a region whose revision never becomes ready, with traffic untouched', async () => {
+    const { rollouts } = await run([`${API}:crash`]);
+    const [r] = rollouts;
+    expect(r.status).toBe('ROLLED_BACK');
+    expect(r.reason).toMatch(/did not become ready/);
+    const doc = await record(r.id);
+    expect(onlyRevision(r, 'us-central1')).toBe(doc.regions['us-central1'].stableRevision);
+  }, 120_000);
+
+  it('rolls back when the smoke test fails on the tag URL', async () => {
+    const { rollouts } = await run([`${API}:sick`]);
+    const [r] = rollouts;
+    expect(r.status).toBe('ROLLED_BACK');
+    expect(r.reason).toMatch(/smoke test failed: GET \/health expected 200, got 503, 503/);
+    const doc = await record(r.id);
+    expect(onlyRevision(r, 'us-central1')).toBe(doc.regions['us-central1'].stableRevision);
+  }, 120_000);
+
+  it('supersedes a running rollout: one candidate per region, the newer image wins', async () => {
+    const { rollouts } = await run([`${API}:v3`, `${API}:v4`], true);
+    const [old, next] = rollouts;
+    expect(old.status).toBe('SUPERSEDED');
+    expect(next.status).toBe('PROMOTED');
+    for (const region of ALL) expect(onlyRevision(next, region)).toBe(revisionOf(next.id));
+    const oldDoc = await record(old.id);
+    for (const region of Object.keys(oldDoc.regions)) expect(['ROLLED_BACK', 'FAILED']).toContain(oldDoc.regions[region].status);
+  }, 180_000);
+
+  it('rolls back promoted regions too when rollbackPromotedRegions is on', async () => {
+    await run([`${WEB}:v1`]);
+    // web's second wave fails: its europe-west1 service is gone.
+    const [op] = await services.deleteService({ name: 'projects/e2e-project/locations/europe-west1/services/web' });
+    await op.promise();
+    const { rollouts } = await run([`${WEB}:v2`]);
+    const [r] = rollouts;
+    expect(r.reason).toMatch(/europe-west1: service web not found in europe-west1; create it first/);
+    expect(r.status).toBe('ROLLED_BACK');
+    const doc = await record(r.id);
+    expect(doc.regions['europe-west1']).toMatchObject({ status: 'FAILED', reason: 'service web not found in europe-west1; create it first' });
+    expect(doc.regions['us-central1'].status).toBe('ROLLED_BACK');
+    const [svc] = await services.getService({ name: 'projects/e2e-project/locations/us-central1/services/web' });
+    const serving = (svc.traffic ?? []).filter((t) => (t.percent ?? 0) > 0);
+    expect(serving).toEqual([expect.objectContaining({ revision: doc.regions['us-central1'].stableRevision, percent: 100 })]);
+  }, 180_000);
+
+  it('aborts a rollout: execution cancelled, candidate traffic restored', async () => {
+    const push = `${API}:v5`;
+    const digest = digestOf(push);
+    const done = run([push]);
+    const rolloutDoc = await waitFor(
+      async () => {
+        const q = await cloud.firestore.collection('rollouts').where('digest', '==', digest).get();
+        const d = q.docs[0]?.data();
+        return d?.regions?.['us-central1']?.steps?.length ? d : undefined;
+      },
+      { timeoutMs: 60_000, what: 'rollout in its first step' },
+    );
+    const rt = runtime();
+    const aborted = await abort(rolloutDeps({ rt, log: rt.log }), rolloutDoc.id, 'e2e test');
+    expect(aborted.status).toBe('ABORTED');
+    const [r] = (await done).rollouts;
+    expect(r.status).toBe('ABORTED');
+    expect(onlyRevision(r, 'us-central1')).toBe(aborted.regions['us-central1'].stableRevision);
+    expect(aborted.regions['us-central1'].status).toBe('ROLLED_BACK');
+  }, 180_000);
+
+  it('refuses an actions call without the workflow identity', async () => {
+    const res = await fetch(`${cloud.functions.actions.url}/deploy`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer forged.token.here' },
+      body: JSON.stringify({ rolloutId: 'api-x', region: 'us-central1' }),
+    });
+    expect(res.status).toBe(403);
+    const anonymous = await fetch(`${cloud.functions.actions.url}/deploy`, { method: 'POST', body: '{}' });
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('finishes a rollout during a Slack outage', async () => {
+    cloud.slack.setMode('error');
+    try {
+      const { rollouts } = await run([`${API}:v6`]);
+      expect(rollouts[0].status).toBe('PROMOTED');
+    } finally {
+      cloud.slack.setMode('ok');
+    }
   }, 180_000);
 });
