@@ -13,9 +13,9 @@ import { build } from 'esbuild';
 import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const FUNCTIONS = [
-  { name: 'intake', entry: 'functions/entry/intake.ts' },
-] as const;
+import { FUNCTIONS } from '../functions/catalog';
+
+export { FUNCTIONS };
 
 const root = join(__dirname, '..');
 const rootDependencies: Record<string, string> = require(join(root, 'package.json')).dependencies;

@@ -3,7 +3,8 @@
  * (service, digest) deduplication are taken in one transaction, so two
  * images arriving at once can never both become the active rollout.
  */
-import { FieldPath, FieldValue, type Firestore, type Transaction } from '@google-cloud/firestore';
+// Types only: loading the Firestore library is deferred to the first request (cold start).
+import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import {
   DeadLetterRecord,
@@ -230,7 +231,7 @@ export class FirestoreRolloutStore {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
         const merged = read(RegionRecord, { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() }, `region ${region}`);
-        tx.update(this.rolloutDoc(id), new FieldPath('regions', region), merged, 'updatedAt', now.toISOString());
+        tx.set(this.rolloutDoc(id), { regions: { [region]: merged }, updatedAt: now.toISOString() }, { merge: true });
         if (event) this.eventInTx(tx, id, now, { region, ...event });
         return merged;
       }),
@@ -301,7 +302,10 @@ export class FirestoreRolloutStore {
             updatedAt: nowIso,
           });
         }
-        if (next) tx.set(this.rolloutDoc(next.id), { ...next, queuedBehind: FieldValue.delete() } as never, { merge: true });
+        if (next) {
+          const { queuedBehind: _, ...started } = next;
+          tx.set(this.rolloutDoc(next.id), started);
+        }
         if (!isTerminal(rollout.status)) this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
         return { rollout: ended, ...(next ? { next: { ...next, queuedBehind: undefined } } : {}) };
       }),
