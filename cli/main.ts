@@ -9,6 +9,8 @@ import { registerTimeline } from './commands/timeline';
 import { registerWorkflows } from './commands/workflows';
 import { registerJobs } from './commands/jobs';
 import { registerDlq } from './commands/dlq';
+import { registerRollouts } from './commands/rollouts';
+import { registerSimulate } from './commands/simulate';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('glidepath')
@@ -24,5 +26,7 @@ export async function main(argv: string[]): Promise<void> {
   registerWorkflows(program);
   registerJobs(program);
   registerDlq(program);
+  registerRollouts(program);
+  registerSimulate(program);
   await program.parseAsync(argv);
 }
