@@ -233,13 +233,16 @@ export interface RedeployOptions {
 }
 
 /** The deploy request, validated as intake validates it; throws UsageError when it would be refused. */
-export function buildDeployRequest(opts: RedeployOptions, requester = defaultRequester()): DeployRequest {
+export function buildDeployRequest(
+  opts: RedeployOptions,
+  requester: () => string | undefined = () => defaultRequester(),
+): DeployRequest {
   const regions = opts.regions
     ?.split(',')
     .map((r) => r.trim())
     .filter(Boolean);
   if (opts.regions !== undefined && !regions?.length) throw new UsageError('--regions: expected a,b,…');
-  const requestedBy = opts.requestedBy ?? requester;
+  const requestedBy = opts.requestedBy ?? requester();
   if (!requestedBy)
     throw new UsageError('--requested-by: expected who asks (USER and git user.email are unset)');
   const candidate = {
@@ -314,8 +317,7 @@ export function registerRollouts(program: Command): void {
       };
     });
     if (opts.json) {
-      const { kind: _, ...rest } = out;
-      return printJson(rest);
+      return printJson(Object.fromEntries(Object.entries(out).filter(([k]) => k !== 'kind')));
     }
     if (out.kind === 'all') {
       if (!out.rollouts.length) return void process.stdout.write('no active rollouts\n');
