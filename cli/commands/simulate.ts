@@ -107,6 +107,15 @@ export function registerSimulate(program: Command): void {
       const logLine = opts.verbose
         ? (line: string) => void process.stderr.write(line + '\n')
         : () => undefined;
+      // Some emulators log straight to stdout: while the simulation runs, stdout goes to
+      // stderr (--verbose) or nowhere, so that it holds nothing but the summary.
+      const write = process.stdout.write;
+      process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+        if (opts.verbose) return (process.stderr.write as (...a: unknown[]) => boolean)(chunk, ...rest);
+        const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+        done?.();
+        return true;
+      }) as typeof process.stdout.write;
       let result;
       try {
         result = await simulate({
@@ -123,6 +132,8 @@ export function registerSimulate(program: Command): void {
         process.stderr.write(`glidepath: simulation failed: ${(err as Error).message}\n`);
         process.exitCode = 1;
         return;
+      } finally {
+        process.stdout.write = write;
       }
       printJson(summarize(result));
     });
