@@ -41,10 +41,14 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
   deploy: defineAction(InRegion, (ctx, b) => guarded(() => rollout.deploy(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
   smoke: defineAction(InRegion, (ctx, b) => guarded(() => rollout.smoke(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
   shift: defineAction(AtStep, (ctx, b) => guarded(() => rollout.shift(rolloutDeps(ctx), b.rolloutId, b.region, b.step, b.executionId))),
-  analyze: defineAction(AtStep, (ctx, b) =>
+  // With `advance`, a PASS also shifts to the next step in the same call: one
+  // workflow step fewer per traffic step (Workflows bills per step).
+  analyze: defineAction(AtStep.extend({ advance: z.boolean().default(false) }), (ctx, b) =>
     guarded(async () => {
-      const j = await rollout.analyze(rolloutDeps(ctx), b.rolloutId, b.region, b.step, b.executionId);
-      return { verdict: j.verdict, reasons: j.reasons };
+      const deps = rolloutDeps(ctx);
+      const j = await rollout.analyze(deps, b.rolloutId, b.region, b.step, b.executionId);
+      const shiftedTo = j.verdict === 'PASS' && b.advance ? (await rollout.shift(deps, b.rolloutId, b.region, b.step + 1, b.executionId)).percent : undefined;
+      return { verdict: j.verdict, reasons: j.reasons, ...(shiftedTo !== undefined ? { shiftedTo } : {}) };
     }),
   ),
   promote: defineAction(InRegion, (ctx, b) => guarded(() => rollout.promote(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
