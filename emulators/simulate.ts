@@ -54,6 +54,8 @@ export interface SimulationResult {
   cloud?: LocalCloud;
 }
 
+const BUSY: ReadonlySet<string> = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
+
 /** A digest for a pushed tag, as a registry would compute one: stable per reference. */
 export function digestOf(reference: string): string {
   return `sha256:${createHash('sha256').update(reference).digest('hex')}`;
@@ -119,7 +121,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       const ended = await waitFor(
         async () => {
           const rec = await readRollout(cloud, r.id);
-          return rec && isTerminal(rec.status) ? rec : undefined;
+          return rec && isTerminal(rec.status) && !Object.values(rec.regions).some((reg) => BUSY.has(reg.status)) ? rec : undefined;
         },
         { timeoutMs: opts.rolloutTimeoutMs ?? 600_000, what: `rollout ${r.id} to end` },
       );
@@ -171,7 +173,8 @@ async function waitForRollout(
       if (rollouts.length) opts.onProgress?.(rollouts);
       const r = rollouts.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       if (!r) return undefined;
-      if (isTerminal(r.status)) return r;
+      // Ended: terminal, and no region still busy (an aborted rollout restores its regions after it is marked).
+      if (isTerminal(r.status) && !Object.values(r.regions).some((reg) => BUSY.has(reg.status))) return r;
       if (until === 'first-step' && Object.values(r.regions).some((reg) => reg.steps.length > 0)) return r;
       return undefined;
     },

@@ -27,7 +27,8 @@ export interface IntakeDeps {
 export interface IntakeResult {
   outcome: 'rollout' | 'ignored' | 'rejected';
   reason: string;
-  rollouts: Array<{ id: string; service: string; status: string; admission: Admission['kind'] }>;
+  /** `resumed`: a redelivery started the execution that an earlier delivery admitted but failed to start. */
+  rollouts: Array<{ id: string; service: string; status: string; admission: Admission['kind'] | 'resumed' }>;
 }
 
 /** The dedup key: (service, digest) for images, the message itself for manual requests. */
@@ -69,12 +70,13 @@ export async function handleIntake(deps: IntakeDeps, topic: string | undefined, 
   const rollouts: IntakeResult['rollouts'] = [];
   const notes: string[] = [];
   for (const request of decision.requests) {
-    const admission = await admitOne(deps, request, messageId, message.data, log);
+    const { admission, resumed } = await admitOne(deps, request, messageId, message.data, log);
     const r = admission.kind === 'ignored' ? admission.active : admission.rollout;
-    rollouts.push({ id: r.id, service: r.service, status: r.status, admission: admission.kind });
-    notes.push(admission.kind === 'started' || admission.kind === 'queued' ? `${admission.kind} ${r.id}` : admission.reason);
+    const kind = resumed ? 'resumed' : admission.kind;
+    rollouts.push({ id: r.id, service: r.service, status: r.status, admission: kind });
+    notes.push(kind === 'started' || kind === 'queued' || kind === 'resumed' ? `${kind} ${r.id}` : (admission as { reason: string }).reason);
   }
-  const startedAny = rollouts.some((r) => r.admission === 'started' || r.admission === 'queued');
+  const startedAny = rollouts.some((r) => r.admission !== 'duplicate' && r.admission !== 'ignored');
   const outcome = startedAny ? 'rollout' : 'ignored';
   const reason = notes.join('; ');
   log.info(startedAny ? 'rollout admitted' : 'message ignored', { outcome, reason, rollouts: rollouts.map((r) => r.id) });
@@ -87,7 +89,7 @@ async function admitOne(
   messageId: string | undefined,
   data: string | undefined,
   parentLog: Logger,
-): Promise<Admission> {
+): Promise<{ admission: Admission; resumed: boolean }> {
   const now = deps.clock.now();
   const id = rolloutId(request.service.name, request.digest, now);
   const plan = buildPlan(request, id);
@@ -120,8 +122,8 @@ async function admitOne(
     await launch(deps, admission.rollout, admission.rollout.plan as unknown as RolloutPlan, log, channel);
     if (admission.superseded) {
       const old = admission.superseded;
-      // The old execution would stop at its next action (HTTP 409) anyway; cancel it so it stops now.
-      if (old.executionName) await deps.launcher.cancel(old.executionName).catch((err) => log.warn('cancel failed', { error: String(err) }));
+      // The old execution is not cancelled: at its next action it gets HTTP 409 and
+      // takes its own candidates down in the regions the new rollout has not reached.
       await deps.notifier.notify(slack.rolloutSuperseded(old, admission.rollout, channel));
       log.info('rollout superseded', { rolloutId: old.id, supersededBy: admission.rollout.id });
     }
@@ -131,13 +133,12 @@ async function admitOne(
     // A delivery that crashed between admitting and starting leaves a PENDING
     // rollout with no execution: the redelivery finishes the job.
     const r = admission.rollout;
-    if (r.status === 'PENDING' && !r.executionName && !r.queuedBehind) {
-      if (await deps.store.claimLaunch(r.id, deps.clock.now())) {
-        await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
-      }
+    if (r.status === 'PENDING' && !r.executionName && !r.queuedBehind && (await deps.store.claimLaunch(r.id, deps.clock.now()))) {
+      await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
+      return { admission, resumed: true };
     }
   }
-  return admission;
+  return { admission, resumed: false };
 }
 
 /** Starts the rollout's execution; the caller holds the launch claim. */

@@ -149,6 +149,40 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     expect(aborted.regions['us-central1'].status).toBe('ROLLED_BACK');
   }, 180_000);
 
+  it('rolls back after maxExtensions INCONCLUSIVE looks under onInconclusive: fail', async () => {
+    const { rollouts } = await run(['us-docker.pkg.dev/e2e-project/apps/quiet:v1', 'us-docker.pkg.dev/e2e-project/apps/quiet:v2']);
+    const [r] = rollouts;
+    expect(r.status).toBe('ROLLED_BACK');
+    expect(r.reason).toMatch(/step 1 INCONCLUSIVE after 2 extensions/);
+    const doc = await record(r.id);
+    expect(doc.regions['us-central1'].steps[0]).toMatchObject({ verdict: 'INCONCLUSIVE', extensions: 2 });
+    expect(Object.values(r.regions['us-central1'].traffic)).toEqual([100]);
+    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([doc.regions['us-central1'].stableRevision]);
+  }, 120_000);
+
+  it('keeps holding past maxExtensions under onInconclusive: hold, never promoting', async () => {
+    const setup = 'us-docker.pkg.dev/e2e-project/apps/patient:v1';
+    const push = 'us-docker.pkg.dev/e2e-project/apps/patient:v2';
+    await run([setup]);
+    const done = run([push]);
+    const held = await waitFor(
+      async () => {
+        const q = await cloud.firestore.collection('rollouts').where('digest', '==', digestOf(push)).get();
+        const d = q.docs[0]?.data();
+        return d?.regions?.['us-central1']?.steps?.[0]?.extensions > 3 ? d : undefined;
+      },
+      { timeoutMs: 60_000, what: 'a held step past maxExtensions (2)' },
+    );
+    expect(held.status).toBe('RUNNING');
+    expect(held.regions['us-central1']).toMatchObject({ status: 'SHIFTING' });
+    expect(held.regions['us-central1'].steps[0].verdict).toBe('INCONCLUSIVE');
+    const rt = runtime();
+    await abort(rolloutDeps({ rt, log: rt.log }), held.id, 'e2e test');
+    const [r] = (await done).rollouts;
+    expect(r.status).toBe('ABORTED');
+    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([held.regions['us-central1'].stableRevision]);
+  }, 120_000);
+
   it('refuses an actions call without the workflow identity', async () => {
     const res = await fetch(`${cloud.functions.actions.url}/deploy`, {
       method: 'POST',
