@@ -4,7 +4,9 @@
  *   1. shop:v2, a good image, is promoted everywhere, wave by wave;
  *   2. shop:v3-bad (5% 5xx) is rolled back in the canary region, and the
  *      other regions are never touched;
- *   3. search:v2 is superseded mid-rollout by search:v3, which then rolls out.
+ *   3. search:v2 is superseded mid-rollout by search:v3, which then rolls out;
+ *   4. the nightly-report job fails twice and then succeeds (retries with
+ *      backoff); broken-export exhausts its retries into the dead-letter queue.
  *
  * It shows each rollout's regions live and the Slack messages as they
  * arrive, then a summary. `npm start -- --keep` leaves the local cloud up.
@@ -13,7 +15,12 @@ import { join } from 'node:path';
 import { simulate, type SimulatedRollout } from '../emulators/simulate';
 import { startLocalCloud } from '../emulators/local-cloud';
 import { EmulatorsMissingError } from '../emulators/google';
+import { JobsClient } from '@google-cloud/run';
 import type { RolloutRecord } from '../functions/domain/records';
+import { JobRunRecord } from '../functions/domain/jobs';
+import { localClientOptions } from '../functions/shared/endpoint';
+import { waitFor } from '../emulators/util';
+import type { LocalCloud } from '../emulators/local-cloud';
 
 const SPEED = 60;
 const keep = process.argv.includes('--keep');
@@ -76,9 +83,14 @@ async function main(): Promise<void> {
     const superseded = await simulate({ ...common, pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`], overlap: true });
     printSummary('supersede', superseded.rollouts);
 
+    out('\n▶ 4/4 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
+    const jobs = await runJobs(cloud);
+    for (const j of jobs) out(`  ${j.job.padEnd(16)} ${j.status.padEnd(10)} attempts: ${j.attempts.map((a) => `${a.result}${a.backoffSeconds ? ` (then wait ${a.backoffSeconds}s)` : ''}`).join(' → ')}${j.deadLetterId ? `  → dead letter ${j.deadLetterId}` : ''}`);
+
     const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts];
     const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED'];
-    const ok = all.length === expected.length && all.every((r, i) => r.status === expected[i]);
+    const jobsOk = jobs[0]?.status === 'SUCCEEDED' && jobs[0].attempts.length === 3 && jobs[1]?.status === 'FAILED' && Boolean(jobs[1].deadLetterId);
+    const ok = jobsOk && all.length === expected.length && all.every((r, i) => r.status === expected[i]);
     out(`\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}`);
     out(`   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`);
     if (keep) {
@@ -91,6 +103,41 @@ async function main(): Promise<void> {
   } finally {
     await cloud.stop();
   }
+}
+
+/** Creates the two demo jobs, scripts their outcomes, triggers them as Cloud Scheduler would, and waits. */
+async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
+  const client = new JobsClient(localClientOptions(cloud.cloudRun.grpcHost));
+  const parent = 'projects/demo-project/locations/us-central1';
+  const script: Record<string, Array<'fail' | 'succeed'>> = {
+    'nightly-report': ['fail', 'fail', 'succeed'],
+    'broken-export': ['fail', 'fail', 'fail'],
+  };
+  try {
+    for (const [job, outcomes] of Object.entries(script)) {
+      const [op] = await client.createJob({ parent, jobId: job, job: { template: { template: { containers: [{ image: `us-docker.pkg.dev/demo-project/jobs/${job}:v1` }] } } } });
+      await op.promise();
+      cloud.cloudRun.setJobOutcomes(`${parent}/jobs/${job}`, outcomes);
+    }
+  } finally {
+    await client.close();
+  }
+  const ids = await Promise.all(
+    Object.keys(script).map((job) => cloud.pubsub.topic('glidepath-job-triggers').publishMessage({ json: { job }, attributes: { job } })),
+  );
+  void ids;
+  return waitFor(
+    async () => {
+      const runs = await Promise.all(
+        Object.keys(script).map(async (job) => {
+          const q = await cloud.firestore.collection('jobRuns').where('job', '==', job).get();
+          return q.docs.map((d) => JobRunRecord.parse(d.data()))[0];
+        }),
+      );
+      return runs.every((r) => r && (r.status === 'SUCCEEDED' || r.status === 'FAILED')) ? runs : undefined;
+    },
+    { timeoutMs: 120_000, what: 'the demo jobs to finish', intervalMs: 250 },
+  );
 }
 
 main().then(
