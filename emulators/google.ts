@@ -15,7 +15,7 @@ export class EmulatorsMissingError extends Error {
   constructor(what: string) {
     super(
       `${what}\n` +
-        'Glidepath runs its tests and demo on Google\'s Pub/Sub and Firestore emulators. Install them with:\n' +
+        "Glidepath runs its tests and demo on Google's Pub/Sub and Firestore emulators. Install them with:\n" +
         '  apt-get install google-cloud-cli google-cloud-cli-pubsub-emulator google-cloud-cli-firestore-emulator openjdk-17-jre-headless\n' +
         '(or `gcloud components install pubsub-emulator cloud-firestore-emulator`), or set CLOUDSDK_ROOT to the SDK root.',
     );
@@ -49,15 +49,19 @@ export function findLaunchers(): Launchers {
   try {
     execFileSync(java, ['-version'], { stdio: 'ignore', timeout: 30_000 });
   } catch {
-    throw new EmulatorsMissingError(`Java was not found (tried \`${java} -version\`); the emulators need Java 17+.`);
+    throw new EmulatorsMissingError(
+      `Java was not found (tried \`${java} -version\`); the emulators need Java 17+.`,
+    );
   }
   const root = sdkRoot();
-  if (!root) throw new EmulatorsMissingError('The gcloud SDK was not found (no `gcloud` on PATH, no CLOUDSDK_ROOT).');
+  if (!root)
+    throw new EmulatorsMissingError('The gcloud SDK was not found (no `gcloud` on PATH, no CLOUDSDK_ROOT).');
   const pubsubLib = join(root, 'platform/pubsub-emulator/lib');
   const pubsubJar = existsSync(pubsubLib)
     ? readdirSync(pubsubLib).find((f) => /^cloud-pubsub-emulator-.*\.jar$/.test(f))
     : undefined;
-  if (!pubsubJar) throw new EmulatorsMissingError(`The Pub/Sub emulator is not installed under ${root}/platform.`);
+  if (!pubsubJar)
+    throw new EmulatorsMissingError(`The Pub/Sub emulator is not installed under ${root}/platform.`);
   const firestoreJar = join(root, 'platform/cloud-firestore-emulator/cloud-firestore-emulator.jar');
   if (!existsSync(firestoreJar))
     throw new EmulatorsMissingError(`The Firestore emulator is not installed under ${root}/platform.`);
@@ -82,10 +86,14 @@ kill -TERM -- -$$ 2>/dev/null`;
 
 async function launch(name: string, args: string[], port: number): Promise<EmulatorProcess> {
   const host = `127.0.0.1:${port}`;
-  const child: ChildProcess = spawn('bash', ['-c', WATCHDOG, 'glidepath-emulator', String(process.pid), ...args], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'bash',
+    ['-c', WATCHDOG, 'glidepath-emulator', String(process.pid), ...args],
+    {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => {
     stderr = (stderr + b.toString()).slice(-4000);
@@ -100,7 +108,10 @@ async function launch(name: string, args: string[], port: number): Promise<Emula
     } catch {
       return; // already gone
     }
-    const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+    const gone = await Promise.race([
+      exited.then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 5000)),
+    ]);
     if (!gone) {
       try {
         process.kill(-pgid, 'SIGKILL');
@@ -141,8 +152,16 @@ export async function startGoogleEmulators(): Promise<GoogleEmulators> {
     launch('pubsub', [l.java, '-jar', l.pubsubJar, '--host=127.0.0.1', `--port=${pubsubPort}`], pubsubPort),
     launch(
       'firestore',
-      [l.java, '-Duser.language=en', '-cp', l.firestoreJar,
-        'com.google.cloud.datastore.emulator.firestore.CloudFirestore', 'start', '--host=127.0.0.1', `--port=${firestorePort}`],
+      [
+        l.java,
+        '-Duser.language=en',
+        '-cp',
+        l.firestoreJar,
+        'com.google.cloud.datastore.emulator.firestore.CloudFirestore',
+        'start',
+        '--host=127.0.0.1',
+        `--port=${firestorePort}`,
+      ],
       firestorePort,
     ),
   ]);

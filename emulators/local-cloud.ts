@@ -73,7 +73,11 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
   };
   try {
     let google: GoogleEmulators | undefined;
-    if (!opts.reuseGoogleEmulators || !process.env.PUBSUB_EMULATOR_HOST || !process.env.FIRESTORE_EMULATOR_HOST) {
+    if (
+      !opts.reuseGoogleEmulators ||
+      !process.env.PUBSUB_EMULATOR_HOST ||
+      !process.env.FIRESTORE_EMULATOR_HOST
+    ) {
       google = await startGoogleEmulators();
       Object.assign(process.env, google.env);
       stops.push(() => google!.stop());
@@ -102,14 +106,18 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     // The functions, served by the real functions-framework.
     const functions: Record<string, HostedFunction> = {};
     for (const spec of FUNCTIONS) {
-      require(join(__dirname, '..', spec.entry)); // registers the target
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the entry by path to register its target
+      require(join(__dirname, '..', spec.entry));
       functions[spec.name] = await hostFunction(spec.target);
       stops.push(() => functions[spec.name].stop());
     }
 
     const workflows = await startWorkflowsEmulator({
       workflowsDir: join(__dirname, '..', 'workflows'),
-      env: { rollout: { ACTIONS_URL: functions.actions.url }, 'job-run': { ACTIONS_URL: functions.actions.url } },
+      env: {
+        rollout: { ACTIONS_URL: functions.actions.url },
+        'job-run': { ACTIONS_URL: functions.actions.url },
+      },
       serviceAccount: WORKFLOW_SA,
       oidcSecret,
       sleepScale: opts.speed ?? 1,
@@ -131,7 +139,9 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
           name: `${topic}-${spec.name}`,
           endpoint: pushEndpoint(functions[spec.name], projectId, topic),
           // The dead-letter subscription must not dead-letter into itself.
-          ...(topic === TOPICS.deadLetters ? {} : { deadLetterTopic: TOPICS.deadLetters, maxDeliveryAttempts: opts.maxDeliveryAttempts ?? 5 }),
+          ...(topic === TOPICS.deadLetters
+            ? {}
+            : { deadLetterTopic: TOPICS.deadLetters, maxDeliveryAttempts: opts.maxDeliveryAttempts ?? 5 }),
         });
       }
     }

@@ -3,9 +3,10 @@ import type { PubSub } from '@google-cloud/pubsub';
 /** Creates the topic if it does not exist yet. */
 export async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
   const [exists] = await pubsub.topic(name).exists();
-  if (!exists) await pubsub.createTopic(name).catch((e: { code?: number }) => {
-    if (e.code !== 6) throw e; // ALREADY_EXISTS: created concurrently
-  });
+  if (!exists)
+    await pubsub.createTopic(name).catch((e: { code?: number }) => {
+      if (e.code !== 6) throw e; // ALREADY_EXISTS: created concurrently
+    });
 }
 
 export interface PushSubscriptionOptions {
@@ -28,7 +29,10 @@ export async function ensurePushSubscription(pubsub: PubSub, o: PushSubscription
   await pubsub.topic(o.topic).createSubscription(o.name, {
     pushConfig: { pushEndpoint: o.endpoint },
     ackDeadlineSeconds: o.ackDeadlineSeconds ?? 10,
-    retryPolicy: { minimumBackoff: { seconds: o.minimumBackoffSeconds ?? 1 }, maximumBackoff: { seconds: 10 } },
+    retryPolicy: {
+      minimumBackoff: { seconds: o.minimumBackoffSeconds ?? 1 },
+      maximumBackoff: { seconds: 10 },
+    },
     ...(o.deadLetterTopic
       ? {
           deadLetterPolicy: {

@@ -69,10 +69,15 @@ function serviceFor(policy: Policy, repository: string): ServicePolicy {
 
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
   const policy = parsePolicyYaml(readFileSync(opts.policyFile, 'utf8'));
-  const profiles: Record<string, unknown> = opts.profilesFile ? JSON.parse(readFileSync(opts.profilesFile, 'utf8')) : {};
+  const profiles: Record<string, unknown> = opts.profilesFile
+    ? JSON.parse(readFileSync(opts.profilesFile, 'utf8'))
+    : {};
   const cloud =
     opts.cloud ??
-    (await startLocalCloud({ ...opts, cloudRun: { ...opts.cloudRun, ...(opts.profilesFile ? { profilesPath: opts.profilesFile } : {}) } }));
+    (await startLocalCloud({
+      ...opts,
+      cloudRun: { ...opts.cloudRun, ...(opts.profilesFile ? { profilesPath: opts.profilesFile } : {}) },
+    }));
   const services = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
   const load = new AbortController();
   const loads: Array<Promise<unknown>> = [];
@@ -81,7 +86,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
   try {
     for (const [i, push] of opts.pushes.entries()) {
       const parsed = parseImageRef(push);
-      if (!parsed.ok || !parsed.ref.tag) throw new Error(`--push ${push}: expected repository:tag (${parsed.ok ? 'no tag' : parsed.error})`);
+      if (!parsed.ok || !parsed.ref.tag)
+        throw new Error(`--push ${push}: expected repository:tag (${parsed.ok ? 'no tag' : parsed.error})`);
       const service = serviceFor(policy, parsed.ref.repository);
       const digest = digestOf(push);
       const pinned = `${parsed.ref.repository}@${digest}`;
@@ -111,9 +117,23 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       });
       const next = opts.pushes[i + 1];
       const waitForEnd = !opts.overlap || !next;
-      const rollout = await waitForRollout(cloud, service.name, digest, opts, waitForEnd ? 'end' : 'first-step');
+      const rollout = await waitForRollout(
+        cloud,
+        service.name,
+        digest,
+        opts,
+        waitForEnd ? 'end' : 'first-step',
+      );
       if (waitForEnd) results.push(await summarize(cloud, rollout, publishedAt));
-      else results.push({ id: rollout.id, service: service.name, image: pinned, status: 'PENDING', regions: {}, seconds: 0 });
+      else
+        results.push({
+          id: rollout.id,
+          service: service.name,
+          image: pinned,
+          status: 'PENDING',
+          regions: {},
+          seconds: 0,
+        });
     }
     // Overlapped rollouts: report how each one ended.
     for (const [i, r] of results.entries()) {
@@ -121,13 +141,21 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       const ended = await waitFor(
         async () => {
           const rec = await readRollout(cloud, r.id);
-          return rec && isTerminal(rec.status) && !Object.values(rec.regions).some((reg) => BUSY.has(reg.status)) ? rec : undefined;
+          return rec &&
+            isTerminal(rec.status) &&
+            !Object.values(rec.regions).some((reg) => BUSY.has(reg.status))
+            ? rec
+            : undefined;
         },
         { timeoutMs: opts.rolloutTimeoutMs ?? 600_000, what: `rollout ${r.id} to end` },
       );
       results[i] = await summarize(cloud, ended, Date.parse(ended.createdAt));
     }
-    return { rollouts: results, slack: cloud.slack.posts.map((p) => p.text), ...(opts.keep ? { cloud } : {}) };
+    return {
+      rollouts: results,
+      slack: cloud.slack.posts.map((p) => p.text),
+      ...(opts.keep ? { cloud } : {}),
+    };
   } finally {
     load.abort();
     await Promise.all(loads);
@@ -137,11 +165,18 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
 }
 
 /** Creates the service with `image` serving 100% in every region of its waves; false if it already exists. */
-async function createServiceIfAbsent(client: ServicesClient, service: ServicePolicy, image: string): Promise<boolean> {
+async function createServiceIfAbsent(
+  client: ServicesClient,
+  service: ServicePolicy,
+  image: string,
+): Promise<boolean> {
   const [first] = service.waves.flat();
   const exists = await client
     .getService({ name: `projects/${service.project}/locations/${first}/services/${service.name}` })
-    .then(() => true, (err: { code?: number }) => (err.code === 5 ? false : Promise.reject(err)));
+    .then(
+      () => true,
+      (err: { code?: number }) => (err.code === 5 ? false : Promise.reject(err)),
+    );
   if (exists) return false;
   for (const region of service.waves.flat()) {
     const [op] = await client.createService({
@@ -168,7 +203,11 @@ async function waitForRollout(
 ): Promise<RolloutRecord> {
   return waitFor(
     async () => {
-      const docs = await cloud.firestore.collection('rollouts').where('service', '==', service).where('digest', '==', digest).get();
+      const docs = await cloud.firestore
+        .collection('rollouts')
+        .where('service', '==', service)
+        .where('digest', '==', digest)
+        .get();
       const rollouts = docs.docs.map((d) => RolloutRecord.parse(d.data()));
       if (rollouts.length) opts.onProgress?.(rollouts);
       const r = rollouts.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
@@ -178,11 +217,19 @@ async function waitForRollout(
       if (until === 'first-step' && Object.values(r.regions).some((reg) => reg.steps.length > 0)) return r;
       return undefined;
     },
-    { timeoutMs: opts.rolloutTimeoutMs ?? 600_000, what: `rollout of ${service}@${digest.slice(0, 19)}`, intervalMs: 250 },
+    {
+      timeoutMs: opts.rolloutTimeoutMs ?? 600_000,
+      what: `rollout of ${service}@${digest.slice(0, 19)}`,
+      intervalMs: 250,
+    },
   );
 }
 
-async function summarize(cloud: LocalCloud, rollout: RolloutRecord, startedAt: number): Promise<SimulatedRollout> {
+async function summarize(
+  cloud: LocalCloud,
+  rollout: RolloutRecord,
+  startedAt: number,
+): Promise<SimulatedRollout> {
   const client = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
   const regions: SimulatedRollout['regions'] = {};
   try {
@@ -190,11 +237,19 @@ async function summarize(cloud: LocalCloud, rollout: RolloutRecord, startedAt: n
       for (const region of wave.regions) {
         const svc = await client
           .getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` })
-          .then(([s]) => s, (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)));
+          .then(
+            ([s]) => s,
+            (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)),
+          );
         const traffic: Record<string, number> = {};
-        for (const t of svc?.trafficStatuses ?? []) if (t.percent) traffic[t.revision || svc!.latestReadyRevision!.split('/').pop()!] = t.percent;
+        for (const t of svc?.trafficStatuses ?? [])
+          if (t.percent) traffic[t.revision || svc!.latestReadyRevision!.split('/').pop()!] = t.percent;
         const rec = rollout.regions[region];
-        regions[region] = { status: rec?.status ?? 'UNTOUCHED', traffic, ...(rec?.reason ? { reason: rec.reason } : {}) };
+        regions[region] = {
+          status: rec?.status ?? 'UNTOUCHED',
+          traffic,
+          ...(rec?.reason ? { reason: rec.reason } : {}),
+        };
       }
     }
   } finally {

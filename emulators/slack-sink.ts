@@ -27,17 +27,22 @@ export interface SlackSink {
 /** Renders a Block Kit message as plain lines for a terminal. */
 export function renderSlackPost(post: { text: string; blocks: unknown[] }): string {
   const lines: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Block Kit JSON as posted, read loosely for display
   for (const block of post.blocks as Array<Record<string, any>>) {
     if (block.type === 'header') lines.push(`▌ ${block.text?.text ?? ''}`);
     else if (block.type === 'section') {
       if (block.text?.text) lines.push(`  ${String(block.text.text).replace(/\n/g, '\n  ')}`);
-      for (const f of block.fields ?? []) lines.push(`  ${String(f.text).replace(/\*/g, '').replace(/\n/, ': ')}`);
-    } else if (block.type === 'context') lines.push(`  ${(block.elements ?? []).map((e: any) => e.text).join(' ')}`);
+      for (const f of block.fields ?? [])
+        lines.push(`  ${String(f.text).replace(/\*/g, '').replace(/\n/, ': ')}`);
+    } else if (block.type === 'context')
+      lines.push(`  ${(block.elements ?? []).map((e: { text?: string }) => e.text).join(' ')}`);
   }
   return lines.length ? lines.join('\n') : post.text;
 }
 
-export async function startSlackSink(opts: { print?: (line: string) => void; port?: number } = {}): Promise<SlackSink> {
+export async function startSlackSink(
+  opts: { print?: (line: string) => void; port?: number } = {},
+): Promise<SlackSink> {
   let mode: SlackSinkMode = 'ok';
   const posts: SlackPost[] = [];
   const sink = { attempts: 0 };
@@ -54,7 +59,12 @@ export async function startSlackSink(opts: { print?: (line: string) => void; por
       try {
         const parsed = JSON.parse(body) as { text?: string; blocks?: unknown[]; channel?: string };
         if (typeof parsed.text !== 'string') throw new Error('text');
-        const post = { text: parsed.text, blocks: parsed.blocks ?? [], ...(parsed.channel ? { channel: parsed.channel } : {}), receivedAt: new Date().toISOString() };
+        const post = {
+          text: parsed.text,
+          blocks: parsed.blocks ?? [],
+          ...(parsed.channel ? { channel: parsed.channel } : {}),
+          receivedAt: new Date().toISOString(),
+        };
         posts.push(post);
         opts.print?.(renderSlackPost(post));
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');

@@ -24,13 +24,17 @@ export interface WaitOptions {
  * Polls `check` until it returns a truthy value or the deadline passes.
  * Errors thrown by `check` propagate at once (they mean "stop waiting").
  */
-export async function waitFor<T>(check: () => Promise<T | undefined | false | null> | T | undefined | false | null, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false | null> | T | undefined | false | null,
+  opts: WaitOptions,
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 50;
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${opts.what}`);
     await new Promise((r) => setTimeout(r, interval));
   }
 }

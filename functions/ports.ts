@@ -71,7 +71,12 @@ export interface TrafficRouter {
    */
   deployRevision(
     ref: ServiceRef,
-    input: { image: string; revisionName: string; plan: (current: ServiceSnapshot) => TrafficTarget[]; timeoutMs: number },
+    input: {
+      image: string;
+      revisionName: string;
+      plan: (current: ServiceSnapshot) => TrafficTarget[];
+      timeoutMs: number;
+    },
   ): Promise<ServiceSnapshot>;
   /** Replaces the traffic with `plan(current)`; waits for the operation, up to `timeoutMs`. */
   setTraffic(

@@ -18,8 +18,11 @@ import { FUNCTIONS } from '../functions/catalog';
 export { FUNCTIONS };
 
 const root = join(__dirname, '..');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- reads the root package.json at build time
 const rootDependencies: Record<string, string> = require(join(root, 'package.json')).dependencies;
-const EXTERNAL = Object.keys(rootDependencies).filter((d) => /^@google-cloud\/|^@grpc\/|^google-gax$/.test(d));
+const EXTERNAL = Object.keys(rootDependencies).filter((d) =>
+  /^@google-cloud\/|^@grpc\/|^google-gax$/.test(d),
+);
 
 function policyPath(): string {
   const i = process.argv.indexOf('--policy');
@@ -28,7 +31,9 @@ function policyPath(): string {
   return existsSync(own) ? own : join(root, 'glidepath.example.yaml');
 }
 
-export async function buildFunctions(outDir = join(root, 'dist', 'functions')): Promise<Array<{ name: string; bytes: number }>> {
+export async function buildFunctions(
+  outDir = join(root, 'dist', 'functions'),
+): Promise<Array<{ name: string; bytes: number }>> {
   const policy = policyPath();
   if (!existsSync(policy)) throw new Error(`policy file ${policy} not found (pass --policy FILE)`);
   rmSync(outDir, { recursive: true, force: true });
@@ -51,13 +56,22 @@ export async function buildFunctions(outDir = join(root, 'dist', 'functions')): 
     writeFileSync(
       join(dir, 'package.json'),
       JSON.stringify(
-        { name: `glidepath-${fn.name}`, private: true, main: 'index.js', engines: { node: '20' }, dependencies: Object.fromEntries(EXTERNAL.map((d) => [d, rootDependencies[d]])) },
+        {
+          name: `glidepath-${fn.name}`,
+          private: true,
+          main: 'index.js',
+          engines: { node: '20' },
+          dependencies: Object.fromEntries(EXTERNAL.map((d) => [d, rootDependencies[d]])),
+        },
         null,
         2,
       ),
     );
     copyFileSync(policy, join(dir, 'glidepath.yaml'));
-    built.push({ name: fn.name, bytes: Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) });
+    built.push({
+      name: fn.name,
+      bytes: Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0),
+    });
   }
   return built;
 }

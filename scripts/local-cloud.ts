@@ -19,7 +19,8 @@ async function main(): Promise<void> {
     cloudRun: { profilesPath: arg('profiles', join(demo, 'profiles.json')) },
     logLine: (line) => process.stderr.write(line + '\n'),
   });
-  for (const [name, url] of Object.entries(cloud.endpoints())) process.stdout.write(`${name.padEnd(44)} ${url}\n`);
+  for (const [name, url] of Object.entries(cloud.endpoints()))
+    process.stdout.write(`${name.padEnd(44)} ${url}\n`);
   process.stdout.write('\nEnvironment for the CLI:\n');
   for (const [k, v] of Object.entries(cloud.env)) process.stdout.write(`export ${k}=${v}\n`);
   process.stdout.write('\nRunning; Ctrl-C stops everything.\n');

@@ -34,7 +34,9 @@ function regionLine(r: RolloutRecord): string {
   return Object.entries(r.regions)
     .map(([region, reg]) => {
       const last = reg.steps.at(-1);
-      const step = last ? ` step ${last.index + 1} ${last.percent}%${last.verdict ? ` ${last.verdict}` : ''}` : '';
+      const step = last
+        ? ` step ${last.index + 1} ${last.percent}%${last.verdict ? ` ${last.verdict}` : ''}`
+        : '';
       return `${region}: ${reg.status}${step}`;
     })
     .join(' | ');
@@ -43,16 +45,24 @@ function regionLine(r: RolloutRecord): string {
 function printSummary(title: string, rollouts: SimulatedRollout[]): void {
   out(`\n── ${title}`);
   for (const r of rollouts) {
-    out(`  ${r.service} ${r.image.split('@')[1]?.slice(7, 19)}  ${r.status}  ${r.seconds}s  ${r.billableSteps ?? '?'} workflow steps${r.reason ? `  (${r.reason})` : ''}`);
+    out(
+      `  ${r.service} ${r.image.split('@')[1]?.slice(7, 19)}  ${r.status}  ${r.seconds}s  ${r.billableSteps ?? '?'} workflow steps${r.reason ? `  (${r.reason})` : ''}`,
+    );
     for (const [region, reg] of Object.entries(r.regions)) {
-      out(`      ${region.padEnd(16)} ${reg.status.padEnd(12)} ${Object.entries(reg.traffic).map(([rev, p]) => `${rev} ${p}%`).join(', ')}`);
+      out(
+        `      ${region.padEnd(16)} ${reg.status.padEnd(12)} ${Object.entries(reg.traffic)
+          .map(([rev, p]) => `${rev} ${p}%`)
+          .join(', ')}`,
+      );
     }
   }
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  out('Glidepath demo: starting the local cloud (Pub/Sub + Firestore emulators, Cloud Run, Monitoring, Workflows, Slack sink)…');
+  out(
+    'Glidepath demo: starting the local cloud (Pub/Sub + Firestore emulators, Cloud Run, Monitoring, Workflows, Slack sink)…',
+  );
   const cloud = await startLocalCloud({
     projectId: 'glidepath-demo',
     policyFile: join(demo, 'policy.yaml'),
@@ -69,7 +79,13 @@ async function main(): Promise<void> {
       lastLine = line;
     }
   };
-  const common = { policyFile: join(demo, 'policy.yaml'), profilesFile: join(demo, 'profiles.json'), cloud, onProgress, ratePerSecond: 80 };
+  const common = {
+    policyFile: join(demo, 'policy.yaml'),
+    profilesFile: join(demo, 'profiles.json'),
+    cloud,
+    onProgress,
+    ratePerSecond: 80,
+  };
   try {
     out(`\n▶ 1/3 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
     const good = await simulate({ ...common, pushes: [`${SHOP}:v1`, `${SHOP}:v2`] });
@@ -80,23 +96,40 @@ async function main(): Promise<void> {
     printSummary('bad image', bad.rollouts);
 
     out('\n▶ 3/3 search: v2 rolling out, then v3 pushed during its first step (supersede)');
-    const superseded = await simulate({ ...common, pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`], overlap: true });
+    const superseded = await simulate({
+      ...common,
+      pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`],
+      overlap: true,
+    });
     printSummary('supersede', superseded.rollouts);
 
     out('\n▶ 4/4 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
     const jobs = await runJobs(cloud);
-    for (const j of jobs) out(`  ${j.job.padEnd(16)} ${j.status.padEnd(10)} attempts: ${j.attempts.map((a) => `${a.result}${a.backoffSeconds ? ` (then wait ${a.backoffSeconds}s)` : ''}`).join(' → ')}${j.deadLetterId ? `  → dead letter ${j.deadLetterId}` : ''}`);
+    for (const j of jobs)
+      out(
+        `  ${j.job.padEnd(16)} ${j.status.padEnd(10)} attempts: ${j.attempts.map((a) => `${a.result}${a.backoffSeconds ? ` (then wait ${a.backoffSeconds}s)` : ''}`).join(' → ')}${j.deadLetterId ? `  → dead letter ${j.deadLetterId}` : ''}`,
+      );
 
     const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts];
     const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED'];
-    const jobsOk = jobs[0]?.status === 'SUCCEEDED' && jobs[0].attempts.length === 3 && jobs[1]?.status === 'FAILED' && Boolean(jobs[1].deadLetterId);
+    const jobsOk =
+      jobs[0]?.status === 'SUCCEEDED' &&
+      jobs[0].attempts.length === 3 &&
+      jobs[1]?.status === 'FAILED' &&
+      Boolean(jobs[1].deadLetterId);
     const ok = jobsOk && all.length === expected.length && all.every((r, i) => r.status === expected[i]);
-    out(`\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}`);
-    out(`   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`);
+    out(
+      `\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}`,
+    );
+    out(
+      `   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`,
+    );
     if (keep) {
       out('\nThe local cloud keeps running (Ctrl-C to stop). Try, in another terminal:');
       for (const [k, v] of Object.entries(cloud.env)) out(`  export ${k}=${v}`);
-      out(`  npx glidepath status shop\n  npx glidepath redeploy --service shop --image ${SHOP}@<digest> --reason "try it"`);
+      out(
+        `  npx glidepath status shop\n  npx glidepath redeploy --service shop --image ${SHOP}@<digest> --reason "try it"`,
+      );
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
     }
     process.exitCode = ok ? 0 : 1;
@@ -115,7 +148,15 @@ async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
   };
   try {
     for (const [job, outcomes] of Object.entries(script)) {
-      const [op] = await client.createJob({ parent, jobId: job, job: { template: { template: { containers: [{ image: `us-docker.pkg.dev/demo-project/jobs/${job}:v1` }] } } } });
+      const [op] = await client.createJob({
+        parent,
+        jobId: job,
+        job: {
+          template: {
+            template: { containers: [{ image: `us-docker.pkg.dev/demo-project/jobs/${job}:v1` }] },
+          },
+        },
+      });
       await op.promise();
       cloud.cloudRun.setJobOutcomes(`${parent}/jobs/${job}`, outcomes);
     }
@@ -123,7 +164,9 @@ async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
     await client.close();
   }
   const ids = await Promise.all(
-    Object.keys(script).map((job) => cloud.pubsub.topic('glidepath-job-triggers').publishMessage({ json: { job }, attributes: { job } })),
+    Object.keys(script).map((job) =>
+      cloud.pubsub.topic('glidepath-job-triggers').publishMessage({ json: { job }, attributes: { job } }),
+    ),
   );
   void ids;
   return waitFor(

@@ -16,11 +16,15 @@ export function registerPlan(program: Command): void {
     .description('judge a Pub/Sub message against a policy and print the rollouts it would start')
     .requiredOption('--config <file>', 'glidepath.yaml')
     .requiredOption('--topic <topic>', 'gcr | cloud-builds | glidepath-deploy-requests')
-    .requiredOption('--message <file>', 'a Pub/Sub message as JSON: {data: base64, attributes, messageId, publishTime}')
+    .requiredOption(
+      '--message <file>',
+      'a Pub/Sub message as JSON: {data: base64, attributes, messageId, publishTime}',
+    )
     .action((opts: { config: string; topic: string; message: string }) => {
       const policy = readPolicy(opts.config);
       const parsed = PubsubMessage.safeParse(readJson(opts.message, 'message file'), { reportInput: true });
-      if (!parsed.success) throw new UsageError(`message file ${opts.message}: ${describeIssues(parsed.error).join('; ')}`);
+      if (!parsed.success)
+        throw new UsageError(`message file ${opts.message}: ${describeIssues(parsed.error).join('; ')}`);
       const decision = decideIntake(policy, topicOf(opts.topic) ?? opts.topic, parsed.data);
       const now = new Date();
       printJson({
@@ -30,7 +34,11 @@ export function registerPlan(program: Command): void {
           decision.outcome === 'rollout'
             ? decision.requests.map((r) => {
                 const plan = buildPlan(r, rolloutId(r.service.name, r.digest, now));
-                return { ...plan, ...(r.tag ? { tag: r.tag } : {}), ...(r.regions ? { regions: r.regions } : {}) };
+                return {
+                  ...plan,
+                  ...(r.tag ? { tag: r.tag } : {}),
+                  ...(r.regions ? { regions: r.regions } : {}),
+                };
               })
             : [],
       });

@@ -15,7 +15,8 @@ export interface ActionContext {
  * 200: done (the body is the result). 409: the rollout or run is no longer
  * active (superseded, aborted, finished): the workflow stops cleanly.
  */
-export type ActionResult = { status: 200; body: Record<string, unknown> } | { status: 409; body: { stop: true; reason: string } };
+export type ActionResult =
+  { status: 200; body: Record<string, unknown> } | { status: 409; body: { stop: true; reason: string } };
 
 export interface Action<S extends z.ZodType = z.ZodType> {
   schema: S;

@@ -9,9 +9,17 @@ import { ROLLOUT_STATUSES } from '../domain/records';
 
 const RolloutId = z.string().regex(/^[a-z][a-z0-9-]{1,100}$/, 'expected a rollout id');
 const Region = z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'expected a region such as "us-central1"');
-const ExecutionId = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/).optional();
+const ExecutionId = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,100}$/)
+  .optional();
 const InRegion = z.strictObject({ rolloutId: RolloutId, region: Region, executionId: ExecutionId });
-const AtStep = z.strictObject({ rolloutId: RolloutId, region: Region, step: z.number().int().min(0).max(19), executionId: ExecutionId });
+const AtStep = z.strictObject({
+  rolloutId: RolloutId,
+  region: Region,
+  step: z.number().int().min(0).max(19),
+  executionId: ExecutionId,
+});
 
 /** The use-case dependencies, from the runtime. */
 export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
@@ -24,7 +32,8 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     launcher: rt.launcher,
     clock: rt.clock,
     log: ctx.log,
-    probe: async (url, timeoutMs) => (await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })).status,
+    probe: async (url, timeoutMs) =>
+      (await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })).status,
   };
 }
 
@@ -38,31 +47,66 @@ async function guarded(fn: () => Promise<Record<string, unknown>>): Promise<Acti
 }
 
 export const ROLLOUT_ACTIONS: Record<string, Action> = {
-  deploy: defineAction(InRegion, (ctx, b) => guarded(() => rollout.deploy(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
-  smoke: defineAction(InRegion, (ctx, b) => guarded(() => rollout.smoke(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
-  shift: defineAction(AtStep, (ctx, b) => guarded(() => rollout.shift(rolloutDeps(ctx), b.rolloutId, b.region, b.step, b.executionId))),
+  deploy: defineAction(InRegion, (ctx, b) =>
+    guarded(() => rollout.deploy(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId)),
+  ),
+  smoke: defineAction(InRegion, (ctx, b) =>
+    guarded(() => rollout.smoke(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId)),
+  ),
+  shift: defineAction(AtStep, (ctx, b) =>
+    guarded(() => rollout.shift(rolloutDeps(ctx), b.rolloutId, b.region, b.step, b.executionId)),
+  ),
   // With `advance`, a PASS also shifts to the next step in the same call: one
   // workflow step fewer per traffic step (Workflows bills per step).
   analyze: defineAction(AtStep.extend({ advance: z.boolean().default(false) }), (ctx, b) =>
     guarded(async () => {
       const deps = rolloutDeps(ctx);
       const j = await rollout.analyze(deps, b.rolloutId, b.region, b.step, b.executionId);
-      const shiftedTo = j.verdict === 'PASS' && b.advance ? (await rollout.shift(deps, b.rolloutId, b.region, b.step + 1, b.executionId)).percent : undefined;
+      const shiftedTo =
+        j.verdict === 'PASS' && b.advance
+          ? (await rollout.shift(deps, b.rolloutId, b.region, b.step + 1, b.executionId)).percent
+          : undefined;
       return { verdict: j.verdict, reasons: j.reasons, ...(shiftedTo !== undefined ? { shiftedTo } : {}) };
     }),
   ),
-  promote: defineAction(InRegion, (ctx, b) => guarded(() => rollout.promote(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId))),
+  promote: defineAction(InRegion, (ctx, b) =>
+    guarded(() => rollout.promote(rolloutDeps(ctx), b.rolloutId, b.region, b.executionId)),
+  ),
   // Rollback never answers 409: taking a candidate down is always allowed.
   rollback: defineAction(
-    z.strictObject({ rolloutId: RolloutId, region: Region, reason: z.string().min(1).max(2000), includePromoted: z.boolean().default(false), executionId: ExecutionId }),
-    async (ctx, b) => ok(await rollout.rollbackRegion(rolloutDeps(ctx), b.rolloutId, b.region, b.reason, { includePromoted: b.includePromoted })),
+    z.strictObject({
+      rolloutId: RolloutId,
+      region: Region,
+      reason: z.string().min(1).max(2000),
+      includePromoted: z.boolean().default(false),
+      executionId: ExecutionId,
+    }),
+    async (ctx, b) =>
+      ok(
+        await rollout.rollbackRegion(rolloutDeps(ctx), b.rolloutId, b.region, b.reason, {
+          includePromoted: b.includePromoted,
+        }),
+      ),
   ),
   complete: defineAction(
-    z.strictObject({ rolloutId: RolloutId, status: z.enum(ROLLOUT_STATUSES), reason: z.string().min(1).max(2000), executionId: ExecutionId }),
+    z.strictObject({
+      rolloutId: RolloutId,
+      status: z.enum(ROLLOUT_STATUSES),
+      reason: z.string().min(1).max(2000),
+      executionId: ExecutionId,
+    }),
     async (ctx, b) => ok(await rollout.complete(rolloutDeps(ctx), b.rolloutId, b.status, b.reason)),
   ),
   notify: defineAction(
     z.strictObject({ rolloutId: RolloutId, text: z.string().min(1).max(3000), executionId: ExecutionId }),
-    async (ctx, b) => ok({ delivered: await ctx.rt.notifier.notify({ text: b.text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${b.text} (rollout \`${b.rolloutId}\`)` } }] }) }),
+    async (ctx, b) =>
+      ok({
+        delivered: await ctx.rt.notifier.notify({
+          text: b.text,
+          blocks: [
+            { type: 'section', text: { type: 'mrkdwn', text: `${b.text} (rollout \`${b.rolloutId}\`)` } },
+          ],
+        }),
+      }),
   ),
 };

@@ -14,7 +14,6 @@ import {
   isTerminal,
   type RolloutStatus,
 } from '../domain/records';
-import type { RolloutPlan } from '../domain/plan';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import { parseOrThrow } from '../domain/validation';
 
@@ -93,7 +92,12 @@ export class FirestoreRolloutStore {
           const dedup = dedupSnap.data() as { rolloutId: string; expiresAt: { toDate(): Date } };
           if (dedup.expiresAt.toDate() > input.now) {
             const existing = await this.readInTx(tx, dedup.rolloutId);
-            if (existing) return { kind: 'duplicate', rollout: existing, reason: `same image already admitted as rollout ${existing.id} (${existing.status})` };
+            if (existing)
+              return {
+                kind: 'duplicate',
+                rollout: existing,
+                reason: `same image already admitted as rollout ${existing.id} (${existing.status})`,
+              };
           }
         }
         const service = serviceSnap.exists
@@ -103,7 +107,11 @@ export class FirestoreRolloutStore {
         const running = active && !isTerminal(active.status) ? active : undefined;
 
         const fresh = (extra: Partial<RolloutRecord>): RolloutRecord =>
-          read(RolloutRecord, { ...input.rollout, status: 'PENDING', createdAt: nowIso, updatedAt: nowIso, ...extra }, 'new rollout');
+          read(
+            RolloutRecord,
+            { ...input.rollout, status: 'PENDING', createdAt: nowIso, updatedAt: nowIso, ...extra },
+            'new rollout',
+          );
         const writeDedup = (): void => {
           tx.set(dedupRef, {
             rolloutId: input.rollout.id,
@@ -112,17 +120,32 @@ export class FirestoreRolloutStore {
         };
 
         if (running && running.digest === input.rollout.digest) {
-          return { kind: 'duplicate', rollout: running, reason: `rollout ${running.id} of this image is already ${running.status}` };
+          return {
+            kind: 'duplicate',
+            rollout: running,
+            reason: `rollout ${running.id} of this image is already ${running.status}`,
+          };
         }
         if (running && input.onNewImage === 'ignore') {
-          return { kind: 'ignored', reason: `rollout ${running.id} of ${running.service} is running and onNewImage is "ignore"`, active: running };
+          return {
+            kind: 'ignored',
+            reason: `rollout ${running.id} of ${running.service} is running and onNewImage is "ignore"`,
+            active: running,
+          };
         }
         if (running && input.onNewImage === 'queue') {
           const rollout = fresh({ queuedBehind: running.id });
           tx.set(this.rolloutDoc(rollout.id), rollout);
-          tx.set(this.serviceDoc(service.name), { ...service, queue: [...service.queue, rollout.id], updatedAt: nowIso });
+          tx.set(this.serviceDoc(service.name), {
+            ...service,
+            queue: [...service.queue, rollout.id],
+            updatedAt: nowIso,
+          });
           writeDedup();
-          this.eventInTx(tx, rollout.id, input.now, { type: 'queued', message: `queued behind rollout ${running.id}` });
+          this.eventInTx(tx, rollout.id, input.now, {
+            type: 'queued',
+            message: `queued behind rollout ${running.id}`,
+          });
           return { kind: 'queued', rollout, behind: running.id };
         }
         // The admitting delivery also holds the launch claim: it starts the execution next.
@@ -135,11 +158,24 @@ export class FirestoreRolloutStore {
           updatedAt: nowIso,
         });
         writeDedup();
-        this.eventInTx(tx, rollout.id, input.now, { type: 'admitted', message: `admitted from ${rollout.source}` });
+        this.eventInTx(tx, rollout.id, input.now, {
+          type: 'admitted',
+          message: `admitted from ${rollout.source}`,
+        });
         if (running) {
-          const superseded = { ...running, status: 'SUPERSEDED' as const, supersededBy: rollout.id, updatedAt: nowIso, endedAt: nowIso, outcomeReason: `superseded by ${rollout.id}` };
+          const superseded = {
+            ...running,
+            status: 'SUPERSEDED' as const,
+            supersededBy: rollout.id,
+            updatedAt: nowIso,
+            endedAt: nowIso,
+            outcomeReason: `superseded by ${rollout.id}`,
+          };
           tx.set(this.rolloutDoc(running.id), superseded);
-          this.eventInTx(tx, running.id, input.now, { type: 'superseded', message: `superseded by rollout ${rollout.id}` });
+          this.eventInTx(tx, running.id, input.now, {
+            type: 'superseded',
+            message: `superseded by rollout ${rollout.id}`,
+          });
           return { kind: 'started', rollout, superseded };
         }
         return { kind: 'started', rollout };
@@ -160,7 +196,10 @@ export class FirestoreRolloutStore {
         const data = read(RolloutRecord, snap.data(), `rollout ${id}`);
         if (data.status !== 'PENDING' || data.executionName || data.queuedBehind) return false;
         if (data.launchClaimedAt && now.getTime() - Date.parse(data.launchClaimedAt) < LAUNCH_CLAIM_MS) {
-          throw new GlidepathError('conflict', `rollout ${id} is being started by another delivery; retry later`);
+          throw new GlidepathError(
+            'conflict',
+            `rollout ${id} is being started by another delivery; retry later`,
+          );
         }
         tx.update(this.rolloutDoc(id), { launchClaimedAt: now.toISOString() });
         return true;
@@ -181,14 +220,19 @@ export class FirestoreRolloutStore {
         if (!current) throw new GlidepathError('not_found', `rollout ${id} not found`);
         const status: RolloutStatus = current.status === 'PENDING' ? 'RUNNING' : current.status;
         tx.update(this.rolloutDoc(id), { executionName, status, updatedAt: now.toISOString() });
-        this.eventInTx(tx, id, now, { type: 'execution_started', message: `workflow execution ${executionName}` });
+        this.eventInTx(tx, id, now, {
+          type: 'execution_started',
+          message: `workflow execution ${executionName}`,
+        });
       }),
     );
   }
 
   async appendEvent(id: string, now: Date, event: RolloutEvent): Promise<void> {
     await this.guard(`append event to ${id}`, () =>
-      this.rolloutDoc(id).collection(COLLECTIONS.events).add({ at: now.toISOString(), ...event }),
+      this.rolloutDoc(id)
+        .collection(COLLECTIONS.events)
+        .add({ at: now.toISOString(), ...event }),
     );
   }
 
@@ -211,7 +255,10 @@ export class FirestoreRolloutStore {
    * and (when given) driven by this very workflow execution. Otherwise the
    * reason it must stop.
    */
-  async authorize(id: string, executionId?: string): Promise<{ rollout: RolloutRecord; service: ServiceRecord } | { stop: string }> {
+  async authorize(
+    id: string,
+    executionId?: string,
+  ): Promise<{ rollout: RolloutRecord; service: ServiceRecord } | { stop: string }> {
     const rollout = await this.getRollout(id);
     if (!rollout) return { stop: `rollout ${id} not found` };
     // PENDING too: the execution's first call can arrive before intake has recorded its name.
@@ -220,18 +267,33 @@ export class FirestoreRolloutStore {
     if (executionId && rollout.executionName && !rollout.executionName.endsWith(`/${executionId}`))
       return { stop: `rollout ${id} is driven by ${rollout.executionName}, not execution ${executionId}` };
     const service = await this.getService(rollout.service);
-    if (service?.activeRollout !== id) return { stop: `rollout ${id} no longer holds the lease of ${rollout.service}` };
+    if (service?.activeRollout !== id)
+      return { stop: `rollout ${id} no longer holds the lease of ${rollout.service}` };
     return { rollout, service };
   }
 
   /** Merges `patch` into the rollout's record of one region and appends an event. */
-  async updateRegion(id: string, region: string, now: Date, patch: Partial<RegionRecord>, event?: RolloutEvent): Promise<RegionRecord> {
+  async updateRegion(
+    id: string,
+    region: string,
+    now: Date,
+    patch: Partial<RegionRecord>,
+    event?: RolloutEvent,
+  ): Promise<RegionRecord> {
     return this.guard(`update ${id}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
-        const merged = read(RegionRecord, { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() }, `region ${region}`);
-        tx.set(this.rolloutDoc(id), { regions: { [region]: merged }, updatedAt: now.toISOString() }, { merge: true });
+        const merged = read(
+          RegionRecord,
+          { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() },
+          `region ${region}`,
+        );
+        tx.set(
+          this.rolloutDoc(id),
+          { regions: { [region]: merged }, updatedAt: now.toISOString() },
+          { merge: true },
+        );
         if (event) this.eventInTx(tx, id, now, { region, ...event });
         return merged;
       }),
@@ -242,22 +304,45 @@ export class FirestoreRolloutStore {
    * Takes the region's candidate slot of a service for `rolloutId`.
    * Returns the rollout id that held it before (to be cleaned up), if any.
    */
-  async claimRegion(serviceName: string, region: string, rolloutId: string, now: Date): Promise<string | undefined> {
+  async claimRegion(
+    serviceName: string,
+    region: string,
+    rolloutId: string,
+    now: Date,
+  ): Promise<string | undefined> {
     return this.guard(`claim ${serviceName}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.serviceDoc(serviceName));
-        const service = read(ServiceRecord, snap.data() ?? { name: serviceName, updatedAt: now.toISOString() }, `service ${serviceName}`);
+        const service = read(
+          ServiceRecord,
+          snap.data() ?? { name: serviceName, updatedAt: now.toISOString() },
+          `service ${serviceName}`,
+        );
         const holder = service.candidates[region];
         if (holder === rolloutId) return undefined;
-        if (service.activeRollout !== rolloutId) throw new GlidepathError('conflict', `rollout ${rolloutId} does not hold the lease of ${serviceName}`);
-        tx.set(this.serviceDoc(serviceName), { ...service, candidates: { ...service.candidates, [region]: rolloutId }, updatedAt: now.toISOString() });
+        if (service.activeRollout !== rolloutId)
+          throw new GlidepathError(
+            'conflict',
+            `rollout ${rolloutId} does not hold the lease of ${serviceName}`,
+          );
+        tx.set(this.serviceDoc(serviceName), {
+          ...service,
+          candidates: { ...service.candidates, [region]: rolloutId },
+          updatedAt: now.toISOString(),
+        });
         return holder;
       }),
     );
   }
 
   /** Frees the region's candidate slot if `rolloutId` holds it; records a promoted revision as last good. */
-  async releaseRegion(serviceName: string, region: string, rolloutId: string, now: Date, lastGood?: string): Promise<void> {
+  async releaseRegion(
+    serviceName: string,
+    region: string,
+    rolloutId: string,
+    now: Date,
+    lastGood?: string,
+  ): Promise<void> {
     await this.guard(`release ${serviceName}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.serviceDoc(serviceName));
@@ -279,17 +364,26 @@ export class FirestoreRolloutStore {
    * Ends a rollout: its status, the service's lease, the last failed digest.
    * Returns the next queued rollout of the service, now holding the lease.
    */
-  async finish(id: string, status: RolloutStatus, reason: string, now: Date): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }> {
+  async finish(
+    id: string,
+    status: RolloutStatus,
+    reason: string,
+    now: Date,
+  ): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }> {
     return this.guard(`finish ${id}`, () =>
       this.db.runTransaction(async (tx) => {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
         const serviceSnap = await tx.get(this.serviceDoc(rollout.service));
-        const service = serviceSnap.exists ? read(ServiceRecord, serviceSnap.data(), `service ${rollout.service}`) : undefined;
+        const service = serviceSnap.exists
+          ? read(ServiceRecord, serviceSnap.data(), `service ${rollout.service}`)
+          : undefined;
         const nextId = service?.activeRollout === id ? service.queue[0] : undefined;
         const next = nextId ? await this.readInTx(tx, nextId) : undefined;
         const nowIso = now.toISOString();
-        const ended = isTerminal(rollout.status) ? rollout : { ...rollout, status, outcomeReason: reason, endedAt: nowIso, updatedAt: nowIso };
+        const ended = isTerminal(rollout.status)
+          ? rollout
+          : { ...rollout, status, outcomeReason: reason, endedAt: nowIso, updatedAt: nowIso };
         tx.set(this.rolloutDoc(id), ended);
         if (service) {
           const holds = service.activeRollout === id;
@@ -298,15 +392,16 @@ export class FirestoreRolloutStore {
             activeRollout: holds ? (next?.id ?? null) : service.activeRollout,
             activeDigest: holds ? (next?.digest ?? null) : service.activeDigest,
             queue: holds && next ? service.queue.slice(1) : service.queue,
-            lastFailedDigest: status === 'ROLLED_BACK' || status === 'FAILED' ? rollout.digest : service.lastFailedDigest,
+            lastFailedDigest:
+              status === 'ROLLED_BACK' || status === 'FAILED' ? rollout.digest : service.lastFailedDigest,
             updatedAt: nowIso,
           });
         }
         if (next) {
-          const { queuedBehind: _, ...started } = next;
-          tx.set(this.rolloutDoc(next.id), started);
+          tx.set(this.rolloutDoc(next.id), { ...next, queuedBehind: undefined });
         }
-        if (!isTerminal(rollout.status)) this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
+        if (!isTerminal(rollout.status))
+          this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
         return { rollout: ended, ...(next ? { next: { ...next, queuedBehind: undefined } } : {}) };
       }),
     );

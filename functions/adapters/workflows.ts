@@ -10,7 +10,11 @@ export class WorkflowsLauncher implements WorkflowLauncher {
     private readonly location: string,
   ) {}
 
-  async start(workflow: 'rollout' | 'job-run', argument: unknown, labels: Record<string, string>): Promise<string> {
+  async start(
+    workflow: 'rollout' | 'job-run',
+    argument: unknown,
+    labels: Record<string, string>,
+  ): Promise<string> {
     try {
       const [execution] = await this.client.createExecution({
         parent: this.client.workflowPath(this.project, this.location, workflow),

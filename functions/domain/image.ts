@@ -19,7 +19,9 @@ export interface ImageRef {
 
 export type ParseResult = { ok: true; ref: ImageRef } | { ok: false; error: string };
 
-export function parseRepository(value: string): { ok: true; repository: string } | { ok: false; error: string } {
+export function parseRepository(
+  value: string,
+): { ok: true; repository: string } | { ok: false; error: string } {
   const segments = value.split('/');
   if (segments.length < 2) return { ok: false, error: `expected host/path, got ${JSON.stringify(value)}` };
   const [host, ...path] = segments;
@@ -35,14 +37,18 @@ export function parseRepository(value: string): { ok: true; repository: string }
 /** Parses `host/path[:tag][@sha256:…]`. */
 export function parseImageRef(value: string): ParseResult {
   if (typeof value !== 'string' || value.length === 0 || value.length > 512)
-    return { ok: false, error: `expected an image reference of 1-512 characters, got ${JSON.stringify(value)}` };
+    return {
+      ok: false,
+      error: `expected an image reference of 1-512 characters, got ${JSON.stringify(value)}`,
+    };
   let rest = value;
   let digest: string | undefined;
   const at = rest.indexOf('@');
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return { ok: false, error: `invalid digest ${JSON.stringify(digest)}; expected sha256:<64 hex>` };
+    if (!DIGEST.test(digest))
+      return { ok: false, error: `invalid digest ${JSON.stringify(digest)}; expected sha256:<64 hex>` };
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -54,7 +60,10 @@ export function parseImageRef(value: string): ParseResult {
   }
   const repo = parseRepository(rest);
   if (!repo.ok) return repo;
-  return { ok: true, ref: { repository: repo.repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) } };
+  return {
+    ok: true,
+    ref: { repository: repo.repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) },
+  };
 }
 
 /** True when `image` is exactly the configured repository, compared segment by segment. */

@@ -28,7 +28,11 @@ export function isIntakeTopic(topic: string | undefined): topic is IntakeTopic {
   return topic === TOPICS.gcr || topic === TOPICS.cloudBuilds || topic === TOPICS.deployRequests;
 }
 
-export function decideIntake(policy: Policy, topic: string | undefined, message: PubsubMessage): IntakeDecision {
+export function decideIntake(
+  policy: Policy,
+  topic: string | undefined,
+  message: PubsubMessage,
+): IntakeDecision {
   switch (topic) {
     case TOPICS.gcr:
       return decideGcr(policy, message);
@@ -37,7 +41,9 @@ export function decideIntake(policy: Policy, topic: string | undefined, message:
     case TOPICS.deployRequests:
       return decideManual(policy, message);
     default:
-      return rejected(`topic: expected one of ${TOPICS.gcr}, ${TOPICS.cloudBuilds}, ${TOPICS.deployRequests}, got ${JSON.stringify(topic ?? null)}`);
+      return rejected(
+        `topic: expected one of ${TOPICS.gcr}, ${TOPICS.cloudBuilds}, ${TOPICS.deployRequests}, got ${JSON.stringify(topic ?? null)}`,
+      );
   }
 }
 
@@ -92,7 +98,8 @@ function matchAutomatic(
 
 function tagFilterProblem(service: ServicePolicy, tag: string | undefined): string | undefined {
   if (!service.tags?.length) return undefined;
-  if (!tag) return `service ${service.name} rolls out only tags matching ${service.tags.join(' | ')}, and this push has no tag`;
+  if (!tag)
+    return `service ${service.name} rolls out only tags matching ${service.tags.join(' | ')}, and this push has no tag`;
   if (service.tags.some((pattern) => new RegExp(pattern).test(tag))) return undefined;
   return `tag ${JSON.stringify(tag)} matches none of service ${service.name}'s tag filters ${service.tags.join(' | ')}`;
 }
@@ -101,35 +108,49 @@ function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
   const decoded = decodeMessage(GcrEvent, message.data, 'Artifact Registry (gcr) event');
   if (!decoded.ok) return rejected(decoded.reason);
   const event = decoded.value;
-  if (event.action === 'DELETE') return ignored(`DELETE of ${event.tag ?? event.digest ?? 'an image'} is not a deployment`);
+  if (event.action === 'DELETE')
+    return ignored(`DELETE of ${event.tag ?? event.digest ?? 'an image'} is not a deployment`);
   if (!event.digest) return rejected('digest: expected "REPOSITORY@sha256:…" on an INSERT, got nothing');
   const byDigest = parseImageRef(event.digest);
   if (!byDigest.ok) return rejected(`digest: ${byDigest.error}`);
-  if (!byDigest.ref.digest) return rejected(`digest: expected "REPOSITORY@sha256:…", got ${JSON.stringify(event.digest)}`);
+  if (!byDigest.ref.digest)
+    return rejected(`digest: expected "REPOSITORY@sha256:…", got ${JSON.stringify(event.digest)}`);
   let tag: string | undefined;
   if (event.tag) {
     const byTag = parseImageRef(event.tag);
     if (!byTag.ok) return rejected(`tag: ${byTag.error}`);
     if (byTag.ref.repository !== byDigest.ref.repository)
-      return rejected(`tag: expected the same repository as digest (${byDigest.ref.repository}), got ${JSON.stringify(event.tag)}`);
+      return rejected(
+        `tag: expected the same repository as digest (${byDigest.ref.repository}), got ${JSON.stringify(event.tag)}`,
+      );
     tag = byTag.ref.tag;
   }
-  return matchAutomatic(policy, [{ ref: { ...byDigest.ref, digest: byDigest.ref.digest }, ...(tag ? { tag } : {}) }], 'gcr');
+  return matchAutomatic(
+    policy,
+    [{ ref: { ...byDigest.ref, digest: byDigest.ref.digest }, ...(tag ? { tag } : {}) }],
+    'gcr',
+  );
 }
 
 function decideCloudBuild(policy: Policy, message: PubsubMessage): IntakeDecision {
   const decoded = decodeMessage(CloudBuildEvent, message.data, 'Cloud Build event');
   if (!decoded.ok) return rejected(decoded.reason);
   const build = decoded.value;
-  if (build.status !== 'SUCCESS') return ignored(`build ${build.id} has status ${build.status}; only SUCCESS builds roll out`);
+  if (build.status !== 'SUCCESS')
+    return ignored(`build ${build.id} has status ${build.status}; only SUCCESS builds roll out`);
   const pushed: Pushed[] = [];
   const results = build.results?.images ?? [];
   for (const [i, image] of results.entries()) {
     const named = parseImageRef(image.name);
     if (!named.ok) return rejected(`results.images[${i}].name: ${named.error}`);
     if (!/^sha256:[a-f0-9]{64}$/.test(image.digest))
-      return rejected(`results.images[${i}].digest: expected sha256:<64 hex>, got ${JSON.stringify(image.digest)}`);
-    pushed.push({ ref: { repository: named.ref.repository, digest: image.digest }, ...(named.ref.tag ? { tag: named.ref.tag } : {}) });
+      return rejected(
+        `results.images[${i}].digest: expected sha256:<64 hex>, got ${JSON.stringify(image.digest)}`,
+      );
+    pushed.push({
+      ref: { repository: named.ref.repository, digest: image.digest },
+      ...(named.ref.tag ? { tag: named.ref.tag } : {}),
+    });
   }
   if (pushed.length === 0) return ignored(`build ${build.id} pushed no images`);
   const sub = build.substitutions ?? {};
@@ -147,7 +168,9 @@ function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
   const req = decoded.value;
   const service = policy.services.find((s) => s.name === req.service);
   if (!service)
-    return rejected(`service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${JSON.stringify(req.service)}`);
+    return rejected(
+      `service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${JSON.stringify(req.service)}`,
+    );
   const image = parseImageRef(req.image);
   if (!image.ok) return rejected(`image: ${image.error}`);
   if (!sameRepository(image.ref.repository, service.image))
@@ -155,7 +178,9 @@ function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
       `security violation: image ${JSON.stringify(req.image)} is outside service ${service.name}'s repository ${service.image}`,
     );
   if (!image.ref.digest)
-    return rejected(`image: expected an immutable reference "${service.image}@sha256:…", got ${JSON.stringify(req.image)}`);
+    return rejected(
+      `image: expected an immutable reference "${service.image}@sha256:…", got ${JSON.stringify(req.image)}`,
+    );
   const allRegions = service.waves.flat();
   const unknown = (req.regions ?? []).filter((r) => !allRegions.includes(r));
   if (unknown.length)

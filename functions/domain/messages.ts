@@ -20,7 +20,10 @@ export type IntakeTopic = typeof TOPICS.gcr | typeof TOPICS.cloudBuilds | typeof
 
 /** A Pub/Sub message as pushed (and as `glidepath plan --message` reads it). */
 export const PubsubMessage = z.object({
-  data: z.string().max(Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 4).optional(),
+  data: z
+    .string()
+    .max(Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 4)
+    .optional(),
   attributes: z.record(z.string(), z.string()).optional(),
   messageId: z.string().max(256).optional(),
   message_id: z.string().max(256).optional(),
@@ -41,7 +44,12 @@ export const CloudBuildEvent = z.object({
   projectId: z.string().max(64).optional(),
   status: z.string().max(64),
   results: z
-    .object({ images: z.array(z.object({ name: z.string().max(600), digest: z.string().max(128) })).max(100).optional() })
+    .object({
+      images: z
+        .array(z.object({ name: z.string().max(600), digest: z.string().max(128) }))
+        .max(100)
+        .optional(),
+    })
     .optional(),
   images: z.array(z.string().max(600)).max(100).optional(),
   substitutions: z.record(z.string(), z.string().max(1024)).optional(),
@@ -74,22 +82,33 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** base64 → UTF-8 → JSON, with a reason for each way it can fail. */
 export function decodeJsonData(data: string | undefined): Decoded<unknown> {
-  if (data === undefined || data === '') return { ok: false, reason: 'message.data: expected base64-encoded JSON, got nothing' };
+  if (data === undefined || data === '')
+    return { ok: false, reason: 'message.data: expected base64-encoded JSON, got nothing' };
   if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data))
     return { ok: false, reason: `message.data: expected base64, got ${JSON.stringify(data.slice(0, 40))}` };
   const bytes = Buffer.from(data, 'base64');
   if (bytes.length > MAX_PAYLOAD_BYTES)
-    return { ok: false, reason: `message.data: expected at most ${MAX_PAYLOAD_BYTES} bytes, got ${bytes.length}` };
+    return {
+      ok: false,
+      reason: `message.data: expected at most ${MAX_PAYLOAD_BYTES} bytes, got ${bytes.length}`,
+    };
   const text = bytes.toString('utf8');
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (e) {
-    return { ok: false, reason: `message.data: expected JSON, got ${JSON.stringify(text.slice(0, 60))} (${(e as Error).message})` };
+    return {
+      ok: false,
+      reason: `message.data: expected JSON, got ${JSON.stringify(text.slice(0, 60))} (${(e as Error).message})`,
+    };
   }
 }
 
 /** Decodes and validates a message body against `schema`; problems are joined into one reason. */
-export function decodeMessage<S extends z.ZodType>(schema: S, data: string | undefined, what: string): Decoded<z.output<S>> {
+export function decodeMessage<S extends z.ZodType>(
+  schema: S,
+  data: string | undefined,
+  what: string,
+): Decoded<z.output<S>> {
   const json = decodeJsonData(data);
   if (!json.ok) return json;
   const r = schema.safeParse(json.value, { reportInput: true });
@@ -103,7 +122,5 @@ export function topicOf(resource: string | undefined): string | undefined {
   const name = resource.split('/').pop() ?? '';
   const all = Object.values(TOPICS) as string[];
   // Subscriptions are named `<topic>` or `<topic>-<suffix>`; take the longest topic that fits.
-  return all
-    .filter((t) => name === t || name.startsWith(`${t}-`))
-    .sort((a, b) => b.length - a.length)[0];
+  return all.filter((t) => name === t || name.startsWith(`${t}-`)).sort((a, b) => b.length - a.length)[0];
 }

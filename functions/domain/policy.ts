@@ -12,11 +12,7 @@ import { Duration } from './duration';
 import { parseRepository } from './image';
 import { ValidationError, describeIssues, parseOrThrow } from './validation';
 
-const Percent = z
-  .number()
-  .int()
-  .min(1, { error: 'expected 1–99' })
-  .max(99, { error: 'expected 1–99' });
+const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
 
 const Step = z.strictObject({ percent: Percent, bake: Duration });
@@ -101,12 +97,21 @@ export const BUILT_IN_DEFAULTS = {
 } as const;
 
 // Cloud Run service and job names: lowercase letters, digits and hyphens, 1-49 chars.
-const ResourceName = z.string().regex(/^[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?$/, 'expected a Cloud Run name (lowercase letters, digits, hyphens; max 49)');
+const ResourceName = z
+  .string()
+  .regex(
+    /^[a-z](?:[a-z0-9-]{0,47}[a-z0-9])?$/,
+    'expected a Cloud Run name (lowercase letters, digits, hyphens; max 49)',
+  );
 const ProjectId = z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'expected a GCP project id');
 const Region = z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'expected a region such as "us-central1"');
 const Repository = z.string().superRefine((value, ctx) => {
   const r = parseRepository(value);
-  if (!r.ok) ctx.addIssue({ code: 'custom', message: `expected an image repository path without tag or digest: ${r.error}` });
+  if (!r.ok)
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an image repository path without tag or digest: ${r.error}`,
+    });
 });
 const TagPattern = z.string().superRefine((value, ctx) => {
   try {
@@ -115,7 +120,9 @@ const TagPattern = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: `expected a regular expression: ${(e as Error).message}` });
   }
 });
-const SlackTarget = z.strictObject({ channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"') });
+const SlackTarget = z.strictObject({
+  channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"'),
+});
 
 const Service = z.strictObject({
   name: ResourceName,
@@ -129,7 +136,12 @@ const Service = z.strictObject({
       const seen = new Set<string>();
       waves.forEach((wave, w) =>
         wave.forEach((region, r) => {
-          if (seen.has(region)) ctx.addIssue({ code: 'custom', path: [w, r], message: `expected each region once, got ${region} again` });
+          if (seen.has(region))
+            ctx.addIssue({
+              code: 'custom',
+              path: [w, r],
+              message: `expected each region once, got ${region} again`,
+            });
           seen.add(region);
         }),
       );
@@ -193,7 +205,8 @@ function unique(names: string[], what: string): string[] {
   const seen = new Set<string>();
   const problems: string[] = [];
   names.forEach((n, i) => {
-    if (seen.has(n)) problems.push(`${what}[${i}].name: expected a unique name, got ${JSON.stringify(n)} again`);
+    if (seen.has(n))
+      problems.push(`${what}[${i}].name: expected a unique name, got ${JSON.stringify(n)} again`);
     seen.add(n);
   });
   return problems;
@@ -218,7 +231,16 @@ export function parsePolicy(doc: unknown): Policy {
     if (!r.success) return problems.push(...describeIssues(r.error, `jobs[${i}]`));
     jobs.push(r.data);
   });
-  problems.push(...unique(services.map((s) => s.name), 'services'), ...unique(jobs.map((j) => j.name), 'jobs'));
+  problems.push(
+    ...unique(
+      services.map((s) => s.name),
+      'services',
+    ),
+    ...unique(
+      jobs.map((j) => j.name),
+      'jobs',
+    ),
+  );
   if (problems.length) throw new ValidationError('invalid policy', problems);
   return { services, jobs };
 }
@@ -229,7 +251,9 @@ export function parsePolicyYaml(text: string): Policy {
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new ValidationError('invalid policy', [`(root): expected YAML, got a parse error: ${(e as Error).message.split('\n')[0]}`]);
+    throw new ValidationError('invalid policy', [
+      `(root): expected YAML, got a parse error: ${(e as Error).message.split('\n')[0]}`,
+    ]);
   }
   return parsePolicy(doc);
 }

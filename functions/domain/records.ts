@@ -4,9 +4,23 @@
  */
 import { z } from 'zod';
 
-export const ROLLOUT_STATUSES = ['PENDING', 'RUNNING', 'PROMOTED', 'ROLLED_BACK', 'FAILED', 'SUPERSEDED', 'ABORTED'] as const;
+export const ROLLOUT_STATUSES = [
+  'PENDING',
+  'RUNNING',
+  'PROMOTED',
+  'ROLLED_BACK',
+  'FAILED',
+  'SUPERSEDED',
+  'ABORTED',
+] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
-export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set(['PROMOTED', 'ROLLED_BACK', 'FAILED', 'SUPERSEDED', 'ABORTED']);
+export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set([
+  'PROMOTED',
+  'ROLLED_BACK',
+  'FAILED',
+  'SUPERSEDED',
+  'ABORTED',
+]);
 
 export function isTerminal(status: RolloutStatus): boolean {
   return TERMINAL_STATUSES.has(status);
@@ -14,7 +28,16 @@ export function isTerminal(status: RolloutStatus): boolean {
 
 const Iso = z.string().min(1);
 
-export const REGION_STATUSES = ['PENDING', 'DEPLOYING', 'SMOKE', 'SHIFTING', 'PROMOTED', 'ROLLED_BACK', 'FAILED', 'SKIPPED'] as const;
+export const REGION_STATUSES = [
+  'PENDING',
+  'DEPLOYING',
+  'SMOKE',
+  'SHIFTING',
+  'PROMOTED',
+  'ROLLED_BACK',
+  'FAILED',
+  'SKIPPED',
+] as const;
 
 export const StepRecord = z.object({
   index: z.number().int(),

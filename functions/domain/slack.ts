@@ -11,13 +11,22 @@ function message(text: string, blocks: KnownBlock[], channel?: string): SlackMes
   return { text, blocks, ...(channel ? { channel } : {}) };
 }
 
-const header = (text: string): KnownBlock => ({ type: 'header', text: { type: 'plain_text', text: text.slice(0, 150) } });
-const section = (markdown: string): KnownBlock => ({ type: 'section', text: { type: 'mrkdwn', text: markdown.slice(0, 3000) } });
+const header = (text: string): KnownBlock => ({
+  type: 'header',
+  text: { type: 'plain_text', text: text.slice(0, 150) },
+});
+const section = (markdown: string): KnownBlock => ({
+  type: 'section',
+  text: { type: 'mrkdwn', text: markdown.slice(0, 3000) },
+});
 const fields = (pairs: Array<[string, string]>): KnownBlock => ({
   type: 'section',
   fields: pairs.slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn', text: `*${k}*\n${v}`.slice(0, 2000) })),
 });
-const context = (markdown: string): KnownBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text: markdown.slice(0, 3000) }] });
+const context = (markdown: string): KnownBlock => ({
+  type: 'context',
+  elements: [{ type: 'mrkdwn', text: markdown.slice(0, 3000) }],
+});
 
 function planSummary(plan: RolloutPlan): string {
   const waves = plan.waves.map((w, i) => `wave ${i + 1}: ${w.regions.join(', ')}`).join(' → ');
@@ -26,7 +35,10 @@ function planSummary(plan: RolloutPlan): string {
 }
 
 export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channel?: string): SlackMessage {
-  const who = rollout.source === 'manual' ? `manual redeploy by ${rollout.requestedBy}: ${rollout.reason}` : `from ${rollout.source}`;
+  const who =
+    rollout.source === 'manual'
+      ? `manual redeploy by ${rollout.requestedBy}: ${rollout.reason}`
+      : `from ${rollout.source}`;
   return message(
     `🚀 Rollout ${rollout.id} of ${rollout.service} started`,
     [
@@ -45,16 +57,20 @@ export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channe
 }
 
 export function rolloutQueued(rollout: RolloutRecord, behind: string, channel?: string): SlackMessage {
-  return message(`⏳ Rollout ${rollout.id} of ${rollout.service} queued behind ${behind}`, [
-    section(`⏳ *${rollout.service}*: \`${rollout.image}\` is queued behind rollout \`${behind}\`.`),
-  ], channel);
+  return message(
+    `⏳ Rollout ${rollout.id} of ${rollout.service} queued behind ${behind}`,
+    [section(`⏳ *${rollout.service}*: \`${rollout.image}\` is queued behind rollout \`${behind}\`.`)],
+    channel,
+  );
 }
 
 export function rolloutSuperseded(old: RolloutRecord, by: RolloutRecord, channel?: string): SlackMessage {
   return message(
     `⏭️ Rollout ${old.id} of ${old.service} superseded by ${by.id}`,
     [
-      section(`⏭️ *${old.service}*: rollout \`${old.id}\` (\`${old.image}\`) is superseded by \`${by.id}\` (\`${by.image}\`). Its candidate will be rolled back before the new one deploys.`),
+      section(
+        `⏭️ *${old.service}*: rollout \`${old.id}\` (\`${old.image}\`) is superseded by \`${by.id}\` (\`${by.image}\`). Its candidate will be rolled back before the new one deploys.`,
+      ),
     ],
     channel,
   );
@@ -73,15 +89,27 @@ const splitText = (traffic: Record<string, number>): string =>
     .map(([revision, percent]) => `\`${revision}\` ${percent}%`)
     .join(', ') || '—';
 
-export function regionPromoted(rollout: RolloutRecord, region: string, record: RegionRecord, note?: string): SlackMessage {
+export function regionPromoted(
+  rollout: RolloutRecord,
+  region: string,
+  record: RegionRecord,
+  note?: string,
+): SlackMessage {
   return message(`✅ ${rollout.service} promoted in ${region}`, [
-    section(`✅ *${rollout.service}* promoted in *${region}*: \`${record.candidateRevision}\` now serves 100%.`),
+    section(
+      `✅ *${rollout.service}* promoted in *${region}*: \`${record.candidateRevision}\` now serves 100%.`,
+    ),
     ...(note ? [context(`⚠️ ${note}`)] : []),
     context(`rollout \`${rollout.id}\``),
   ]);
 }
 
-export function regionRolledBack(rollout: RolloutRecord, region: string, record: RegionRecord, reason: string): SlackMessage {
+export function regionRolledBack(
+  rollout: RolloutRecord,
+  region: string,
+  record: RegionRecord,
+  reason: string,
+): SlackMessage {
   const lastStep = [...record.steps].reverse().find((s) => s.verdict);
   return message(`⏪ ${rollout.service} rolled back in ${region}: ${reason}`, [
     header(`⏪ ${rollout.service}: rolled back in ${region}`),
@@ -92,19 +120,31 @@ export function regionRolledBack(rollout: RolloutRecord, region: string, record:
       ['Image', `\`${rollout.image}\``],
       ['Rollout', `\`${rollout.id}\``],
     ]),
-    ...(lastStep ? [section(`*Step ${lastStep.index + 1} (${lastStep.percent}%): ${lastStep.verdict}*\n${lastStep.reasons.join('\n')}`)] : []),
+    ...(lastStep
+      ? [
+          section(
+            `*Step ${lastStep.index + 1} (${lastStep.percent}%): ${lastStep.verdict}*\n${lastStep.reasons.join('\n')}`,
+          ),
+        ]
+      : []),
     ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
   ]);
 }
 
 export function rolloutCompleted(rollout: RolloutRecord): SlackMessage {
-  const seconds = rollout.endedAt ? (Date.parse(rollout.endedAt) - Date.parse(rollout.createdAt)) / 1000 : undefined;
+  const seconds = rollout.endedAt
+    ? (Date.parse(rollout.endedAt) - Date.parse(rollout.createdAt)) / 1000
+    : undefined;
   const icon = rollout.status === 'PROMOTED' ? '🏁' : rollout.status === 'SUPERSEDED' ? '⏭️' : '🛑';
   const regions = Object.entries(rollout.regions)
     .map(([region, r]) => `${region}: ${r.status}`)
     .join(', ');
   return message(`${icon} Rollout ${rollout.id} of ${rollout.service} ${rollout.status}`, [
-    section(`${icon} *${rollout.service}* rollout \`${rollout.id}\` *${rollout.status}*${rollout.outcomeReason ? `: ${rollout.outcomeReason}` : ''}`),
-    context(`${seconds !== undefined ? `total ${Math.round(seconds)}s · ` : ''}${regions || 'no regions touched'}`),
+    section(
+      `${icon} *${rollout.service}* rollout \`${rollout.id}\` *${rollout.status}*${rollout.outcomeReason ? `: ${rollout.outcomeReason}` : ''}`,
+    ),
+    context(
+      `${seconds !== undefined ? `total ${Math.round(seconds)}s · ` : ''}${regions || 'no regions touched'}`,
+    ),
   ]);
 }

@@ -48,7 +48,10 @@ export function userTags(snapshot: ServiceSnapshot): Array<{ revision: string; t
 }
 
 /** Builds targets from shares plus tags; each tag rides on its revision's share when there is one. */
-export function composeTraffic(shares: Share[], tags: Array<{ revision: string; tag: string }>): TrafficTarget[] {
+export function composeTraffic(
+  shares: Share[],
+  tags: Array<{ revision: string; tag: string }>,
+): TrafficTarget[] {
   const total = shares.reduce((n, s) => n + s.percent, 0);
   if (total !== 100) throw new Error(`traffic must sum to 100, got ${total} (${JSON.stringify(shares)})`);
   const targets: TrafficTarget[] = [];
@@ -63,20 +66,39 @@ export function composeTraffic(shares: Share[], tags: Array<{ revision: string; 
 }
 
 /** Deploy: pin today's split to explicit revisions and add the candidate at 0% under its tag. */
-export function withCandidateAtZero(snapshot: ServiceSnapshot, candidate: string, tag: string): TrafficTarget[] {
+export function withCandidateAtZero(
+  snapshot: ServiceSnapshot,
+  candidate: string,
+  tag: string,
+): TrafficTarget[] {
   const split = servingSplit(snapshot);
   return composeTraffic(split, [...userTags(snapshot), { revision: candidate, tag }]);
 }
 
 /** Shift: the candidate takes `percent`, the stable the rest; other revisions stop serving. */
-export function shifted(snapshot: ServiceSnapshot, stable: string, candidate: string, tag: string, percent: number): TrafficTarget[] {
-  const shares = percent >= 100 ? [{ revision: candidate, percent: 100 }] : [{ revision: stable, percent: 100 - percent }, { revision: candidate, percent }];
+export function shifted(
+  snapshot: ServiceSnapshot,
+  stable: string,
+  candidate: string,
+  tag: string,
+  percent: number,
+): TrafficTarget[] {
+  const shares =
+    percent >= 100
+      ? [{ revision: candidate, percent: 100 }]
+      : [
+          { revision: stable, percent: 100 - percent },
+          { revision: candidate, percent },
+        ];
   return composeTraffic(shares, [...userTags(snapshot), { revision: candidate, tag }]);
 }
 
 /** Promote: the candidate serves everything and keeps its tag. */
 export function promoted(snapshot: ServiceSnapshot, candidate: string, tag: string): TrafficTarget[] {
-  return composeTraffic([{ revision: candidate, percent: 100 }], [...userTags(snapshot), { revision: candidate, tag }]);
+  return composeTraffic(
+    [{ revision: candidate, percent: 100 }],
+    [...userTags(snapshot), { revision: candidate, tag }],
+  );
 }
 
 /** Rollback: exactly the recorded split, the user's tags kept, the candidate's tag gone. */

@@ -32,7 +32,8 @@ export function describeIssues(error: z.ZodError, prefix?: string): string[] {
       message = `unknown field(s) ${(issue as unknown as { keys: string[] }).keys.map((k) => JSON.stringify(k)).join(', ')}`;
       return `${path}: ${message}`;
     }
-    const withInput = 'input' in issue && !/\bgot\b/.test(message) ? `${message}, got ${show(issue.input)}` : message;
+    const withInput =
+      'input' in issue && !/\bgot\b/.test(message) ? `${message}, got ${show(issue.input)}` : message;
     return `${path}: ${withInput.replace(/^Invalid input: /, '')}`;
   });
 }
@@ -54,7 +55,12 @@ export class ValidationError extends Error {
 }
 
 /** Parses with `schema`, throwing a ValidationError whose lines name each bad field and value. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown, what: string, prefix?: string): z.output<S> {
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  data: unknown,
+  what: string,
+  prefix?: string,
+): z.output<S> {
   const result = schema.safeParse(data, { reportInput: true });
   if (!result.success) throw new ValidationError(what, describeIssues(result.error, prefix));
   return result.data;

@@ -11,7 +11,14 @@ import { GlidepathError } from '../shared/errors';
 import { describeIssues } from '../domain/validation';
 import { runtime } from './runtime';
 
-const HTTP_FOR_CODE = { unavailable: 503, deadline: 503, conflict: 503, invalid: 400, not_found: 404, permission: 403 } as const;
+const HTTP_FOR_CODE = {
+  unavailable: 503,
+  deadline: 503,
+  conflict: 503,
+  invalid: 400,
+  not_found: 404,
+  permission: 403,
+} as const;
 
 export async function actions(req: Request, res: Response): Promise<void> {
   const rt = runtime();
@@ -27,7 +34,9 @@ export async function actions(req: Request, res: Response): Promise<void> {
   const name = req.path.replace(/^\/+|\/+$/g, '');
   const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
   if (req.method !== 'POST' || !action) {
-    res.status(404).json({ error: `expected POST /<${Object.keys(ACTIONS).join('|')}>, got ${req.method} /${name}` });
+    res
+      .status(404)
+      .json({ error: `expected POST /<${Object.keys(ACTIONS).join('|')}>, got ${req.method} /${name}` });
     return;
   }
   const parsed = action.schema.safeParse(req.body, { reportInput: true });
@@ -48,7 +57,10 @@ export async function actions(req: Request, res: Response): Promise<void> {
     const result = await action.run({ rt, log }, parsed.data);
     res.status(result.status).json(result.body);
   } catch (err) {
-    const e = err instanceof GlidepathError ? err : new GlidepathError('unavailable', (err as Error)?.message ?? String(err), err);
+    const e =
+      err instanceof GlidepathError
+        ? err
+        : new GlidepathError('unavailable', (err as Error)?.message ?? String(err), err);
     const status = HTTP_FOR_CODE[e.code];
     log.error('action failed', { error: e.message, code: e.code, status });
     res.status(status).json({ error: e.message, code: e.code });

@@ -7,7 +7,9 @@ export interface PubsubEventData {
   subscription?: string;
 }
 
-export type Unwrapped = { ok: true; topic: string | undefined; message: PubsubMessage } | { ok: false; topic: string | undefined; reason: string; raw: unknown };
+export type Unwrapped =
+  | { ok: true; topic: string | undefined; message: PubsubMessage }
+  | { ok: false; topic: string | undefined; reason: string; raw: unknown };
 
 /**
  * Pulls the message and its topic out of the CloudEvent. The topic comes
@@ -15,10 +17,16 @@ export type Unwrapped = { ok: true; topic: string | undefined; message: PubsubMe
  * failing that, from the subscription's name.
  */
 export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped {
-  const topic = topicOf(/\/topics\/([^/]+)$/.exec(event.source ?? '')?.[1]) ?? topicOf(event.data?.subscription);
+  const topic =
+    topicOf(/\/topics\/([^/]+)$/.exec(event.source ?? '')?.[1]) ?? topicOf(event.data?.subscription);
   const parsed = PubsubMessage.safeParse(event.data?.message);
   if (!parsed.success) {
-    return { ok: false, topic, reason: `message: expected a Pub/Sub message with base64 data, got ${JSON.stringify(event.data?.message)?.slice(0, 80)}`, raw: event.data };
+    return {
+      ok: false,
+      topic,
+      reason: `message: expected a Pub/Sub message with base64 data, got ${JSON.stringify(event.data?.message)?.slice(0, 80)}`,
+      raw: event.data,
+    };
   }
   const message = parsed.data;
   if (!message.messageId && !message.message_id && event.id) message.messageId = event.id;

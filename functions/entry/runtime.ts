@@ -15,7 +15,14 @@ import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
-import { systemClock, type Clock, type JobRunner, type MetricsSource, type Notifier, type TrafficRouter } from '../ports';
+import {
+  systemClock,
+  type Clock,
+  type JobRunner,
+  type MetricsSource,
+  type Notifier,
+  type TrafficRouter,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 
 export interface Runtime {

@@ -14,17 +14,29 @@ export function checkCaller(
   authorization: string | undefined,
   expected: { serviceAccount: string | undefined; localSecret: string | undefined },
 ): CallerCheck {
-  if (!expected.serviceAccount) return { ok: false, status: 403, reason: 'GLIDEPATH_WORKFLOW_SA is not configured; refusing every caller' };
+  if (!expected.serviceAccount)
+    return {
+      ok: false,
+      status: 403,
+      reason: 'GLIDEPATH_WORKFLOW_SA is not configured; refusing every caller',
+    };
   const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
-  if (!token) return { ok: false, status: 401, reason: 'authorization: expected "Bearer <OIDC token>", got none' };
+  if (!token)
+    return { ok: false, status: 401, reason: 'authorization: expected "Bearer <OIDC token>", got none' };
   try {
     if (expected.localSecret) {
       const claims = verifyOidcToken(token, expected.localSecret, expected.serviceAccount);
       return { ok: true, email: claims.email };
     }
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { email?: string };
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+      email?: string;
+    };
     if (payload.email !== expected.serviceAccount)
-      return { ok: false, status: 403, reason: `caller ${payload.email ?? '(no email)'} is not ${expected.serviceAccount}` };
+      return {
+        ok: false,
+        status: 403,
+        reason: `caller ${payload.email ?? '(no email)'} is not ${expected.serviceAccount}`,
+      };
     return { ok: true, email: payload.email };
   } catch (err) {
     return { ok: false, status: 403, reason: (err as Error).message };

@@ -21,7 +21,11 @@ const Env = z.object({
   GLIDEPATH_WORKFLOWS_ENDPOINT: z.string().optional(),
   GLIDEPATH_RUN_ENDPOINT: z.string().optional(),
   GLIDEPATH_MONITORING_ENDPOINT: z.string().optional(),
-  GLIDEPATH_DEDUP_TTL_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  GLIDEPATH_DEDUP_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3600),
   SLACK_WEBHOOK_URL: z.string().url().optional(),
 });
 export type Config = z.output<typeof Env>;

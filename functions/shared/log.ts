@@ -42,7 +42,8 @@ export function createLogger(
       'logging.googleapis.com/labels': labels,
     };
     if (all.rolloutId && process.env.GOOGLE_CLOUD_PROJECT) {
-      entry['logging.googleapis.com/trace'] = `projects/${process.env.GOOGLE_CLOUD_PROJECT}/traces/${all.rolloutId}`;
+      entry['logging.googleapis.com/trace'] =
+        `projects/${process.env.GOOGLE_CLOUD_PROJECT}/traces/${all.rolloutId}`;
     }
     write(JSON.stringify(entry));
   };

@@ -16,7 +16,10 @@ import type { Logger } from '../shared/log';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'>;
+  store: Pick<
+    FirestoreRolloutStore,
+    'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'
+  >;
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -32,15 +35,28 @@ export interface IntakeResult {
 }
 
 /** The dedup key: (service, digest) for images, the message itself for manual requests. */
-export function dedupKey(request: RolloutRequest, messageId: string | undefined, data: string | undefined): string {
+export function dedupKey(
+  request: RolloutRequest,
+  messageId: string | undefined,
+  data: string | undefined,
+): string {
   const identity =
     request.source === 'manual'
-      ? `manual|${request.service.name}|${messageId ?? createHash('sha256').update(data ?? '').digest('hex')}`
+      ? `manual|${request.service.name}|${
+          messageId ??
+          createHash('sha256')
+            .update(data ?? '')
+            .digest('hex')
+        }`
       : `image|${request.service.name}|${request.digest}`;
   return createHash('sha256').update(identity).digest('hex').slice(0, 40);
 }
 
-export async function handleIntake(deps: IntakeDeps, topic: string | undefined, message: PubsubMessage): Promise<IntakeResult> {
+export async function handleIntake(
+  deps: IntakeDeps,
+  topic: string | undefined,
+  message: PubsubMessage,
+): Promise<IntakeResult> {
   const messageId = message.messageId ?? message.message_id;
   const log = deps.log.child({ messageId, topic });
   const decision = decideIntake(deps.policy, topic, message);
@@ -48,7 +64,13 @@ export async function handleIntake(deps: IntakeDeps, topic: string | undefined, 
   if (decision.outcome === 'rejected') {
     const now = deps.clock.now();
     await deps.store.recordDeadLetter({
-      id: `rejected-${messageId ?? createHash('sha256').update(message.data ?? '').digest('hex').slice(0, 24)}`,
+      id: `rejected-${
+        messageId ??
+        createHash('sha256')
+          .update(message.data ?? '')
+          .digest('hex')
+          .slice(0, 24)
+      }`,
       kind: 'rejected',
       source: topic ?? 'unknown',
       reason: decision.reason,
@@ -74,12 +96,20 @@ export async function handleIntake(deps: IntakeDeps, topic: string | undefined, 
     const r = admission.kind === 'ignored' ? admission.active : admission.rollout;
     const kind = resumed ? 'resumed' : admission.kind;
     rollouts.push({ id: r.id, service: r.service, status: r.status, admission: kind });
-    notes.push(kind === 'started' || kind === 'queued' || kind === 'resumed' ? `${kind} ${r.id}` : (admission as { reason: string }).reason);
+    notes.push(
+      kind === 'started' || kind === 'queued' || kind === 'resumed'
+        ? `${kind} ${r.id}`
+        : (admission as { reason: string }).reason,
+    );
   }
   const startedAny = rollouts.some((r) => r.admission !== 'duplicate' && r.admission !== 'ignored');
   const outcome = startedAny ? 'rollout' : 'ignored';
   const reason = notes.join('; ');
-  log.info(startedAny ? 'rollout admitted' : 'message ignored', { outcome, reason, rollouts: rollouts.map((r) => r.id) });
+  log.info(startedAny ? 'rollout admitted' : 'message ignored', {
+    outcome,
+    reason,
+    rollouts: rollouts.map((r) => r.id),
+  });
   return { outcome, reason, rollouts };
 }
 
@@ -133,7 +163,12 @@ async function admitOne(
     // A delivery that crashed between admitting and starting leaves a PENDING
     // rollout with no execution: the redelivery finishes the job.
     const r = admission.rollout;
-    if (r.status === 'PENDING' && !r.executionName && !r.queuedBehind && (await deps.store.claimLaunch(r.id, deps.clock.now()))) {
+    if (
+      r.status === 'PENDING' &&
+      !r.executionName &&
+      !r.queuedBehind &&
+      (await deps.store.claimLaunch(r.id, deps.clock.now()))
+    ) {
       await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
       return { admission, resumed: true };
     }
@@ -142,10 +177,19 @@ async function admitOne(
 }
 
 /** Starts the rollout's execution; the caller holds the launch claim. */
-async function launch(deps: IntakeDeps, rollout: RolloutRecord, plan: RolloutPlan, log: Logger, channel?: string): Promise<void> {
+async function launch(
+  deps: IntakeDeps,
+  rollout: RolloutRecord,
+  plan: RolloutPlan,
+  log: Logger,
+  channel?: string,
+): Promise<void> {
   let executionName: string;
   try {
-    executionName = await deps.launcher.start('rollout', plan, { rollout_id: rollout.id, service: rollout.service });
+    executionName = await deps.launcher.start('rollout', plan, {
+      rollout_id: rollout.id,
+      service: rollout.service,
+    });
   } catch (err) {
     await deps.store.releaseLaunch(rollout.id).catch(() => undefined); // the claim then simply expires
     throw err;

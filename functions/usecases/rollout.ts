@@ -66,7 +66,12 @@ export type DeployOutcome =
   | { outcome: 'deployed'; candidate: string; stable: string | null; tagUrl: string }
   | { outcome: 'failed'; reason: string };
 
-export async function deploy(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<DeployOutcome> {
+export async function deploy(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  executionId?: string,
+): Promise<DeployOutcome> {
   const rollout = await active(deps, rolloutId, executionId);
   const plan = planOf(rollout);
   const ref = refOf(rollout, region);
@@ -77,7 +82,13 @@ export async function deploy(deps: RolloutDeps, rolloutId: string, region: strin
   let snapshot = await deps.router.getService(ref);
   if (!snapshot) {
     const reason = `service ${rollout.service} not found in ${region}; create it first`;
-    await deps.store.updateRegion(rolloutId, region, now(), { status: 'FAILED', reason }, { type: 'deploy_failed', message: reason });
+    await deps.store.updateRegion(
+      rolloutId,
+      region,
+      now(),
+      { status: 'FAILED', reason },
+      { type: 'deploy_failed', message: reason },
+    );
     return { outcome: 'failed', reason };
   }
 
@@ -98,7 +109,13 @@ export async function deploy(deps: RolloutDeps, rolloutId: string, region: strin
       rolloutId,
       region,
       now(),
-      { status: 'DEPLOYING', stableRevision: stable, recordedSplit: recorded, candidateRevision: candidate, traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision) },
+      {
+        status: 'DEPLOYING',
+        stableRevision: stable,
+        recordedSplit: recorded,
+        candidateRevision: candidate,
+        traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision),
+      },
       { type: 'stable_recorded', message: `stable ${stable ?? '(none)'}; split ${JSON.stringify(recorded)}` },
     );
   }
@@ -114,7 +131,13 @@ export async function deploy(deps: RolloutDeps, rolloutId: string, region: strin
     } catch (err) {
       if (!(err instanceof GlidepathError) || err.transient) throw err;
       const reason = `revision ${candidate} did not become ready: ${err.message}`;
-      await deps.store.updateRegion(rolloutId, region, now(), { status: 'FAILED', reason }, { type: 'deploy_failed', message: reason });
+      await deps.store.updateRegion(
+        rolloutId,
+        region,
+        now(),
+        { status: 'FAILED', reason },
+        { type: 'deploy_failed', message: reason },
+      );
       return { outcome: 'failed', reason };
     }
   }
@@ -123,18 +146,29 @@ export async function deploy(deps: RolloutDeps, rolloutId: string, region: strin
     rolloutId,
     region,
     now(),
-    { status: 'SMOKE', candidateRevision: candidate, tagUrl, traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision) },
+    {
+      status: 'SMOKE',
+      candidateRevision: candidate,
+      tagUrl,
+      traffic: trafficMap(snapshot.traffic, snapshot.latestReadyRevision),
+    },
     { type: 'deployed', message: `candidate ${candidate} at 0% on ${tagUrl}` },
   );
   deps.log.info('candidate deployed', { region, candidate, tagUrl });
   return { outcome: 'deployed', candidate, stable: stableRevision(recorded) ?? null, tagUrl };
 }
 
-export async function smoke(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<{ passed: boolean; reason: string }> {
+export async function smoke(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  executionId?: string,
+): Promise<{ passed: boolean; reason: string }> {
   const rollout = await active(deps, rolloutId, executionId);
   const { smoke: s } = planOf(rollout);
   const record = rollout.regions[region];
-  if (!record?.tagUrl) throw new GlidepathError('invalid', `region ${region} has no candidate to smoke-test; deploy first`);
+  if (!record?.tagUrl)
+    throw new GlidepathError('invalid', `region ${region} has no candidate to smoke-test; deploy first`);
   const url = record.tagUrl.replace(/\/$/, '') + s.path;
   const seen: string[] = [];
   for (let attempt = 1; attempt <= s.attempts; attempt++) {
@@ -142,48 +176,90 @@ export async function smoke(deps: RolloutDeps, rolloutId: string, region: string
     seen.push(String(status));
     if (status === s.expectStatus) {
       const reason = `GET ${s.path} answered ${status} on attempt ${attempt}`;
-      await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'SHIFTING' }, { type: 'smoke_passed', message: reason });
+      await deps.store.updateRegion(
+        rolloutId,
+        region,
+        deps.clock.now(),
+        { status: 'SHIFTING' },
+        { type: 'smoke_passed', message: reason },
+      );
       return { passed: true, reason };
     }
   }
   const reason = `smoke test failed: GET ${s.path} expected ${s.expectStatus}, got ${seen.join(', ')} in ${s.attempts} attempts`;
-  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { reason }, { type: 'smoke_failed', message: reason });
+  await deps.store.updateRegion(
+    rolloutId,
+    region,
+    deps.clock.now(),
+    { reason },
+    { type: 'smoke_failed', message: reason },
+  );
   return { passed: false, reason };
 }
 
-export async function shift(deps: RolloutDeps, rolloutId: string, region: string, step: number, executionId?: string): Promise<{ percent: number; traffic: Record<string, number> }> {
+export async function shift(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  step: number,
+  executionId?: string,
+): Promise<{ percent: number; traffic: Record<string, number> }> {
   const rollout = await active(deps, rolloutId, executionId);
   const plan = planOf(rollout);
   const record = requireCandidate(rollout, region);
   const percent = plan.steps[step]?.percent;
-  if (percent === undefined) throw new GlidepathError('invalid', `step: expected 0–${plan.steps.length - 1}, got ${step}`);
-  if (!record.stableRevision) throw new GlidepathError('invalid', `region ${region} has no stable revision to shift from`);
+  if (percent === undefined)
+    throw new GlidepathError('invalid', `step: expected 0–${plan.steps.length - 1}, got ${step}`);
+  if (!record.stableRevision)
+    throw new GlidepathError('invalid', `region ${region} has no stable revision to shift from`);
   const snapshot = await deps.router.setTraffic(
     refOf(rollout, region),
-    (current) => shifted(current, record.stableRevision!, record.candidateRevision!, plan.revisionTag, percent),
+    (current) =>
+      shifted(current, record.stableRevision!, record.candidateRevision!, plan.revisionTag, percent),
     { timeoutMs: OPERATION_TIMEOUT_MS },
   );
   const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   const steps = [...record.steps];
   // A retried shift keeps the step's original start: the analysis window must not shrink.
-  steps[step] = steps[step] ?? { index: step, percent, reasons: [], extensions: 0, startedAt: deps.clock.now().toISOString() };
-  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'SHIFTING', traffic, steps }, { type: 'shifted', step, message: `candidate at ${percent}%` });
+  steps[step] = steps[step] ?? {
+    index: step,
+    percent,
+    reasons: [],
+    extensions: 0,
+    startedAt: deps.clock.now().toISOString(),
+  };
+  await deps.store.updateRegion(
+    rolloutId,
+    region,
+    deps.clock.now(),
+    { status: 'SHIFTING', traffic, steps },
+    { type: 'shifted', step, message: `candidate at ${percent}%` },
+  );
   return { percent, traffic };
 }
 
-export async function analyze(deps: RolloutDeps, rolloutId: string, region: string, step: number, executionId?: string): Promise<Judgement> {
+export async function analyze(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  step: number,
+  executionId?: string,
+): Promise<Judgement> {
   const rollout = await active(deps, rolloutId, executionId);
   const plan = planOf(rollout);
   const record = requireCandidate(rollout, region);
   const stepRecord = record.steps[step];
-  if (!stepRecord?.startedAt) throw new GlidepathError('invalid', `step ${step} in ${region} has not started; shift first`);
+  if (!stepRecord?.startedAt)
+    throw new GlidepathError('invalid', `step ${step} in ${region} has not started; shift first`);
   const now = deps.clock.now();
   const start = new Date(stepRecord.startedAt);
   const window = { start, end: now, alignmentSeconds: 60 };
   const ref = refOf(rollout, region);
   const [canary, stable] = await Promise.all([
     deps.metrics.observe({ ...ref, revision: record.candidateRevision! }, window),
-    record.stableRevision ? deps.metrics.observe({ ...ref, revision: record.stableRevision }, window) : Promise.resolve(undefined),
+    record.stableRevision
+      ? deps.metrics.observe({ ...ref, revision: record.stableRevision }, window)
+      : Promise.resolve(undefined),
   ]);
   const judgement = judge({
     canary,
@@ -200,22 +276,58 @@ export async function analyze(deps: RolloutDeps, rolloutId: string, region: stri
     extensions: stepRecord.verdict === 'INCONCLUSIVE' ? stepRecord.extensions + 1 : stepRecord.extensions,
     judgedAt: now.toISOString(),
   };
-  await deps.store.updateRegion(rolloutId, region, now, { steps }, { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` });
-  deps.log.info('step analyzed', { event: 'step_analyzed', service: rollout.service, region, step, verdict: judgement.verdict, reasons: judgement.reasons });
+  await deps.store.updateRegion(
+    rolloutId,
+    region,
+    now,
+    { steps },
+    { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` },
+  );
+  deps.log.info('step analyzed', {
+    event: 'step_analyzed',
+    service: rollout.service,
+    region,
+    step,
+    verdict: judgement.verdict,
+    reasons: judgement.reasons,
+  });
   return judgement;
 }
 
-export async function promote(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Promise<{ traffic: Record<string, number>; note?: string }> {
+export async function promote(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  executionId?: string,
+): Promise<{ traffic: Record<string, number>; note?: string }> {
   const rollout = await active(deps, rolloutId, executionId);
   const plan = planOf(rollout);
   const record = requireCandidate(rollout, region);
-  const snapshot = await deps.router.setTraffic(refOf(rollout, region), (current) => promoted(current, record.candidateRevision!, plan.revisionTag), {
-    timeoutMs: OPERATION_TIMEOUT_MS,
-  });
+  const snapshot = await deps.router.setTraffic(
+    refOf(rollout, region),
+    (current) => promoted(current, record.candidateRevision!, plan.revisionTag),
+    {
+      timeoutMs: OPERATION_TIMEOUT_MS,
+    },
+  );
   const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
-  const note = record.stableRevision ? undefined : 'no stable revision to compare against: promoted after the smoke test';
-  await deps.store.updateRegion(rolloutId, region, deps.clock.now(), { status: 'PROMOTED', traffic, ...(note ? { reason: note } : {}) }, { type: 'promoted', message: note ?? 'candidate at 100%' });
-  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now(), record.candidateRevision);
+  const note = record.stableRevision
+    ? undefined
+    : 'no stable revision to compare against: promoted after the smoke test';
+  await deps.store.updateRegion(
+    rolloutId,
+    region,
+    deps.clock.now(),
+    { status: 'PROMOTED', traffic, ...(note ? { reason: note } : {}) },
+    { type: 'promoted', message: note ?? 'candidate at 100%' },
+  );
+  await deps.store.releaseRegion(
+    rollout.service,
+    region,
+    rolloutId,
+    deps.clock.now(),
+    record.candidateRevision,
+  );
   await deps.notifier.notify(slack.regionPromoted(rollout, region, record, note));
   deps.log.info('region promoted', { region, candidate: record.candidateRevision });
   return { traffic, ...(note ? { note } : {}) };
@@ -238,7 +350,8 @@ export async function rollbackRegion(
   const record = rollout.regions[region];
   const service = await deps.store.getService(rollout.service);
   const holder = service?.candidates[region];
-  if (!record || record.status === 'ROLLED_BACK' || (holder && holder !== rolloutId)) return { traffic: record?.traffic ?? null };
+  if (!record || record.status === 'ROLLED_BACK' || (holder && holder !== rolloutId))
+    return { traffic: record?.traffic ?? null };
   if (record.status === 'PROMOTED' && !opts.includePromoted) return { traffic: record.traffic };
   const traffic = await restoreRecordedSplit(deps, rollout, region, reason);
   await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
@@ -246,29 +359,60 @@ export async function rollbackRegion(
 }
 
 /** Puts the recorded split back, records it and tells Slack. The caller owns the region's slot. */
-async function restoreRecordedSplit(deps: RolloutDeps, rollout: RolloutRecord, region: string, reason: string): Promise<Record<string, number> | null> {
+async function restoreRecordedSplit(
+  deps: RolloutDeps,
+  rollout: RolloutRecord,
+  region: string,
+  reason: string,
+): Promise<Record<string, number> | null> {
   const record = rollout.regions[region];
   // Nothing was deployed (e.g. the service does not exist there): nothing to restore.
   if (!record?.candidateRevision || record.status === 'ROLLED_BACK') return record?.traffic ?? null;
   let traffic: Record<string, number> | null = null;
   if (record.recordedSplit?.length && record.candidateRevision) {
     const recorded: Share[] = record.recordedSplit;
-    const snapshot = await deps.router.setTraffic(refOf(rollout, region), (current) => restored(current, recorded), { timeoutMs: OPERATION_TIMEOUT_MS });
+    const snapshot = await deps.router.setTraffic(
+      refOf(rollout, region),
+      (current) => restored(current, recorded),
+      { timeoutMs: OPERATION_TIMEOUT_MS },
+    );
     traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   }
-  await deps.store.updateRegion(rollout.id, region, deps.clock.now(), { status: 'ROLLED_BACK', reason, ...(traffic ? { traffic } : {}) }, { type: 'rolled_back', message: reason });
-  await deps.notifier.notify(slack.regionRolledBack(rollout, region, { ...record, ...(traffic ? { traffic } : {}) }, reason));
+  await deps.store.updateRegion(
+    rollout.id,
+    region,
+    deps.clock.now(),
+    { status: 'ROLLED_BACK', reason, ...(traffic ? { traffic } : {}) },
+    { type: 'rolled_back', message: reason },
+  );
+  await deps.notifier.notify(
+    slack.regionRolledBack(rollout, region, { ...record, ...(traffic ? { traffic } : {}) }, reason),
+  );
   deps.log.warn('region rolled back', { rolloutId: rollout.id, service: rollout.service, region, reason });
   return traffic;
 }
 
 /** Ends the rollout, releases the lease and starts the next queued rollout, if any. */
-export async function complete(deps: RolloutDeps, rolloutId: string, status: RolloutStatus, reason: string): Promise<{ status: RolloutStatus }> {
+export async function complete(
+  deps: RolloutDeps,
+  rolloutId: string,
+  status: RolloutStatus,
+  reason: string,
+): Promise<{ status: RolloutStatus }> {
   const { rollout, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
-  deps.log.info('rollout finished', { event: 'rollout_finished', rolloutId, service: rollout.service, status: rollout.status, reason });
+  deps.log.info('rollout finished', {
+    event: 'rollout_finished',
+    rolloutId,
+    service: rollout.service,
+    status: rollout.status,
+    reason,
+  });
   await deps.notifier.notify(slack.rolloutCompleted(rollout));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, { rollout_id: next.id, service: next.service });
+    const executionName = await deps.launcher.start('rollout', next.plan, {
+      rollout_id: next.id,
+      service: next.service,
+    });
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }
@@ -282,13 +426,18 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
   if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
   await deps.store.finish(rolloutId, 'ABORTED', `aborted by ${by}`, deps.clock.now());
   for (const region of Object.keys(rollout.regions)) {
-    if (rollout.regions[region].status !== 'PROMOTED') await rollbackRegion(deps, rolloutId, region, `aborted by ${by}`);
+    if (rollout.regions[region].status !== 'PROMOTED')
+      await rollbackRegion(deps, rolloutId, region, `aborted by ${by}`);
   }
   return (await deps.store.getRollout(rolloutId))!;
 }
 
-function requireCandidate(rollout: RolloutRecord, region: string): RegionRecord & { candidateRevision: string } {
+function requireCandidate(
+  rollout: RolloutRecord,
+  region: string,
+): RegionRecord & { candidateRevision: string } {
   const record = rollout.regions[region];
-  if (!record?.candidateRevision) throw new GlidepathError('invalid', `region ${region} has no candidate; deploy first`);
+  if (!record?.candidateRevision)
+    throw new GlidepathError('invalid', `region ${region} has no candidate; deploy first`);
   return record as RegionRecord & { candidateRevision: string };
 }

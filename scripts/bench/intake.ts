@@ -63,21 +63,31 @@ async function main(): Promise<void> {
   });
   const fn = await hostFunction('intake');
   const pubsub = new PubSub({ projectId: project });
-  await ensurePushSubscription(pubsub, { topic: 'gcr', name: 'gcr-intake', endpoint: pushEndpoint(fn, project, 'gcr') });
+  await ensurePushSubscription(pubsub, {
+    topic: 'gcr',
+    name: 'gcr-intake',
+    endpoint: pushEndpoint(fn, project, 'gcr'),
+  });
 
   // 70% unique images, 20% duplicates of earlier ones, 10% malformed.
   const events: Array<{ kind: 'unique' | 'duplicate' | 'malformed'; payload: Buffer; digest?: string }> = [];
   const uniques: Array<{ payload: Buffer; digest: string }> = [];
   for (let i = 0; i < total; i++) {
     const r = i % 10;
-    if (r === 9) events.push({ kind: 'malformed', payload: Buffer.from(i % 20 === 9 ? '{"action":"INSERT","digest":"nope"}' : 'not json') });
+    if (r === 9)
+      events.push({
+        kind: 'malformed',
+        payload: Buffer.from(i % 20 === 9 ? '{"action":"INSERT","digest":"nope"}' : 'not json'),
+      });
     else if ((r === 3 || r === 6) && uniques.length) {
       const u = uniques[(i * 7) % uniques.length];
       events.push({ kind: 'duplicate', payload: u.payload, digest: u.digest });
     } else {
       const digest = `sha256:${i.toString(16).padStart(64, '0')}`;
       const repo = `us-docker.pkg.dev/${project}/apps/svc-${i % SERVICES}`;
-      const payload = Buffer.from(JSON.stringify({ action: 'INSERT', digest: `${repo}@${digest}`, tag: `${repo}:b${i}` }));
+      const payload = Buffer.from(
+        JSON.stringify({ action: 'INSERT', digest: `${repo}@${digest}`, tag: `${repo}:b${i}` }),
+      );
       uniques.push({ payload, digest });
       events.push({ kind: 'unique', payload, digest });
     }
@@ -94,7 +104,11 @@ async function main(): Promise<void> {
       return id;
     }),
   );
-  await waitFor(() => ids.every((id) => outcomes.has(id)), { timeoutMs: 180_000, what: 'every message to reach an outcome', intervalMs: 100 });
+  await waitFor(() => ids.every((id) => outcomes.has(id)), {
+    timeoutMs: 180_000,
+    what: 'every message to reach an outcome',
+    intervalMs: 100,
+  });
   const elapsed = (Date.now() - t0) / 1000;
 
   const startsByDigest = new Map<string, number[]>();
@@ -102,7 +116,9 @@ async function main(): Promise<void> {
     const digest = (e.argument as { digest: string }).digest;
     startsByDigest.set(digest, [...(startsByDigest.get(digest) ?? []), e.at]);
   }
-  const latencies = [...publishedAt].flatMap(([digest, at]) => (startsByDigest.get(digest) ?? []).slice(0, 1).map((s) => s - at));
+  const latencies = [...publishedAt].flatMap(([digest, at]) =>
+    (startsByDigest.get(digest) ?? []).slice(0, 1).map((s) => s - at),
+  );
   const count = (o: string) => [...outcomes.values()].filter((x) => x === o).length;
 
   await fn.stop();
@@ -118,17 +134,31 @@ async function main(): Promise<void> {
   for (const f of FUNCTIONS) {
     const runs = Array.from({ length: 10 }, () =>
       Number(
-        execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require(${JSON.stringify(join(outDir, f.name, 'index.js'))});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`], {
-          cwd: join(__dirname, '..', '..'),
-          env: { ...process.env, NODE_PATH: join(__dirname, '..', '..', 'node_modules') },
-        }).toString(),
+        execFileSync(
+          process.execPath,
+          [
+            '-e',
+            `const t=process.hrtime.bigint();require(${JSON.stringify(join(outDir, f.name, 'index.js'))});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`,
+          ],
+          {
+            cwd: join(__dirname, '..', '..'),
+            env: { ...process.env, NODE_PATH: join(__dirname, '..', '..', 'node_modules') },
+          },
+        ).toString(),
       ),
     );
     importMs[f.name] = Math.round(quantile(runs, 0.5) * 10) / 10;
   }
   // Baseline in the same process: the bare functions-framework import.
   const frameworkMs = quantile(
-    Array.from({ length: 10 }, () => Number(execFileSync(process.execPath, ['-e', `const t=process.hrtime.bigint();require('@google-cloud/functions-framework');process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`]).toString())),
+    Array.from({ length: 10 }, () =>
+      Number(
+        execFileSync(process.execPath, [
+          '-e',
+          `const t=process.hrtime.bigint();require('@google-cloud/functions-framework');process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`,
+        ]).toString(),
+      ),
+    ),
     0.5,
   );
 
@@ -136,7 +166,11 @@ async function main(): Promise<void> {
     JSON.stringify({
       events: total,
       ratePerSecond: rate || 'burst',
-      published: { unique: uniques.length, duplicates: events.filter((e) => e.kind === 'duplicate').length, malformed: events.filter((e) => e.kind === 'malformed').length },
+      published: {
+        unique: uniques.length,
+        duplicates: events.filter((e) => e.kind === 'duplicate').length,
+        malformed: events.filter((e) => e.kind === 'malformed').length,
+      },
       outcomes: { rollout: count('rollout'), ignored: count('ignored'), rejected: count('rejected') },
       publishToExecutionStartMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) },
       eventsPerSecond: Math.round((total / elapsed) * 10) / 10,

@@ -33,7 +33,8 @@ async function main(): Promise<void> {
     cloudRun: { profilesPath: profilesFile, readyDelayMs: 300, simulateLatency: false },
   });
   const image = 'us-docker.pkg.dev/bench-project/apps/bench';
-  const run = (pushes: string[]) => simulate({ policyFile, profilesFile, pushes, cloud, ratePerSecond: 250, rolloutTimeoutMs: 300_000 });
+  const run = (pushes: string[]) =>
+    simulate({ policyFile, profilesFile, pushes, cloud, ratePerSecond: 250, rolloutTimeoutMs: 300_000 });
   try {
     const good = (await run([`${image}:v1`, `${image}:v2`])).rollouts[0];
     const bad = (await run([`${image}:bad`])).rollouts[0];
@@ -43,7 +44,9 @@ async function main(): Promise<void> {
     };
     const g = await stats(good.id);
     const events = async (id: string) =>
-      (await cloud.firestore.collection(`rollouts/${id}/events`).get()).docs.map((d) => d.data() as { at: string; type: string; region?: string; message: string });
+      (await cloud.firestore.collection(`rollouts/${id}/events`).get()).docs.map(
+        (d) => d.data() as { at: string; type: string; region?: string; message: string },
+      );
 
     // Overhead per step: time between consecutive steps' starts, beyond the (scaled) bake.
     const overheads: number[] = [];
@@ -66,18 +69,37 @@ async function main(): Promise<void> {
           regions: Object.keys(good.regions).length,
           steps: 3,
           // INCONCLUSIVE extensions add a bake and an analysis each; they are billed too.
-          extensions: Object.values(g.doc.regions as Record<string, { steps: Array<{ extensions: number }> }>).reduce((n, r) => n + r.steps.reduce((m, st) => m + st.extensions, 0), 0),
+          extensions: Object.values(
+            g.doc.regions as Record<string, { steps: Array<{ extensions: number }> }>,
+          ).reduce((n, r) => n + r.steps.reduce((m, st) => m + st.extensions, 0), 0),
           seconds: good.seconds,
         },
-        billableSteps: { total: s.steps, internal: s.internalSteps, externalLocal: s.externalSteps, target: 150 },
+        billableSteps: {
+          total: s.steps,
+          internal: s.internalSteps,
+          externalLocal: s.externalSteps,
+          target: 150,
+        },
         costPerRolloutUsd: {
           // Locally the actions URL is 127.0.0.1 (external); on GCP it is *.run.app (internal).
           onGcp: +(s.steps * PRICE_PER_STEP.internal).toFixed(6),
-          asCountedLocally: +(s.internalSteps * PRICE_PER_STEP.internal + s.externalSteps * PRICE_PER_STEP.external).toFixed(6),
+          asCountedLocally: +(
+            s.internalSteps * PRICE_PER_STEP.internal +
+            s.externalSteps * PRICE_PER_STEP.external
+          ).toFixed(6),
         },
-        overheadPerStepMs: { median: Math.round(median(overheads)), max: Math.round(Math.max(...overheads)), samples: overheads.length, targetMs: 1000 },
+        overheadPerStepMs: {
+          median: Math.round(median(overheads)),
+          max: Math.round(Math.max(...overheads)),
+          samples: overheads.length,
+          targetMs: 1000,
+        },
         failToRestoredMs: failed && restored ? Date.parse(restored.at) - Date.parse(failed.at) : null,
-        badRollout: { status: bad.status, reason: bad.reason, verdict: failed ? 'FAIL' : 'no FAIL verdict (rolled back on INCONCLUSIVE)' },
+        badRollout: {
+          status: bad.status,
+          reason: bad.reason,
+          verdict: failed ? 'FAIL' : 'no FAIL verdict (rolled back on INCONCLUSIVE)',
+        },
         failToRestoredTargetMs: 5000,
       }) + '\n',
     );

@@ -41,7 +41,15 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
   });
 
   const run = (pushes: string[], overlap = false) =>
-    simulate({ policyFile, profilesFile, pushes, cloud, overlap, ratePerSecond: 60, rolloutTimeoutMs: 120_000 });
+    simulate({
+      policyFile,
+      profilesFile,
+      pushes,
+      cloud,
+      overlap,
+      ratePerSecond: 60,
+      rolloutTimeoutMs: 120_000,
+    });
   const record = async (id: string) => (await cloud.firestore.doc(`rollouts/${id}`).get()).data()!;
   const onlyRevision = (r: SimulatedRollout, region: string) => {
     const traffic = Object.entries(r.regions[region].traffic);
@@ -60,14 +68,22 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       expect(onlyRevision(r, region)).toBe(revisionOf(r.id));
     }
     const doc = await record(r.id);
-    expect(doc.regions['us-central1'].steps.map((s: { verdict: string }) => s.verdict)).toEqual(['PASS', 'PASS']);
+    expect(doc.regions['us-central1'].steps.map((s: { verdict: string }) => s.verdict)).toEqual([
+      'PASS',
+      'PASS',
+    ]);
     expect(doc.regions['us-central1'].stableRevision).toMatch(/^api-0000/);
-    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({ activeRollout: null, candidates: {} });
+    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({
+      activeRollout: null,
+      candidates: {},
+    });
     expect(slack.some((t) => t.includes('promoted in us-central1'))).toBe(true);
   }, 180_000);
 
   it('rolls back a bad image in the canary region and leaves later waves untouched', async () => {
-    const before = await services.getService({ name: 'projects/e2e-project/locations/europe-west1/services/api' });
+    const before = await services.getService({
+      name: 'projects/e2e-project/locations/europe-west1/services/api',
+    });
     const { rollouts, slack } = await run([`${API}:bad`]);
     const [r] = rollouts;
     expect(r.status).toBe('ROLLED_BACK');
@@ -77,9 +93,13 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     expect(doc.regions['us-central1'].status).toBe('ROLLED_BACK');
     expect(doc.regions['europe-west1']).toBeUndefined();
     expect(doc.regions['asia-southeast1']).toBeUndefined();
-    const after = await services.getService({ name: 'projects/e2e-project/locations/europe-west1/services/api' });
+    const after = await services.getService({
+      name: 'projects/e2e-project/locations/europe-west1/services/api',
+    });
     expect(after[0].generation).toBe(before[0].generation);
-    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({ lastFailedDigest: digestOf(`${API}:bad`) });
+    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({
+      lastFailedDigest: digestOf(`${API}:bad`),
+    });
     expect(slack.some((t) => t.includes('rolled back in us-central1'))).toBe(true);
   }, 180_000);
 
@@ -108,24 +128,34 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     expect(next.status).toBe('PROMOTED');
     for (const region of ALL) expect(onlyRevision(next, region)).toBe(revisionOf(next.id));
     const oldDoc = await record(old.id);
-    for (const region of Object.keys(oldDoc.regions)) expect(['ROLLED_BACK', 'FAILED']).toContain(oldDoc.regions[region].status);
+    for (const region of Object.keys(oldDoc.regions))
+      expect(['ROLLED_BACK', 'FAILED']).toContain(oldDoc.regions[region].status);
   }, 180_000);
 
   it('rolls back promoted regions too when rollbackPromotedRegions is on', async () => {
     await run([`${WEB}:v1`]);
     // web's second wave fails: its europe-west1 service is gone.
-    const [op] = await services.deleteService({ name: 'projects/e2e-project/locations/europe-west1/services/web' });
+    const [op] = await services.deleteService({
+      name: 'projects/e2e-project/locations/europe-west1/services/web',
+    });
     await op.promise();
     const { rollouts } = await run([`${WEB}:v2`]);
     const [r] = rollouts;
     expect(r.reason).toMatch(/europe-west1: service web not found in europe-west1; create it first/);
     expect(r.status).toBe('ROLLED_BACK');
     const doc = await record(r.id);
-    expect(doc.regions['europe-west1']).toMatchObject({ status: 'FAILED', reason: 'service web not found in europe-west1; create it first' });
+    expect(doc.regions['europe-west1']).toMatchObject({
+      status: 'FAILED',
+      reason: 'service web not found in europe-west1; create it first',
+    });
     expect(doc.regions['us-central1'].status).toBe('ROLLED_BACK');
-    const [svc] = await services.getService({ name: 'projects/e2e-project/locations/us-central1/services/web' });
+    const [svc] = await services.getService({
+      name: 'projects/e2e-project/locations/us-central1/services/web',
+    });
     const serving = (svc.traffic ?? []).filter((t) => (t.percent ?? 0) > 0);
-    expect(serving).toEqual([expect.objectContaining({ revision: doc.regions['us-central1'].stableRevision, percent: 100 })]);
+    expect(serving).toEqual([
+      expect.objectContaining({ revision: doc.regions['us-central1'].stableRevision, percent: 100 }),
+    ]);
   }, 180_000);
 
   it('aborts a rollout: execution cancelled, candidate traffic restored', async () => {
@@ -150,14 +180,19 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
   }, 180_000);
 
   it('rolls back after maxExtensions INCONCLUSIVE looks under onInconclusive: fail', async () => {
-    const { rollouts } = await run(['us-docker.pkg.dev/e2e-project/apps/quiet:v1', 'us-docker.pkg.dev/e2e-project/apps/quiet:v2']);
+    const { rollouts } = await run([
+      'us-docker.pkg.dev/e2e-project/apps/quiet:v1',
+      'us-docker.pkg.dev/e2e-project/apps/quiet:v2',
+    ]);
     const [r] = rollouts;
     expect(r.status).toBe('ROLLED_BACK');
     expect(r.reason).toMatch(/step 1 INCONCLUSIVE after 2 extensions/);
     const doc = await record(r.id);
     expect(doc.regions['us-central1'].steps[0]).toMatchObject({ verdict: 'INCONCLUSIVE', extensions: 2 });
     expect(Object.values(r.regions['us-central1'].traffic)).toEqual([100]);
-    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([doc.regions['us-central1'].stableRevision]);
+    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([
+      doc.regions['us-central1'].stableRevision,
+    ]);
   }, 120_000);
 
   it('keeps holding past maxExtensions under onInconclusive: hold, never promoting', async () => {
@@ -180,7 +215,9 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     await abort(rolloutDeps({ rt, log: rt.log }), held.id, 'e2e test');
     const [r] = (await done).rollouts;
     expect(r.status).toBe('ABORTED');
-    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([held.regions['us-central1'].stableRevision]);
+    expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([
+      held.regions['us-central1'].stableRevision,
+    ]);
   }, 120_000);
 
   it('refuses an actions call without the workflow identity', async () => {

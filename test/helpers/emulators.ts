@@ -8,12 +8,18 @@ export function emulatorsAvailable(): boolean {
 /** `describe`, or a skip that says why when the emulators are missing (never under CI=true: setup fails there). */
 export const describeWithEmulators: jest.Describe = emulatorsAvailable()
   ? describe
-  : (Object.assign((name: string, fn: () => void) => describe.skip(`${name} (emulators missing)`, fn), describe) as jest.Describe);
+  : (Object.assign(
+      (name: string, fn: () => void) => describe.skip(`${name} (emulators missing)`, fn),
+      describe,
+    ) as jest.Describe);
 
 /**
  * A Firestore/Pub/Sub project id of this test file's own, so that files
  * running in parallel on the shared emulators never see each other's data.
  */
 export function testProjectId(file: string, salt = ''): string {
-  return `test-${createHash('sha1').update(file + salt).digest('hex').slice(0, 10)}`;
+  return `test-${createHash('sha1')
+    .update(file + salt)
+    .digest('hex')
+    .slice(0, 10)}`;
 }

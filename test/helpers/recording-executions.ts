@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- grpc-js handlers over a dynamically loaded proto are untyped */
 /**
  * A local Workflows Executions gRPC endpoint that records what it was asked
  * and assigns execution names like the real service. Intake tests use it so
@@ -37,7 +38,9 @@ export async function startRecordingExecutions(): Promise<RecordingExecutions> {
     oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    google: { cloud: { workflows: { executions: { v1: { Executions: { service: grpc.ServiceDefinition } } } } } };
+    google: {
+      cloud: { workflows: { executions: { v1: { Executions: { service: grpc.ServiceDefinition } } } } };
+    };
   };
   const created: RecordedExecution[] = [];
   const cancelled: string[] = [];
@@ -57,7 +60,12 @@ export async function startRecordingExecutions(): Promise<RecordingExecutions> {
         labels: call.request.execution.labels ?? {},
         at: Date.now(),
       });
-      cb(null, { ...call.request.execution, name, state: 'ACTIVE', startTime: { seconds: Math.floor(Date.now() / 1000) } });
+      cb(null, {
+        ...call.request.execution,
+        name,
+        state: 'ACTIVE',
+        startTime: { seconds: Math.floor(Date.now() / 1000) },
+      });
     },
     cancelExecution: (call: grpc.ServerUnaryCall<any, any>, cb: grpc.sendUnaryData<any>) => {
       cancelled.push(call.request.name);
@@ -73,7 +81,9 @@ export async function startRecordingExecutions(): Promise<RecordingExecutions> {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
   );
   return {
     host: `127.0.0.1:${port}`,

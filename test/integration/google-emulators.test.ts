@@ -21,9 +21,14 @@ describeWithEmulators('Google emulators', () => {
     const [topic] = await pubsub.createTopic('probe');
     const [sub] = await topic.createSubscription('probe-sub');
     await topic.publishMessage({ json: { hello: 'world' } });
-    const client = new v1.SubscriberClient({ ...localClientOptions(process.env.PUBSUB_EMULATOR_HOST), projectId });
+    const client = new v1.SubscriberClient({
+      ...localClientOptions(process.env.PUBSUB_EMULATOR_HOST),
+      projectId,
+    });
     const [res] = await client.pull({ subscription: sub.name, maxMessages: 1 });
-    expect(JSON.parse(Buffer.from(res.receivedMessages![0].message!.data as Uint8Array).toString())).toEqual({ hello: 'world' });
+    expect(JSON.parse(Buffer.from(res.receivedMessages![0].message!.data as Uint8Array).toString())).toEqual({
+      hello: 'world',
+    });
     await client.close();
     await pubsub.close();
   });

@@ -13,7 +13,10 @@ import { configureRuntime } from '../../functions/entry/runtime';
 import '../../functions/entry/intake';
 
 const fixture = (name: string) =>
-  JSON.parse(readFileSync(join(__dirname, '../fixtures/messages', `${name}.json`), 'utf8')) as { data: string; attributes: Record<string, string> };
+  JSON.parse(readFileSync(join(__dirname, '../fixtures/messages', `${name}.json`), 'utf8')) as {
+    data: string;
+    attributes: Record<string, string>;
+  };
 const digestOf = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 const gcrInsert = (repo: string, digest: string, tag?: string) => ({
   action: 'INSERT',
@@ -51,7 +54,11 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
     pubsub = new PubSub({ projectId });
     db = new Firestore({ projectId });
     for (const topic of ['gcr', 'cloud-builds', 'glidepath-deploy-requests']) {
-      await ensurePushSubscription(pubsub, { topic, name: `${topic}-intake`, endpoint: pushEndpoint(fn, projectId, topic) });
+      await ensurePushSubscription(pubsub, {
+        topic,
+        name: `${topic}-intake`,
+        endpoint: pushEndpoint(fn, projectId, topic),
+      });
     }
   });
 
@@ -66,7 +73,10 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
   const publish = (topic: string, payload: unknown, attributes: Record<string, string> = {}) =>
     pubsub.topic(topic).publishMessage({ data: Buffer.from(JSON.stringify(payload)), attributes });
   const outcomeOf = (messageId: string) =>
-    waitFor(() => outcomes.find((o) => o.messageId === messageId), { timeoutMs: 20_000, what: `outcome of ${messageId}` });
+    waitFor(() => outcomes.find((o) => o.messageId === messageId), {
+      timeoutMs: 20_000,
+      what: `outcome of ${messageId}`,
+    });
   const rolloutsOf = async (service: string) =>
     (await db.collection('rollouts').where('service', '==', service).get()).docs.map((d) => d.data());
 
@@ -78,15 +88,25 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
       async () => (await rolloutsOf('api')).find((r) => r.digest === digest && r.executionName),
       { timeoutMs: 10_000, what: 'rollout record with execution' },
     );
-    expect(rollout).toMatchObject({ status: 'RUNNING', source: 'gcr', tag: 'v1.0.0', image: `${API}@${digest}` });
-    const started = executions.created.filter((e) => (e.argument as { rolloutId: string }).rolloutId === rollout.id);
+    expect(rollout).toMatchObject({
+      status: 'RUNNING',
+      source: 'gcr',
+      tag: 'v1.0.0',
+      image: `${API}@${digest}`,
+    });
+    const started = executions.created.filter(
+      (e) => (e.argument as { rolloutId: string }).rolloutId === rollout.id,
+    );
     expect(started).toHaveLength(1);
     expect(started[0].name).toBe(rollout.executionName);
     expect(started[0].labels).toEqual({ rollout_id: rollout.id, service: 'api' });
     expect(started[0].parent).toBe(`projects/${projectId}/locations/us-central1/workflows/rollout`);
     expect(started[0].argument).toMatchObject({
       waves: [{ regions: ['us-central1'] }, { regions: ['europe-west1', 'asia-southeast1'] }],
-      steps: [{ percent: 10, bakeSeconds: 300 }, { percent: 50, bakeSeconds: 300 }],
+      steps: [
+        { percent: 10, bakeSeconds: 300 },
+        { percent: 50, bakeSeconds: 300 },
+      ],
       revisionTag: `gp-${digest.slice(7, 19)}`,
     });
     const service = (await db.doc('services/api').get()).data();
@@ -99,24 +119,33 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
     const ids = await Promise.all([
       publish('gcr', gcrInsert(API, digest, 'v1.0.1')),
       publish('gcr', gcrInsert(API, digest, 'v1.0.1')),
-      publish('cloud-builds', {
-        id: 'build-2',
-        status: 'SUCCESS',
-        results: { images: [{ name: `${API}:v1.0.1`, digest }] },
-        substitutions: { COMMIT_SHA: 'abc123' },
-      }, { buildId: 'build-2', status: 'SUCCESS' }),
+      publish(
+        'cloud-builds',
+        {
+          id: 'build-2',
+          status: 'SUCCESS',
+          results: { images: [{ name: `${API}:v1.0.1`, digest }] },
+          substitutions: { COMMIT_SHA: 'abc123' },
+        },
+        { buildId: 'build-2', status: 'SUCCESS' },
+      ),
     ]);
     const results = await Promise.all(ids.map(outcomeOf));
     expect(results.filter((r) => r.outcome === 'rollout')).toHaveLength(1);
     expect(results.filter((r) => r.outcome === 'ignored')).toHaveLength(2);
     const rollouts = (await rolloutsOf('api')).filter((r) => r.digest === digest);
     expect(rollouts).toHaveLength(1);
-    expect(executions.created.filter((e) => (e.argument as { digest: string }).digest === digest)).toHaveLength(1);
+    expect(
+      executions.created.filter((e) => (e.argument as { digest: string }).digest === digest),
+    ).toHaveLength(1);
   });
 
   it('under supersede, two concurrent images leave exactly one active rollout', async () => {
     const [a, b] = [digestOf(3), digestOf(4)];
-    const ids = await Promise.all([publish('gcr', gcrInsert(API, a, 'v2.0.0')), publish('gcr', gcrInsert(API, b, 'v2.0.1'))]);
+    const ids = await Promise.all([
+      publish('gcr', gcrInsert(API, a, 'v2.0.0')),
+      publish('gcr', gcrInsert(API, b, 'v2.0.1')),
+    ]);
     await Promise.all(ids.map(outcomeOf));
     const rollouts = (await rolloutsOf('api')).filter((r) => r.digest === a || r.digest === b);
     expect(rollouts).toHaveLength(2);
@@ -130,15 +159,24 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
 
   it('records a rejected message in deadLetters with its raw payload, acknowledges it, and tells Slack', async () => {
     const f = fixture('manual-foreign-image');
-    const [id] = [await pubsub.topic('glidepath-deploy-requests').publishMessage({ data: Buffer.from(f.data, 'base64') })];
+    const [id] = [
+      await pubsub.topic('glidepath-deploy-requests').publishMessage({ data: Buffer.from(f.data, 'base64') }),
+    ];
     expect(await outcomeOf(id)).toMatchObject({ outcome: 'rejected' });
     const record = await waitFor(async () => (await db.doc(`deadLetters/rejected-${id}`).get()).data(), {
       timeoutMs: 5000,
       what: 'dead letter',
     });
-    expect(record).toMatchObject({ kind: 'rejected', source: 'glidepath-deploy-requests', data: f.data, messageId: id });
+    expect(record).toMatchObject({
+      kind: 'rejected',
+      source: 'glidepath-deploy-requests',
+      data: f.data,
+      messageId: id,
+    });
     expect(record.reason).toMatch(/security violation/);
-    expect(slackSink.posts.some((p) => p.text.includes('Rejected') && p.text.includes('security violation'))).toBe(true);
+    expect(
+      slackSink.posts.some((p) => p.text.includes('Rejected') && p.text.includes('security violation')),
+    ).toBe(true);
     // Acknowledged: exactly one outcome for it, no redelivery.
     expect(outcomes.filter((o) => o.messageId === id)).toHaveLength(1);
   });
@@ -152,8 +190,13 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
       { timeoutMs: 30_000, what: 'rollout started after retries' },
     );
     expect(rollout.status).toBe('RUNNING');
-    expect(executions.created.filter((e) => (e.argument as { digest: string }).digest === digest)).toHaveLength(1);
+    expect(
+      executions.created.filter((e) => (e.argument as { digest: string }).digest === digest),
+    ).toHaveLength(1);
     // The delivery that finally started it reports a rollout, not an ignore.
-    expect(await outcomeOf(id)).toMatchObject({ outcome: 'rollout', reason: expect.stringMatching(/^resumed /) });
+    expect(await outcomeOf(id)).toMatchObject({
+      outcome: 'rollout',
+      reason: expect.stringMatching(/^resumed /),
+    });
   });
 });

@@ -22,18 +22,21 @@ describe('npm run build', () => {
   const out = mkdtempSync(join(tmpdir(), 'glidepath-build-'));
   beforeAll(() => buildFunctions(out), 60_000);
 
-  it.each(FUNCTIONS.map((f) => [f.name]))('bundles %s with its package.json and policy, loading no client at import', (name) => {
-    const dir = join(out, name);
-    expect(existsSync(join(dir, 'index.js'))).toBe(true);
-    expect(existsSync(join(dir, 'glidepath.yaml'))).toBe(true);
-    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    expect(pkg.main).toBe('index.js');
-    expect(pkg.dependencies['@google-cloud/functions-framework']).toBeDefined();
-    const loaded = JSON.parse(
-      execFileSync(process.execPath, ['-e', PROBE, join(dir, 'index.js')], {
-        env: { PATH: process.env.PATH, NODE_PATH: join(__dirname, '../../../node_modules') },
-      }).toString(),
-    );
-    expect(loaded).toEqual([]);
-  });
+  it.each(FUNCTIONS.map((f) => [f.name]))(
+    'bundles %s with its package.json and policy, loading no client at import',
+    (name) => {
+      const dir = join(out, name);
+      expect(existsSync(join(dir, 'index.js'))).toBe(true);
+      expect(existsSync(join(dir, 'glidepath.yaml'))).toBe(true);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      expect(pkg.main).toBe('index.js');
+      expect(pkg.dependencies['@google-cloud/functions-framework']).toBeDefined();
+      const loaded = JSON.parse(
+        execFileSync(process.execPath, ['-e', PROBE, join(dir, 'index.js')], {
+          env: { PATH: process.env.PATH, NODE_PATH: join(__dirname, '../../../node_modules') },
+        }).toString(),
+      );
+      expect(loaded).toEqual([]);
+    },
+  );
 });

@@ -6,8 +6,12 @@ import { decideIntake } from '../../../functions/domain/intake';
 import { parseImageRef, sameRepository } from '../../../functions/domain/image';
 
 const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
-const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '../../fixtures/messages', `${name}.json`), 'utf8'));
-const encode = (payload: unknown) => ({ data: Buffer.from(JSON.stringify(payload)).toString('base64'), messageId: '1' });
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(__dirname, '../../fixtures/messages', `${name}.json`), 'utf8'));
+const encode = (payload: unknown) => ({
+  data: Buffer.from(JSON.stringify(payload)).toString('base64'),
+  messageId: '1',
+});
 const D = `sha256:${'b'.repeat(64)}`;
 
 describe('intake decisions on real-format messages', () => {
@@ -15,7 +19,12 @@ describe('intake decisions on real-format messages', () => {
     ['gcr', 'gcr-insert-tagged', 'rollout', /api ←/],
     ['gcr', 'gcr-insert-untagged', 'ignored', /rolls out only tags matching/],
     ['gcr', 'gcr-delete', 'ignored', /DELETE/],
-    ['gcr', 'gcr-evil-prefix', 'ignored', /no service in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/],
+    [
+      'gcr',
+      'gcr-evil-prefix',
+      'ignored',
+      /no service in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/,
+    ],
     ['gcr', 'gcr-checkout', 'rollout', /checkout ←/],
     ['cloud-builds', 'build-success', 'rollout', /api ←/],
     ['cloud-builds', 'build-failure', 'ignored', /status FAILURE; only SUCCESS/],
@@ -39,17 +48,66 @@ describe('intake decisions on real-format messages', () => {
   });
 
   it('applies tag filters to automatic triggers only, never to manual requests', () => {
-    const tagged = decideIntake(policy, 'gcr', encode({ action: 'INSERT', digest: `us-docker.pkg.dev/my-project/apps/api@${D}`, tag: 'us-docker.pkg.dev/my-project/apps/api:latest' }));
-    expect(tagged).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/tag "latest" matches none/) });
-    const manual = decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: `us-docker.pkg.dev/my-project/apps/api:latest@${D}`, reason: 'r', requestedBy: 'bob' }));
+    const tagged = decideIntake(
+      policy,
+      'gcr',
+      encode({
+        action: 'INSERT',
+        digest: `us-docker.pkg.dev/my-project/apps/api@${D}`,
+        tag: 'us-docker.pkg.dev/my-project/apps/api:latest',
+      }),
+    );
+    expect(tagged).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringMatching(/tag "latest" matches none/),
+    });
+    const manual = decideIntake(
+      policy,
+      'glidepath-deploy-requests',
+      encode({
+        service: 'api',
+        image: `us-docker.pkg.dev/my-project/apps/api:latest@${D}`,
+        reason: 'r',
+        requestedBy: 'bob',
+      }),
+    );
     expect(manual.outcome).toBe('rollout');
   });
 
   it('rejects a manual request by tag only, and unknown regions', () => {
-    expect(decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: 'us-docker.pkg.dev/my-project/apps/api:v1.0.0', reason: 'r', requestedBy: 'b' })))
-      .toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/image: expected an immutable reference/) });
-    expect(decideIntake(policy, 'glidepath-deploy-requests', encode({ service: 'api', image: `us-docker.pkg.dev/my-project/apps/api@${D}`, reason: 'r', requestedBy: 'b', regions: ['mars-north1'] })))
-      .toMatchObject({ outcome: 'rejected', reason: expect.stringMatching(/regions: expected a subset of us-central1, europe-west1, asia-southeast1, got \["mars-north1"\]/) });
+    expect(
+      decideIntake(
+        policy,
+        'glidepath-deploy-requests',
+        encode({
+          service: 'api',
+          image: 'us-docker.pkg.dev/my-project/apps/api:v1.0.0',
+          reason: 'r',
+          requestedBy: 'b',
+        }),
+      ),
+    ).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/image: expected an immutable reference/),
+    });
+    expect(
+      decideIntake(
+        policy,
+        'glidepath-deploy-requests',
+        encode({
+          service: 'api',
+          image: `us-docker.pkg.dev/my-project/apps/api@${D}`,
+          reason: 'r',
+          requestedBy: 'b',
+          regions: ['mars-north1'],
+        }),
+      ),
+    ).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(
+        /regions: expected a subset of us-central1, europe-west1, asia-southeast1, got \["mars-north1"\]/,
+      ),
+    });
   });
 
   it.each([
@@ -62,20 +120,33 @@ describe('intake decisions on real-format messages', () => {
   });
 
   it('matches repositories by whole segments', () => {
-    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout-evil', 'us-docker.pkg.dev/p/shop/checkout')).toBe(false);
-    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout/sub', 'us-docker.pkg.dev/p/shop/checkout')).toBe(false);
-    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout', 'us-docker.pkg.dev/p/shop/checkout')).toBe(true);
+    expect(
+      sameRepository('us-docker.pkg.dev/p/shop/checkout-evil', 'us-docker.pkg.dev/p/shop/checkout'),
+    ).toBe(false);
+    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout/sub', 'us-docker.pkg.dev/p/shop/checkout')).toBe(
+      false,
+    );
+    expect(sameRepository('us-docker.pkg.dev/p/shop/checkout', 'us-docker.pkg.dev/p/shop/checkout')).toBe(
+      true,
+    );
   });
 
   it('rejects, never crashes on, any random payload on any topic', () => {
     const topics = ['gcr', 'cloud-builds', 'glidepath-deploy-requests', 'nope'];
     fc.assert(
-      fc.property(fc.constantFrom(...topics), fc.oneof(fc.anything(), fc.string(), fc.jsonValue()), (topic, payload) => {
-        const raw = typeof payload === 'string' ? Buffer.from(payload).toString('base64') : Buffer.from(JSON.stringify(payload) ?? '').toString('base64');
-        const d = decideIntake(policy, topic, { data: raw, messageId: 'x' });
-        expect(['rejected', 'ignored']).toContain(d.outcome);
-        expect(d.reason.length).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.constantFrom(...topics),
+        fc.oneof(fc.anything(), fc.string(), fc.jsonValue()),
+        (topic, payload) => {
+          const raw =
+            typeof payload === 'string'
+              ? Buffer.from(payload).toString('base64')
+              : Buffer.from(JSON.stringify(payload) ?? '').toString('base64');
+          const d = decideIntake(policy, topic, { data: raw, messageId: 'x' });
+          expect(['rejected', 'ignored']).toContain(d.outcome);
+          expect(d.reason.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { parsePolicy, parsePolicyYaml } from '../../../functions/domain/policy';
 import { parseDuration } from '../../../functions/domain/duration';
 
-const base = { name: 'api', project: 'my-project', image: 'us-docker.pkg.dev/my-project/apps/api', waves: [['us-central1']] };
+const base = {
+  name: 'api',
+  project: 'my-project',
+  image: 'us-docker.pkg.dev/my-project/apps/api',
+  waves: [['us-central1']],
+};
 const problems = (doc: unknown): string => {
   try {
     parsePolicy(doc);
@@ -18,10 +23,18 @@ describe('policy file', () => {
     const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
     expect(policy.services.map((s) => s.name)).toEqual(['api', 'checkout', 'worker']);
     const checkout = policy.services[1];
-    expect(checkout.steps).toEqual([{ percent: 10, bake: 300 }, { percent: 50, bake: 300 }]);
+    expect(checkout.steps).toEqual([
+      { percent: 10, bake: 300 },
+      { percent: 50, bake: 300 },
+    ]);
     expect(checkout.onNewImage).toBe('queue');
     expect(checkout.smoke.timeout).toBe(5);
-    expect(policy.jobs[0].retry).toEqual({ maxAttempts: 4, initialBackoff: 30, multiplier: 2, maxBackoff: 600 });
+    expect(policy.jobs[0].retry).toEqual({
+      maxAttempts: 4,
+      initialBackoff: 30,
+      multiplier: 2,
+      maxBackoff: 600,
+    });
   });
 
   it('lets a service override part of the analysis and keeps the rest from defaults', () => {
@@ -34,16 +47,44 @@ describe('policy file', () => {
   });
 
   it.each([
-    [{ services: [base, { ...base, name: 'web', steps: [{ percent: 120, bake: '5m' }] }] }, 'services[1].steps[0].percent: expected 1–99, got 120'],
-    [{ services: [{ ...base, steps: [{ percent: 50, bake: '5m' }, { percent: 10, bake: '5m' }] }] }, 'services[0].steps[1].percent: expected percents in ascending order'],
-    [{ services: [{ ...base, steps: [{ percent: 10, bake: '5 minutes' }] }] }, 'services[0].steps[0].bake: expected a duration such as "30s"'],
+    [
+      { services: [base, { ...base, name: 'web', steps: [{ percent: 120, bake: '5m' }] }] },
+      'services[1].steps[0].percent: expected 1–99, got 120',
+    ],
+    [
+      {
+        services: [
+          {
+            ...base,
+            steps: [
+              { percent: 50, bake: '5m' },
+              { percent: 10, bake: '5m' },
+            ],
+          },
+        ],
+      },
+      'services[0].steps[1].percent: expected percents in ascending order',
+    ],
+    [
+      { services: [{ ...base, steps: [{ percent: 10, bake: '5 minutes' }] }] },
+      'services[0].steps[0].bake: expected a duration such as "30s"',
+    ],
     [{ defaults: { analysis: { onInconclusive: 'maybe' } } }, 'defaults.analysis.onInconclusive'],
-    [{ services: [{ ...base, image: 'us-docker.pkg.dev/p/../api' }] }, 'services[0].image: expected an image repository path'],
+    [
+      { services: [{ ...base, image: 'us-docker.pkg.dev/p/../api' }] },
+      'services[0].image: expected an image repository path',
+    ],
     [{ services: [{ ...base, tags: ['(unclosed'] }] }, 'services[0].tags[0]: expected a regular expression'],
     [{ services: [base, base] }, 'services[1].name: expected a unique name, got "api" again'],
-    [{ services: [{ ...base, waves: [['us-central1'], ['us-central1']] }] }, 'services[0].waves[1][0]: expected each region once'],
+    [
+      { services: [{ ...base, waves: [['us-central1'], ['us-central1']] }] },
+      'services[0].waves[1][0]: expected each region once',
+    ],
     [{ services: [{ ...base, colour: 'blue' }] }, 'services[0]: unknown field(s) "colour"'],
-    [{ jobs: [{ name: 'j', project: 'my-project', region: 'us-central1', schedule: 'daily' }] }, 'jobs[0].schedule: expected a five-field cron expression'],
+    [
+      { jobs: [{ name: 'j', project: 'my-project', region: 'us-central1', schedule: 'daily' }] },
+      'jobs[0].schedule: expected a five-field cron expression',
+    ],
   ])('rejects %j naming the field', (doc, expected) => {
     expect(problems(doc)).toContain(expected);
   });
