@@ -124,7 +124,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         opts,
         waitForEnd ? 'end' : 'first-step',
       );
-      if (waitForEnd) results.push(await summarize(cloud, rollout, publishedAt));
+      if (waitForEnd) results.push(await summarize(cloud, services, rollout, publishedAt));
       else
         results.push({
           id: rollout.id,
@@ -149,7 +149,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         },
         { timeoutMs: opts.rolloutTimeoutMs ?? 600_000, what: `rollout ${r.id} to end` },
       );
-      results[i] = await summarize(cloud, ended, Date.parse(ended.createdAt));
+      results[i] = await summarize(cloud, services, ended, Date.parse(ended.createdAt));
     }
     return {
       rollouts: results,
@@ -227,33 +227,29 @@ async function waitForRollout(
 
 async function summarize(
   cloud: LocalCloud,
+  client: ServicesClient,
   rollout: RolloutRecord,
   startedAt: number,
 ): Promise<SimulatedRollout> {
-  const client = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
   const regions: SimulatedRollout['regions'] = {};
-  try {
-    for (const wave of (rollout.plan as { waves: Array<{ regions: string[] }> }).waves) {
-      for (const region of wave.regions) {
-        const svc = await client
-          .getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` })
-          .then(
-            ([s]) => s,
-            (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)),
-          );
-        const traffic: Record<string, number> = {};
-        for (const t of svc?.trafficStatuses ?? [])
-          if (t.percent) traffic[t.revision || svc!.latestReadyRevision!.split('/').pop()!] = t.percent;
-        const rec = rollout.regions[region];
-        regions[region] = {
-          status: rec?.status ?? 'UNTOUCHED',
-          traffic,
-          ...(rec?.reason ? { reason: rec.reason } : {}),
-        };
-      }
+  for (const wave of (rollout.plan as { waves: Array<{ regions: string[] }> }).waves) {
+    for (const region of wave.regions) {
+      const svc = await client
+        .getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` })
+        .then(
+          ([s]) => s,
+          (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)),
+        );
+      const traffic: Record<string, number> = {};
+      for (const t of svc?.trafficStatuses ?? [])
+        if (t.percent) traffic[t.revision || svc!.latestReadyRevision!.split('/').pop()!] = t.percent;
+      const rec = rollout.regions[region];
+      regions[region] = {
+        status: rec?.status ?? 'UNTOUCHED',
+        traffic,
+        ...(rec?.reason ? { reason: rec.reason } : {}),
+      };
     }
-  } finally {
-    await client.close();
   }
   const stats = rollout.executionName ? cloud.workflows.stats(rollout.executionName) : undefined;
   const ended = rollout.endedAt ? Date.parse(rollout.endedAt) : Date.now();

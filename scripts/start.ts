@@ -163,12 +163,12 @@ async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
   } finally {
     await client.close();
   }
-  const ids = await Promise.all(
+  // As Cloud Scheduler publishes them: the job's name in the payload and in the `job` attribute.
+  await Promise.all(
     Object.keys(script).map((job) =>
       cloud.pubsub.topic('glidepath-job-triggers').publishMessage({ json: { job }, attributes: { job } }),
     ),
   );
-  void ids;
   return waitFor(
     async () => {
       const runs = await Promise.all(

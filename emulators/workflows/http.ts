@@ -1,6 +1,6 @@
 /** `http.*`: real requests with fetch; errors become Workflows' tagged error maps. */
 import { wfError } from './errors';
-import { mintOidcToken } from './oidc';
+import { mintOidcToken } from '../../functions/shared/oidc';
 import type { Runtime } from './runtime';
 import {
   Bytes,

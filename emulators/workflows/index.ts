@@ -9,6 +9,6 @@ export {
   type StepStats,
 } from './engine';
 export { WorkflowDefinitionError } from './errors';
-export { mintOidcToken, verifyOidcToken, type OidcClaims } from './oidc';
+export { mintOidcToken, verifyOidcToken, type OidcClaims } from '../../functions/shared/oidc';
 export { realClock, type Clock } from './runtime';
 export { startWorkflowsEmulator, type WorkflowsEmulator, type WorkflowsEmulatorOptions } from './server';

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { defineAction, ok, stop, type Action, type ActionContext } from './action';
-import { pubsubPublisher, FirestoreJobStore } from '../adapters/job-store';
+import { pubsubPublisher } from '../adapters/job-store';
 import { attemptStatus, finishRun, startAttempt, type JobActionDeps } from '../usecases/jobs';
 
 const RunId = z.string().min(1).max(200);
@@ -13,7 +13,7 @@ const Attempt = z.number().int().min(1).max(20);
 
 function deps(ctx: ActionContext, runId: string): JobActionDeps {
   return {
-    store: new FirestoreJobStore(ctx.rt.firestore),
+    store: ctx.rt.jobStore,
     jobs: ctx.rt.jobs(),
     notifier: ctx.rt.notifier,
     publish: pubsubPublisher(ctx.rt.pubsub()),

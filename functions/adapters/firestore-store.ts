@@ -7,7 +7,6 @@
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
 import {
-  DeadLetterRecord,
   RegionRecord,
   RolloutRecord,
   ServiceRecord,
@@ -53,6 +52,11 @@ export interface RolloutEvent {
 
 /** How long one intake delivery may hold the right to start a rollout's execution. */
 const LAUNCH_CLAIM_MS = 30_000;
+
+/** A queued rollout once it holds the lease: no longer behind anyone. */
+function dequeued({ queuedBehind, ...rollout }: RolloutRecord): RolloutRecord {
+  return rollout;
+}
 
 function read<S extends z.ZodType>(schema: S, data: unknown, what: string): z.output<S> {
   return parseOrThrow(schema, data, `corrupt ${what}`);
@@ -228,28 +232,6 @@ export class FirestoreRolloutStore {
     );
   }
 
-  async appendEvent(id: string, now: Date, event: RolloutEvent): Promise<void> {
-    await this.guard(`append event to ${id}`, () =>
-      this.rolloutDoc(id)
-        .collection(COLLECTIONS.events)
-        .add({ at: now.toISOString(), ...event }),
-    );
-  }
-
-  async recordDeadLetter(record: DeadLetterRecord): Promise<void> {
-    const valid = parseOrThrow(DeadLetterRecord, record, 'dead letter');
-    await this.guard(`record dead letter ${valid.id}`, async () => {
-      // create() fails if it exists: a redelivered rejection keeps the first record.
-      await this.db
-        .collection(COLLECTIONS.deadLetters)
-        .doc(valid.id)
-        .create(valid)
-        .catch((err: { code?: number }) => {
-          if (err?.code !== 6) throw err; // ALREADY_EXISTS
-        });
-    });
-  }
-
   /**
    * The rollout, if it may still act: RUNNING, holding its service's lease,
    * and (when given) driven by this very workflow execution. Otherwise the
@@ -379,7 +361,8 @@ export class FirestoreRolloutStore {
           ? read(ServiceRecord, serviceSnap.data(), `service ${rollout.service}`)
           : undefined;
         const nextId = service?.activeRollout === id ? service.queue[0] : undefined;
-        const next = nextId ? await this.readInTx(tx, nextId) : undefined;
+        const queued = nextId ? await this.readInTx(tx, nextId) : undefined;
+        const next = queued ? dequeued(queued) : undefined;
         const nowIso = now.toISOString();
         const ended = isTerminal(rollout.status)
           ? rollout
@@ -397,12 +380,10 @@ export class FirestoreRolloutStore {
             updatedAt: nowIso,
           });
         }
-        if (next) {
-          tx.set(this.rolloutDoc(next.id), { ...next, queuedBehind: undefined });
-        }
+        if (next) tx.set(this.rolloutDoc(next.id), next); // no merge: `queuedBehind` goes
         if (!isTerminal(rollout.status))
           this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
-        return { rollout: ended, ...(next ? { next: { ...next, queuedBehind: undefined } } : {}) };
+        return { rollout: ended, ...(next ? { next } : {}) };
       }),
     );
   }

@@ -11,11 +11,11 @@ import { runtime } from './runtime';
 export async function intake(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
   const rt = runtime();
   const unwrapped = unwrapPubsubEvent(event);
-  const message = unwrapped.ok ? unwrapped.message : { messageId: event.id, data: undefined };
   await handleIntake(
     {
       policy: rt.policy,
       store: rt.store,
+      deadLetters: rt.jobStore,
       launcher: rt.launcher,
       notifier: rt.notifier,
       clock: rt.clock,
@@ -23,7 +23,8 @@ export async function intake(event: functions.CloudEvent<PubsubEventData>): Prom
       dedupTtlSeconds: rt.config.GLIDEPATH_DEDUP_TTL_SECONDS,
     },
     unwrapped.topic,
-    message,
+    // An unreadable envelope is judged (and rejected) with the raw event as its payload.
+    unwrapped.message,
   );
 }
 

@@ -5,7 +5,6 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { TOPICS } from '../domain/messages';
-import { FirestoreJobStore } from '../adapters/job-store';
 import { handleJobTrigger } from '../usecases/jobs';
 import { recordRejection } from '../usecases/dead-letter';
 import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
@@ -15,7 +14,7 @@ export async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): 
   const rt = runtime();
   const deps = {
     policy: rt.policy,
-    store: new FirestoreJobStore(rt.firestore),
+    store: rt.jobStore,
     launcher: rt.launcher,
     notifier: rt.notifier,
     clock: rt.clock,
@@ -23,8 +22,7 @@ export async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): 
   };
   const unwrapped = unwrapPubsubEvent(event);
   if (!unwrapped.ok) {
-    const message = { messageId: event.id };
-    await recordRejection(deps, TOPICS.jobTriggers, message, unwrapped.reason);
+    await recordRejection(deps, TOPICS.jobTriggers, unwrapped.message, unwrapped.reason);
     deps.log.warn('job trigger rejected', {
       messageId: event.id,
       outcome: 'rejected',

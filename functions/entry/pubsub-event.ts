@@ -9,7 +9,13 @@ export interface PubsubEventData {
 
 export type Unwrapped =
   | { ok: true; topic: string | undefined; message: PubsubMessage }
-  | { ok: false; topic: string | undefined; reason: string; raw: unknown };
+  | {
+      ok: false;
+      topic: string | undefined;
+      reason: string;
+      /** The unreadable event data, base64-encoded as a message payload, so a record of it keeps it all. */
+      message: PubsubMessage;
+    };
 
 /**
  * Pulls the message and its topic out of the CloudEvent. The topic comes
@@ -25,7 +31,10 @@ export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped
       ok: false,
       topic,
       reason: `message: expected a Pub/Sub message with base64 data, got ${JSON.stringify(event.data?.message)?.slice(0, 80)}`,
-      raw: event.data,
+      message: {
+        messageId: event.id,
+        data: Buffer.from(JSON.stringify(event.data ?? null)).toString('base64'),
+      },
     };
   }
   const message = parsed.data;

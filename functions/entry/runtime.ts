@@ -13,6 +13,7 @@ import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
+import { FirestoreJobStore } from '../adapters/job-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import {
@@ -31,6 +32,8 @@ export interface Runtime {
   log: Logger;
   firestore: firestoreModule.Firestore;
   store: FirestoreRolloutStore;
+  /** Job runs and dead letters. */
+  jobStore: FirestoreJobStore;
   launcher: WorkflowsLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -69,6 +72,7 @@ export function runtime(): Runtime {
     log,
     firestore,
     store: new FirestoreRolloutStore(firestore),
+    jobStore: new FirestoreJobStore(firestore),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
     clock: systemClock,

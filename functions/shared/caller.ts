@@ -6,7 +6,7 @@
  * the email claim as defence in depth. Locally, the Workflows emulator
  * signs an OIDC-shaped token with a shared secret, which we verify fully.
  */
-import { verifyOidcToken } from '../../emulators/workflows/oidc';
+import { verifyOidcToken } from './oidc';
 
 export type CallerCheck = { ok: true; email: string } | { ok: false; status: 401 | 403; reason: string };
 

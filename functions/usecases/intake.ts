@@ -13,13 +13,13 @@ import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
 import type { Admission, FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { Logger } from '../shared/log';
+import { recordRejection, type DeadLetterDeps } from './dead-letter';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<
-    FirestoreRolloutStore,
-    'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'recordDeadLetter' | 'appendEvent'
-  >;
+  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  /** Where rejected messages are recorded (shared with the job trigger). */
+  deadLetters: DeadLetterDeps['store'];
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -62,25 +62,7 @@ export async function handleIntake(
   const decision = decideIntake(deps.policy, topic, message);
 
   if (decision.outcome === 'rejected') {
-    const now = deps.clock.now();
-    await deps.store.recordDeadLetter({
-      id: `rejected-${
-        messageId ??
-        createHash('sha256')
-          .update(message.data ?? '')
-          .digest('hex')
-          .slice(0, 24)
-      }`,
-      kind: 'rejected',
-      source: topic ?? 'unknown',
-      reason: decision.reason,
-      ...(message.data !== undefined ? { data: message.data } : {}),
-      attributes: message.attributes ?? {},
-      ...(messageId ? { messageId } : {}),
-      createdAt: now.toISOString(),
-      replayed: false,
-    });
-    await deps.notifier.notify(slack.messageRejected(topic ?? 'unknown', decision.reason, messageId));
+    await recordRejection({ ...deps, store: deps.deadLetters }, topic ?? 'unknown', message, decision.reason);
     log.warn('message rejected', { outcome: 'rejected', reason: decision.reason });
     return { outcome: 'rejected', reason: decision.reason, rollouts: [] };
   }
@@ -96,11 +78,8 @@ export async function handleIntake(
     const r = admission.kind === 'ignored' ? admission.active : admission.rollout;
     const kind = resumed ? 'resumed' : admission.kind;
     rollouts.push({ id: r.id, service: r.service, status: r.status, admission: kind });
-    notes.push(
-      kind === 'started' || kind === 'queued' || kind === 'resumed'
-        ? `${kind} ${r.id}`
-        : (admission as { reason: string }).reason,
-    );
+    // Duplicates and ignores say why; started, queued and resumed rollouts name themselves.
+    notes.push('reason' in admission && !resumed ? admission.reason : `${kind} ${r.id}`);
   }
   const startedAny = rollouts.some((r) => r.admission !== 'duplicate' && r.admission !== 'ignored');
   const outcome = startedAny ? 'rollout' : 'ignored';

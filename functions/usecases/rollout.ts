@@ -78,10 +78,7 @@ export async function deploy(
   const now = () => deps.clock.now();
   const existing = rollout.regions[region];
   const candidate = existing?.candidateRevision ?? candidateRevisionName(rollout);
-
-  let snapshot = await deps.router.getService(ref);
-  if (!snapshot) {
-    const reason = `service ${rollout.service} not found in ${region}; create it first`;
+  const failRegion = async (reason: string): Promise<DeployOutcome> => {
     await deps.store.updateRegion(
       rolloutId,
       region,
@@ -90,6 +87,12 @@ export async function deploy(
       { type: 'deploy_failed', message: reason },
     );
     return { outcome: 'failed', reason };
+  };
+
+  let snapshot = await deps.router.getService(ref);
+  if (!snapshot) {
+    const reason = `service ${rollout.service} not found in ${region}; create it first`;
+    return failRegion(reason);
   }
 
   // One candidate per service and region: a superseded rollout's candidate goes first.
@@ -131,14 +134,7 @@ export async function deploy(
     } catch (err) {
       if (!(err instanceof GlidepathError) || err.transient) throw err;
       const reason = `revision ${candidate} did not become ready: ${err.message}`;
-      await deps.store.updateRegion(
-        rolloutId,
-        region,
-        now(),
-        { status: 'FAILED', reason },
-        { type: 'deploy_failed', message: reason },
-      );
-      return { outcome: 'failed', reason };
+      return failRegion(reason);
     }
   }
   const tagUrl = snapshot.tagUrls[plan.revisionTag] ?? '';
