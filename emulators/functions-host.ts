@@ -4,10 +4,15 @@
  * takes the same path as on GCP (including the raw-push → CloudEvent
  * conversion). Pub/Sub push endpoints must be `<url>/projects/P/topics/T`:
  * the framework reads the topic from that path.
+ *
+ * With a FaultInjector, a push can fail before or after the function ran,
+ * and a request can "crash" (see crashCurrentRequest).
  */
-import type { Server } from 'node:http';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { FaultInjector } from './faults';
 
 export interface HostedFunction {
   name: string;
@@ -16,9 +21,47 @@ export interface HostedFunction {
   stop(): Promise<void>;
 }
 
+const currentRequest = new AsyncLocalStorage<ServerResponse>();
+
+/**
+ * Kills the HTTP request being served, as if the instance died: the socket
+ * is destroyed and the caller never resumes (the returned promise never
+ * settles), so no later line of the handler runs.
+ */
+export function crashCurrentRequest(): Promise<never> {
+  const res = currentRequest.getStore();
+  if (!res) throw new Error('crashCurrentRequest: not inside a hosted function request');
+  res.socket?.destroy();
+  return new Promise<never>(() => undefined);
+}
+
+const PUSH_PATH = /^\/projects\/[^/]+\/topics\/([^/?]+)/;
+
 /** `target` must already be registered (import its entry module first). */
-export async function hostFunction(target: string, port = 0): Promise<HostedFunction> {
+export async function hostFunction(
+  target: string,
+  port = 0,
+  faults?: FaultInjector,
+): Promise<HostedFunction> {
   const server = getTestServer(target);
+  const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const topic = PUSH_PATH.exec(req.url ?? '')?.[1];
+    if (topic && faults?.fire('push.before', topic)) {
+      res.writeHead(503).end('injected fault: push failed before the function ran');
+      return;
+    }
+    if (topic && faults?.fire('push.after', topic)) {
+      // The function runs to completion, but Pub/Sub sees a failure and redelivers.
+      const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => ServerResponse;
+      res.writeHead = ((_status: number, ...rest: unknown[]) =>
+        writeHead(503, ...rest)) as typeof res.writeHead;
+    }
+    currentRequest.run(res, () => {
+      for (const handle of handlers) handle.call(server, req, res);
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());

@@ -20,12 +20,17 @@ import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackSink } from './slack-sink';
+import { FaultInjector, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
 import { FUNCTIONS } from '../functions/catalog';
 import { TOPICS } from '../functions/domain/messages';
 import { configureRuntime, type Runtime } from '../functions/entry/runtime';
 import { createLogger, type Logger } from '../functions/shared/log';
+import { localClientOptions } from '../functions/shared/endpoint';
+import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
+import { mintOidcToken } from '../functions/shared/oidc';
+import type { SweepReport } from '../functions/usecases/sweep';
 
 export interface LocalCloudOptions {
   projectId?: string;
@@ -41,8 +46,14 @@ export interface LocalCloudOptions {
   /** Reuse already-running Google emulators (the jest global setup's). */
   reuseGoogleEmulators?: boolean;
   maxDeliveryAttempts?: number;
-  /** Extra runtime overrides (fault injection in tests). */
+  /** Extra runtime overrides. */
   runtime?: Partial<Runtime>;
+  /** Seed of the fault injector's RNG (see emulators/faults.ts). */
+  faultSeed?: number;
+  /** Routing changes of every service (the real traffic), for invariant checks. */
+  onRoutes?: CloudRunEmulatorOptions['onRoutes'];
+  /** Call the sweeper this often, as Cloud Scheduler does on GCP (every 5 minutes); default: never. */
+  sweepEveryMs?: number;
 }
 
 export interface LocalCloud {
@@ -54,6 +65,10 @@ export interface LocalCloud {
   workflows: WorkflowsEmulator;
   slack: SlackSink;
   functions: Record<string, HostedFunction>;
+  /** Switchable faults in Cloud Run, Monitoring, the functions, Pub/Sub pushes and Slack. */
+  faults: FaultInjector;
+  /** Calls the sweeper function once, with Cloud Scheduler's identity; returns its report. */
+  sweep(): Promise<SweepReport>;
   pubsub: PubSub;
   firestore: Firestore;
   log: Logger;
@@ -63,6 +78,7 @@ export interface LocalCloud {
 }
 
 export const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
+export const SCHEDULER_SA = 'glidepath-scheduler@local.iam.gserviceaccount.com';
 
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const projectId = opts.projectId ?? 'glidepath-local';
@@ -82,9 +98,14 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       Object.assign(process.env, google.env);
       stops.push(() => google!.stop());
     }
-    const cloudRun = await startCloudRunEmulator(opts.cloudRun ?? {});
+    const faults = new FaultInjector(opts.faultSeed ?? 1);
+    const cloudRun = await startCloudRunEmulator({
+      ...opts.cloudRun,
+      faults,
+      ...(opts.onRoutes ? { onRoutes: opts.onRoutes } : {}),
+    });
     stops.push(() => cloudRun.stop());
-    const slack = await startSlackSink({ ...(opts.printSlack ? { print: opts.printSlack } : {}) });
+    const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
 
     const oidcSecret = randomBytes(24).toString('hex');
@@ -95,6 +116,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_RUN_ENDPOINT: cloudRun.grpcHost,
       GLIDEPATH_MONITORING_ENDPOINT: cloudRun.monitoringHost,
       GLIDEPATH_WORKFLOW_SA: WORKFLOW_SA,
+      GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
       SLACK_WEBHOOK_URL: slack.url,
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
@@ -108,7 +130,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     for (const spec of FUNCTIONS) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the entry by path to register its target
       require(join(__dirname, '..', spec.entry));
-      functions[spec.name] = await hostFunction(spec.target);
+      functions[spec.name] = await hostFunction(spec.target, 0, faults);
       stops.push(() => functions[spec.name].stop());
     }
 
@@ -121,11 +143,19 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       serviceAccount: WORKFLOW_SA,
       oidcSecret,
       sleepScale: opts.speed ?? 1,
+      logger: log,
     });
     stops.push(() => workflows.stop());
     env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
     process.env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
-    configureRuntime({ log, ...opts.runtime });
+    // The real router on the emulator, wrapped so `actions.crash` can kill an action mid-call.
+    const cloudRunRouter = createCloudRunTrafficRouter({
+      clientOptions: localClientOptions(cloudRun.grpcHost),
+      logger: log,
+    });
+    stops.push(() => cloudRunRouter.close());
+    const router = crashingRouter(cloudRunRouter, faults);
+    configureRuntime({ log, router: () => router, ...opts.runtime });
 
     // Topics and push subscriptions, as Terraform declares them.
     const pubsub = new PubSub({ projectId });
@@ -148,6 +178,19 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const firestore = new Firestore({ projectId, ignoreUndefinedProperties: true });
     stops.push(() => firestore.terminate());
 
+    const sweep = async (): Promise<SweepReport> => {
+      const url = functions.sweeper.url;
+      const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: url, secret: oidcSecret });
+      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      const body = (await res.json()) as SweepReport & { error?: string };
+      if (res.status >= 500 && !body.recovered) throw new Error(`sweeper answered ${res.status}: ${body.error}`);
+      return body;
+    };
+    if (opts.sweepEveryMs) {
+      const timer = setInterval(() => void sweep().catch(() => undefined), opts.sweepEveryMs);
+      stops.push(async () => clearInterval(timer));
+    }
+
     return {
       projectId,
       location,
@@ -157,6 +200,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       workflows,
       slack,
       functions,
+      faults,
+      sweep,
       pubsub,
       firestore,
       log,

@@ -5,6 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FaultInjector } from './faults';
 
 export interface SlackPost {
   text: string;
@@ -41,7 +42,7 @@ export function renderSlackPost(post: { text: string; blocks: unknown[] }): stri
 }
 
 export async function startSlackSink(
-  opts: { print?: (line: string) => void; port?: number } = {},
+  opts: { print?: (line: string) => void; port?: number; faults?: FaultInjector } = {},
 ): Promise<SlackSink> {
   let mode: SlackSinkMode = 'ok';
   const posts: SlackPost[] = [];
@@ -51,8 +52,10 @@ export async function startSlackSink(
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       sink.attempts++;
-      if (mode === 'hang') return; // never answers: the client's timeout must fire
-      if (mode === 'error') {
+      // An injected fault (per request) or the sink's mode (until changed).
+      const fault = opts.faults?.fire('slack', body.slice(0, 200))?.effect;
+      if (mode === 'hang' || fault === 'hang') return; // never answers: the client's timeout must fire
+      if (mode === 'error' || fault === 'error') {
         res.writeHead(500).end('internal_error');
         return;
       }

@@ -7,7 +7,7 @@ export interface FunctionSpec {
   name: string;
   target: string;
   entry: string;
-  /** Pub/Sub topics pushed to it, or 'http' for the actions endpoint. */
+  /** Pub/Sub topics pushed to it, or 'http' (the actions endpoint; the sweeper, called by Cloud Scheduler). */
   trigger: readonly string[] | 'http';
 }
 
@@ -19,6 +19,7 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     trigger: ['gcr', 'cloud-builds', 'glidepath-deploy-requests'],
   },
   { name: 'actions', target: 'actions', entry: 'functions/entry/actions.ts', trigger: 'http' },
+  { name: 'sweeper', target: 'sweeper', entry: 'functions/entry/sweeper.ts', trigger: 'http' },
   {
     name: 'job-trigger',
     target: 'jobTrigger',

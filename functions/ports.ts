@@ -5,6 +5,7 @@
  * cloud. Every adapter throws GlidepathError (functions/shared/errors.ts).
  */
 import type { RevisionObservations } from './domain/observations';
+import type { ExecutionView } from './domain/sweep';
 
 export interface Clock {
   now(): Date;
@@ -119,6 +120,8 @@ export interface WorkflowLauncher {
   /** Returns the server-assigned execution name. */
   start(workflow: 'rollout' | 'job-run', argument: unknown, labels: Record<string, string>): Promise<string>;
   cancel(executionName: string): Promise<void>;
+  /** What Workflows says about an execution: MISSING when it does not exist. */
+  state(executionName: string): Promise<ExecutionView>;
 }
 
 /** A Slack Block Kit message with a plain-text fallback. */

@@ -38,6 +38,8 @@ interface Route {
 }
 
 export interface FrontDoorOptions {
+  /** Told every routing change (the real traffic), e.g. by invariant checks. */
+  onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
   random: () => number;
   /** When false, responses are sent at once but the sampled latency is still recorded. */
   simulateLatency: boolean;
@@ -126,6 +128,7 @@ export class FrontDoor {
   /** Replaces the routing of one service; `undefined` removes it. */
   setRoutes(region: string, service: string, routes: Routes | undefined): void {
     const key = FrontDoor.key(region, service);
+    this.opts.onRoutes?.(region, service, routes?.weights.map((w) => ({ ...w })) ?? []);
     if (!routes) {
       this.routes.delete(key);
       return;

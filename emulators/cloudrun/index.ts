@@ -3,7 +3,8 @@
  * server, plus the HTTP front door that serves the revisions. See
  * docs/local-cloud.md for the URL forms, image profiles and options.
  */
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { FaultInjector } from '../faults';
 import { FrontDoor } from './frontdoor';
 import { JobsApi, type ExecutionOutcome } from './jobs-api';
 import { OperationStore } from './operations';
@@ -35,6 +36,10 @@ export interface CloudRunEmulatorOptions {
   seed?: number;
   /** Actually delay responses by the sampled latency (default true); when false, the latency is only recorded. */
   simulateLatency?: boolean;
+  /** Fault injection (emulators/faults.ts): `run.<Method>`, `monitoring.<Method>`, `run.operation`. */
+  faults?: FaultInjector;
+  /** Called whenever a service's routes change (invariant checks watch the real traffic). */
+  onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
 }
 
 export interface CloudRunEmulator {
@@ -71,10 +76,15 @@ export async function startCloudRunEmulator(
   const profileFor = (image: string): ImageProfile => lookupProfile(profiles, image);
   const random = seededRandom(options.seed ?? 1);
   const metrics = new MetricStore({ ingestionDelayMs: options.ingestionDelayMs ?? 0, now: Date.now });
-  const frontDoor = new FrontDoor({ random, simulateLatency: options.simulateLatency ?? true, metrics });
+  const frontDoor = new FrontDoor({
+    random,
+    simulateLatency: options.simulateLatency ?? true,
+    metrics,
+    ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),
+  });
   await frontDoor.start(options.frontDoorPort ?? 0);
 
-  const operations = new OperationStore();
+  const operations = new OperationStore(options.faults);
   const services = new ServicesApi({
     operations,
     frontDoor,
@@ -85,15 +95,19 @@ export async function startCloudRunEmulator(
   const jobs = new JobsApi({ operations, profileFor, random });
 
   const server = new Server();
-  for (const s of [
+  const run = [
     services.servicesGrpc(),
     services.revisionsGrpc(),
     jobs.jobsGrpc(),
     jobs.executionsGrpc(),
     operations.grpc(),
-    metricService(metrics),
-  ])
-    server.addService(s.definition, s.implementation);
+  ];
+  for (const s of run) server.addService(s.definition, withFaults('run', s.implementation, options.faults));
+  const monitoring = metricService(metrics);
+  server.addService(
+    monitoring.definition,
+    withFaults('monitoring', monitoring.implementation, options.faults),
+  );
   let port: number;
   try {
     port = await bindGrpc(server, options.port ?? 0);
@@ -119,6 +133,48 @@ export async function startCloudRunEmulator(
       server.forceShutdown();
     },
   };
+}
+
+/** What a fault rule's `subject` is matched against: the resource the call is about. */
+function subjectOf(request: Record<string, unknown> | undefined): string {
+  const r = request ?? {};
+  const named = (r.service as { name?: string } | undefined)?.name ?? r.name ?? r.parent ?? '';
+  return `${String(named)} ${typeof r.filter === 'string' ? r.filter : ''}`.trim();
+}
+
+/** Wraps every unary method so `<label>.<Method>` rules can fail, delay or silence it. */
+function withFaults(
+  label: string,
+  implementation: UntypedServiceImplementation,
+  faults: FaultInjector | undefined,
+): UntypedServiceImplementation {
+  if (!faults) return implementation;
+  const wrapped: UntypedServiceImplementation = {};
+  for (const [method, handler] of Object.entries(implementation)) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- grpc-js unary (call, callback) pairs
+    wrapped[method] = ((call: any, callback: any) => {
+      const fault = faults.fire(`${label}.${method}`, subjectOf(call.request));
+      if (!fault) return (handler as any)(call, callback); // eslint-disable-line @typescript-eslint/no-explicit-any
+      switch (fault.effect) {
+        case 'error':
+          return callback({
+            code: fault.code ?? 14,
+            details: `injected fault: ${label}.${method} unavailable`,
+          });
+        case 'etag':
+          return callback({
+            code: 10,
+            details: `injected fault: the etag of '${subjectOf(call.request)}' is stale: the resource has been modified since it was read. Read it again and retry.`,
+          });
+        case 'silent':
+          return callback(null, {});
+        default:
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          setTimeout(() => (handler as any)(call, callback), fault.delayMs ?? 1000);
+      }
+    }) as UntypedServiceImplementation[string];
+  }
+  return wrapped;
 }
 
 export type { ExecutionOutcome } from './jobs-api';

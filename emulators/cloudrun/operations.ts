@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { grpcService, packAny, RpcError, Status } from './protos';
 import type { Json } from './resources';
+import type { FaultInjector } from '../faults';
 
 export type OperationOutcome =
   { done: false } | { done: true; response: Json } | { done: true; error: { code: number; message: string } };
@@ -23,6 +24,8 @@ export class OperationStore {
   private readonly waiters = new Set<() => void>();
   private stopped = false;
 
+  constructor(private readonly faults?: FaultInjector) {}
+
   create(
     project: string,
     location: string,
@@ -31,6 +34,14 @@ export class OperationStore {
     poll: () => OperationOutcome,
   ): Json {
     const name = `projects/${project}/locations/${location}/operations/${randomUUID()}`;
+    // A stalled operation reports not-done until the stall passes, whatever its resource says.
+    const stallMs = this.faults?.fire('run.operation', name)?.delayMs ?? 0;
+    if (stallMs > 0) {
+      const until = Date.now() + stallMs;
+      const inner = poll;
+      poll = () => (Date.now() < until ? { done: false } : inner());
+      setTimeout(() => this.changed(), stallMs).unref();
+    }
     this.operations.set(name, { name, type, metadata, poll });
     return this.toProto(this.operations.get(name)!);
   }

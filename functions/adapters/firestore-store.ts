@@ -23,6 +23,7 @@ export const COLLECTIONS = {
   deadLetters: 'deadLetters',
   dedup: 'dedup',
   events: 'events',
+  slackOutbox: 'slackOutbox',
 } as const;
 
 export type OnNewImage = 'supersede' | 'queue' | 'ignore';
@@ -80,6 +81,12 @@ export class FirestoreRolloutStore {
   async getService(name: string): Promise<ServiceRecord | undefined> {
     const snap = await this.guard(`read service ${name}`, () => this.serviceDoc(name).get());
     return snap.exists ? read(ServiceRecord, snap.data(), `service ${name}`) : undefined;
+  }
+
+  /** Every service Glidepath has seen (one small document each; the sweeper walks them). */
+  async listServices(): Promise<ServiceRecord[]> {
+    const snap = await this.guard('list services', () => this.db.collection(COLLECTIONS.services).get());
+    return snap.docs.map((d) => read(ServiceRecord, d.data(), `service ${d.id}`));
   }
 
   /**
@@ -271,11 +278,10 @@ export class FirestoreRolloutStore {
           { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() },
           `region ${region}`,
         );
-        tx.set(
-          this.rolloutDoc(id),
-          { regions: { [region]: merged }, updatedAt: now.toISOString() },
-          { merge: true },
-        );
+        // update() with a field path replaces the region's record whole; a merging set()
+        // would keep map keys that are gone (a rolled-back candidate's share of the traffic).
+        // (Region names are validated: no dots, so the path has exactly two segments.)
+        tx.update(this.rolloutDoc(id), `regions.${region}`, merged, 'updatedAt', now.toISOString());
         if (event) this.eventInTx(tx, id, now, { region, ...event });
         return merged;
       }),

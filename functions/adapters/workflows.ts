@@ -1,5 +1,6 @@
 import { ExecutionsClient } from '@google-cloud/workflows';
 import type { WorkflowLauncher } from '../ports';
+import type { ExecutionState, ExecutionView } from '../domain/sweep';
 import { fromSdkError } from '../shared/errors';
 
 /** Starts executions of the deployed `rollout` and `job-run` workflows. */
@@ -33,6 +34,22 @@ export class WorkflowsLauncher implements WorkflowLauncher {
       const e = fromSdkError(err, `cancel ${executionName}`);
       // Already finished or gone: nothing to cancel.
       if (e.code !== 'not_found' && e.code !== 'invalid') throw e;
+    }
+  }
+
+  async state(executionName: string): Promise<ExecutionView> {
+    try {
+      const [execution] = await this.client.getExecution({ name: executionName, view: 'BASIC' });
+      const state = String(execution.state ?? 'STATE_UNSPECIFIED');
+      const known: ExecutionState[] = ['ACTIVE', 'QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
+      return {
+        state: known.includes(state as ExecutionState) ? (state as ExecutionState) : 'UNKNOWN',
+        ...(execution.error?.payload ? { error: execution.error.payload.slice(0, 300) } : {}),
+      };
+    } catch (err) {
+      const e = fromSdkError(err, `read ${executionName}`);
+      if (e.code === 'not_found') return { state: 'MISSING' };
+      throw e;
     }
   }
 }

@@ -16,6 +16,7 @@ import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
+import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
@@ -35,7 +36,9 @@ export interface Runtime {
   /** Job runs and dead letters. */
   jobStore: FirestoreJobStore;
   launcher: WorkflowsLauncher;
+  /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
+  outbox: OutboxNotifier;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
@@ -66,6 +69,14 @@ export function runtime(): Runtime {
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
   });
+  // An overridden notifier replaces Slack itself; the outbox still wraps it.
+  const { notifier: slack, ...parts } = overrides;
+  const outbox = new OutboxNotifier(
+    slack ?? new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
+    firestore,
+    log,
+    () => (parts.clock ?? systemClock).now(),
+  );
   cached = {
     config,
     policy: loadPolicy(config.GLIDEPATH_POLICY_FILE),
@@ -74,7 +85,8 @@ export function runtime(): Runtime {
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
-    notifier: new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
+    notifier: outbox,
+    outbox,
     clock: systemClock,
     router: once(() =>
       (require('../adapters/cloudrun') as typeof cloudrunAdapter).createCloudRunTrafficRouter({
@@ -96,7 +108,7 @@ export function runtime(): Runtime {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
       return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
     }),
-    ...overrides,
+    ...parts,
   };
   return cached;
 }

@@ -1,0 +1,258 @@
+/**
+ * The safety invariants of design brief §6, as pure checks over what a
+ * chaos run observed: the real traffic (from the Cloud Run emulator), the
+ * Firestore records, the messages published and the Slack posts. Each check
+ * returns violations that say what broke, where, and what was expected.
+ */
+import type { RolloutRecord } from '../../functions/domain/records';
+import type { JobRunRecord } from '../../functions/domain/jobs';
+
+export interface Violation {
+  invariant:
+    | 'final-traffic'
+    | 'one-candidate'
+    | 'record-matches-traffic'
+    | 'message-accounting'
+    | 'failure-noticed'
+    | 'settled'
+    | 'job-accounting';
+  subject: string;
+  detail: string;
+}
+
+/** Serving revisions only (percent > 0), as a sorted `rev=percent` string for messages. */
+export function splitText(traffic: Record<string, number>): string {
+  return (
+    Object.entries(traffic)
+      .filter(([, p]) => p > 0)
+      .sort()
+      .map(([r, p]) => `${r}=${p}`)
+      .join(', ') || '(none)'
+  );
+}
+
+function serving(traffic: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(traffic).filter(([, p]) => p > 0));
+}
+
+export interface RegionFinal {
+  service: string;
+  region: string;
+  /** The real traffic at the end, from the Cloud Run emulator. */
+  traffic: Record<string, number>;
+  /** The revision serving 100% before the scenario began. */
+  initialRevision: string;
+  /** The scenario's rollouts of this service, oldest first. */
+  rollouts: RolloutRecord[];
+}
+
+const ANALYSED = (r: RolloutRecord['regions'][string]): boolean =>
+  r.steps.length > 0 && r.steps.every((s) => s.verdict === 'PASS');
+
+/**
+ * Every region ends at 100% on one revision: the stable revision its last
+ * rollout recorded (or the initial one if no rollout touched it), or a
+ * candidate that was promoted after every step PASSed. Never split, never an
+ * unanalysed candidate; and the last record there matches the real traffic.
+ */
+export function checkFinalTraffic(final: RegionFinal): Violation[] {
+  const subject = `${final.service}/${final.region}`;
+  const out: Violation[] = [];
+  const live = serving(final.traffic);
+  const revisions = Object.keys(live);
+  if (revisions.length !== 1 || live[revisions[0]] !== 100)
+    return [
+      {
+        invariant: 'final-traffic',
+        subject,
+        detail: `expected 100% on one revision, got ${splitText(final.traffic)}`,
+      },
+    ];
+  const [revision] = revisions;
+  const touching = final.rollouts.filter((r) => r.regions[final.region]?.candidateRevision);
+  const promotedHere = touching.filter(
+    (r) =>
+      r.regions[final.region].status === 'PROMOTED' && r.regions[final.region].candidateRevision === revision,
+  );
+  const last = touching.at(-1);
+  const lastRegion = last?.regions[final.region];
+  const allowed = new Set<string>([final.initialRevision]);
+  for (const r of touching)
+    if (r.regions[final.region].stableRevision) allowed.add(r.regions[final.region].stableRevision!);
+  for (const r of promotedHere) allowed.add(revision);
+
+  const candidate = touching.find((r) => r.regions[final.region].candidateRevision === revision);
+  if (candidate) {
+    const region = candidate.regions[final.region];
+    if (region.status !== 'PROMOTED')
+      out.push({
+        invariant: 'final-traffic',
+        subject,
+        detail: `serving candidate ${revision} of rollout ${candidate.id}, whose region is ${region.status}, not PROMOTED`,
+      });
+    else if (!ANALYSED(region) && region.stableRevision)
+      out.push({
+        invariant: 'final-traffic',
+        subject,
+        detail: `candidate ${revision} promoted without a PASS at every step (verdicts: ${region.steps.map((s) => s.verdict ?? 'none').join(', ')})`,
+      });
+  } else if (!allowed.has(revision)) {
+    out.push({
+      invariant: 'final-traffic',
+      subject,
+      detail: `serving ${revision}, which is neither a recorded stable revision (${[...allowed].join(', ')}) nor a promoted candidate`,
+    });
+  }
+  if (lastRegion) {
+    const recorded = serving(lastRegion.traffic);
+    if (splitText(recorded) !== splitText(live))
+      out.push({
+        invariant: 'record-matches-traffic',
+        subject,
+        detail: `rollout ${last!.id} recorded ${splitText(recorded)} (${lastRegion.status}) but Cloud Run serves ${splitText(live)}`,
+      });
+  }
+  return out;
+}
+
+/** A routing change seen by the Cloud Run emulator. */
+export interface RouteChange {
+  service: string;
+  region: string;
+  weights: Array<{ revision: string; percent: number }>;
+}
+
+/**
+ * At most one candidate per service and region at any time: with a single
+ * stable revision before, no routing ever serves more than two revisions.
+ */
+export function checkOneCandidate(history: RouteChange[]): Violation[] {
+  const out: Violation[] = [];
+  for (const change of history) {
+    const live = change.weights.filter((w) => w.percent > 0);
+    if (live.length > 2)
+      out.push({
+        invariant: 'one-candidate',
+        subject: `${change.service}/${change.region}`,
+        detail: `${live.length} revisions served at once: ${live.map((w) => `${w.revision}=${w.percent}`).join(', ')}`,
+      });
+  }
+  return out;
+}
+
+/** A published message and what must have come of it. */
+export interface PublishedMessage {
+  messageId: string;
+  topic: string;
+  /** For valid images: the (service, digest) that must start exactly one rollout. */
+  expect: { rollout: { service: string; digest: string } } | { rejected: true };
+}
+
+export interface MessageOutcomes {
+  /** Rollout ids per `service@digest`. */
+  rolloutsByImage: Record<string, string[]>;
+  /** Dead-letter records per message id: rejected or undeliverable. */
+  deadLettersByMessage: Record<string, number>;
+}
+
+/** No message lost or doubled: one rollout per image, one record per rejected message. */
+export function checkMessages(published: PublishedMessage[], outcomes: MessageOutcomes): Violation[] {
+  const out: Violation[] = [];
+  const images = new Map<string, string[]>();
+  for (const m of published) {
+    if ('rejected' in m.expect) {
+      const n = outcomes.deadLettersByMessage[m.messageId] ?? 0;
+      if (n !== 1)
+        out.push({
+          invariant: 'message-accounting',
+          subject: `message ${m.messageId} on ${m.topic}`,
+          detail: `expected exactly one dead-letter record of the rejected message, found ${n}`,
+        });
+      continue;
+    }
+    const key = `${m.expect.rollout.service}@${m.expect.rollout.digest}`;
+    images.set(key, [...(images.get(key) ?? []), m.messageId]);
+  }
+  for (const [key, ids] of images) {
+    const rollouts = outcomes.rolloutsByImage[key] ?? [];
+    const deadLettered = ids.some((id) => (outcomes.deadLettersByMessage[id] ?? 0) > 0);
+    if (rollouts.length > 1 || (rollouts.length === 0 && !deadLettered))
+      out.push({
+        invariant: 'message-accounting',
+        subject: key,
+        detail: `${ids.length} message(s) (${ids.join(', ')}) must start exactly one rollout; started ${rollouts.length}${deadLettered ? ' (one was dead-lettered)' : ''}`,
+      });
+  }
+  return out;
+}
+
+const FAILED = new Set(['ROLLED_BACK', 'FAILED', 'ABORTED']);
+
+/** Every failure has a reason and a Slack notice. */
+export function checkFailuresNoticed(rollouts: RolloutRecord[], slackTexts: string[]): Violation[] {
+  const out: Violation[] = [];
+  for (const r of rollouts) {
+    if (!FAILED.has(r.status)) continue;
+    if (!r.outcomeReason?.trim())
+      out.push({ invariant: 'failure-noticed', subject: r.id, detail: `${r.status} without a reason` });
+    if (!slackTexts.some((t) => t.includes(`Rollout ${r.id} `)))
+      out.push({
+        invariant: 'failure-noticed',
+        subject: r.id,
+        detail: `${r.status} (${r.outcomeReason ?? 'no reason'}) but Slack never heard of it`,
+      });
+    for (const [region, rec] of Object.entries(r.regions))
+      if (rec.status === 'ROLLED_BACK' && !rec.reason)
+        out.push({
+          invariant: 'failure-noticed',
+          subject: `${r.id}/${region}`,
+          detail: 'rolled back without a reason',
+        });
+  }
+  return out;
+}
+
+/** What a job run must come to, from the outcomes scripted for its executions. */
+export interface JobExpectation {
+  messageId: string;
+  job: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  attempts: number;
+}
+
+/**
+ * One job run per trigger message, ending as scripted, with exactly one
+ * Cloud Run execution per attempt; a failed run is dead-lettered and told.
+ */
+export function checkJobRun(
+  expected: JobExpectation,
+  runs: JobRunRecord[],
+  executionsStarted: number,
+  deadLettered: boolean,
+  slackTexts: string[],
+): Violation[] {
+  const subject = `job ${expected.job} message ${expected.messageId}`;
+  if (runs.length !== 1)
+    return [{ invariant: 'job-accounting', subject, detail: `expected one job run, found ${runs.length}` }];
+  const [run] = runs;
+  const out: Violation[] = [];
+  if (run.status !== expected.status || run.attempts.length !== expected.attempts)
+    out.push({
+      invariant: 'job-accounting',
+      subject,
+      detail: `expected ${expected.status} after ${expected.attempts} attempt(s), got ${run.status} after ${run.attempts.length}`,
+    });
+  if (executionsStarted !== run.attempts.length)
+    out.push({
+      invariant: 'job-accounting',
+      subject,
+      detail: `${run.attempts.length} attempt(s) recorded but ${executionsStarted} Cloud Run execution(s) started`,
+    });
+  if (run.status === 'FAILED') {
+    if (!deadLettered)
+      out.push({ invariant: 'job-accounting', subject, detail: 'failed run without a dead-letter record' });
+    if (!slackTexts.some((t) => t.includes(run.job) && t.includes('failed')))
+      out.push({ invariant: 'failure-noticed', subject, detail: 'failed run but Slack never heard of it' });
+  }
+  return out;
+}

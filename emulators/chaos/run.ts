@@ -1,0 +1,554 @@
+/**
+ * The chaos run (issue #9): many seeded rollouts and job runs on the whole
+ * local cloud, each under its own random faults, each checked against the
+ * safety invariants of design brief §6 once it has settled.
+ *
+ * Rollouts of different services run in parallel (one worker per service,
+ * its scenarios one after another); job runs likewise (one worker per job).
+ * The sweeper runs every couple of seconds, as Cloud Scheduler would.
+ * Every violation names its scenario and the command that replays it.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExecutionsClient as RunExecutionsClient, JobsClient, ServicesClient } from '@google-cloud/run';
+import { ExecutionsClient as WorkflowExecutionsClient } from '@google-cloud/workflows';
+import type { ClientOptions } from 'google-gax';
+import { startLocalCloud, type LocalCloud } from '../local-cloud';
+import { runLoad } from '../loadgen';
+import { waitFor } from '../util';
+import { digestOf } from '../simulate';
+import type { Runtime } from '../../functions/entry/runtime';
+import { RolloutRecord, isTerminal } from '../../functions/domain/records';
+import type { JobRunRecord } from '../../functions/domain/jobs';
+import { localClientOptions } from '../../functions/shared/endpoint';
+import { TOPICS } from '../../functions/domain/messages';
+import { seededRandom } from '../cloudrun/profiles';
+import {
+  checkFailuresNoticed,
+  checkFinalTraffic,
+  checkJobRun,
+  checkMessages,
+  checkOneCandidate,
+  type JobExpectation,
+  type PublishedMessage,
+  type RouteChange,
+  type Violation,
+} from './invariants';
+import { jobScenario, rolloutScenario, scenarioSeed, type ImageKind, type RolloutScenario } from './scenario';
+
+export interface ChaosOptions {
+  seed: number;
+  rollouts: number;
+  jobRuns: number;
+  /** Services rolled out in parallel (default 6) and jobs run in parallel (default 5). */
+  services?: number;
+  jobs?: number;
+  /** Run only this rollout scenario (by index), to replay a failing seed. */
+  only?: number;
+  /** Divides workflow sleeps: 60 makes a 2-minute bake last 2 s. */
+  speed?: number;
+  scenarioTimeoutMs?: number;
+  reuseGoogleEmulators?: boolean;
+  projectId?: string;
+  /** Runtime overrides: used to prove that breaking a safety rule makes the run fail. */
+  runtime?: Partial<Runtime>;
+  progress?: (line: string) => void;
+}
+
+export interface ChaosViolation extends Violation {
+  scenario: string;
+  replay: string;
+}
+
+export interface ChaosReport {
+  seed: number;
+  rollouts: { run: number; byStatus: Record<string, number>; recoveredBySweeper: number };
+  jobRuns: { run: number; byStatus: Record<string, number> };
+  faultsInjected: number;
+  faults: Record<string, number>;
+  messages: { published: number; hostile: number; lost: number; doubled: number };
+  violations: ChaosViolation[];
+  seconds: number;
+}
+
+const PROJECT = 'chaos-project';
+const REGIONS = ['us-central1', 'europe-west1'];
+const JOB_REGION = 'us-central1';
+const MAX_ATTEMPTS = 3;
+const repository = (service: string): string => `us-docker.pkg.dev/${PROJECT}/apps/${service}`;
+const PROFILES: Record<ImageKind, Record<string, unknown>> = {
+  good: {},
+  bad: { errorRate: 0.5 },
+  crash: { startupFailure: true },
+  sick: { healthStatus: 503 },
+};
+
+function writePolicy(services: string[], jobs: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'glidepath-chaos-'));
+  const file = join(dir, 'glidepath.yaml');
+  const lines = [
+    '# Chaos policy: real minutes, run at --speed 60 (a 2-minute bake lasts 2 s).',
+    'defaults:',
+    '  steps: [{ percent: 10, bake: 2m }, { percent: 50, bake: 2m }]',
+    '  analysis:',
+    '    minRequests: 5',
+    '    maxExtensions: 2',
+    '    onInconclusive: fail',
+    '    errorRate: { maxAbsolute: 0.05, maxIncrease: 0.03 }',
+    '    latency: { percentile: 99, maxMs: 2000, maxRatio: 3 }',
+    '  smoke: { path: /health, expectStatus: 200, attempts: 2, timeout: 2s }',
+    '  onNewImage: supersede',
+    'services:',
+    ...services.map(
+      (s) =>
+        `  - { name: ${s}, project: ${PROJECT}, image: ${repository(s)}, waves: [[${REGIONS[0]}], [${REGIONS[1]}]] }`,
+    ),
+    'jobs:',
+    ...jobs.map(
+      (j) =>
+        `  - { name: ${j}, project: ${PROJECT}, region: ${JOB_REGION}, schedule: '0 3 * * *', timeout: 60s, retry: { maxAttempts: ${MAX_ATTEMPTS}, initialBackoff: 10s, multiplier: 2, maxBackoff: 30s } }`,
+    ),
+  ];
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+interface Context {
+  opts: ChaosOptions;
+  cloud: LocalCloud;
+  services: ServicesClient;
+  workflowExecutions: WorkflowExecutionsClient;
+  runExecutions: RunExecutionsClient;
+  routes: RouteChange[];
+  published: PublishedMessage[];
+  violations: ChaosViolation[];
+  rollouts: RolloutRecord[];
+  jobStatuses: string[];
+  jobChecks: Array<{
+    expected: JobExpectation;
+    runs: JobRunRecord[];
+    started: number;
+    deadLettered: boolean;
+    label: string;
+  }>;
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const started = Date.now();
+  const serviceNames = Array.from({ length: opts.services ?? 6 }, (_, i) => `chaos-${i}`);
+  const jobNames = Array.from({ length: opts.jobs ?? 5 }, (_, i) => `chaos-job-${i}`);
+  const routes: RouteChange[] = [];
+  const cloud = await startLocalCloud({
+    projectId: opts.projectId ?? 'glidepath-chaos',
+    policyFile: writePolicy(serviceNames, jobNames),
+    speed: opts.speed ?? 60,
+    reuseGoogleEmulators: opts.reuseGoogleEmulators ?? false,
+    cloudRun: { readyDelayMs: 100, simulateLatency: false },
+    faultSeed: opts.seed,
+    sweepEveryMs: 1500,
+    maxDeliveryAttempts: 5,
+    onRoutes: (region, service, weights) => routes.push({ region, service, weights }),
+    ...(opts.runtime ? { runtime: opts.runtime } : {}),
+  });
+  const clientOptions = localClientOptions(cloud.cloudRun.grpcHost) as ClientOptions;
+  const ctx: Context = {
+    opts,
+    cloud,
+    services: new ServicesClient(clientOptions),
+    runExecutions: new RunExecutionsClient(clientOptions),
+    workflowExecutions: new WorkflowExecutionsClient(
+      localClientOptions(cloud.workflows.host) as ClientOptions,
+    ),
+    routes,
+    published: [],
+    violations: [],
+    rollouts: [],
+    jobStatuses: [],
+    jobChecks: [],
+  };
+  const load = new AbortController();
+  const loads: Array<Promise<unknown>> = [];
+  try {
+    await createServices(ctx, serviceNames);
+    await createJobs(ctx, jobNames);
+    for (const service of serviceNames)
+      for (const region of REGIONS)
+        loads.push(
+          runLoad({
+            url: `${cloud.cloudRun.frontDoorUrl}/s/${region}/${service}/`,
+            ratePerSecond: 15,
+            signal: load.signal,
+            maxInFlight: 16,
+          }).catch(() => undefined),
+        );
+    // Pub/Sub at its worst, for the whole run: failed pushes and redeliveries of handled messages.
+    cloud.faults.add({ at: 'push.before', effect: 'fail', probability: 0.05 });
+    cloud.faults.add({ at: 'push.after', effect: 'fail', probability: 0.05 });
+
+    const rolloutIndices =
+      opts.only !== undefined ? [opts.only] : Array.from({ length: opts.rollouts }, (_, i) => i);
+    const jobIndices = opts.only !== undefined ? [] : Array.from({ length: opts.jobRuns }, (_, i) => i);
+    await Promise.all([
+      ...serviceNames.map(async (service, w) => {
+        for (const index of rolloutIndices.filter((i) => i % serviceNames.length === w))
+          await runRolloutScenario(ctx, service, index);
+      }),
+      ...jobNames.map(async (job, w) => {
+        for (const index of jobIndices.filter((i) => i % jobNames.length === w))
+          await runJobScenario(ctx, job, index);
+      }),
+    ]);
+
+    // Faults off, one last sweep: queued Slack notices go out, as they would once Slack is back.
+    cloud.faults.clear();
+    await cloud.sweep();
+    await checkGlobal(ctx);
+    const faults = { ...cloud.faults.counts };
+    return {
+      seed: opts.seed,
+      rollouts: {
+        run: rolloutIndices.length,
+        byStatus: tally(ctx.rollouts.map((r) => r.status)),
+        recoveredBySweeper: ctx.rollouts.filter((r) => r.outcomeReason?.includes('recovered by the sweeper'))
+          .length,
+      },
+      jobRuns: { run: jobIndices.length, byStatus: tally(ctx.jobStatuses) },
+      faultsInjected: Object.values(faults).reduce((a, b) => a + b, 0),
+      faults,
+      messages: {
+        published: ctx.published.length,
+        hostile: ctx.published.filter((m) => 'rejected' in m.expect).length,
+        lost: ctx.violations.filter((v) => v.invariant === 'message-accounting' && /started 0/.test(v.detail))
+          .length,
+        doubled: ctx.violations.filter(
+          (v) => v.invariant === 'message-accounting' && /started [2-9]/.test(v.detail),
+        ).length,
+      },
+      violations: ctx.violations,
+      seconds: Math.round((Date.now() - started) / 100) / 10,
+    };
+  } finally {
+    load.abort();
+    await Promise.all(loads);
+    await Promise.all([ctx.services.close(), ctx.runExecutions.close(), ctx.workflowExecutions.close()]);
+    await cloud.stop();
+  }
+}
+
+function tally(xs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of xs) out[x] = (out[x] ?? 0) + 1;
+  return out;
+}
+
+function replayCommand(ctx: Context, index: number): string {
+  return `npm run bench -- chaos --seed ${ctx.opts.seed} --services ${ctx.opts.services ?? 6} --only ${index}`;
+}
+
+async function createServices(ctx: Context, names: string[]): Promise<void> {
+  for (const name of names)
+    for (const region of REGIONS) {
+      const [op] = await ctx.services.createService({
+        parent: `projects/${PROJECT}/locations/${region}`,
+        serviceId: name,
+        service: { template: { containers: [{ image: `${repository(name)}@${digestOf(`${name}:base`)}` }] } },
+      });
+      await op.promise();
+    }
+}
+
+async function createJobs(ctx: Context, names: string[]): Promise<void> {
+  const client = new JobsClient(localClientOptions(ctx.cloud.cloudRun.grpcHost) as ClientOptions);
+  try {
+    for (const name of names) {
+      const [op] = await client.createJob({
+        parent: `projects/${PROJECT}/locations/${JOB_REGION}`,
+        jobId: name,
+        job: {
+          template: { template: { containers: [{ image: `us-docker.pkg.dev/${PROJECT}/jobs/${name}:v1` }] } },
+        },
+      });
+      await op.promise();
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** The real traffic of a service in a region: serving revisions and their percent. */
+async function realTraffic(ctx: Context, service: string, region: string): Promise<Record<string, number>> {
+  const [svc] = await ctx.services.getService({
+    name: `projects/${PROJECT}/locations/${region}/services/${service}`,
+  });
+  const out: Record<string, number> = {};
+  const latest = svc.latestReadyRevision?.split('/').pop() ?? '';
+  for (const t of svc.trafficStatuses ?? [])
+    if (t.percent) out[t.revision || latest] = (out[t.revision || latest] ?? 0) + t.percent;
+  return out;
+}
+
+async function publish(
+  ctx: Context,
+  topic: string,
+  json: unknown,
+  expect: PublishedMessage['expect'],
+  attributes: Record<string, string> = {},
+): Promise<string> {
+  const messageId = await ctx.cloud.pubsub.topic(topic).publishMessage({ json, attributes });
+  ctx.published.push({ messageId, topic, expect });
+  return messageId;
+}
+
+interface Outgoing {
+  topic: string;
+  json: unknown;
+  attributes?: Record<string, string>;
+}
+
+/** The messages announcing one image: a gcr event, its duplicates, and maybe a Cloud Build event. */
+function imageMessages(sc: RolloutScenario, service: string, tag: string): Outgoing[] {
+  const repo = repository(service);
+  const digest = digestOf(`${service}:${tag}`);
+  const gcr: Outgoing = {
+    topic: TOPICS.gcr,
+    json: { action: 'INSERT', digest: `${repo}@${digest}`, tag: `${repo}:${tag}` },
+  };
+  const messages: Outgoing[] = Array.from({ length: 1 + sc.duplicates }, () => gcr);
+  if (sc.alsoCloudBuild)
+    messages.push({
+      topic: TOPICS.cloudBuilds,
+      json: {
+        id: `build-${tag}`,
+        projectId: PROJECT,
+        status: 'SUCCESS',
+        images: [`${repo}:${tag}`],
+        results: { images: [{ name: `${repo}:${tag}`, digest }] },
+      },
+      attributes: { buildId: `build-${tag}`, status: 'SUCCESS' },
+    });
+  if (sc.shuffle) {
+    const rnd = seededRandom(sc.seed);
+    messages.sort(() => rnd() - 0.5);
+  }
+  return messages;
+}
+
+async function rolloutsOf(ctx: Context, service: string, digests: string[]): Promise<RolloutRecord[]> {
+  const snap = await ctx.cloud.firestore.collection('rollouts').where('service', '==', service).get();
+  return snap.docs
+    .map((d) => RolloutRecord.parse(d.data()))
+    .filter((r) => digests.includes(r.digest))
+    .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+async function deadLettersOf(ctx: Context, messageIds: string[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  const snap = await ctx.cloud.firestore.collection('deadLetters').get();
+  for (const d of snap.docs) {
+    const id = d.data().messageId as string | undefined;
+    if (id && messageIds.includes(id)) out[id] = (out[id] ?? 0) + 1;
+  }
+  return out;
+}
+
+const BUSY = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
+
+async function runRolloutScenario(ctx: Context, service: string, index: number): Promise<void> {
+  const sc = rolloutScenario(scenarioSeed(ctx.opts.seed, index));
+  const label = `rollout scenario ${index} (seed ${sc.seed}) on ${service}`;
+  const violation = (v: Violation): void => {
+    ctx.violations.push({ ...v, scenario: label, replay: replayCommand(ctx, index) });
+  };
+  const subject = new RegExp(`\\b${service}\\b`);
+  const disarm = sc.faults.map((f) => ctx.cloud.faults.add({ ...f, subject }));
+  const initial: Record<string, string> = {};
+  for (const region of REGIONS) initial[region] = Object.keys(await realTraffic(ctx, service, region))[0];
+  const routesFrom = ctx.routes.length;
+  const contention = sc.contention ? contend(ctx, service) : undefined;
+  const digests = sc.images.map((i) => digestOf(`${service}:${i.tag}`));
+  const ids: string[][] = digests.map(() => []);
+  try {
+    for (const [n, image] of sc.images.entries()) {
+      ctx.cloud.cloudRun.setProfile(`${repository(service)}@${digests[n]}`, PROFILES[image.kind] as never);
+      for (const m of imageMessages(sc, service, image.tag))
+        ids[n].push(
+          await publish(ctx, m.topic, m.json, { rollout: { service, digest: digests[n] } }, m.attributes),
+        );
+      if (n < sc.images.length - 1) await untilFirstStep(ctx, service, digests[n]).catch(() => undefined);
+    }
+    if (sc.hostile)
+      await publish(
+        ctx,
+        TOPICS.deployRequests,
+        {
+          service,
+          image: `us-docker.pkg.dev/${PROJECT}/apps/${service}-evil@${digestOf('evil')}`,
+          reason: 'chaos: an image outside the service repository',
+          requestedBy: 'chaos@example.com',
+        },
+        { rejected: true },
+      );
+    if (sc.killExecution) {
+      const rollout = await untilFirstStep(ctx, service, digests.at(-1)!).catch(() => undefined);
+      if (rollout?.executionName)
+        await ctx.workflowExecutions.cancelExecution({ name: rollout.executionName }).catch(() => undefined);
+    }
+    await waitFor(() => settled(ctx, service, digests, ids), {
+      timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
+      intervalMs: 300,
+      what: `${label} to settle`,
+    }).catch((err: Error) => violation({ invariant: 'settled', subject: service, detail: err.message }));
+  } finally {
+    for (const off of disarm) off();
+    await contention?.stop();
+  }
+  const rollouts = await rolloutsOf(ctx, service, digests);
+  ctx.rollouts.push(...rollouts);
+  for (const region of REGIONS)
+    for (const v of checkFinalTraffic({
+      service,
+      region,
+      traffic: await realTraffic(ctx, service, region),
+      initialRevision: initial[region],
+      rollouts,
+    }))
+      violation(v);
+  for (const v of checkOneCandidate(ctx.routes.slice(routesFrom).filter((c) => c.service === service)))
+    violation(v);
+  ctx.opts.progress?.(
+    `${label}: ${sc.images.map((i) => i.kind).join('+')} → ${rollouts.map((r) => r.status).join('+') || 'none'}; faults ${sc.faults.map((f) => `${f.at}:${f.effect}`).join(' ') || 'none'}${sc.killExecution ? ' +kill' : ''}`,
+  );
+}
+
+/** Settled: every image's rollout ended (or its messages were dead-lettered) and the service holds nothing. */
+async function settled(ctx: Context, service: string, digests: string[], ids: string[][]): Promise<boolean> {
+  const rollouts = await rolloutsOf(ctx, service, digests);
+  for (const [n, digest] of digests.entries()) {
+    if (rollouts.some((r) => r.digest === digest)) continue;
+    if (Object.keys(await deadLettersOf(ctx, ids[n])).length === 0) return false;
+  }
+  if (rollouts.some((r) => !isTerminal(r.status) || Object.values(r.regions).some((g) => BUSY.has(g.status))))
+    return false;
+  const svc = (await ctx.cloud.firestore.doc(`services/${service}`).get()).data();
+  return !svc?.activeRollout && Object.keys(svc?.candidates ?? {}).length === 0;
+}
+
+async function untilFirstStep(ctx: Context, service: string, digest: string): Promise<RolloutRecord> {
+  return waitFor(
+    async () =>
+      (await rolloutsOf(ctx, service, [digest])).find((r) =>
+        Object.values(r.regions).some((g) => g.steps.length > 0 || !BUSY.has(g.status)),
+      ),
+    { timeoutMs: 60_000, intervalMs: 200, what: `${service}@${digest.slice(7, 19)} in its first step` },
+  );
+}
+
+/** Competing transactions on the service's document: the real emulator's lock contention. */
+function contend(ctx: Context, service: string): { stop(): Promise<void> } {
+  let running = true;
+  const doc = ctx.cloud.firestore.doc(`services/${service}`);
+  const loop = (async () => {
+    while (running) {
+      await ctx.cloud.firestore
+        .runTransaction(async (tx) => {
+          const snap = await tx.get(doc);
+          await new Promise((r) => setTimeout(r, 50)); // hold the lock a while
+          if (snap.exists) tx.set(doc, snap.data()!);
+        })
+        .catch(() => undefined);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+async function runJobScenario(ctx: Context, job: string, index: number): Promise<void> {
+  const sc = jobScenario(scenarioSeed(ctx.opts.seed ^ 0x5a5a, index), MAX_ATTEMPTS);
+  const label = `job scenario ${index} (seed ${sc.seed}) on ${job}`;
+  const jobName = `projects/${PROJECT}/locations/${JOB_REGION}/jobs/${job}`;
+  const subject = new RegExp(`\\b${job}\\b`);
+  const disarm = sc.faults.map((f) => ctx.cloud.faults.add({ ...f, subject }));
+  if (sc.duplicate)
+    disarm.push(
+      ctx.cloud.faults.add({ at: 'push.after', effect: 'fail', subject: /job-triggers/, times: 1 }),
+    );
+  ctx.cloud.cloudRun.setJobOutcomes(jobName, sc.outcomes);
+  const executionsBefore = await countExecutions(ctx, jobName);
+  const expected = {
+    job,
+    status: sc.outcomes.at(-1) === 'succeed' ? ('SUCCEEDED' as const) : ('FAILED' as const),
+    attempts: sc.outcomes.length,
+  };
+  const messageId = await ctx.cloud.pubsub.topic(TOPICS.jobTriggers).publishMessage({ json: { job } });
+  const runsOf = async (): Promise<JobRunRecord[]> =>
+    (await ctx.cloud.firestore.collection('jobRuns').where('job', '==', job).get()).docs
+      .map((d) => d.data() as JobRunRecord)
+      .filter((r) => r.message?.messageId === messageId);
+  try {
+    await waitFor(
+      async () => {
+        const runs = await runsOf();
+        return runs.length > 0 && runs.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+      },
+      { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to finish` },
+    );
+  } catch (err) {
+    ctx.violations.push({
+      invariant: 'settled',
+      subject: job,
+      detail: (err as Error).message,
+      scenario: label,
+      replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+    });
+  } finally {
+    for (const off of disarm) off();
+  }
+  const runs = await runsOf();
+  ctx.jobStatuses.push(...runs.map((r) => r.status));
+  const deadLettered = (await ctx.cloud.firestore.doc(`deadLetters/job-failed-${runs[0]?.id}`).get()).exists;
+  const started = (await countExecutions(ctx, jobName)) - executionsBefore;
+  // Slack is checked at the end, once the outbox has been flushed.
+  ctx.jobChecks.push({ expected: { ...expected, messageId }, runs, started, deadLettered, label });
+  ctx.opts.progress?.(`${label}: ${sc.outcomes.join(',')} → ${runs.map((r) => r.status).join(',')}`);
+}
+
+async function countExecutions(ctx: Context, jobName: string): Promise<number> {
+  const [executions] = await ctx.runExecutions.listExecutions({ parent: jobName, pageSize: 1000 });
+  return executions.length;
+}
+
+/** Checks that need the whole run: message accounting and Slack notices after the final sweep. */
+async function checkGlobal(ctx: Context): Promise<void> {
+  const ids = ctx.published.map((m) => m.messageId);
+  const rolloutsByImage: Record<string, string[]> = {};
+  for (const d of (await ctx.cloud.firestore.collection('rollouts').get()).docs) {
+    const r = d.data() as RolloutRecord;
+    (rolloutsByImage[`${r.service}@${r.digest}`] ??= []).push(r.id);
+  }
+  const slack = ctx.cloud.slack.posts.map((p) => p.text);
+  const global = (v: Violation): void => {
+    ctx.violations.push({
+      ...v,
+      scenario: 'whole run',
+      replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+    });
+  };
+  for (const v of checkMessages(ctx.published, {
+    rolloutsByImage,
+    deadLettersByMessage: await deadLettersOf(ctx, ids),
+  }))
+    global(v);
+  for (const v of checkFailuresNoticed(ctx.rollouts, slack)) global(v);
+  for (const c of ctx.jobChecks)
+    for (const v of checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack))
+      ctx.violations.push({
+        ...v,
+        scenario: c.label,
+        replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+      });
+}

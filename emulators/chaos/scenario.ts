@@ -1,0 +1,94 @@
+/**
+ * Seeded chaos scenarios (issue #9): what to push and which faults to arm,
+ * decided from a seed alone, so a failing scenario replays exactly.
+ */
+import type { FaultRule } from '../faults';
+import type { ExecutionOutcome } from '../cloudrun';
+import { seededRandom } from '../cloudrun/profiles';
+
+export type ImageKind = 'good' | 'bad' | 'crash' | 'sick';
+
+export interface RolloutScenario {
+  seed: number;
+  /** Images pushed, in order; more than one means the later ones supersede. */
+  images: Array<{ tag: string; kind: ImageKind }>;
+  /** Extra copies of each push (Pub/Sub duplicates) and a Cloud Build event for the same image. */
+  duplicates: number;
+  alsoCloudBuild: boolean;
+  /** Publish the messages of one image in a shuffled order. */
+  shuffle: boolean;
+  /** A hostile message published alongside (must be rejected and recorded). */
+  hostile: boolean;
+  /** Cancel the workflow execution once the first step has started: the execution dies. */
+  killExecution: boolean;
+  /** Hold competing Firestore transactions on the service's document meanwhile. */
+  contention: boolean;
+  /** Fault rules, without their `subject` (the runner scopes them to the scenario's service). */
+  faults: FaultRule[];
+}
+
+export interface JobScenario {
+  seed: number;
+  outcomes: ExecutionOutcome[];
+  /** Publish the trigger twice (a duplicate delivery must not run the job twice). */
+  duplicate: boolean;
+  faults: FaultRule[];
+}
+
+/** A seed per scenario, derived from the run's seed (replay one with `--only <index>`). */
+export function scenarioSeed(runSeed: number, index: number): number {
+  // murmur3's finaliser: neighbouring indices get unrelated seeds.
+  let h = (Math.imul(runSeed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+export function rolloutScenario(seed: number): RolloutScenario {
+  const rnd = seededRandom(seed);
+  const chance = (p: number): boolean => rnd() < p;
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const kind = (): ImageKind => pick(['good', 'good', 'good', 'bad', 'bad', 'crash', 'sick'] as const);
+  const images = [{ tag: `s${seed}-a`, kind: kind() }];
+  if (chance(0.15)) images.push({ tag: `s${seed}-b`, kind: kind() });
+
+  const faults: FaultRule[] = [];
+  if (chance(0.4))
+    faults.push({ at: 'run.UpdateService', effect: 'error', code: pick([14, 8, 10]), probability: 0.3 });
+  if (chance(0.3)) faults.push({ at: 'run.UpdateService', effect: 'etag', probability: 0.3 });
+  if (chance(0.25)) faults.push({ at: 'run.GetService', effect: 'error', code: 14, probability: 0.15 });
+  if (chance(0.3)) faults.push({ at: 'run.operation', effect: 'stall', delayMs: 1500, probability: 0.4 });
+  if (chance(0.2))
+    faults.push({ at: 'monitoring.ListTimeSeries', effect: 'silent', probability: pick([0.5, 1]) });
+  if (chance(0.2))
+    faults.push({ at: 'monitoring.ListTimeSeries', effect: 'delay', delayMs: 1500, probability: 0.4 });
+  if (chance(0.3)) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.3 });
+  // A crash storm: every retry of one action dies, so the execution's own recovery fails too.
+  if (chance(0.1)) faults.push({ at: 'actions.crash', effect: 'crash', times: 9 });
+  if (chance(0.2)) faults.push({ at: 'slack', effect: pick(['error', 'hang'] as const), probability: 0.4 });
+  return {
+    seed,
+    images,
+    duplicates: pick([0, 1, 2]),
+    alsoCloudBuild: chance(0.4),
+    shuffle: chance(0.5),
+    hostile: chance(0.3),
+    killExecution: chance(0.12),
+    contention: chance(0.15),
+    faults,
+  };
+}
+
+export function jobScenario(seed: number, maxAttempts: number): JobScenario {
+  const rnd = seededRandom(seed);
+  const failures = Math.floor(rnd() * (maxAttempts + 1)); // 0..maxAttempts failures before a success
+  const outcomes: ExecutionOutcome[] = [
+    ...Array.from({ length: failures }, () => 'fail' as const),
+    ...(failures < maxAttempts ? (['succeed'] as const) : []),
+  ];
+  const faults: FaultRule[] = [];
+  if (rnd() < 0.3) faults.push({ at: 'run.RunJob', effect: 'error', code: 14, probability: 0.3 });
+  if (rnd() < 0.3) faults.push({ at: 'run.GetExecution', effect: 'error', code: 14, probability: 0.3 });
+  if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
+  return { seed, outcomes, duplicate: rnd() < 0.3, faults };
+}

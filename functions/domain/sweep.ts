@@ -1,0 +1,116 @@
+/**
+ * The stuck-rollout sweeper's decision (issue #9), pure: given a rollout
+ * that holds its service's lease or a region's candidate slot, and what
+ * Workflows says about its execution, is anyone still driving it?
+ *
+ * A rollout is stuck when its workflow execution ended or vanished while
+ * the rollout still holds something, when its execution never started, or
+ * when its heartbeat (the record's `updatedAt`, written by every action)
+ * is older than the longest quiet period its plan allows.
+ */
+import type { RolloutPlan } from './plan';
+import { isTerminal, type RolloutRecord } from './records';
+
+/** Workflows execution states, plus MISSING (not found) and UNKNOWN (no data: assume alive). */
+export type ExecutionState =
+  'ACTIVE' | 'QUEUED' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED' | 'MISSING' | 'UNKNOWN';
+
+export interface ExecutionView {
+  state: ExecutionState;
+  error?: string;
+}
+
+export interface SweepSettings {
+  /** Added to the plan's longest quiet period before a live execution counts as stale. */
+  heartbeatGraceSeconds: number;
+  /** How long a rollout may wait for its execution to be started by intake. */
+  launchGraceSeconds: number;
+}
+
+export const DEFAULT_SWEEP_SETTINGS: SweepSettings = {
+  heartbeatGraceSeconds: 15 * 60,
+  launchGraceSeconds: 10 * 60,
+};
+
+/**
+ * The longest an action-free gap may last in a healthy rollout: a bake (the
+ * workflow sleeps through it), or a Cloud Run operation plus the smoke test.
+ */
+const OPERATION_SECONDS = 5 * 60;
+
+export function quietSeconds(plan: Pick<RolloutPlan, 'steps' | 'smoke'>): number {
+  const longestBake = Math.max(0, ...plan.steps.map((s) => s.bakeSeconds));
+  const smoke = plan.smoke.attempts * plan.smoke.timeoutSeconds;
+  return Math.max(longestBake, OPERATION_SECONDS + smoke);
+}
+
+export type Diagnosis =
+  | { stuck: false; why: string }
+  | {
+      stuck: true;
+      reason: string;
+      /** The execution is alive but silent: stop it before taking its regions back. */
+      cancelExecution: boolean;
+      /** The rollout is not finished yet: end it as FAILED. */
+      finish: boolean;
+    };
+
+const ENDED: ReadonlySet<ExecutionState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
+
+function ageSeconds(iso: string | null | undefined, now: Date): number {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? (now.getTime() - t) / 1000 : Infinity;
+}
+
+function minutes(seconds: number): string {
+  return `${Math.round(seconds / 60)}m`;
+}
+
+export function diagnose(
+  rollout: RolloutRecord,
+  execution: ExecutionView | undefined,
+  now: Date,
+  settings: SweepSettings = DEFAULT_SWEEP_SETTINGS,
+): Diagnosis {
+  if (rollout.queuedBehind) return { stuck: false, why: `queued behind ${rollout.queuedBehind}` };
+  const finish = !isTerminal(rollout.status);
+  const plan = rollout.plan as unknown as RolloutPlan;
+
+  if (!rollout.executionName) {
+    if (finish) {
+      const waited = ageSeconds(rollout.launchClaimedAt ?? rollout.createdAt, now);
+      if (waited <= settings.launchGraceSeconds) return { stuck: false, why: 'waiting for its execution' };
+      return {
+        stuck: true,
+        reason: `no workflow execution was started for ${minutes(waited)} (limit ${minutes(settings.launchGraceSeconds)})`,
+        cancelExecution: false,
+        finish,
+      };
+    }
+    return { stuck: true, reason: `${rollout.status} without an execution`, cancelExecution: false, finish };
+  }
+
+  const state = execution?.state ?? 'UNKNOWN';
+  if (ENDED.has(state)) {
+    const how =
+      state === 'MISSING'
+        ? 'no longer exists'
+        : `is ${state}${execution?.error ? ` (${execution.error})` : ''}`;
+    return {
+      stuck: true,
+      reason: `workflow execution ${rollout.executionName} ${how} but rollout ${rollout.id} is ${rollout.status} and still holds ${rollout.service}`,
+      cancelExecution: false,
+      finish,
+    };
+  }
+  const limit = quietSeconds(plan) + settings.heartbeatGraceSeconds;
+  const silent = ageSeconds(rollout.updatedAt, now);
+  if (silent <= limit)
+    return { stuck: false, why: `execution ${state}, heartbeat ${Math.round(silent)}s ago` };
+  return {
+    stuck: true,
+    reason: `no heartbeat from workflow execution ${rollout.executionName} for ${minutes(silent)} (limit ${minutes(limit)})`,
+    cancelExecution: true,
+    finish,
+  };
+}

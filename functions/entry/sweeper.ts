@@ -1,0 +1,50 @@
+/**
+ * Cloud Function `sweeper` (HTTP), called by Cloud Scheduler with its OIDC
+ * identity: finds stuck rollouts and restores the safe state, then re-sends
+ * queued Slack notices (functions/usecases/sweep.ts). Answers the report.
+ */
+import * as functions from '@google-cloud/functions-framework';
+import type { Request, Response } from '@google-cloud/functions-framework';
+import { checkCaller } from '../shared/caller';
+import { fromSdkError } from '../shared/errors';
+import { sweep } from '../usecases/sweep';
+import { rolloutDeps } from '../actions/rollout';
+import { runtime } from './runtime';
+
+export async function sweeper(req: Request, res: Response): Promise<void> {
+  const rt = runtime();
+  const caller = checkCaller(req.header('authorization'), {
+    serviceAccount: rt.config.GLIDEPATH_SCHEDULER_SA,
+    localSecret: rt.config.GLIDEPATH_LOCAL_OIDC_SECRET,
+  });
+  if (!caller.ok) {
+    rt.log.warn('sweeper call refused', { reason: caller.reason });
+    res.status(caller.status).json({ error: caller.reason });
+    return;
+  }
+  const log = rt.log.child({ component: 'sweeper' });
+  try {
+    const report = await sweep({
+      ...rolloutDeps({ rt, log }),
+      outbox: rt.outbox,
+      settings: {
+        heartbeatGraceSeconds: rt.config.GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS,
+        launchGraceSeconds: rt.config.GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS,
+      },
+    });
+    log.info('sweep finished', {
+      checked: report.checked,
+      recovered: report.recovered.length,
+      errors: report.errors.length,
+      outboxDelivered: report.outbox.delivered,
+      outboxPending: report.outbox.pending,
+    });
+    res.status(report.errors.length ? 503 : 200).json(report);
+  } catch (err) {
+    const e = fromSdkError(err, 'sweep');
+    log.error('sweep failed', { error: e.message });
+    res.status(503).json({ error: e.message });
+  }
+}
+
+functions.http('sweeper', sweeper);

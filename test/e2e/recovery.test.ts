@@ -1,0 +1,215 @@
+/**
+ * Recovery on the local cloud (issue #9): what the workflow cannot clean up
+ * itself (its execution died, its actions crashed on every retry, it went
+ * silent, Slack was down), the stuck-rollout sweeper puts right.
+ */
+import { join } from 'node:path';
+import { ExecutionsClient } from '@google-cloud/workflows';
+import type { ClientOptions } from 'google-gax';
+import { describeWithEmulators } from '../helpers/emulators';
+import { simulate, digestOf } from '../../emulators/simulate';
+import { startLocalCloud, type LocalCloud } from '../../emulators/local-cloud';
+import { waitFor } from '../../emulators/util';
+import { localClientOptions } from '../../functions/shared/endpoint';
+import { RolloutRecord } from '../../functions/domain/records';
+import { DEFAULT_SWEEP_SETTINGS } from '../../functions/domain/sweep';
+import { rolloutDeps } from '../../functions/actions/rollout';
+import { runtime } from '../../functions/entry/runtime';
+import { sweep } from '../../functions/usecases/sweep';
+
+const fixtures = join(__dirname, '../fixtures/e2e');
+const policyFile = join(fixtures, 'policy.yaml');
+const profilesFile = join(fixtures, 'profiles.json');
+const API = 'us-docker.pkg.dev/e2e-project/apps/api';
+const CANARY = 'us-central1';
+
+describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
+  let cloud: LocalCloud;
+  let executions: ExecutionsClient;
+  beforeAll(async () => {
+    cloud = await startLocalCloud({
+      projectId: 'e2e-recovery',
+      policyFile,
+      speed: 40,
+      reuseGoogleEmulators: true,
+      cloudRun: { profilesPath: profilesFile, readyDelayMs: 100, simulateLatency: false },
+    });
+    executions = new ExecutionsClient(localClientOptions(cloud.workflows.host) as ClientOptions);
+    await simulate({ policyFile, profilesFile, pushes: [`${API}:base`], cloud, ratePerSecond: 40 });
+  }, 120_000);
+  afterAll(async () => {
+    cloud?.faults.clear();
+    await executions?.close();
+    await cloud?.stop();
+  });
+
+  /** Publishes a push (simulate runs the load) and returns the rollout once `ready` holds. */
+  function start(push: string, ready: (r: RolloutRecord) => boolean) {
+    const done = simulate({
+      policyFile,
+      profilesFile,
+      pushes: [push],
+      cloud,
+      ratePerSecond: 40,
+      rolloutTimeoutMs: 120_000,
+    });
+    const rollout = waitFor(
+      async () => {
+        const q = await cloud.firestore.collection('rollouts').where('digest', '==', digestOf(push)).get();
+        const r = q.docs[0] ? RolloutRecord.parse(q.docs[0].data()) : undefined;
+        return r && ready(r) ? r : undefined;
+      },
+      { timeoutMs: 90_000, what: `rollout of ${push}` },
+    );
+    return { done, rollout };
+  }
+  const inFirstStep = (r: RolloutRecord) => (r.regions[CANARY]?.steps.length ?? 0) > 0;
+  const servingIn = async (service: string, region: string) => {
+    const rt = runtime();
+    const snap = await rt.router().getService({ project: 'e2e-project', region, service });
+    return Object.fromEntries(
+      snap!.traffic
+        .filter((t) => t.percent > 0)
+        .map((t) => [t.revision ?? snap!.latestReadyRevision, t.percent]),
+    );
+  };
+  const read = async (id: string) =>
+    RolloutRecord.parse((await cloud.firestore.doc(`rollouts/${id}`).get()).data());
+
+  it('takes back the canary of a rollout whose workflow execution died', async () => {
+    const { done, rollout } = start(`${API}:orphan`, inFirstStep);
+    const r = await rollout;
+    const stable = r.regions[CANARY].stableRevision!;
+    expect(await servingIn('api', CANARY)).toMatchObject({ [r.regions[CANARY].candidateRevision!]: 10 });
+    // The execution dies: cancelled from outside, its except path never runs.
+    await executions.cancelExecution({ name: r.executionName! });
+
+    const report = await cloud.sweep();
+    expect(report.recovered).toEqual([
+      expect.objectContaining({
+        rolloutId: r.id,
+        regions: [CANARY],
+        reason: expect.stringMatching(/is CANCELLED/),
+      }),
+    ]);
+    expect(await servingIn('api', CANARY)).toEqual({ [stable]: 100 });
+    const after = await read(r.id);
+    expect(after.status).toBe('FAILED');
+    expect(after.outcomeReason).toMatch(/^recovered by the sweeper: workflow execution .* is CANCELLED/);
+    expect(after.regions[CANARY]).toMatchObject({ status: 'ROLLED_BACK', traffic: { [stable]: 100 } });
+    expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({
+      activeRollout: null,
+      candidates: {},
+    });
+    const slack = cloud.slack.posts.map((p) => p.text);
+    expect(slack).toContainEqual(expect.stringContaining(`Rollout ${r.id} of api FAILED`));
+    expect(slack).toContainEqual(
+      expect.stringContaining('api rolled back in us-central1: recovered by the sweeper'),
+    );
+    // A second sweep finds nothing left to do.
+    expect((await cloud.sweep()).recovered).toEqual([]);
+    await done;
+  }, 150_000);
+
+  it('restores the split after an action crashed on every retry and the execution gave up', async () => {
+    // Every traffic change in the canary dies after Cloud Run applied it: the shift
+    // to 10% and all its retries, then the workflow's own rollback and its retries.
+    const off = cloud.faults.add({
+      at: 'actions.crash',
+      effect: 'crash',
+      subject: /^api\/us-central1 setTraffic$/,
+    });
+    try {
+      const push = `${API}:crashing`;
+      const { done, rollout } = start(push, (r) =>
+        Boolean(r.executionName && r.regions[CANARY]?.candidateRevision),
+      );
+      const r = await rollout;
+      await cloud.workflows.settled(r.executionName!);
+      const [execution] = await executions.getExecution({ name: r.executionName! });
+      expect(execution.state).toBe('FAILED');
+      // Unsafe until the sweeper comes: the candidate still takes 10%.
+      expect(await servingIn('api', CANARY)).toMatchObject({ [r.regions[CANARY].candidateRevision!]: 10 });
+      off();
+
+      const report = await cloud.sweep();
+      expect(report.recovered.map((s) => s.rolloutId)).toEqual([r.id]);
+      const stable = r.regions[CANARY].stableRevision!;
+      expect(await servingIn('api', CANARY)).toEqual({ [stable]: 100 });
+      const after = await read(r.id);
+      expect(['FAILED', 'ROLLED_BACK']).toContain(after.status);
+      expect(after.regions[CANARY]).toMatchObject({ status: 'ROLLED_BACK', traffic: { [stable]: 100 } });
+      await done;
+    } finally {
+      off();
+    }
+  }, 150_000);
+
+  it('cancels a live execution that stopped beating, then rolls back', async () => {
+    const push = 'us-docker.pkg.dev/e2e-project/apps/patient:v9';
+    await simulate({
+      policyFile,
+      profilesFile,
+      pushes: ['us-docker.pkg.dev/e2e-project/apps/patient:v1'],
+      cloud,
+      ratePerSecond: 40,
+    });
+    const { done, rollout } = start(push, inFirstStep);
+    const r = await rollout;
+    const rt = runtime();
+    // The sweeper's clock two hours ahead: the held rollout's heartbeat is stale.
+    const later = { now: () => new Date(Date.now() + 2 * 3600_000) };
+    const report = await sweep({
+      ...rolloutDeps({ rt, log: rt.log }),
+      clock: later,
+      outbox: rt.outbox,
+      settings: DEFAULT_SWEEP_SETTINGS,
+    });
+    expect(report.recovered).toEqual([
+      expect.objectContaining({
+        rolloutId: r.id,
+        reason: expect.stringMatching(/no heartbeat .* for 12\dm/),
+      }),
+    ]);
+    const [execution] = await executions.getExecution({ name: r.executionName! });
+    expect(execution.state).toBe('CANCELLED');
+    expect(await servingIn('patient', CANARY)).toEqual({ [r.regions[CANARY].stableRevision!]: 100 });
+    expect((await read(r.id)).status).toBe('FAILED');
+    await done;
+  }, 150_000);
+
+  it('keeps Slack notices through an outage and delivers them at the next sweep', async () => {
+    cloud.slack.setMode('error');
+    let id: string;
+    try {
+      const { rollouts } = await simulate({
+        policyFile,
+        profilesFile,
+        pushes: [`${API}:bad`],
+        cloud,
+        ratePerSecond: 40,
+        rolloutTimeoutMs: 120_000,
+      });
+      id = rollouts[0].id;
+      expect(rollouts[0].status).toBe('ROLLED_BACK');
+      expect(cloud.slack.posts.map((p) => p.text)).not.toContainEqual(
+        expect.stringContaining(`Rollout ${id} `),
+      );
+      expect((await cloud.firestore.collection('slackOutbox').get()).size).toBeGreaterThanOrEqual(2);
+    } finally {
+      cloud.slack.setMode('ok');
+    }
+    const report = await cloud.sweep();
+    expect(report.outbox).toEqual({ delivered: expect.any(Number), pending: 0 });
+    expect(report.outbox.delivered).toBeGreaterThanOrEqual(2);
+    expect(cloud.slack.posts.map((p) => p.text)).toContainEqual(
+      expect.stringContaining(`Rollout ${id!} of api ROLLED_BACK`),
+    );
+    expect((await cloud.firestore.collection('slackOutbox').get()).size).toBe(0);
+  }, 150_000);
+
+  it('refuses a sweep without Cloud Scheduler identity', async () => {
+    const res = await fetch(cloud.functions.sweeper.url, { method: 'POST' });
+    expect(res.status).toBe(401);
+  });
+});
