@@ -32,6 +32,8 @@ export interface FaultRule {
   probability?: number;
   /** Fire at most this many times; default unlimited. */
   times?: number;
+  /** Let this many matching calls through before the rule applies; default 0. */
+  afterCalls?: number;
   /** Only calls whose subject matches (e.g. a service name). */
   subject?: RegExp;
   /** gRPC status code for `error`: 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED (HTTP 429), 10 ABORTED. */
@@ -45,7 +47,7 @@ export interface FiredFault extends FaultRule {
 }
 
 export class FaultInjector {
-  private rules: Array<FaultRule & { fired: number }> = [];
+  private rules: Array<FaultRule & { fired: number; seen: number }> = [];
   private random: () => number;
   /** How often each point fired, e.g. `{ "run.UpdateService:error": 3 }`. */
   readonly counts: Record<string, number> = {};
@@ -60,7 +62,7 @@ export class FaultInjector {
   }
 
   add(rule: FaultRule): () => void {
-    const armed = { ...rule, fired: 0 };
+    const armed = { ...rule, fired: 0, seen: 0 };
     this.rules.push(armed);
     return () => {
       this.rules = this.rules.filter((r) => r !== armed);
@@ -81,6 +83,7 @@ export class FaultInjector {
       const matches = rule.at.endsWith('*') ? point.startsWith(rule.at.slice(0, -1)) : rule.at === point;
       if (!matches || (rule.subject && !rule.subject.test(subject))) continue;
       if (rule.times !== undefined && rule.fired >= rule.times) continue;
+      if (++rule.seen <= (rule.afterCalls ?? 0)) continue;
       if (this.random() >= (rule.probability ?? 1)) continue;
       rule.fired++;
       const key = `${point}:${rule.effect}`;
