@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { show } from './validation';
 
 const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600 } as const;
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -27,7 +28,7 @@ export const Duration = z.unknown().transform((value, ctx) => {
   if (seconds === undefined) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected a duration such as "30s", "5m", "1h" or a number of seconds, got ${JSON.stringify(value)}`,
+      message: `expected a duration such as "30s", "5m", "1h" or a number of seconds, got ${show(value)}`,
     });
     return z.NEVER;
   }

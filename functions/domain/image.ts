@@ -3,6 +3,8 @@
  * Repository matching is by whole path segments, never by string prefix, so
  * `…/shop/checkout-evil` can never pass for `…/shop/checkout`.
  */
+import { show } from './validation';
+
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/;
 // A path component: lowercase alphanumerics joined by single separators; it
 // can never be `.` or `..` and never contain `/`, `@`, `:` or whitespace.
@@ -23,13 +25,13 @@ export function parseRepository(
   value: string,
 ): { ok: true; repository: string } | { ok: false; error: string } {
   const segments = value.split('/');
-  if (segments.length < 2) return { ok: false, error: `expected host/path, got ${JSON.stringify(value)}` };
+  if (segments.length < 2) return { ok: false, error: `expected host/path, got ${show(value, 200)}` };
   const [host, ...path] = segments;
   if (!HOST.test(host) || !host.includes('.'))
-    return { ok: false, error: `invalid registry host ${JSON.stringify(host)} in ${JSON.stringify(value)}` };
+    return { ok: false, error: `invalid registry host ${show(host, 100)} in ${show(value, 200)}` };
   for (const c of path) {
     if (!COMPONENT.test(c))
-      return { ok: false, error: `invalid path segment ${JSON.stringify(c)} in ${JSON.stringify(value)}` };
+      return { ok: false, error: `invalid path segment ${show(c, 100)} in ${show(value, 200)}` };
   }
   return { ok: true, repository: value };
 }
@@ -39,7 +41,7 @@ export function parseImageRef(value: string): ParseResult {
   if (typeof value !== 'string' || value.length === 0 || value.length > 512)
     return {
       ok: false,
-      error: `expected an image reference of 1-512 characters, got ${JSON.stringify(value)}`,
+      error: `expected an image reference of 1-512 characters, got ${show(value, 200)}`,
     };
   let rest = value;
   let digest: string | undefined;
@@ -48,7 +50,7 @@ export function parseImageRef(value: string): ParseResult {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST.test(digest))
-      return { ok: false, error: `invalid digest ${JSON.stringify(digest)}; expected sha256:<64 hex>` };
+      return { ok: false, error: `invalid digest ${show(digest, 100)}; expected sha256:<64 hex>` };
   }
   let tag: string | undefined;
   const lastSlash = rest.lastIndexOf('/');
@@ -56,7 +58,7 @@ export function parseImageRef(value: string): ParseResult {
   if (colon >= 0) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) return { ok: false, error: `invalid tag ${JSON.stringify(tag)}` };
+    if (!TAG.test(tag)) return { ok: false, error: `invalid tag ${show(tag, 140)}` };
   }
   const repo = parseRepository(rest);
   if (!repo.ok) return repo;

@@ -6,6 +6,7 @@
 import type { Policy, ServicePolicy } from './policy';
 import type { RolloutRequest } from './plan';
 import { parseImageRef, sameRepository, type ImageRef } from './image';
+import { boundReason, show } from './validation';
 import {
   CloudBuildEvent,
   DeployRequest,
@@ -28,11 +29,17 @@ export function isIntakeTopic(topic: string | undefined): topic is IntakeTopic {
   return topic === TOPICS.gcr || topic === TOPICS.cloudBuilds || topic === TOPICS.deployRequests;
 }
 
+/** Decides one message. Never throws; every reason is bounded (MAX_REASON_CHARS), whatever the message holds. */
 export function decideIntake(
   policy: Policy,
   topic: string | undefined,
   message: PubsubMessage,
 ): IntakeDecision {
+  const decision = decide(policy, topic, message);
+  return { ...decision, reason: boundReason(decision.reason) };
+}
+
+function decide(policy: Policy, topic: string | undefined, message: PubsubMessage): IntakeDecision {
   switch (topic) {
     case TOPICS.gcr:
       return decideGcr(policy, message);
@@ -42,7 +49,7 @@ export function decideIntake(
       return decideManual(policy, message);
     default:
       return rejected(
-        `topic: expected one of ${TOPICS.gcr}, ${TOPICS.cloudBuilds}, ${TOPICS.deployRequests}, got ${JSON.stringify(topic ?? null)}`,
+        `topic: expected one of ${TOPICS.gcr}, ${TOPICS.cloudBuilds}, ${TOPICS.deployRequests}, got ${show(topic ?? null)}`,
       );
   }
 }
@@ -101,7 +108,7 @@ function tagFilterProblem(service: ServicePolicy, tag: string | undefined): stri
   if (!tag)
     return `service ${service.name} rolls out only tags matching ${service.tags.join(' | ')}, and this push has no tag`;
   if (service.tags.some((pattern) => new RegExp(pattern).test(tag))) return undefined;
-  return `tag ${JSON.stringify(tag)} matches none of service ${service.name}'s tag filters ${service.tags.join(' | ')}`;
+  return `tag ${show(tag, 140)} matches none of service ${service.name}'s tag filters ${service.tags.join(' | ')}`;
 }
 
 function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
@@ -114,14 +121,14 @@ function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
   const byDigest = parseImageRef(event.digest);
   if (!byDigest.ok) return rejected(`digest: ${byDigest.error}`);
   if (!byDigest.ref.digest)
-    return rejected(`digest: expected "REPOSITORY@sha256:…", got ${JSON.stringify(event.digest)}`);
+    return rejected(`digest: expected "REPOSITORY@sha256:…", got ${show(event.digest, 200)}`);
   let tag: string | undefined;
   if (event.tag) {
     const byTag = parseImageRef(event.tag);
     if (!byTag.ok) return rejected(`tag: ${byTag.error}`);
     if (byTag.ref.repository !== byDigest.ref.repository)
       return rejected(
-        `tag: expected the same repository as digest (${byDigest.ref.repository}), got ${JSON.stringify(event.tag)}`,
+        `tag: expected the same repository as digest (${byDigest.ref.repository}), got ${show(event.tag, 200)}`,
       );
     tag = byTag.ref.tag;
   }
@@ -144,9 +151,7 @@ function decideCloudBuild(policy: Policy, message: PubsubMessage): IntakeDecisio
     const named = parseImageRef(image.name);
     if (!named.ok) return rejected(`results.images[${i}].name: ${named.error}`);
     if (!/^sha256:[a-f0-9]{64}$/.test(image.digest))
-      return rejected(
-        `results.images[${i}].digest: expected sha256:<64 hex>, got ${JSON.stringify(image.digest)}`,
-      );
+      return rejected(`results.images[${i}].digest: expected sha256:<64 hex>, got ${show(image.digest)}`);
     pushed.push({
       ref: { repository: named.ref.repository, digest: image.digest },
       ...(named.ref.tag ? { tag: named.ref.tag } : {}),
@@ -169,22 +174,22 @@ function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
   const service = policy.services.find((s) => s.name === req.service);
   if (!service)
     return rejected(
-      `service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${JSON.stringify(req.service)}`,
+      `service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${show(req.service)}`,
     );
   const image = parseImageRef(req.image);
   if (!image.ok) return rejected(`image: ${image.error}`);
   if (!sameRepository(image.ref.repository, service.image))
     return rejected(
-      `security violation: image ${JSON.stringify(req.image)} is outside service ${service.name}'s repository ${service.image}`,
+      `security violation: image ${show(req.image, 200)} is outside service ${service.name}'s repository ${service.image}`,
     );
   if (!image.ref.digest)
     return rejected(
-      `image: expected an immutable reference "${service.image}@sha256:…", got ${JSON.stringify(req.image)}`,
+      `image: expected an immutable reference "${service.image}@sha256:…", got ${show(req.image, 200)}`,
     );
   const allRegions = service.waves.flat();
   const unknown = (req.regions ?? []).filter((r) => !allRegions.includes(r));
   if (unknown.length)
-    return rejected(`regions: expected a subset of ${allRegions.join(', ')}, got ${JSON.stringify(unknown)}`);
+    return rejected(`regions: expected a subset of ${allRegions.join(', ')}, got ${show(unknown, 200)}`);
   return {
     outcome: 'rollout',
     reason: `manual redeploy of ${service.name} by ${req.requestedBy}: ${req.reason}`,

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { SlackMessage } from '../ports';
 import { JobTrigger, decodeMessage, type PubsubMessage } from './messages';
 import type { JobPolicy, Policy } from './policy';
+import { boundReason, show } from './validation';
 
 /** The retry settings a run is started with, in seconds (resolved from the policy at trigger time). */
 export const RetrySettings = z.object({
@@ -135,6 +136,11 @@ function minuteKey(iso: string): string {
  * keyed by its message id: each one is a run of its own.
  */
 export function decideJobTrigger(policy: Policy, message: PubsubMessage): JobTriggerDecision {
+  const decision = decide(policy, message);
+  return decision.outcome === 'rejected' ? { ...decision, reason: boundReason(decision.reason) } : decision;
+}
+
+function decide(policy: Policy, message: PubsubMessage): JobTriggerDecision {
   const decoded = decodeMessage(JobTrigger, message.data, 'job trigger');
   if (!decoded.ok) return { outcome: 'rejected', reason: decoded.reason };
   const { job: name, overrides } = decoded.value;
@@ -143,7 +149,7 @@ export function decideJobTrigger(policy: Policy, message: PubsubMessage): JobTri
     const known = policy.jobs.map((j) => j.name).join(', ') || 'none';
     return {
       outcome: 'rejected',
-      reason: `job: expected a job of the policy (${known}), got ${JSON.stringify(name)}`,
+      reason: `job: expected a job of the policy (${known}), got ${show(name)}`,
     };
   }
   const attributes = message.attributes ?? {};
@@ -154,7 +160,7 @@ export function decideJobTrigger(policy: Policy, message: PubsubMessage): JobTri
     if (Number.isNaN(scheduled.getTime()))
       return {
         outcome: 'rejected',
-        reason: `publishTime: expected an RFC 3339 time, got ${JSON.stringify(message.publishTime)}`,
+        reason: `publishTime: expected an RFC 3339 time, got ${show(message.publishTime)}`,
       };
     const scheduledAt = `${scheduled.toISOString().slice(0, 16)}:00.000Z`;
     return {

@@ -4,7 +4,7 @@
  * reason that names the field, the value and what was expected.
  */
 import { z } from 'zod';
-import { describeIssues } from './validation';
+import { boundReason, describeIssues, show } from './validation';
 
 /** Pub/Sub's own limit is 10 MB; no legitimate Glidepath message comes near 256 KiB. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -18,15 +18,39 @@ export const TOPICS = {
 } as const;
 export type IntakeTopic = typeof TOPICS.gcr | typeof TOPICS.cloudBuilds | typeof TOPICS.deployRequests;
 
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Pub/Sub allows 100 attributes (keys ≤ 256 bytes, values ≤ 1024); dead-lettering adds a few of its own. */
+export const MAX_ATTRIBUTES = 128;
+
+/**
+ * A message id: Pub/Sub's are decimal digits. It names Firestore documents
+ * (`deadLetters/rejected-<id>`), so it may never hold a `/`, a space or a
+ * control character.
+ */
+export const MessageId = z
+  .string()
+  .regex(
+    /^[\x21-\x2e\x30-\x7e]{1,256}$/,
+    'expected a message id of 1-256 printable ASCII characters, no "/"',
+  );
+
 /** A Pub/Sub message as pushed (and as `glidepath plan --message` reads it). */
 export const PubsubMessage = z.object({
+  // Base64 (so ASCII): whatever else it holds, a record of the message fits in a Firestore document.
   data: z
     .string()
     .max(Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 4)
+    .regex(BASE64, 'expected base64')
     .optional(),
-  attributes: z.record(z.string(), z.string()).optional(),
-  messageId: z.string().max(256).optional(),
-  message_id: z.string().max(256).optional(),
+  attributes: z
+    .record(z.string().min(1).max(256), z.string().max(1024))
+    .refine((a) => Object.keys(a).length <= MAX_ATTRIBUTES, {
+      error: `expected at most ${MAX_ATTRIBUTES} attributes`,
+    })
+    .optional(),
+  messageId: MessageId.optional(),
+  message_id: MessageId.optional(),
   publishTime: z.string().max(64).optional(),
   deliveryAttempt: z.number().int().optional(),
 });
@@ -84,8 +108,8 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 export function decodeJsonData(data: string | undefined): Decoded<unknown> {
   if (data === undefined || data === '')
     return { ok: false, reason: 'message.data: expected base64-encoded JSON, got nothing' };
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(data))
-    return { ok: false, reason: `message.data: expected base64, got ${JSON.stringify(data.slice(0, 40))}` };
+  if (!BASE64.test(data))
+    return { ok: false, reason: `message.data: expected base64, got ${show(data.slice(0, 40))}` };
   const bytes = Buffer.from(data, 'base64');
   if (bytes.length > MAX_PAYLOAD_BYTES)
     return {
@@ -98,7 +122,10 @@ export function decodeJsonData(data: string | undefined): Decoded<unknown> {
   } catch (e) {
     return {
       ok: false,
-      reason: `message.data: expected JSON, got ${JSON.stringify(text.slice(0, 60))} (${(e as Error).message})`,
+      reason: boundReason(
+        `message.data: expected JSON, got ${show(text.slice(0, 60))} (${(e as Error).message})`,
+        400,
+      ),
     };
   }
 }
@@ -112,13 +139,14 @@ export function decodeMessage<S extends z.ZodType>(
   const json = decodeJsonData(data);
   if (!json.ok) return json;
   const r = schema.safeParse(json.value, { reportInput: true });
-  if (!r.success) return { ok: false, reason: `invalid ${what}: ${describeIssues(r.error).join('; ')}` };
+  if (!r.success)
+    return { ok: false, reason: boundReason(`invalid ${what}: ${describeIssues(r.error).join('; ')}`) };
   return { ok: true, value: r.data };
 }
 
 /** Maps a subscription or topic resource name (`projects/p/subscriptions/gcr-intake`) to the topic it reads. */
 export function topicOf(resource: string | undefined): string | undefined {
-  if (!resource) return undefined;
+  if (!resource || typeof resource !== 'string') return undefined;
   const name = resource.split('/').pop() ?? '';
   const all = Object.values(TOPICS) as string[];
   // Subscriptions are named `<topic>` or `<topic>-<suffix>`; take the longest topic that fits.

@@ -7,10 +7,10 @@
  * and built-in defaults fill whatever neither one set.
  */
 import { z } from 'zod';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { Duration } from './duration';
 import { parseRepository } from './image';
-import { ValidationError, describeIssues, parseOrThrow } from './validation';
+import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -245,15 +245,61 @@ export function parsePolicy(doc: unknown): Policy {
   return { services, jobs };
 }
 
-/** Parses the YAML text of `glidepath.yaml`. */
+/** The largest policy file read: parsing time grows with size, and no real policy comes near it. */
+export const MAX_POLICY_BYTES = 512 * 1024;
+
+/** Parses the YAML text of `glidepath.yaml`. Throws ValidationError, and only that, for any text. */
 export function parsePolicyYaml(text: string): Policy {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_POLICY_BYTES)
+    throw new ValidationError('invalid policy', [
+      `(root): expected at most ${MAX_POLICY_BYTES} bytes of YAML, got ${bytes}`,
+    ]);
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = readYaml(text);
   } catch (e) {
+    const message = String((e as Error)?.message ?? e).split('\n')[0];
+    // The parser recurses per level of nesting: a document nested thousands deep overflows its stack.
+    const where = /\bat (line \d+, column \d+)/.exec(message)?.[1];
     throw new ValidationError('invalid policy', [
-      `(root): expected YAML, got a parse error: ${(e as Error).message.split('\n')[0]}`,
+      /Maximum call stack size exceeded/.test(message)
+        ? `(root): expected YAML nested at most a few hundred levels deep, got deeper nesting${where ? ` at ${where}` : ''}`
+        : `(root): expected YAML, got a parse error: ${message}`,
     ]);
   }
   return parsePolicy(doc);
+}
+
+/**
+ * YAML text to plain data, as `yaml`'s `parse` does, except for duplicate
+ * keys: the library compares each key with every earlier one (over a minute
+ * for a mapping of 60,000 keys), so they are checked here, once each.
+ */
+function readYaml(text: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: false, lineCounter });
+  if (doc.errors.length > 0) throw doc.errors[0];
+  for (const warning of doc.warnings) process.emitWarning(warning);
+  const stack: unknown[] = [doc.contents];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (isSeq(node)) for (const item of node.items) stack.push(item);
+    else if (isMap(node)) {
+      const seen = new Set<unknown>();
+      for (const { key, value } of node.items) {
+        if (isScalar(key)) {
+          if (seen.has(key.value)) {
+            const { line, col } = lineCounter.linePos(key.range?.[0] ?? 0);
+            throw new Error(
+              `Map keys must be unique; ${show(key.value)} appears again at line ${line}, column ${col}`,
+            );
+          }
+          seen.add(key.value);
+        }
+        stack.push(key, value);
+      }
+    }
+  }
+  return doc.toJS();
 }

@@ -1,26 +1,109 @@
 import type { z } from 'zod';
 
+/** Characters of a value echoed in a message; longer values are cut with "...". */
+const SHOWN_CHARS = 80;
+/** Problems listed for one value; the rest are counted, so hostile input cannot make a message unbounded. */
+export const MAX_PROBLEMS = 10;
+/** The longest reason Glidepath logs, records or posts for one message. */
+export const MAX_REASON_CHARS = 2000;
+
+/** A key as a path segment: plain names as they are, anything else quoted (and cut to 40 characters). */
+function pathKey(key: string): string {
+  if (/^[A-Za-z_$][\w$-]{0,63}$/.test(key)) return key;
+  return `[${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)}]`;
+}
+
 /** `['services', 1, 'steps', 0, 'percent']` -> `services[1].steps[0].percent`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
-    else out += out ? `.${String(key)}` : String(key);
+    else {
+      const segment = pathKey(String(key));
+      out += segment.startsWith('[') ? segment : out ? `.${segment}` : segment;
+    }
   }
   return out || '(root)';
 }
 
-function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
-  if (text === undefined) return String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+type Frame = { items: unknown[]; i: number } | { entries: Array<[string, unknown]>; i: number };
+
+/**
+ * The JSON text of `value`, written iteratively and only up to `maxChars`:
+ * never throws (a value nested deeper than `JSON.stringify`'s recursion
+ * allows is written like any other) and never serialises more than it keeps.
+ */
+export function boundedJson(value: unknown, maxChars: number): { text: string; truncated: boolean } {
+  let out = '';
+  const stack: Frame[] = [];
+  const write = (v: unknown, inArray: boolean): void => {
+    if (Array.isArray(v)) {
+      out += '[';
+      stack.push({ items: v, i: 0 });
+    } else if (v !== null && typeof v === 'object') {
+      out += '{';
+      stack.push({ entries: Object.entries(v).filter(([, x]) => jsonable(x)), i: 0 });
+    } else if (typeof v === 'bigint') out += String(v);
+    else if (!jsonable(v)) out += inArray || stack.length === 0 ? 'null' : '';
+    else out += JSON.stringify(v);
+  };
+  write(value, false);
+  while (stack.length > 0 && out.length <= maxChars) {
+    const frame = stack[stack.length - 1];
+    if ('items' in frame) {
+      if (frame.i >= frame.items.length) {
+        out += ']';
+        stack.pop();
+        continue;
+      }
+      if (frame.i > 0) out += ',';
+      write(frame.items[frame.i++], true);
+    } else {
+      if (frame.i >= frame.entries.length) {
+        out += '}';
+        stack.pop();
+        continue;
+      }
+      if (frame.i > 0) out += ',';
+      const [k, v] = frame.entries[frame.i++];
+      out += `${JSON.stringify(k)}:`;
+      write(v, false);
+    }
+  }
+  const truncated = stack.length > 0 || out.length > maxChars;
+  return { text: truncated ? out.slice(0, maxChars) : out, truncated };
 }
 
-/** One line per problem, each naming the field path, what was expected and what was given. */
+function jsonable(v: unknown): boolean {
+  return v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
+}
+
+/** A value as (at most `max` characters of) JSON, for messages. Never throws. */
+export function show(value: unknown, max = SHOWN_CHARS): string {
+  if (value === undefined) return 'nothing';
+  const { text, truncated } = boundedJson(value, max + 1);
+  return truncated || text.length > max ? `${text.slice(0, max - 3)}...` : text;
+}
+
+/** Cuts a reason to `max` characters, saying how much was cut. */
+export function boundReason(reason: string, max = MAX_REASON_CHARS): string {
+  if (reason.length <= max) return reason;
+  const note = ` ... (${reason.length - max} more characters)`;
+  return reason.slice(0, max - note.length - 6) + note;
+}
+
+/** One line per problem (at most MAX_PROBLEMS, then a count), each naming the field path, what was expected and what was given. */
 export function describeIssues(error: z.ZodError, prefix?: string): string[] {
-  return error.issues.map((issue) => {
-    const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
+  const lines = error.issues.slice(0, MAX_PROBLEMS).map((issue) => {
+    const rest = formatPath(issue.path);
+    // The prefix is already a path (`services[1]`): joined as it is, never quoted.
+    const path = !prefix
+      ? rest
+      : issue.path.length === 0
+        ? prefix
+        : rest.startsWith('[')
+          ? `${prefix}${rest}`
+          : `${prefix}.${rest}`;
     let message = issue.message;
     if ((issue.code === 'too_small' || issue.code === 'too_big') && /^Too (small|big)/.test(message)) {
       const i = issue as unknown as { minimum?: number; maximum?: number; origin?: string };
@@ -29,13 +112,18 @@ export function describeIssues(error: z.ZodError, prefix?: string): string[] {
       }
     }
     if (issue.code === 'unrecognized_keys') {
-      message = `unknown field(s) ${(issue as unknown as { keys: string[] }).keys.map((k) => JSON.stringify(k)).join(', ')}`;
-      return `${path}: ${message}`;
+      const keys = (issue as unknown as { keys: string[] }).keys;
+      const listed = keys.slice(0, 5).map((k) => show(k, 40));
+      if (keys.length > 5) listed.push(`and ${keys.length - 5} more`);
+      return `${path}: unknown field(s) ${listed.join(', ')}`;
     }
     const withInput =
       'input' in issue && !/\bgot\b/.test(message) ? `${message}, got ${show(issue.input)}` : message;
     return `${path}: ${withInput.replace(/^Invalid input: /, '')}`;
   });
+  const more = error.issues.length - MAX_PROBLEMS;
+  if (more > 0) lines.push(`... and ${more} more problem(s)`);
+  return lines;
 }
 
 function describeRange(min: number | undefined, max: number | undefined, code: string): string {
@@ -43,13 +131,21 @@ function describeRange(min: number | undefined, max: number | undefined, code: s
   return code === 'too_small' ? `at least ${min}` : `at most ${max}`;
 }
 
+/** Problems a ValidationError's message lists. */
+const MAX_LISTED = 50;
+
 /** A validation failure that carries every problem, each naming its field. */
 export class ValidationError extends Error {
   constructor(
     readonly what: string,
     readonly problems: string[],
   ) {
-    super(`${what}: ${problems.join('; ')}`);
+    // The message lists the first problems (all of them are in `problems`).
+    const listed =
+      problems.length > MAX_LISTED
+        ? [...problems.slice(0, MAX_LISTED), `... and ${problems.length - MAX_LISTED} more problem(s)`]
+        : problems;
+    super(`${what}: ${listed.join('; ')}`);
     this.name = 'ValidationError';
   }
 }

@@ -1,5 +1,6 @@
 import type { CloudEvent } from '@google-cloud/functions-framework';
-import { PubsubMessage, topicOf } from '../domain/messages';
+import { MAX_PAYLOAD_BYTES, MessageId, PubsubMessage, topicOf } from '../domain/messages';
+import { boundReason, boundedJson, describeIssues, show } from '../domain/validation';
 
 /** The CloudEvent data of a Pub/Sub message (Eventarc, or a raw push converted by the functions-framework). */
 export interface PubsubEventData {
@@ -13,31 +14,55 @@ export type Unwrapped =
       ok: false;
       topic: string | undefined;
       reason: string;
-      /** The unreadable event data, base64-encoded as a message payload, so a record of it keeps it all. */
+      /**
+       * The unreadable event data, base64-encoded as a message payload, so a
+       * record of it keeps it: all of it up to MAX_PAYLOAD_BYTES, the first
+       * MAX_PAYLOAD_BYTES beyond that (a Firestore document holds 1 MiB).
+       */
       message: PubsubMessage;
     };
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Pulls the message and its topic out of the CloudEvent. The topic comes
  * from the event source (`//pubsub.googleapis.com/projects/P/topics/T`) or,
- * failing that, from the subscription's name.
+ * failing that, from the subscription's name. Never throws, whatever the
+ * event holds: an unreadable envelope comes back as `ok: false` with a
+ * bounded reason and payload.
  */
 export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped {
+  const data: unknown = event?.data;
+  const source = typeof event?.source === 'string' ? event.source : '';
+  const subscription = isRecord(data) ? data.subscription : undefined;
   const topic =
-    topicOf(/\/topics\/([^/]+)$/.exec(event.source ?? '')?.[1]) ?? topicOf(event.data?.subscription);
-  const parsed = PubsubMessage.safeParse(event.data?.message);
+    topicOf(/\/topics\/([^/]+)$/.exec(source)?.[1]) ??
+    (typeof subscription === 'string' ? topicOf(subscription) : undefined);
+  const raw = isRecord(data) ? data.message : undefined;
+  const parsed = PubsubMessage.safeParse(raw, { reportInput: true });
+  // The CloudEvent id is the message id on Pub/Sub; only a well-formed one may name a record.
+  const eventId = MessageId.safeParse(event?.id).success ? (event.id as string) : undefined;
   if (!parsed.success) {
+    const json = boundedJson(data ?? null, MAX_PAYLOAD_BYTES);
+    const bytes = Buffer.from(json.text, 'utf8');
+    const kept = bytes.subarray(0, MAX_PAYLOAD_BYTES);
+    const cut = json.truncated || kept.length < bytes.length;
     return {
       ok: false,
       topic,
-      reason: `message: expected a Pub/Sub message with base64 data, got ${JSON.stringify(event.data?.message)?.slice(0, 80)}`,
+      reason: boundReason(
+        `message: expected a Pub/Sub message with base64 data, got ${show(raw)} (${describeIssues(parsed.error, 'message').join('; ')})${
+          cut ? `; the record keeps only the first ${MAX_PAYLOAD_BYTES} bytes of the event` : ''
+        }`,
+      ),
       message: {
-        messageId: event.id,
-        data: Buffer.from(JSON.stringify(event.data ?? null)).toString('base64'),
+        ...(eventId ? { messageId: eventId } : {}),
+        data: kept.toString('base64'),
       },
     };
   }
   const message = parsed.data;
-  if (!message.messageId && !message.message_id && event.id) message.messageId = event.id;
+  if (!message.messageId && !message.message_id && eventId) message.messageId = eventId;
   return { ok: true, topic, message };
 }
