@@ -24,6 +24,7 @@ import { FaultInjector, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
 import { FUNCTIONS } from '../functions/catalog';
+import type { TrafficRouter } from '../functions/ports';
 import { TOPICS } from '../functions/domain/messages';
 import { configureRuntime, type Runtime } from '../functions/entry/runtime';
 import { createLogger, type Logger } from '../functions/shared/log';
@@ -52,6 +53,8 @@ export interface LocalCloudOptions {
   faultSeed?: number;
   /** Routing changes of every service (the real traffic), for invariant checks. */
   onRoutes?: CloudRunEmulatorOptions['onRoutes'];
+  /** Wraps the real traffic router (a deliberately broken one proves the chaos checks bite). */
+  wrapRouter?: (router: TrafficRouter) => TrafficRouter;
   /** Call the sweeper this often, as Cloud Scheduler does on GCP (every 5 minutes); default: never. */
   sweepEveryMs?: number;
 }
@@ -154,7 +157,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       logger: log,
     });
     stops.push(() => cloudRunRouter.close());
-    const router = crashingRouter(cloudRunRouter, faults);
+    const router = crashingRouter(opts.wrapRouter?.(cloudRunRouter) ?? cloudRunRouter, faults);
     configureRuntime({ log, router: () => router, ...opts.runtime });
 
     // Topics and push subscriptions, as Terraform declares them.

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { ExecutionsClient as RunExecutionsClient, JobsClient, ServicesClient } from '@google-cloud/run';
 import { ExecutionsClient as WorkflowExecutionsClient } from '@google-cloud/workflows';
 import type { ClientOptions } from 'google-gax';
-import { startLocalCloud, type LocalCloud } from '../local-cloud';
+import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../local-cloud';
 import { runLoad } from '../loadgen';
 import { waitFor } from '../util';
 import { digestOf } from '../simulate';
@@ -53,6 +53,10 @@ export interface ChaosOptions {
   projectId?: string;
   /** Runtime overrides: used to prove that breaking a safety rule makes the run fail. */
   runtime?: Partial<Runtime>;
+  /** Wraps the real traffic router: used to prove that a broken rollback makes the run fail. */
+  wrapRouter?: LocalCloudOptions['wrapRouter'];
+  /** The scenario of a seed (and index); default: rolloutScenario (random images and faults). */
+  scenario?: (seed: number, index: number) => RolloutScenario;
   progress?: (line: string) => void;
 }
 
@@ -150,6 +154,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     maxDeliveryAttempts: 5,
     onRoutes: (region, service, weights) => routes.push({ region, service, weights }),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
+    ...(opts.wrapRouter ? { wrapRouter: opts.wrapRouter } : {}),
   });
   const clientOptions = localClientOptions(cloud.cloudRun.grpcHost) as ClientOptions;
   const ctx: Context = {
@@ -355,7 +360,7 @@ async function deadLettersOf(ctx: Context, messageIds: string[]): Promise<Record
 const BUSY = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
 
 async function runRolloutScenario(ctx: Context, service: string, index: number): Promise<void> {
-  const sc = rolloutScenario(scenarioSeed(ctx.opts.seed, index));
+  const sc = (ctx.opts.scenario ?? rolloutScenario)(scenarioSeed(ctx.opts.seed, index), index);
   const label = `rollout scenario ${index} (seed ${sc.seed}) on ${service}`;
   const violation = (v: Violation): void => {
     ctx.violations.push({ ...v, scenario: label, replay: replayCommand(ctx, index) });
@@ -398,7 +403,13 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
       timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
       intervalMs: 300,
       what: `${label} to settle`,
-    }).catch((err: Error) => violation({ invariant: 'settled', subject: service, detail: err.message }));
+    }).catch(async (err: Error) =>
+      violation({
+        invariant: 'settled',
+        subject: service,
+        detail: `${err.message}; ${await describeState(ctx, service, digests)}`,
+      }),
+    );
   } finally {
     for (const off of disarm) off();
     await contention?.stop();
@@ -432,6 +443,27 @@ async function settled(ctx: Context, service: string, digests: string[], ids: st
     return false;
   const svc = (await ctx.cloud.firestore.doc(`services/${service}`).get()).data();
   return !svc?.activeRollout && Object.keys(svc?.candidates ?? {}).length === 0;
+}
+
+/** Where a scenario stands, for a violation's detail. */
+async function describeState(ctx: Context, service: string, digests: string[]): Promise<string> {
+  const rollouts = await rolloutsOf(ctx, service, digests);
+  const svc = (await ctx.cloud.firestore.doc(`services/${service}`).get()).data();
+  const executions = await Promise.all(
+    rollouts.map(async (r) =>
+      r.executionName
+        ? ((await ctx.workflowExecutions.getExecution({ name: r.executionName }).catch(() => [undefined]))[0]
+            ?.state ?? '?')
+        : 'none',
+    ),
+  );
+  const parts = rollouts.map(
+    (r, i) =>
+      `${r.id} ${r.status} (execution ${executions[i]}; ${Object.entries(r.regions)
+        .map(([region, g]) => `${region} ${g.status}`)
+        .join(', ')})`,
+  );
+  return `rollouts: ${parts.join('; ') || 'none'}; service lease ${svc?.activeRollout ?? 'free'}, slots ${JSON.stringify(svc?.candidates ?? {})}`;
 }
 
 async function untilFirstStep(ctx: Context, service: string, digest: string): Promise<RolloutRecord> {

@@ -44,37 +44,61 @@ export function scenarioSeed(runSeed: number, index: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-export function rolloutScenario(seed: number): RolloutScenario {
+/** The kinds of fault a rollout scenario can meet; scenario i always meets kind i mod N. */
+export const FAULT_KINDS = [
+  'run-error',
+  'etag',
+  'read-error',
+  'stall',
+  'metrics-silent',
+  'metrics-late',
+  'crash',
+  'crash-storm',
+  'slack',
+  'kill-execution',
+  'contention',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * A scenario from its seed. `featured` (the scenario's index) makes sure a
+ * short run still meets every kind of fault at least once.
+ */
+export function rolloutScenario(seed: number, featured?: number): RolloutScenario {
   const rnd = seededRandom(seed);
-  const chance = (p: number): boolean => rnd() < p;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const forced = featured === undefined ? undefined : FAULT_KINDS[featured % FAULT_KINDS.length];
+  const meets = (kind: FaultKind, p: number): boolean => rnd() < p || kind === forced;
   const kind = (): ImageKind => pick(['good', 'good', 'good', 'bad', 'bad', 'crash', 'sick'] as const);
   const images = [{ tag: `s${seed}-a`, kind: kind() }];
-  if (chance(0.15)) images.push({ tag: `s${seed}-b`, kind: kind() });
+  if (rnd() < 0.15) images.push({ tag: `s${seed}-b`, kind: kind() });
 
   const faults: FaultRule[] = [];
-  if (chance(0.4))
+  if (meets('run-error', 0.4))
     faults.push({ at: 'run.UpdateService', effect: 'error', code: pick([14, 8, 10]), probability: 0.3 });
-  if (chance(0.3)) faults.push({ at: 'run.UpdateService', effect: 'etag', probability: 0.3 });
-  if (chance(0.25)) faults.push({ at: 'run.GetService', effect: 'error', code: 14, probability: 0.15 });
-  if (chance(0.3)) faults.push({ at: 'run.operation', effect: 'stall', delayMs: 1500, probability: 0.4 });
-  if (chance(0.2))
+  if (meets('etag', 0.3)) faults.push({ at: 'run.UpdateService', effect: 'etag', probability: 0.3 });
+  if (meets('read-error', 0.25))
+    faults.push({ at: 'run.GetService', effect: 'error', code: 14, probability: 0.15 });
+  if (meets('stall', 0.3))
+    faults.push({ at: 'run.operation', effect: 'stall', delayMs: 1500, probability: 0.4 });
+  if (meets('metrics-silent', 0.2))
     faults.push({ at: 'monitoring.ListTimeSeries', effect: 'silent', probability: pick([0.5, 1]) });
-  if (chance(0.2))
+  if (meets('metrics-late', 0.2))
     faults.push({ at: 'monitoring.ListTimeSeries', effect: 'delay', delayMs: 1500, probability: 0.4 });
-  if (chance(0.3)) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.3 });
+  if (meets('crash', 0.3)) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.3 });
   // A crash storm: every retry of one action dies, so the execution's own recovery fails too.
-  if (chance(0.1)) faults.push({ at: 'actions.crash', effect: 'crash', times: 9 });
-  if (chance(0.2)) faults.push({ at: 'slack', effect: pick(['error', 'hang'] as const), probability: 0.4 });
+  if (meets('crash-storm', 0.1)) faults.push({ at: 'actions.crash', effect: 'crash', times: 9 });
+  if (meets('slack', 0.2))
+    faults.push({ at: 'slack', effect: pick(['error', 'hang'] as const), probability: 0.4 });
   return {
     seed,
     images,
     duplicates: pick([0, 1, 2]),
-    alsoCloudBuild: chance(0.4),
-    shuffle: chance(0.5),
-    hostile: chance(0.3),
-    killExecution: chance(0.12),
-    contention: chance(0.15),
+    alsoCloudBuild: rnd() < 0.4,
+    shuffle: rnd() < 0.5,
+    hostile: rnd() < 0.3,
+    killExecution: meets('kill-execution', 0.12),
+    contention: meets('contention', 0.15),
     faults,
   };
 }

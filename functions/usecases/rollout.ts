@@ -346,10 +346,13 @@ export async function rollbackRegion(
   const record = rollout.regions[region];
   const service = await deps.store.getService(rollout.service);
   const holder = service?.candidates[region];
-  if (!record || record.status === 'ROLLED_BACK' || (holder && holder !== rolloutId))
-    return { traffic: record?.traffic ?? null };
+  if (!record || (holder && holder !== rolloutId)) return { traffic: record?.traffic ?? null };
   if (record.status === 'PROMOTED' && !opts.includePromoted) return { traffic: record.traffic };
-  const traffic = await restoreRecordedSplit(deps, rollout, region, reason);
+  // Already rolled back by a call that died before freeing the slot: just free it.
+  const traffic =
+    record.status === 'ROLLED_BACK'
+      ? record.traffic
+      : await restoreRecordedSplit(deps, rollout, region, reason);
   await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
   return { traffic };
 }

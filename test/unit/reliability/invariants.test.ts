@@ -1,0 +1,225 @@
+/**
+ * Each safety invariant check of the chaos suite, shown to pass on a safe
+ * observation and to fail on one that breaks it (issue #9: "breaking any
+ * one invariant on purpose makes the suite fail").
+ */
+import {
+  checkFailuresNoticed,
+  checkFinalTraffic,
+  checkJobRun,
+  checkMessages,
+  checkOneCandidate,
+  type RegionFinal,
+} from '../../../emulators/chaos/invariants';
+import { RolloutRecord } from '../../../functions/domain/records';
+import type { JobRunRecord } from '../../../functions/domain/jobs';
+
+const R = 'us-central1';
+function rollout(region: Record<string, unknown>, extra: Record<string, unknown> = {}): RolloutRecord {
+  return RolloutRecord.parse({
+    id: 'api-1',
+    service: 'api',
+    project: 'p',
+    image: 'i',
+    digest: 'sha256:1',
+    source: 'gcr',
+    status: 'ROLLED_BACK',
+    outcomeReason: 'step 1 FAIL',
+    plan: {},
+    createdAt: '2026-11-22T00:00:00Z',
+    updatedAt: '2026-11-22T00:00:00Z',
+    regions: { [R]: { stableRevision: 'api-old', candidateRevision: 'api-new', ...region } },
+    ...extra,
+  });
+}
+const final = (traffic: Record<string, number>, r: RolloutRecord): RegionFinal => ({
+  service: 'api',
+  region: R,
+  traffic,
+  initialRevision: 'api-old',
+  rollouts: [r],
+});
+const pass = [{ index: 0, percent: 10, verdict: 'PASS' }];
+
+describe('final traffic: 100% on the recorded stable revision or an analysed, promoted candidate', () => {
+  it('accepts a rollback to stable and a promotion after PASS verdicts', () => {
+    expect(
+      checkFinalTraffic(
+        final({ 'api-old': 100 }, rollout({ status: 'ROLLED_BACK', traffic: { 'api-old': 100 } })),
+      ),
+    ).toEqual([]);
+    expect(
+      checkFinalTraffic(
+        final({ 'api-new': 100 }, rollout({ status: 'PROMOTED', steps: pass, traffic: { 'api-new': 100 } })),
+      ),
+    ).toEqual([]);
+  });
+
+  it('flags a split left behind', () => {
+    const v = checkFinalTraffic(final({ 'api-old': 90, 'api-new': 10 }, rollout({ status: 'ROLLED_BACK' })));
+    expect(v).toEqual([
+      expect.objectContaining({
+        invariant: 'final-traffic',
+        detail: expect.stringMatching(/got api-new=10, api-old=90/),
+      }),
+    ]);
+  });
+
+  it('flags a candidate serving without being promoted, or promoted without a PASS at every step', () => {
+    expect(
+      checkFinalTraffic(
+        final({ 'api-new': 100 }, rollout({ status: 'SHIFTING', traffic: { 'api-new': 100 } })),
+      )[0].detail,
+    ).toMatch(/whose region is SHIFTING, not PROMOTED/);
+    const inconclusive = [{ index: 0, percent: 10, verdict: 'INCONCLUSIVE' }];
+    expect(
+      checkFinalTraffic(
+        final(
+          { 'api-new': 100 },
+          rollout({ status: 'PROMOTED', steps: inconclusive, traffic: { 'api-new': 100 } }),
+        ),
+      )[0].detail,
+    ).toMatch(/promoted without a PASS at every step \(verdicts: INCONCLUSIVE\)/);
+  });
+
+  it('flags a revision nobody recorded', () => {
+    expect(
+      checkFinalTraffic(
+        final({ 'api-other': 100 }, rollout({ status: 'ROLLED_BACK', traffic: { 'api-other': 100 } })),
+      )[0].detail,
+    ).toMatch(/neither a recorded stable revision/);
+  });
+
+  it('flags a Firestore record that disagrees with the real traffic', () => {
+    const v = checkFinalTraffic(
+      final(
+        { 'api-old': 100 },
+        rollout({ status: 'ROLLED_BACK', traffic: { 'api-old': 100, 'api-new': 10 } }),
+      ),
+    );
+    expect(v).toEqual([expect.objectContaining({ invariant: 'record-matches-traffic' })]);
+  });
+});
+
+describe('one candidate per service and region at any time', () => {
+  it('allows stable plus one candidate and flags a second candidate', () => {
+    const change = (weights: Array<[string, number]>) => ({
+      service: 'api',
+      region: R,
+      weights: weights.map(([revision, percent]) => ({ revision, percent })),
+    });
+    expect(
+      checkOneCandidate([
+        change([
+          ['a', 90],
+          ['b', 10],
+        ]),
+        change([
+          ['a', 100],
+          ['c', 0],
+        ]),
+      ]),
+    ).toEqual([]);
+    expect(
+      checkOneCandidate([
+        change([
+          ['a', 80],
+          ['b', 10],
+          ['c', 10],
+        ]),
+      ]),
+    ).toEqual([
+      expect.objectContaining({
+        invariant: 'one-candidate',
+        detail: '3 revisions served at once: a=80, b=10, c=10',
+      }),
+    ]);
+  });
+});
+
+describe('no message lost or doubled', () => {
+  const image = { rollout: { service: 'api', digest: 'sha256:1' } };
+  it('accepts one rollout for duplicates and one record per rejected message', () => {
+    expect(
+      checkMessages(
+        [
+          { messageId: '1', topic: 'gcr', expect: image },
+          { messageId: '2', topic: 'gcr', expect: image },
+          { messageId: '3', topic: 'glidepath-deploy-requests', expect: { rejected: true } },
+        ],
+        { rolloutsByImage: { 'api@sha256:1': ['api-1'] }, deadLettersByMessage: { '3': 1 } },
+      ),
+    ).toEqual([]);
+  });
+
+  it('flags a lost image, a doubled rollout, and a rejection recorded twice or not at all', () => {
+    const published = [{ messageId: '1', topic: 'gcr', expect: image }];
+    expect(checkMessages(published, { rolloutsByImage: {}, deadLettersByMessage: {} })[0].detail).toMatch(
+      /started 0/,
+    );
+    expect(
+      checkMessages(published, {
+        rolloutsByImage: { 'api@sha256:1': ['a', 'b'] },
+        deadLettersByMessage: {},
+      })[0].detail,
+    ).toMatch(/started 2/);
+    const rejected = [{ messageId: '3', topic: 't', expect: { rejected: true as const } }];
+    expect(checkMessages(rejected, { rolloutsByImage: {}, deadLettersByMessage: {} })).toHaveLength(1);
+    expect(checkMessages(rejected, { rolloutsByImage: {}, deadLettersByMessage: { '3': 2 } })).toHaveLength(
+      1,
+    );
+  });
+
+  it('accepts an image whose every delivery failed when it was dead-lettered', () => {
+    expect(
+      checkMessages([{ messageId: '1', topic: 'gcr', expect: image }], {
+        rolloutsByImage: {},
+        deadLettersByMessage: { '1': 1 },
+      }),
+    ).toEqual([]);
+  });
+});
+
+describe('every failure has a reason and a Slack notice', () => {
+  it('flags a failure Slack never heard of, and one without a reason', () => {
+    const r = rollout({ status: 'ROLLED_BACK', reason: 'FAIL' });
+    expect(checkFailuresNoticed([r], ['🛑 Rollout api-1 of api ROLLED_BACK'])).toEqual([]);
+    expect(checkFailuresNoticed([r], [])).toEqual([
+      expect.objectContaining({ invariant: 'failure-noticed' }),
+    ]);
+    const silent = rollout({ status: 'ROLLED_BACK', reason: 'FAIL' }, { outcomeReason: ' ' });
+    expect(checkFailuresNoticed([silent], ['🛑 Rollout api-1 of api ROLLED_BACK'])[0].detail).toBe(
+      'ROLLED_BACK without a reason',
+    );
+  });
+});
+
+describe('job runs: one per trigger, as scripted, one execution per attempt', () => {
+  const run = (status: string, attempts: number) =>
+    ({
+      id: 'r1',
+      job: 'nightly',
+      status,
+      attempts: Array.from({ length: attempts }, (_, i) => ({ number: i + 1 })),
+    }) as unknown as JobRunRecord;
+  const expected = { messageId: 'm', job: 'nightly', status: 'SUCCEEDED' as const, attempts: 2 };
+  it('accepts the scripted outcome', () => {
+    expect(checkJobRun(expected, [run('SUCCEEDED', 2)], 2, false, [])).toEqual([]);
+  });
+  it('flags a doubled run, a doubled execution, a wrong outcome, and a silent dead letter', () => {
+    expect(checkJobRun(expected, [run('SUCCEEDED', 2), run('SUCCEEDED', 2)], 4, false, [])[0].detail).toBe(
+      'expected one job run, found 2',
+    );
+    expect(checkJobRun(expected, [run('SUCCEEDED', 2)], 3, false, [])[0].detail).toMatch(
+      /3 Cloud Run execution/,
+    );
+    expect(checkJobRun(expected, [run('FAILED', 3)], 3, true, ['❌ Job nightly failed'])[0].detail).toMatch(
+      /expected SUCCEEDED after 2/,
+    );
+    const failed = { ...expected, status: 'FAILED' as const, attempts: 3 };
+    expect(checkJobRun(failed, [run('FAILED', 3)], 3, false, []).map((v) => v.detail)).toEqual([
+      'failed run without a dead-letter record',
+      'failed run but Slack never heard of it',
+    ]);
+  });
+});
