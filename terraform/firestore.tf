@@ -1,7 +1,8 @@
 /**
  * Firestore, native mode, (default) database. Collections (created by the
  * functions on first write): rollouts (with the `events` subcollection),
- * services, jobRuns, deadLetters and dedup. Composite indexes serve the
+ * services, jobRuns, deadLetters, dedup and slackOutbox (Slack notices that
+ * wait for the sweeper). Composite indexes serve the
  * queries below; dedup records expire through a TTL policy on expiresAt.
  */
 

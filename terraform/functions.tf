@@ -1,13 +1,15 @@
 /**
- * The four gen2 functions (Node 20), built by `npm run build` into
+ * The five gen2 functions (Node 20), built by `npm run build` into
  * dist/functions/<name>/ and uploaded by main.tf. Each runs as its own
- * service account (iam.tf) and reads the same environment.
+ * service account (iam.tf) and reads the same environment; the sweeper
+ * adds its own settings (local.sweeper_env).
  *
  * Ingress: var.function_ingress (default ALLOW_INTERNAL_ONLY, which admits
- * Pub/Sub push and Workflows calls from this project). Whatever the ingress,
- * invocation needs roles/run.invoker on the function's Cloud Run service,
- * which only the push-invoker service account (intake, job-trigger,
- * dead-letter) or the workflows service account (actions) holds.
+ * Pub/Sub push, Workflows and Cloud Scheduler calls from this project).
+ * Whatever the ingress, invocation needs roles/run.invoker on the function's
+ * Cloud Run service, which only the push-invoker service account (intake,
+ * job-trigger, dead-letter), the workflows service account (actions) or the
+ * scheduler service account (sweeper) holds.
  */
 
 locals {
@@ -18,6 +20,13 @@ locals {
     GLIDEPATH_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letters.name
     GLIDEPATH_DEPLOY_TOPIC      = google_pubsub_topic.deploy_requests.name
     GLIDEPATH_WORKFLOW_SA       = google_service_account.workflows.email
+  }
+
+  # The sweeper's own settings, on top of function_env: the only caller it accepts and its patience.
+  sweeper_env = {
+    GLIDEPATH_SCHEDULER_SA                  = google_service_account.scheduler.email
+    GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS = tostring(var.sweep_heartbeat_grace_seconds)
+    GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS    = tostring(var.sweep_launch_grace_seconds)
   }
 
   # SLACK_WEBHOOK_URL comes from Secret Manager, once the secret has a version (see secrets.tf).
@@ -195,6 +204,58 @@ resource "google_cloudfunctions2_function" "actions" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.actions.email
     environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}
+
+# HTTP. Invoked only by Cloud Scheduler (OIDC, scheduler.tf); the function also
+# checks that the caller is GLIDEPATH_SCHEDULER_SA. A sweep may wait on Cloud
+# Run operations while it restores traffic: 540 s, like actions. One instance:
+# an overlapping call is refused (429) and retried by the scheduler, though
+# two sweeps at once would be harmless.
+resource "google_cloudfunctions2_function" "sweeper" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions.sweeper.name
+  description = "Glidepath sweeper: brings stuck rollouts back to the safe state and re-sends queued Slack notices."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions.sweeper.entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["sweeper"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "512M"
+    timeout_seconds                = 540
+    max_instance_count             = 1
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.sweeper.email
+    environment_variables          = merge(local.function_env, local.sweeper_env)
 
     dynamic "secret_environment_variables" {
       for_each = local.slack_secret_env

@@ -2,7 +2,8 @@
  * Service accounts and IAM, least privilege.
  *
  * - One service account per function, plus one for the workflows, one that
- *   Pub/Sub push uses to invoke the functions, and one that builds them.
+ *   Pub/Sub push uses to invoke the functions, one that Cloud Scheduler uses
+ *   to invoke the sweeper, and one that builds them.
  * - No primitive roles, never allUsers or allAuthenticatedUsers.
  * - Roles are granted on the resource (topic, subscription, secret, Cloud Run
  *   service of a function, service account) wherever GCP allows it. The few
@@ -35,6 +36,12 @@ resource "google_service_account" "actions" {
   display_name = "Glidepath actions function (deploys revisions, moves traffic, runs jobs)"
 }
 
+resource "google_service_account" "sweeper" {
+  project      = var.project_id
+  account_id   = "glidepath-sweeper"
+  display_name = "Glidepath sweeper function (recovers stuck rollouts, re-sends Slack notices)"
+}
+
 resource "google_service_account" "workflows" {
   project      = var.project_id
   account_id   = "glidepath-workflows"
@@ -45,6 +52,15 @@ resource "google_service_account" "push_invoker" {
   project      = var.project_id
   account_id   = "glidepath-push-invoker"
   display_name = "Glidepath Pub/Sub push invoker"
+}
+
+# Cloud Scheduler calls the sweeper with an OIDC token of this account. It
+# holds roles/run.invoker on the sweeper and nothing else. (Its tokens are
+# minted by the Cloud Scheduler service agent, whose own role Google grants.)
+resource "google_service_account" "scheduler" {
+  project      = var.project_id
+  account_id   = "glidepath-scheduler"
+  display_name = "Glidepath Cloud Scheduler invoker (sweeper)"
 }
 
 resource "google_service_account" "builder" {
@@ -58,13 +74,14 @@ resource "google_service_account" "builder" {
 # ---------------------------------------------------------------------------
 
 # Firestore has no per-collection or per-database IAM: roles/datastore.user is
-# granted on the project to the four functions that read and write it.
+# granted on the project to the five functions that read and write it.
 resource "google_project_iam_member" "datastore_user" {
   for_each = {
     intake        = google_service_account.intake.email
     "job-trigger" = google_service_account.job_trigger.email
     "dead-letter" = google_service_account.dead_letter.email
     actions       = google_service_account.actions.email
+    sweeper       = google_service_account.sweeper.email
   }
 
   project = var.project_id
@@ -129,13 +146,50 @@ resource "google_project_iam_custom_role" "deployer" {
   ]
 }
 
-# The custom role above, in each target project, for the actions service account only.
+# The custom role above, in each target project, for the actions service account...
 resource "google_project_iam_member" "actions_deployer" {
   for_each = local.deploy_target_projects
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
   member  = "serviceAccount:${google_service_account.actions.email}"
+}
+
+# ...and for the sweeper, which takes a stuck rollout's regions back to the
+# recorded split with the same Cloud Run calls (read the service, update its
+# traffic, wait for the operation) in the same projects.
+resource "google_project_iam_member" "sweeper_deployer" {
+  for_each = local.deploy_target_projects
+
+  project = each.value
+  role    = google_project_iam_custom_role.deployer[each.value].id
+  member  = "serviceAccount:${google_service_account.sweeper.email}"
+}
+
+# The sweeper reads a rollout's workflow execution (GetExecution), cancels it
+# when it has fallen silent (CancelExecution), and, when the rollout it ends
+# had a successor queued behind it, starts the successor's execution (the same
+# CreateExecution that completing a rollout does). The predefined role with
+# these permissions, roles/workflows.invoker, also sends callbacks and reads
+# step entries, so the sweeper gets exactly these three in a custom role.
+# Workflows has no finer IAM than the project.
+resource "google_project_iam_custom_role" "sweeper_executions" {
+  project     = var.project_id
+  role_id     = "glidepathSweeperExecutions"
+  title       = "Glidepath sweeper: workflow executions"
+  description = "Reads and cancels Glidepath workflow executions, and starts the execution of a queued rollout."
+  permissions = [
+    "workflows.executions.cancel",
+    "workflows.executions.create",
+    "workflows.executions.get",
+  ]
+}
+
+# The custom role above, on the project that runs the workflows, for the sweeper only.
+resource "google_project_iam_member" "sweeper_executions" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.sweeper_executions.id
+  member  = "serviceAccount:${google_service_account.sweeper.email}"
 }
 
 # ---------------------------------------------------------------------------
@@ -152,6 +206,18 @@ resource "google_service_account_iam_member" "actions_acts_as_runtime" {
   member             = "serviceAccount:${google_service_account.actions.email}"
 }
 
+# Moving traffic back is an UpdateService call, which carries the service's
+# runtime service account, and Cloud Run asks the caller to be able to act as
+# it (Service Account User on the service identity): the sweeper may act as
+# the same accounts as actions, and only those.
+resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
+  for_each = toset(var.runtime_service_accounts)
+
+  service_account_id = "projects/-/serviceAccounts/${each.value}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.sweeper.email}"
+}
+
 # Only the workflows service account may invoke the actions function.
 resource "google_cloud_run_service_iam_member" "actions_invoker" {
   project  = var.project_id
@@ -159,6 +225,15 @@ resource "google_cloud_run_service_iam_member" "actions_invoker" {
   service  = google_cloudfunctions2_function.actions.name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.workflows.email}"
+}
+
+# Only the scheduler service account may invoke the sweeper function.
+resource "google_cloud_run_service_iam_member" "sweeper_invoker" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.sweeper.location
+  service  = google_cloudfunctions2_function.sweeper.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
 # Only the push-invoker service account may invoke the three Pub/Sub-driven functions.
@@ -219,6 +294,7 @@ resource "google_secret_manager_secret_iam_member" "slack_accessor" {
     "job-trigger" = google_service_account.job_trigger.email
     "dead-letter" = google_service_account.dead_letter.email
     actions       = google_service_account.actions.email
+    sweeper       = google_service_account.sweeper.email
   }
 
   project   = var.project_id

@@ -1,11 +1,11 @@
 /**
  * Glidepath on GCP: event-driven progressive delivery for Cloud Run.
  *
- * One `terraform apply` creates the topics and push subscriptions, the four
+ * One `terraform apply` creates the topics and push subscriptions, the five
  * gen2 functions (each with its own service account), the `rollout` and
  * `job-run` workflows, Firestore with its indexes and TTL policy, one
- * Cloud Scheduler job per job of the policy, the Slack secret (without a
- * value) and the monitoring. It never manages the Cloud Run services that
+ * Cloud Scheduler job per job of the policy plus the one that runs the
+ * sweeper, the Slack secret (without a value) and the monitoring. It never manages the Cloud Run services that
  * Glidepath rolls out, nor their traffic.
  *
  * The module configures no provider: every resource names its project and
@@ -33,6 +33,7 @@ locals {
     "job-trigger" = { name = "job-trigger", entry_point = "jobTrigger" }
     "dead-letter" = { name = "dead-letter", entry_point = "deadLetter" }
     actions       = { name = "actions", entry_point = "actions" }
+    sweeper       = { name = "sweeper", entry_point = "sweeper" }
   }
 
   # The Pub/Sub service agent: creates OIDC tokens for push and moves messages to the dead-letter topic.

@@ -1,10 +1,11 @@
 output "function_urls" {
-  description = "The run.app URLs of the four functions, by function name."
+  description = "The run.app URLs of the five functions, by function name."
   value = {
     intake        = google_cloudfunctions2_function.intake.service_config[0].uri
     "job-trigger" = google_cloudfunctions2_function.job_trigger.service_config[0].uri
     "dead-letter" = google_cloudfunctions2_function.dead_letter.service_config[0].uri
     actions       = google_cloudfunctions2_function.actions.service_config[0].uri
+    sweeper       = google_cloudfunctions2_function.sweeper.service_config[0].uri
   }
 }
 
@@ -23,8 +24,10 @@ output "service_accounts" {
     "job-trigger" = google_service_account.job_trigger.email
     "dead-letter" = google_service_account.dead_letter.email
     actions       = google_service_account.actions.email
+    sweeper       = google_service_account.sweeper.email
     workflows     = google_service_account.workflows.email
     push_invoker  = google_service_account.push_invoker.email
+    scheduler     = google_service_account.scheduler.email
     builder       = google_service_account.builder.email
   }
 }
@@ -40,6 +43,11 @@ output "topics" {
 output "scheduler_jobs" {
   description = "Cloud Scheduler job ids, by policy job name."
   value       = { for name, job in google_cloud_scheduler_job.jobs : name => job.id }
+}
+
+output "sweeper_job" {
+  description = "Id of the Cloud Scheduler job that calls the sweeper (run it now: gcloud scheduler jobs run glidepath_sweeper --location REGION)."
+  value       = google_cloud_scheduler_job.sweeper.id
 }
 
 output "slack_secret_id" {

@@ -53,12 +53,12 @@ variable "policy_file" {
 
 variable "functions_source_dir" {
   type        = string
-  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions), as produced by `npm run build`."
+  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions, sweeper), as produced by `npm run build`."
   default     = "../dist/functions"
 
   validation {
-    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
-    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/ and actions/, each with an index.js. Run `npm run build` first."
+    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions", "sweeper"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
+    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/, actions/ and sweeper/, each with an index.js. Run `npm run build` first."
   }
 }
 
@@ -92,7 +92,7 @@ variable "runtime_service_accounts" {
 
 variable "function_ingress" {
   type        = string
-  description = "Ingress setting of the four functions. ALLOW_INTERNAL_ONLY admits Pub/Sub push and Workflows from the same project; IAM (run.invoker) is enforced on top in every case."
+  description = "Ingress setting of the five functions. ALLOW_INTERNAL_ONLY admits Pub/Sub push, Workflows and Cloud Scheduler from the same project; IAM (run.invoker) is enforced on top in every case."
   default     = "ALLOW_INTERNAL_ONLY"
 
   validation {
@@ -120,6 +120,39 @@ variable "max_delivery_attempts" {
   validation {
     condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
     error_message = "max_delivery_attempts must be between 5 and 100 (a Pub/Sub limit)."
+  }
+}
+
+variable "sweep_schedule" {
+  type        = string
+  description = "Cron schedule (five fields, UTC) of the Cloud Scheduler job that calls the sweeper. The sweeper finds rollouts that hold a service or a region although no live workflow execution drives them any more (the execution ended, vanished, never started, or fell silent), cancels a silent execution, restores the recorded traffic split, ends the rollout as FAILED and tells Slack; it also re-sends Slack notices that waited in the outbox (each is tried 288 times, a day at the default)."
+  default     = "*/5 * * * *"
+
+  validation {
+    condition     = can(regex("^\\S+\\s+\\S+\\s+\\S+\\s+\\S+\\s+\\S+$", var.sweep_schedule))
+    error_message = "sweep_schedule must be a five-field cron expression such as \"*/5 * * * *\"."
+  }
+}
+
+variable "sweep_heartbeat_grace_seconds" {
+  type        = number
+  description = "Seconds the sweeper waits, beyond the longest quiet period a rollout's plan allows (its longest bake, or a Cloud Run operation plus the smoke test), before it treats a live but silent workflow execution as stuck (GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS)."
+  default     = 900
+
+  validation {
+    condition     = var.sweep_heartbeat_grace_seconds >= 0 && floor(var.sweep_heartbeat_grace_seconds) == var.sweep_heartbeat_grace_seconds
+    error_message = "sweep_heartbeat_grace_seconds must be a whole number of seconds, 0 or more."
+  }
+}
+
+variable "sweep_launch_grace_seconds" {
+  type        = number
+  description = "Seconds a rollout may wait for intake to start its workflow execution before the sweeper ends it as FAILED (GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS)."
+  default     = 600
+
+  validation {
+    condition     = var.sweep_launch_grace_seconds >= 0 && floor(var.sweep_launch_grace_seconds) == var.sweep_launch_grace_seconds
+    error_message = "sweep_launch_grace_seconds must be a whole number of seconds, 0 or more."
   }
 }
 

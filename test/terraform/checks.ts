@@ -284,6 +284,7 @@ export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: 
   'job-trigger': { resource: 'google_cloudfunctions2_function.job_trigger', entryPoint: 'jobTrigger' },
   'dead-letter': { resource: 'google_cloudfunctions2_function.dead_letter', entryPoint: 'deadLetter' },
   actions: { resource: 'google_cloudfunctions2_function.actions', entryPoint: 'actions' },
+  sweeper: { resource: 'google_cloudfunctions2_function.sweeper', entryPoint: 'sweeper' },
 };
 
 export const REQUIRED_ENV = [
@@ -295,13 +296,22 @@ export const REQUIRED_ENV = [
   'GLIDEPATH_WORKFLOW_SA',
 ];
 
-/** Resolves `${local.x}` to the local's parsed value (one level). */
+/**
+ * Resolves `${local.x}` to the local's parsed value (one level), and
+ * `${merge(local.a, local.b, ...)}` to the merge of those locals when each
+ * holds a literal map (undefined otherwise).
+ */
 function resolveLocal(mod: TfModule, value: Json): Json {
-  const m = typeof value === 'string' ? /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(value) : null;
-  return m ? mod.locals.get(m[1])?.value : value;
+  if (typeof value !== 'string') return value;
+  const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(value);
+  if (m) return mod.locals.get(m[1])?.value;
+  const merge = /^\$\{merge\(\s*(local\.[A-Za-z0-9_]+(?:\s*,\s*local\.[A-Za-z0-9_]+)*)\s*,?\s*\)\}$/.exec(value);
+  if (!merge) return value;
+  const maps = merge[1].split(',').map((ref) => mod.locals.get(ref.trim().slice('local.'.length))?.value);
+  return maps.every((v) => v && typeof v === 'object' && !Array.isArray(v)) ? Object.assign({}, ...maps) : undefined;
 }
 
-/** The four functions exist, gen2 Node 20, right targets and environment, each with its own service account. */
+/** The five functions exist, gen2 Node 20, right targets and environment, each with its own service account. */
 export function checkFunctions(mod: TfModule): string[] {
   const problems: string[] = [];
   const functions = resourcesOfType(mod, 'google_cloudfunctions2_function');
@@ -368,6 +378,8 @@ export const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
   'google_project_iam_member.workflows_log_writer': 'roles/logging.logWriter',
   'google_project_iam_member.builder': 'roles/cloudbuild.builds.builder',
   'google_project_iam_member.actions_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
+  'google_project_iam_member.sweeper_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
+  'google_project_iam_member.sweeper_executions': '${google_project_iam_custom_role.sweeper_executions.id}',
 };
 
 /** The permissions the deployer custom role may hold. */
@@ -385,6 +397,37 @@ export const DEPLOYER_PERMISSIONS = new Set([
   'run.services.get',
   'run.services.update',
 ]);
+
+/**
+ * The permissions the sweeper's Workflows custom role may hold: read an
+ * execution, cancel a silent one, start a queued rollout's. The predefined
+ * roles/workflows.invoker holds these and also callbacks and step entries.
+ */
+export const SWEEPER_EXECUTION_PERMISSIONS = new Set(['workflows.executions.cancel', 'workflows.executions.create', 'workflows.executions.get']);
+
+/** Every custom role there may be, with the permissions it may hold. */
+export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
+  'google_project_iam_custom_role.deployer': DEPLOYER_PERMISSIONS,
+  'google_project_iam_custom_role.sweeper_executions': SWEEPER_EXECUTION_PERMISSIONS,
+};
+
+/**
+ * The HTTP functions, each invokable by one service account only: actions by
+ * the workflows (OIDC from the workflow steps), the sweeper by Cloud
+ * Scheduler (OIDC from the scheduler job). Neither account invokes anything else.
+ */
+export const SOLE_INVOKERS: Record<string, { function: string; member: string; who: string }> = {
+  actions: {
+    function: 'google_cloudfunctions2_function.actions',
+    member: 'serviceAccount:${google_service_account.workflows.email}',
+    who: 'the workflows service account',
+  },
+  sweeper: {
+    function: 'google_cloudfunctions2_function.sweeper',
+    member: 'serviceAccount:${google_service_account.scheduler.email}',
+    who: 'the scheduler service account',
+  },
+};
 
 const FUNCTION_INVOKER_RESOURCES = ['google_cloud_run_service_iam_member', 'google_cloud_run_v2_service_iam_member', 'google_cloudfunctions2_function_iam_member', 'google_cloudfunctions_function_iam_member'];
 
@@ -415,15 +458,20 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
       problems.push(`${file}: ${key}: Terraform must never manage Cloud Run services or their traffic`);
     }
   }
-  // The deployer custom role holds only what a rollout needs.
+  // Each custom role holds only what its holder needs.
   for (const [key, { file, body }] of resourcesOfType(mod, 'google_project_iam_custom_role')) {
+    const allowed = CUSTOM_ROLES[key];
+    if (!allowed) {
+      problems.push(`${file}: ${key} is a custom role outside the allowlist`);
+      continue;
+    }
     for (const p of body.permissions ?? []) {
-      if (!DEPLOYER_PERMISSIONS.has(p)) problems.push(`${file}: ${key} holds ${p}, not in the deployer allowlist`);
+      if (!allowed.has(p)) problems.push(`${file}: ${key} holds ${p}, not in its allowlist`);
     }
   }
-  // Only the workflows service account may invoke actions; somebody must.
-  const workflowsMember = 'serviceAccount:${google_service_account.workflows.email}';
-  let actionsGrants = 0;
+  // Only the workflows service account may invoke actions, only the scheduler
+  // service account the sweeper; somebody must; neither invokes anything else.
+  const grants = Object.fromEntries(Object.keys(SOLE_INVOKERS).map((name) => [name, 0]));
   for (const type of FUNCTION_INVOKER_RESOURCES) {
     for (const [key, { file, body }] of resourcesOfType(mod, type)) {
       const targetField = body.service ?? body.name ?? body.cloud_function;
@@ -433,14 +481,21 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
       if (/\$\{each\./.test(String(targetField)) && typeof body.for_each !== 'object') {
         problems.push(`${file}: ${key} invokes functions chosen by a computed for_each; list them literally so this can be checked`);
       }
-      const hitsActions = targets.some((t) => t.includes('google_cloudfunctions2_function.actions.'));
-      if (!hitsActions) continue;
-      actionsGrants++;
-      if (body.member !== workflowsMember) problems.push(`${file}: ${key} lets ${body.member} invoke actions; only the workflows service account may`);
-      if (body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} on actions; expected roles/run.invoker`);
+      for (const [name, sole] of Object.entries(SOLE_INVOKERS)) {
+        const hits = targets.some((t) => t.includes(`${sole.function}.`));
+        if (!hits) {
+          if (body.member === sole.member) problems.push(`${file}: ${key} lets ${sole.who} invoke ${targets.join(', ')}; it may invoke only ${name}`);
+          continue;
+        }
+        grants[name]++;
+        if (body.member !== sole.member) problems.push(`${file}: ${key} lets ${body.member} invoke ${name}; only ${sole.who} may`);
+        if (body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} on ${name}; expected roles/run.invoker`);
+      }
     }
   }
-  if (actionsGrants === 0) problems.push('nobody may invoke actions: expected one roles/run.invoker grant for the workflows service account');
+  for (const [name, sole] of Object.entries(SOLE_INVOKERS)) {
+    if (grants[name] === 0) problems.push(`nobody may invoke ${name}: expected one roles/run.invoker grant for ${sole.who}`);
+  }
   return problems;
 }
 
@@ -470,11 +525,24 @@ export function checkReferencedFiles(mod: TfModule): string[] {
   return problems;
 }
 
-/** Scheduler jobs come from the policy's jobs and publish {"job": NAME} with attribute job = NAME. */
+/** The scheduler jobs there may be: the policy's (for_each) and the sweeper's. */
+export const SCHEDULER_JOBS = ['google_cloud_scheduler_job.jobs', 'google_cloud_scheduler_job.sweeper'];
+
+/**
+ * Scheduler jobs come from the policy's jobs and publish {"job": NAME} with
+ * attribute job = NAME; the only other job is the sweeper's; a job that calls
+ * HTTP always sends an OIDC token (never an unauthenticated target).
+ */
 export function checkScheduler(mod: TfModule): string[] {
   const problems: string[] = [];
-  const jobs = resourcesOfType(mod, 'google_cloud_scheduler_job');
-  if (jobs.length !== 1) problems.push(`expected exactly one google_cloud_scheduler_job (for_each over the policy's jobs), found ${jobs.length}`);
+  const all = resourcesOfType(mod, 'google_cloud_scheduler_job');
+  for (const [key, { file, body }] of all) {
+    if (!SCHEDULER_JOBS.includes(key)) problems.push(`${file}: ${key} is not one of the expected scheduler jobs (${SCHEDULER_JOBS.join(', ')})`);
+    const http = first(body.http_target);
+    if (http && !first(http.oidc_token)?.service_account_email) problems.push(`${file}: ${key} calls ${http.uri} without an OIDC token (an unauthenticated target)`);
+  }
+  const jobs = all.filter(([key]) => key === 'google_cloud_scheduler_job.jobs');
+  if (jobs.length !== 1) problems.push(`expected google_cloud_scheduler_job.jobs (for_each over the policy's jobs), found ${jobs.length}`);
   const policy = mod.locals.get('policy')?.value;
   if (policy !== '${yamldecode(file(var.policy_file))}') problems.push(`local.policy must be yamldecode(file(var.policy_file)), got ${policy}`);
   const policyJobs = String(mod.locals.get('policy_jobs')?.value ?? '');
@@ -487,6 +555,88 @@ export function checkScheduler(mod: TfModule): string[] {
     if (target?.topic_name !== '${google_pubsub_topic.job_triggers.id}') problems.push(`${file}: ${key} must publish to google_pubsub_topic.job_triggers`);
     if (target?.data !== '${base64encode(jsonencode({ job = each.key }))}') problems.push(`${file}: ${key} data must be base64encode(jsonencode({ job = each.key })), got ${target?.data}`);
     if (target?.attributes?.job !== '${each.key}') problems.push(`${file}: ${key} must set the attribute job = each.key`);
+  }
+  return problems;
+}
+
+/** The members of an *_iam_member, with `${each.value}` expanded over a literal for_each map. */
+function members(body: Json): string[] {
+  const member = String(body.member ?? '');
+  if (!member.includes('${each.value}') || !body.for_each || typeof body.for_each !== 'object') return [member];
+  return Object.values<Json>(body.for_each).map((v) => member.replace('${each.value}', String(v)));
+}
+
+const SWEEPER = 'google_cloudfunctions2_function.sweeper';
+const SWEEPER_URI = '${google_cloudfunctions2_function.sweeper.service_config[0].uri}';
+const SCHEDULER_SA_EMAIL = '${google_service_account.scheduler.email}';
+
+/**
+ * The sweeper runs as its own account, knows its one caller
+ * (GLIDEPATH_SCHEDULER_SA = the scheduler service account) and its grace
+ * periods; Cloud Scheduler calls its URL every var.sweep_schedule with an
+ * OIDC token of that account, retrying; that account holds nothing but
+ * roles/run.invoker on the sweeper (checkLeastPrivilege checks the invoker side).
+ */
+export function checkSweeper(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const fn = mod.resources.get(SWEEPER);
+  if (!fn) problems.push(`${SWEEPER} is missing`);
+  else {
+    const service = first(fn.body.service_config);
+    if (service?.service_account_email !== '${google_service_account.sweeper.email}') {
+      problems.push(`${fn.file}: ${SWEEPER} must run as google_service_account.sweeper, got ${service?.service_account_email}`);
+    }
+    if (service?.ingress_settings !== '${var.function_ingress}') problems.push(`${fn.file}: ${SWEEPER} must use ingress_settings = var.function_ingress, like actions`);
+    const env = resolveLocal(mod, service?.environment_variables);
+    if (!env || typeof env !== 'object') problems.push(`${fn.file}: ${SWEEPER} environment_variables must be a literal map, a local holding one, or a merge of such locals`);
+    else {
+      if (env.GLIDEPATH_SCHEDULER_SA !== SCHEDULER_SA_EMAIL) {
+        problems.push(`${fn.file}: ${SWEEPER} must set GLIDEPATH_SCHEDULER_SA = google_service_account.scheduler.email (the only caller it accepts), got ${env.GLIDEPATH_SCHEDULER_SA}`);
+      }
+      for (const [k, v] of [
+        ['GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS', 'var.sweep_heartbeat_grace_seconds'],
+        ['GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS', 'var.sweep_launch_grace_seconds'],
+      ]) {
+        if (!String(env[k] ?? '').includes(v)) problems.push(`${fn.file}: ${SWEEPER} must set ${k} from ${v}, got ${env[k]}`);
+      }
+    }
+  }
+
+  const job = mod.resources.get('google_cloud_scheduler_job.sweeper');
+  if (!job) problems.push('google_cloud_scheduler_job.sweeper is missing: nothing would run the sweeper');
+  else {
+    const { file, body } = job;
+    const key = 'google_cloud_scheduler_job.sweeper';
+    if (body.schedule !== '${var.sweep_schedule}') problems.push(`${file}: ${key} schedule must be var.sweep_schedule, got ${body.schedule}`);
+    if (body.pubsub_target) problems.push(`${file}: ${key} must call the sweeper over HTTP, not publish`);
+    const http = first(body.http_target);
+    if (!http) problems.push(`${file}: ${key} has no http_target`);
+    else {
+      if (http.uri !== SWEEPER_URI) problems.push(`${file}: ${key} must call the sweeper's URL (google_cloudfunctions2_function.sweeper.service_config[0].uri), got ${http.uri}`);
+      if (http.http_method !== 'POST') problems.push(`${file}: ${key} must POST, got ${http.http_method}`);
+      if (http.oauth_token) problems.push(`${file}: ${key} must authenticate with oidc_token, not oauth_token (Cloud Run verifies OIDC)`);
+      const oidc = first(http.oidc_token);
+      if (!oidc) problems.push(`${file}: ${key} has no oidc_token: the sweeper would be called unauthenticated`);
+      else {
+        if (oidc.service_account_email !== SCHEDULER_SA_EMAIL) {
+          problems.push(`${file}: ${key} must send an OIDC token of google_service_account.scheduler, got ${oidc.service_account_email}`);
+        }
+        if (oidc.audience !== SWEEPER_URI) problems.push(`${file}: ${key} oidc_token audience must be the sweeper's URL, got ${oidc.audience}`);
+      }
+    }
+    if (!first(body.retry_config)?.retry_count) problems.push(`${file}: ${key} has no retry_config with a retry_count`);
+  }
+
+  const schedule = mod.variables.get('sweep_schedule');
+  if (!schedule) problems.push('variable sweep_schedule is missing');
+  else if (!schedule.body.validation) problems.push(`${schedule.file}: variable sweep_schedule has no validation`);
+
+  // The scheduler service account holds roles/run.invoker on the sweeper and nothing else.
+  const schedulerMember = `serviceAccount:${SCHEDULER_SA_EMAIL}`;
+  for (const [key, { file, body }] of mod.resources) {
+    if (!/_iam_member$/.test(key.split('.')[0]) || !members(body).includes(schedulerMember)) continue;
+    const onSweeper = String(body.service ?? body.name ?? body.cloud_function ?? '').includes(`${SWEEPER}.`);
+    if (!onSweeper || body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} to the scheduler service account, which may only invoke the sweeper`);
   }
   return problems;
 }

@@ -13,6 +13,7 @@ import {
   checkReferences,
   checkScheduler,
   checkSubscriptions,
+  checkSweeper,
   filesUnder,
   loadModule,
   type TfModule,
@@ -206,6 +207,63 @@ resource "google_project_iam_member" "publisher" {
   it('catches a custom role that grows', () =>
     expectCaught(checkLeastPrivilege, () => edit('iam.tf', '"run.services.update",', '"run.services.update",\n    "run.services.setIamPolicy",'), /holds run\.services\.setIamPolicy/));
 
+  it("catches the sweeper's Workflows role growing beyond get, cancel and create", () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', '"workflows.executions.get",', '"workflows.executions.get",\n    "workflows.workflows.update",'),
+      /sweeper_executions holds workflows\.workflows\.update/,
+    ));
+
+  it('catches a custom role nobody allowlisted', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `resource "google_project_iam_custom_role" "helper" {
+  project     = var.project_id
+  role_id     = "glidepathHelper"
+  title       = "Helper"
+  permissions = ["run.services.get"]
+}`,
+        ),
+      /custom_role\.helper is a custom role outside the allowlist/,
+    ));
+
+  it('catches the sweeper invokable by allUsers', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', 'member   = "serviceAccount:${google_service_account.scheduler.email}"', 'member   = "allUsers"'),
+      /sweeper_invoker lets allUsers invoke sweeper; only the scheduler service account may/,
+    ));
+
+  it('catches another principal allowed to invoke the sweeper', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    sweeper       = google_cloudfunctions2_function.sweeper.name'),
+      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
+    ));
+
+  it('catches the sweeper left without any invoker', () =>
+    expectCaught(checkLeastPrivilege, () => edit('iam.tf', /resource "google_cloud_run_service_iam_member" "sweeper_invoker" \{[\s\S]*?\n\}\n/, ''), /nobody may invoke sweeper/));
+
+  it('catches the scheduler service account invoking another function', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `resource "google_cloud_run_service_iam_member" "scheduler_actions" {
+  project  = var.project_id
+  location = var.region
+  service  = google_cloudfunctions2_function.actions.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:\${google_service_account.scheduler.email}"
+}`,
+        ),
+      /scheduler_actions lets the scheduler service account invoke .*actions.*; it may invoke only sweeper/,
+    ));
+
   it('catches authoritative IAM', () =>
     expectCaught(
       checkLeastPrivilege,
@@ -243,6 +301,75 @@ describe('functions', () => {
 
   it('catches a missing environment variable', () =>
     expectCaught(checkFunctions, () => edit('functions.tf', /\n\s*GLIDEPATH_WORKFLOW_SA\s*=[^\n]*/, ''), /does not set GLIDEPATH_WORKFLOW_SA/));
+
+  it('catches a missing sweeper', () =>
+    expectCaught(checkFunctions, () => edit('functions.tf', 'resource "google_cloudfunctions2_function" "sweeper"', 'resource "google_cloudfunctions2_function" "sweeper_v2"'), /function sweeper: google_cloudfunctions2_function\.sweeper is missing/));
+
+  it("catches the sweeper's base environment lost (env no longer a merge of literal maps)", () =>
+    expectCaught(
+      checkFunctions,
+      () => edit('functions.tf', 'environment_variables          = merge(local.function_env, local.sweeper_env)', 'environment_variables          = local.sweeper_env'),
+      /google_cloudfunctions2_function\.sweeper does not set GLIDEPATH_PROJECT/,
+    ));
+});
+
+describe('the sweeper', () => {
+  it('catches its scheduler job losing the OIDC token', () =>
+    expectCaught(checkSweeper, () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'), /has no oidc_token: the sweeper would be called unauthenticated/));
+
+  it('catches any HTTP scheduler job without an OIDC token', () =>
+    expectCaught(checkScheduler, () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'), /google_cloud_scheduler_job\.sweeper calls .* without an OIDC token/));
+
+  it('catches a token of another service account', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('scheduler.tf', 'service_account_email = google_service_account.scheduler.email', 'service_account_email = google_service_account.push_invoker.email'),
+      /must send an OIDC token of google_service_account\.scheduler/,
+    ));
+
+  it('catches a wrong audience', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('scheduler.tf', 'audience              = google_cloudfunctions2_function.sweeper.service_config[0].uri', 'audience              = google_cloudfunctions2_function.actions.service_config[0].uri'),
+      /oidc_token audience must be the sweeper's URL/,
+    ));
+
+  it('catches GLIDEPATH_SCHEDULER_SA dropped from its environment', () =>
+    expectCaught(checkSweeper, () => edit('functions.tf', /\n\s*GLIDEPATH_SCHEDULER_SA\s*=[^\n]*/, ''), /must set GLIDEPATH_SCHEDULER_SA = google_service_account\.scheduler\.email/));
+
+  it('catches GLIDEPATH_SCHEDULER_SA naming another account', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('functions.tf', 'GLIDEPATH_SCHEDULER_SA                  = google_service_account.scheduler.email', 'GLIDEPATH_SCHEDULER_SA                  = google_service_account.workflows.email'),
+      /must set GLIDEPATH_SCHEDULER_SA .*got \$\{google_service_account\.workflows\.email\}/,
+    ));
+
+  it('catches a grace period not taken from its variable', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('functions.tf', 'tostring(var.sweep_launch_grace_seconds)', '"600"'),
+      /must set GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS from var\.sweep_launch_grace_seconds/,
+    ));
+
+  it('catches a schedule not taken from sweep_schedule', () =>
+    expectCaught(checkSweeper, () => edit('scheduler.tf', 'schedule         = var.sweep_schedule', 'schedule         = "*/5 * * * *"'), /schedule must be var\.sweep_schedule/));
+
+  it('catches a job without retries', () =>
+    expectCaught(checkSweeper, () => edit('scheduler.tf', /\n {2}retry_config \{[^}]*\}\n/, '\n'), /has no retry_config/));
+
+  it('catches the sweeper running as another account', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('functions.tf', 'service_account_email          = google_service_account.sweeper.email', 'service_account_email          = google_service_account.scheduler.email'),
+      /must run as google_service_account\.sweeper/,
+    ));
+
+  it('catches the scheduler service account given anything else', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('iam.tf', 'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id', 'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n    scheduler     = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id'),
+      /slack_accessor grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
+    ));
 });
 
 describe('referenced files', () => {

@@ -1,12 +1,15 @@
 /**
  * The Terraform in terraform/, checked offline: formatting, references,
  * subscriptions, functions, least privilege, referenced files, scheduler
- * jobs generated from the policy, and no secret values.
+ * jobs generated from the policy, the sweeper and its scheduler job, and no
+ * secret values.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FUNCTIONS } from '../../functions/catalog';
 import {
+  EXPECTED_FUNCTIONS,
   checkFunctions,
   checkLeastPrivilege,
   checkNoSecrets,
@@ -14,6 +17,7 @@ import {
   checkReferences,
   checkScheduler,
   checkSubscriptions,
+  checkSweeper,
   filesUnder,
   loadModule,
   type TfModule,
@@ -105,8 +109,56 @@ describe('terraform/', () => {
     });
   });
 
-  it('deploys the four functions, Node 20, each with its own service account', () => {
+  it('deploys the five functions, Node 20, each with its own service account', () => {
     expect(checkFunctions(root)).toEqual([]);
+  });
+
+  it('mirrors functions/catalog.ts: every function, its target, its built directory', () => {
+    const locals = root.locals.get('functions')!.value as Record<string, { name: string; entry_point: string }>;
+    const fromCatalog = Object.fromEntries(FUNCTIONS.map((f) => [f.name, f.target]));
+    expect(Object.fromEntries(Object.entries(locals).map(([k, v]) => [k, v.entry_point]))).toEqual(fromCatalog);
+    expect(Object.fromEntries(Object.entries(EXPECTED_FUNCTIONS).map(([k, v]) => [k, v.entryPoint]))).toEqual(fromCatalog);
+    // functions_source_dir's validation names every built directory.
+    const validation = root.variables.get('functions_source_dir')!.body.validation[0].condition as string;
+    for (const f of FUNCTIONS) expect({ f: f.name, checked: validation.includes(`"${f.name}"`) }).toEqual({ f: f.name, checked: true });
+  });
+
+  it('runs the sweeper every sweep_schedule, called only by Cloud Scheduler with OIDC', () => {
+    expect(checkSweeper(root)).toEqual([]);
+    expect(root.resources.get('google_service_account.sweeper')!.body.account_id).toBe('glidepath-sweeper');
+    expect(root.resources.get('google_service_account.scheduler')!.body.account_id).toBe('glidepath-scheduler');
+    // A policy job's name has no underscore, so glidepath-<job> never collides with it.
+    expect(root.resources.get('google_cloud_scheduler_job.sweeper')!.body.name).toBe('glidepath_sweeper');
+    expect(root.variables.get('sweep_schedule')!.body.default).toBe('*/5 * * * *');
+    expect(root.variables.get('sweep_heartbeat_grace_seconds')!.body.default).toBe(900);
+    expect(root.variables.get('sweep_launch_grace_seconds')!.body.default).toBe(600);
+  });
+
+  itTf('validates the sweeper variables (terraform console over their declarations)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'glidepath-tf-'));
+    try {
+      const text = root.texts['variables.tf'];
+      const block = (name: string) => {
+        const m = new RegExp(`variable "${name}" \\{[\\s\\S]*?\\n\\}\\n`).exec(text);
+        expect(m).not.toBeNull();
+        return m![0];
+      };
+      writeFileSync(join(dir, 'main.tf'), ['sweep_schedule', 'sweep_heartbeat_grace_seconds', 'sweep_launch_grace_seconds'].map(block).join('\n'));
+      const evaluate = (vars: string[]) => {
+        const r = terraform(['console', '-no-color', ...vars.flatMap((v) => ['-var', v])], {
+          cwd: dir,
+          input: 'jsonencode([var.sweep_schedule, var.sweep_heartbeat_grace_seconds, var.sweep_launch_grace_seconds])\n',
+        });
+        return { out: r.stdout.trim(), invalid: /Invalid value for variable/.test(r.stderr) ? r.stderr : '' };
+      };
+      expect(evaluate([])).toEqual({ out: JSON.stringify(JSON.stringify(['*/5 * * * *', 900, 600])), invalid: '' });
+      expect(evaluate(['sweep_schedule=0 * * * *', 'sweep_heartbeat_grace_seconds=0', 'sweep_launch_grace_seconds=0']).invalid).toBe('');
+      expect(evaluate(['sweep_schedule=*/5 * * *']).invalid).toContain('sweep_schedule must be a five-field cron expression');
+      expect(evaluate(['sweep_heartbeat_grace_seconds=-1']).invalid).toContain('sweep_heartbeat_grace_seconds must be a whole number');
+      expect(evaluate(['sweep_launch_grace_seconds=1.5']).invalid).toContain('sweep_launch_grace_seconds must be a whole number');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('holds to least privilege', () => {
@@ -132,7 +184,7 @@ describe('terraform/', () => {
   });
 
   it('mounts SLACK_WEBHOOK_URL from the secret in every function, once it has a version', () => {
-    for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions']) {
+    for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions', 'sweeper']) {
       const service = root.resources.get(`google_cloudfunctions2_function.${key}`)!.body.service_config[0];
       const dyn = service.dynamic?.secret_environment_variables?.[0];
       expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({ key, forEach: '${local.slack_secret_env}', env: 'SLACK_WEBHOOK_URL' });

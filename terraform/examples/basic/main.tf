@@ -22,4 +22,7 @@ module "glidepath" {
 
   # The runtime service accounts of the services in the policy (deploying a revision acts as them).
   runtime_service_accounts = var.runtime_service_accounts
+
+  # How often the sweeper looks for stuck rollouts (cron, UTC). This is the default.
+  # sweep_schedule = "*/5 * * * *"
 }
