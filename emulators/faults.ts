@@ -13,12 +13,13 @@
  * - `run.operation`: a long-running operation stalls for `delayMs`.
  * - `actions.crash`: the actions function dies right after a Cloud Run
  *   change, before its Firestore write (subject: `<service>/<region> <method>`,
- *   method `deployRevision` or `setTraffic`).
+ *   method `deployRevision` or `setTraffic`), or right after a job execution
+ *   was started, before the attempt is recorded (subject: `<job>/<region> runJob`).
  * - `push.before` / `push.after`: a Pub/Sub push fails before the function
  *   runs, or after it ran (so Pub/Sub redelivers a handled message).
  * - `slack`: the webhook answers 500 (`error`) or never (`hang`).
  */
-import type { TrafficRouter } from '../functions/ports';
+import type { JobRunner, TrafficRouter } from '../functions/ports';
 import { crashCurrentRequest } from './functions-host';
 import { seededRandom } from './cloudrun/profiles';
 
@@ -112,5 +113,18 @@ export function crashingRouter(router: TrafficRouter, faults: FaultInjector): Tr
       afterChange(`${ref.service}/${ref.region} deployRevision`, router.deployRevision(ref, input)),
     setTraffic: (ref, plan, opts) =>
       afterChange(`${ref.service}/${ref.region} setTraffic`, router.setTraffic(ref, plan, opts)),
+  };
+}
+
+/** Wraps a JobRunner so that `actions.crash` kills the call right after Cloud Run started an execution. */
+export function crashingJobRunner(runner: JobRunner, faults: FaultInjector): JobRunner {
+  return {
+    getExecution: (name) => runner.getExecution(name),
+    findExecution: (job, marker) => runner.findExecution(job, marker),
+    run: async (job, overrides) => {
+      const name = await runner.run(job, overrides);
+      if (faults.fire('actions.crash', `${job.job}/${job.region} runJob`)) await crashCurrentRequest();
+      return name;
+    },
   };
 }

@@ -20,7 +20,7 @@ import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackSink } from './slack-sink';
-import { FaultInjector, crashingRouter } from './faults';
+import { FaultInjector, crashingJobRunner, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
 import { FUNCTIONS } from '../functions/catalog';
@@ -30,6 +30,7 @@ import { configureRuntime, type Runtime } from '../functions/entry/runtime';
 import { createLogger, type Logger } from '../functions/shared/log';
 import { localClientOptions } from '../functions/shared/endpoint';
 import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
+import { createCloudRunJobRunner } from '../functions/adapters/jobs';
 import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport } from '../functions/usecases/sweep';
 
@@ -151,14 +152,17 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     stops.push(() => workflows.stop());
     env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
     process.env.GLIDEPATH_WORKFLOWS_ENDPOINT = workflows.host;
-    // The real router on the emulator, wrapped so `actions.crash` can kill an action mid-call.
+    // The real router and job runner on the emulator, wrapped so `actions.crash` can kill an action mid-call.
     const cloudRunRouter = createCloudRunTrafficRouter({
       clientOptions: localClientOptions(cloudRun.grpcHost),
       logger: log,
     });
     stops.push(() => cloudRunRouter.close());
     const router = crashingRouter(opts.wrapRouter?.(cloudRunRouter) ?? cloudRunRouter, faults);
-    configureRuntime({ log, router: () => router, ...opts.runtime });
+    const cloudRunJobs = createCloudRunJobRunner({ clientOptions: localClientOptions(cloudRun.grpcHost) });
+    stops.push(() => cloudRunJobs.close());
+    const jobs = crashingJobRunner(cloudRunJobs, faults);
+    configureRuntime({ log, router: () => router, jobs: () => jobs, ...opts.runtime });
 
     // Topics and push subscriptions, as Terraform declares them.
     const pubsub = new PubSub({ projectId });
@@ -186,7 +190,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: url, secret: oidcSecret });
       const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
       const body = (await res.json()) as SweepReport & { error?: string };
-      if (res.status >= 500 && !body.recovered) throw new Error(`sweeper answered ${res.status}: ${body.error}`);
+      if (res.status >= 500 && !body.recovered)
+        throw new Error(`sweeper answered ${res.status}: ${body.error}`);
       return body;
     };
     if (opts.sweepEveryMs) {

@@ -113,6 +113,15 @@ export interface JobRunner {
     overrides?: { args?: string[]; env?: Record<string, string> },
   ): Promise<string>;
   getExecution(executionName: string): Promise<JobExecutionState>;
+  /**
+   * The job's recent execution whose container env holds `marker` (set through
+   * `run`'s env override), if any: lets a retried start find the execution a
+   * crashed call started instead of starting a second one.
+   */
+  findExecution(
+    job: { project: string; region: string; job: string },
+    marker: { name: string; value: string },
+  ): Promise<string | undefined>;
 }
 
 /** Starts and cancels Workflows executions. */

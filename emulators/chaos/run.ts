@@ -428,7 +428,7 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
   for (const v of checkOneCandidate(ctx.routes.slice(routesFrom).filter((c) => c.service === service)))
     violation(v);
   ctx.opts.progress?.(
-    `${label}: ${sc.images.map((i) => i.kind).join('+')} → ${rollouts.map((r) => r.status).join('+') || 'none'}; faults ${sc.faults.map((f) => `${f.at}:${f.effect}`).join(' ') || 'none'}${sc.killExecution ? ' +kill' : ''}`,
+    `${label}: ${sc.images.map((i) => i.kind).join('+')} → ${rollouts.map((r) => `${r.status} (${r.outcomeReason?.slice(0, 120) ?? ''})`).join(' + ') || 'none'}; faults ${sc.faults.map((f) => `${f.at}:${f.effect}`).join(' ') || 'none'}${sc.killExecution ? ' +kill' : ''}`,
   );
 }
 

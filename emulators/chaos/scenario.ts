@@ -114,5 +114,7 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   if (rnd() < 0.3) faults.push({ at: 'run.RunJob', effect: 'error', code: 14, probability: 0.3 });
   if (rnd() < 0.3) faults.push({ at: 'run.GetExecution', effect: 'error', code: 14, probability: 0.3 });
   if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
+  // The actions call dies after Cloud Run started the execution, before it was recorded.
+  if (rnd() < 0.3) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
   return { seed, outcomes, duplicate: rnd() < 0.3, faults };
 }

@@ -99,6 +99,22 @@ export function createCloudRunJobRunner(options: JobRunnerOptions = {}): CloudRu
       }
     },
 
+    async findExecution(job, marker) {
+      const parent = `projects/${job.project}/locations/${job.region}/jobs/${job.job}`;
+      try {
+        // Newest first: the execution sought was started minutes ago at most.
+        const [recent] = await executions.listExecutions({ parent, pageSize: 50 }, { autoPaginate: false });
+        const found = recent.find((e) =>
+          (e.template?.containers ?? []).some((c) =>
+            (c.env ?? []).some((v) => v.name === marker.name && v.value === marker.value),
+          ),
+        );
+        return found?.name ?? undefined;
+      } catch (err) {
+        throw fromSdkError(err, `list executions of ${parent}`);
+      }
+    },
+
     async close() {
       await Promise.all([jobs.close(), executions.close()]);
     },

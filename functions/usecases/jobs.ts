@@ -170,27 +170,50 @@ function failed(run: JobRunRecord, number: number, error: string, now: Date): Pa
   };
 }
 
+/** The env var that tags an attempt's execution, so a retried start can find it. */
+export const ATTEMPT_MARKER = 'GLIDEPATH_JOB_ATTEMPT';
+
+function attemptMarker(runId: string, number: number): { name: string; value: string } {
+  return { name: ATTEMPT_MARKER, value: `${runId}/${number}` };
+}
+
 /**
  * Starts attempt `number` of a run (once: a retried call returns the same
- * execution). A job that cannot be run at all (not found, no permission)
- * is a failed attempt, retried by the workflow like any other failure;
- * a transient error answers 503 so the workflow's retry policy calls again.
+ * execution). Each execution carries the attempt's marker in its env, so a
+ * call that crashed after Cloud Run started the execution, but before it was
+ * recorded, is found by the retry rather than started twice. A job that
+ * cannot be run at all (not found, no permission) is a failed attempt,
+ * retried by the workflow like any other failure; a transient error answers
+ * 503 so the workflow's retry policy calls again.
  */
 export async function startAttempt(
   deps: JobActionDeps,
   runId: string,
   number: number,
 ): Promise<AttemptView | { finished: JobRunRecord['status'] }> {
-  const claim = await deps.store.claimAttempt(runId, number, deps.clock.now());
+  const marker = attemptMarker(runId, number);
+  let claim;
+  try {
+    claim = await deps.store.claimAttempt(runId, number, deps.clock.now());
+  } catch (err) {
+    // Another call holds the claim: it may have died after starting the execution.
+    if (!(err instanceof GlidepathError) || err.code !== 'conflict') throw err;
+    const run = await deps.store.getRun(runId);
+    const started = run && (await deps.jobs.findExecution(run, marker));
+    if (!started) throw err;
+    return recordStarted(deps, runId, number, started);
+  }
   if (claim.kind === 'finished') return { finished: claim.run.status };
   if (claim.kind === 'started') return view(claim.attempt);
   const { run } = claim;
   let executionName: string;
   try {
-    executionName = await deps.jobs.run(
-      { project: run.project, region: run.region, job: run.job },
-      run.overrides,
-    );
+    executionName =
+      (await deps.jobs.findExecution(run, marker)) ??
+      (await deps.jobs.run(
+        { project: run.project, region: run.region, job: run.job },
+        { ...run.overrides, env: { ...run.overrides?.env, [marker.name]: marker.value } },
+      ));
   } catch (err) {
     const e = err instanceof GlidepathError ? err : new GlidepathError('unavailable', String(err), err);
     if (e.transient) {
@@ -207,6 +230,15 @@ export async function startAttempt(
       ),
     );
   }
+  return recordStarted(deps, runId, number, executionName);
+}
+
+async function recordStarted(
+  deps: JobActionDeps,
+  runId: string,
+  number: number,
+  executionName: string,
+): Promise<AttemptView> {
   const now = deps.clock.now();
   deps.log.info('job attempt started', { attempt: number, executionName });
   return view(
