@@ -1,7 +1,6 @@
 /**
  * The chaos suite in CI (issue #9): 12 seeded rollouts (every fault kind at
- * least once) and 8 job runs
- * job runs under random faults on the whole local cloud, every safety
+ * least once) and 8 job runs under random faults on the whole local cloud, every safety
  * invariant checked after each. `npm run bench -- chaos` runs the full
  * counts. CHAOS_SEED picks another seed; a failure prints the command that
  * replays the failing scenario.
