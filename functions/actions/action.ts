@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 import type { Runtime } from '../entry/runtime';
 import type { Logger } from '../shared/log';
-import { show } from '../domain/validation';
+import { illFormedTextAt, show } from '../domain/validation';
 
 export interface ActionContext {
   rt: Runtime;
@@ -25,15 +25,17 @@ export interface Action<S extends z.ZodType = z.ZodType> {
 }
 
 /**
- * Ids in a body (`rolloutId`, `runId`, `executionId`, any `…Id`) name
- * Firestore documents. An id with a `/` would address another document, or
- * a collection, which the client refuses with an error that reads as
- * transient (a 503 the workflow retries forever); `.`, `..` and `__…__` are
- * reserved. Every action refuses them as a 400 that names the field.
+ * What every action refuses, whatever its schema, as a 400 naming the field:
+ * - ids (`rolloutId`, `runId`, `executionId`, any `…Id`) that cannot name a
+ *   Firestore document: a `/` would address another document, or a
+ *   collection, which the client refuses with an error that reads as
+ *   transient (a 503 the workflow retries forever); `.`, `..` and `__…__`
+ *   are reserved;
+ * - text with a lone surrogate, which Firestore (valid UTF-8 only) refuses.
  */
-const USABLE_DOCUMENT_ID = /^(?!\.{1,2}$)(?!__.*__$)[^/]+$/;
+const USABLE_DOCUMENT_ID = /^(?!\.{1,2}$)(?!__[\s\S]*__$)[^/]+$/;
 
-function refuseUnusableIds<S extends z.ZodType>(schema: S): S {
+function refuseUnstorable<S extends z.ZodType>(schema: S): S {
   return schema.superRefine((body, ctx) => {
     if (typeof body !== 'object' || body === null) return;
     for (const [key, value] of Object.entries(body)) {
@@ -44,11 +46,18 @@ function refuseUnusableIds<S extends z.ZodType>(schema: S): S {
           message: `expected an id without "/" that is not ".", ".." or "__…__", got ${show(value)}`,
         });
     }
+    const illFormed = illFormedTextAt(body);
+    if (illFormed !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: illFormed,
+        message: 'expected well-formed Unicode text, got a lone surrogate',
+      });
   });
 }
 
 export function defineAction<S extends z.ZodType>(schema: S, run: Action<S>['run']): Action<S> {
-  return { schema: refuseUnusableIds(schema), run };
+  return { schema: refuseUnstorable(schema), run };
 }
 
 export const ok = (body: Record<string, unknown>): ActionResult => ({ status: 200, body });

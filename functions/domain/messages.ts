@@ -4,7 +4,7 @@
  * reason that names the field, the value and what was expected.
  */
 import { z } from 'zod';
-import { boundReason, describeIssues, show } from './validation';
+import { boundReason, describeIssues, formatPath, illFormedTextAt, isWellFormed, show } from './validation';
 
 /** Pub/Sub's own limit is 10 MB; no legitimate Glidepath message comes near 256 KiB. */
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
@@ -19,6 +19,9 @@ export const TOPICS = {
 export type IntakeTopic = typeof TOPICS.gcr | typeof TOPICS.cloudBuilds | typeof TOPICS.deployRequests;
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Text is stored as it is, and Firestore keeps only valid UTF-8: no lone surrogates. */
+const WELL_FORMED = 'expected well-formed Unicode text (no lone surrogates)';
 
 /** Pub/Sub allows 100 attributes (keys ≤ 256 bytes, values ≤ 1024); dead-lettering adds a few of its own. */
 export const MAX_ATTRIBUTES = 128;
@@ -43,15 +46,24 @@ export const PubsubMessage = z.object({
     .max(Math.ceil((MAX_PAYLOAD_BYTES * 4) / 3) + 4)
     .regex(BASE64, 'expected base64')
     .optional(),
+  // Kept as a map in records: Firestore refuses field names like `__x__` and empty ones.
   attributes: z
-    .record(z.string().min(1).max(256), z.string().max(1024))
+    .record(
+      z
+        .string()
+        .min(1)
+        .max(256)
+        .regex(/^(?!__[\s\S]*__$)/, 'expected an attribute name that is not "__…__" (reserved in Firestore)')
+        .refine(isWellFormed, WELL_FORMED),
+      z.string().max(1024).refine(isWellFormed, WELL_FORMED),
+    )
     .refine((a) => Object.keys(a).length <= MAX_ATTRIBUTES, {
       error: `expected at most ${MAX_ATTRIBUTES} attributes`,
     })
     .optional(),
   messageId: MessageId.optional(),
   message_id: MessageId.optional(),
-  publishTime: z.string().max(64).optional(),
+  publishTime: z.string().max(64).refine(isWellFormed, WELL_FORMED).optional(),
   deliveryAttempt: z.number().int().optional(),
 });
 export type PubsubMessage = z.output<typeof PubsubMessage>;
@@ -96,7 +108,10 @@ export const JobTrigger = z.strictObject({
   overrides: z
     .strictObject({
       args: z.array(z.string().max(4096)).max(100).optional(),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32768)).optional(),
+      // Kept as a map in the job run: Firestore refuses field names like `__x__`.
+      env: z
+        .record(z.string().regex(/^(?!__.*__$)[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32768))
+        .optional(),
     })
     .optional(),
 });
@@ -141,6 +156,13 @@ export function decodeMessage<S extends z.ZodType>(
   const r = schema.safeParse(json.value, { reportInput: true });
   if (!r.success)
     return { ok: false, reason: boundReason(`invalid ${what}: ${describeIssues(r.error).join('; ')}`) };
+  // JSON can spell a lone surrogate (`"\ud800"`); no store Glidepath writes to can keep one.
+  const illFormed = illFormedTextAt(r.data);
+  if (illFormed !== undefined)
+    return {
+      ok: false,
+      reason: `invalid ${what}: ${formatPath(illFormed)}: expected well-formed Unicode text, got a lone surrogate`,
+    };
   return { ok: true, value: r.data };
 }
 

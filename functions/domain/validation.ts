@@ -71,7 +71,55 @@ export function boundedJson(value: unknown, maxChars: number): { text: string; t
     }
   }
   const truncated = stack.length > 0 || out.length > maxChars;
-  return { text: truncated ? out.slice(0, maxChars) : out, truncated };
+  return { text: truncated ? cut(out, maxChars) : out, truncated };
+}
+
+/**
+ * `text` cut to at most `max` UTF-16 units, never between the two halves of a
+ * surrogate pair: half an emoji is a lone surrogate, which no UTF-8 store
+ * (Firestore, Slack) accepts.
+ */
+export function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const code = text.charCodeAt(max - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : Math.max(0, max));
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** True for text that UTF-8 can encode: no lone surrogates (which JSON's `\ud800` escapes can produce). */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/** The path of the first string or key in `value` that is not well-formed Unicode, if any. */
+export function illFormedTextAt(value: unknown): PropertyKey[] | undefined {
+  // Each entry links to its parent, so that a path is built only for the culprit: copying
+  // it at every level would be quadratic in the depth (100,000 levels parse fine as JSON).
+  interface At {
+    key: PropertyKey;
+    parent: At | undefined;
+  }
+  const pathOf = (at: At | undefined): PropertyKey[] => {
+    const path: PropertyKey[] = [];
+    for (let a = at; a; a = a.parent) path.unshift(a.key);
+    return path;
+  };
+  const stack: Array<[unknown, At | undefined]> = [[value, undefined]];
+  while (stack.length > 0) {
+    const [v, at] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) return pathOf(at);
+    } else if (v !== null && typeof v === 'object') {
+      const array = Array.isArray(v);
+      for (const [k, x] of Object.entries(v)) {
+        const child = { key: array ? Number(k) : k, parent: at };
+        if (!isWellFormed(k)) return pathOf(child);
+        stack.push([x, child]);
+      }
+    }
+  }
+  return undefined;
 }
 
 function jsonable(v: unknown): boolean {
@@ -82,14 +130,14 @@ function jsonable(v: unknown): boolean {
 export function show(value: unknown, max = SHOWN_CHARS): string {
   if (value === undefined) return 'nothing';
   const { text, truncated } = boundedJson(value, max + 1);
-  return truncated || text.length > max ? `${text.slice(0, max - 3)}...` : text;
+  return truncated || text.length > max ? `${cut(text, max - 3)}...` : text;
 }
 
 /** Cuts a reason to `max` characters, saying how much was cut. */
 export function boundReason(reason: string, max = MAX_REASON_CHARS): string {
   if (reason.length <= max) return reason;
   const note = ` ... (${reason.length - max} more characters)`;
-  return reason.slice(0, max - note.length - 6) + note;
+  return cut(reason, max - note.length - 6) + note;
 }
 
 /** One line per problem (at most MAX_PROBLEMS, then a count), each naming the field path, what was expected and what was given. */

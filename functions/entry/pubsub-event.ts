@@ -33,16 +33,25 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
  * bounded reason and payload.
  */
 export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped {
-  const data: unknown = event?.data;
+  // The functions-framework converts a raw push only when its message has data; a message with
+  // attributes alone (which Pub/Sub allows) arrives as the push body itself, `{message, subscription}`.
+  const raw: unknown = event;
+  const data: unknown =
+    event?.data ??
+    (isRecord(raw) && isRecord(raw.message)
+      ? { message: raw.message, subscription: raw.subscription }
+      : undefined);
   const source = typeof event?.source === 'string' ? event.source : '';
   const subscription = isRecord(data) ? data.subscription : undefined;
   const topic =
     topicOf(/\/topics\/([^/]+)$/.exec(source)?.[1]) ??
     (typeof subscription === 'string' ? topicOf(subscription) : undefined);
-  const raw = isRecord(data) ? data.message : undefined;
-  const parsed = PubsubMessage.safeParse(raw, { reportInput: true });
+  const message = isRecord(data) ? data.message : undefined;
+  const parsed = PubsubMessage.safeParse(message, { reportInput: true });
   // The CloudEvent id is the message id on Pub/Sub; only a well-formed one may name a record.
-  const eventId = MessageId.safeParse(event?.id).success ? (event.id as string) : undefined;
+  const eventId = [event?.id, isRecord(message) ? message.messageId : undefined].find(
+    (id): id is string => MessageId.safeParse(id).success,
+  );
   if (!parsed.success) {
     const json = boundedJson(data ?? null, MAX_PAYLOAD_BYTES);
     const bytes = Buffer.from(json.text, 'utf8');
@@ -52,7 +61,7 @@ export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped
       ok: false,
       topic,
       reason: boundReason(
-        `message: expected a Pub/Sub message with base64 data, got ${show(raw)} (${describeIssues(parsed.error, 'message').join('; ')})${
+        `message: expected a Pub/Sub message with base64 data, got ${show(message)} (${describeIssues(parsed.error, 'message').join('; ')})${
           cut ? `; the record keeps only the first ${MAX_PAYLOAD_BYTES} bytes of the event` : ''
         }`,
       ),
@@ -62,7 +71,7 @@ export function unwrapPubsubEvent(event: CloudEvent<PubsubEventData>): Unwrapped
       },
     };
   }
-  const message = parsed.data;
-  if (!message.messageId && !message.message_id && eventId) message.messageId = eventId;
-  return { ok: true, topic, message };
+  const unwrapped = parsed.data;
+  if (!unwrapped.messageId && !unwrapped.message_id && eventId) unwrapped.messageId = eventId;
+  return { ok: true, topic, message: unwrapped };
 }
