@@ -27,6 +27,7 @@ import {
   ValidationError,
   boundedJson,
   describeIssues,
+  isWellFormed,
 } from '../../functions/domain/validation';
 import { unwrapPubsubEvent, type PubsubEventData } from '../../functions/entry/pubsub-event';
 
@@ -62,7 +63,7 @@ export function usableDocumentId(id: string): boolean {
     !id.includes('/') &&
     id !== '.' &&
     id !== '..' &&
-    !/^__.*__$/.test(id) &&
+    !/^__[\s\S]*__$/.test(id) &&
     Buffer.byteLength(id) <= 1500
   );
 }
@@ -97,6 +98,28 @@ export function namesField(reason: string, field: string, related: readonly stri
     // The payload as a whole: too large, not base64, not JSON.
     /^message\.data: /.test(reason)
   );
+}
+
+/**
+ * Why Firestore would refuse to store `value`, if it would: text that is not
+ * valid UTF-8 (a lone surrogate), or a map key that is empty or `__…__`.
+ */
+export function unstorable(value: unknown): string | undefined {
+  const stack: Array<[unknown, string]> = [[value, '']];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (!isWellFormed(v)) return `lone surrogate in ${path || '(root)'}`;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (!isWellFormed(k)) return `lone surrogate in a key of ${path || '(root)'}`;
+        if (!Array.isArray(v) && (k === '' || /^__[\s\S]*__$/.test(k)))
+          return `reserved field name ${JSON.stringify(k)} in ${path || '(root)'}`;
+        stack.push([x, path.length < 200 ? `${path}.${k}` : path]);
+      }
+    }
+  }
+  return undefined;
 }
 
 class PropertyViolation extends Error {
@@ -877,6 +900,11 @@ function checkReason(reason: unknown, where: string): asserts reason is string {
     `${where}: reason of ${reason.length} characters (max ${MAX_REASON})`,
     reason.slice(0, 200),
   );
+  expect(
+    isWellFormed(reason),
+    `${where}: the reason is not well-formed Unicode (cut inside a surrogate pair?)`,
+    reason,
+  );
 }
 
 /** Every outcome is one of the three, with a bounded reason; a rollout only ever deploys inside its service's repository. */
@@ -907,6 +935,8 @@ export function checkIntakeDecision(
           plan.image === `${configured.image}@${request.digest}`,
         `rollout of ${configured.name} deploys ${plan.image}, outside ${configured.image}`,
       );
+      const refused = unstorable({ ...request, service: configured.name });
+      expect(refused === undefined, `Firestore would refuse the rollout record: ${refused}`);
     }
   }
 }
@@ -921,6 +951,8 @@ export function checkJobDecision(decision: JobTriggerDecision): void {
   expect(POLICY.jobs.includes(decision.job), 'start of a job that is not in the policy', decision.job?.name);
   expect(decision.runId.startsWith(`${decision.job.name}-`), 'run id does not name its job', decision.runId);
   expect(usableDocumentId(decision.runId), 'run id is not a Firestore document id', decision.runId);
+  const refused = unstorable({ overrides: decision.overrides, scheduledAt: decision.scheduledAt });
+  expect(refused === undefined, `Firestore would refuse the job run: ${refused}`);
 }
 
 /** A document's size as Firestore counts it: UTF-8 strings plus one byte, 8 per number, field names included. */
@@ -969,6 +1001,8 @@ export function checkRejectionRecord(topic: string, message: PubsubMessage, reas
     'the dead-letter id is not a Firestore document id',
     record.id.slice(0, 100),
   );
+  const refused = unstorable(record);
+  expect(refused === undefined, `Firestore would refuse the dead-letter record: ${refused}`);
   const bytes = firestoreBytes(record);
   expect(
     bytes < FIRESTORE_DOCUMENT_BYTES - 4096,
@@ -1192,6 +1226,8 @@ export const actionProperty = (name: string) =>
     }
     const keys = prototypeKeysIn(parsed.data);
     expect(keys.length === 0, 'a parsed body kept prototype keys', keys);
+    const refused = unstorable(parsed.data);
+    expect(refused === undefined, `a parsed body Firestore would refuse: ${refused}`);
     for (const [key, value] of Object.entries(parsed.data as Record<string, unknown>)) {
       if (/Id$/.test(key) && value !== undefined)
         expect(

@@ -17,7 +17,14 @@ import {
   DeployRequest,
 } from '../../functions/domain/messages';
 import { MAX_POLICY_BYTES, parsePolicyYaml } from '../../functions/domain/policy';
-import { ValidationError, boundedJson, describeIssues } from '../../functions/domain/validation';
+import {
+  ValidationError,
+  boundReason,
+  boundedJson,
+  describeIssues,
+  isWellFormed,
+  show,
+} from '../../functions/domain/validation';
 import { unwrapPubsubEvent, type PubsubEventData } from '../../functions/entry/pubsub-event';
 import {
   ACTION_SAMPLES,
@@ -324,6 +331,54 @@ describe('regressions found by the fuzzing', () => {
         attributes: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, 'v'])),
       }).success,
     ).toBe(false);
+  });
+
+  it('a raw push the framework did not convert (attributes, no data) is unwrapped with its id and topic', () => {
+    // Was judged as an event without data: recorded as "null" under a hash shared by every such message.
+    const body = {
+      message: { messageId: '123', attributes: { origin: 'x' } },
+      subscription: 'projects/p/subscriptions/gcr-intake',
+    };
+    const u = unwrapPubsubEvent(body as unknown as CloudEvent<PubsubEventData>);
+    expect(u).toMatchObject({
+      ok: true,
+      topic: 'gcr',
+      message: { messageId: '123', attributes: { origin: 'x' } },
+    });
+    expect(decideIntake(POLICY, u.topic, u.message)).toMatchObject({
+      outcome: 'rejected',
+      reason: 'message.data: expected base64-encoded JSON, got nothing',
+    });
+  });
+
+  it('text that Firestore cannot store (lone surrogates, "__x__" names) is refused at the door', () => {
+    // Each was accepted, then failed to be written (a rollout, job run or dead letter): an error, a redelivery.
+    const request = {
+      service: 'api',
+      image: `${POLICY.services[0].image}@${GOOD_DIGEST}`,
+      reason: '\ud800',
+      requestedBy: 'x',
+    };
+    expect(
+      decideIntake(POLICY, 'glidepath-deploy-requests', { data: b64(JSON.stringify(request)) }),
+    ).toMatchObject({
+      outcome: 'rejected',
+      reason: 'invalid deploy request: reason: expected well-formed Unicode text, got a lone surrogate',
+    });
+    const env = { job: 'nightly-report', overrides: { env: { __x__: '1' } } };
+    expect(decideJobTrigger(POLICY, { data: b64(JSON.stringify(env)), messageId: '1' })).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/^invalid job trigger: overrides\.env/),
+    });
+    for (const attributes of [{ __x__: 'v' }, { a: '\udc00' }, { '\ud800': 'v' }, { '': 'v' }])
+      expect(PubsubMessage.safeParse({ data: 'e30=', attributes }).success).toBe(false);
+    expect(ACTIONS.rollback.schema.safeParse({ ...ACTION_SAMPLES.rollback, reason: 'a\ud800' }).success).toBe(
+      false,
+    );
+    // A value or reason cut at its limit never splits an emoji in two (half of one is a lone surrogate).
+    expect(boundedJson('👩'.repeat(100), 4).text).toBe('"👩');
+    expect(isWellFormed(show('👩'.repeat(100)))).toBe(true);
+    expect(isWellFormed(boundReason(`x${'👩'.repeat(2000)}`))).toBe(true);
   });
 
   it('an action id with a "/" is a 400 naming the field, not a 503 retried forever', () => {
