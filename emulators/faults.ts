@@ -15,11 +15,13 @@
  *   change, before its Firestore write (subject: `<service>/<region> <method>`,
  *   method `deployRevision` or `setTraffic`), or right after a job execution
  *   was started, before the attempt is recorded (subject: `<job>/<region> runJob`).
+ * - `intake.crash`: intake or the job trigger dies right after starting a
+ *   workflow execution, before recording it (subject: the service or job).
  * - `push.before` / `push.after`: a Pub/Sub push fails before the function
  *   runs, or after it ran (so Pub/Sub redelivers a handled message).
  * - `slack`: the webhook answers 500 (`error`) or never (`hang`).
  */
-import type { JobRunner, TrafficRouter } from '../functions/ports';
+import type { JobRunner, TrafficRouter, WorkflowLauncher } from '../functions/ports';
 import { crashCurrentRequest } from './functions-host';
 import { seededRandom } from './cloudrun/profiles';
 
@@ -124,6 +126,19 @@ export function crashingJobRunner(runner: JobRunner, faults: FaultInjector): Job
     run: async (job, overrides) => {
       const name = await runner.run(job, overrides);
       if (faults.fire('actions.crash', `${job.job}/${job.region} runJob`)) await crashCurrentRequest();
+      return name;
+    },
+  };
+}
+
+/** Wraps a WorkflowLauncher so that `intake.crash` kills the delivery right after an execution started. */
+export function crashingLauncher(launcher: WorkflowLauncher, faults: FaultInjector): WorkflowLauncher {
+  return {
+    cancel: (name) => launcher.cancel(name),
+    state: (name) => launcher.state(name),
+    start: async (workflow, argument, labels) => {
+      const name = await launcher.start(workflow, argument, labels);
+      if (faults.fire('intake.crash', labels.service ?? labels.job ?? '')) await crashCurrentRequest();
       return name;
     },
   };

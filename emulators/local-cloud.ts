@@ -20,7 +20,7 @@ import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackSink } from './slack-sink';
-import { FaultInjector, crashingJobRunner, crashingRouter } from './faults';
+import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
 import { FUNCTIONS } from '../functions/catalog';
@@ -31,6 +31,8 @@ import { createLogger, type Logger } from '../functions/shared/log';
 import { localClientOptions } from '../functions/shared/endpoint';
 import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
 import { createCloudRunJobRunner } from '../functions/adapters/jobs';
+import { WorkflowsLauncher } from '../functions/adapters/workflows';
+import { ExecutionsClient } from '@google-cloud/workflows';
 import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport } from '../functions/usecases/sweep';
 
@@ -162,7 +164,10 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const cloudRunJobs = createCloudRunJobRunner({ clientOptions: localClientOptions(cloudRun.grpcHost) });
     stops.push(() => cloudRunJobs.close());
     const jobs = crashingJobRunner(cloudRunJobs, faults);
-    configureRuntime({ log, router: () => router, jobs: () => jobs, ...opts.runtime });
+    const executions = new ExecutionsClient({ projectId, ...localClientOptions(workflows.host) });
+    stops.push(() => executions.close());
+    const launcher = crashingLauncher(new WorkflowsLauncher(executions, projectId, location), faults);
+    configureRuntime({ log, router: () => router, jobs: () => jobs, launcher, ...opts.runtime });
 
     // Topics and push subscriptions, as Terraform declares them.
     const pubsub = new PubSub({ projectId });

@@ -57,6 +57,15 @@ export interface RevisionState {
 }
 
 /**
+ * Called after every read of the service and before the etag-guarded write
+ * that follows it; throws if the caller may no longer change the service.
+ * With the etag, it fences out a caller that lost its lease mid-call: a
+ * newer writer changes the etag, so the stale write fails, re-reads, and
+ * meets the fence.
+ */
+export type Fence = () => Promise<void>;
+
+/**
  * Deploys revisions and moves traffic. Every write uses the service's etag
  * and retries a bounded number of times on conflict, re-reading the service
  * and re-applying `plan` to the fresh snapshot.
@@ -77,13 +86,14 @@ export interface TrafficRouter {
       revisionName: string;
       plan: (current: ServiceSnapshot) => TrafficTarget[];
       timeoutMs: number;
+      fence?: Fence;
     },
   ): Promise<ServiceSnapshot>;
   /** Replaces the traffic with `plan(current)`; waits for the operation, up to `timeoutMs`. */
   setTraffic(
     ref: ServiceRef,
     plan: (current: ServiceSnapshot) => TrafficTarget[],
-    opts: { timeoutMs: number },
+    opts: { timeoutMs: number; fence?: Fence },
   ): Promise<ServiceSnapshot>;
 }
 

@@ -57,6 +57,7 @@ export const FAULT_KINDS = [
   'slack',
   'kill-execution',
   'contention',
+  'intake-crash',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -116,5 +117,6 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
   // The actions call dies after Cloud Run started the execution, before it was recorded.
   if (rnd() < 0.3) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
+  if (rnd() < 0.1) faults.push({ at: 'intake.crash', effect: 'crash', times: 1 });
   return { seed, outcomes, duplicate: rnd() < 0.3, faults };
 }

@@ -85,6 +85,7 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
       ok(
         await rollout.rollbackRegion(rolloutDeps(ctx), b.rolloutId, b.region, b.reason, {
           includePromoted: b.includePromoted,
+          ...(b.executionId ? { executionId: b.executionId } : {}),
         }),
       ),
   ),
@@ -95,7 +96,8 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
       reason: z.string().min(1).max(2000),
       executionId: ExecutionId,
     }),
-    async (ctx, b) => ok(await rollout.complete(rolloutDeps(ctx), b.rolloutId, b.status, b.reason)),
+    async (ctx, b) =>
+      ok(await rollout.complete(rolloutDeps(ctx), b.rolloutId, b.status, b.reason, b.executionId)),
   ),
   notify: defineAction(
     z.strictObject({ rolloutId: RolloutId, text: z.string().min(1).max(3000), executionId: ExecutionId }),

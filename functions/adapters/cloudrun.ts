@@ -7,7 +7,14 @@
  */
 import { RevisionsClient, ServicesClient, protos } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
-import type { RevisionState, ServiceRef, ServiceSnapshot, TrafficRouter, TrafficTarget } from '../ports';
+import type {
+  Fence,
+  RevisionState,
+  ServiceRef,
+  ServiceSnapshot,
+  TrafficRouter,
+  TrafficTarget,
+} from '../ports';
 import { fromSdkError, GlidepathError } from '../shared/errors';
 import { silentLogger, type Logger } from '../shared/log';
 import { awaitOperation, LRO_CALL_OPTIONS } from './operations';
@@ -130,11 +137,13 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
     what: string,
     mutate: (svc: IService) => IService,
     timeoutMs: number,
+    fence: Fence | undefined,
   ): Promise<ServiceSnapshot> {
     for (let attempt = 0; ; attempt++) {
       const current = await read(ref);
       if (!current)
         throw new GlidepathError('not_found', `${what}: service ${serviceName(ref)} does not exist`);
+      await fence?.();
       let operation;
       try {
         [operation] = await services.updateService({ service: mutate(current) }, LRO_CALL_OPTIONS);
@@ -196,6 +205,7 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
           };
         },
         input.timeoutMs,
+        input.fence,
       );
     },
 
@@ -205,6 +215,7 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
         `set traffic of ${serviceName(ref)}`,
         (svc) => ({ ...svc, traffic: toApiTraffic(plan(toSnapshot(ref, svc))) }),
         opts.timeoutMs,
+        opts.fence,
       );
     },
 

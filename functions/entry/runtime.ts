@@ -24,6 +24,7 @@ import {
   type MetricsSource,
   type Notifier,
   type TrafficRouter,
+  type WorkflowLauncher,
 } from '../ports';
 import type { Policy } from '../domain/policy';
 
@@ -35,7 +36,7 @@ export interface Runtime {
   store: FirestoreRolloutStore;
   /** Job runs and dead letters. */
   jobStore: FirestoreJobStore;
-  launcher: WorkflowsLauncher;
+  launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
   outbox: OutboxNotifier;

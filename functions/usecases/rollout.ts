@@ -6,10 +6,18 @@
  * and records state in Firestore *before* it moves traffic, so that a
  * rollback can always restore exactly what was recorded.
  */
-import type { Clock, MetricsSource, Notifier, ServiceRef, TrafficRouter, WorkflowLauncher } from '../ports';
+import type {
+  Clock,
+  Fence,
+  MetricsSource,
+  Notifier,
+  ServiceRef,
+  TrafficRouter,
+  WorkflowLauncher,
+} from '../ports';
 import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
-import type { RegionRecord, RolloutRecord, RolloutStatus } from '../domain/records';
+import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
   promoted,
@@ -99,7 +107,14 @@ export async function deploy(
   const previous = await deps.store.claimRegion(rollout.service, region, rolloutId, now());
   if (previous) {
     const superseded = await deps.store.getRollout(previous);
-    if (superseded) await restoreRecordedSplit(deps, superseded, region, `superseded by ${rolloutId}`);
+    if (superseded)
+      await restoreRecordedSplit(
+        deps,
+        superseded,
+        region,
+        `superseded by ${rolloutId}`,
+        liveFence(deps, rolloutId, region, executionId),
+      );
     snapshot = (await deps.router.getService(ref)) ?? snapshot;
   }
 
@@ -130,6 +145,7 @@ export async function deploy(
         revisionName: candidate,
         plan: (current) => withCandidateAtZero(current, candidate, plan.revisionTag),
         timeoutMs: OPERATION_TIMEOUT_MS,
+        fence: liveFence(deps, rolloutId, region, executionId),
       });
     } catch (err) {
       if (!(err instanceof GlidepathError) || err.transient) throw err;
@@ -212,7 +228,7 @@ export async function shift(
     refOf(rollout, region),
     (current) =>
       shifted(current, record.stableRevision!, record.candidateRevision!, plan.revisionTag, percent),
-    { timeoutMs: OPERATION_TIMEOUT_MS },
+    { timeoutMs: OPERATION_TIMEOUT_MS, fence: liveFence(deps, rolloutId, region, executionId) },
   );
   const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   const steps = [...record.steps];
@@ -302,9 +318,7 @@ export async function promote(
   const snapshot = await deps.router.setTraffic(
     refOf(rollout, region),
     (current) => promoted(current, record.candidateRevision!, plan.revisionTag),
-    {
-      timeoutMs: OPERATION_TIMEOUT_MS,
-    },
+    { timeoutMs: OPERATION_TIMEOUT_MS, fence: liveFence(deps, rolloutId, region, executionId) },
   );
   const traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   const note = record.stableRevision
@@ -339,30 +353,39 @@ export async function rollbackRegion(
   rolloutId: string,
   region: string,
   reason: string,
-  opts: { includePromoted?: boolean } = {},
+  opts: { includePromoted?: boolean; executionId?: string } = {},
 ): Promise<{ traffic: Record<string, number> | null }> {
   const rollout = await deps.store.getRollout(rolloutId);
   if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
   const record = rollout.regions[region];
+  if (isStaleExecution(deps, rollout, opts.executionId, 'rollback'))
+    return { traffic: record?.traffic ?? null };
   const service = await deps.store.getService(rollout.service);
   const holder = service?.candidates[region];
   if (!record || (holder && holder !== rolloutId)) return { traffic: record?.traffic ?? null };
   if (record.status === 'PROMOTED' && !opts.includePromoted) return { traffic: record.traffic };
   // Already rolled back by a call that died before freeing the slot: just free it.
-  const traffic =
-    record.status === 'ROLLED_BACK'
-      ? record.traffic
-      : await restoreRecordedSplit(deps, rollout, region, reason);
+  let traffic: Record<string, number> | null = record.traffic;
+  if (record.status !== 'ROLLED_BACK') {
+    try {
+      traffic = await restoreRecordedSplit(deps, rollout, region, reason, slotFence(deps, rollout, region));
+    } catch (err) {
+      // Another rollout took the region between our check and the write: it restores it now.
+      if (err instanceof RolloutStopped) return { traffic: record.traffic };
+      throw err;
+    }
+  }
   await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
   return { traffic };
 }
 
-/** Puts the recorded split back, records it and tells Slack. The caller owns the region's slot. */
+/** Puts the recorded split back, records it and tells Slack. The caller owns the region's slot (see `fence`). */
 async function restoreRecordedSplit(
   deps: RolloutDeps,
   rollout: RolloutRecord,
   region: string,
   reason: string,
+  fence: Fence,
 ): Promise<Record<string, number> | null> {
   const record = rollout.regions[region];
   // Nothing was deployed (e.g. the service does not exist there): nothing to restore.
@@ -373,7 +396,7 @@ async function restoreRecordedSplit(
     const snapshot = await deps.router.setTraffic(
       refOf(rollout, region),
       (current) => restored(current, recorded),
-      { timeoutMs: OPERATION_TIMEOUT_MS },
+      { timeoutMs: OPERATION_TIMEOUT_MS, fence },
     );
     traffic = trafficMap(snapshot.traffic, snapshot.latestReadyRevision);
   }
@@ -397,7 +420,11 @@ export async function complete(
   rolloutId: string,
   status: RolloutStatus,
   reason: string,
+  executionId?: string,
 ): Promise<{ status: RolloutStatus }> {
+  const current = await deps.store.getRollout(rolloutId);
+  if (!current) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
+  if (isStaleExecution(deps, current, executionId, 'complete')) return { status: current.status };
   const { rollout, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
   deps.log.info('rollout finished', {
     event: 'rollout_finished',
@@ -429,6 +456,57 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
       await rollbackRegion(deps, rolloutId, region, `aborted by ${by}`);
   }
   return (await deps.store.getRollout(rolloutId))!;
+}
+
+/**
+ * The fence of a live action's traffic write (see ports.Fence): the rollout
+ * is still active, driven by this execution, and holds the region's slot.
+ */
+function liveFence(deps: RolloutDeps, rolloutId: string, region: string, executionId?: string): Fence {
+  return async () => {
+    const a = await deps.store.authorize(rolloutId, executionId);
+    if ('stop' in a) throw new RolloutStopped(a.stop);
+    const holder = a.service.candidates[region];
+    if (holder !== rolloutId)
+      throw new RolloutStopped(
+        `rollout ${rolloutId} no longer holds the ${region} candidate slot of ${a.rollout.service} (${holder ?? 'free'})`,
+      );
+  };
+}
+
+/** The fence of a rollback's write: the region's slot is still this rollout's (or free). */
+function slotFence(deps: RolloutDeps, rollout: RolloutRecord, region: string): Fence {
+  return async () => {
+    const holder = (await deps.store.getService(rollout.service))?.candidates[region];
+    if (holder && holder !== rollout.id)
+      throw new RolloutStopped(`region ${region} of ${rollout.service} now belongs to rollout ${holder}`);
+  };
+}
+
+/**
+ * A call from a workflow execution that does not drive this live rollout: a
+ * second execution started by an intake redelivery after a crash. Its
+ * rollback or completion must not undo what the driving execution does.
+ */
+function isStaleExecution(
+  deps: RolloutDeps,
+  rollout: RolloutRecord,
+  executionId: string | undefined,
+  action: string,
+): boolean {
+  const stale = Boolean(
+    executionId &&
+    rollout.executionName &&
+    !isTerminal(rollout.status) &&
+    !rollout.executionName.endsWith(`/${executionId}`),
+  );
+  if (stale)
+    deps.log.warn(`${action} from a stale execution ignored`, {
+      rolloutId: rollout.id,
+      executionId,
+      drivenBy: rollout.executionName,
+    });
+  return stale;
 }
 
 function requireCandidate(

@@ -243,3 +243,34 @@ test('getRevision reports a Ready revision and undefined for an unknown one', as
   });
   expect(await router.getRevision(ref('api'), 'api-nope')).toBeUndefined();
 });
+
+test('a fence checked after every read stops a writer that lost its lease while another wrote', async () => {
+  await createService(h.services, 'fenced');
+  const stable = (await router.getService(ref('fenced')))!.latestReadyRevision!;
+  let leaseHeld = true;
+  let fenceChecks = 0;
+  const attempt = router.setTraffic(
+    ref('fenced'),
+    (current) => {
+      // Between our read and our write, a newer rollout takes the service over.
+      if (leaseHeld) {
+        leaseHeld = false;
+        h.emulator.modifyService(serviceName('fenced'), (spec) => (spec.labels = { owner: 'newer-rollout' }));
+      }
+      return [...current.traffic, { type: 'REVISION', revision: stable, percent: 0, tag: 'stale-writer' }];
+    },
+    {
+      timeoutMs: 5000,
+      fence: async () => {
+        fenceChecks++;
+        if (!leaseHeld) throw new Error('lease lost');
+      },
+    },
+  );
+  // The stale write failed on its etag; the retry re-read and met the fence.
+  await expect(attempt).rejects.toThrow('lease lost');
+  expect(fenceChecks).toBe(2);
+  const [svc] = await h.services.getService({ name: serviceName('fenced') });
+  expect(svc.labels).toEqual({ owner: 'newer-rollout' });
+  expect((svc.traffic ?? []).map((t) => t.tag)).not.toContain('stale-writer');
+});
