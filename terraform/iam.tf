@@ -91,11 +91,12 @@ resource "google_project_iam_member" "datastore_user" {
 
 # Workflows has no per-workflow IAM policy (the lowest level of
 # roles/workflows.invoker is the project). intake starts `rollout`, job-trigger
-# starts `job-run`.
+# starts `job-run`, and actions starts the next queued rollout when one ends.
 resource "google_project_iam_member" "workflows_invoker" {
   for_each = {
     intake        = google_service_account.intake.email
     "job-trigger" = google_service_account.job_trigger.email
+    actions       = google_service_account.actions.email
   }
 
   project = var.project_id
