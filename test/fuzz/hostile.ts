@@ -126,9 +126,10 @@ class PropertyViolation extends Error {
   override name = 'PropertyViolation';
 }
 
-function expect(condition: unknown, what: string, detail?: unknown): asserts condition {
+/** Throws a PropertyViolation saying `what` (and a bounded view of `detail`) unless `condition` holds. */
+function must(condition: unknown, what: string, detail?: unknown): asserts condition {
   if (!condition) {
-    const shown = detail === undefined ? '' : `: ${String(JSON.stringify(detail)).slice(0, 600)}`;
+    const shown = detail === undefined ? '' : `: ${boundedJson(detail, 600).text}`;
     throw new PropertyViolation(`${what}${shown}`);
   }
 }
@@ -138,12 +139,12 @@ const ARRAY_PROTOTYPE_KEYS = Object.getOwnPropertyNames(Array.prototype).sort().
 
 /** Object.prototype (and Array.prototype) are exactly as they were when this module loaded. */
 export function assertNotPolluted(): void {
-  expect(({} as Record<string, unknown>).polluted === undefined, 'Object.prototype.polluted is set');
-  expect(
+  must(({} as Record<string, unknown>).polluted === undefined, 'Object.prototype.polluted is set');
+  must(
     Object.getOwnPropertyNames(Object.prototype).sort().join() === PROTOTYPE_KEYS,
     'Object.prototype gained keys',
   );
-  expect(
+  must(
     Object.getOwnPropertyNames(Array.prototype).sort().join() === ARRAY_PROTOTYPE_KEYS,
     'Array.prototype gained keys',
   );
@@ -713,11 +714,28 @@ const SOURCES = [
   '',
 ];
 
-/** A CloudEvent as the functions-framework might hand one over, with every part hostile. */
-export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc
+/** Small wrong-typed values, for the fields where size is not the point. */
+const smallJsonValue: fc.Arbitrary<unknown> = fc.oneof(
+  hostileString,
+  fc.jsonValue({ maxDepth: 2 }),
+  fc.constantFrom(...PROTO_JSON).map((t) => JSON.parse(t) as unknown),
+);
+
+const subscriptionName = fc.oneof(
+  fc.constantFrom('projects/p/subscriptions/gcr-intake', 'projects/p/subscriptions/glidepath-job-triggers-x'),
+  hostileString,
+  smallJsonValue,
+);
+
+/**
+ * A CloudEvent as the functions-framework might hand one over, with every
+ * part hostile; or a raw push it did not convert (it converts only messages
+ * with data), which reaches the function as the push body itself.
+ */
+const cloudEvent = fc
   .record({
-    id: fc.oneof(messageId, hostileJsonValue),
-    source: fc.oneof(fc.constantFrom(...SOURCES), hostileString, hostileJsonValue),
+    id: fc.oneof(messageId, smallJsonValue),
+    source: fc.oneof(fc.constantFrom(...SOURCES), hostileString, smallJsonValue),
     specversion: fc.constant('1.0'),
     type: fc.constant('google.cloud.pubsub.topic.v1.messagePublished'),
     data: fc.oneof(
@@ -740,23 +758,16 @@ export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc
                 arbitrary: fc.record(
                   {
                     data: hostileJsonValue,
-                    attributes: hostileJsonValue,
-                    messageId: hostileJsonValue,
-                    publishTime: hostileJsonValue,
+                    attributes: smallJsonValue,
+                    messageId: smallJsonValue,
+                    publishTime: smallJsonValue,
                   },
                   { requiredKeys: [] },
                 ),
               },
               { weight: 1, arbitrary: hostileJsonValue },
             ),
-            subscription: fc.oneof(
-              fc.constantFrom(
-                'projects/p/subscriptions/gcr-intake',
-                'projects/p/subscriptions/glidepath-job-triggers-x',
-              ),
-              hostileString,
-              hostileJsonValue,
-            ),
+            subscription: subscriptionName,
           },
           { requiredKeys: [] },
         ),
@@ -765,6 +776,18 @@ export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc
     ),
   })
   .map((e) => e as unknown as CloudEvent<PubsubEventData>);
+
+const unconvertedPush = fc
+  .record({
+    message: hostileMessage(fc.constantFrom(undefined, '')),
+    subscription: subscriptionName,
+  })
+  .map((e) => e as unknown as CloudEvent<PubsubEventData>);
+
+export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc.oneof(
+  { weight: 5, arbitrary: cloudEvent },
+  { weight: 1, arbitrary: unconvertedPush },
+);
 
 // ---------------------------------------------------------------------------
 // Action bodies.
@@ -894,13 +917,13 @@ export const hostileYaml: fc.Arbitrary<string> = fc.oneof(
 // The checks.
 
 function checkReason(reason: unknown, where: string): asserts reason is string {
-  expect(typeof reason === 'string' && reason.length > 0, `${where}: expected a non-empty reason`, reason);
-  expect(
+  must(typeof reason === 'string' && reason.length > 0, `${where}: expected a non-empty reason`, reason);
+  must(
     reason.length <= MAX_REASON,
     `${where}: reason of ${reason.length} characters (max ${MAX_REASON})`,
     reason.slice(0, 200),
   );
-  expect(
+  must(
     isWellFormed(reason),
     `${where}: the reason is not well-formed Unicode (cut inside a surrogate pair?)`,
     reason,
@@ -912,47 +935,47 @@ export function checkIntakeDecision(
   decision: IntakeDecision,
   blame?: { field: string; related: readonly string[] },
 ): void {
-  expect(['rollout', 'ignored', 'rejected'].includes(decision.outcome), 'unknown outcome', decision.outcome);
+  must(['rollout', 'ignored', 'rejected'].includes(decision.outcome), 'unknown outcome', decision.outcome);
   checkReason(decision.reason, decision.outcome);
   if (decision.outcome === 'rejected') {
-    expect(namesAField(decision.reason), 'rejection names no field', decision.reason);
+    must(namesAField(decision.reason), 'rejection names no field', decision.reason);
     if (blame !== undefined)
-      expect(
+      must(
         namesField(decision.reason, blame.field, blame.related),
         `rejection does not name ${blame.field}`,
         decision.reason,
       );
   }
   if (decision.outcome === 'rollout') {
-    expect(decision.requests.length > 0, 'a rollout without requests');
+    must(decision.requests.length > 0, 'a rollout without requests');
     for (const request of decision.requests) {
       const configured = POLICY.services.find((s) => s.name === request.service.name);
-      expect(configured, 'rollout of a service that is not in the policy', request.service.name);
+      must(configured, 'rollout of a service that is not in the policy', request.service.name);
       const plan = buildPlan(request, 'fuzz');
-      expect(
+      must(
         insideRepository(plan.image, configured.image) &&
           /^sha256:[a-f0-9]{64}$/.test(request.digest) &&
           plan.image === `${configured.image}@${request.digest}`,
         `rollout of ${configured.name} deploys ${plan.image}, outside ${configured.image}`,
       );
       const refused = unstorable({ ...request, service: configured.name });
-      expect(refused === undefined, `Firestore would refuse the rollout record: ${refused}`);
+      must(refused === undefined, `Firestore would refuse the rollout record: ${refused}`);
     }
   }
 }
 
 export function checkJobDecision(decision: JobTriggerDecision): void {
-  expect(decision.outcome === 'start' || decision.outcome === 'rejected', 'unknown outcome', decision);
+  must(decision.outcome === 'start' || decision.outcome === 'rejected', 'unknown outcome', decision);
   if (decision.outcome === 'rejected') {
     checkReason(decision.reason, 'rejected');
-    expect(namesAField(decision.reason), 'rejection names no field', decision.reason);
+    must(namesAField(decision.reason), 'rejection names no field', decision.reason);
     return;
   }
-  expect(POLICY.jobs.includes(decision.job), 'start of a job that is not in the policy', decision.job?.name);
-  expect(decision.runId.startsWith(`${decision.job.name}-`), 'run id does not name its job', decision.runId);
-  expect(usableDocumentId(decision.runId), 'run id is not a Firestore document id', decision.runId);
+  must(POLICY.jobs.includes(decision.job), 'start of a job that is not in the policy', decision.job?.name);
+  must(decision.runId.startsWith(`${decision.job.name}-`), 'run id does not name its job', decision.runId);
+  must(usableDocumentId(decision.runId), 'run id is not a Firestore document id', decision.runId);
   const refused = unstorable({ overrides: decision.overrides, scheduledAt: decision.scheduledAt });
-  expect(refused === undefined, `Firestore would refuse the job run: ${refused}`);
+  must(refused === undefined, `Firestore would refuse the job run: ${refused}`);
 }
 
 /** A document's size as Firestore counts it: UTF-8 strings plus one byte, 8 per number, field names included. */
@@ -995,16 +1018,16 @@ export function checkRejectionRecord(topic: string, message: PubsubMessage, reas
     replayed: false,
   };
   const parsed = DeadLetterRecord.safeParse(record);
-  expect(parsed.success, 'the dead-letter record does not validate', parsed.error?.issues.slice(0, 3));
-  expect(
+  must(parsed.success, 'the dead-letter record does not validate', parsed.error?.issues.slice(0, 3));
+  must(
     usableDocumentId(record.id),
     'the dead-letter id is not a Firestore document id',
     record.id.slice(0, 100),
   );
   const refused = unstorable(record);
-  expect(refused === undefined, `Firestore would refuse the dead-letter record: ${refused}`);
+  must(refused === undefined, `Firestore would refuse the dead-letter record: ${refused}`);
   const bytes = firestoreBytes(record);
-  expect(
+  must(
     bytes < FIRESTORE_DOCUMENT_BYTES - 4096,
     `the dead-letter record is ${bytes} bytes, more than a Firestore document holds`,
   );
@@ -1043,7 +1066,7 @@ export function fuzzProperty<T>(
         check(value);
         assertNotPolluted();
         const elapsed = performance.now() - started;
-        expect(
+        must(
           elapsed <= CASE_BUDGET_MS,
           `one case took ${Math.round(elapsed)} ms (budget ${CASE_BUDGET_MS} ms)`,
         );
@@ -1123,9 +1146,9 @@ export const imageNeverLeavesRepository = fuzzProperty(
     for (const request of decision.requests) {
       const configured = POLICY.services.find((x) => x.name === request.service.name)!;
       // The message itself named an image inside that repository.
-      expect(insideRepository(ref, configured.image), `${ref} started a rollout of ${configured.name}`);
+      must(insideRepository(ref, configured.image), `${ref} started a rollout of ${configured.name}`);
       if (topic === TOPICS.deployRequests)
-        expect(configured.name === s.name, 'a manual request deployed another service');
+        must(configured.name === s.name, 'a manual request deployed another service');
     }
   },
 );
@@ -1144,7 +1167,7 @@ export const jobTriggerProperty = fuzzProperty(
     const decision = decideJobTrigger(POLICY, message);
     checkJobDecision(decision);
     if (decision.outcome === 'rejected' && blame !== undefined)
-      expect(
+      must(
         namesField(decision.reason, blame) || /^(?:messageId|publishTime): /.test(decision.reason),
         `rejection does not name ${blame}`,
         decision.reason,
@@ -1159,14 +1182,14 @@ export const envelopeProperty = fuzzProperty(
   (event) => {
     const unwrapped = unwrapPubsubEvent(event);
     const known = Object.values(TOPICS) as string[];
-    expect(
+    must(
       unwrapped.topic === undefined || known.includes(unwrapped.topic),
       'unwrapped an unknown topic',
       unwrapped.topic,
     );
     // Whatever came in, what goes on is a well-formed message (it may be recorded as it is).
     const valid = PubsubMessage.safeParse(unwrapped.message);
-    expect(
+    must(
       valid.success,
       'the unwrapped message is not a valid Pub/Sub message',
       valid.error?.issues.slice(0, 3),
@@ -1174,9 +1197,9 @@ export const envelopeProperty = fuzzProperty(
     const topic = unwrapped.topic ?? 'unknown';
     if (!unwrapped.ok) {
       const kept = Buffer.from(unwrapped.message.data ?? '', 'base64').length;
-      expect(kept <= MAX_PAYLOAD_BYTES, `the kept payload is ${kept} bytes, over the limit`);
+      must(kept <= MAX_PAYLOAD_BYTES, `the kept payload is ${kept} bytes, over the limit`);
       checkReason(unwrapped.reason, 'unreadable envelope');
-      expect(
+      must(
         unwrapped.reason.startsWith('message'),
         'the envelope rejection does not name message',
         unwrapped.reason,
@@ -1207,16 +1230,12 @@ export const actionProperty = (name: string) =>
     const parsed = schema.safeParse(body, { reportInput: true });
     if (!parsed.success) {
       const lines = describeIssues(parsed.error);
-      expect(lines.length > 0, 'a failed parse with no problems');
-      for (const line of lines) expect(FIELD_LINE.test(line), 'a problem that names no field', line);
+      must(lines.length > 0, 'a failed parse with no problems');
+      for (const line of lines) must(FIELD_LINE.test(line), 'a problem that names no field', line);
       const error = `invalid ${name} body: ${lines.join('; ')}`;
-      expect(
-        error.length <= MAX_BODY_ERROR,
-        `a body error of ${error.length} characters`,
-        error.slice(0, 200),
-      );
+      must(error.length <= MAX_BODY_ERROR, `a body error of ${error.length} characters`, error.slice(0, 200));
       if (blame !== undefined && ACTION_SAMPLES[name])
-        expect(
+        must(
           namesField(`invalid ${name} body: ${lines.join('; ')}`, blame) ||
             lines.some((l) => l.startsWith('(root)')),
           `the error does not name ${blame}`,
@@ -1225,12 +1244,12 @@ export const actionProperty = (name: string) =>
       return;
     }
     const keys = prototypeKeysIn(parsed.data);
-    expect(keys.length === 0, 'a parsed body kept prototype keys', keys);
+    must(keys.length === 0, 'a parsed body kept prototype keys', keys);
     const refused = unstorable(parsed.data);
-    expect(refused === undefined, `a parsed body Firestore would refuse: ${refused}`);
+    must(refused === undefined, `a parsed body Firestore would refuse: ${refused}`);
     for (const [key, value] of Object.entries(parsed.data as Record<string, unknown>)) {
       if (/Id$/.test(key) && value !== undefined)
-        expect(
+        must(
           typeof value === 'string' && usableDocumentId(value),
           `${key} is not a usable Firestore document id`,
           value,
@@ -1251,17 +1270,17 @@ export const policyProperty = fuzzProperty(
       process.emitWarning = () => undefined; // the yaml library warns about odd tags on stderr; noise here
       policy = parsePolicyYaml(text);
     } catch (e) {
-      expect(
+      must(
         e instanceof ValidationError,
         `parsePolicyYaml threw ${(e as Error)?.name}, not a ValidationError`,
         (e as Error)?.message?.slice(0, 300),
       );
-      expect(
+      must(
         e.message.startsWith('invalid policy: '),
         'a policy error that does not say so',
         e.message.slice(0, 200),
       );
-      expect(
+      must(
         e.problems.length > 0 && e.problems.every((p) => POLICY_PROBLEM.test(p)),
         'a policy problem that names no field',
         e.problems.find((p) => !POLICY_PROBLEM.test(p)),
@@ -1270,11 +1289,8 @@ export const policyProperty = fuzzProperty(
     } finally {
       process.emitWarning = emitWarning;
     }
-    expect(
-      Array.isArray(policy.services) && Array.isArray(policy.jobs),
-      'a policy without services and jobs',
-    );
-    expect(prototypeKeysIn(policy).length === 0, 'a policy kept prototype keys', prototypeKeysIn(policy));
+    must(Array.isArray(policy.services) && Array.isArray(policy.jobs), 'a policy without services and jobs');
+    must(prototypeKeysIn(policy).length === 0, 'a policy kept prototype keys', prototypeKeysIn(policy));
   },
 );
 
