@@ -70,16 +70,11 @@ export function checkFinalTraffic(final: RegionFinal): Violation[] {
     ];
   const [revision] = revisions;
   const touching = final.rollouts.filter((r) => r.regions[final.region]?.candidateRevision);
-  const promotedHere = touching.filter(
-    (r) =>
-      r.regions[final.region].status === 'PROMOTED' && r.regions[final.region].candidateRevision === revision,
-  );
   const last = touching.at(-1);
   const lastRegion = last?.regions[final.region];
   const allowed = new Set<string>([final.initialRevision]);
   for (const r of touching)
     if (r.regions[final.region].stableRevision) allowed.add(r.regions[final.region].stableRevision!);
-  for (const r of promotedHere) allowed.add(revision);
 
   const candidate = touching.find((r) => r.regions[final.region].candidateRevision === revision);
   if (candidate) {

@@ -21,8 +21,16 @@ const Env = z.object({
   /** Cloud Scheduler's service account: the only caller the sweeper accepts. */
   GLIDEPATH_SCHEDULER_SA: z.string().optional(),
   /** The sweeper's patience beyond a plan's longest quiet period (see functions/domain/sweep.ts). */
-  GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS: z.coerce.number().int().min(0).default(15 * 60),
-  GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS: z.coerce.number().int().min(0).default(10 * 60),
+  GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(15 * 60),
+  GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(10 * 60),
   GLIDEPATH_WORKFLOWS_ENDPOINT: z.string().optional(),
   GLIDEPATH_RUN_ENDPOINT: z.string().optional(),
   GLIDEPATH_MONITORING_ENDPOINT: z.string().optional(),

@@ -1,12 +1,15 @@
 /**
  * `npm run bench -- chaos [--seed 1] [--rollouts 200] [--job-runs 100]
- * [--services 6] [--jobs 5] [--only <index>] [--fuzz-runs 2000]`: the full
+ * [--services 6] [--jobs 5] [--only <index>] [--fuzz-runs 2000]`: the fuzz properties
+ * (test/fuzz/hostile.ts) with large counts, then the full
  * chaos run (issue #9) on the local cloud. Every rollout and job run gets
  * its own seeded faults; afterwards the safety invariants are checked.
  * Prints one JSON document; a failing scenario is printed with the command
  * that replays it. Exits 1 on any invariant violation.
  */
 import { runChaos } from '../../emulators/chaos/run';
+// The fuzz properties live with their tests; the bench runs them with larger counts.
+import { runAllFuzz } from '../../test/fuzz/hostile';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -15,6 +18,9 @@ const arg = (name: string, fallback: number): number => {
 
 async function main(): Promise<void> {
   const only = process.argv.includes('--only') ? arg('only', 0) : undefined;
+  const fuzzStarted = Date.now();
+  const fuzz = only === undefined ? runAllFuzz(arg('fuzz-runs', 2000), arg('seed', 1)) : undefined;
+  const fuzzSeconds = Math.round((Date.now() - fuzzStarted) / 100) / 10;
   const report = await runChaos({
     seed: arg('seed', 1),
     rollouts: arg('rollouts', 200),
@@ -24,7 +30,20 @@ async function main(): Promise<void> {
     ...(only !== undefined ? { only } : {}),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const figures = {
+    ...report,
+    ...(fuzz
+      ? {
+          fuzz: {
+            casesTried: fuzz.totalCases,
+            properties: fuzz.results.length,
+            seconds: fuzzSeconds,
+            byProperty: Object.fromEntries(fuzz.results.map((r) => [r.name, r.cases])),
+          },
+        }
+      : {}),
+  };
+  process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
   if (report.violations.length) process.exitCode = 1;
 }
 
