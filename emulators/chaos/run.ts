@@ -58,6 +58,10 @@ export interface ChaosOptions {
   /** The scenario of a seed (and index); default: rolloutScenario (random images and faults). */
   scenario?: (seed: number, index: number) => RolloutScenario;
   progress?: (line: string) => void;
+  /** Also report each scenario's rollout events with their times (for replays). */
+  trace?: boolean;
+  /** Glidepath's structured log lines (default: dropped). */
+  logLine?: (line: string) => void;
 }
 
 export interface ChaosViolation extends Violation {
@@ -155,6 +159,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     onRoutes: (region, service, weights) => routes.push({ region, service, weights }),
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
     ...(opts.wrapRouter ? { wrapRouter: opts.wrapRouter } : {}),
+    ...(opts.logLine ? { logLine: opts.logLine } : {}),
   });
   const clientOptions = localClientOptions(cloud.cloudRun.grpcHost) as ClientOptions;
   const ctx: Context = {
@@ -427,6 +432,8 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
       violation(v);
   for (const v of checkOneCandidate(ctx.routes.slice(routesFrom).filter((c) => c.service === service)))
     violation(v);
+  if (ctx.opts.trace)
+    for (const r of rollouts) ctx.opts.progress?.(`${label}: timeline of ${r.id}\n${await timeline(ctx, r)}`);
   ctx.opts.progress?.(
     `${label}: ${sc.images.map((i) => i.kind).join('+')} → ${rollouts.map((r) => `${r.status} (${r.outcomeReason?.slice(0, 120) ?? ''})`).join(' + ') || 'none'}; faults ${sc.faults.map((f) => `${f.at}:${f.effect}`).join(' ') || 'none'}${sc.killExecution ? ' +kill' : ''}`,
   );
@@ -445,6 +452,19 @@ async function settled(ctx: Context, service: string, digests: string[], ids: st
   return !svc?.activeRollout && Object.keys(svc?.candidates ?? {}).length === 0;
 }
 
+/** A rollout's events, one per line, with seconds since it was created. */
+async function timeline(ctx: Context, r: RolloutRecord): Promise<string> {
+  const events = await ctx.cloud.firestore.collection(`rollouts/${r.id}/events`).orderBy('at').get();
+  const t0 = Date.parse(r.createdAt);
+  return events.docs
+    .map((d) => {
+      const e = d.data();
+      const at = ((Date.parse(e.at) - t0) / 1000).toFixed(1).padStart(6);
+      return `${at}s ${e.type}${e.region ? ` ${e.region}` : ''}${e.step !== undefined ? ` step ${e.step}` : ''}: ${String(e.message).slice(0, 100)}`;
+    })
+    .join('\n');
+}
+
 /** Where a scenario stands, for a violation's detail. */
 async function describeState(ctx: Context, service: string, digests: string[]): Promise<string> {
   const rollouts = await rolloutsOf(ctx, service, digests);
@@ -457,11 +477,23 @@ async function describeState(ctx: Context, service: string, digests: string[]): 
         : 'none',
     ),
   );
+  const lastEvents = await Promise.all(
+    rollouts.map(async (r) =>
+      (
+        await ctx.cloud.firestore.collection(`rollouts/${r.id}/events`).orderBy('at', 'desc').limit(3).get()
+      ).docs
+        .map(
+          (d) =>
+            `${d.data().type}${d.data().region ? `@${d.data().region}` : ''}: ${String(d.data().message).slice(0, 80)}`,
+        )
+        .join(' | '),
+    ),
+  );
   const parts = rollouts.map(
     (r, i) =>
       `${r.id} ${r.status} (execution ${executions[i]}; ${Object.entries(r.regions)
-        .map(([region, g]) => `${region} ${g.status}`)
-        .join(', ')})`,
+        .map(([region, g]) => `${region} ${g.status}${g.reason ? ` "${g.reason.slice(0, 80)}"` : ''}`)
+        .join(', ')}; last events: ${lastEvents[i]})`,
   );
   return `rollouts: ${parts.join('; ') || 'none'}; service lease ${svc?.activeRollout ?? 'free'}, slots ${JSON.stringify(svc?.candidates ?? {})}`;
 }
@@ -489,6 +521,8 @@ function contend(ctx: Context, service: string): { stop(): Promise<void> } {
           if (snap.exists) tx.set(doc, snap.data()!);
         })
         .catch(() => undefined);
+      // Busy a sixth of the time: enough to collide with Glidepath's transactions, not to starve them.
+      await new Promise((r) => setTimeout(r, 250));
     }
   })();
   return {

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- chaos [--seed 1] [--rollouts 200] [--job-runs 100]
- * [--services 6] [--jobs 5] [--only <index>] [--fuzz-runs 2000]`: the fuzz properties
+ * [--services 6] [--jobs 5] [--only <index> [--trace]] [--fuzz-runs 2000]`: the fuzz properties
  * (test/fuzz/hostile.ts) with large counts, then the full
  * chaos run (issue #9) on the local cloud. Every rollout and job run gets
  * its own seeded faults; afterwards the safety invariants are checked.
@@ -28,6 +28,10 @@ async function main(): Promise<void> {
     services: arg('services', 6),
     jobs: arg('jobs', 5),
     ...(only !== undefined ? { only } : {}),
+    trace: process.argv.includes('--trace'),
+    ...(process.argv.includes('--trace')
+      ? { logLine: (line: string) => process.stderr.write(`${line}\n`) }
+      : {}),
     progress: (line) => process.stderr.write(`${line}\n`),
   });
   const figures = {
