@@ -5,27 +5,39 @@
  */
 import * as functions from '@google-cloud/functions-framework';
 import { handleIntake } from '../usecases/intake';
+import { recordRejection } from '../usecases/dead-letter';
 import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
 import { runtime } from './runtime';
 
 export async function intake(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
   const rt = runtime();
+  const deps = {
+    policy: rt.policy,
+    store: rt.store,
+    deadLetters: rt.jobStore,
+    launcher: rt.launcher,
+    notifier: rt.notifier,
+    clock: rt.clock,
+    log: rt.log,
+    dedupTtlSeconds: rt.config.GLIDEPATH_DEDUP_TTL_SECONDS,
+  };
   const unwrapped = unwrapPubsubEvent(event);
-  await handleIntake(
-    {
-      policy: rt.policy,
-      store: rt.store,
-      deadLetters: rt.jobStore,
-      launcher: rt.launcher,
-      notifier: rt.notifier,
-      clock: rt.clock,
-      log: rt.log,
-      dedupTtlSeconds: rt.config.GLIDEPATH_DEDUP_TTL_SECONDS,
-    },
-    unwrapped.topic,
-    // An unreadable envelope is judged (and rejected) with the raw event as its payload.
-    unwrapped.message,
-  );
+  if (!unwrapped.ok) {
+    // Rejected for what is wrong with the envelope itself, with the raw event kept as its payload.
+    await recordRejection(
+      { ...deps, store: rt.jobStore },
+      unwrapped.topic ?? 'unknown',
+      unwrapped.message,
+      unwrapped.reason,
+    );
+    rt.log.warn('intake message rejected', {
+      messageId: event.id,
+      outcome: 'rejected',
+      reason: unwrapped.reason,
+    });
+    return;
+  }
+  await handleIntake(deps, unwrapped.topic, unwrapped.message);
 }
 
 functions.cloudEvent('intake', intake);

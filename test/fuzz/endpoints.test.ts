@@ -297,13 +297,12 @@ describeWithEmulators('hostile requests through the hosted functions', () => {
         subscription: `projects/${projectId}/subscriptions/${topic}-fuzz`,
       };
       const unwrapped = unwrapPubsubEvent(frameworkEvent(topic, body));
-      // The job trigger rejects an unreadable envelope with unwrap's reason; intake judges the event it kept.
-      const decision =
-        topic !== TOPICS.jobTriggers
+      // Both functions reject an unreadable envelope with unwrap's own reason.
+      const decision = !unwrapped.ok
+        ? { outcome: 'rejected', reason: unwrapped.reason }
+        : topic !== TOPICS.jobTriggers
           ? decideIntake(POLICY, unwrapped.topic, unwrapped.message)
-          : unwrapped.ok
-            ? decideJobTrigger(POLICY, unwrapped.message)
-            : { outcome: 'rejected', reason: unwrapped.reason };
+          : decideJobTrigger(POLICY, unwrapped.message);
       return {
         fn,
         topic,
