@@ -13,9 +13,12 @@ const arg = (name: string, fallback: string) => {
 
 async function main(): Promise<void> {
   const demo = join(__dirname, 'demo');
+  const speed = Number(arg('speed', '1'));
   const cloud = await startLocalCloud({
     policyFile: arg('policy', join(demo, 'policy.yaml')),
-    speed: Number(arg('speed', '1')),
+    speed,
+    // As Cloud Scheduler does: every 5 minutes of (scaled) time.
+    sweepEveryMs: 300_000 / speed,
     cloudRun: { profilesPath: arg('profiles', join(demo, 'profiles.json')) },
     logLine: (line) => process.stderr.write(line + '\n'),
   });

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
     speed: SPEED,
     cloudRun: { profilesPath: join(demo, 'profiles.json'), readyDelayMs: 300, simulateLatency: false },
     printSlack: (text) => out(`\n💬 Slack #deploys\n${text}`),
+    // Cloud Scheduler calls the sweeper every 5 minutes; at the demo's speed, every 5 s.
+    sweepEveryMs: 300_000 / SPEED,
   });
   for (const [name, url] of Object.entries(cloud.endpoints())) out(`  ${name.padEnd(44)} ${url}`);
   let lastLine = '';
