@@ -289,15 +289,17 @@ export class FirestoreRolloutStore {
   }
 
   /**
-   * Takes the region's candidate slot of a service for `rolloutId`.
-   * Returns the rollout id that held it before (to be cleaned up), if any.
+   * Takes the region's candidate slot of a service for `rolloutId`, which
+   * must hold the lease. The slot may change hands only from `replacing`,
+   * whose candidate the caller has already taken down.
    */
   async claimRegion(
     serviceName: string,
     region: string,
     rolloutId: string,
     now: Date,
-  ): Promise<string | undefined> {
+    replacing?: string,
+  ): Promise<void> {
     return this.guard(`claim ${serviceName}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.serviceDoc(serviceName));
@@ -307,18 +309,22 @@ export class FirestoreRolloutStore {
           `service ${serviceName}`,
         );
         const holder = service.candidates[region];
-        if (holder === rolloutId) return undefined;
+        if (holder === rolloutId) return;
         if (service.activeRollout !== rolloutId)
           throw new GlidepathError(
             'conflict',
             `rollout ${rolloutId} does not hold the lease of ${serviceName}`,
+          );
+        if (holder && holder !== replacing)
+          throw new GlidepathError(
+            'conflict',
+            `the ${region} candidate slot of ${serviceName} is held by ${holder}, whose candidate is not taken down yet`,
           );
         tx.set(this.serviceDoc(serviceName), {
           ...service,
           candidates: { ...service.candidates, [region]: rolloutId },
           updatedAt: now.toISOString(),
         });
-        return holder;
       }),
     );
   }

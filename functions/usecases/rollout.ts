@@ -103,20 +103,23 @@ export async function deploy(
     return failRegion(reason);
   }
 
-  // One candidate per service and region: a superseded rollout's candidate goes first.
-  const previous = await deps.store.claimRegion(rollout.service, region, rolloutId, now());
-  if (previous) {
-    const superseded = await deps.store.getRollout(previous);
+  // One candidate per service and region: a superseded rollout's candidate goes first, and is
+  // recorded as rolled back before the slot changes hands, so a retry after a crash in between
+  // still finds the work to do.
+  const holder = (await deps.store.getService(rollout.service))?.candidates[region];
+  if (holder && holder !== rolloutId) {
+    const superseded = await deps.store.getRollout(holder);
     if (superseded)
       await restoreRecordedSplit(
         deps,
         superseded,
         region,
         `superseded by ${rolloutId}`,
-        liveFence(deps, rolloutId, region, executionId),
+        takeoverFence(deps, rolloutId, region, holder, executionId),
       );
     snapshot = (await deps.router.getService(ref)) ?? snapshot;
   }
+  await deps.store.claimRegion(rollout.service, region, rolloutId, now(), holder);
 
   // Record the stable revision and the exact split before anything moves.
   let recorded = existing?.recordedSplit;
@@ -471,6 +474,22 @@ function liveFence(deps: RolloutDeps, rolloutId: string, region: string, executi
       throw new RolloutStopped(
         `rollout ${rolloutId} no longer holds the ${region} candidate slot of ${a.rollout.service} (${holder ?? 'free'})`,
       );
+  };
+}
+
+/** The fence of a takeover's restore: this rollout is live and the region's slot is still `from`'s. */
+function takeoverFence(
+  deps: RolloutDeps,
+  rolloutId: string,
+  region: string,
+  from: string,
+  executionId?: string,
+): Fence {
+  return async () => {
+    const a = await deps.store.authorize(rolloutId, executionId);
+    if ('stop' in a) throw new RolloutStopped(a.stop);
+    if (a.service.candidates[region] !== from)
+      throw new RolloutStopped(`the ${region} candidate slot of ${a.rollout.service} is no longer ${from}'s`);
   };
 }
 
