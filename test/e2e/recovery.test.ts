@@ -226,6 +226,39 @@ describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
     expect((await cloud.firestore.collection('slackOutbox').get()).size).toBe(0);
   }, 150_000);
 
+  it('takes a superseded candidate down even when the first takeover attempt is refused', async () => {
+    const older = start(`${API}:older`, inFirstStep);
+    const a = await older.rollout;
+    // The newer rollout's first attempt to restore the older one's split fails; its deploy is retried.
+    const off = cloud.faults.add({
+      at: 'run.UpdateService',
+      effect: 'error',
+      code: 14,
+      subject: /locations\/us-central1\/services\/api$/,
+      times: 1,
+    });
+    try {
+      const { rollouts } = await simulate({
+        policyFile,
+        profilesFile,
+        pushes: [`${API}:newer`],
+        cloud,
+        ratePerSecond: 40,
+        rolloutTimeoutMs: 120_000,
+      });
+      expect(cloud.faults.counts['run.UpdateService:error']).toBeGreaterThanOrEqual(1);
+      const b = rollouts[0];
+      expect(b.status).toBe('PROMOTED');
+      const old = await read(a.id);
+      expect(old.status).toBe('SUPERSEDED');
+      expect(old.regions[CANARY]).toMatchObject({ status: 'ROLLED_BACK', reason: `superseded by ${b.id}` });
+      expect(await servingIn('api', CANARY)).toEqual({ [`api-${b.id.slice('api-'.length)}`]: 100 });
+    } finally {
+      off();
+    }
+    await older.done;
+  }, 150_000);
+
   it('refuses a sweep without Cloud Scheduler identity', async () => {
     const res = await fetch(cloud.functions.sweeper.url, { method: 'POST' });
     expect(res.status).toBe(401);
