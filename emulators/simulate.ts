@@ -14,7 +14,7 @@ import { runLoad } from './loadgen';
 import { waitFor } from './util';
 import { parseImageRef } from '../functions/domain/image';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../functions/domain/policy';
-import { RolloutRecord, isTerminal } from '../functions/domain/records';
+import { RolloutRecord, isRegionBusy, isTerminal } from '../functions/domain/records';
 import { localClientOptions } from '../functions/shared/endpoint';
 
 export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'> {
@@ -53,8 +53,6 @@ export interface SimulationResult {
   slack: string[];
   cloud?: LocalCloud;
 }
-
-const BUSY: ReadonlySet<string> = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
 
 /** A digest for a pushed tag, as a registry would compute one: stable per reference. */
 export function digestOf(reference: string): string {
@@ -143,7 +141,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
           const rec = await readRollout(cloud, r.id);
           return rec &&
             isTerminal(rec.status) &&
-            !Object.values(rec.regions).some((reg) => BUSY.has(reg.status))
+            !Object.values(rec.regions).some((reg) => isRegionBusy(reg.status))
             ? rec
             : undefined;
         },
@@ -213,7 +211,7 @@ async function waitForRollout(
       const r = rollouts.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       if (!r) return undefined;
       // Ended: terminal, and no region still busy (an aborted rollout restores its regions after it is marked).
-      if (isTerminal(r.status) && !Object.values(r.regions).some((reg) => BUSY.has(reg.status))) return r;
+      if (isTerminal(r.status) && !Object.values(r.regions).some((reg) => isRegionBusy(reg.status))) return r;
       if (until === 'first-step' && Object.values(r.regions).some((reg) => reg.steps.length > 0)) return r;
       return undefined;
     },

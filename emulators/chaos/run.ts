@@ -19,7 +19,7 @@ import { runLoad } from '../loadgen';
 import { waitFor } from '../util';
 import { digestOf } from '../simulate';
 import type { Runtime } from '../../functions/entry/runtime';
-import { RolloutRecord, isTerminal } from '../../functions/domain/records';
+import { RolloutRecord, isRegionBusy, isTerminal } from '../../functions/domain/records';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import { localClientOptions } from '../../functions/shared/endpoint';
 import { TOPICS } from '../../functions/domain/messages';
@@ -252,8 +252,10 @@ function tally(xs: string[]): Record<string, number> {
   return out;
 }
 
-function replayCommand(ctx: Context, index: number): string {
-  return `npm run bench -- chaos --seed ${ctx.opts.seed} --services ${ctx.opts.services ?? 6} --only ${index}`;
+/** The command that replays one rollout scenario alone, or (without an index) the whole run. */
+function replayCommand(ctx: Context, index?: number): string {
+  const whole = `npm run bench -- chaos --seed ${ctx.opts.seed}`;
+  return index === undefined ? whole : `${whole} --services ${ctx.opts.services ?? 6} --only ${index}`;
 }
 
 async function createServices(ctx: Context, names: string[]): Promise<void> {
@@ -354,15 +356,19 @@ async function rolloutsOf(ctx: Context, service: string, digests: string[]): Pro
 
 async function deadLettersOf(ctx: Context, messageIds: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  const snap = await ctx.cloud.firestore.collection('deadLetters').get();
-  for (const d of snap.docs) {
-    const id = d.data().messageId as string | undefined;
-    if (id && messageIds.includes(id)) out[id] = (out[id] ?? 0) + 1;
+  // Firestore's `in` takes at most 30 values.
+  for (let i = 0; i < messageIds.length; i += 30) {
+    const snap = await ctx.cloud.firestore
+      .collection('deadLetters')
+      .where('messageId', 'in', messageIds.slice(i, i + 30))
+      .get();
+    for (const d of snap.docs) {
+      const id = d.data().messageId as string;
+      out[id] = (out[id] ?? 0) + 1;
+    }
   }
   return out;
 }
-
-const BUSY = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
 
 async function runRolloutScenario(ctx: Context, service: string, index: number): Promise<void> {
   const sc = (ctx.opts.scenario ?? rolloutScenario)(scenarioSeed(ctx.opts.seed, index), index);
@@ -446,7 +452,11 @@ async function settled(ctx: Context, service: string, digests: string[], ids: st
     if (rollouts.some((r) => r.digest === digest)) continue;
     if (Object.keys(await deadLettersOf(ctx, ids[n])).length === 0) return false;
   }
-  if (rollouts.some((r) => !isTerminal(r.status) || Object.values(r.regions).some((g) => BUSY.has(g.status))))
+  if (
+    rollouts.some(
+      (r) => !isTerminal(r.status) || Object.values(r.regions).some((g) => isRegionBusy(g.status)),
+    )
+  )
     return false;
   const svc = (await ctx.cloud.firestore.doc(`services/${service}`).get()).data();
   return !svc?.activeRollout && Object.keys(svc?.candidates ?? {}).length === 0;
@@ -502,7 +512,7 @@ async function untilFirstStep(ctx: Context, service: string, digest: string): Pr
   return waitFor(
     async () =>
       (await rolloutsOf(ctx, service, [digest])).find((r) =>
-        Object.values(r.regions).some((g) => g.steps.length > 0 || !BUSY.has(g.status)),
+        Object.values(r.regions).some((g) => g.steps.length > 0 || !isRegionBusy(g.status)),
       ),
     { timeoutMs: 60_000, intervalMs: 200, what: `${service}@${digest.slice(7, 19)} in its first step` },
   );
@@ -569,7 +579,7 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
       subject: job,
       detail: (err as Error).message,
       scenario: label,
-      replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+      replay: replayCommand(ctx),
     });
   } finally {
     for (const off of disarm) off();
@@ -601,7 +611,7 @@ async function checkGlobal(ctx: Context): Promise<void> {
     ctx.violations.push({
       ...v,
       scenario: 'whole run',
-      replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+      replay: replayCommand(ctx),
     });
   };
   for (const v of checkMessages(ctx.published, {
@@ -615,6 +625,6 @@ async function checkGlobal(ctx: Context): Promise<void> {
       ctx.violations.push({
         ...v,
         scenario: c.label,
-        replay: `npm run bench -- chaos --seed ${ctx.opts.seed}`,
+        replay: replayCommand(ctx),
       });
 }

@@ -39,6 +39,11 @@ export const REGION_STATUSES = [
   'SKIPPED',
 ] as const;
 
+/** A region whose rollout is still working on it (a candidate may be serving). */
+export function isRegionBusy(status: string): boolean {
+  return status === 'DEPLOYING' || status === 'SMOKE' || status === 'SHIFTING';
+}
+
 export const StepRecord = z.object({
   index: z.number().int(),
   percent: z.number(),

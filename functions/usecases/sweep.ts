@@ -10,6 +10,7 @@
  */
 import { diagnose, type SweepSettings } from '../domain/sweep';
 import type { RolloutPlan } from '../domain/plan';
+import { isRegionBusy } from '../domain/records';
 import type { OutboxNotifier, FlushReport } from '../adapters/outbox';
 import { complete, rollbackRegion, type RolloutDeps } from './rollout';
 
@@ -32,8 +33,6 @@ export interface SweepReport {
   errors: Array<{ rolloutId: string; error: string }>;
   outbox: FlushReport;
 }
-
-const BUSY = new Set(['DEPLOYING', 'SMOKE', 'SHIFTING']);
 
 export async function sweep(deps: SweepDeps): Promise<SweepReport> {
   const report: SweepReport = { checked: 0, recovered: [], errors: [], outbox: { delivered: 0, pending: 0 } };
@@ -75,7 +74,7 @@ async function sweepRollout(deps: SweepDeps, rolloutId: string): Promise<SweptRo
   const regions = Object.keys(rollout.regions).filter(
     (r) =>
       service?.candidates[r] === rolloutId ||
-      BUSY.has(rollout.regions[r].status) ||
+      isRegionBusy(rollout.regions[r].status) ||
       (plan.rollbackPromotedRegions && diagnosis.finish && rollout.regions[r].status === 'PROMOTED'),
   );
   for (const region of regions)
