@@ -4,7 +4,15 @@
  * and finish the run (dead letter and Slack after the last failure).
  * Every step is idempotent by run id and attempt number.
  */
-import type { Clock, JobRunner, Notifier, WorkflowLauncher } from '../ports';
+import type {
+  Clock,
+  DeadLetterStore,
+  JobRunner,
+  JobStore,
+  Notifier,
+  Publisher,
+  WorkflowLauncher,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 import { TOPICS, type PubsubMessage } from '../domain/messages';
 import {
@@ -17,17 +25,15 @@ import {
   type JobAttempt,
   type JobRunRecord,
 } from '../domain/jobs';
-import type { FirestoreJobStore, Publish } from '../adapters/job-store';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
 
 export interface JobTriggerDeps {
   policy: Policy;
-  store: Pick<
-    FirestoreJobStore,
-    'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'createDeadLetter'
-  >;
+  store: Pick<JobStore, 'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  /** Where rejected triggers are recorded. */
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -47,7 +53,7 @@ export async function handleJobTrigger(
   const messageId = message.messageId ?? message.message_id;
   const decision = decideJobTrigger(deps.policy, message);
   if (decision.outcome === 'rejected') {
-    await recordRejection(deps, TOPICS.jobTriggers, message, decision.reason);
+    await recordRejection({ ...deps, store: deps.deadLetters }, TOPICS.jobTriggers, message, decision.reason);
     deps.log.warn('job trigger rejected', { messageId, outcome: 'rejected', reason: decision.reason });
     return { outcome: 'rejected', reason: decision.reason };
   }
@@ -119,7 +125,7 @@ function labelValue(value: string): string {
 
 export interface JobActionDeps {
   store: Pick<
-    FirestoreJobStore,
+    JobStore,
     | 'getRun'
     | 'claimAttempt'
     | 'releaseAttempt'
@@ -127,11 +133,11 @@ export interface JobActionDeps {
     | 'finishRun'
     | 'updateRun'
     | 'claimNotification'
-    | 'createDeadLetter'
   >;
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   jobs: JobRunner;
   notifier: Notifier;
-  publish: Publish;
+  publisher: Publisher;
   deadLetterTopic: string;
   clock: Clock;
   log: Logger;
@@ -308,7 +314,7 @@ export async function finishRun(
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);
-    await deps.store.createDeadLetter({
+    await deps.deadLetters.createDeadLetter({
       id: deadLetterId,
       kind: 'job-failed',
       source: run.message.topic,
@@ -334,7 +340,7 @@ export async function finishRun(
         attempts: run.attempts,
         message: run.message,
       };
-      const deadLetterMessageId = await deps.publish(
+      const deadLetterMessageId = await deps.publisher.publish(
         deps.deadLetterTopic,
         Buffer.from(JSON.stringify(payload)),
         {

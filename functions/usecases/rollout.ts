@@ -11,11 +11,11 @@ import type {
   Fence,
   MetricsSource,
   Notifier,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
@@ -34,7 +34,7 @@ import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
   notifier: Notifier;
