@@ -14,6 +14,7 @@ import type {
   ServiceRecord,
 } from './domain/records';
 import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
+import type { LookRecord } from './domain/looks';
 
 export interface Clock {
   now(): Date;
@@ -330,4 +331,11 @@ export interface DeadLetterStore {
   recordReplay(id: string, replayMessageId: string): Promise<void>;
   /** Gives a claimed replay back after its publish failed (unless it was recorded). */
   releaseReplay(id: string): Promise<void>;
+}
+
+/** What the judge saw at each look (functions/domain/looks.ts), kept with the rollout for its report. */
+export interface LookStore {
+  record(rolloutId: string, look: LookRecord): Promise<void>;
+  /** Every look of the rollout, oldest first. */
+  list(rolloutId: string): Promise<LookRecord[]>;
 }

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
+import { FirestoreLookStore } from '../adapters/look-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
@@ -25,6 +26,7 @@ import {
   type DeadLetterStore,
   type JobRunner,
   type JobStore,
+  type LookStore,
   type MetricsSource,
   type NoticeOutbox,
   type Notifier,
@@ -43,6 +45,8 @@ export interface Runtime {
   store: RolloutStore;
   jobStore: JobStore;
   deadLetters: DeadLetterStore;
+  /** What the judge saw at each look (functions/domain/looks.ts). */
+  looks: LookStore;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
@@ -93,6 +97,7 @@ export function runtime(): Runtime {
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
     deadLetters: new FirestoreDeadLetterStore(firestore),
+    looks: new FirestoreLookStore(firestore),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,
