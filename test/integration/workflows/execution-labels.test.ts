@@ -116,7 +116,9 @@ describe('intake starts an execution with valid labels for a long rollout id', (
 
   test('the execution starts, and its labels fit and stay distinct per rollout', async () => {
     const push = (digest: string) => ({
-      data: Buffer.from(JSON.stringify({ action: 'INSERT', digest: `${REPO}@${digest}` })).toString('base64'),
+      data: Buffer.from(
+        JSON.stringify({ action: 'INSERT', digest: `${REPO}@${digest}`, tag: `${REPO}:v1` }),
+      ).toString('base64'),
       messageId: `m${clockMs}`,
     });
     const digest = `sha256:${'a'.repeat(64)}`;
