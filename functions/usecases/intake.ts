@@ -8,6 +8,7 @@ import type { Admission, Clock, Notifier, RolloutStore, WorkflowLauncher } from 
 import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
+import { rolloutLabels } from '../domain/labels';
 import { buildPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
@@ -164,10 +165,7 @@ async function launch(
 ): Promise<void> {
   let executionName: string;
   try {
-    executionName = await deps.launcher.start('rollout', plan, {
-      rollout_id: rollout.id,
-      service: rollout.service,
-    });
+    executionName = await deps.launcher.start('rollout', plan, rolloutLabels(rollout));
   } catch (err) {
     await deps.store.releaseLaunch(rollout.id).catch(() => undefined); // the claim then simply expires
     throw err;

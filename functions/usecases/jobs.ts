@@ -15,6 +15,7 @@ import type {
 } from '../ports';
 import type { Policy } from '../domain/policy';
 import { TOPICS, type PubsubMessage } from '../domain/messages';
+import { labelValue } from '../domain/labels';
 import {
   backoffSeconds,
   decideJobTrigger,
@@ -103,7 +104,7 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   try {
     executionName = await deps.launcher.start('job-run', jobRunArgument(run), {
       job_run_id: labelValue(run.id),
-      job: run.job,
+      job: labelValue(run.job),
     });
   } catch (err) {
     await deps.store.releaseLaunch(run.id).catch(() => undefined); // the claim then simply expires
@@ -111,14 +112,6 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   }
   await deps.store.recordExecution(run.id, executionName, deps.clock.now());
   log.info('job run started', { outcome: 'started', reason: `trigger ${run.trigger}`, executionName });
-}
-
-/** Workflows labels: lowercase letters, digits, '_' and '-', at most 63 characters. */
-function labelValue(value: string): string {
-  return value
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '_')
-    .slice(0, 63);
 }
 
 // The actions of the job-run workflow.

@@ -18,6 +18,7 @@ import type {
   WorkflowLauncher,
 } from '../ports';
 import type { RolloutPlan } from '../domain/plan';
+import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
@@ -453,10 +454,7 @@ export async function complete(
   });
   await deps.notifier.notify(slack.rolloutCompleted(rollout));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, {
-      rollout_id: next.id,
-      service: next.service,
-    });
+    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }
