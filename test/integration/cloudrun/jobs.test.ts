@@ -73,7 +73,7 @@ test('an image with failRate 1 fails, with the reason', async () => {
   await createJob('broken', 'us-docker.pkg.dev/test-project/jobs/broken:v1');
   const done = await finished(await runner.run(job('broken')));
   expect(done).toMatchObject({ state: 'FAILED', succeededCount: 0, failedCount: 1 });
-  expect(done.error).toMatch(/exit code of 1/);
+  expect(done.error).toMatch(/The container exited with an error\./);
 });
 
 test('scripted outcomes: fail twice, then succeed', async () => {
