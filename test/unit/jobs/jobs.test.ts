@@ -208,6 +208,8 @@ describe('retry.on in the policy', () => {
 
   it('refuses a class that does not exist, naming the field', () => {
     const retry = { maxAttempts: 3, initialBackoff: '10s', multiplier: 2, maxBackoff: '1m', on: ['oom'] };
-    expect(() => parsePolicy({ jobs: [{ ...job, retry }] })).toThrow(/jobs\[0\]\.retry\.on\[0\]: Invalid option: expected one of .*got "oom"/);
+    expect(() => parsePolicy({ jobs: [{ ...job, retry }] })).toThrow(
+      /jobs\[0\]\.retry\.on\[0\]: Invalid option: expected one of .*got "oom"/,
+    );
   });
 });
