@@ -4,9 +4,18 @@
  * and finish the run (dead letter and Slack after the last failure).
  * Every step is idempotent by run id and attempt number.
  */
-import type { Clock, JobRunner, Notifier, WorkflowLauncher } from '../ports';
+import type {
+  Clock,
+  DeadLetterStore,
+  JobRunner,
+  JobStore,
+  Notifier,
+  Publisher,
+  WorkflowLauncher,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 import { TOPICS, type PubsubMessage } from '../domain/messages';
+import { labelValue } from '../domain/labels';
 import {
   backoffSeconds,
   decideJobTrigger,
@@ -17,7 +26,6 @@ import {
   type JobAttempt,
   type JobRunRecord,
 } from '../domain/jobs';
-import type { FirestoreJobStore, Publish } from '../adapters/job-store';
 import { classifyFailure, type FailureClass, type FailureEvidence } from '../domain/job-failures';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
@@ -25,10 +33,9 @@ import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
 
 export interface JobTriggerDeps {
   policy: Policy;
-  store: Pick<
-    FirestoreJobStore,
-    'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'createDeadLetter'
-  >;
+  store: Pick<JobStore, 'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  /** Where rejected triggers are recorded. */
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -48,7 +55,7 @@ export async function handleJobTrigger(
   const messageId = message.messageId ?? message.message_id;
   const decision = decideJobTrigger(deps.policy, message);
   if (decision.outcome === 'rejected') {
-    await recordRejection(deps, TOPICS.jobTriggers, message, decision.reason);
+    await recordRejection({ ...deps, store: deps.deadLetters }, TOPICS.jobTriggers, message, decision.reason);
     deps.log.warn('job trigger rejected', { messageId, outcome: 'rejected', reason: decision.reason });
     return { outcome: 'rejected', reason: decision.reason };
   }
@@ -98,7 +105,7 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   try {
     executionName = await deps.launcher.start('job-run', jobRunArgument(run), {
       job_run_id: labelValue(run.id),
-      job: run.job,
+      job: labelValue(run.job),
     });
   } catch (err) {
     await deps.store.releaseLaunch(run.id).catch(() => undefined); // the claim then simply expires
@@ -108,19 +115,11 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   log.info('job run started', { outcome: 'started', reason: `trigger ${run.trigger}`, executionName });
 }
 
-/** Workflows labels: lowercase letters, digits, '_' and '-', at most 63 characters. */
-function labelValue(value: string): string {
-  return value
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '_')
-    .slice(0, 63);
-}
-
 // The actions of the job-run workflow.
 
 export interface JobActionDeps {
   store: Pick<
-    FirestoreJobStore,
+    JobStore,
     | 'getRun'
     | 'claimAttempt'
     | 'releaseAttempt'
@@ -128,11 +127,11 @@ export interface JobActionDeps {
     | 'finishRun'
     | 'updateRun'
     | 'claimNotification'
-    | 'createDeadLetter'
   >;
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   jobs: JobRunner;
   notifier: Notifier;
-  publish: Publish;
+  publisher: Publisher;
   deadLetterTopic: string;
   clock: Clock;
   log: Logger;
@@ -345,7 +344,7 @@ export async function finishRun(
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);
-    await deps.store.createDeadLetter({
+    await deps.deadLetters.createDeadLetter({
       id: deadLetterId,
       kind: 'job-failed',
       source: run.message.topic,
@@ -373,7 +372,7 @@ export async function finishRun(
         attempts: run.attempts,
         message: run.message,
       };
-      const deadLetterMessageId = await deps.publish(
+      const deadLetterMessageId = await deps.publisher.publish(
         deps.deadLetterTopic,
         Buffer.from(JSON.stringify(payload)),
         {

@@ -19,11 +19,13 @@ import { ensurePushSubscription } from '../../../emulators/pubsub-setup';
 import { startSlackSink, type SlackSink } from '../../../emulators/slack-sink';
 import { startCloudRunEmulator, type CloudRunEmulator } from '../../../emulators/cloudrun';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulators/workflows';
+import { realClock } from '../../../emulators/workflows/runtime';
 import { waitFor } from '../../../emulators/util';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobStore } from '../../../functions/adapters/job-store';
+import { FirestoreDeadLetterStore } from '../../../functions/adapters/dead-letter-store';
 import { main } from '../../../cli/main';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { DeadLetterRecord } from '../../../functions/domain/records';
@@ -44,6 +46,8 @@ const JOB_IDS = [
   'every-class',
   'stuck-report',
 ];
+/** Every sleep the workflows asked for (ms, scaled): the backoff schedule without wall-clock bounds. */
+let sleeps: number[] = [];
 
 describeWithEmulators('scheduled jobs on the local cloud', () => {
   const projectId = testProjectId(__filename);
@@ -55,6 +59,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   let pubsub: PubSub;
   let db: Firestore;
   let store: FirestoreJobStore;
+  let deadLetters: FirestoreDeadLetterStore;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
@@ -103,6 +108,13 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       serviceAccount: SA,
       oidcSecret: OIDC_SECRET,
       sleepScale: SLEEP_SCALE,
+      clock: {
+        now: realClock.now,
+        sleep: (ms, signal) => {
+          sleeps.push(ms);
+          return realClock.sleep(ms, signal);
+        },
+      },
     });
     Object.assign(process.env, {
       GLIDEPATH_PROJECT: projectId,
@@ -126,6 +138,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     pubsub = new PubSub({ projectId });
     db = new Firestore({ projectId });
     store = new FirestoreJobStore(db);
+    deadLetters = new FirestoreDeadLetterStore(db);
     const dlq = { deadLetterTopic: 'glidepath-dead-letters', maxDeliveryAttempts: 5 };
     await ensurePushSubscription(pubsub, {
       topic: 'glidepath-job-triggers',
@@ -173,7 +186,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       { timeoutMs: 30_000, what: `job run ${id} to finish`, intervalMs: 100 },
     );
   const deadLetter = (id: string) =>
-    waitFor(async () => store.getDeadLetter(id), {
+    waitFor(async () => deadLetters.getDeadLetter(id), {
       timeoutMs: 45_000,
       what: `dead letter ${id}`,
       intervalMs: 200,
@@ -186,6 +199,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       'fail',
       'succeed',
     ]);
+    sleeps = [];
     const messageId = await publish('glidepath-job-triggers', { job: 'flaky-report' });
     const run = await finishedRun(`flaky-report-m${messageId}`);
 
@@ -202,13 +216,14 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       expect(ms(a.endedAt)).toBeGreaterThanOrEqual(ms(a.startedAt));
     }
     expect(run.attempts[0].error).toBeTruthy();
-    // The wait between an attempt's end and the next start is the backoff, scaled: 0.6 s then 0.9 s.
+    // The workflow slept exactly the backoffs, scaled (0.6 s then 0.9 s). The other sleeps are
+    // shorter: the status polls (10 s) and any HTTP retry's first backoffs (1, 2, 4, 8 s).
+    const scaled = (seconds: number) => (seconds * 1000) / SLEEP_SCALE;
+    expect(sleeps.filter((s) => s > scaled(10))).toEqual([scaled(30), scaled(45)]);
+    // And no attempt started before its backoff was over.
     const waits = [1, 2].map((i) => ms(run.attempts[i].startedAt) - ms(run.attempts[i - 1].endedAt));
-    expect(waits[0]).toBeGreaterThanOrEqual((30 / SLEEP_SCALE) * 1000);
-    expect(waits[0]).toBeLessThan((30 / SLEEP_SCALE) * 1000 + 300);
-    expect(waits[1]).toBeGreaterThanOrEqual((45 / SLEEP_SCALE) * 1000);
-    expect(waits[1]).toBeLessThan((45 / SLEEP_SCALE) * 1000 + 300);
-    expect(waits[1] / waits[0]).toBeGreaterThan(1.2);
+    expect(waits[0]).toBeGreaterThanOrEqual(scaled(30));
+    expect(waits[1]).toBeGreaterThanOrEqual(scaled(45));
 
     // notifiedAt is claimed just before the post: wait for the post itself.
     await waitFor(() => slack.posts.some((p) => p.text.includes(run.id)), {
@@ -218,7 +233,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(slack.posts.filter((p) => p.text.includes(run.id))).toEqual([
       expect.objectContaining({ text: expect.stringMatching(/recovered on attempt 3/) }),
     ]);
-    expect(await store.getDeadLetter(`job-failed-${run.id}`)).toBeUndefined();
+    expect(await deadLetters.getDeadLetter(`job-failed-${run.id}`)).toBeUndefined();
   });
 
   let failedRun: JobRunRecord;
@@ -401,7 +416,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     const replayRun = await finishedRun(`broken-export-m${replayed.messageId}`);
     expect(replayRun).toMatchObject({ status: 'SUCCEEDED', trigger: 'replay' });
     expect(replayRun.message.attributes).toEqual({ requestedBy: 'test', replayOf: jobFailed.id });
-    expect(await store.getDeadLetter(jobFailed.id)).toMatchObject({
+    expect(await deadLetters.getDeadLetter(jobFailed.id)).toMatchObject({
       replayed: true,
       replayedBy: 'alice@example.com',
       replayMessageId: replayed.messageId,
