@@ -122,7 +122,11 @@ export interface JobExecutionState {
   failedCount: number;
   startTime?: string;
   completionTime?: string;
+  /** The Completed condition's message, when the execution did not succeed. */
   error?: string;
+  /** The Completed condition's `reason` (CommonReason) and `executionReason` names, when set. */
+  reason?: string;
+  executionReason?: string;
 }
 
 export interface JobRunner {
@@ -132,6 +136,8 @@ export interface JobRunner {
     overrides?: { args?: string[]; env?: Record<string, string> },
   ): Promise<string>;
   getExecution(executionName: string): Promise<JobExecutionState>;
+  /** Cancels a running execution (CancelExecution); an execution that already ended is left as it is. */
+  cancel(executionName: string): Promise<void>;
   /**
    * The job's recent execution whose container env holds `marker` (set through
    * `run`'s env override), if any: lets a retried start find the execution a

@@ -73,7 +73,10 @@ export function runLine(run: JobRunRecord): string {
     ? ` in ${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.createdAt)) / 1000)}`
     : '';
   const attempts = run.attempts
-    .map((a) => `#${a.number} ${a.result}${a.error ? ` (${a.error})` : ''}`)
+    .map(
+      (a) =>
+        `#${a.number} ${a.result}${a.failureClass ? ` [${a.failureClass}]` : ''}${a.error ? ` (${a.error})` : ''}`,
+    )
     .join(', ');
   return `${run.createdAt}  ${run.id}  ${run.status}${took}  [${run.trigger}]  ${attempts || 'no attempts yet'}`;
 }

@@ -6,7 +6,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { JobsClient } from '@google-cloud/run';
+import { ExecutionsClient, JobsClient } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,6 +38,14 @@ const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
 const OIDC_SECRET = 'jobs-test-secret';
 /** A 30 s backoff sleeps 0.6 s; a 10 s status poll 0.2 s. */
 const SLEEP_SCALE = 50;
+const JOB_IDS = [
+  'flaky-report',
+  'broken-export',
+  'nightly-sync',
+  'locked-export',
+  'every-class',
+  'stuck-report',
+];
 /** Every sleep the workflows asked for (ms, scaled): the backoff schedule without wall-clock bounds. */
 let sleeps: number[] = [];
 
@@ -57,8 +65,8 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-jobs-'));
     const policyFile = join(dir, 'glidepath.yaml');
-    const job = (name: string, retry: string) =>
-      `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry} }`;
+    const job = (name: string, retry: string, extra = '') =>
+      `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry}${extra} }`;
     writeFileSync(
       policyFile,
       [
@@ -66,11 +74,22 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
         job('flaky-report', '{ maxAttempts: 3, initialBackoff: 30s, multiplier: 2, maxBackoff: 45s }'),
         job('broken-export', '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 2, maxBackoff: 1m }'),
         job('nightly-sync', '{ maxAttempts: 1, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
+        job('locked-export', '{ maxAttempts: 3, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
+        job(
+          'every-class',
+          '{ maxAttempts: 6, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
+          ', overridable: { env: [MODE] }',
+        ),
+        job(
+          'stuck-report',
+          '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
+          ', timeout: 20s',
+        ).replace('timeout: 60s, ', ''),
       ].join('\n'),
     );
     cloudRun = await startCloudRunEmulator();
     const jobsClient = new JobsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
-    for (const id of ['flaky-report', 'broken-export', 'nightly-sync']) {
+    for (const id of JOB_IDS) {
       const [op] = await jobsClient.createJob({
         parent: `projects/${projectId}/locations/${REGION}`,
         jobId: id,
@@ -263,6 +282,103 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(announced[0].text).toMatch(/failed after 2 attempts/);
     const undeliverable = await db.collection('deadLetters').where('kind', '==', 'undeliverable').get();
     expect(undeliverable.docs.filter((d) => (d.data().attributes ?? {}).glidepathKind)).toHaveLength(0);
+  });
+
+  const jobName = (id: string) => `projects/${projectId}/locations/${REGION}/jobs/${id}`;
+
+  it('sends a class outside retry.on straight to the dead-letter queue with its class and evidence', async () => {
+    cloudRun.setJobOutcomes(jobName('locked-export'), ['image-permission', 'succeed', 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'locked-export' });
+    const run = await finishedRun(`locked-export-m${messageId}`);
+    expect(run.status).toBe('FAILED');
+    // One attempt of three: a permission error is not retried.
+    expect(run.attempts.map((a) => [a.number, a.result, a.failureClass, a.retried])).toEqual([
+      [1, 'FAILED', 'configuration', false],
+    ]);
+    expect(run.attempts[0].evidence).toMatch(
+      /must have permission to read the image.*reason CONTAINER_PERMISSION_DENIED/,
+    );
+    const letter = await deadLetter(`job-failed-${run.id}`);
+    expect(letter.reason).toMatch(
+      /^job locked-export failed after 1 attempt\(s\) \[configuration\]: .*not retried: configuration is not in retry\.on\)$/,
+    );
+    expect(letter.details).toMatchObject({
+      failureClass: 'configuration',
+      evidence: expect.stringContaining('must have permission to read the image'),
+    });
+    await waitFor(() => slack.posts.some((p) => p.text.includes(run.id)), {
+      timeoutMs: 5000,
+      what: 'the failure message',
+    });
+    const post = slack.posts.find((p) => p.text.includes(run.id));
+    expect(JSON.stringify(post?.blocks)).toContain('attempt 1: FAILED [configuration]');
+    const history = await cli('alice@example.com', 'jobs', 'history', 'locked-export');
+    expect(history.out).toContain('#1 FAILED [configuration]');
+  });
+
+  it('records the class of each injected cause, retrying each one in retry.on', async () => {
+    const injected = ['out-of-memory', 'network', 'timeout', 'exit-code', 'image-missing'] as const;
+    cloudRun.setJobOutcomes(jobName('every-class'), [...injected, 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'every-class' });
+    const run = await finishedRun(`every-class-m${messageId}`);
+    // image-missing is a configuration error: the run stops there, on attempt 5 of 6.
+    expect(run.status).toBe('FAILED');
+    expect(run.attempts.map((a) => [a.failureClass, a.retried])).toEqual([
+      ['out-of-memory', true],
+      ['network', true],
+      ['timeout', true],
+      ['exit-code', true],
+      ['configuration', false],
+    ]);
+  });
+
+  it('cancels an execution still running after the job’s timeout and records the attempt as timeout', async () => {
+    cloudRun.setJobOutcomes(jobName('stuck-report'), ['hang', 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'stuck-report' });
+    const run = await finishedRun(`stuck-report-m${messageId}`);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.attempts.map((a) => [a.result, a.failureClass])).toEqual([
+      ['FAILED', 'timeout'],
+      ['SUCCEEDED', undefined],
+    ]);
+    expect(run.attempts[0].error).toMatch(/job's timeout of 20s; execution cancelled/);
+    const executions = new ExecutionsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    try {
+      const [hung] = await executions.getExecution({ name: run.attempts[0].executionName });
+      expect(hung.cancelledCount).toBe(1);
+      expect(hung.completionTime).toBeTruthy();
+    } finally {
+      await executions.close();
+    }
+  });
+
+  it('passes the env overrides a job allows and rejects the others with the reason', async () => {
+    cloudRun.setJobOutcomes(jobName('every-class'), ['succeed']);
+    const allowedId = await publish('glidepath-job-triggers', {
+      job: 'every-class',
+      overrides: { env: { MODE: 'full' } },
+    });
+    const run = await finishedRun(`every-class-m${allowedId}`);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', overrides: { env: { MODE: 'full' } } });
+    const executions = new ExecutionsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    try {
+      const [execution] = await executions.getExecution({ name: run.attempts[0].executionName });
+      expect(execution.template?.containers?.[0].env).toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: 'MODE', value: 'full' })]),
+      );
+    } finally {
+      await executions.close();
+    }
+
+    const refusedId = await publish('glidepath-job-triggers', {
+      job: 'every-class',
+      overrides: { env: { MODE: 'full', TOKEN: 'x' } },
+    });
+    const rejected = await deadLetter(`rejected-${refusedId}`);
+    expect(rejected.reason).toBe(
+      'overrides.env: job every-class allows overriding MODE (jobs[].overridable.env), got "TOKEN"',
+    );
+    expect(await store.getRun(`every-class-m${refusedId}`)).toBeUndefined();
   });
 
   /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
