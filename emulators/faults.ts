@@ -124,6 +124,7 @@ export function crashingRouter(router: TrafficRouter, faults: FaultInjector): Tr
 export function crashingJobRunner(runner: JobRunner, faults: FaultInjector): JobRunner {
   return {
     getExecution: (name) => runner.getExecution(name),
+    cancel: (name) => runner.cancel(name),
     findExecution: (job, marker) => runner.findExecution(job, marker),
     run: async (job, overrides) => {
       const name = await runner.run(job, overrides);
