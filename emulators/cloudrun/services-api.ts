@@ -211,10 +211,12 @@ export class ServicesApi {
         this.settleRevision(svc, rev, 'failed');
         return;
       }
-      this.opts.frontDoor.addRevision({ labels: rev.labels, profile }).then(
-        () => (this.stopped ? undefined : this.settleRevision(svc, rev, 'ready')),
-        () => this.settleRevision(svc, rev, 'failed'),
-      );
+      this.opts.frontDoor
+        .addRevision({ labels: rev.labels, profile, capacity: capacityOf(rev.resource) })
+        .then(
+          () => (this.stopped ? undefined : this.settleRevision(svc, rev, 'ready')),
+          () => this.settleRevision(svc, rev, 'failed'),
+        );
     }, delay);
   }
 
@@ -517,4 +519,10 @@ export class ServicesApi {
 /** The part of a service that an update can change (for "is this a no-op?"). */
 function specOf(resource: Json): unknown {
   return canonical(Object.fromEntries(Object.entries(resource).filter(([k]) => !SERVICE_OUTPUT_ONLY.has(k))));
+}
+
+/** Requests a revision serves at once: max instances (default 100, revision.proto) × concurrency per instance. */
+function capacityOf(revision: Json): number {
+  const instances = Number(revision.scaling?.maxInstanceCount) || 100;
+  return instances * Number(revision.maxInstanceRequestConcurrency);
 }

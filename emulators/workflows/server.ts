@@ -20,6 +20,7 @@ import {
   executeProgram,
 } from './engine';
 import { WorkflowDefinitionError } from './errors';
+import { executionLabelsProblem } from './labels';
 import type { Clock } from './runtime';
 
 export interface WorkflowsEmulatorOptions {
@@ -168,10 +169,12 @@ export async function startWorkflowsEmulator(
       },
       state: r.state,
       workflowRevisionId: r.revisionId,
-      labels: r.labels,
-      callLogLevel: 'CALL_LOG_LEVEL_UNSPECIFIED',
     };
+    // executions.proto, ExecutionView: BASIC returns only name, start_time, end_time, duration,
+    // state and workflow_revision_id; everything else needs FULL.
     if (full) {
+      out.labels = r.labels;
+      out.callLogLevel = 'CALL_LOG_LEVEL_UNSPECIFIED';
       out.argument = r.argument;
       if (r.outcome?.state === 'SUCCEEDED') out.result = r.outcome.resultJson;
       if (r.outcome?.state === 'FAILED')
@@ -197,6 +200,8 @@ export async function startWorkflowsEmulator(
         `parent "${parent}": expected projects/P/locations/L/workflows/W`,
       );
     const [, project, location, workflow] = m;
+    const labelsProblem = executionLabelsProblem(execution.labels ?? {});
+    if (labelsProblem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, labelsProblem);
     const { program, revisionId } = loadWorkflow(workflow);
     let argument: unknown = null;
     if (execution.argument) {

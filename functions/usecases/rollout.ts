@@ -9,14 +9,16 @@
 import type {
   Clock,
   Fence,
+  LookStore,
   MetricsSource,
   Notifier,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
+import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
@@ -32,11 +34,14 @@ import {
 import * as slack from '../domain/slack';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { recordLook } from './looks';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
+  /** What the judge saw at each look, for the report. */
+  looks: LookStore;
   notifier: Notifier;
   launcher: WorkflowLauncher;
   clock: Clock;
@@ -298,6 +303,17 @@ export async function analyze(
     { steps },
     { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` },
   );
+  await recordLook(deps, rolloutId, {
+    region,
+    step,
+    percent: stepRecord.percent,
+    at: now,
+    windowStart: start,
+    canary,
+    ...(stable ? { stable } : {}),
+    settings: plan.analysis,
+    judgement,
+  });
   deps.log.info('step analyzed', {
     event: 'step_analyzed',
     service: rollout.service,
@@ -438,10 +454,7 @@ export async function complete(
   });
   await deps.notifier.notify(slack.rolloutCompleted(rollout));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, {
-      rollout_id: next.id,
-      service: next.service,
-    });
+    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }
