@@ -23,6 +23,7 @@ async function runSubworkflow(
   subworkflow: string,
   args: Record<string, unknown>,
   env: Record<string, string> = {},
+  clock = virtualClock(Date.now()),
 ): Promise<Awaited<ReturnType<typeof runWorkflow>>> {
   const doc = YAML.parse(source(workflow)) as Record<string, unknown>;
   doc.main = {
@@ -39,7 +40,7 @@ async function runSubworkflow(
     ],
   };
   return runWorkflow(YAML.stringify(doc), args, {
-    clock: virtualClock(Date.now()),
+    clock,
     env,
     serviceAccount: SA,
     oidcSecret: SECRET,
@@ -55,7 +56,7 @@ describe('the transient predicate (error-types: ConnectionFailedError is a tag o
     ['ConnectionFailedError', { tags: ['ConnectionFailedError'], message: 'refused' }, true],
     ['ConnectionError', { tags: ['ConnectionError'], message: 'reset' }, true],
     ['TimeoutError', { tags: ['TimeoutError'], message: 'slow' }, true],
-    ['HTTP 500', { tags: ['HttpError'], code: 500 }, true],
+    ['HTTP 500 (the actions endpoint: permanent)', { tags: ['HttpError'], code: 500 }, false],
     ['HTTP 503', { tags: ['HttpError'], code: 503 }, true],
     ['HTTP 400', { tags: ['HttpError'], code: 400 }, false],
     ['HTTP 409', { tags: ['HttpError'], code: 409 }, false],
@@ -102,20 +103,21 @@ describe('against a local actions server', () => {
     expect(seen).toEqual([{ path: '/deploy', aud: base }]);
   });
 
-  test('job-run: audience is ACTIONS_URL; a 500 is retried like the rollout (http.default_retry never retries it)', async () => {
-    let failures = 2;
+  test('job-run: audience is ACTIONS_URL; a 503 blip is retried with the rollout backoff (1, 2, 4, 8 s), past http.default_retry (about 8 s in all)', async () => {
+    let failures = 4;
     handle = (_req, _body, res) =>
-      failures-- > 0 ? json(res, 500, { error: 'blip' }) : json(res, 200, { done: true });
+      failures-- > 0 ? json(res, 503, { error: 'blip' }) : json(res, 200, { done: true });
+    const clock = virtualClock(Date.now());
     const run = await runSubworkflow(
       'job-run',
       'call_action',
       { action: 'job_run_attempt', body: {} },
-      {
-        ACTIONS_URL: base,
-      },
+      { ACTIONS_URL: base },
+      clock,
     );
     expect(run).toMatchObject({ state: 'SUCCEEDED', result: { done: true } });
-    expect(seen).toEqual(Array.from({ length: 3 }, () => ({ path: '/job_run_attempt', aud: base })));
+    expect(clock.sleeps).toEqual([1000, 2000, 4000, 8000]);
+    expect(seen).toEqual(Array.from({ length: 5 }, () => ({ path: '/job_run_attempt', aud: base })));
   });
 
   test('rollout: a wave runs at most plan.maxParallelRegions regions at once and reports them in wave order', async () => {
