@@ -7,6 +7,8 @@
 import type { RevisionObservations } from './domain/observations';
 import type { ExecutionView } from './domain/sweep';
 import type { LookRecord } from './domain/looks';
+import type { RolloutRecord } from './domain/records';
+import type { ReportEvent } from './report/model';
 
 export interface Clock {
   now(): Date;
@@ -161,4 +163,20 @@ export interface LookStore {
   record(rolloutId: string, look: LookRecord): Promise<void>;
   /** Every look of the rollout, oldest first. */
   list(rolloutId: string): Promise<LookRecord[]>;
+}
+
+/** What a rollout's report is made from (functions/report/model.ts): Firestore only, never Monitoring. */
+export interface ReportSource {
+  rollout(id: string): Promise<RolloutRecord | undefined>;
+  /** The rollout's events, oldest first. */
+  events(id: string): Promise<ReportEvent[]>;
+  looks(id: string): Promise<LookRecord[]>;
+  /** The service's latest rollouts, newest first (for its DORA figures). */
+  history(service: string, limit: number): Promise<RolloutRecord[]>;
+}
+
+/** Where finished reports go: a private Cloud Storage bucket on GCP, a folder on the local cloud. */
+export interface ReportPublisher {
+  /** Stores the page; returns where a person opens it (an authenticated URL on GCP, a file path locally). */
+  publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }>;
 }
