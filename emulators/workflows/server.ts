@@ -14,6 +14,7 @@ import { CallbackServer } from './callbacks';
 import { type Program, compileWorkflow } from './definition';
 import { type EngineOptions, type RunResult, type StepStats, executeProgram } from './engine';
 import { WorkflowDefinitionError } from './errors';
+import { executionLabelsProblem } from './labels';
 import type { Clock } from './runtime';
 
 export interface WorkflowsEmulatorOptions {
@@ -184,6 +185,8 @@ export async function startWorkflowsEmulator(
         `parent "${parent}": expected projects/P/locations/L/workflows/W`,
       );
     const [, project, location, workflow] = m;
+    const labelsProblem = executionLabelsProblem(execution.labels ?? {});
+    if (labelsProblem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, labelsProblem);
     const { program, revisionId } = loadWorkflow(workflow);
     let argument: unknown = null;
     if (execution.argument) {

@@ -5,6 +5,7 @@
  */
 import type * as firestoreModule from '@google-cloud/firestore';
 import type * as pubsubModule from '@google-cloud/pubsub';
+import type * as pubsubAdapter from '../adapters/pubsub';
 import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
@@ -15,6 +16,7 @@ import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
 import { FirestoreReportSource } from '../adapters/report-source';
 import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
@@ -24,12 +26,17 @@ import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
+  type DeadLetterStore,
   type JobRunner,
+  type JobStore,
   type LookStore,
   type ReportPublisher,
   type ReportSource,
   type MetricsSource,
+  type NoticeOutbox,
   type Notifier,
+  type Publisher,
+  type RolloutStore,
   type TrafficRouter,
   type WorkflowLauncher,
 } from '../ports';
@@ -40,9 +47,9 @@ export interface Runtime {
   policy: Policy;
   log: Logger;
   firestore: firestoreModule.Firestore;
-  store: FirestoreRolloutStore;
-  /** Job runs and dead letters. */
-  jobStore: FirestoreJobStore;
+  store: RolloutStore;
+  jobStore: JobStore;
+  deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
   reportSource: ReportSource;
@@ -51,12 +58,12 @@ export interface Runtime {
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
-  outbox: OutboxNotifier;
+  outbox: NoticeOutbox;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
-  pubsub(): pubsubModule.PubSub;
+  publisher(): Publisher;
 }
 
 let cached: Runtime | undefined;
@@ -97,6 +104,7 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
     reportSource: new FirestoreReportSource(firestore),
     ...reportPublisher(config),
@@ -120,9 +128,10 @@ export function runtime(): Runtime {
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),
-    pubsub: once(() => {
+    publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
-      return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
+      const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
+      return new PubsubPublisher(new PubSub({ projectId: config.GLIDEPATH_PROJECT }));
     }),
     ...parts,
   };

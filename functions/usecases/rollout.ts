@@ -14,12 +14,13 @@ import type {
   Notifier,
   ReportPublisher,
   ReportSource,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
+import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
@@ -39,7 +40,7 @@ import { recordLook } from './looks';
 import { publishReport } from './report';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
   /** What the judge saw at each look, for the report. */
@@ -459,10 +460,7 @@ export async function complete(
   });
   await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, {
-      rollout_id: next.id,
-      service: next.service,
-    });
+    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }
