@@ -18,6 +18,8 @@ const HTTP_FOR_CODE = {
   invalid: 400,
   not_found: 404,
   permission: 403,
+  // Not 500: the workflow retries 500 as transient, and a failed operation is final.
+  failed: 422,
 } as const;
 
 export async function actions(req: Request, res: Response): Promise<void> {

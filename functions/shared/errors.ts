@@ -2,7 +2,9 @@
  * Glidepath's own error codes. Adapters translate SDK errors into these, so
  * use cases decide on a handful of meanings instead of gRPC/HTTP details.
  */
-export type ErrorCode = 'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'permission' | 'deadline';
+/** `failed`: a long-running operation finished with an error; final, never retried. */
+export type ErrorCode =
+  'unavailable' | 'conflict' | 'not_found' | 'invalid' | 'permission' | 'deadline' | 'failed';
 
 export class GlidepathError extends Error {
   constructor(
