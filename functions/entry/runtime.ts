@@ -5,6 +5,7 @@
  */
 import type * as firestoreModule from '@google-cloud/firestore';
 import type * as pubsubModule from '@google-cloud/pubsub';
+import type * as pubsubAdapter from '../adapters/pubsub';
 import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
@@ -14,6 +15,7 @@ import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
@@ -21,10 +23,15 @@ import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
+  type DeadLetterStore,
   type JobRunner,
+  type JobStore,
   type LookStore,
   type MetricsSource,
+  type NoticeOutbox,
   type Notifier,
+  type Publisher,
+  type RolloutStore,
   type TrafficRouter,
   type WorkflowLauncher,
 } from '../ports';
@@ -35,20 +42,20 @@ export interface Runtime {
   policy: Policy;
   log: Logger;
   firestore: firestoreModule.Firestore;
-  store: FirestoreRolloutStore;
-  /** Job runs and dead letters. */
-  jobStore: FirestoreJobStore;
+  store: RolloutStore;
+  jobStore: JobStore;
+  deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
-  outbox: OutboxNotifier;
+  outbox: NoticeOutbox;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
-  pubsub(): pubsubModule.PubSub;
+  publisher(): Publisher;
 }
 
 let cached: Runtime | undefined;
@@ -89,6 +96,7 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
@@ -110,9 +118,10 @@ export function runtime(): Runtime {
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),
-    pubsub: once(() => {
+    publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
-      return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
+      const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
+      return new PubsubPublisher(new PubSub({ projectId: config.GLIDEPATH_PROJECT }));
     }),
     ...parts,
   };

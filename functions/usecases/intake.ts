@@ -4,7 +4,7 @@
  * transient failures throw so that Pub/Sub redelivers.
  */
 import { createHash } from 'node:crypto';
-import type { Clock, Notifier, WorkflowLauncher } from '../ports';
+import type { Admission, Clock, Notifier, RolloutStore, WorkflowLauncher } from '../ports';
 import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
@@ -12,13 +12,12 @@ import { rolloutLabels } from '../domain/labels';
 import { buildPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
-import type { Admission, FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  store: Pick<RolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
   /** Where rejected messages are recorded (shared with the job trigger). */
   deadLetters: DeadLetterDeps['store'];
   launcher: WorkflowLauncher;

@@ -12,11 +12,11 @@ import type {
   LookStore,
   MetricsSource,
   Notifier,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
@@ -37,7 +37,7 @@ import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
   /** What the judge saw at each look, for the report. */

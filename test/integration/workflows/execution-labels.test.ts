@@ -13,7 +13,7 @@ import { silentLogger } from '../../../functions/shared/log';
 import { WorkflowsLauncher } from '../../../functions/adapters/workflows';
 import { handleIntake, type IntakeDeps } from '../../../functions/usecases/intake';
 import { parsePolicy } from '../../../functions/domain/policy';
-import type { AdmitInput } from '../../../functions/adapters/firestore-store';
+import type { AdmitInput } from '../../../functions/ports';
 import type { RolloutRecord } from '../../../functions/domain/records';
 
 const INVALID_ARGUMENT = 3;

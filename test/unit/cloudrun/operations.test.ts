@@ -7,6 +7,7 @@ import { awaitOperation } from '../../../functions/adapters/operations';
 import { GlidepathError } from '../../../functions/shared/errors';
 
 const INTERNAL = 13;
+const UNAVAILABLE = 14;
 
 /** A google-gax Operation as far as awaitOperation sees it. */
 function operation(error: { code: number; message: string }, latestResponse: { done: boolean }) {
@@ -41,8 +42,14 @@ test('an operation that finished with code 13 is final: "failed", not transient'
   );
 });
 
-test('an RPC error with code 13 while the operation runs keeps its mapping: transient', async () => {
-  const err = await outcome(operation({ code: INTERNAL, message: 'internal error' }, { done: false }));
+test('an operation that finished with code 14 is final too: the code of a done operation does not matter', async () => {
+  const err = await outcome(operation({ code: UNAVAILABLE, message: 'unavailable' }, { done: true }));
+  expect(err.code).toBe('failed');
+  expect(err.transient).toBe(false);
+});
+
+test('an RPC error with code 14 while the operation runs keeps its mapping: transient', async () => {
+  const err = await outcome(operation({ code: UNAVAILABLE, message: 'unavailable' }, { done: false }));
   expect(err).toBeInstanceOf(GlidepathError);
   expect(err.code).toBe('unavailable');
   expect(err.transient).toBe(true);
