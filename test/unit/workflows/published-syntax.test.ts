@@ -237,7 +237,7 @@ ${branchStep}
     ],
     [
       'reading a variable defined only in a sibling branch',
-      '              - s2:\n                  assign:\n                    - temp: \${temp2}\n',
+      '              - s2:\n                  assign:\n                    - temp: ${temp2}\n',
       'step "s2": variable "temp2" is not defined in this scope',
     ],
   ])('%s is refused at deploy time, before anything runs', async (_name, branchStep, message) => {
@@ -247,7 +247,7 @@ ${branchStep}
 
   test('reading a variable assigned nowhere is refused at deploy time', () =>
     rejected(
-      '- a:\n    assign:\n      - x: 1\n- r:\n    return: \${x + y}\n',
+      '- a:\n    assign:\n      - x: 1\n- r:\n    return: ${x + y}\n',
       'step "r": variable "y" is not defined',
     ));
 
