@@ -9,6 +9,7 @@ import { Analysis, type AnalysisSettings, type ServicePolicy } from './policy';
 import { shortDigest } from './image';
 import type { RolloutRecord } from './records';
 import { describeIssues } from './validation';
+import { candidateTag } from './tags';
 
 export type RolloutSource = 'gcr' | 'cloud-builds' | 'manual';
 
@@ -42,7 +43,7 @@ export interface RolloutPlan {
   /** repository@digest: rollouts always deploy the immutable digest. */
   image: string;
   digest: string;
-  /** The revision tag of the candidate, `gp-<12 hex of the digest>`. */
+  /** The revision tag of the candidate, `gp-<hex of the digest>` (see `candidateTag`). */
   revisionTag: string;
   /** Regions as maps, not nested arrays: Firestore cannot store an array of arrays. */
   waves: { regions: string[] }[];
@@ -110,7 +111,7 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
     project: s.project,
     image: `${request.repository}@${request.digest}`,
     digest: request.digest,
-    revisionTag: `gp-${shortDigest(request.digest)}`,
+    revisionTag: candidateTag(s.name, request.digest),
     waves,
     maxParallelRegions: s.maxParallelRegions,
     steps: s.steps.map((st) => ({ percent: st.percent, bakeSeconds: st.bake })),
