@@ -27,7 +27,7 @@ import {
   type JobRunRecord,
 } from '../domain/jobs';
 import { classifyFailure, type FailureClass, type FailureEvidence } from '../domain/job-failures';
-import { GlidepathError } from '../shared/errors';
+import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
 
@@ -234,7 +234,7 @@ export async function startAttempt(
         { ...run.overrides, env: { ...run.overrides?.env, [marker.name]: marker.value } },
       ));
   } catch (err) {
-    const e = err instanceof GlidepathError ? err : new GlidepathError('unavailable', String(err), err);
+    const e = fromSdkError(err);
     if (e.transient) {
       await deps.store.releaseAttempt(runId, number, deps.clock.now());
       throw e;
