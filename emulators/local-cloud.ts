@@ -37,7 +37,6 @@ import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
 import type { JobSweepReport } from '../functions/usecases/job-sweep';
 
-
 /** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
 export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
 export interface LocalCloudOptions {
