@@ -35,7 +35,14 @@ import {
   type RouteChange,
   type Violation,
 } from './invariants';
-import { jobScenario, rolloutScenario, scenarioSeed, type ImageKind, type RolloutScenario } from './scenario';
+import {
+  INJECTED_CLASS,
+  jobScenario,
+  rolloutScenario,
+  scenarioSeed,
+  type ImageKind,
+  type RolloutScenario,
+} from './scenario';
 
 export interface ChaosOptions {
   seed: number;
@@ -559,6 +566,9 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
     job,
     status: sc.outcomes.at(-1) === 'succeed' ? ('SUCCEEDED' as const) : ('FAILED' as const),
     attempts: sc.outcomes.length,
+    classes: sc.outcomes.flatMap((o) =>
+      o === 'succeed' || o === 'fail' || o === 'hang' ? [] : [INJECTED_CLASS[o]],
+    ),
   };
   const messageId = await ctx.cloud.pubsub.topic(TOPICS.jobTriggers).publishMessage({ json: { job } });
   const runsOf = async (): Promise<JobRunRecord[]> =>

@@ -4,7 +4,18 @@
  */
 import type { FaultRule } from '../faults';
 import type { ExecutionOutcome } from '../cloudrun';
-import { seededRandom } from '../cloudrun/profiles';
+import { JOB_FAILURES, seededRandom, type JobFailure } from '../cloudrun/profiles';
+import type { FailureClass } from '../../functions/domain/job-failures';
+
+/** The class Glidepath must record for each failure the emulator is told to produce. */
+export const INJECTED_CLASS: Record<JobFailure, FailureClass> = {
+  'exit-code': 'exit-code',
+  'out-of-memory': 'out-of-memory',
+  timeout: 'timeout',
+  network: 'network',
+  'image-missing': 'configuration',
+  'image-permission': 'configuration',
+};
 
 export type ImageKind = 'good' | 'bad' | 'crash' | 'sick';
 
@@ -107,10 +118,13 @@ export function rolloutScenario(seed: number, featured?: number): RolloutScenari
 export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   const rnd = seededRandom(seed);
   const failures = Math.floor(rnd() * (maxAttempts + 1)); // 0..maxAttempts failures before a success
-  const outcomes: ExecutionOutcome[] = [
-    ...Array.from({ length: failures }, () => 'fail' as const),
-    ...(failures < maxAttempts ? (['succeed'] as const) : []),
-  ];
+  // Each failure of its own kind; a configuration failure is never retried, so it ends the run.
+  const kinds = Array.from({ length: failures }, () => JOB_FAILURES[Math.floor(rnd() * JOB_FAILURES.length)]);
+  const terminal = kinds.findIndex((k) => INJECTED_CLASS[k] === 'configuration');
+  const outcomes: ExecutionOutcome[] =
+    terminal >= 0
+      ? kinds.slice(0, terminal + 1)
+      : [...kinds, ...(failures < maxAttempts ? (['succeed'] as const) : [])];
   const faults: FaultRule[] = [];
   if (rnd() < 0.3) faults.push({ at: 'run.RunJob', effect: 'error', code: 14, probability: 0.3 });
   if (rnd() < 0.3) faults.push({ at: 'run.GetExecution', effect: 'error', code: 14, probability: 0.3 });
