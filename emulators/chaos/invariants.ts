@@ -17,7 +17,8 @@ export interface Violation {
     | 'failure-noticed'
     | 'settled'
     | 'job-accounting'
-    | 'failure-class';
+    | 'failure-class'
+    | 'sweeper-ends-dead-runs';
   subject: string;
   detail: string;
 }
@@ -217,6 +218,8 @@ export interface JobExpectation {
   attempts: number;
   /** The class each failed attempt must be recorded with, from the cause injected into it. */
   classes: FailureClass[];
+  /** Its workflow execution was killed mid-run: the sweeper must have ended it. */
+  killed?: boolean;
 }
 
 /**
@@ -241,8 +244,18 @@ export function checkJobRun(
       subject,
       detail: `expected ${expected.status} after ${expected.attempts} attempt(s), got ${run.status} after ${run.attempts.length}`,
     });
+  if (expected.killed && !run.endReason?.startsWith('ended by the sweeper: '))
+    out.push({
+      invariant: 'sweeper-ends-dead-runs',
+      subject,
+      detail: `its job-run execution was killed but the run ended ${run.status} without the sweeper's reason`,
+    });
   const recorded = run.attempts.filter((a) => a.result === 'FAILED').map((a) => a.failureClass);
-  if (run.attempts.length === expected.attempts && recorded.join() !== expected.classes.join())
+  if (
+    !expected.killed &&
+    run.attempts.length === expected.attempts &&
+    recorded.join() !== expected.classes.join()
+  )
     out.push({
       invariant: 'failure-class',
       subject,

@@ -43,6 +43,8 @@ export interface JobScenario {
   outcomes: ExecutionOutcome[];
   /** Publish the trigger twice (a duplicate delivery must not run the job twice). */
   duplicate: boolean;
+  /** The first attempt hangs and its job-run workflow execution is killed: the sweeper must end the run. */
+  killExecution: boolean;
   faults: FaultRule[];
 }
 
@@ -132,5 +134,7 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   // The actions call dies after Cloud Run started the execution, before it was recorded.
   if (rnd() < 0.3) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
   if (rnd() < 0.1) faults.push({ at: 'intake.crash', effect: 'crash', times: 1 });
-  return { seed, outcomes, duplicate: rnd() < 0.3, faults };
+  const duplicate = rnd() < 0.3;
+  const killExecution = rnd() < 0.25;
+  return { seed, outcomes: killExecution ? ['hang'] : outcomes, duplicate, killExecution, faults };
 }

@@ -232,6 +232,21 @@ describe('job runs: one per trigger, as scripted, one execution per attempt', ()
       'failed run but Slack never heard of it',
     ]);
   });
+  it('flags a killed run that the sweeper did not end', () => {
+    const killed = { ...expected, status: 'FAILED' as const, attempts: 1, classes: [], killed: true };
+    const dead = (endReason?: string) => ({ ...run('FAILED', 1, []), ...(endReason ? { endReason } : {}) });
+    const told = ['❌ Job nightly failed'];
+    expect(
+      checkJobRun(killed, [dead('ended by the sweeper: workflow execution e is CANCELLED')], 1, true, told),
+    ).toEqual([]);
+    expect(checkJobRun(killed, [dead()], 1, true, told)).toEqual([
+      {
+        invariant: 'sweeper-ends-dead-runs',
+        subject: 'job nightly message m',
+        detail: "its job-run execution was killed but the run ended FAILED without the sweeper's reason",
+      },
+    ]);
+  });
   it('flags a recorded class that does not match the injected cause', () => {
     expect(checkJobRun(expected, [run('SUCCEEDED', 2, ['exit-code'])], 2, false, [])).toEqual([
       {
