@@ -199,7 +199,7 @@ function decide(policy: Policy, message: PubsubMessage): JobTriggerDecision {
 }
 
 /** Why `overrides` go beyond what the job's `overridable` allows, or undefined when they do not. */
-function refusedOverride(
+export function refusedOverride(
   job: JobPolicy,
   overrides: NonNullable<JobTrigger['overrides']>,
 ): string | undefined {

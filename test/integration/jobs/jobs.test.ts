@@ -68,10 +68,11 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   let deadLetters: FirestoreDeadLetterStore;
   const logs: Array<Record<string, unknown>> = [];
   let sweeper: HostedFunction;
+  let policyFile: string;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-jobs-'));
-    const policyFile = join(dir, 'glidepath.yaml');
+    policyFile = join(dir, 'glidepath.yaml');
     const job = (name: string, retry: string, extra = '') =>
       `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry}${extra} }`;
     writeFileSync(
@@ -85,7 +86,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
         job(
           'every-class',
           '{ maxAttempts: 6, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
-          ', overridable: { env: [MODE] }',
+          ', overridable: { args: true, env: [MODE] }',
         ),
         job(
           'stuck-report',
@@ -479,6 +480,33 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     process.exitCode = undefined;
     return { out: out.join(''), err: err.join(''), code };
   };
+
+  it('`jobs run --args … --env K=V` publishes a trigger with those overrides', async () => {
+    cloudRun.setJobOutcomes(jobName('every-class'), ['succeed']);
+    const published = await cli(
+      'alice@example.com',
+      'jobs',
+      'run',
+      'every-class',
+      '--config',
+      policyFile,
+      '--env',
+      'MODE=nightly',
+      '--json',
+      '--args',
+      '--day',
+      '2026-03-01',
+    );
+    expect(published.code).toBe(0);
+    const { runId } = JSON.parse(published.out) as { runId: string };
+    const run = await finishedRun(runId);
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      trigger: 'manual',
+      overrides: { args: ['--day', '2026-03-01'], env: { MODE: 'nightly' } },
+      message: { attributes: { requestedBy: 'alice@example.com' } },
+    });
+  });
 
   it('replays a dead letter from the CLI into a new run once, and refuses a second replay', async () => {
     expect(jobFailed).toBeDefined();
