@@ -15,6 +15,7 @@ import type {
 } from './domain/records';
 import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
 import type { LookRecord } from './domain/looks';
+import type { ReportEvent } from './report/model';
 
 export interface Clock {
   now(): Date;
@@ -347,4 +348,20 @@ export interface LookStore {
   record(rolloutId: string, look: LookRecord): Promise<void>;
   /** Every look of the rollout, oldest first. */
   list(rolloutId: string): Promise<LookRecord[]>;
+}
+
+/** What a rollout's report is made from (functions/report/model.ts): Firestore only, never Monitoring. */
+export interface ReportSource {
+  rollout(id: string): Promise<RolloutRecord | undefined>;
+  /** The rollout's events, oldest first. */
+  events(id: string): Promise<ReportEvent[]>;
+  looks(id: string): Promise<LookRecord[]>;
+  /** The service's latest rollouts, newest first (for its DORA figures). */
+  history(service: string, limit: number): Promise<RolloutRecord[]>;
+}
+
+/** Where finished reports go: a private Cloud Storage bucket on GCP, a folder on the local cloud. */
+export interface ReportPublisher {
+  /** Stores the page; returns where a person opens it (an authenticated URL on GCP, a file path locally). */
+  publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }>;
 }

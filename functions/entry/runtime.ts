@@ -10,13 +10,16 @@ import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
+import type * as storageModule from '@google-cloud/storage';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
-import { localClientOptions } from '../shared/endpoint';
+import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
+import { FirestoreReportSource } from '../adapters/report-source';
+import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
@@ -27,6 +30,8 @@ import {
   type JobRunner,
   type JobStore,
   type LookStore,
+  type ReportPublisher,
+  type ReportSource,
   type MetricsSource,
   type NoticeOutbox,
   type Notifier,
@@ -47,6 +52,9 @@ export interface Runtime {
   deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
+  reportSource: ReportSource;
+  /** Where reports go: the bucket on GCP, a folder on the local cloud; none when neither is configured. */
+  reports?: ReportPublisher;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
@@ -76,7 +84,11 @@ export function runtime(): Runtime {
   const log = overrides.log ?? createLogger({ component: 'glidepath' });
   const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
   const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
-  const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
+  const firestore = new Firestore({
+    projectId: config.GLIDEPATH_PROJECT,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
   const executions = new ExecutionsClient({
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
@@ -98,6 +110,8 @@ export function runtime(): Runtime {
     jobStore: new FirestoreJobStore(firestore),
     deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
+    reportSource: new FirestoreReportSource(firestore),
+    ...reportPublisher(config),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,
@@ -121,11 +135,36 @@ export function runtime(): Runtime {
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
       const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
-      return new PubsubPublisher(new PubSub({ projectId: config.GLIDEPATH_PROJECT }));
+      return new PubsubPublisher(
+        new PubSub({
+          projectId: config.GLIDEPATH_PROJECT,
+          ...pubsubEmulatorOptions(),
+        }),
+      );
     }),
     ...parts,
   };
   return cached;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The bucket's publisher wins over the folder's; the Storage client loads on the first report. */
+function reportPublisher(config: Config): { reports?: ReportPublisher } {
+  const bucket = config.GLIDEPATH_REPORT_BUCKET;
+  if (bucket) {
+    const lazyBucket = once(() => {
+      const { Storage } = require('@google-cloud/storage') as typeof storageModule;
+      return new Storage({ projectId: config.GLIDEPATH_PROJECT }).bucket(bucket);
+    });
+    return {
+      reports: {
+        publish: (rollout, html) => new CloudStorageReportPublisher(lazyBucket()).publish(rollout, html),
+      },
+    };
+  }
+  if (config.GLIDEPATH_REPORT_DIR) return { reports: new FolderReportPublisher(config.GLIDEPATH_REPORT_DIR) };
+  return {};
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 

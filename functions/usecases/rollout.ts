@@ -12,6 +12,8 @@ import type {
   LookStore,
   MetricsSource,
   Notifier,
+  ReportPublisher,
+  ReportSource,
   RolloutStore,
   ServiceRef,
   TrafficRouter,
@@ -35,6 +37,7 @@ import * as slack from '../domain/slack';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
+import { publishReport } from './report';
 
 export interface RolloutDeps {
   store: RolloutStore;
@@ -42,6 +45,9 @@ export interface RolloutDeps {
   metrics: MetricsSource;
   /** What the judge saw at each look, for the report. */
   looks: LookStore;
+  /** The report at the end of a rollout: made from Firestore, published where configured. */
+  reportSource: ReportSource;
+  reports?: ReportPublisher;
   notifier: Notifier;
   launcher: WorkflowLauncher;
   clock: Clock;
@@ -452,7 +458,7 @@ export async function complete(
     status: rollout.status,
     reason,
   });
-  await deps.notifier.notify(slack.rolloutCompleted(rollout));
+  await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
   if (next) {
     const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
