@@ -29,6 +29,8 @@ export async function actions(req: Request, res: Response): Promise<void> {
   const caller = checkCaller(req.header('authorization'), {
     serviceAccount: rt.config.GLIDEPATH_WORKFLOW_SA,
     localSecret: rt.config.GLIDEPATH_LOCAL_OIDC_SECRET,
+    // This service's root URL, which the workflows send as the OIDC audience.
+    audience: `${req.header('x-forwarded-proto') ?? req.protocol}://${req.header('host')}`,
   });
   if (!caller.ok) {
     rt.log.warn('actions call refused', { reason: caller.reason, path: req.path });

@@ -5,6 +5,10 @@
  * verified the Google-signed token before a request arrives; we re-check
  * the email claim as defence in depth. Locally, the Workflows emulator
  * signs an OIDC-shaped token with a shared secret, which we verify fully.
+ *
+ * `audience`, when given, must equal the token's `aud`: the workflows set it
+ * to the service's root URL, as Google recommends (its default, the full
+ * request URL, would differ for every action).
  */
 import { verifyOidcToken } from './oidc';
 
@@ -12,8 +16,16 @@ export type CallerCheck = { ok: true; email: string } | { ok: false; status: 401
 
 export function checkCaller(
   authorization: string | undefined,
-  expected: { serviceAccount: string | undefined; localSecret: string | undefined },
+  expected: { serviceAccount: string | undefined; localSecret: string | undefined; audience?: string },
 ): CallerCheck {
+  const audienceProblem = (aud: unknown): CallerCheck | undefined =>
+    expected.audience !== undefined && aud !== expected.audience
+      ? {
+          ok: false,
+          status: 403,
+          reason: `OIDC token audience ${JSON.stringify(aud ?? null)} is not this service's root URL ${expected.audience}`,
+        }
+      : undefined;
   if (!expected.serviceAccount)
     return {
       ok: false,
@@ -26,10 +38,11 @@ export function checkCaller(
   try {
     if (expected.localSecret) {
       const claims = verifyOidcToken(token, expected.localSecret, expected.serviceAccount);
-      return { ok: true, email: claims.email };
+      return audienceProblem(claims.aud) ?? { ok: true, email: claims.email };
     }
     const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
       email?: string;
+      aud?: string;
     };
     if (payload.email !== expected.serviceAccount)
       return {
@@ -37,7 +50,7 @@ export function checkCaller(
         status: 403,
         reason: `caller ${payload.email ?? '(no email)'} is not ${expected.serviceAccount}`,
       };
-    return { ok: true, email: payload.email };
+    return audienceProblem(payload.aud) ?? { ok: true, email: payload.email };
   } catch (err) {
     return { ok: false, status: 403, reason: (err as Error).message };
   }
