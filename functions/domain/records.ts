@@ -44,6 +44,18 @@ export function isRegionBusy(status: string): boolean {
   return status === 'DEPLOYING' || status === 'SMOKE' || status === 'SHIFTING';
 }
 
+/** One look at a step: the window judged, the judge's verdict, and what the look did with it. */
+export const LookRecord = z.object({
+  at: Iso,
+  windowStart: Iso,
+  windowEnd: Iso,
+  judged: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE']),
+  /** WATCH: the look could not act on the verdict yet (mid-bake PASS, or INCONCLUSIVE with patience left). */
+  action: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE', 'WATCH']),
+  reasons: z.array(z.string()),
+});
+export type LookRecord = z.output<typeof LookRecord>;
+
 export const StepRecord = z.object({
   index: z.number().int(),
   percent: z.number(),
@@ -51,6 +63,11 @@ export const StepRecord = z.object({
   reasons: z.array(z.string()).default([]),
   figures: z.record(z.string(), z.unknown()).optional(),
   extensions: z.number().int().default(0),
+  /** PASS points (bake end, then each extension's) already taken by a look. */
+  passPointsTaken: z.number().int().optional(),
+  /** The latest looks, oldest first; `looksOmitted` older ones are only in the `analyzed` events. */
+  looks: z.array(LookRecord).optional(),
+  looksOmitted: z.number().int().optional(),
   startedAt: Iso.optional(),
   judgedAt: Iso.optional(),
 });
