@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { COLLECTIONS } from '../../functions/adapters/firestore-store';
+import { listRollouts } from '../../functions/adapters/report-source';
 import { decideIntake } from '../../functions/domain/intake';
 import { DeployRequest, TOPICS } from '../../functions/domain/messages';
 import { RolloutRecord, ServiceRecord } from '../../functions/domain/records';
@@ -51,17 +52,6 @@ async function getRollout(db: Firestore, id: string): Promise<RolloutRecord | un
 async function getService(db: Firestore, name: string): Promise<ServiceRecord | undefined> {
   const snap = await db.collection(COLLECTIONS.services).doc(name).get();
   return snap.exists ? serviceOf(snap.data(), name) : undefined;
-}
-
-/** The rollouts of a service, newest first (composite index service ASC, createdAt DESC in terraform/firestore.tf). */
-export async function listRollouts(db: Firestore, service: string, limit: number): Promise<RolloutRecord[]> {
-  const snap = await db
-    .collection(COLLECTIONS.rollouts)
-    .where('service', '==', service)
-    .orderBy('createdAt', 'desc')
-    .limit(limit)
-    .get();
-  return snap.docs.map((d) => rolloutOf(d.data(), d.id));
 }
 
 // ---------------------------------------------------------------- views

@@ -18,9 +18,18 @@ import type { MetricStore, RevisionLabels } from '../monitoring/store';
 
 export const HEALTH_PATH = '/health';
 
+/** Cloud Run's answer (429) when every instance is busy at max instances (docs/local-cloud.md). */
+export const NO_AVAILABLE_INSTANCE =
+  'The request was aborted because there was no available instance. Additional troubleshooting documentation can be found at: https://cloud.google.com/run/docs/troubleshooting#abort-request';
+
 export interface RevisionRuntime {
   labels: RevisionLabels;
   profile: ServiceProfile;
+  /**
+   * Requests it serves at once: max instances × concurrency per instance.
+   * Beyond it, Cloud Run answers 429 and the request never reaches a container.
+   */
+  capacity: number;
   /** The revision's own listener, e.g. http://127.0.0.1:40123 */
   url?: string;
 }
@@ -29,6 +38,7 @@ interface LiveRevision extends RevisionRuntime {
   server: Server;
   sampleLatency: () => number;
   coldStartPending: boolean;
+  inFlight: number;
 }
 
 interface Route {
@@ -114,6 +124,7 @@ export class FrontDoor {
       server: createServer((req, res) => this.serve(live, req, res, req.url ?? '/', false)),
       sampleLatency: lognormalSampler(rev.profile.latencyMs, this.opts.random),
       coldStartPending: rev.profile.coldStartMs > 0,
+      inFlight: 0,
     };
     const port = await listen(live.server, 0);
     live.url = `http://127.0.0.1:${port}`;
@@ -201,24 +212,27 @@ export class FrontDoor {
     viaService: boolean,
   ): void {
     req.resume();
+    // At max instances the request is refused before any container sees it, so no metric counts it.
+    if (rev.inFlight >= rev.capacity) return send(res, 429, { error: NO_AVAILABLE_INSTANCE });
     const startedAt = Date.now();
     const p = rev.profile;
     const pathname = path.split('?')[0];
     const status = pathname === HEALTH_PATH ? (p.healthStatus ?? 200) : this.sampleStatus(p);
-    let latencyMs = rev.sampleLatency();
-    if (rev.coldStartPending) {
-      latencyMs += p.coldStartMs;
-      rev.coldStartPending = false;
-    }
+    const latencyMs = rev.sampleLatency();
+    // The first request waits for the container to start; request_latencies leaves that wait out.
+    const startupMs = rev.coldStartPending ? p.coldStartMs : 0;
+    rev.coldStartPending = false;
     this.opts.metrics.recordRequest(rev.labels, status, latencyMs, startedAt);
     if (viaService && pathname !== HEALTH_PATH) this.recordGenerated(rev, startedAt);
-    // The sampled latency is echoed so that tests can compare Monitoring's figures with the truth.
-    const body = { revision: rev.labels.revision_name, path, status, latencyMs };
+    // The recorded latency is echoed so that tests can compare Monitoring's figures with the truth.
+    const body = { revision: rev.labels.revision_name, path, status, latencyMs, startupMs };
     if (!this.opts.simulateLatency) return send(res, status, body);
+    rev.inFlight++;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      rev.inFlight--;
       send(res, status, body);
-    }, latencyMs);
+    }, startupMs + latencyMs);
     this.timers.add(timer);
   }
 

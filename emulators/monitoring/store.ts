@@ -332,8 +332,7 @@ export class MetricStore {
 
   private raw(s: StoredSeries, q: TimeSeriesQuery, now: number): OutSeries {
     const points: OutSeries['points'] = new Map();
-    for (const [ms, value] of this.visiblePoints(s, q, now))
-      points.set(ms + 1000, { startMs: ms, value });
+    for (const [ms, value] of this.visiblePoints(s, q, now)) points.set(ms + 1000, { startMs: ms, value });
     return {
       metricType: s.metricType,
       valueType: s.valueType,

@@ -52,7 +52,8 @@ export interface LoopSpec {
   value: string;
   index?: string;
   in?: Compiled;
-  range?: [Compiled, Compiled];
+  /** Evaluates to [start, end], both inclusive. */
+  range?: Compiled;
   body: Block;
 }
 
@@ -65,7 +66,6 @@ export type Step = { name: string; next?: string } & (
       kind: 'parallel';
       shared: string[];
       concurrencyLimit?: Compiled;
-      continueAll: boolean;
       branches?: { name: string; body: Block }[];
       loop?: LoopSpec;
     }
@@ -424,13 +424,11 @@ class Compiler {
       throw new WorkflowDefinitionError('"for.index" must be a variable name', step);
     if ('in' in raw === 'range' in raw)
       throw new WorkflowDefinitionError('"for" needs exactly one of "in" or "range"', step);
-    let range: [Compiled, Compiled] | undefined;
+    let range: Compiled | undefined;
     if ('range' in raw) {
       if (raw.index !== undefined)
         throw new WorkflowDefinitionError('"for" with "range" cannot have "index"', step);
-      if (!Array.isArray(raw.range) || raw.range.length !== 2)
-        throw new WorkflowDefinitionError('"for.range" must be [start, end]', step);
-      range = [this.value(raw.range[0], step), this.value(raw.range[1], step)];
+      range = this.range(raw.range, step);
     }
     // A loop body may break/continue, but not jump to steps outside it.
     const body = this.block(raw.steps, step, []);
@@ -441,6 +439,21 @@ class Compiler {
       range,
       body,
     };
+  }
+
+  /**
+   * `for.range` (syntax/iteration): either two literal numbers, or one
+   * expression for the whole list, `${[start, end]}`. An expression inside the
+   * list (`[1, ${n}]`) is what the published schema forbids.
+   */
+  private range(raw: unknown, step: string): Compiled {
+    const isNumberLiteral = (x: unknown): boolean => typeof x === 'number' || x instanceof Double;
+    if (Array.isArray(raw) && raw.length === 2 && raw.every(isNumberLiteral)) return this.value(raw, step);
+    if (typeof raw === 'string' && /^\$\{\s*\[[\s\S]+\]\s*\}$/.test(raw)) return this.value(raw, step);
+    throw new WorkflowDefinitionError(
+      `"for.range" must be two literal numbers [start, end] or one expression for the whole list \${[start, end]}, got ${JSON.stringify(raw)}`,
+      step,
+    );
   }
 
   private parallel(
@@ -467,7 +480,6 @@ class Compiler {
       shared: shared as string[],
       concurrencyLimit:
         raw.concurrency_limit === undefined ? undefined : this.value(raw.concurrency_limit, step),
-      continueAll: raw.exception_policy === 'continueAll',
     };
     if ('for' in raw) return { ...common, loop: this.loop(raw.for, step) };
     if (!Array.isArray(raw.branches) || raw.branches.length < 2)

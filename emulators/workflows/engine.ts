@@ -43,6 +43,9 @@ export const LIMITS = {
   maxSteps: 100_000,
 } as const;
 
+/** The identity executions run as when none is configured. */
+export const DEFAULT_SERVICE_ACCOUNT = 'workflows@local.iam.gserviceaccount.com';
+
 export interface StepStats {
   steps: number;
   internalSteps: number;
@@ -344,7 +347,10 @@ class Interpreter {
       if (!Array.isArray(list)) throw wfError('TypeError', `for "in" needs a list, got ${typeName(list)}`);
       return list;
     }
-    const [a, b] = [loop.range![0](scope), loop.range![1](scope)];
+    const bounds = loop.range!(scope);
+    if (!Array.isArray(bounds) || bounds.length !== 2)
+      throw wfError('TypeError', `for "range" needs a list [start, end], got ${encodeJson(bounds)}`);
+    const [a, b] = bounds;
     if (
       (typeof a !== 'number' && !(a instanceof Double)) ||
       (typeof b !== 'number' && !(b instanceof Double))
@@ -425,8 +431,8 @@ class Interpreter {
             siblings.abort(new Cancelled());
             return;
           }
+          // continueAll, Google's default and only policy: the other branches run on.
           failures.push({ id: task.id, error: err.value });
-          if (!step.continueAll) siblings.abort(new Cancelled());
         }
       }
     };
@@ -521,7 +527,7 @@ export async function executeProgram(
     signal: controller.signal,
     env: options.env ?? {},
     logger: options.logger ?? silentLogger,
-    serviceAccount: options.serviceAccount ?? 'workflows@local.iam.gserviceaccount.com',
+    serviceAccount: options.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
     oidcSecret: options.oidcSecret ?? 'glidepath-local-oidc-secret',
     callbacks: options.callbacks,
     executionId: options.executionId ?? randomUUID(),

@@ -68,6 +68,18 @@ export function parseImageRef(value: string): ParseResult {
   };
 }
 
+/**
+ * The tags that name a manifest about another manifest, never a runnable image: sigstore/cosign's
+ * `sha256-<hex>.sig`, `.att` and `.sbom`, and the OCI referrers tag schema's bare `sha256-<hex>`
+ * (distribution-spec, "Referrers Tag Schema"). Artifact Registry publishes an INSERT for each of
+ * them like for any other tagged manifest (docs/intake.md).
+ */
+const ARTIFACT_TAG = /^sha256-[a-f0-9]{64}(?:\.[A-Za-z0-9_-]+)*$/;
+
+export function isArtifactTag(tag: string): boolean {
+  return ARTIFACT_TAG.test(tag);
+}
+
 /** True when `image` is exactly the configured repository, compared segment by segment. */
 export function sameRepository(image: string, configured: string): boolean {
   const a = image.split('/');

@@ -5,7 +5,7 @@
  */
 import type { Policy, ServicePolicy } from './policy';
 import type { RolloutRequest } from './plan';
-import { parseImageRef, sameRepository, type ImageRef } from './image';
+import { isArtifactTag, parseImageRef, sameRepository, type ImageRef } from './image';
 import { boundReason, show } from './validation';
 import {
   CloudBuildEvent,
@@ -22,6 +22,7 @@ export type IntakeDecision =
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'rejected'; reason: string };
 
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const rejected = (reason: string): IntakeDecision => ({ outcome: 'rejected', reason });
 const ignored = (reason: string): IntakeDecision => ({ outcome: 'ignored', reason });
 
@@ -71,6 +72,12 @@ function matchAutomatic(
   const skipped: string[] = [];
   const seen = new Set<string>();
   for (const image of pushed) {
+    if (image.tag !== undefined && isArtifactTag(image.tag)) {
+      skipped.push(
+        `tag ${show(image.tag, 140)} names a signature, attestation or SBOM of another image, not an image Cloud Run can run`,
+      );
+      continue;
+    }
     const services = policy.services.filter((s) => sameRepository(image.ref.repository, s.image));
     if (services.length === 0) {
       skipped.push(`no service in the policy uses repository ${image.ref.repository}`);
@@ -117,28 +124,44 @@ function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
   const event = decoded.value;
   if (event.action === 'DELETE')
     return ignored(`DELETE of ${event.tag ?? event.digest ?? 'an image'} is not a deployment`);
-  if (!event.digest) return rejected('digest: expected "REPOSITORY@sha256:…" on an INSERT, got nothing');
+  const byTag = event.tag ? parseImageRef(event.tag) : undefined;
+  if (byTag && !byTag.ok) return rejected(`tag: ${byTag.error}`);
+  if (!event.digest) {
+    if (byTag)
+      return ignored(`INSERT of ${show(event.tag, 200)} carries no digest to pin: nothing to deploy`);
+    return rejected('digest: expected "REPOSITORY@sha256:…" on an INSERT, got nothing');
+  }
   const byDigest = parseImageRef(event.digest);
   if (!byDigest.ok) return rejected(`digest: ${byDigest.error}`);
   if (!byDigest.ref.digest)
     return rejected(`digest: expected "REPOSITORY@sha256:…", got ${show(event.digest, 200)}`);
-  let tag: string | undefined;
-  if (event.tag) {
-    const byTag = parseImageRef(event.tag);
-    if (!byTag.ok) return rejected(`tag: ${byTag.error}`);
-    if (byTag.ref.repository !== byDigest.ref.repository)
-      return rejected(
-        `tag: expected the same repository as digest (${byDigest.ref.repository}), got ${show(event.tag, 200)}`,
-      );
-    tag = byTag.ref.tag;
-  }
+  if (!byTag)
+    // Artifact Registry publishes one for every manifest stored by digest alone: each platform's
+    // image of a multi-platform push, build attestations, referrers. The message cannot tell them
+    // apart, and the tagged INSERT of the same push names the image to run (docs/intake.md).
+    return ignored(
+      `INSERT of ${show(event.digest, 200)} has no tag: untagged manifests (platform images of a multi-platform push, attestations) never roll out`,
+    );
+  if (byTag.ref.repository !== byDigest.ref.repository)
+    return rejected(
+      `tag: expected the same repository as digest (${byDigest.ref.repository}), got ${show(event.tag, 200)}`,
+    );
   return matchAutomatic(
     policy,
-    [{ ref: { ...byDigest.ref, digest: byDigest.ref.digest }, ...(tag ? { tag } : {}) }],
+    [
+      {
+        ref: { ...byDigest.ref, digest: byDigest.ref.digest },
+        ...(byTag.ref.tag ? { tag: byTag.ref.tag } : {}),
+      },
+    ],
     'gcr',
   );
 }
 
+/**
+ * Each image of a build is judged on its own: a malformed entry is named in the reason and never
+ * hides the good ones; it makes the message rejected only when nothing else rolls out.
+ */
 function decideCloudBuild(policy: Policy, message: PubsubMessage): IntakeDecision {
   const decoded = decodeMessage(CloudBuildEvent, message.data, 'Cloud Build event');
   if (!decoded.ok) return rejected(decoded.reason);
@@ -146,25 +169,43 @@ function decideCloudBuild(policy: Policy, message: PubsubMessage): IntakeDecisio
   if (build.status !== 'SUCCESS')
     return ignored(`build ${build.id} has status ${build.status}; only SUCCESS builds roll out`);
   const pushed: Pushed[] = [];
-  const results = build.results?.images ?? [];
-  for (const [i, image] of results.entries()) {
+  const malformed: string[] = [];
+  const unpinned: string[] = [];
+  for (const [i, image] of (build.results?.images ?? []).entries()) {
     const named = parseImageRef(image.name);
-    if (!named.ok) return rejected(`results.images[${i}].name: ${named.error}`);
-    if (!/^sha256:[a-f0-9]{64}$/.test(image.digest))
-      return rejected(`results.images[${i}].digest: expected sha256:<64 hex>, got ${show(image.digest)}`);
+    if (!named.ok) {
+      malformed.push(`results.images[${i}].name: ${named.error}`);
+      continue;
+    }
+    if (!image.digest) {
+      unpinned.push(`results.images[${i}] ${show(image.name, 200)} carries no digest to pin`);
+      continue;
+    }
+    if (!DIGEST.test(image.digest)) {
+      malformed.push(`results.images[${i}].digest: expected sha256:<64 hex>, got ${show(image.digest)}`);
+      continue;
+    }
     pushed.push({
       ref: { repository: named.ref.repository, digest: image.digest },
       ...(named.ref.tag ? { tag: named.ref.tag } : {}),
     });
   }
-  if (pushed.length === 0) return ignored(`build ${build.id} pushed no images`);
+  if (pushed.length === 0 && malformed.length === 0)
+    return ignored([`build ${build.id} pushed no images with a digest`, ...unpinned].join('; '));
   const sub = build.substitutions ?? {};
   const commit = sub.COMMIT_SHA || sub.SHORT_SHA || undefined;
-  return matchAutomatic(policy, pushed, 'cloud-builds', {
+  const decision = matchAutomatic(policy, pushed, 'cloud-builds', {
     buildId: build.id,
     ...(commit ? { commit } : {}),
     ...(build.logUrl ? { logUrl: build.logUrl } : {}),
   });
+  const notes = [...malformed, ...unpinned];
+  if (decision.outcome === 'rollout')
+    return notes.length
+      ? { ...decision, reason: `${decision.reason}; skipped ${notes.join('; ')}` }
+      : decision;
+  const reasons = [...malformed, ...(pushed.length ? [decision.reason] : []), ...unpinned];
+  return malformed.length ? rejected(reasons.join('; ')) : ignored(reasons.join('; '));
 }
 
 function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {

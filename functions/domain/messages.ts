@@ -82,7 +82,7 @@ export const CloudBuildEvent = z.object({
   results: z
     .object({
       images: z
-        .array(z.object({ name: z.string().max(600), digest: z.string().max(128) }))
+        .array(z.object({ name: z.string().max(600), digest: z.string().max(128).optional() }))
         .max(100)
         .optional(),
     })

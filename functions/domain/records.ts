@@ -44,18 +44,6 @@ export function isRegionBusy(status: string): boolean {
   return status === 'DEPLOYING' || status === 'SMOKE' || status === 'SHIFTING';
 }
 
-/** One look at a step: the window judged, the judge's verdict, and what the look did with it. */
-export const LookRecord = z.object({
-  at: Iso,
-  windowStart: Iso,
-  windowEnd: Iso,
-  judged: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE']),
-  /** WATCH: the look could not act on the verdict yet (mid-bake PASS, or INCONCLUSIVE with patience left). */
-  action: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE', 'WATCH']),
-  reasons: z.array(z.string()),
-});
-export type LookRecord = z.output<typeof LookRecord>;
-
 export const StepRecord = z.object({
   index: z.number().int(),
   percent: z.number(),
@@ -63,11 +51,8 @@ export const StepRecord = z.object({
   reasons: z.array(z.string()).default([]),
   figures: z.record(z.string(), z.unknown()).optional(),
   extensions: z.number().int().default(0),
-  /** PASS points (bake end, then each extension's) already taken by a look. */
+  /** PASS points (bake end, then each extension's) already taken by a look; each look is in `looks`. */
   passPointsTaken: z.number().int().optional(),
-  /** The latest looks, oldest first; `looksOmitted` older ones are only in the `analyzed` events. */
-  looks: z.array(LookRecord).optional(),
-  looksOmitted: z.number().int().optional(),
   startedAt: Iso.optional(),
   judgedAt: Iso.optional(),
 });
@@ -99,7 +84,7 @@ export const RolloutRecord = z.object({
   status: z.enum(ROLLOUT_STATUSES),
   plan: z.record(z.string(), z.unknown()),
   executionName: z.string().optional(),
-  /** Set by the intake delivery that is starting the execution (see FirestoreRolloutStore.claimLaunch). */
+  /** Set by the intake delivery that is starting the execution (see RolloutStore.claimLaunch). */
   launchClaimedAt: Iso.nullable().optional(),
   messageId: z.string().optional(),
   reason: z.string().optional(),

@@ -5,24 +5,38 @@
  */
 import type * as firestoreModule from '@google-cloud/firestore';
 import type * as pubsubModule from '@google-cloud/pubsub';
+import type * as pubsubAdapter from '../adapters/pubsub';
 import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
+import type * as storageModule from '@google-cloud/storage';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
+import { FirestoreLookStore } from '../adapters/look-store';
+import { FirestoreReportSource } from '../adapters/report-source';
+import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
+  type DeadLetterStore,
   type JobRunner,
+  type JobStore,
+  type LookStore,
+  type ReportPublisher,
+  type ReportSource,
   type MetricsSource,
+  type NoticeOutbox,
   type Notifier,
+  type Publisher,
+  type RolloutStore,
   type TrafficRouter,
   type WorkflowLauncher,
 } from '../ports';
@@ -33,18 +47,23 @@ export interface Runtime {
   policy: Policy;
   log: Logger;
   firestore: firestoreModule.Firestore;
-  store: FirestoreRolloutStore;
-  /** Job runs and dead letters. */
-  jobStore: FirestoreJobStore;
+  store: RolloutStore;
+  jobStore: JobStore;
+  deadLetters: DeadLetterStore;
+  /** What the judge saw at each look (functions/domain/looks.ts). */
+  looks: LookStore;
+  reportSource: ReportSource;
+  /** Where reports go: the bucket on GCP, a folder on the local cloud; none when neither is configured. */
+  reports?: ReportPublisher;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
-  outbox: OutboxNotifier;
+  outbox: NoticeOutbox;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
-  pubsub(): pubsubModule.PubSub;
+  publisher(): Publisher;
 }
 
 let cached: Runtime | undefined;
@@ -85,6 +104,10 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    deadLetters: new FirestoreDeadLetterStore(firestore),
+    looks: new FirestoreLookStore(firestore),
+    reportSource: new FirestoreReportSource(firestore),
+    ...reportPublisher(config),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,
@@ -105,13 +128,34 @@ export function runtime(): Runtime {
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),
-    pubsub: once(() => {
+    publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
-      return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
+      const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
+      return new PubsubPublisher(new PubSub({ projectId: config.GLIDEPATH_PROJECT }));
     }),
     ...parts,
   };
   return cached;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The bucket's publisher wins over the folder's; the Storage client loads on the first report. */
+function reportPublisher(config: Config): { reports?: ReportPublisher } {
+  const bucket = config.GLIDEPATH_REPORT_BUCKET;
+  if (bucket) {
+    const lazyBucket = once(() => {
+      const { Storage } = require('@google-cloud/storage') as typeof storageModule;
+      return new Storage({ projectId: config.GLIDEPATH_PROJECT }).bucket(bucket);
+    });
+    return {
+      reports: {
+        publish: (rollout, html) => new CloudStorageReportPublisher(lazyBucket()).publish(rollout, html),
+      },
+    };
+  }
+  if (config.GLIDEPATH_REPORT_DIR) return { reports: new FolderReportPublisher(config.GLIDEPATH_REPORT_DIR) };
+  return {};
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 

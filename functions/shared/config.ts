@@ -46,6 +46,10 @@ const Env = z.object({
    * alike). 1 on GCP.
    */
   GLIDEPATH_TIME_SCALE: z.coerce.number().positive().default(1),
+  /** GCP: the private bucket rollout reports go to (terraform/reports.tf). */
+  GLIDEPATH_REPORT_BUCKET: z.string().min(3).optional(),
+  /** Local cloud: the folder rollout reports go to, when no bucket is set. */
+  GLIDEPATH_REPORT_DIR: z.string().min(1).optional(),
 });
 export type Config = z.output<typeof Env>;
 

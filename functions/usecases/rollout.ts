@@ -9,14 +9,18 @@
 import type {
   Clock,
   Fence,
+  LookStore,
   MetricsSource,
   Notifier,
+  ReportPublisher,
+  ReportSource,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
+import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import { decideLook, LOOK_SECONDS, lookWindow, type LookAction } from '../domain/analysis/looks';
@@ -33,11 +37,18 @@ import {
 import * as slack from '../domain/slack';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { recordLook } from './looks';
+import { publishReport } from './report';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
+  /** What the judge saw at each look, for the report. */
+  looks: LookStore;
+  /** The report at the end of a rollout: made from Firestore, published where configured. */
+  reportSource: ReportSource;
+  reports?: ReportPublisher;
   notifier: Notifier;
   launcher: WorkflowLauncher;
   clock: Clock;
@@ -269,15 +280,12 @@ export interface LookResult {
   window: { start: string; end: string };
 }
 
-/** A step record keeps this many looks; the `analyzed` events keep every one. */
-const MAX_LOOKS_KEPT = 100;
-
 /**
  * One look at a step: judges the window from the region's first traffic
  * shift to Cloud Monitoring's ingestion delay ago (complete data only), then
  * decides what the look may act on: FAIL at any look, PASS at the end of the
  * bake or an extension (on the last step, once its last minute's data has
- * arrived). Records the look in the step, for the report and the sweeper.
+ * arrived). Keeps the look (window, verdict, action, reasons, series) for the report.
  */
 export async function analyze(
   deps: RolloutDeps,
@@ -329,15 +337,7 @@ export async function analyze(
   const reasons = outcome.gaveUp ? [outcome.gaveUp, ...judgement.reasons] : judgement.reasons;
   const tookPassPoint = outcome.passPointsTaken > (stepRecord.passPointsTaken ?? 0);
   const extensions = Math.max(0, outcome.passPointsTaken - (outcome.action === 'PASS' ? 1 : 0));
-  const look = {
-    at: now.toISOString(),
-    windowStart: window.start.toISOString(),
-    windowEnd: window.end.toISOString(),
-    judged: judgement.verdict,
-    action: outcome.action,
-    reasons,
-  };
-  const looks = [...(stepRecord.looks ?? []), look];
+  const look = { windowStart: window.start.toISOString(), windowEnd: window.end.toISOString() };
   const steps = [...record.steps];
   steps[step] = {
     ...stepRecord,
@@ -351,11 +351,10 @@ export async function analyze(
     figures: JSON.parse(JSON.stringify(judgement.figures)),
     passPointsTaken: outcome.passPointsTaken,
     extensions,
-    looks: looks.slice(-MAX_LOOKS_KEPT),
-    looksOmitted: (stepRecord.looksOmitted ?? 0) + Math.max(0, looks.length - MAX_LOOKS_KEPT),
     judgedAt: now.toISOString(),
   };
-  const verdictText = outcome.action === judgement.verdict ? outcome.action : `${outcome.action} (judged ${judgement.verdict})`;
+  const verdictText =
+    outcome.action === judgement.verdict ? outcome.action : `${outcome.action} (judged ${judgement.verdict})`;
   await deps.store.updateRegion(
     rolloutId,
     region,
@@ -367,6 +366,19 @@ export async function analyze(
       message: `${verdictText} on ${look.windowStart}..${look.windowEnd}: ${reasons.join('; ')}`,
     },
   );
+  await recordLook(deps, rolloutId, {
+    region,
+    step,
+    percent: stepRecord.percent,
+    at: now,
+    windowStart: window.start,
+    windowEnd: window.end,
+    action: outcome.action,
+    canary,
+    ...(stable ? { stable } : {}),
+    settings: plan.analysis,
+    judgement: { verdict: judgement.verdict, reasons },
+  });
   deps.log.info('step analyzed', {
     event: 'step_analyzed',
     service: rollout.service,
@@ -515,12 +527,9 @@ export async function complete(
     status: rollout.status,
     reason,
   });
-  await deps.notifier.notify(slack.rolloutCompleted(rollout));
+  await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, {
-      rollout_id: next.id,
-      service: next.service,
-    });
+    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }

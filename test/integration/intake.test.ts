@@ -184,7 +184,7 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
   it('redelivers when the workflow start fails transiently, then starts exactly once', async () => {
     executions.failNext(2);
     const digest = digestOf(5);
-    const id = await publish('gcr', gcrInsert(CHECKOUT, digest));
+    const id = await publish('gcr', gcrInsert(CHECKOUT, digest, 'latest'));
     const rollout = await waitFor(
       async () => (await rolloutsOf('checkout')).find((r) => r.digest === digest && r.executionName),
       { timeoutMs: 30_000, what: 'rollout started after retries' },

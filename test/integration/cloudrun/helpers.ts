@@ -48,11 +48,12 @@ export async function createService(
   service: string,
   extra: protos.google.cloud.run.v2.IService = {},
   image = 'us-docker.pkg.dev/test-project/apps/api:v1',
+  template: protos.google.cloud.run.v2.IRevisionTemplate = {},
 ): Promise<protos.google.cloud.run.v2.IService> {
   const [operation] = await services.createService({
     parent: `projects/${PROJECT}/locations/${REGION}`,
     serviceId: service,
-    service: { template: { containers: [{ image }] }, ...extra },
+    service: { template: { containers: [{ image }], ...template }, ...extra },
   });
   const [created] = await operation.promise();
   return created;

@@ -17,7 +17,7 @@ const D = `sha256:${'b'.repeat(64)}`;
 describe('intake decisions on real-format messages', () => {
   it.each([
     ['gcr', 'gcr-insert-tagged', 'rollout', /api ←/],
-    ['gcr', 'gcr-insert-untagged', 'ignored', /rolls out only tags matching/],
+    ['gcr', 'gcr-insert-untagged', 'ignored', /has no tag: untagged manifests/],
     ['gcr', 'gcr-delete', 'ignored', /DELETE/],
     [
       'gcr',
@@ -26,6 +26,13 @@ describe('intake decisions on real-format messages', () => {
       /no service in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/,
     ],
     ['gcr', 'gcr-checkout', 'rollout', /checkout ←/],
+    // Artifact Registry's INSERTs for manifests Cloud Run cannot run, on a service without tag filters.
+    ['gcr', 'gcr-insert-signature', 'ignored', /"sha256-a{64}\.sig" names a signature/],
+    ['gcr', 'gcr-insert-attestation', 'ignored', /"sha256-a{64}\.att" names a signature/],
+    ['gcr', 'gcr-insert-sbom', 'ignored', /"sha256-a{64}\.sbom" names a signature/],
+    ['gcr', 'gcr-insert-referrers', 'ignored', /"sha256-a{64}" names a signature/],
+    ['gcr', 'gcr-insert-platform-child', 'ignored', /has no tag: untagged manifests .* never roll out/],
+    ['gcr', 'gcr-insert-tag-only', 'ignored', /checkout:v2" carries no digest to pin/],
     ['cloud-builds', 'build-success', 'rollout', /api ←/],
     ['cloud-builds', 'build-failure', 'ignored', /status FAILURE; only SUCCESS/],
     ['cloud-builds', 'build-working', 'ignored', /status WORKING/],
@@ -35,6 +42,71 @@ describe('intake decisions on real-format messages', () => {
     const decision = decideIntake(policy, topic, fixture(name));
     expect(decision.outcome).toBe(outcome);
     expect(decision.reason).toMatch(reason);
+  });
+
+  it('judges each image of a build on its own: a malformed name never hides a good image', () => {
+    const decision = decideIntake(policy, 'cloud-builds', fixture('build-mixed-images'));
+    expect(decision.outcome).toBe('rollout');
+    expect(decision.outcome === 'rollout' && decision.requests).toEqual([
+      expect.objectContaining({ digest: `sha256:${'a'.repeat(64)}`, tag: 'v1.2.4', buildId: 'b-5678' }),
+    ]);
+    expect(decision.reason).toMatch(/skipped results\.images\[0\]\.name: invalid path segment "Bad_Name"/);
+  });
+
+  it('skips an image a build reports without a digest, and rolls out the others', () => {
+    const decision = decideIntake(policy, 'cloud-builds', fixture('build-unpinned-image'));
+    expect(decision.outcome === 'rollout' && decision.requests.map((r) => r.service.name)).toEqual(['api']);
+    expect(decision.reason).toMatch(/results\.images\[0\] ".*checkout:latest" carries no digest to pin/);
+  });
+
+  it('rejects a build whose only images are malformed, naming each', () => {
+    const decision = decideIntake(
+      policy,
+      'cloud-builds',
+      encode({
+        id: 'b-9',
+        status: 'SUCCESS',
+        results: {
+          images: [
+            { name: 'us-docker.pkg.dev/my-project/apps/API:v1', digest: D },
+            { name: 'us-docker.pkg.dev/my-project/apps/api:v1.0.0', digest: 'sha256:nope' },
+          ],
+        },
+      }),
+    );
+    expect(decision).toEqual({
+      outcome: 'rejected',
+      reason:
+        'results.images[0].name: invalid path segment "API" in "us-docker.pkg.dev/my-project/apps/API"; ' +
+        'results.images[1].digest: expected sha256:<64 hex>, got "sha256:nope"',
+    });
+  });
+
+  it('never rolls out an artifact tag, even when a tag filter would match it', () => {
+    const permissive = parsePolicyYaml(
+      readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8').replace(
+        "tags: ['^v\\d+\\.\\d+\\.\\d+$']",
+        "tags: ['.*']",
+      ),
+    );
+    expect(permissive.services[0].tags).toEqual(['.*']);
+    const signature = encode({
+      action: 'INSERT',
+      digest: `us-docker.pkg.dev/my-project/apps/api@${D}`,
+      tag: `us-docker.pkg.dev/my-project/apps/api:sha256-${'e'.repeat(64)}.sig`,
+    });
+    expect(decideIntake(permissive, 'gcr', signature).outcome).toBe('ignored');
+    const build = encode({
+      id: 'b-10',
+      status: 'SUCCESS',
+      results: {
+        images: [{ name: `us-docker.pkg.dev/my-project/apps/api:sha256-${'e'.repeat(64)}.att`, digest: D }],
+      },
+    });
+    expect(decideIntake(permissive, 'cloud-builds', build)).toMatchObject({
+      outcome: 'ignored',
+      reason: expect.stringMatching(/names a signature, attestation or SBOM/),
+    });
   });
 
   it('carries the commit and build log from a Cloud Build event', () => {
