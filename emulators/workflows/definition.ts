@@ -113,6 +113,16 @@ const KIND_ORDER: Step['kind'][] = [
 const EXPRESSION = /^\$\{([\s\S]*)\}$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+const CONNECTOR = Symbol('connector');
+
+/**
+ * Connector calls (`googleapis.*`, `gke.*`) deploy on Google, so they deploy
+ * here too; the engine refuses to run one (engine.ts).
+ */
+export function isConnector(fn: string): boolean {
+  return /^(googleapis|gke)\.[A-Za-z0-9_.]+$/.test(fn);
+}
+
 /** Parses YAML (a superset of JSON) into a Program, or throws WorkflowDefinitionError. */
 export function compileWorkflow(source: string): Program {
   let doc: unknown;
@@ -267,6 +277,12 @@ class Compiler {
 
   private expressionFunction(fname: string, argc: number, step: string): ExpressionFunction {
     const spec = STDLIB[fname];
+    if (!spec && isConnector(fname))
+      return () => {
+        throw new Error(
+          `connector function "${fname}" is not available on the local engine (step "${step}")`,
+        );
+      };
     if (!spec) {
       if (this.subworkflowNames.has(fname))
         throw new WorkflowDefinitionError(
@@ -372,7 +388,7 @@ class Compiler {
     if (!isPlainObject(args))
       throw new WorkflowDefinitionError('"args" must be a map of named arguments', step);
     for (const k of Object.keys(args))
-      if (!params.includes(k))
+      if (params !== CONNECTOR && !params.includes(k))
         throw new WorkflowDefinitionError(
           `"${fn}" has no parameter "${k}"; it takes: ${params.join(', ') || 'none'}`,
           step,
@@ -381,15 +397,15 @@ class Compiler {
     return { fn, args: Object.entries(args).map(([k, v]) => [k, this.value(v, step)]), result };
   }
 
-  private callParams(fn: string, step: string): string[] {
+  /** The parameters `fn` takes, or CONNECTOR for a connector call, whose arguments the emulator cannot know. */
+  private callParams(fn: string, step: string): string[] | typeof CONNECTOR {
     if (this.subworkflowNames.has(fn)) {
       const def = this.raw[fn] as { params?: unknown[] };
       return (def.params ?? []).map((p) => (typeof p === 'string' ? p : Object.keys(p as object)[0]));
     }
     const spec = STDLIB[fn];
     if (spec) return [...spec.params];
-    if (/^googleapis\./.test(fn))
-      throw new WorkflowDefinitionError(`connector "${fn}" is not supported by the emulator`, step);
+    if (isConnector(fn)) return CONNECTOR;
     throw new WorkflowDefinitionError(
       `unknown function "${fn}" in call (not a subworkflow nor an implemented standard library function)`,
       step,

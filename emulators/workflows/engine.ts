@@ -14,6 +14,7 @@ import {
   type Step,
   type Target,
   compileWorkflow,
+  isConnector,
 } from './definition';
 import { Cancelled, Raised, WorkflowDefinitionError, wfError } from './errors';
 import type { Scope } from './expr';
@@ -309,6 +310,11 @@ class Interpreter {
       for (const [k, v] of step.args) args.set(k, copy(v(scope)));
       result = await this.callSubworkflow(step.fn, args, f.rt, f.depth + 1);
     } else {
+      if (isConnector(step.fn))
+        // Not a Raised error: an `except` must not swallow it and carry on as if the call had run.
+        throw new Error(
+          `connector call "${step.fn}" is not available on the local engine (step "${step.name}"); it deploys, but cannot run locally`,
+        );
       const spec = STDLIB[step.fn];
       const args: Value[] = spec.params.map(() => null);
       for (const [k, v] of step.args) args[spec.params.indexOf(k)] = v(scope);

@@ -6,6 +6,7 @@
  */
 import type { AnalysisSettings, ServicePolicy } from './policy';
 import { shortDigest } from './image';
+import { candidateTag } from './tags';
 
 export type RolloutSource = 'gcr' | 'cloud-builds' | 'manual';
 
@@ -39,7 +40,7 @@ export interface RolloutPlan {
   /** repository@digest: rollouts always deploy the immutable digest. */
   image: string;
   digest: string;
-  /** The revision tag of the candidate, `gp-<12 hex of the digest>`. */
+  /** The revision tag of the candidate, `gp-<hex of the digest>` (see `candidateTag`). */
   revisionTag: string;
   /** Regions as maps, not nested arrays: Firestore cannot store an array of arrays. */
   waves: { regions: string[] }[];
@@ -68,7 +69,7 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
     project: s.project,
     image: `${request.repository}@${request.digest}`,
     digest: request.digest,
-    revisionTag: `gp-${shortDigest(request.digest)}`,
+    revisionTag: candidateTag(s.name, request.digest),
     waves,
     maxParallelRegions: s.maxParallelRegions,
     steps: s.steps.map((st) => ({ percent: st.percent, bakeSeconds: st.bake })),

@@ -615,11 +615,6 @@ describe('deploy-time validation names the step and the construct', () => {
       'step "s1": unknown function "nope"',
     ],
     [
-      'connector',
-      '- s1:\n    call: googleapis.run.v2.projects.locations.services.get\n',
-      'connector "googleapis.run.v2.projects.locations.services.get" is not supported',
-    ],
-    [
       'blocking call in an expression',
       '- s1:\n    return: ${http.get("x")}\n',
       'blocking function "http.get" can only be used in a call step',

@@ -143,3 +143,54 @@ describe('standard library (stdlib pages)', () => {
     expect(clock.sleeps).toEqual([31_536_000_000]);
   });
 });
+
+describe("constructs Google's samples use deploy (workflows-samples, checked by scripts/check-workflows-samples.ts)", () => {
+  test('a connector call deploys, and running it fails the execution with a clear error that except cannot swallow', async () => {
+    const source = `
+- read:
+    try:
+      call: googleapis.firestore.v1.projects.databases.documents.get
+      args:
+        name: projects/p/databases/(default)/documents/c/d
+        connector_params:
+          timeout: 60
+      result: doc
+    except:
+      as: e
+      steps:
+        - swallowed:
+            return: "caught"
+- r:
+    return: \${doc}
+`;
+    const run = await runWorkflow(source, null, { clock: virtualClock() });
+    expect(run.state).toBe('FAILED');
+    expect(JSON.stringify(run)).toContain(
+      'connector call \\"googleapis.firestore.v1.projects.databases.documents.get\\" is not available on the local engine',
+    );
+  });
+
+  test('a gke.* connector and a connector function in an expression deploy too', async () => {
+    const run = await runWorkflow(
+      ret('googleapis.secretmanager.v1.projects.secrets.versions.accessString("s")'),
+      null,
+      { clock: virtualClock() },
+    );
+    expect(run.state).toBe('FAILED');
+    expect(JSON.stringify(run)).toContain('is not available on the local engine');
+    const gke = await runWorkflow('- g:\n    call: gke.request\n    args:\n      cluster_id: c\n', null, {
+      clock: virtualClock(),
+    });
+    expect(gke.state).toBe('FAILED');
+  });
+
+  test.each([
+    [
+      'AND/OR/NOT in upper case (syntax/datatypes: lower or upper, not mixed)',
+      'true AND NOT false OR false',
+      true,
+    ],
+  ])('%s', async (_name, expr, expected) => {
+    expect((await succeed(ret(expr))).result).toBe(expected);
+  });
+});
