@@ -48,7 +48,7 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       cloud,
       overlap,
       ratePerSecond: 60,
-      rolloutTimeoutMs: 120_000,
+      rolloutTimeoutMs: 240_000,
     });
   const record = async (id: string) => (await cloud.firestore.doc(`rollouts/${id}`).get()).data()!;
   const onlyRevision = (r: SimulatedRollout, region: string) => {
