@@ -16,6 +16,7 @@ import { TOPICS } from '../../functions/domain/messages';
 import { formatDuration } from '../../functions/domain/duration';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import { UsageError, printJson, readPolicy } from '../io';
+import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
 export interface CloudOptions {
   project?: string;
@@ -35,8 +36,15 @@ export async function withCloud<T>(
   fn: (c: { jobs: JobStore; deadLetters: DeadLetterStore; publisher: Publisher }) => Promise<T>,
 ): Promise<T> {
   if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
-  const firestore = new Firestore({ projectId: opts.project, ignoreUndefinedProperties: true });
-  const pubsub = new PubSub({ projectId: opts.project });
+  const firestore = new Firestore({
+    projectId: opts.project,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
+  const pubsub = new PubSub({
+    projectId: opts.project,
+    ...pubsubEmulatorOptions(),
+  });
   try {
     return await fn({
       jobs: new FirestoreJobStore(firestore),

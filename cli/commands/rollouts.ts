@@ -22,6 +22,7 @@ import { abort } from '../../functions/usecases/rollout';
 import { createLogger, silentLogger } from '../../functions/shared/log';
 import { UsageError, printJson, readPolicy } from '../io';
 import { cloudOptions, type CloudOptions } from './jobs';
+import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
 // ---------------------------------------------------------------- reading
 
@@ -31,7 +32,11 @@ function requireProject(opts: CloudOptions): string {
 }
 
 async function withFirestore<T>(opts: CloudOptions, fn: (db: Firestore) => Promise<T>): Promise<T> {
-  const db = new Firestore({ projectId: requireProject(opts), ignoreUndefinedProperties: true });
+  const db = new Firestore({
+    projectId: requireProject(opts),
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
   try {
     return await fn(db);
   } finally {
@@ -343,7 +348,10 @@ export function registerRollouts(program: Command): void {
       const request = buildDeployRequest(opts);
       const project = requireProject(opts);
       const topic = process.env.GLIDEPATH_DEPLOY_TOPIC || TOPICS.deployRequests;
-      const pubsub = new PubSub({ projectId: project });
+      const pubsub = new PubSub({
+        projectId: project,
+        ...pubsubEmulatorOptions(),
+      });
       let messageId: string;
       try {
         messageId = await pubsub.topic(topic).publishMessage({ json: request });

@@ -12,7 +12,13 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createLogger, type Logger } from '../../functions/shared/log';
 import { CallbackServer } from './callbacks';
 import { type Program, compileWorkflow } from './definition';
-import { type EngineOptions, type RunResult, type StepStats, executeProgram } from './engine';
+import {
+  DEFAULT_SERVICE_ACCOUNT,
+  type EngineOptions,
+  type RunResult,
+  type StepStats,
+  executeProgram,
+} from './engine';
 import { WorkflowDefinitionError } from './errors';
 import { executionLabelsProblem } from './labels';
 import type { Clock } from './runtime';
@@ -28,6 +34,15 @@ export interface WorkflowsEmulatorOptions {
   clock?: Clock;
   sleepScale?: number;
   logger?: Logger;
+}
+
+/**
+ * A stable 12-digit stand-in for the project number, which the local cloud
+ * does not have: the same project id always gets the same number.
+ */
+function projectNumber(project: string): string {
+  const digest = createHash('sha256').update(project).digest();
+  return String(100_000_000_000 + (digest.readUInt32BE(0) % 900_000_000_000));
 }
 
 type State = 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -222,6 +237,8 @@ export async function startWorkflowsEmulator(
       GOOGLE_CLOUD_WORKFLOW_ID: workflow,
       GOOGLE_CLOUD_WORKFLOW_REVISION_ID: revisionId,
       GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID: id,
+      GOOGLE_CLOUD_PROJECT_NUMBER: projectNumber(project),
+      GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME: engine.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
     };
     record.done = executeProgram(program, argument, {
       ...engine,

@@ -20,6 +20,8 @@ const HTTP_FOR_CODE = {
   not_found: 404,
   permission: 403,
   internal: 500,
+  // Not 500: the workflow retries 500 as transient, and a failed operation is final.
+  failed: 422,
 } as const;
 
 export async function actions(req: Request, res: Response): Promise<void> {

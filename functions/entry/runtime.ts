@@ -12,7 +12,7 @@ import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
 import type * as storageModule from '@google-cloud/storage';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
-import { localClientOptions } from '../shared/endpoint';
+import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
@@ -84,7 +84,11 @@ export function runtime(): Runtime {
   const log = overrides.log ?? createLogger({ component: 'glidepath' });
   const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
   const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
-  const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
+  const firestore = new Firestore({
+    projectId: config.GLIDEPATH_PROJECT,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
   const executions = new ExecutionsClient({
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
@@ -131,7 +135,12 @@ export function runtime(): Runtime {
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
       const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
-      return new PubsubPublisher(new PubSub({ projectId: config.GLIDEPATH_PROJECT }));
+      return new PubsubPublisher(
+        new PubSub({
+          projectId: config.GLIDEPATH_PROJECT,
+          ...pubsubEmulatorOptions(),
+        }),
+      );
     }),
     ...parts,
   };

@@ -16,7 +16,9 @@ export type ErrorCode =
   | 'invalid'
   | 'permission'
   /** Permanent and none of the above: a bug, a refused request, an unexpected answer. */
-  | 'internal';
+  | 'internal'
+  /** A long-running operation finished with an error: final whatever its code, never retried. */
+  | 'failed';
 
 const TRANSIENT_CODES: ReadonlySet<ErrorCode> = new Set(['unavailable', 'deadline', 'conflict']);
 
