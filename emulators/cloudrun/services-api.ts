@@ -375,7 +375,7 @@ export class ServicesApi {
     if (!resource.traffic?.length) resource.traffic = [{ type: LATEST, percent: 100 }];
     const svc: ServiceRecord = { project, location, id, resource, revisions: new Map(), etagCounter: 0 };
     const rev = this.planRevision(svc, undefined, resource.template, 1)!;
-    validateTraffic(resource.traffic);
+    validateTraffic(resource.traffic, id);
     if (validateOnly)
       return this.opts.operations.create(
         project,
@@ -415,7 +415,7 @@ export class ServicesApi {
     this.validateTemplate(next.template);
     const generation = Number(svc.resource.generation) + 1;
     const rev = this.planRevision(svc, svc.resource.template, next.template, generation);
-    validateTraffic(next.traffic);
+    validateTraffic(next.traffic, svc.id);
     if (validateOnly)
       return this.opts.operations.create(
         svc.project,
