@@ -38,8 +38,11 @@ import { createCloudRunJobRunner } from '../functions/adapters/jobs';
 import { WorkflowsLauncher } from '../functions/adapters/workflows';
 import { ExecutionsClient } from '@google-cloud/workflows';
 import { mintOidcToken } from '../functions/shared/oidc';
-import type { SweepReport } from '../functions/usecases/sweep';
+import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
+import type { JobSweepReport } from '../functions/usecases/job-sweep';
 
+/** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
+export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
 export interface LocalCloudOptions {
   projectId?: string;
   location?: string;
