@@ -40,7 +40,8 @@ const Latency = z.strictObject({
   maxMs: z.number().positive(),
   maxRatio: z.number().min(1),
 });
-const Analysis = z.strictObject({
+/** The judge's settings, as the policy resolves them (also the plan's `analysis`). */
+export const Analysis = z.strictObject({
   minRequests: z.number().int().min(1),
   maxExtensions: z.number().int().min(0).max(50),
   onInconclusive: z.enum(['fail', 'hold']),
