@@ -12,12 +12,13 @@
  *
  * Everything binds to free loopback ports; `stop()` shuts it all down.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { Firestore } from '@google-cloud/firestore';
 import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
+import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/domain/analysis/looks';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackSink } from './slack-sink';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
@@ -47,7 +48,10 @@ export interface LocalCloudOptions {
   projectId?: string;
   location?: string;
   policyFile: string;
-  /** Divides every workflow sleep (bake times, backoffs): 60 makes a 5-minute bake last 5 s. */
+  /**
+   * Divides every workflow sleep (bake times, backoffs) and Cloud Monitoring's
+   * delay: 60 makes a 5-minute bake last 5 s, and the 180 s ingestion delay 3 s.
+   */
   speed?: number;
   cloudRun?: CloudRunEmulatorOptions;
   /** Where Glidepath's structured logs go; default: dropped. */
@@ -67,6 +71,8 @@ export interface LocalCloudOptions {
   wrapRouter?: (router: TrafficRouter) => TrafficRouter;
   /** Call the sweeper this often, as Cloud Scheduler does on GCP (every 5 minutes); default: never. */
   sweepEveryMs?: number;
+  /** The folder rollout reports go to (GLIDEPATH_REPORT_DIR); default: no reports. */
+  reportDir?: string;
 }
 
 export interface LocalCloud {
@@ -112,7 +118,13 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       stops.push(() => google!.stop());
     }
     const faults = new FaultInjector(opts.faultSeed ?? 1);
+    const speed = opts.speed ?? 1;
     const cloudRun = await startCloudRunEmulator({
+      // Cloud Monitoring's documented delay, on by default, in the local cloud's time.
+      ingestionDelayMs: (INGESTION_DELAY_SECONDS * 1000) / speed,
+      samplePeriodMs: (SAMPLE_PERIOD_SECONDS * 1000) / speed,
+      // What N× real time would show the judge: N× the requests, from the same distributions.
+      evidencePerRequest: speed,
       ...opts.cloudRun,
       faults,
       ...(opts.onRoutes ? { onRoutes: opts.onRoutes } : {}),
@@ -132,9 +144,13 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
       SLACK_WEBHOOK_URL: slack.url,
+      // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
+      GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
       FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST!,
     };
+    if (opts.reportDir) env.GLIDEPATH_REPORT_DIR = resolve(opts.reportDir);
+    else delete process.env.GLIDEPATH_REPORT_DIR;
     Object.assign(process.env, env);
     const log = createLogger({}, opts.logLine ?? (() => undefined));
 
@@ -155,7 +171,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       },
       serviceAccount: WORKFLOW_SA,
       oidcSecret,
-      sleepScale: opts.speed ?? 1,
+      sleepScale: speed,
       logger: log,
     });
     stops.push(() => workflows.stop());
