@@ -6,6 +6,7 @@
  */
 import type { RevisionObservations } from './domain/observations';
 import type { ExecutionView } from './domain/sweep';
+import type { LookRecord } from './domain/looks';
 
 export interface Clock {
   now(): Date;
@@ -153,4 +154,11 @@ export interface SlackMessage {
 export interface Notifier {
   /** Posts a message; never throws: a Slack outage must not fail a rollout. Returns whether it was delivered. */
   notify(message: SlackMessage): Promise<boolean>;
+}
+
+/** What the judge saw at each look (functions/domain/looks.ts), kept with the rollout for its report. */
+export interface LookStore {
+  record(rolloutId: string, look: LookRecord): Promise<void>;
+  /** Every look of the rollout, oldest first. */
+  list(rolloutId: string): Promise<LookRecord[]>;
 }

@@ -153,10 +153,12 @@ export async function startWorkflowsEmulator(
       },
       state: r.state,
       workflowRevisionId: r.revisionId,
-      labels: r.labels,
-      callLogLevel: 'CALL_LOG_LEVEL_UNSPECIFIED',
     };
+    // executions.proto, ExecutionView: BASIC returns only name, start_time, end_time, duration,
+    // state and workflow_revision_id; everything else needs FULL.
     if (full) {
+      out.labels = r.labels;
+      out.callLogLevel = 'CALL_LOG_LEVEL_UNSPECIFIED';
       out.argument = r.argument;
       if (r.outcome?.state === 'SUCCEEDED') out.result = r.outcome.resultJson;
       if (r.outcome?.state === 'FAILED')

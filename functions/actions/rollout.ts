@@ -28,6 +28,7 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     store: rt.store,
     router: rt.router(),
     metrics: rt.metrics(),
+    looks: rt.looks,
     notifier: rt.notifier,
     launcher: rt.launcher,
     clock: rt.clock,

@@ -39,7 +39,8 @@ export class WorkflowsLauncher implements WorkflowLauncher {
 
   async state(executionName: string): Promise<ExecutionView> {
     try {
-      const [execution] = await this.client.getExecution({ name: executionName, view: 'BASIC' });
+      // FULL: the BASIC view carries no `error`, and the error is the sweeper's reason.
+      const [execution] = await this.client.getExecution({ name: executionName, view: 'FULL' });
       const state = String(execution.state ?? 'STATE_UNSPECIFIED');
       const known: ExecutionState[] = ['ACTIVE', 'QUEUED', 'SUCCEEDED', 'FAILED', 'CANCELLED'];
       return {

@@ -14,6 +14,7 @@ import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreLookStore } from '../adapters/look-store';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
@@ -21,6 +22,7 @@ import {
   systemClock,
   type Clock,
   type JobRunner,
+  type LookStore,
   type MetricsSource,
   type Notifier,
   type TrafficRouter,
@@ -36,6 +38,8 @@ export interface Runtime {
   store: FirestoreRolloutStore;
   /** Job runs and dead letters. */
   jobStore: FirestoreJobStore;
+  /** What the judge saw at each look (functions/domain/looks.ts). */
+  looks: LookStore;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
@@ -85,6 +89,7 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    looks: new FirestoreLookStore(firestore),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,

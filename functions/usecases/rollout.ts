@@ -9,6 +9,7 @@
 import type {
   Clock,
   Fence,
+  LookStore,
   MetricsSource,
   Notifier,
   ServiceRef,
@@ -32,11 +33,14 @@ import {
 import * as slack from '../domain/slack';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { recordLook } from './looks';
 
 export interface RolloutDeps {
   store: FirestoreRolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
+  /** What the judge saw at each look, for the report. */
+  looks: LookStore;
   notifier: Notifier;
   launcher: WorkflowLauncher;
   clock: Clock;
@@ -298,6 +302,17 @@ export async function analyze(
     { steps },
     { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` },
   );
+  await recordLook(deps, rolloutId, {
+    region,
+    step,
+    percent: stepRecord.percent,
+    at: now,
+    windowStart: start,
+    canary,
+    ...(stable ? { stable } : {}),
+    settings: plan.analysis,
+    judgement,
+  });
   deps.log.info('step analyzed', {
     event: 'step_analyzed',
     service: rollout.service,
