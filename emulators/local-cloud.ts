@@ -33,6 +33,8 @@ import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
 import { createCloudRunJobRunner } from '../functions/adapters/jobs';
 import { WorkflowsLauncher } from '../functions/adapters/workflows';
 import { ExecutionsClient } from '@google-cloud/workflows';
+import type { ServicesClient } from '@google-cloud/run';
+import { runLoad, type LoadOptions, type LoadResult } from './loadgen';
 import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport } from '../functions/usecases/sweep';
 
@@ -73,6 +75,8 @@ export interface LocalCloud {
   functions: Record<string, HostedFunction>;
   /** Switchable faults in Cloud Run, Monitoring, the functions, Pub/Sub pushes and Slack. */
   faults: FaultInjector;
+  /** An ID token of `serviceAccount` for `audience`, as Google would sign it (locally: the shared secret). */
+  idToken(serviceAccount: string, audience: string): string;
   /** Calls the sweeper function once, with Cloud Scheduler's identity; returns its report. */
   sweep(): Promise<SweepReport>;
   pubsub: PubSub;
@@ -85,6 +89,10 @@ export interface LocalCloud {
 
 export const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
 export const SCHEDULER_SA = 'glidepath-scheduler@local.iam.gserviceaccount.com';
+/** The actions function's identity: its smoke test calls the candidate with this account's ID token. */
+export const ACTIONS_SA = 'glidepath-actions@local.iam.gserviceaccount.com';
+/** The load generator's identity, standing in for a service's own clients. */
+export const LOADGEN_SA = 'loadgen@local.iam.gserviceaccount.com';
 
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const projectId = opts.projectId ?? 'glidepath-local';
@@ -105,8 +113,11 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       stops.push(() => google!.stop());
     }
     const faults = new FaultInjector(opts.faultSeed ?? 1);
+    // Signs every local ID token: the workflows' and the scheduler's calls, the smoke test, the load.
+    const oidcSecret = randomBytes(24).toString('hex');
     const cloudRun = await startCloudRunEmulator({
       ...opts.cloudRun,
+      oidcSecret,
       faults,
       ...(opts.onRoutes ? { onRoutes: opts.onRoutes } : {}),
     });
@@ -114,7 +125,6 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
 
-    const oidcSecret = randomBytes(24).toString('hex');
     const env: Record<string, string> = {
       GLIDEPATH_PROJECT: projectId,
       GLIDEPATH_LOCATION: location,
@@ -124,6 +134,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_WORKFLOW_SA: WORKFLOW_SA,
       GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
+      GLIDEPATH_LOCAL_ACTIONS_SA: ACTIONS_SA,
       SLACK_WEBHOOK_URL: slack.url,
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
       FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST!,
@@ -215,6 +226,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       functions,
       faults,
       sweep,
+      idToken: (serviceAccount, audience) => mintOidcToken({ serviceAccount, audience, secret: oidcSecret }),
       pubsub,
       firestore,
       log,
@@ -233,4 +245,47 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * What Terraform and a service's owners do for a service Glidepath manages:
+ * roles/run.invoker for the actions identity (the smoke test; terraform/iam.tf)
+ * and for the load generator (standing in for the service's own clients).
+ * The service stays private: nobody else may call it.
+ */
+export async function grantLocalInvokers(client: ServicesClient, serviceName: string): Promise<void> {
+  await client.setIamPolicy({
+    resource: serviceName,
+    policy: {
+      bindings: [
+        {
+          role: 'roles/run.invoker',
+          members: [`serviceAccount:${ACTIONS_SA}`, `serviceAccount:${LOADGEN_SA}`],
+        },
+      ],
+    },
+  });
+}
+
+/** Load on a private service through the front door, with the load generator's ID token (see grantLocalInvokers). */
+export function loadService(
+  cloud: Pick<LocalCloud, 'cloudRun' | 'idToken'>,
+  target: { region: string; service: string },
+  opts: Omit<LoadOptions, 'url' | 'authorization'>,
+): Promise<LoadResult> {
+  const serviceUrl = `${cloud.cloudRun.frontDoorUrl}/s/${target.region}/${target.service}`;
+  let token = '';
+  let mintedAt = -Infinity;
+  return runLoad({
+    ...opts,
+    url: `${serviceUrl}/`,
+    // A token lasts an hour; a fresh one every 30 minutes keeps a long `--keep` run authenticated.
+    authorization: () => {
+      if (Date.now() - mintedAt > 30 * 60_000) {
+        token = cloud.idToken(LOADGEN_SA, serviceUrl);
+        mintedAt = Date.now();
+      }
+      return `Bearer ${token}`;
+    },
+  });
 }

@@ -6,6 +6,7 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { FaultInjector } from '../faults';
 import { FrontDoor } from './frontdoor';
+import type { InvokerVerdict } from './invoker';
 import { JobsApi, type ExecutionOutcome } from './jobs-api';
 import { OperationStore } from './operations';
 import {
@@ -38,6 +39,11 @@ export interface CloudRunEmulatorOptions {
   simulateLatency?: boolean;
   /** Fault injection (emulators/faults.ts): `run.<Method>`, `monitoring.<Method>`, `run.operation`. */
   faults?: FaultInjector;
+  /**
+   * The secret the local cloud signs its OIDC tokens with (functions/shared/oidc.ts). The front door
+   * accepts only tokens signed with it; without it, only public services answer.
+   */
+  oidcSecret?: string;
   /** Called whenever a service's routes change (invariant checks watch the real traffic). */
   onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
 }
@@ -76,21 +82,24 @@ export async function startCloudRunEmulator(
   const profileFor = (image: string): ImageProfile => lookupProfile(profiles, image);
   const random = seededRandom(options.seed ?? 1);
   const metrics = new MetricStore({ ingestionDelayMs: options.ingestionDelayMs ?? 0, now: Date.now });
-  const frontDoor = new FrontDoor({
+  const frontDoor: FrontDoor = new FrontDoor({
     random,
     simulateLatency: options.simulateLatency ?? true,
     metrics,
+    authorize: (region, service, authorization): InvokerVerdict =>
+      services.authorizeInvoker(region, service, authorization),
     ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),
   });
   await frontDoor.start(options.frontDoorPort ?? 0);
 
   const operations = new OperationStore(options.faults);
-  const services = new ServicesApi({
+  const services: ServicesApi = new ServicesApi({
     operations,
     frontDoor,
     profileFor,
     readyDelayMs: options.readyDelayMs ?? 300,
     random,
+    ...(options.oidcSecret ? { oidcSecret: options.oidcSecret } : {}),
   });
   const jobs = new JobsApi({ operations, profileFor, random });
 

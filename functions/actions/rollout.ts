@@ -33,8 +33,15 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     launcher: rt.launcher,
     clock: rt.clock,
     log: ctx.log,
-    probe: async (url, timeoutMs) =>
-      (await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })).status,
+    idTokens: rt.idTokens(),
+    probe: async (url, { timeoutMs, idToken }) =>
+      (
+        await fetch(url, {
+          headers: { authorization: `Bearer ${idToken}` },
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: 'manual',
+        })
+      ).status,
   };
 }
 

@@ -9,6 +9,8 @@ import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
+import type * as authModule from 'google-auth-library';
+import { googleIdTokenSource, localIdTokenSource } from '../adapters/id-token';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { localClientOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
@@ -21,6 +23,7 @@ import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
+  type IdTokenSource,
   type JobRunner,
   type LookStore,
   type MetricsSource,
@@ -48,6 +51,8 @@ export interface Runtime {
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
+  /** ID tokens of this function's identity (the smoke test calls private services). */
+  idTokens(): IdTokenSource;
   pubsub(): pubsubModule.PubSub;
 }
 
@@ -110,6 +115,18 @@ export function runtime(): Runtime {
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),
+    idTokens: once(() => {
+      const secret = config.GLIDEPATH_LOCAL_OIDC_SECRET;
+      if (!secret) {
+        const { GoogleAuth } = require('google-auth-library') as typeof authModule;
+        return googleIdTokenSource(new GoogleAuth());
+      }
+      if (!config.GLIDEPATH_LOCAL_ACTIONS_SA)
+        throw new Error(
+          'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
+        );
+      return localIdTokenSource(config.GLIDEPATH_LOCAL_ACTIONS_SA, secret);
+    }),
     pubsub: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
       return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
