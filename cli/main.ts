@@ -11,6 +11,7 @@ import { registerJobs } from './commands/jobs';
 import { registerDlq } from './commands/dlq';
 import { registerRollouts } from './commands/rollouts';
 import { registerSimulate } from './commands/simulate';
+import { registerReport } from './commands/report';
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('glidepath')
@@ -28,5 +29,6 @@ export async function main(argv: string[]): Promise<void> {
   registerDlq(program);
   registerRollouts(program);
   registerSimulate(program);
+  registerReport(program);
   await program.parseAsync(argv);
 }

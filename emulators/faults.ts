@@ -9,7 +9,8 @@
  * - `run.<Method>` / `monitoring.<Method>`: a gRPC call of the Cloud Run or
  *   Monitoring emulator (subject: the resource name or filter). Effects:
  *   `error` (with `code`), `etag` (a stale-etag ABORTED), `delay`, `silent`
- *   (an empty answer: Monitoring has no data).
+ *   (an empty answer: Monitoring has no data), `incomplete` (Monitoring: half
+ *   the series, and an execution error saying the data is incomplete).
  * - `run.operation`: a long-running operation stalls for `delayMs`.
  * - `actions.crash`: the actions function dies right after a Cloud Run
  *   change, before its Firestore write (subject: `<service>/<region> <method>`,
@@ -25,7 +26,8 @@ import type { JobRunner, TrafficRouter, WorkflowLauncher } from '../functions/po
 import { crashCurrentRequest } from './functions-host';
 import { seededRandom } from './cloudrun/profiles';
 
-export type FaultEffect = 'error' | 'etag' | 'delay' | 'silent' | 'stall' | 'crash' | 'fail' | 'hang';
+export type FaultEffect =
+  'error' | 'etag' | 'delay' | 'silent' | 'incomplete' | 'stall' | 'crash' | 'fail' | 'hang';
 
 export interface FaultRule {
   /** An injection point, e.g. `run.UpdateService`; a trailing `*` matches a prefix (`run.*`). */
@@ -122,6 +124,7 @@ export function crashingRouter(router: TrafficRouter, faults: FaultInjector): Tr
 export function crashingJobRunner(runner: JobRunner, faults: FaultInjector): JobRunner {
   return {
     getExecution: (name) => runner.getExecution(name),
+    cancel: (name) => runner.cancel(name),
     findExecution: (job, marker) => runner.findExecution(job, marker),
     run: async (job, overrides) => {
       const name = await runner.run(job, overrides);

@@ -28,7 +28,11 @@ import type { TrafficRouter } from '../functions/ports';
 import { TOPICS } from '../functions/domain/messages';
 import { configureRuntime, type Runtime } from '../functions/entry/runtime';
 import { createLogger, type Logger } from '../functions/shared/log';
-import { localClientOptions } from '../functions/shared/endpoint';
+import {
+  firestoreEmulatorOptions,
+  localClientOptions,
+  pubsubEmulatorOptions,
+} from '../functions/shared/endpoint';
 import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
 import { createCloudRunJobRunner } from '../functions/adapters/jobs';
 import { WorkflowsLauncher } from '../functions/adapters/workflows';
@@ -181,7 +185,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     configureRuntime({ log, router: () => router, jobs: () => jobs, launcher, ...opts.runtime });
 
     // Topics and push subscriptions, as Terraform declares them.
-    const pubsub = new PubSub({ projectId });
+    const pubsub = new PubSub({ projectId, ...pubsubEmulatorOptions() });
     stops.push(() => pubsub.close());
     await ensureTopic(pubsub, TOPICS.deadLetters);
     for (const spec of FUNCTIONS) {
@@ -198,7 +202,11 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         });
       }
     }
-    const firestore = new Firestore({ projectId, ignoreUndefinedProperties: true });
+    const firestore = new Firestore({
+      projectId,
+      ignoreUndefinedProperties: true,
+      ...firestoreEmulatorOptions(),
+    });
     stops.push(() => firestore.terminate());
 
     const sweep = async (): Promise<SweepReport> => {

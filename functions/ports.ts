@@ -6,7 +6,16 @@
  */
 import type { RevisionObservations } from './domain/observations';
 import type { ExecutionView } from './domain/sweep';
+import type {
+  DeadLetterRecord,
+  RegionRecord,
+  RolloutRecord,
+  RolloutStatus,
+  ServiceRecord,
+} from './domain/records';
+import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
 import type { LookRecord } from './domain/looks';
+import type { ReportEvent } from './report/model';
 
 export interface Clock {
   now(): Date;
@@ -125,7 +134,11 @@ export interface JobExecutionState {
   failedCount: number;
   startTime?: string;
   completionTime?: string;
+  /** The Completed condition's message, when the execution did not succeed. */
   error?: string;
+  /** The Completed condition's `reason` (CommonReason) and `executionReason` names, when set. */
+  reason?: string;
+  executionReason?: string;
 }
 
 export interface JobRunner {
@@ -135,6 +148,8 @@ export interface JobRunner {
     overrides?: { args?: string[]; env?: Record<string, string> },
   ): Promise<string>;
   getExecution(executionName: string): Promise<JobExecutionState>;
+  /** Cancels a running execution (CancelExecution); an execution that already ended is left as it is. */
+  cancel(executionName: string): Promise<void>;
   /**
    * The job's recent execution whose container env holds `marker` (set through
    * `run`'s env override), if any: lets a retried start find the execution a
@@ -167,9 +182,194 @@ export interface Notifier {
   notify(message: SlackMessage): Promise<boolean>;
 }
 
+/** What the Slack outbox reports after re-sending queued notices. */
+export interface FlushReport {
+  delivered: number;
+  pending: number;
+}
+
+/** Slack notices that could not be delivered, kept for a later try (the sweeper flushes them). */
+export interface NoticeOutbox {
+  /** Re-sends queued notices, oldest first; stops at the first failure. */
+  flush(limit?: number): Promise<FlushReport>;
+}
+
+/** Publishes one Pub/Sub message and returns its message id. */
+export interface Publisher {
+  publish(topic: string, data: Buffer, attributes: Record<string, string>): Promise<string>;
+}
+
+// Rollout state (design brief §4).
+
+export type OnNewImage = 'supersede' | 'queue' | 'ignore';
+
+export interface AdmitInput {
+  /** Everything of the new rollout but its lifecycle fields. */
+  rollout: Omit<RolloutRecord, 'status' | 'createdAt' | 'updatedAt' | 'regions'>;
+  dedupKey: string;
+  onNewImage: OnNewImage;
+  now: Date;
+  dedupTtlSeconds: number;
+}
+
+export type Admission =
+  | { kind: 'started'; rollout: RolloutRecord; superseded?: RolloutRecord }
+  | { kind: 'queued'; rollout: RolloutRecord; behind: string }
+  | { kind: 'duplicate'; rollout: RolloutRecord; reason: string }
+  | { kind: 'ignored'; reason: string; active: RolloutRecord };
+
+/** One entry of a rollout's history. */
+export interface RolloutEvent {
+  type: string;
+  message: string;
+  region?: string;
+  step?: number;
+  [key: string]: unknown;
+}
+
+/** A rollout that may still act, with its service; or the reason it must stop. */
+export type Authorization = { rollout: RolloutRecord; service: ServiceRecord } | { stop: string };
+
+/**
+ * Rollouts and the services' leases and candidate slots. Every method is
+ * atomic: the service lease and the (service, digest) deduplication are taken
+ * together, so two images arriving at once can never both become active.
+ */
+export interface RolloutStore {
+  getRollout(id: string): Promise<RolloutRecord | undefined>;
+  getService(name: string): Promise<ServiceRecord | undefined>;
+  /** Every service Glidepath has seen. */
+  listServices(): Promise<ServiceRecord[]>;
+  /** Records a new rollout and takes the service's lease, honouring `onNewImage` when another is active. */
+  admit(input: AdmitInput): Promise<Admission>;
+  /**
+   * True if this caller should start the execution of a PENDING rollout that
+   * has none yet. A fresh claim by another caller throws a transient error.
+   */
+  claimLaunch(id: string, now: Date): Promise<boolean>;
+  /** Gives up a launch claim after a failed start, so a redelivery can start at once. */
+  releaseLaunch(id: string): Promise<void>;
+  /** Records the server-assigned execution name; the rollout is RUNNING from here on. */
+  recordExecution(id: string, executionName: string, now: Date): Promise<void>;
+  /** The rollout if it is RUNNING (or starting), holds its lease and is driven by `executionId` (when given). */
+  authorize(id: string, executionId?: string): Promise<Authorization>;
+  /** Merges `patch` into the rollout's record of one region (replacing its traffic map) and appends an event. */
+  updateRegion(
+    id: string,
+    region: string,
+    now: Date,
+    patch: Partial<RegionRecord>,
+    event?: RolloutEvent,
+  ): Promise<RegionRecord>;
+  /**
+   * Takes the region's candidate slot for `rolloutId`, which must hold the
+   * lease; the slot changes hands only from `replacing`. Throws a conflict otherwise.
+   */
+  claimRegion(
+    serviceName: string,
+    region: string,
+    rolloutId: string,
+    now: Date,
+    replacing?: string,
+  ): Promise<void>;
+  /** Frees the region's slot if `rolloutId` holds it; records a promoted revision as last good. */
+  releaseRegion(
+    serviceName: string,
+    region: string,
+    rolloutId: string,
+    now: Date,
+    lastGood?: string,
+  ): Promise<void>;
+  /**
+   * Ends a rollout (once: a terminal rollout keeps its status) and passes the
+   * lease to the next queued rollout, which is returned.
+   */
+  finish(
+    id: string,
+    status: RolloutStatus,
+    reason: string,
+    now: Date,
+  ): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }>;
+}
+
+// Job runs (design brief §4).
+
+export type RunCreation = { kind: 'created'; run: JobRunRecord } | { kind: 'duplicate'; run: JobRunRecord };
+
+/** What `claimAttempt` found: start the execution now, or it already exists. */
+export type AttemptClaim =
+  | { kind: 'start'; run: JobRunRecord }
+  | { kind: 'started'; run: JobRunRecord; attempt: JobAttempt }
+  | { kind: 'finished'; run: JobRunRecord };
+
+/** Job runs: every write that must happen once is atomic, so duplicate deliveries are harmless. */
+export interface JobStore {
+  getRun(id: string): Promise<JobRunRecord | undefined>;
+  /** The newest runs of a job first. */
+  listRuns(job: string, limit: number): Promise<JobRunRecord[]>;
+  /** Creates the run unless it exists; the creating caller holds the launch claim. */
+  createRun(run: JobRunRecord): Promise<RunCreation>;
+  /** For a duplicate delivery: true if this caller should start the run's workflow; a fresh claim elsewhere throws a transient error. */
+  claimLaunch(id: string, now: Date): Promise<boolean>;
+  releaseLaunch(id: string): Promise<void>;
+  recordExecution(id: string, executionName: string, now: Date): Promise<void>;
+  /** Claims attempt `number` (in order): `start` it now, or it was `started` already, or the run is `finished`. */
+  claimAttempt(id: string, number: number, now: Date): Promise<AttemptClaim>;
+  /** Drops a claimed attempt whose start failed transiently. */
+  releaseAttempt(id: string, number: number, now: Date): Promise<void>;
+  /** Merges `patch` into attempt `number` unless it has a final result; returns the attempt as stored. */
+  updateAttempt(id: string, number: number, patch: Partial<JobAttempt>, now: Date): Promise<JobAttempt>;
+  /** Sets the run's final status once; returns the run as stored. */
+  finishRun(
+    id: string,
+    status: Extract<JobRunStatus, 'SUCCEEDED' | 'FAILED'>,
+    now: Date,
+  ): Promise<JobRunRecord>;
+  updateRun(
+    id: string,
+    patch: Partial<Pick<JobRunRecord, 'deadLetterId' | 'deadLetterMessageId'>>,
+    now: Date,
+  ): Promise<void>;
+  /** True once, for the caller that should post the run's final Slack message. */
+  claimNotification(id: string, now: Date): Promise<boolean>;
+}
+
+// Dead letters (rejected messages, undeliverable messages, failed job runs).
+
+export type ReplayClaim = { kind: 'claimed'; record: DeadLetterRecord } | { kind: 'refused'; reason: string };
+
+export interface DeadLetterStore {
+  /** Writes the dead letter unless one with its id exists; true if this call created it. */
+  createDeadLetter(record: DeadLetterRecord): Promise<boolean>;
+  getDeadLetter(id: string): Promise<DeadLetterRecord | undefined>;
+  /** Newest first; only those not replayed yet unless `all`. */
+  listDeadLetters(opts: { all: boolean; limit: number }): Promise<DeadLetterRecord[]>;
+  /** Marks it replayed by `by`, atomically, before anything is published: of two replays, one wins. */
+  claimReplay(id: string, by: string, now: Date): Promise<ReplayClaim>;
+  recordReplay(id: string, replayMessageId: string): Promise<void>;
+  /** Gives a claimed replay back after its publish failed (unless it was recorded). */
+  releaseReplay(id: string): Promise<void>;
+}
+
 /** What the judge saw at each look (functions/domain/looks.ts), kept with the rollout for its report. */
 export interface LookStore {
   record(rolloutId: string, look: LookRecord): Promise<void>;
   /** Every look of the rollout, oldest first. */
   list(rolloutId: string): Promise<LookRecord[]>;
+}
+
+/** What a rollout's report is made from (functions/report/model.ts): Firestore only, never Monitoring. */
+export interface ReportSource {
+  rollout(id: string): Promise<RolloutRecord | undefined>;
+  /** The rollout's events, oldest first. */
+  events(id: string): Promise<ReportEvent[]>;
+  looks(id: string): Promise<LookRecord[]>;
+  /** The service's latest rollouts, newest first (for its DORA figures). */
+  history(service: string, limit: number): Promise<RolloutRecord[]>;
+}
+
+/** Where finished reports go: a private Cloud Storage bucket on GCP, a folder on the local cloud. */
+export interface ReportPublisher {
+  /** Stores the page; returns where a person opens it (an authenticated URL on GCP, a file path locally). */
+  publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }>;
 }

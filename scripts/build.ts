@@ -4,7 +4,7 @@
  * ready for Terraform's archive_file.
  *
  * Glidepath's code, zod and yaml are bundled. The Google client libraries
- * stay external and are listed in the generated package.json, which Cloud
+ * (and Vega, which the report renderer loads) stay external and are listed in the generated package.json, which Cloud
  * Functions installs at deploy time: bundling them tripled the cold start
  * (3 MB to compile), and the functions-framework must be the runtime's own
  * copy to see the functions registered on it.
@@ -20,8 +20,9 @@ export { FUNCTIONS };
 const root = join(__dirname, '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- reads the root package.json at build time
 const rootDependencies: Record<string, string> = require(join(root, 'package.json')).dependencies;
+// Vega and Vega-Lite too: the actions function loads them for a rollout's last report only.
 const EXTERNAL = Object.keys(rootDependencies).filter((d) =>
-  /^@google-cloud\/|^@grpc\/|^google-gax$/.test(d),
+  /^@google-cloud\/|^@grpc\/|^google-gax$|^vega(-lite)?$/.test(d),
 );
 
 function policyPath(): string {

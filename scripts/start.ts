@@ -21,6 +21,7 @@ import { JobRunRecord } from '../functions/domain/jobs';
 import { localClientOptions } from '../functions/shared/endpoint';
 import { waitFor } from '../emulators/util';
 import type { LocalCloud } from '../emulators/local-cloud';
+import { jobRunReported, type ReportedParts } from './demo/settled';
 
 const SPEED = 60;
 const keep = process.argv.includes('--keep');
@@ -171,6 +172,10 @@ async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
       cloud.pubsub.topic('glidepath-job-triggers').publishMessage({ json: { job }, attributes: { job } }),
     ),
   );
+  const parts: ReportedParts = {
+    deadLetterStored: async (id) => (await cloud.firestore.collection('deadLetters').doc(id).get()).exists,
+    slackTold: (id) => cloud.slack.posts.some((p) => JSON.stringify(p).includes(id)),
+  };
   return waitFor(
     async () => {
       const runs = await Promise.all(
@@ -179,9 +184,14 @@ async function runJobs(cloud: LocalCloud): Promise<JobRunRecord[]> {
           return q.docs.map((d) => JobRunRecord.parse(d.data()))[0];
         }),
       );
-      return runs.every((r) => r && (r.status === 'SUCCEEDED' || r.status === 'FAILED')) ? runs : undefined;
+      for (const run of runs) if (!(await jobRunReported(run, parts))) return undefined;
+      return runs;
     },
-    { timeoutMs: 120_000, what: 'the demo jobs to finish', intervalMs: 250 },
+    {
+      timeoutMs: 120_000,
+      what: 'the demo jobs to finish, with broken-export’s dead letter stored and told to Slack',
+      intervalMs: 250,
+    },
   );
 }
 

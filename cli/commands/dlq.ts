@@ -37,8 +37,8 @@ export function registerDlq(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError(`--limit: expected a positive integer, got ${opts.limit}`);
-      const records = await withCloud(opts, ({ store }) =>
-        store.listDeadLetters({ all: Boolean(opts.all), limit }),
+      const records = await withCloud(opts, ({ deadLetters }) =>
+        deadLetters.listDeadLetters({ all: Boolean(opts.all), limit }),
       );
       if (opts.json) return printJson(records);
       if (!records.length) return void process.stdout.write('no dead letters\n');
@@ -48,7 +48,7 @@ export function registerDlq(program: Command): void {
   cloudOptions(
     dlq.command('show <id>').description('one dead letter with its payload and attributes'),
   ).action(async (id: string, opts: CloudOptions) => {
-    const record = await withCloud(opts, ({ store }) => store.getDeadLetter(id));
+    const record = await withCloud(opts, ({ deadLetters }) => deadLetters.getDeadLetter(id));
     if (!record) throw new UsageError(`dead letter ${id} not found (glidepath dlq list --all)`);
     if (opts.json) return printJson(record);
     const attributes = Object.entries(record.attributes).map(([k, v]) => `  ${k}=${v}`);
@@ -71,7 +71,7 @@ export function registerDlq(program: Command): void {
     dlq.command('replay <id>').description('republish the original message to its source topic (once)'),
   ).action(async (id: string, opts: CloudOptions) => {
     const result = await withCloud(opts, (c) =>
-      replayDeadLetter({ ...c, clock: systemClock }, id, operator()),
+      replayDeadLetter({ store: c.deadLetters, publisher: c.publisher, clock: systemClock }, id, operator()),
     );
     if (opts.json) printJson(result);
     else if (result.kind === 'replayed')

@@ -8,11 +8,15 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { FirestoreJobStore, pubsubPublisher, type Publish } from '../../functions/adapters/job-store';
+import { FirestoreJobStore } from '../../functions/adapters/job-store';
+import { FirestoreDeadLetterStore } from '../../functions/adapters/dead-letter-store';
+import { PubsubPublisher } from '../../functions/adapters/pubsub';
+import type { DeadLetterStore, JobStore, Publisher } from '../../functions/ports';
 import { TOPICS } from '../../functions/domain/messages';
 import { formatDuration } from '../../functions/domain/duration';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import { UsageError, printJson, readPolicy } from '../io';
+import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
 export interface CloudOptions {
   project?: string;
@@ -26,16 +30,27 @@ export function cloudOptions(cmd: Command): Command {
     .option('--json', 'print JSON instead of text');
 }
 
-/** Runs `fn` with a job store and a publisher on the project, and closes the clients after. */
+/** Runs `fn` with the job and dead-letter stores and a publisher on the project, and closes the clients after. */
 export async function withCloud<T>(
   opts: CloudOptions,
-  fn: (c: { store: FirestoreJobStore; publish: Publish }) => Promise<T>,
+  fn: (c: { jobs: JobStore; deadLetters: DeadLetterStore; publisher: Publisher }) => Promise<T>,
 ): Promise<T> {
   if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
-  const firestore = new Firestore({ projectId: opts.project, ignoreUndefinedProperties: true });
-  const pubsub = new PubSub({ projectId: opts.project });
+  const firestore = new Firestore({
+    projectId: opts.project,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
+  const pubsub = new PubSub({
+    projectId: opts.project,
+    ...pubsubEmulatorOptions(),
+  });
   try {
-    return await fn({ store: new FirestoreJobStore(firestore), publish: pubsubPublisher(pubsub) });
+    return await fn({
+      jobs: new FirestoreJobStore(firestore),
+      deadLetters: new FirestoreDeadLetterStore(firestore),
+      publisher: new PubsubPublisher(pubsub),
+    });
   } finally {
     await Promise.all([firestore.terminate(), pubsub.close()]);
   }
@@ -66,7 +81,10 @@ export function runLine(run: JobRunRecord): string {
     ? ` in ${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.createdAt)) / 1000)}`
     : '';
   const attempts = run.attempts
-    .map((a) => `#${a.number} ${a.result}${a.error ? ` (${a.error})` : ''}`)
+    .map(
+      (a) =>
+        `#${a.number} ${a.result}${a.failureClass ? ` [${a.failureClass}]` : ''}${a.error ? ` (${a.error})` : ''}`,
+    )
     .join(', ');
   return `${run.createdAt}  ${run.id}  ${run.status}${took}  [${run.trigger}]  ${attempts || 'no attempts yet'}`;
 }
@@ -78,9 +96,9 @@ export function registerJobs(program: Command): void {
     .option('--config <file>', 'the policy file', 'glidepath.yaml')
     .action(async (opts: CloudOptions & { config: string }) => {
       const policy = readPolicy(opts.config);
-      const rows = await withCloud(opts, async ({ store }) =>
+      const rows = await withCloud(opts, async ({ jobs: runs }) =>
         Promise.all(
-          policy.jobs.map(async (job) => ({ job, lastRun: (await store.listRuns(job.name, 1))[0] })),
+          policy.jobs.map(async (job) => ({ job, lastRun: (await runs.listRuns(job.name, 1))[0] })),
         ),
       );
       if (opts.json) return printJson(rows.map(({ job, lastRun }) => ({ ...job, lastRun: lastRun ?? null })));
@@ -114,8 +132,10 @@ export function registerJobs(program: Command): void {
           ? { ...(opts.arg.length ? { args: opts.arg } : {}), ...(env ? { env } : {}) }
           : undefined;
       const payload = { job: name, ...(overrides ? { overrides } : {}) };
-      const messageId = await withCloud(opts, ({ publish }) =>
-        publish(TOPICS.jobTriggers, Buffer.from(JSON.stringify(payload)), { requestedBy: operator() }),
+      const messageId = await withCloud(opts, ({ publisher }) =>
+        publisher.publish(TOPICS.jobTriggers, Buffer.from(JSON.stringify(payload)), {
+          requestedBy: operator(),
+        }),
       );
       const runId = `${name}-m${messageId}`;
       if (opts.json) return printJson({ job: name, messageId, runId });
@@ -132,7 +152,7 @@ export function registerJobs(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1)
         throw new UsageError(`--limit: expected a positive integer, got ${opts.limit}`);
-      const runs = await withCloud(opts, ({ store }) => store.listRuns(name, limit));
+      const runs = await withCloud(opts, ({ jobs: runs }) => runs.listRuns(name, limit));
       if (opts.json) return printJson(runs);
       if (!runs.length) return void process.stdout.write(`no runs of ${name}\n`);
       for (const run of runs) process.stdout.write(runLine(run) + '\n');

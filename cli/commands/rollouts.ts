@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { COLLECTIONS } from '../../functions/adapters/firestore-store';
+import { listRollouts } from '../../functions/adapters/report-source';
 import { decideIntake } from '../../functions/domain/intake';
 import { DeployRequest, TOPICS } from '../../functions/domain/messages';
 import { RolloutRecord, ServiceRecord } from '../../functions/domain/records';
@@ -21,6 +22,7 @@ import { abort } from '../../functions/usecases/rollout';
 import { createLogger, silentLogger } from '../../functions/shared/log';
 import { UsageError, printJson, readPolicy } from '../io';
 import { cloudOptions, type CloudOptions } from './jobs';
+import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
 // ---------------------------------------------------------------- reading
 
@@ -30,7 +32,11 @@ function requireProject(opts: CloudOptions): string {
 }
 
 async function withFirestore<T>(opts: CloudOptions, fn: (db: Firestore) => Promise<T>): Promise<T> {
-  const db = new Firestore({ projectId: requireProject(opts), ignoreUndefinedProperties: true });
+  const db = new Firestore({
+    projectId: requireProject(opts),
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
   try {
     return await fn(db);
   } finally {
@@ -51,17 +57,6 @@ async function getRollout(db: Firestore, id: string): Promise<RolloutRecord | un
 async function getService(db: Firestore, name: string): Promise<ServiceRecord | undefined> {
   const snap = await db.collection(COLLECTIONS.services).doc(name).get();
   return snap.exists ? serviceOf(snap.data(), name) : undefined;
-}
-
-/** The rollouts of a service, newest first (composite index service ASC, createdAt DESC in terraform/firestore.tf). */
-export async function listRollouts(db: Firestore, service: string, limit: number): Promise<RolloutRecord[]> {
-  const snap = await db
-    .collection(COLLECTIONS.rollouts)
-    .where('service', '==', service)
-    .orderBy('createdAt', 'desc')
-    .limit(limit)
-    .get();
-  return snap.docs.map((d) => rolloutOf(d.data(), d.id));
 }
 
 // ---------------------------------------------------------------- views
@@ -353,7 +348,10 @@ export function registerRollouts(program: Command): void {
       const request = buildDeployRequest(opts);
       const project = requireProject(opts);
       const topic = process.env.GLIDEPATH_DEPLOY_TOPIC || TOPICS.deployRequests;
-      const pubsub = new PubSub({ projectId: project });
+      const pubsub = new PubSub({
+        projectId: project,
+        ...pubsubEmulatorOptions(),
+      });
       let messageId: string;
       try {
         messageId = await pubsub.topic(topic).publishMessage({ json: request });

@@ -44,6 +44,8 @@ export interface CloudRunEmulatorOptions {
    * accepts only tokens signed with it; without it, only public services answer.
    */
   oidcSecret?: string;
+  /** ListTimeSeries' largest page (points, or series with HEADERS). Default 100,000, as in the API. */
+  monitoringMaxPageSize?: number;
   /** Called whenever a service's routes change (invariant checks watch the real traffic). */
   onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
 }
@@ -112,7 +114,7 @@ export async function startCloudRunEmulator(
     operations.grpc(),
   ];
   for (const s of run) server.addService(s.definition, withFaults('run', s.implementation, options.faults));
-  const monitoring = metricService(metrics);
+  const monitoring = metricService(metrics, { maxPageSize: options.monitoringMaxPageSize });
   server.addService(
     monitoring.definition,
     withFaults('monitoring', monitoring.implementation, options.faults),
@@ -177,6 +179,27 @@ function withFaults(
           });
         case 'silent':
           return callback(null, {});
+        case 'incomplete':
+          // The answer of a query that failed in part: the second half of the series is missing
+          // and execution_errors says so (metric_service.proto, ListTimeSeriesResponse).
+          // eslint-disable-next-line @typescript-eslint/no-explicit-any
+          return (handler as any)(call, (err: unknown, answer: { timeSeries?: unknown[] } | undefined) =>
+            err
+              ? callback(err)
+              : callback(null, {
+                  ...answer,
+                  timeSeries: (answer?.timeSeries ?? []).slice(
+                    0,
+                    Math.ceil((answer?.timeSeries ?? []).length / 2),
+                  ),
+                  executionErrors: [
+                    {
+                      code: fault.code ?? 14,
+                      message: `injected fault: ${label}.${method} read part of the data`,
+                    },
+                  ],
+                }),
+          );
         default:
           // eslint-disable-next-line @typescript-eslint/no-explicit-any
           setTimeout(() => (handler as any)(call, callback), fault.delayMs ?? 1000);

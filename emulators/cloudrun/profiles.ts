@@ -24,11 +24,27 @@ const serviceProfileSchema = z
   })
   .strict();
 
+/**
+ * How a failing task fails, each with Cloud Run's own condition message
+ * (emulators/cloudrun/jobs-api.ts; sources in docs/jobs.md).
+ */
+export const JOB_FAILURES = [
+  'exit-code',
+  'out-of-memory',
+  'timeout',
+  'network',
+  'image-missing',
+  'image-permission',
+] as const;
+export type JobFailure = (typeof JOB_FAILURES)[number];
+
 const jobProfileSchema = z
   .object({
     /** Chance that one task fails. */
     failRate: z.number().min(0).max(1).default(0),
     durationMs: z.number().min(0).default(100),
+    /** How a failing task fails. */
+    failure: z.enum(JOB_FAILURES).default('exit-code'),
   })
   .strict();
 
@@ -47,6 +63,7 @@ const entrySchema = z
     healthStatus: z.unknown(),
     failRate: z.unknown(),
     durationMs: z.unknown(),
+    failure: z.unknown(),
   })
   .partial()
   .strict();
@@ -57,7 +74,7 @@ export interface ImageProfile {
 }
 
 const SERVICE_KEYS = ['errorRate', 'latencyMs', 'startupFailure', 'coldStartMs', 'healthStatus'] as const;
-const JOB_KEYS = ['failRate', 'durationMs'] as const;
+const JOB_KEYS = ['failRate', 'durationMs', 'failure'] as const;
 
 function pick(obj: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
   return Object.fromEntries(keys.filter((k) => obj[k] !== undefined).map((k) => [k, obj[k]]));

@@ -98,6 +98,7 @@ export const Status = {
   FAILED_PRECONDITION: 9,
   ABORTED: 10,
   UNIMPLEMENTED: 12,
+  INTERNAL: 13,
 } as const;
 
 export type UnaryHandler = (request: Record<string, unknown>) => object | Promise<object>;

@@ -10,6 +10,7 @@ import { canonical, condition, notFound, parseName, sameContent, timestamp, type
 import {
   LATEST,
   generatedRevisionName,
+  missingRevision,
   resolveRoutes,
   validateRevisionName,
   validateTraffic,
@@ -120,7 +121,7 @@ export class ServicesApi {
       if (svc.resource.deleteTime) return { done: true, response: svc.resource };
       if (observed < generation) return { done: false };
       if (svc.failure && svc.failure.generation >= generation)
-        return { done: true, error: { code: Status.FAILED_PRECONDITION, message: svc.failure.message } };
+        return { done: true, error: { code: Status.INTERNAL, message: svc.failure.message } };
       return { done: true, response: svc.resource };
     };
     return this.opts.operations.create(svc.project, svc.location, SERVICE_TYPE, () => svc.resource, poll);
@@ -237,9 +238,12 @@ export class ServicesApi {
         condition('ContainerHealthy', 'CONDITION_SUCCEEDED'),
       ];
     } else {
+      // Cloud Run's text, as quoted in octo-sts/app#1005 and chainguard-dev/terraform-infra-common#498.
       const message =
-        `The user-provided container failed to start and listen on the port defined provided by the PORT=8080 environment variable within the allocated timeout. ` +
-        `Revision '${rev.id}' is not ready and cannot serve traffic.`;
+        `Revision '${rev.id}' is not ready and cannot serve traffic. The user-provided container failed to start ` +
+        `and listen on the port defined provided by the PORT=8080 environment variable within the allocated timeout. ` +
+        `This can happen when the container port is misconfigured or if the timeout is too short. ` +
+        `The health check timeout can be extended. Logs for this revision might contain more information.`;
       rev.resource.conditions = [
         condition('Ready', 'CONDITION_FAILED', {
           message,
@@ -279,6 +283,16 @@ export class ServicesApi {
           severity: 'ERROR',
           reason: 'REVISION_FAILED',
         }),
+      ];
+    } else if (missingRevision(r.traffic, new Set(svc.revisions.keys()))) {
+      // The configuration is fine; the routes are not: they stay as they were.
+      if (rev) r.latestReadyRevision = rev.resource.name;
+      const message = missingRevision(r.traffic, new Set(svc.revisions.keys()))!;
+      svc.failure = { generation, message };
+      r.terminalCondition = condition('Ready', 'CONDITION_FAILED', { message, severity: 'ERROR' });
+      r.conditions = [
+        condition('RoutesReady', 'CONDITION_FAILED', { message, severity: 'ERROR' }),
+        condition('ConfigurationsReady', 'CONDITION_SUCCEEDED'),
       ];
     } else {
       if (rev) r.latestReadyRevision = rev.resource.name;
@@ -376,7 +390,7 @@ export class ServicesApi {
       iam: { bindings: [], version: 1, invokers: new Set() },
     };
     const rev = this.planRevision(svc, undefined, resource.template, 1)!;
-    validateTraffic(resource.traffic, new Set([rev.id]));
+    validateTraffic(resource.traffic);
     if (validateOnly)
       return this.opts.operations.create(
         project,
@@ -417,9 +431,7 @@ export class ServicesApi {
     this.validateTemplate(next.template);
     const generation = Number(svc.resource.generation) + 1;
     const rev = this.planRevision(svc, svc.resource.template, next.template, generation);
-    const known = new Set(svc.revisions.keys());
-    if (rev) known.add(rev.id);
-    validateTraffic(next.traffic, known);
+    validateTraffic(next.traffic);
     if (validateOnly)
       return this.opts.operations.create(
         svc.project,

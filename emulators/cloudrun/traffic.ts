@@ -23,10 +23,11 @@ function invalid(message: string): never {
 }
 
 /**
- * Throws INVALID_ARGUMENT for traffic the real API rejects. `revisions` are
- * the short names of the service's revisions, including one being created.
+ * Throws INVALID_ARGUMENT for traffic the real API rejects when called. A
+ * target naming a missing revision is not one of them: the update is
+ * accepted and its operation fails (see `missingRevision`).
  */
-export function validateTraffic(traffic: TrafficTargetSpec[], revisions: ReadonlySet<string>): void {
+export function validateTraffic(traffic: TrafficTargetSpec[]): void {
   let sum = 0;
   const tags = new Set<string>();
   traffic.forEach((t, i) => {
@@ -51,11 +52,25 @@ export function validateTraffic(traffic: TrafficTargetSpec[], revisions: Readonl
       if (tags.has(t.tag)) invalid(`${field}.tag: Multiple definitions for ${JSON.stringify(t.tag)}`);
       tags.add(t.tag);
     }
-    if (t.type === REVISION && !revisions.has(t.revision!))
-      invalid(`${field}.revision: Revision ${JSON.stringify(t.revision)} referenced in traffic not found`);
   });
   // Knative's wording, which Cloud Run returns for a bad split.
   if (traffic.length > 0 && sum !== 100) invalid(`service.traffic: Traffic targets sum to ${sum}, want 100`);
+}
+
+/**
+ * The first revision target that names none of `revisions`, with Cloud Run's
+ * message: the operation fails with 13, "Revision '…' does not exist or is
+ * deleted. Update all traffic to route to currently available revisions."
+ * (quoted in terraform-google-modules/terraform-docs-samples#269).
+ */
+export function missingRevision(
+  traffic: TrafficTargetSpec[],
+  revisions: ReadonlySet<string>,
+): string | undefined {
+  const missing = traffic.find((t) => t.type === REVISION && !revisions.has(t.revision!));
+  return missing
+    ? `Revision '${missing.revision}' does not exist or is deleted. Update all traffic to route to currently available revisions.`
+    : undefined;
 }
 
 /** Validates an explicitly named revision (`template.revision`) of service `serviceId`. */

@@ -13,7 +13,77 @@ function toMs(t: Timestamp, field: string): number {
   return Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
 }
 
-export function metricService(store: MetricStore): ReturnType<typeof grpcService> {
+/** metric_service.proto, ListTimeSeriesRequest.page_size: "If page_size is empty or more than 100,000 results, the effective page_size is 100,000 results". */
+export const MAX_PAGE_SIZE = 100_000;
+
+type ProtoSeries = { points: unknown[] } & Record<string, unknown>;
+
+/**
+ * One page of an answer. With the FULL view, page_size counts points; with HEADERS, time series
+ * (metric_service.proto). A series cut by the page boundary continues on the next page with its
+ * header repeated. The token names the offset and the request it belongs to, so a token replayed
+ * with another filter, interval or aggregation is INVALID_ARGUMENT.
+ */
+function paginate(
+  all: ProtoSeries[],
+  headersOnly: boolean,
+  pageSize: number,
+  token: string,
+  fingerprint: string,
+): { timeSeries: ProtoSeries[]; nextPageToken: string } {
+  let offset = 0;
+  if (token) {
+    let parsed: { offset?: unknown; request?: unknown } = {};
+    try {
+      parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as typeof parsed;
+    } catch {
+      // Reported below.
+    }
+    if (typeof parsed.offset !== 'number' || parsed.request !== fingerprint)
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        'page_token: not a nextPageToken returned by a previous call with the same request',
+      );
+    offset = parsed.offset;
+  }
+  const page: ProtoSeries[] = [];
+  let skipped = 0;
+  let taken = 0;
+  for (const series of all) {
+    if (taken === pageSize) break;
+    const units = headersOnly ? 1 : series.points.length;
+    if (skipped + units <= offset) {
+      skipped += units;
+      continue;
+    }
+    if (headersOnly) {
+      page.push(series);
+      taken++;
+      skipped++;
+      continue;
+    }
+    const from = offset - skipped;
+    const points = series.points.slice(from, from + (pageSize - taken));
+    page.push({ ...series, points });
+    taken += points.length;
+    skipped += from + points.length;
+  }
+  const total = all.reduce((n, s) => n + (headersOnly ? 1 : s.points.length), 0);
+  const next = offset + taken;
+  return {
+    timeSeries: page,
+    nextPageToken:
+      next < total
+        ? Buffer.from(JSON.stringify({ offset: next, request: fingerprint })).toString('base64url')
+        : '',
+  };
+}
+
+export function metricService(
+  store: MetricStore,
+  options: { maxPageSize?: number } = {},
+): ReturnType<typeof grpcService> {
+  const maxPageSize = options.maxPageSize ?? MAX_PAGE_SIZE;
   return grpcService('google.monitoring.v3.MetricService', {
     ListTimeSeries: (req) => {
       const r = req as {
@@ -28,6 +98,8 @@ export function metricService(store: MetricStore): ReturnType<typeof grpcService
         };
         secondaryAggregation?: { perSeriesAligner?: string; crossSeriesReducer?: string };
         view?: string;
+        pageSize?: number;
+        pageToken?: string;
       };
       const project = /^projects\/([^/]+)$/.exec(r.name ?? '')?.[1];
       if (!project)
@@ -62,7 +134,18 @@ export function metricService(store: MetricStore): ReturnType<typeof grpcService
         groupByFields: a?.groupByFields ?? [],
         headersOnly: r.view === 'HEADERS',
       });
-      return { timeSeries, nextPageToken: '', executionErrors: [], unit: '' };
+      if ((r.pageSize ?? 0) < 0)
+        throw new RpcError(Status.INVALID_ARGUMENT, `page_size: must be positive, got ${r.pageSize}`);
+      const pageSize = !r.pageSize || r.pageSize > maxPageSize ? maxPageSize : r.pageSize;
+      const { pageSize: _size, pageToken: _token, ...request } = r;
+      const page = paginate(
+        timeSeries as ProtoSeries[],
+        r.view === 'HEADERS',
+        pageSize,
+        r.pageToken ?? '',
+        JSON.stringify(request),
+      );
+      return { ...page, executionErrors: [], unit: '' };
     },
   });
 }

@@ -52,7 +52,8 @@ export interface LoopSpec {
   value: string;
   index?: string;
   in?: Compiled;
-  range?: [Compiled, Compiled];
+  /** Evaluates to [start, end], both inclusive. */
+  range?: Compiled;
   body: Block;
 }
 
@@ -65,7 +66,6 @@ export type Step = { name: string; next?: string } & (
       kind: 'parallel';
       shared: string[];
       concurrencyLimit?: Compiled;
-      continueAll: boolean;
       branches?: { name: string; body: Block }[];
       loop?: LoopSpec;
     }
@@ -112,6 +112,16 @@ const KIND_ORDER: Step['kind'][] = [
 ];
 const EXPRESSION = /^\$\{([\s\S]*)\}$/;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+const CONNECTOR = Symbol('connector');
+
+/**
+ * Connector calls (`googleapis.*`, `gke.*`) deploy on Google, so they deploy
+ * here too; the engine refuses to run one (engine.ts).
+ */
+export function isConnector(fn: string): boolean {
+  return /^(googleapis|gke)\.[A-Za-z0-9_.]+$/.test(fn);
+}
 
 /** Parses YAML (a superset of JSON) into a Program, or throws WorkflowDefinitionError. */
 export function compileWorkflow(source: string): Program {
@@ -267,6 +277,12 @@ class Compiler {
 
   private expressionFunction(fname: string, argc: number, step: string): ExpressionFunction {
     const spec = STDLIB[fname];
+    if (!spec && isConnector(fname))
+      return () => {
+        throw new Error(
+          `connector function "${fname}" is not available on the local engine (step "${step}")`,
+        );
+      };
     if (!spec) {
       if (this.subworkflowNames.has(fname))
         throw new WorkflowDefinitionError(
@@ -372,7 +388,7 @@ class Compiler {
     if (!isPlainObject(args))
       throw new WorkflowDefinitionError('"args" must be a map of named arguments', step);
     for (const k of Object.keys(args))
-      if (!params.includes(k))
+      if (params !== CONNECTOR && !params.includes(k))
         throw new WorkflowDefinitionError(
           `"${fn}" has no parameter "${k}"; it takes: ${params.join(', ') || 'none'}`,
           step,
@@ -381,15 +397,15 @@ class Compiler {
     return { fn, args: Object.entries(args).map(([k, v]) => [k, this.value(v, step)]), result };
   }
 
-  private callParams(fn: string, step: string): string[] {
+  /** The parameters `fn` takes, or CONNECTOR for a connector call, whose arguments the emulator cannot know. */
+  private callParams(fn: string, step: string): string[] | typeof CONNECTOR {
     if (this.subworkflowNames.has(fn)) {
       const def = this.raw[fn] as { params?: unknown[] };
       return (def.params ?? []).map((p) => (typeof p === 'string' ? p : Object.keys(p as object)[0]));
     }
     const spec = STDLIB[fn];
     if (spec) return [...spec.params];
-    if (/^googleapis\./.test(fn))
-      throw new WorkflowDefinitionError(`connector "${fn}" is not supported by the emulator`, step);
+    if (isConnector(fn)) return CONNECTOR;
     throw new WorkflowDefinitionError(
       `unknown function "${fn}" in call (not a subworkflow nor an implemented standard library function)`,
       step,
@@ -424,13 +440,11 @@ class Compiler {
       throw new WorkflowDefinitionError('"for.index" must be a variable name', step);
     if ('in' in raw === 'range' in raw)
       throw new WorkflowDefinitionError('"for" needs exactly one of "in" or "range"', step);
-    let range: [Compiled, Compiled] | undefined;
+    let range: Compiled | undefined;
     if ('range' in raw) {
       if (raw.index !== undefined)
         throw new WorkflowDefinitionError('"for" with "range" cannot have "index"', step);
-      if (!Array.isArray(raw.range) || raw.range.length !== 2)
-        throw new WorkflowDefinitionError('"for.range" must be [start, end]', step);
-      range = [this.value(raw.range[0], step), this.value(raw.range[1], step)];
+      range = this.range(raw.range, step);
     }
     // A loop body may break/continue, but not jump to steps outside it.
     const body = this.block(raw.steps, step, []);
@@ -441,6 +455,21 @@ class Compiler {
       range,
       body,
     };
+  }
+
+  /**
+   * `for.range` (syntax/iteration): either two literal numbers, or one
+   * expression for the whole list, `${[start, end]}`. An expression inside the
+   * list (`[1, ${n}]`) is what the published schema forbids.
+   */
+  private range(raw: unknown, step: string): Compiled {
+    const isNumberLiteral = (x: unknown): boolean => typeof x === 'number' || x instanceof Double;
+    if (Array.isArray(raw) && raw.length === 2 && raw.every(isNumberLiteral)) return this.value(raw, step);
+    if (typeof raw === 'string' && /^\$\{\s*\[[\s\S]+\]\s*\}$/.test(raw)) return this.value(raw, step);
+    throw new WorkflowDefinitionError(
+      `"for.range" must be two literal numbers [start, end] or one expression for the whole list \${[start, end]}, got ${JSON.stringify(raw)}`,
+      step,
+    );
   }
 
   private parallel(
@@ -467,7 +496,6 @@ class Compiler {
       shared: shared as string[],
       concurrencyLimit:
         raw.concurrency_limit === undefined ? undefined : this.value(raw.concurrency_limit, step),
-      continueAll: raw.exception_policy === 'continueAll',
     };
     if ('for' in raw) return { ...common, loop: this.loop(raw.for, step) };
     if (!Array.isArray(raw.branches) || raw.branches.length < 2)

@@ -14,6 +14,7 @@ import {
   type Step,
   type Target,
   compileWorkflow,
+  isConnector,
 } from './definition';
 import { Cancelled, Raised, WorkflowDefinitionError, wfError } from './errors';
 import type { Scope } from './expr';
@@ -42,6 +43,9 @@ export const LIMITS = {
   /** Total steps one execution may run. */
   maxSteps: 100_000,
 } as const;
+
+/** The identity executions run as when none is configured. */
+export const DEFAULT_SERVICE_ACCOUNT = 'workflows@local.iam.gserviceaccount.com';
 
 export interface StepStats {
   steps: number;
@@ -306,6 +310,11 @@ class Interpreter {
       for (const [k, v] of step.args) args.set(k, copy(v(scope)));
       result = await this.callSubworkflow(step.fn, args, f.rt, f.depth + 1);
     } else {
+      if (isConnector(step.fn))
+        // Not a Raised error: an `except` must not swallow it and carry on as if the call had run.
+        throw new Error(
+          `connector call "${step.fn}" is not available on the local engine (step "${step.name}"); it deploys, but cannot run locally`,
+        );
       const spec = STDLIB[step.fn];
       const args: Value[] = spec.params.map(() => null);
       for (const [k, v] of step.args) args[spec.params.indexOf(k)] = v(scope);
@@ -344,7 +353,10 @@ class Interpreter {
       if (!Array.isArray(list)) throw wfError('TypeError', `for "in" needs a list, got ${typeName(list)}`);
       return list;
     }
-    const [a, b] = [loop.range![0](scope), loop.range![1](scope)];
+    const bounds = loop.range!(scope);
+    if (!Array.isArray(bounds) || bounds.length !== 2)
+      throw wfError('TypeError', `for "range" needs a list [start, end], got ${encodeJson(bounds)}`);
+    const [a, b] = bounds;
     if (
       (typeof a !== 'number' && !(a instanceof Double)) ||
       (typeof b !== 'number' && !(b instanceof Double))
@@ -425,8 +437,8 @@ class Interpreter {
             siblings.abort(new Cancelled());
             return;
           }
+          // continueAll, Google's default and only policy: the other branches run on.
           failures.push({ id: task.id, error: err.value });
-          if (!step.continueAll) siblings.abort(new Cancelled());
         }
       }
     };
@@ -521,7 +533,7 @@ export async function executeProgram(
     signal: controller.signal,
     env: options.env ?? {},
     logger: options.logger ?? silentLogger,
-    serviceAccount: options.serviceAccount ?? 'workflows@local.iam.gserviceaccount.com',
+    serviceAccount: options.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
     oidcSecret: options.oidcSecret ?? 'glidepath-local-oidc-secret',
     callbacks: options.callbacks,
     executionId: options.executionId ?? randomUUID(),

@@ -156,6 +156,16 @@ const KEYWORD_LITERALS: Record<string, Value> = {
   null: null,
 };
 
+/** Logical operators "can be lower-case or upper-case (but not mixed-case)" (syntax/datatypes). */
+const LOGICAL: Record<string, 'and' | 'or' | 'not' | undefined> = {
+  and: 'and',
+  AND: 'and',
+  or: 'or',
+  OR: 'or',
+  not: 'not',
+  NOT: 'not',
+};
+
 export function parseExpression(src: string): Node {
   const tokens = tokenize(src);
   let p = 0;
@@ -171,7 +181,9 @@ export function parseExpression(src: string): Node {
   const binaryOp = (): string | undefined => {
     const t = peek();
     if (t.kind === 'op' && t.text in BINARY_PRECEDENCE) return t.text;
-    if (t.kind === 'id' && (t.text === 'and' || t.text === 'or' || t.text === 'in')) return t.text;
+    if (t.kind === 'id' && t.text === 'in') return t.text;
+    const logical = t.kind === 'id' && Object.hasOwn(LOGICAL, t.text) ? LOGICAL[t.text] : undefined;
+    if (logical && logical !== 'not') return logical;
     return undefined;
   };
 
@@ -191,7 +203,7 @@ export function parseExpression(src: string): Node {
       p++;
       return { type: 'unary', op: '-', operand: unary() };
     }
-    if (t.kind === 'id' && t.text === 'not') {
+    if (t.kind === 'id' && Object.hasOwn(LOGICAL, t.text) && LOGICAL[t.text] === 'not') {
       p++;
       return { type: 'unary', op: 'not', operand: unary() };
     }

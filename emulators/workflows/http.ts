@@ -42,6 +42,9 @@ export function httpBilling(
   return INTERNAL_HOST_SUFFIXES.some((s) => host.endsWith(s)) ? 'internal' : 'external';
 }
 
+/** Socket errors after the connection was made: the request may have reached the server. */
+const ESTABLISHED_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+
 export interface HttpArgs {
   method: string;
   url: Value;
@@ -91,7 +94,8 @@ export async function httpRequest(a: HttpArgs, rt: Runtime): Promise<Value> {
         'ValueError',
         `http: auth.type must be "OIDC" or "OAuth2", got ${encodeJson(isMap(a.auth) ? (a.auth.type ?? null) : a.auth)}`,
       );
-    const audience = typeof a.auth.audience === 'string' ? a.auth.audience : url.origin;
+    // Default audience: the `url` argument as written (the published schema: "the same value as url").
+    const audience = typeof a.auth.audience === 'string' ? a.auth.audience : a.url;
     headers.Authorization = `Bearer ${mintOidcToken({ serviceAccount: rt.serviceAccount, audience, secret: rt.oidcSecret, nowMs: rt.clock.now() })}`;
   }
   const timeoutS =
@@ -121,8 +125,9 @@ export async function httpRequest(a: HttpArgs, rt: Runtime): Promise<Value> {
     if (timeout.signal.aborted)
       throw wfError('TimeoutError', `http: request to ${url.origin} timed out after ${timeoutS} s`);
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    // A connection never established is ConnectionFailedError; one broken mid-transfer is ConnectionError (error-types).
     throw wfError(
-      ['ConnectionFailedError', 'ConnectionError'],
+      ESTABLISHED_CONNECTION_CODES.has(cause?.code ?? '') ? 'ConnectionError' : 'ConnectionFailedError',
       `http: connection to ${url.origin} failed: ${cause?.code ?? cause?.message ?? String(err)}`,
     );
   } finally {

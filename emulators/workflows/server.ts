@@ -12,8 +12,15 @@ import * as protoLoader from '@grpc/proto-loader';
 import { createLogger, type Logger } from '../../functions/shared/log';
 import { CallbackServer } from './callbacks';
 import { type Program, compileWorkflow } from './definition';
-import { type EngineOptions, type RunResult, type StepStats, executeProgram } from './engine';
+import {
+  DEFAULT_SERVICE_ACCOUNT,
+  type EngineOptions,
+  type RunResult,
+  type StepStats,
+  executeProgram,
+} from './engine';
 import { WorkflowDefinitionError } from './errors';
+import { executionLabelsProblem } from './labels';
 import type { Clock } from './runtime';
 
 export interface WorkflowsEmulatorOptions {
@@ -27,6 +34,15 @@ export interface WorkflowsEmulatorOptions {
   clock?: Clock;
   sleepScale?: number;
   logger?: Logger;
+}
+
+/**
+ * A stable 12-digit stand-in for the project number, which the local cloud
+ * does not have: the same project id always gets the same number.
+ */
+function projectNumber(project: string): string {
+  const digest = createHash('sha256').update(project).digest();
+  return String(100_000_000_000 + (digest.readUInt32BE(0) % 900_000_000_000));
 }
 
 type State = 'ACTIVE' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
@@ -184,6 +200,8 @@ export async function startWorkflowsEmulator(
         `parent "${parent}": expected projects/P/locations/L/workflows/W`,
       );
     const [, project, location, workflow] = m;
+    const labelsProblem = executionLabelsProblem(execution.labels ?? {});
+    if (labelsProblem) throw new GrpcError(grpc.status.INVALID_ARGUMENT, labelsProblem);
     const { program, revisionId } = loadWorkflow(workflow);
     let argument: unknown = null;
     if (execution.argument) {
@@ -219,6 +237,8 @@ export async function startWorkflowsEmulator(
       GOOGLE_CLOUD_WORKFLOW_ID: workflow,
       GOOGLE_CLOUD_WORKFLOW_REVISION_ID: revisionId,
       GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID: id,
+      GOOGLE_CLOUD_PROJECT_NUMBER: projectNumber(project),
+      GOOGLE_CLOUD_SERVICE_ACCOUNT_NAME: engine.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT,
     };
     record.done = executeProgram(program, argument, {
       ...engine,

@@ -133,7 +133,6 @@ export const STDLIB: Record<string, FunctionSpec> = {
     throw wfError('TypeError', `len: argument must be a string, bytes, list or map, got ${typeName(v)}`);
   }),
   keys: fn(['map'], 1, ([m]) => Object.keys(expect('keys', 'map', m, isMap, 'a map'))),
-  get_type: fn(['value'], 1, ([v]) => typeName(v)),
   int: fn(['value'], 1, ([v]) => {
     if (typeof v === 'number') return v;
     if (v instanceof Double) return Math.trunc(v.value);
@@ -148,16 +147,11 @@ export const STDLIB: Record<string, FunctionSpec> = {
     throw wfError('TypeError', `double: cannot convert a ${typeName(v)} to a double`);
   }),
   string: fn(['value'], 1, ([v]) => toStringValue(v)),
-  bool: fn(['value'], 1, ([v]) => {
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'string' && /^(true|false)$/i.test(v)) return v.toLowerCase() === 'true';
-    if (typeof v === 'string') throw wfError('ValueError', `bool: cannot parse "${v}" as a boolean`);
-    throw wfError('TypeError', `bool: cannot convert a ${typeName(v)} to a boolean`);
-  }),
 
+  // "If map is not a map, returns null" (stdlib/map/get).
   'map.get': fn(['map', 'keys'], 2, ([m, k]) => {
     const path = Array.isArray(k) ? k : [k];
-    let cur: Value = expect('map.get', 'map', m, (x): x is Value => x === null || isMap(x), 'a map');
+    let cur: Value = m;
     for (const key of path) {
       if (typeof key !== 'string')
         throw wfError('TypeError', `map.get: keys must be strings, got ${typeName(key)}`);
@@ -179,17 +173,24 @@ export const STDLIB: Record<string, FunctionSpec> = {
     ...expect('list.concat', 'objs', l, isList, 'a list'),
     v,
   ]),
+  'list.prepend': fn(['objs', 'val'], 2, ([l, v]) => [
+    v,
+    ...expect('list.prepend', 'objs', l, isList, 'a list'),
+  ]),
 
   'text.split': fn(['source', 'separator'], 2, ([s, sep]) =>
     expect('text.split', 'source', s, isString, 'a string').split(
       expect('text.split', 'separator', sep, isString, 'a string'),
     ),
   ),
-  'text.replace_all': fn(['source', 'substr', 'repl'], 3, ([s, sub, r]) =>
-    expect('text.replace_all', 'source', s, isString, 'a string')
-      .split(expect('text.replace_all', 'substr', sub, isString, 'a string'))
-      .join(expect('text.replace_all', 'repl', r, isString, 'a string')),
-  ),
+  'text.replace_all': fn(['source', 'substr', 'repl'], 3, ([s, sub, r]) => {
+    const source = expect('text.replace_all', 'source', s, isString, 'a string');
+    const needle = expect('text.replace_all', 'substr', sub, isString, 'a string');
+    const repl = expect('text.replace_all', 'repl', r, isString, 'a string');
+    // An empty substr matches at the start and after each code point: k+1 replacements.
+    if (needle === '') return repl + [...source].map((c) => c + repl).join('');
+    return source.split(needle).join(repl);
+  }),
   'text.find_all': fn(['source', 'substr'], 2, ([s, sub]) => {
     const source = expect('text.find_all', 'source', s, isString, 'a string');
     const needle = expect('text.find_all', 'substr', sub, isString, 'a string');
@@ -201,7 +202,8 @@ export const STDLIB: Record<string, FunctionSpec> = {
   }),
   'text.substring': fn(['source', 'start', 'end'], 3, ([s, a, b]) => {
     const chars = [...expect('text.substring', 'source', s, isString, 'a string')];
-    const clamp = (n: number): number => Math.max(0, Math.min(chars.length, n));
+    // A negative index is an offset from the end; both are clamped to the string.
+    const clamp = (n: number): number => Math.max(0, Math.min(chars.length, n < 0 ? chars.length + n : n));
     return chars
       .slice(
         clamp(expect('text.substring', 'start', a, isInteger, 'an integer')),
@@ -209,6 +211,9 @@ export const STDLIB: Record<string, FunctionSpec> = {
       )
       .join('');
   }),
+  'text.url_encode': fn(['source'], 1, ([s]) =>
+    urlEncode(expect('text.url_encode', 'source', s, isString, 'a string')),
+  ),
   'text.to_lower': fn(['source'], 1, ([s]) =>
     expect('text.to_lower', 'source', s, isString, 'a string').toLowerCase(),
   ),
@@ -237,8 +242,14 @@ export const STDLIB: Record<string, FunctionSpec> = {
       throw wfError('ValueError', `json.decode: ${(err as Error).message}`);
     }
   }),
-  'json.encode': fn(['data'], 1, ([d]) => new Bytes(Buffer.from(encodeJsonValue(d), 'utf8'))),
-  'json.encode_to_string': fn(['data'], 1, ([d]) => encodeJsonValue(d)),
+  'json.encode': fn(
+    ['data', 'indent'],
+    1,
+    ([d, i]) => new Bytes(Buffer.from(encodeJsonValue(d, jsonIndent('json.encode', i)), 'utf8')),
+  ),
+  'json.encode_to_string': fn(['data', 'indent'], 1, ([d, i]) =>
+    encodeJsonValue(d, jsonIndent('json.encode_to_string', i)),
+  ),
   'base64.encode': fn(['data', 'padding'], 1, ([d, pad]) => {
     const out = expect('base64.encode', 'data', d, isBytes, 'bytes').data.toString('base64');
     return pad === false ? out.replace(/=+$/, '') : out;
@@ -276,7 +287,11 @@ export const STDLIB: Record<string, FunctionSpec> = {
     blocking: true,
     run: async ([s], rt) => {
       const seconds = numeric(expect('sys.sleep', 'seconds', s, isNum, 'a number'));
-      if (seconds < 0) throw wfError('ValueError', `sys.sleep: seconds must not be negative, got ${seconds}`);
+      if (seconds < 0 || seconds > MAX_SLEEP_SECONDS)
+        throw wfError(
+          'ValueError',
+          `sys.sleep: seconds must be between 0 and ${MAX_SLEEP_SECONDS} (one year), got ${seconds}`,
+        );
       await workflowSleep(rt, seconds);
       return null;
     },
@@ -375,9 +390,33 @@ export const STDLIB: Record<string, FunctionSpec> = {
   },
 };
 
-function encodeJsonValue(v: Value): string {
+/** sys.sleep's documented maximum (stdlib/sys/sleep). */
+const MAX_SLEEP_SECONDS = 31_536_000;
+
+/** json.encode's `indent`: true, false, null or {prefix, indent} (stdlib/json/encode). */
+function jsonIndent(name: string, i: Value): { prefix: string; indent: string } | undefined {
+  if (i === null || i === undefined || i === false) return undefined;
+  if (i === true) return { prefix: '', indent: '    ' };
+  const m = expect(name, 'indent', i, isMap, 'a boolean or a map {prefix, indent}');
+  for (const k of Object.keys(m))
+    if (k !== 'prefix' && k !== 'indent')
+      throw wfError('ValueError', `${name}: indent has no attribute "${k}"; expected prefix and indent`);
+  const str = (k: 'prefix' | 'indent', dflt: string): string =>
+    m[k] === undefined || m[k] === null ? dflt : expect(name, `indent.${k}`, m[k], isString, 'a string');
+  return { prefix: str('prefix', ''), indent: str('indent', '    ') };
+}
+
+/**
+ * Percent-encodes everything but RFC 3986 unreserved characters, UTF-8 first
+ * (stdlib/text/url_encode; its example encodes spaces as %20).
+ */
+function urlEncode(s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function encodeJsonValue(v: Value, indent?: { prefix: string; indent: string }): string {
   try {
-    return encodeJson(v);
+    return encodeJson(v, indent);
   } catch (err) {
     if (err instanceof Raised) throw err;
     throw wfError('TypeError', `json.encode: ${(err as Error).message}`);

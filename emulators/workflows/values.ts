@@ -75,18 +75,28 @@ export function toJs(v: Value): unknown {
 }
 
 /** JSON text of a value; integral doubles are written as `2.0` so their type survives a round trip. */
-export function encodeJson(v: Value): string {
+/**
+ * JSON text of a value; doubles keep their ".0". With `indent`, each element
+ * starts a new line with `prefix` and one `indent` per level of nesting.
+ */
+export function encodeJson(v: Value, indent?: { prefix: string; indent: string }, depth = 0): string {
   if (v instanceof Double) {
     if (!Number.isFinite(v.value)) throw new TypeError(`cannot encode ${v.value} as JSON`);
     return formatDouble(v.value);
   }
   if (v instanceof Bytes) throw new TypeError('bytes cannot be encoded as JSON; use base64.encode first');
-  if (Array.isArray(v)) return `[${v.map(encodeJson).join(',')}]`;
-  if (isMap(v))
-    return `{${Object.keys(v)
-      .map((k) => `${JSON.stringify(k)}:${encodeJson(v[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(v);
+  const items = Array.isArray(v)
+    ? v.map((x) => encodeJson(x, indent, depth + 1))
+    : isMap(v)
+      ? Object.keys(v).map(
+          (k) => `${JSON.stringify(k)}:${indent ? ' ' : ''}${encodeJson(v[k], indent, depth + 1)}`,
+        )
+      : undefined;
+  if (!items) return JSON.stringify(v);
+  const [open, close] = Array.isArray(v) ? ['[', ']'] : ['{', '}'];
+  if (!indent || items.length === 0) return `${open}${items.join(',')}${close}`;
+  const line = (d: number): string => `\n${indent.prefix}${indent.indent.repeat(d)}`;
+  return `${open}${items.map((x) => line(depth + 1) + x).join(',')}${line(depth)}${close}`;
 }
 
 const JSON_NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;

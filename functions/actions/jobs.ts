@@ -5,7 +5,6 @@
  */
 import { z } from 'zod';
 import { defineAction, ok, stop, type Action, type ActionContext } from './action';
-import { pubsubPublisher } from '../adapters/job-store';
 import { attemptStatus, finishRun, startAttempt, type JobActionDeps } from '../usecases/jobs';
 
 const RunId = z.string().min(1).max(200);
@@ -14,9 +13,10 @@ const Attempt = z.number().int().min(1).max(20);
 function deps(ctx: ActionContext, runId: string): JobActionDeps {
   return {
     store: ctx.rt.jobStore,
+    deadLetters: ctx.rt.deadLetters,
     jobs: ctx.rt.jobs(),
     notifier: ctx.rt.notifier,
-    publish: pubsubPublisher(ctx.rt.pubsub()),
+    publisher: ctx.rt.publisher(),
     deadLetterTopic: ctx.rt.config.GLIDEPATH_DEAD_LETTER_TOPIC,
     clock: ctx.rt.clock,
     log: ctx.log.child({ jobRunId: runId }),

@@ -29,6 +29,8 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     router: rt.router(),
     metrics: rt.metrics(),
     looks: rt.looks,
+    reportSource: rt.reportSource,
+    ...(rt.reports ? { reports: rt.reports } : {}),
     notifier: rt.notifier,
     launcher: rt.launcher,
     clock: rt.clock,

@@ -159,12 +159,8 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
         }
         throw fromSdkError(err, what);
       }
-      try {
-        const svc = await awaitOperation(operation, timeoutMs, what);
-        return toSnapshot(ref, svc as IService);
-      } catch (err) {
-        throw fromSdkError(err, what);
-      }
+      const svc = await awaitOperation(operation, timeoutMs, what);
+      return toSnapshot(ref, svc as IService);
     }
   }
 

@@ -15,6 +15,7 @@ import {
 } from '../domain/records';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import { parseOrThrow } from '../domain/validation';
+import type { AdmitInput, Admission, Authorization, RolloutEvent, RolloutStore } from '../ports';
 
 export const COLLECTIONS = {
   rollouts: 'rollouts',
@@ -26,30 +27,8 @@ export const COLLECTIONS = {
   slackOutbox: 'slackOutbox',
 } as const;
 
-export type OnNewImage = 'supersede' | 'queue' | 'ignore';
-
-export interface AdmitInput {
-  /** Everything of the new rollout but its lifecycle fields. */
-  rollout: Omit<RolloutRecord, 'status' | 'createdAt' | 'updatedAt' | 'regions'>;
-  dedupKey: string;
-  onNewImage: OnNewImage;
-  now: Date;
-  dedupTtlSeconds: number;
-}
-
-export type Admission =
-  | { kind: 'started'; rollout: RolloutRecord; superseded?: RolloutRecord }
-  | { kind: 'queued'; rollout: RolloutRecord; behind: string }
-  | { kind: 'duplicate'; rollout: RolloutRecord; reason: string }
-  | { kind: 'ignored'; reason: string; active: RolloutRecord };
-
-export interface RolloutEvent {
-  type: string;
-  message: string;
-  region?: string;
-  step?: number;
-  [key: string]: unknown;
-}
+/** gRPC ALREADY_EXISTS: a create() of a document that exists. */
+export const ALREADY_EXISTS = 6;
 
 /** How long one intake delivery may hold the right to start a rollout's execution. */
 const LAUNCH_CLAIM_MS = 30_000;
@@ -63,7 +42,7 @@ function read<S extends z.ZodType>(schema: S, data: unknown, what: string): z.ou
   return parseOrThrow(schema, data, `corrupt ${what}`);
 }
 
-export class FirestoreRolloutStore {
+export class FirestoreRolloutStore implements RolloutStore {
   constructor(private readonly db: Firestore) {}
 
   private rolloutDoc(id: string) {
@@ -74,18 +53,18 @@ export class FirestoreRolloutStore {
   }
 
   async getRollout(id: string): Promise<RolloutRecord | undefined> {
-    const snap = await this.guard(`read rollout ${id}`, () => this.rolloutDoc(id).get());
+    const snap = await guardFirestore(`read rollout ${id}`, () => this.rolloutDoc(id).get());
     return snap.exists ? read(RolloutRecord, snap.data(), `rollout ${id}`) : undefined;
   }
 
   async getService(name: string): Promise<ServiceRecord | undefined> {
-    const snap = await this.guard(`read service ${name}`, () => this.serviceDoc(name).get());
+    const snap = await guardFirestore(`read service ${name}`, () => this.serviceDoc(name).get());
     return snap.exists ? read(ServiceRecord, snap.data(), `service ${name}`) : undefined;
   }
 
   /** Every service Glidepath has seen (one small document each; the sweeper walks them). */
   async listServices(): Promise<ServiceRecord[]> {
-    const snap = await this.guard('list services', () => this.db.collection(COLLECTIONS.services).get());
+    const snap = await guardFirestore('list services', () => this.db.collection(COLLECTIONS.services).get());
     return snap.docs.map((d) => read(ServiceRecord, d.data(), `service ${d.id}`));
   }
 
@@ -96,7 +75,7 @@ export class FirestoreRolloutStore {
   async admit(input: AdmitInput): Promise<Admission> {
     const nowIso = input.now.toISOString();
     const dedupRef = this.db.collection(COLLECTIONS.dedup).doc(input.dedupKey);
-    return this.guard(`admit rollout ${input.rollout.id}`, () =>
+    return guardFirestore(`admit rollout ${input.rollout.id}`, () =>
       this.db.runTransaction(async (tx) => {
         const [dedupSnap, serviceSnap] = await tx.getAll(dedupRef, this.serviceDoc(input.rollout.service));
         if (dedupSnap.exists) {
@@ -200,7 +179,7 @@ export class FirestoreRolloutStore {
    * another delivery throws a transient error so Pub/Sub redelivers later.
    */
   async claimLaunch(id: string, now: Date): Promise<boolean> {
-    return this.guard(`claim launch of ${id}`, () =>
+    return guardFirestore(`claim launch of ${id}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.rolloutDoc(id));
         if (!snap.exists) return false;
@@ -220,12 +199,14 @@ export class FirestoreRolloutStore {
 
   /** Gives up a launch claim after a failed start, so the redelivery can start at once. */
   async releaseLaunch(id: string): Promise<void> {
-    await this.guard(`release launch of ${id}`, () => this.rolloutDoc(id).update({ launchClaimedAt: null }));
+    await guardFirestore(`release launch of ${id}`, () =>
+      this.rolloutDoc(id).update({ launchClaimedAt: null }),
+    );
   }
 
   /** Records the server-assigned execution name; the rollout is RUNNING from here on. */
   async recordExecution(id: string, executionName: string, now: Date): Promise<void> {
-    await this.guard(`record execution of ${id}`, () =>
+    await guardFirestore(`record execution of ${id}`, () =>
       this.db.runTransaction(async (tx) => {
         const current = await this.readInTx(tx, id);
         if (!current) throw new GlidepathError('not_found', `rollout ${id} not found`);
@@ -244,10 +225,7 @@ export class FirestoreRolloutStore {
    * and (when given) driven by this very workflow execution. Otherwise the
    * reason it must stop.
    */
-  async authorize(
-    id: string,
-    executionId?: string,
-  ): Promise<{ rollout: RolloutRecord; service: ServiceRecord } | { stop: string }> {
+  async authorize(id: string, executionId?: string): Promise<Authorization> {
     const rollout = await this.getRollout(id);
     if (!rollout) return { stop: `rollout ${id} not found` };
     // PENDING too: the execution's first call can arrive before intake has recorded its name.
@@ -269,7 +247,7 @@ export class FirestoreRolloutStore {
     patch: Partial<RegionRecord>,
     event?: RolloutEvent,
   ): Promise<RegionRecord> {
-    return this.guard(`update ${id}/${region}`, () =>
+    return guardFirestore(`update ${id}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
@@ -300,7 +278,7 @@ export class FirestoreRolloutStore {
     now: Date,
     replacing?: string,
   ): Promise<void> {
-    return this.guard(`claim ${serviceName}/${region}`, () =>
+    return guardFirestore(`claim ${serviceName}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.serviceDoc(serviceName));
         const service = read(
@@ -337,7 +315,7 @@ export class FirestoreRolloutStore {
     now: Date,
     lastGood?: string,
   ): Promise<void> {
-    await this.guard(`release ${serviceName}/${region}`, () =>
+    await guardFirestore(`release ${serviceName}/${region}`, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.serviceDoc(serviceName));
         if (!snap.exists) return;
@@ -364,7 +342,7 @@ export class FirestoreRolloutStore {
     reason: string,
     now: Date,
   ): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }> {
-    return this.guard(`finish ${id}`, () =>
+    return guardFirestore(`finish ${id}`, () =>
       this.db.runTransaction(async (tx) => {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
@@ -408,13 +386,14 @@ export class FirestoreRolloutStore {
   private eventInTx(tx: Transaction, id: string, now: Date, event: RolloutEvent): void {
     tx.set(this.rolloutDoc(id).collection(COLLECTIONS.events).doc(), { at: now.toISOString(), ...event });
   }
+}
 
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof GlidepathError || (err as Error)?.name === 'ValidationError') throw err;
-      throw fromSdkError(err, what);
-    }
+/** Runs one Firestore call; an SDK error becomes a GlidepathError (ours and validation errors pass through). */
+export async function guardFirestore<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof GlidepathError || (err as Error)?.name === 'ValidationError') throw err;
+    throw fromSdkError(err, what);
   }
 }

@@ -1,63 +1,34 @@
 /**
- * Job runs and dead letters in Firestore (design brief §4): `jobRuns/{id}`
- * and `deadLetters/{id}`. Every write that must happen once (a run, an
- * attempt's start, a dead letter, a replay, a Slack message) is a create()
- * or a transaction, so duplicate deliveries and retried actions are harmless.
+ * Job runs in Firestore (design brief §4): `jobRuns/{id}`. Every write that
+ * must happen once (a run, an attempt's start, a Slack message) is a
+ * create() or a transaction, so duplicate deliveries and retried actions are
+ * harmless.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import type { PubSub } from '@google-cloud/pubsub';
-import { DeadLetterRecord } from '../domain/records';
 import { JobRunRecord, type JobAttempt, type JobRunStatus } from '../domain/jobs';
 import { parseOrThrow } from '../domain/validation';
-import { GlidepathError, fromSdkError } from '../shared/errors';
-import { COLLECTIONS } from './firestore-store';
+import { GlidepathError } from '../shared/errors';
+import type { AttemptClaim, JobStore, RunCreation } from '../ports';
+import { ALREADY_EXISTS, COLLECTIONS, guardFirestore } from './firestore-store';
 
 /** How long one delivery (or one action call) may hold the right to start something before another may take over. */
 export const CLAIM_MS = 30_000;
 
-const ALREADY_EXISTS = 6;
-
-/** Publishes one message; returns its message id. */
-export type Publish = (topic: string, data: Buffer, attributes: Record<string, string>) => Promise<string>;
-
-export function pubsubPublisher(pubsub: PubSub): Publish {
-  return async (topic, data, attributes) => {
-    try {
-      return await pubsub.topic(topic).publishMessage({ data, attributes });
-    } catch (err) {
-      throw fromSdkError(err, `publish to ${topic}`);
-    }
-  };
-}
-
-export type RunCreation = { kind: 'created'; run: JobRunRecord } | { kind: 'duplicate'; run: JobRunRecord };
-
-/** What `claimAttempt` found: start the execution now, or it already exists. */
-export type AttemptClaim =
-  | { kind: 'start'; run: JobRunRecord }
-  | { kind: 'started'; run: JobRunRecord; attempt: JobAttempt }
-  | { kind: 'finished'; run: JobRunRecord };
-
-export type ReplayClaim = { kind: 'claimed'; record: DeadLetterRecord } | { kind: 'refused'; reason: string };
-
-export class FirestoreJobStore {
+export class FirestoreJobStore implements JobStore {
   constructor(private readonly db: Firestore) {}
 
   private runDoc(id: string) {
     return this.db.collection(COLLECTIONS.jobRuns).doc(id);
   }
-  private deadLetterDoc(id: string) {
-    return this.db.collection(COLLECTIONS.deadLetters).doc(id);
-  }
 
   async getRun(id: string): Promise<JobRunRecord | undefined> {
-    const snap = await this.guard(`read job run ${id}`, () => this.runDoc(id).get());
+    const snap = await guardFirestore(`read job run ${id}`, () => this.runDoc(id).get());
     return snap.exists ? parseOrThrow(JobRunRecord, snap.data(), `corrupt job run ${id}`) : undefined;
   }
 
   /** The newest runs of a job first. */
   async listRuns(job: string, limit: number): Promise<JobRunRecord[]> {
-    const snap = await this.guard(`list runs of ${job}`, () =>
+    const snap = await guardFirestore(`list runs of ${job}`, () =>
       this.db
         .collection(COLLECTIONS.jobRuns)
         .where('job', '==', job)
@@ -71,7 +42,7 @@ export class FirestoreJobStore {
   /** Creates the run unless it exists; the creating delivery holds the launch claim. */
   async createRun(run: JobRunRecord): Promise<RunCreation> {
     const valid = parseOrThrow(JobRunRecord, run, 'job run');
-    return this.guard(`create job run ${valid.id}`, async () => {
+    return guardFirestore(`create job run ${valid.id}`, async () => {
       try {
         await this.runDoc(valid.id).create(valid);
         return { kind: 'created', run: valid };
@@ -104,7 +75,7 @@ export class FirestoreJobStore {
   }
 
   async releaseLaunch(id: string): Promise<void> {
-    await this.guard(`release launch of job run ${id}`, () =>
+    await guardFirestore(`release launch of job run ${id}`, () =>
       this.runDoc(id).update({ launchClaimedAt: null }),
     );
   }
@@ -193,7 +164,7 @@ export class FirestoreJobStore {
     patch: Partial<Pick<JobRunRecord, 'deadLetterId' | 'deadLetterMessageId'>>,
     now: Date,
   ): Promise<void> {
-    await this.guard(`update job run ${id}`, () =>
+    await guardFirestore(`update job run ${id}`, () =>
       this.runDoc(id).update({ ...patch, updatedAt: now.toISOString() }),
     );
   }
@@ -207,84 +178,6 @@ export class FirestoreJobStore {
     });
   }
 
-  /** Writes the dead letter unless one with its id exists; true if this call created it. */
-  async createDeadLetter(record: DeadLetterRecord): Promise<boolean> {
-    const valid = parseOrThrow(DeadLetterRecord, record, 'dead letter');
-    return this.guard(`record dead letter ${valid.id}`, async () => {
-      try {
-        await this.deadLetterDoc(valid.id).create(valid);
-        return true;
-      } catch (err) {
-        if ((err as { code?: number })?.code === ALREADY_EXISTS) return false;
-        throw err;
-      }
-    });
-  }
-
-  async getDeadLetter(id: string): Promise<DeadLetterRecord | undefined> {
-    const snap = await this.guard(`read dead letter ${id}`, () => this.deadLetterDoc(id).get());
-    return snap.exists ? parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`) : undefined;
-  }
-
-  /** Newest first; only those not replayed yet unless `all`. */
-  async listDeadLetters(opts: { all: boolean; limit: number }): Promise<DeadLetterRecord[]> {
-    const col = this.db.collection(COLLECTIONS.deadLetters);
-    const query = (opts.all ? col : col.where('replayed', '==', false))
-      .orderBy('createdAt', 'desc')
-      .limit(opts.limit);
-    const snap = await this.guard('list dead letters', () => query.get());
-    return snap.docs.map((d) => parseOrThrow(DeadLetterRecord, d.data(), `corrupt dead letter ${d.id}`));
-  }
-
-  /**
-   * Marks the dead letter replayed by `by`, in a transaction, before anything
-   * is published: of two replays, one wins and the other is refused.
-   */
-  async claimReplay(id: string, by: string, now: Date): Promise<ReplayClaim> {
-    return this.guard(`claim replay of dead letter ${id}`, () =>
-      this.db.runTransaction(async (tx) => {
-        const snap = await tx.get(this.deadLetterDoc(id));
-        if (!snap.exists) throw new GlidepathError('not_found', `dead letter ${id} not found`);
-        const record = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
-        if (record.replayed) {
-          const as = record.replayMessageId
-            ? ` as message ${record.replayMessageId}`
-            : ' (publish in progress or failed)';
-          return {
-            kind: 'refused' as const,
-            reason: `dead letter ${id} was already replayed by ${record.replayedBy ?? 'unknown'} at ${record.replayedAt ?? 'unknown time'}${as}; a dead letter is replayed at most once`,
-          };
-        }
-        const claimed = { ...record, replayed: true, replayedBy: by, replayedAt: now.toISOString() };
-        tx.update(this.deadLetterDoc(id), { replayed: true, replayedBy: by, replayedAt: claimed.replayedAt });
-        return { kind: 'claimed' as const, record: claimed };
-      }),
-    );
-  }
-
-  async recordReplay(id: string, replayMessageId: string): Promise<void> {
-    await this.guard(`record replay of dead letter ${id}`, () =>
-      this.deadLetterDoc(id).update({ replayMessageId }),
-    );
-  }
-
-  /** Gives a claimed replay back after its publish failed, so it can be tried again. */
-  async releaseReplay(id: string): Promise<void> {
-    await this.guard(`release replay of dead letter ${id}`, () =>
-      this.db.runTransaction(async (tx) => {
-        const snap = await tx.get(this.deadLetterDoc(id));
-        if (!snap.exists) return;
-        const record = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
-        if (record.replayMessageId) return;
-        // Rewrites the record without the replay fields (the schema has no null for them).
-        const rest: Partial<DeadLetterRecord> = { ...record, replayed: false };
-        delete rest.replayedBy;
-        delete rest.replayedAt;
-        tx.set(this.deadLetterDoc(id), rest);
-      }),
-    );
-  }
-
   private writeAttempt(tx: Transaction, run: JobRunRecord, attempt: JobAttempt, now: Date): void {
     const attempts = run.attempts
       .filter((a) => a.number !== attempt.number)
@@ -294,21 +187,12 @@ export class FirestoreJobStore {
   }
 
   private transact<T>(what: string, id: string, fn: (run: JobRunRecord, tx: Transaction) => T): Promise<T> {
-    return this.guard(what, () =>
+    return guardFirestore(what, () =>
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.runDoc(id));
         if (!snap.exists) throw new GlidepathError('not_found', `job run ${id} not found`);
         return fn(parseOrThrow(JobRunRecord, snap.data(), `corrupt job run ${id}`), tx);
       }),
     );
-  }
-
-  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof GlidepathError || (err as Error)?.name === 'ValidationError') throw err;
-      throw fromSdkError(err, what);
-    }
   }
 }

@@ -10,6 +10,7 @@ import { fromSdkError, GlidepathError } from '../shared/errors';
 type IExecution = protos.google.cloud.run.v2.IExecution;
 const ConditionState = protos.google.cloud.run.v2.Condition.State;
 const ExecutionReason = protos.google.cloud.run.v2.Condition.ExecutionReason;
+const CommonReason = protos.google.cloud.run.v2.Condition.CommonReason;
 
 export interface JobRunnerOptions {
   /** Client options, e.g. `localClientOptions(host)` for the emulator; `{}` for Google. */
@@ -43,6 +44,8 @@ export function toExecutionState(e: IExecution): JobExecutionState {
     else state = 'FAILED';
   }
   const startTime = toIso(e.startTime);
+  const reason = enumName(CommonReason, completed?.reason);
+  const executionReason = enumName(ExecutionReason, completed?.executionReason);
   return {
     name: e.name ?? '',
     state,
@@ -51,7 +54,11 @@ export function toExecutionState(e: IExecution): JobExecutionState {
     ...(startTime ? { startTime } : {}),
     ...(completionTime ? { completionTime } : {}),
     ...(state === 'FAILED' || state === 'CANCELLED'
-      ? { error: completed?.message || `execution ${state.toLowerCase()}` }
+      ? {
+          error: completed?.message || `execution ${state.toLowerCase()}`,
+          ...(reason && reason !== 'COMMON_REASON_UNDEFINED' ? { reason } : {}),
+          ...(executionReason && executionReason !== 'EXECUTION_REASON_UNDEFINED' ? { executionReason } : {}),
+        }
       : {}),
   };
 }
@@ -96,6 +103,18 @@ export function createCloudRunJobRunner(options: JobRunnerOptions = {}): CloudRu
         return toExecutionState(execution);
       } catch (err) {
         throw fromSdkError(err, `get execution ${executionName}`);
+      }
+    },
+
+    async cancel(executionName) {
+      try {
+        // The operation ends when the execution is cancelled; its state is read again by the caller.
+        await executions.cancelExecution({ name: executionName });
+      } catch (err) {
+        const e = fromSdkError(err, `cancel execution ${executionName}`);
+        // Cloud Run refuses to cancel an execution that has already finished: nothing left to stop.
+        if (e.code === 'invalid') return;
+        throw e;
       }
     },
 

@@ -17,10 +17,14 @@ import { fromSdkError } from '../shared/errors';
 
 type ITimeSeries = protos.google.monitoring.v3.ITimeSeries;
 type ITimestamp = protos.google.protobuf.ITimestamp;
+type ListRequest = protos.google.monitoring.v3.IListTimeSeriesRequest;
+type ListResponse = protos.google.monitoring.v3.IListTimeSeriesResponse;
 type Int64 = number | string | { toString(): string } | null | undefined;
 
 export const REQUEST_COUNT = 'run.googleapis.com/request_count';
 export const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
+/** A window of one rollout step is a few points per series; this many pages means something is wrong. */
+const MAX_PAGES = 20;
 const CLASSES: ReadonlySet<string> = new Set(['1xx', '2xx', '3xx', '4xx', '5xx']);
 
 export interface MonitoringOptions {
@@ -120,29 +124,49 @@ export interface CloudMonitoringMetricsSource extends MetricsSource {
 export function createMonitoringMetricsSource(options: MonitoringOptions = {}): CloudMonitoringMetricsSource {
   const client = new MetricServiceClient((options.clientOptions ?? {}) as ClientOptions);
 
+  /**
+   * Reads every page itself (the client's auto-pagination drops `execution_errors`) and says why
+   * the answer may be incomplete: Monitoring's own execution errors, or pages left unread.
+   */
   async function list(
     metricType: string,
     r: ServiceRef & { revision: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
     groupBy: string[],
-  ): Promise<ITimeSeries[]> {
-    try {
-      const [series] = await client.listTimeSeries({
-        name: `projects/${r.project}`,
-        filter: revisionFilter(metricType, r),
-        interval: { startTime: toTimestamp(window.start), endTime: toTimestamp(window.end) },
-        aggregation: {
-          alignmentPeriod: { seconds: window.alignmentSeconds },
-          perSeriesAligner: 'ALIGN_DELTA',
-          crossSeriesReducer: 'REDUCE_SUM',
-          groupByFields: groupBy,
-        },
-        view: 'FULL',
-      });
-      return series;
-    } catch (err) {
-      throw fromSdkError(err, `list ${metricType} of revision ${r.revision}`);
+  ): Promise<{ series: ITimeSeries[]; incomplete: string[] }> {
+    const series: ITimeSeries[] = [];
+    const incomplete: string[] = [];
+    let request: ListRequest | null = {
+      name: `projects/${r.project}`,
+      filter: revisionFilter(metricType, r),
+      interval: { startTime: toTimestamp(window.start), endTime: toTimestamp(window.end) },
+      aggregation: {
+        alignmentPeriod: { seconds: window.alignmentSeconds },
+        perSeriesAligner: 'ALIGN_DELTA',
+        crossSeriesReducer: 'REDUCE_SUM',
+        groupByFields: groupBy,
+      },
+      view: 'FULL',
+    };
+    for (let page = 0; request; page++) {
+      if (page === MAX_PAGES) {
+        incomplete.push(`${metricType}: more than ${MAX_PAGES} pages; the rest was not read`);
+        break;
+      }
+      try {
+        const [pageSeries, next, response]: [ITimeSeries[], ListRequest | null, ListResponse | undefined] =
+          await client.listTimeSeries(request, { autoPaginate: false });
+        series.push(...pageSeries);
+        for (const e of response?.executionErrors ?? [])
+          incomplete.push(
+            `${metricType}: Cloud Monitoring reports the data incomplete: ${e.message ?? `code ${e.code}`}`,
+          );
+        request = next;
+      } catch (err) {
+        throw fromSdkError(err, `list ${metricType} of revision ${r.revision}`);
+      }
     }
+    return { series, incomplete: [...new Set(incomplete)] };
   }
 
   return {
@@ -151,7 +175,9 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
         list(REQUEST_COUNT, revision, window, ['metric.label.response_code_class']),
         list(REQUEST_LATENCIES, revision, window, []),
       ]);
-      return toObservations(revision.revision, counts, latencies);
+      const observations = toObservations(revision.revision, counts.series, latencies.series);
+      const incomplete = [...counts.incomplete, ...latencies.incomplete];
+      return incomplete.length ? { ...observations, incomplete } : observations;
     },
     close: () => client.close(),
   };

@@ -4,7 +4,7 @@
  * outage delays the team's notices but loses none.
  */
 import type { Firestore } from '@google-cloud/firestore';
-import type { Notifier, SlackMessage } from '../ports';
+import type { FlushReport, NoticeOutbox, Notifier, SlackMessage } from '../ports';
 import type { Logger } from '../shared/log';
 import { COLLECTIONS } from './firestore-store';
 import { fromSdkError } from '../shared/errors';
@@ -19,12 +19,7 @@ export interface OutboxEntry {
   attempts: number;
 }
 
-export interface FlushReport {
-  delivered: number;
-  pending: number;
-}
-
-export class OutboxNotifier implements Notifier {
+export class OutboxNotifier implements Notifier, NoticeOutbox {
   constructor(
     private readonly slack: Notifier,
     private readonly db: Firestore,

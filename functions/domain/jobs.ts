@@ -10,6 +10,7 @@ import type { SlackMessage } from '../ports';
 import { JobTrigger, decodeMessage, type PubsubMessage } from './messages';
 import type { JobPolicy, Policy } from './policy';
 import { boundReason, show } from './validation';
+import { DEFAULT_RETRY_ON, FAILURE_CLASSES } from './job-failures';
 
 /** The retry settings a run is started with, in seconds (resolved from the policy at trigger time). */
 export const RetrySettings = z.object({
@@ -17,6 +18,8 @@ export const RetrySettings = z.object({
   initialBackoffSeconds: z.number().min(0),
   multiplier: z.number().min(1),
   maxBackoffSeconds: z.number().min(0),
+  /** The failure classes worth another attempt (runs recorded before classes existed get the default). */
+  retryOn: z.array(z.enum(FAILURE_CLASSES)).default([...DEFAULT_RETRY_ON]),
 });
 export type RetrySettings = z.output<typeof RetrySettings>;
 
@@ -26,6 +29,7 @@ export function retrySettings(job: JobPolicy): RetrySettings {
     initialBackoffSeconds: job.retry.initialBackoff,
     multiplier: job.retry.multiplier,
     maxBackoffSeconds: job.retry.maxBackoff,
+    retryOn: [...(job.retry.on ?? DEFAULT_RETRY_ON)],
   };
 }
 
@@ -33,14 +37,14 @@ export function retrySettings(job: JobPolicy): RetrySettings {
  * The wait after failed attempt `attempt` (1-based) before the next one:
  * `min(initial × multiplier^(attempt−1), max)` seconds.
  */
-export function backoffSeconds(retry: RetrySettings, attempt: number): number {
+export function backoffSeconds(retry: Omit<RetrySettings, 'retryOn'>, attempt: number): number {
   if (!Number.isInteger(attempt) || attempt < 1)
     throw new RangeError(`attempt: expected an integer ≥ 1, got ${attempt}`);
   return Math.min(retry.initialBackoffSeconds * retry.multiplier ** (attempt - 1), retry.maxBackoffSeconds);
 }
 
 /** The waits between attempts of a run that fails every time: one fewer than maxAttempts. */
-export function backoffSchedule(retry: RetrySettings): number[] {
+export function backoffSchedule(retry: Omit<RetrySettings, 'retryOn'>): number[] {
   return Array.from({ length: retry.maxAttempts - 1 }, (_, i) => backoffSeconds(retry, i + 1));
 }
 
@@ -59,6 +63,11 @@ export const JobAttempt = z.object({
   endedAt: Iso.optional(),
   result: z.enum(['STARTING', 'RUNNING', 'SUCCEEDED', 'FAILED']),
   error: z.string().optional(),
+  /** Why a failed attempt failed (functions/domain/job-failures.ts), and what that was read from. */
+  failureClass: z.enum(FAILURE_CLASSES).optional(),
+  evidence: z.string().optional(),
+  /** Whether another attempt follows this failed one: false for a class not in `retry.on`, or the last. */
+  retried: z.boolean().optional(),
   /** The wait planned before the next attempt, when this one failed and attempts remain. */
   backoffSeconds: z.number().optional(),
 });
@@ -152,6 +161,8 @@ function decide(policy: Policy, message: PubsubMessage): JobTriggerDecision {
       reason: `job: expected a job of the policy (${known}), got ${show(name)}`,
     };
   }
+  const refused = overrides && refusedOverride(job, overrides);
+  if (refused) return { outcome: 'rejected', reason: refused };
   const attributes = message.attributes ?? {};
   const messageId = message.messageId ?? message.message_id;
   const fromScheduler = attributes.job === name && !attributes.replayOf && !overrides && message.publishTime;
@@ -185,6 +196,20 @@ function decide(policy: Policy, message: PubsubMessage): JobTriggerDecision {
   };
 }
 
+/** Why `overrides` go beyond what the job's `overridable` allows, or undefined when they do not. */
+function refusedOverride(
+  job: JobPolicy,
+  overrides: NonNullable<JobTrigger['overrides']>,
+): string | undefined {
+  if (overrides.args && !job.overridable.args)
+    return `overrides.args: job ${job.name} does not allow args overrides (jobs[].overridable.args is not true), got ${show(overrides.args)}`;
+  const allowed = new Set(job.overridable.env);
+  const names = Object.keys(overrides.env ?? {}).filter((name) => !allowed.has(name));
+  if (names.length > 0)
+    return `overrides.env: job ${job.name} allows overriding ${job.overridable.env.join(', ') || 'no env var'} (jobs[].overridable.env), got ${names.map((n) => show(n)).join(', ')}`;
+  return undefined;
+}
+
 /** The `job-run` workflow's argument: everything its loop needs; the actions read the rest from the run record. */
 export interface JobRunArgument {
   runId: string;
@@ -199,7 +224,7 @@ export interface JobRunArgument {
 export const POLL_SECONDS = 10;
 
 export function jobRunArgument(
-  run: Pick<JobRunRecord, 'id' | 'job' | 'retry' | 'timeoutSeconds'>,
+  run: Pick<JobRunRecord, 'id' | 'job' | 'timeoutSeconds'> & { retry: Pick<RetrySettings, 'maxAttempts'> },
 ): JobRunArgument {
   return {
     runId: run.id,
@@ -224,7 +249,7 @@ function attemptLines(run: JobRunRecord): string {
   return run.attempts
     .map(
       (a) =>
-        `• attempt ${a.number}: ${a.result}${a.error ? ` — ${a.error}` : ''}${a.executionName ? ` (\`${a.executionName.split('/').pop()}\`)` : ''}`,
+        `• attempt ${a.number}: ${a.result}${a.failureClass ? ` [${a.failureClass}]` : ''}${a.error ? ` — ${a.error}` : ''}${a.executionName ? ` (\`${a.executionName.split('/').pop()}\`)` : ''}`,
     )
     .join('\n');
 }

@@ -34,4 +34,9 @@ export interface RevisionObservations {
   revision: string;
   /** Oldest first. Periods with no data are simply absent. */
   intervals: IntervalObservation[];
+  /**
+   * Why the data may be missing some points: Cloud Monitoring flagged its answer incomplete
+   * (`execution_errors`), or more pages remained than were read. The judge never passes on it.
+   */
+  incomplete?: string[];
 }

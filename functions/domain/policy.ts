@@ -11,6 +11,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { Duration } from './duration';
 import { parseRepository } from './image';
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
+import { FAILURE_CLASSES } from './job-failures';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -164,9 +165,18 @@ const Job = z.strictObject({
       initialBackoff: Duration,
       multiplier: z.number().min(1).max(10),
       maxBackoff: Duration,
+      /** The failure classes worth retrying; by default all but `configuration`. */
+      on: z.array(z.enum(FAILURE_CLASSES)).min(1).optional(),
     })
     .default({ maxAttempts: 3, initialBackoff: 30, multiplier: 2, maxBackoff: 600 }),
   timeout: Duration.default(3600),
+  /** What a trigger message may override: nothing unless listed here. */
+  overridable: z
+    .strictObject({
+      args: z.boolean().default(false),
+      env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an env var name')).default([]),
+    })
+    .default({ args: false, env: [] }),
   slack: SlackTarget.optional(),
 });
 export type JobPolicy = z.output<typeof Job>;

@@ -82,7 +82,7 @@ export const RolloutRecord = z.object({
   status: z.enum(ROLLOUT_STATUSES),
   plan: z.record(z.string(), z.unknown()),
   executionName: z.string().optional(),
-  /** Set by the intake delivery that is starting the execution (see FirestoreRolloutStore.claimLaunch). */
+  /** Set by the intake delivery that is starting the execution (see RolloutStore.claimLaunch). */
   launchClaimedAt: Iso.nullable().optional(),
   messageId: z.string().optional(),
   reason: z.string().optional(),

@@ -131,7 +131,8 @@ export function regionRolledBack(
   ]);
 }
 
-export function rolloutCompleted(rollout: RolloutRecord): SlackMessage {
+/** The rollout's end; with `reportUrl`, a link to its report (functions/report/). */
+export function rolloutCompleted(rollout: RolloutRecord, reportUrl?: string): SlackMessage {
   const seconds = rollout.endedAt
     ? (Date.parse(rollout.endedAt) - Date.parse(rollout.createdAt)) / 1000
     : undefined;
@@ -146,5 +147,6 @@ export function rolloutCompleted(rollout: RolloutRecord): SlackMessage {
     context(
       `${seconds !== undefined ? `total ${Math.round(seconds)}s · ` : ''}${regions || 'no regions touched'}`,
     ),
+    ...(reportUrl ? [section(`📈 <${reportUrl}|Report: what the judge saw>`)] : []),
   ]);
 }

@@ -1,13 +1,14 @@
 /**
  * Cloud Function `actions` (HTTP): the steps the workflows call.
  * auth → route → validate (zod) → action → map the result to HTTP.
- * Transient failures answer 503 so the workflow's retry policy retries.
+ * Transient failures answer 503 so the workflow's retry policy retries; permanent ones
+ * answer 4xx or 500, which it does not retry.
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
 import { ACTIONS } from '../actions';
 import { checkCaller } from '../shared/caller';
-import { GlidepathError } from '../shared/errors';
+import { fromSdkError } from '../shared/errors';
 import { describeIssues } from '../domain/validation';
 import { runtime } from './runtime';
 
@@ -18,6 +19,9 @@ const HTTP_FOR_CODE = {
   invalid: 400,
   not_found: 404,
   permission: 403,
+  internal: 500,
+  // Not 500: the workflow retries 500 as transient, and a failed operation is final.
+  failed: 422,
 } as const;
 
 export async function actions(req: Request, res: Response): Promise<void> {
@@ -57,10 +61,9 @@ export async function actions(req: Request, res: Response): Promise<void> {
     const result = await action.run({ rt, log }, parsed.data);
     res.status(result.status).json(result.body);
   } catch (err) {
-    const e =
-      err instanceof GlidepathError
-        ? err
-        : new GlidepathError('unavailable', (err as Error)?.message ?? String(err), err);
+    // Only known transient causes answer 503 (retried by the workflow); anything else,
+    // our own domain errors included, fails the region with its message.
+    const e = fromSdkError(err);
     const status = HTTP_FOR_CODE[e.code];
     log.error('action failed', { error: e.message, code: e.code, status });
     res.status(status).json({ error: e.message, code: e.code });

@@ -14,7 +14,7 @@ export async function deadLetter(event: functions.CloudEvent<PubsubEventData>): 
   // A dead letter whose envelope is unreadable is still kept, with the raw event as its payload.
   await handleDeadLetter(
     {
-      store: rt.jobStore,
+      store: rt.deadLetters,
       notifier: rt.notifier,
       clock: rt.clock,
       log: rt.log.child({ function: 'dead-letter' }),

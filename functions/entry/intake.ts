@@ -14,7 +14,7 @@ export async function intake(event: functions.CloudEvent<PubsubEventData>): Prom
   const deps = {
     policy: rt.policy,
     store: rt.store,
-    deadLetters: rt.jobStore,
+    deadLetters: rt.deadLetters,
     launcher: rt.launcher,
     notifier: rt.notifier,
     clock: rt.clock,
@@ -25,7 +25,7 @@ export async function intake(event: functions.CloudEvent<PubsubEventData>): Prom
   if (!unwrapped.ok) {
     // Rejected for what is wrong with the envelope itself, with the raw event kept as its payload.
     await recordRejection(
-      { ...deps, store: rt.jobStore },
+      { ...deps, store: rt.deadLetters },
       unwrapped.topic ?? 'unknown',
       unwrapped.message,
       unwrapped.reason,

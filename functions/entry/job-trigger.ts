@@ -15,6 +15,7 @@ export async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): 
   const deps = {
     policy: rt.policy,
     store: rt.jobStore,
+    deadLetters: rt.deadLetters,
     launcher: rt.launcher,
     notifier: rt.notifier,
     clock: rt.clock,
@@ -22,7 +23,12 @@ export async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): 
   };
   const unwrapped = unwrapPubsubEvent(event);
   if (!unwrapped.ok) {
-    await recordRejection(deps, TOPICS.jobTriggers, unwrapped.message, unwrapped.reason);
+    await recordRejection(
+      { ...deps, store: rt.deadLetters },
+      TOPICS.jobTriggers,
+      unwrapped.message,
+      unwrapped.reason,
+    );
     deps.log.warn('job trigger rejected', {
       messageId: event.id,
       outcome: 'rejected',

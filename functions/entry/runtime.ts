@@ -5,18 +5,23 @@
  */
 import type * as firestoreModule from '@google-cloud/firestore';
 import type * as pubsubModule from '@google-cloud/pubsub';
+import type * as pubsubAdapter from '../adapters/pubsub';
 import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
 import type * as authModule from 'google-auth-library';
 import { googleIdTokenSource, localIdTokenSource } from '../adapters/id-token';
+import type * as storageModule from '@google-cloud/storage';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
-import { localClientOptions } from '../shared/endpoint';
+import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
+import { FirestoreReportSource } from '../adapters/report-source';
+import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
@@ -24,10 +29,17 @@ import {
   systemClock,
   type Clock,
   type IdTokenSource,
+  type DeadLetterStore,
   type JobRunner,
+  type JobStore,
   type LookStore,
+  type ReportPublisher,
+  type ReportSource,
   type MetricsSource,
+  type NoticeOutbox,
   type Notifier,
+  type Publisher,
+  type RolloutStore,
   type TrafficRouter,
   type WorkflowLauncher,
 } from '../ports';
@@ -38,22 +50,25 @@ export interface Runtime {
   policy: Policy;
   log: Logger;
   firestore: firestoreModule.Firestore;
-  store: FirestoreRolloutStore;
-  /** Job runs and dead letters. */
-  jobStore: FirestoreJobStore;
+  store: RolloutStore;
+  jobStore: JobStore;
+  deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
+  reportSource: ReportSource;
+  /** Where reports go: the bucket on GCP, a folder on the local cloud; none when neither is configured. */
+  reports?: ReportPublisher;
   launcher: WorkflowLauncher;
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
-  outbox: OutboxNotifier;
+  outbox: NoticeOutbox;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
   /** ID tokens of this function's identity (the smoke test calls private services). */
   idTokens(): IdTokenSource;
-  pubsub(): pubsubModule.PubSub;
+  publisher(): Publisher;
 }
 
 let cached: Runtime | undefined;
@@ -74,7 +89,11 @@ export function runtime(): Runtime {
   const log = overrides.log ?? createLogger({ component: 'glidepath' });
   const { Firestore } = require('@google-cloud/firestore') as typeof firestoreModule;
   const { ExecutionsClient } = require('@google-cloud/workflows') as typeof workflowsModule;
-  const firestore = new Firestore({ projectId: config.GLIDEPATH_PROJECT, ignoreUndefinedProperties: true });
+  const firestore = new Firestore({
+    projectId: config.GLIDEPATH_PROJECT,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
   const executions = new ExecutionsClient({
     projectId: config.GLIDEPATH_PROJECT,
     ...localClientOptions(config.GLIDEPATH_WORKFLOWS_ENDPOINT),
@@ -94,7 +113,10 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
+    reportSource: new FirestoreReportSource(firestore),
+    ...reportPublisher(config),
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,
@@ -127,13 +149,39 @@ export function runtime(): Runtime {
         );
       return localIdTokenSource(config.GLIDEPATH_LOCAL_ACTIONS_SA, secret);
     }),
-    pubsub: once(() => {
+    publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
-      return new PubSub({ projectId: config.GLIDEPATH_PROJECT });
+      const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;
+      return new PubsubPublisher(
+        new PubSub({
+          projectId: config.GLIDEPATH_PROJECT,
+          ...pubsubEmulatorOptions(),
+        }),
+      );
     }),
     ...parts,
   };
   return cached;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The bucket's publisher wins over the folder's; the Storage client loads on the first report. */
+function reportPublisher(config: Config): { reports?: ReportPublisher } {
+  const bucket = config.GLIDEPATH_REPORT_BUCKET;
+  if (bucket) {
+    const lazyBucket = once(() => {
+      const { Storage } = require('@google-cloud/storage') as typeof storageModule;
+      return new Storage({ projectId: config.GLIDEPATH_PROJECT }).bucket(bucket);
+    });
+    return {
+      reports: {
+        publish: (rollout, html) => new CloudStorageReportPublisher(lazyBucket()).publish(rollout, html),
+      },
+    };
+  }
+  if (config.GLIDEPATH_REPORT_DIR) return { reports: new FolderReportPublisher(config.GLIDEPATH_REPORT_DIR) };
+  return {};
 }
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -45,6 +45,10 @@ const Env = z.object({
     .positive()
     .default(7 * 24 * 3600),
   SLACK_WEBHOOK_URL: z.string().url().optional(),
+  /** GCP: the private bucket rollout reports go to (terraform/reports.tf). */
+  GLIDEPATH_REPORT_BUCKET: z.string().min(3).optional(),
+  /** Local cloud: the folder rollout reports go to, when no bucket is set. */
+  GLIDEPATH_REPORT_DIR: z.string().min(1).optional(),
 });
 export type Config = z.output<typeof Env>;
 

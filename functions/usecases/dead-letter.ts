@@ -5,13 +5,12 @@
  * replay republishes the original message once.
  */
 import { createHash } from 'node:crypto';
-import type { Clock, Notifier } from '../ports';
+import type { Clock, DeadLetterStore, Notifier, Publisher } from '../ports';
 import type { PubsubMessage } from '../domain/messages';
 import { topicOf } from '../domain/messages';
 import type { DeadLetterRecord } from '../domain/records';
 import { undeliverableMessage } from '../domain/jobs';
 import * as slack from '../domain/slack';
-import type { FirestoreJobStore, Publish } from '../adapters/job-store';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
@@ -21,7 +20,7 @@ export const REPLAY_ATTRIBUTE = 'replayOf';
 const PUBSUB_DEAD_LETTER_PREFIX = 'CloudPubSubDeadLetter';
 
 export interface DeadLetterDeps {
-  store: Pick<FirestoreJobStore, 'createDeadLetter'>;
+  store: Pick<DeadLetterStore, 'createDeadLetter'>;
   notifier: Notifier;
   clock: Clock;
   log: Logger;
@@ -111,8 +110,8 @@ export async function handleDeadLetter(
 }
 
 export interface ReplayDeps {
-  store: Pick<FirestoreJobStore, 'getDeadLetter' | 'claimReplay' | 'recordReplay' | 'releaseReplay'>;
-  publish: Publish;
+  store: Pick<DeadLetterStore, 'getDeadLetter' | 'claimReplay' | 'recordReplay' | 'releaseReplay'>;
+  publisher: Publisher;
   clock: Clock;
 }
 
@@ -144,7 +143,7 @@ export async function replayDeadLetter(deps: ReplayDeps, id: string, by: string)
   if (claim.kind === 'refused') return claim;
   let messageId: string;
   try {
-    messageId = await deps.publish(
+    messageId = await deps.publisher.publish(
       record.source,
       Buffer.from(record.data ?? '', 'base64'),
       replayAttributes(record),

@@ -4,20 +4,20 @@
  * transient failures throw so that Pub/Sub redelivers.
  */
 import { createHash } from 'node:crypto';
-import type { Clock, Notifier, WorkflowLauncher } from '../ports';
+import type { Admission, Clock, Notifier, RolloutStore, WorkflowLauncher } from '../ports';
 import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
+import { rolloutLabels } from '../domain/labels';
 import { buildPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
-import type { Admission, FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<FirestoreRolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  store: Pick<RolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
   /** Where rejected messages are recorded (shared with the job trigger). */
   deadLetters: DeadLetterDeps['store'];
   launcher: WorkflowLauncher;
@@ -165,10 +165,7 @@ async function launch(
 ): Promise<void> {
   let executionName: string;
   try {
-    executionName = await deps.launcher.start('rollout', plan, {
-      rollout_id: rollout.id,
-      service: rollout.service,
-    });
+    executionName = await deps.launcher.start('rollout', plan, rolloutLabels(rollout));
   } catch (err) {
     await deps.store.releaseLaunch(rollout.id).catch(() => undefined); // the claim then simply expires
     throw err;

@@ -4,9 +4,18 @@
  * and finish the run (dead letter and Slack after the last failure).
  * Every step is idempotent by run id and attempt number.
  */
-import type { Clock, JobRunner, Notifier, WorkflowLauncher } from '../ports';
+import type {
+  Clock,
+  DeadLetterStore,
+  JobRunner,
+  JobStore,
+  Notifier,
+  Publisher,
+  WorkflowLauncher,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 import { TOPICS, type PubsubMessage } from '../domain/messages';
+import { labelValue } from '../domain/labels';
 import {
   backoffSeconds,
   decideJobTrigger,
@@ -17,17 +26,16 @@ import {
   type JobAttempt,
   type JobRunRecord,
 } from '../domain/jobs';
-import type { FirestoreJobStore, Publish } from '../adapters/job-store';
-import { GlidepathError } from '../shared/errors';
+import { classifyFailure, type FailureClass, type FailureEvidence } from '../domain/job-failures';
+import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
 
 export interface JobTriggerDeps {
   policy: Policy;
-  store: Pick<
-    FirestoreJobStore,
-    'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'createDeadLetter'
-  >;
+  store: Pick<JobStore, 'createRun' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  /** Where rejected triggers are recorded. */
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   launcher: WorkflowLauncher;
   notifier: Notifier;
   clock: Clock;
@@ -47,7 +55,7 @@ export async function handleJobTrigger(
   const messageId = message.messageId ?? message.message_id;
   const decision = decideJobTrigger(deps.policy, message);
   if (decision.outcome === 'rejected') {
-    await recordRejection(deps, TOPICS.jobTriggers, message, decision.reason);
+    await recordRejection({ ...deps, store: deps.deadLetters }, TOPICS.jobTriggers, message, decision.reason);
     deps.log.warn('job trigger rejected', { messageId, outcome: 'rejected', reason: decision.reason });
     return { outcome: 'rejected', reason: decision.reason };
   }
@@ -97,7 +105,7 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   try {
     executionName = await deps.launcher.start('job-run', jobRunArgument(run), {
       job_run_id: labelValue(run.id),
-      job: run.job,
+      job: labelValue(run.job),
     });
   } catch (err) {
     await deps.store.releaseLaunch(run.id).catch(() => undefined); // the claim then simply expires
@@ -107,19 +115,11 @@ async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Pro
   log.info('job run started', { outcome: 'started', reason: `trigger ${run.trigger}`, executionName });
 }
 
-/** Workflows labels: lowercase letters, digits, '_' and '-', at most 63 characters. */
-function labelValue(value: string): string {
-  return value
-    .toLowerCase()
-    .replace(/[^a-z0-9_-]/g, '_')
-    .slice(0, 63);
-}
-
 // The actions of the job-run workflow.
 
 export interface JobActionDeps {
   store: Pick<
-    FirestoreJobStore,
+    JobStore,
     | 'getRun'
     | 'claimAttempt'
     | 'releaseAttempt'
@@ -127,11 +127,11 @@ export interface JobActionDeps {
     | 'finishRun'
     | 'updateRun'
     | 'claimNotification'
-    | 'createDeadLetter'
   >;
+  deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   jobs: JobRunner;
   notifier: Notifier;
-  publish: Publish;
+  publisher: Publisher;
   deadLetterTopic: string;
   clock: Clock;
   log: Logger;
@@ -144,6 +144,9 @@ export interface AttemptView {
   done: boolean;
   succeeded: boolean;
   error?: string;
+  failureClass?: FailureClass;
+  /** For a failed attempt: whether another attempt follows (false: the workflow stops and finishes). */
+  retried?: boolean;
   /** Seconds to wait before the next attempt; absent when it succeeded or was the last. */
   backoffSeconds?: number;
 }
@@ -156,17 +159,33 @@ function view(a: JobAttempt): AttemptView {
     done,
     succeeded: a.result === 'SUCCEEDED',
     ...(a.error ? { error: a.error } : {}),
+    ...(a.failureClass ? { failureClass: a.failureClass } : {}),
+    ...(a.retried !== undefined ? { retried: a.retried } : {}),
     ...(a.backoffSeconds !== undefined ? { backoffSeconds: a.backoffSeconds } : {}),
   };
 }
 
-/** The final fields of a failed attempt, with the wait before the next one if any remain. */
-function failed(run: JobRunRecord, number: number, error: string, now: Date): Partial<JobAttempt> {
+/**
+ * The final fields of a failed attempt: its class and evidence, and the wait
+ * before the next one when attempts remain and the class is in `retry.on`.
+ */
+function failed(
+  run: JobRunRecord,
+  number: number,
+  error: string,
+  evidence: FailureEvidence,
+  now: Date,
+): Partial<JobAttempt> {
+  const classified = classifyFailure(evidence);
+  const retried = number < run.retry.maxAttempts && run.retry.retryOn.includes(classified.failureClass);
   return {
     result: 'FAILED',
     error,
+    failureClass: classified.failureClass,
+    evidence: classified.evidence,
+    retried,
     endedAt: now.toISOString(),
-    ...(number < run.retry.maxAttempts ? { backoffSeconds: backoffSeconds(run.retry, number) } : {}),
+    ...(retried ? { backoffSeconds: backoffSeconds(run.retry, number) } : {}),
   };
 }
 
@@ -215,17 +234,18 @@ export async function startAttempt(
         { ...run.overrides, env: { ...run.overrides?.env, [marker.name]: marker.value } },
       ));
   } catch (err) {
-    const e = err instanceof GlidepathError ? err : new GlidepathError('unavailable', String(err), err);
+    const e = fromSdkError(err);
     if (e.transient) {
       await deps.store.releaseAttempt(runId, number, deps.clock.now());
       throw e;
     }
     deps.log.warn('job attempt could not start', { attempt: number, error: e.message });
+    const evidence: FailureEvidence = { stage: 'start', code: e.code, message: e.message };
     return view(
       await deps.store.updateAttempt(
         runId,
         number,
-        failed(run, number, e.message, deps.clock.now()),
+        failed(run, number, e.message, evidence, deps.clock.now()),
         deps.clock.now(),
       ),
     );
@@ -272,24 +292,40 @@ export async function attemptStatus(
   const now = deps.clock.now();
   let patch: Partial<JobAttempt>;
   if (execution.state === 'SUCCEEDED') patch = { result: 'SUCCEEDED', endedAt: now.toISOString() };
-  else if (execution.state === 'FAILED' || execution.state === 'CANCELLED')
-    patch = failed(run, number, execution.error ?? `execution ${execution.state.toLowerCase()}`, now);
-  else if (timedOut)
-    patch = failed(
-      run,
-      number,
-      `timed out: still running after the job's timeout of ${run.timeoutSeconds}s`,
-      now,
-    );
-  else return view(attempt);
+  else if (execution.state === 'FAILED' || execution.state === 'CANCELLED') {
+    const error = execution.error ?? `execution ${execution.state.toLowerCase()}`;
+    const evidence: FailureEvidence = {
+      stage: 'execution',
+      message: error,
+      ...(execution.reason ? { reason: execution.reason } : {}),
+      ...(execution.executionReason ? { executionReason: execution.executionReason } : {}),
+    };
+    patch = failed(run, number, error, evidence, now);
+  } else if (timedOut) {
+    // Past the job's timeout: stop the execution, so a later attempt never runs beside it.
+    await deps.jobs.cancel(attempt.executionName);
+    const error = `timed out: still running after the job's timeout of ${run.timeoutSeconds}s; execution cancelled`;
+    patch = failed(run, number, error, { stage: 'deadline', message: error }, now);
+  } else return view(attempt);
   const stored = await deps.store.updateAttempt(runId, number, patch, now);
   deps.log.log(stored.result === 'SUCCEEDED' ? 'INFO' : 'WARNING', 'job attempt ended', {
     attempt: number,
     result: stored.result,
     error: stored.error,
+    failureClass: stored.failureClass,
     executionName: stored.executionName,
   });
   return view(stored);
+}
+
+/** `job J failed after N attempt(s) [class]: error`, and why it stopped early when it did. */
+function failedRunReason(run: JobRunRecord): string {
+  const last = run.attempts.at(-1);
+  const early =
+    last?.failureClass && last.retried === false && run.attempts.length < run.retry.maxAttempts
+      ? ` (not retried: ${last.failureClass} is not in retry.on)`
+      : '';
+  return `job ${run.job} failed after ${run.attempts.length} attempt(s)${last?.failureClass ? ` [${last.failureClass}]` : ''}${last?.error ? `: ${last.error}` : ''}${early}`;
 }
 
 /**
@@ -308,11 +344,11 @@ export async function finishRun(
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);
-    await deps.store.createDeadLetter({
+    await deps.deadLetters.createDeadLetter({
       id: deadLetterId,
       kind: 'job-failed',
       source: run.message.topic,
-      reason: `job ${run.job} failed after ${run.attempts.length} attempt(s)${last?.error ? `: ${last.error}` : ''}`,
+      reason: failedRunReason(run),
       ...(run.message.data !== undefined ? { data: run.message.data } : {}),
       attributes: run.message.attributes,
       ...(run.message.messageId ? { messageId: run.message.messageId } : {}),
@@ -320,6 +356,7 @@ export async function finishRun(
         job: run.job,
         jobRunId: run.id,
         executionName: run.executionName,
+        ...(last?.failureClass ? { failureClass: last.failureClass, evidence: last.evidence } : {}),
         attempts: run.attempts,
         message: run.message,
       },
@@ -331,10 +368,11 @@ export async function finishRun(
         deadLetterId,
         job: run.job,
         jobRunId: run.id,
+        ...(last?.failureClass ? { failureClass: last.failureClass } : {}),
         attempts: run.attempts,
         message: run.message,
       };
-      const deadLetterMessageId = await deps.publish(
+      const deadLetterMessageId = await deps.publisher.publish(
         deps.deadLetterTopic,
         Buffer.from(JSON.stringify(payload)),
         {
@@ -342,6 +380,7 @@ export async function finishRun(
           deadLetterId,
           job: run.job,
           jobRunId: run.id,
+          ...(last?.failureClass ? { failureClass: last.failureClass } : {}),
         },
       );
       await deps.store.updateRun(runId, { deadLetterId, deadLetterMessageId }, now);

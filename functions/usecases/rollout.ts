@@ -13,12 +13,15 @@ import type {
   LookStore,
   MetricsSource,
   Notifier,
+  ReportPublisher,
+  ReportSource,
+  RolloutStore,
   ServiceRef,
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { FirestoreRolloutStore } from '../adapters/firestore-store';
 import type { RolloutPlan } from '../domain/plan';
+import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
@@ -35,13 +38,17 @@ import * as slack from '../domain/slack';
 import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
+import { publishReport } from './report';
 
 export interface RolloutDeps {
-  store: FirestoreRolloutStore;
+  store: RolloutStore;
   router: TrafficRouter;
   metrics: MetricsSource;
   /** What the judge saw at each look, for the report. */
   looks: LookStore;
+  /** The report at the end of a rollout: made from Firestore, published where configured. */
+  reportSource: ReportSource;
+  reports?: ReportPublisher;
   notifier: Notifier;
   launcher: WorkflowLauncher;
   clock: Clock;
@@ -465,12 +472,9 @@ export async function complete(
     status: rollout.status,
     reason,
   });
-  await deps.notifier.notify(slack.rolloutCompleted(rollout));
+  await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
   if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, {
-      rollout_id: next.id,
-      service: next.service,
-    });
+    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
     deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
   }

@@ -11,11 +11,11 @@
 import { diagnose, type SweepSettings } from '../domain/sweep';
 import type { RolloutPlan } from '../domain/plan';
 import { isRegionBusy } from '../domain/records';
-import type { OutboxNotifier, FlushReport } from '../adapters/outbox';
+import type { FlushReport, NoticeOutbox } from '../ports';
 import { complete, rollbackRegion, type RolloutDeps } from './rollout';
 
 export interface SweepDeps extends RolloutDeps {
-  outbox: Pick<OutboxNotifier, 'flush'>;
+  outbox: NoticeOutbox;
   settings: SweepSettings;
 }
 

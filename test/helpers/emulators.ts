@@ -5,13 +5,18 @@ export function emulatorsAvailable(): boolean {
   return Boolean(process.env.PUBSUB_EMULATOR_HOST && process.env.FIRESTORE_EMULATOR_HOST);
 }
 
-/** `describe`, or a skip that says why when the emulators are missing (never under CI=true: setup fails there). */
-export const describeWithEmulators: jest.Describe = emulatorsAvailable()
-  ? describe
-  : (Object.assign(
-      (name: string, fn: () => void) => describe.skip(`${name} (emulators missing)`, fn),
-      describe,
-    ) as jest.Describe);
+/**
+ * `describe`, or a skip that says why when the emulators are missing. Never a
+ * skip under CI=true, whatever else is set: there the suite runs, and fails
+ * if the emulators are not there.
+ */
+export const describeWithEmulators: jest.Describe =
+  process.env.CI === 'true' || emulatorsAvailable()
+    ? describe
+    : (Object.assign(
+        (name: string, fn: () => void) => describe.skip(`${name} (emulators missing)`, fn),
+        describe,
+      ) as jest.Describe);
 
 /**
  * A Firestore/Pub/Sub project id of this test file's own, so that files

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { executionLabelsProblem } from '../../emulators/workflows/labels';
 
 export interface RecordedExecution {
   parent: string;
@@ -52,6 +53,8 @@ export async function startRecordingExecutions(): Promise<RecordingExecutions> {
         failures--;
         return cb({ code: grpc.status.UNAVAILABLE, details: 'injected failure' });
       }
+      const labelsProblem = executionLabelsProblem(call.request.execution.labels ?? {});
+      if (labelsProblem) return cb({ code: grpc.status.INVALID_ARGUMENT, details: labelsProblem });
       const name = `${call.request.parent}/executions/${randomUUID()}`;
       created.push({
         parent: call.request.parent,

@@ -62,10 +62,14 @@ export async function loadModule(dir: string): Promise<TfModule> {
       if (map.has(key)) throw new Error(`${file}: ${what} ${key} declared twice`);
       map.set(key, { file, body });
     };
-    for (const [name, bodies] of Object.entries<Json>(json.variable ?? {})) add(mod.variables, name, bodies[0], 'variable');
-    for (const [name, bodies] of Object.entries<Json>(json.output ?? {})) add(mod.outputs, name, bodies[0], 'output');
-    for (const [name, bodies] of Object.entries<Json>(json.module ?? {})) add(mod.modules, name, bodies[0], 'module');
-    for (const [name, bodies] of Object.entries<Json>(json.check ?? {})) add(mod.checks, name, bodies[0], 'check');
+    for (const [name, bodies] of Object.entries<Json>(json.variable ?? {}))
+      add(mod.variables, name, bodies[0], 'variable');
+    for (const [name, bodies] of Object.entries<Json>(json.output ?? {}))
+      add(mod.outputs, name, bodies[0], 'output');
+    for (const [name, bodies] of Object.entries<Json>(json.module ?? {}))
+      add(mod.modules, name, bodies[0], 'module');
+    for (const [name, bodies] of Object.entries<Json>(json.check ?? {}))
+      add(mod.checks, name, bodies[0], 'check');
     for (const block of json.locals ?? []) {
       for (const [name, value] of Object.entries<Json>(block)) {
         if (mod.locals.has(name)) throw new Error(`${file}: local ${name} declared twice`);
@@ -73,10 +77,12 @@ export async function loadModule(dir: string): Promise<TfModule> {
       }
     }
     for (const [type, byName] of Object.entries<Json>(json.resource ?? {})) {
-      for (const [name, bodies] of Object.entries<Json>(byName)) add(mod.resources, `${type}.${name}`, bodies[0], 'resource');
+      for (const [name, bodies] of Object.entries<Json>(byName))
+        add(mod.resources, `${type}.${name}`, bodies[0], 'resource');
     }
     for (const [type, byName] of Object.entries<Json>(json.data ?? {})) {
-      for (const [name, bodies] of Object.entries<Json>(byName)) add(mod.data, `${type}.${name}`, bodies[0], 'data source');
+      for (const [name, bodies] of Object.entries<Json>(byName))
+        add(mod.data, `${type}.${name}`, bodies[0], 'data source');
     }
   }
   return mod;
@@ -180,10 +186,14 @@ export type Reference =
 export function references(template: string): Reference[] {
   const refs: Reference[] = [];
   for (const code of expressionCode(template)) {
-    const re = new RegExp(`(?<![A-Za-z0-9_.-])(${IDENT})\\.(${IDENT})(?:\\[[^\\]]*\\])?(?:\\.(${IDENT}))?`, 'g');
+    const re = new RegExp(
+      `(?<![A-Za-z0-9_.-])(${IDENT})\\.(${IDENT})(?:\\[[^\\]]*\\])?(?:\\.(${IDENT}))?`,
+      'g',
+    );
     for (const m of code.matchAll(re)) {
       const [text, head, second, third] = m;
-      if (head === 'var' || head === 'local' || head === 'module') refs.push({ kind: head, name: second, text });
+      if (head === 'var' || head === 'local' || head === 'module')
+        refs.push({ kind: head, name: second, text });
       else if (head === 'data' && third) refs.push({ kind: 'data', name: `${second}.${third}`, text });
       else if (PROVIDER_PREFIXES.some((p) => head.startsWith(`${p}_`)) && head !== 'local_') {
         refs.push({ kind: 'resource', name: `${head}.${second}`, text });
@@ -225,7 +235,10 @@ export function checkReferences(mod: TfModule): string[] {
                 : ref.kind === 'data'
                   ? mod.data.has(ref.name)
                   : mod.resources.has(ref.name);
-        if (!ok) problems.push(`${file}: ${where} (${s.path}) refers to undeclared ${ref.kind} ${ref.name} ("${ref.text}")`);
+        if (!ok)
+          problems.push(
+            `${file}: ${where} (${s.path}) refers to undeclared ${ref.kind} ${ref.name} ("${ref.text}")`,
+          );
       }
     }
   }
@@ -256,24 +269,35 @@ export function checkSubscriptions(mod: TfModule): string[] {
     const dlp = first(body.dead_letter_policy);
     const exceptionTopic = DEAD_LETTER_EXCEPTIONS[key];
     if (exceptionTopic !== undefined) {
-      if (body.topic !== exceptionTopic) problems.push(`${file}: ${key} is exempt from dead-lettering only as the subscription of ${exceptionTopic}, but reads ${body.topic}`);
+      if (body.topic !== exceptionTopic)
+        problems.push(
+          `${file}: ${key} is exempt from dead-lettering only as the subscription of ${exceptionTopic}, but reads ${body.topic}`,
+        );
       if (dlp) problems.push(`${file}: ${key} must not dead-letter (it would dead-letter into itself)`);
-      if (body.message_retention_duration !== '604800s') problems.push(`${file}: ${key} must keep messages 7 days (604800s)`);
+      if (body.message_retention_duration !== '604800s')
+        problems.push(`${file}: ${key} must keep messages 7 days (604800s)`);
     } else {
       if (!dlp) problems.push(`${file}: ${key} has no dead_letter_policy`);
       else {
-        if (dlp.dead_letter_topic !== '${google_pubsub_topic.dead_letters.id}') problems.push(`${file}: ${key} dead-letters to ${dlp.dead_letter_topic}, expected google_pubsub_topic.dead_letters`);
-        if (dlp.max_delivery_attempts === undefined) problems.push(`${file}: ${key} dead_letter_policy has no max_delivery_attempts`);
+        if (dlp.dead_letter_topic !== '${google_pubsub_topic.dead_letters.id}')
+          problems.push(
+            `${file}: ${key} dead-letters to ${dlp.dead_letter_topic}, expected google_pubsub_topic.dead_letters`,
+          );
+        if (dlp.max_delivery_attempts === undefined)
+          problems.push(`${file}: ${key} dead_letter_policy has no max_delivery_attempts`);
       }
     }
     const retry = first(body.retry_policy);
-    if (!retry?.minimum_backoff || !retry?.maximum_backoff) problems.push(`${file}: ${key} has no retry_policy with backoff`);
-    if (first(body.expiration_policy)?.ttl !== '') problems.push(`${file}: ${key} must never expire (expiration_policy { ttl = "" })`);
+    if (!retry?.minimum_backoff || !retry?.maximum_backoff)
+      problems.push(`${file}: ${key} has no retry_policy with backoff`);
+    if (first(body.expiration_policy)?.ttl !== '')
+      problems.push(`${file}: ${key} must never expire (expiration_policy { ttl = "" })`);
     const push = first(body.push_config);
     if (!push) problems.push(`${file}: ${key} is not a push subscription`);
     else {
       const oidc = first(push.oidc_token);
-      if (oidc?.service_account_email !== '${google_service_account.push_invoker.email}') problems.push(`${file}: ${key} must push with an OIDC token of google_service_account.push_invoker`);
+      if (oidc?.service_account_email !== '${google_service_account.push_invoker.email}')
+        problems.push(`${file}: ${key} must push with an OIDC token of google_service_account.push_invoker`);
     }
   }
   return problems;
@@ -305,10 +329,14 @@ function resolveLocal(mod: TfModule, value: Json): Json {
   if (typeof value !== 'string') return value;
   const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(value);
   if (m) return mod.locals.get(m[1])?.value;
-  const merge = /^\$\{merge\(\s*(local\.[A-Za-z0-9_]+(?:\s*,\s*local\.[A-Za-z0-9_]+)*)\s*,?\s*\)\}$/.exec(value);
+  const merge = /^\$\{merge\(\s*(local\.[A-Za-z0-9_]+(?:\s*,\s*local\.[A-Za-z0-9_]+)*)\s*,?\s*\)\}$/.exec(
+    value,
+  );
   if (!merge) return value;
   const maps = merge[1].split(',').map((ref) => mod.locals.get(ref.trim().slice('local.'.length))?.value);
-  return maps.every((v) => v && typeof v === 'object' && !Array.isArray(v)) ? Object.assign({}, ...maps) : undefined;
+  return maps.every((v) => v && typeof v === 'object' && !Array.isArray(v))
+    ? Object.assign({}, ...maps)
+    : undefined;
 }
 
 /** The five functions exist, gen2 Node 20, right targets and environment, each with its own service account. */
@@ -319,16 +347,25 @@ export function checkFunctions(mod: TfModule): string[] {
   for (const [key, { file, body }] of functions) {
     const build = first(body.build_config);
     const service = first(body.service_config);
-    if (build?.runtime !== 'nodejs20') problems.push(`${file}: ${key} runtime is ${build?.runtime}, expected nodejs20`);
-    const sa = /^\$\{google_service_account\.([A-Za-z0-9_-]+)\.email\}$/.exec(service?.service_account_email ?? '');
+    if (build?.runtime !== 'nodejs20')
+      problems.push(`${file}: ${key} runtime is ${build?.runtime}, expected nodejs20`);
+    const sa = /^\$\{google_service_account\.([A-Za-z0-9_-]+)\.email\}$/.exec(
+      service?.service_account_email ?? '',
+    );
     if (!sa) {
-      problems.push(`${file}: ${key} must run as its own google_service_account (service_account_email = google_service_account.X.email), got ${service?.service_account_email}`);
+      problems.push(
+        `${file}: ${key} must run as its own google_service_account (service_account_email = google_service_account.X.email), got ${service?.service_account_email}`,
+      );
       continue;
     }
-    if (accounts.has(sa[1])) problems.push(`${file}: ${key} shares service account google_service_account.${sa[1]} with ${accounts.get(sa[1])}`);
+    if (accounts.has(sa[1]))
+      problems.push(
+        `${file}: ${key} shares service account google_service_account.${sa[1]} with ${accounts.get(sa[1])}`,
+      );
     accounts.set(sa[1], key);
     const env = resolveLocal(mod, service?.environment_variables);
-    if (!env || typeof env !== 'object') problems.push(`${file}: ${key} environment_variables must be a literal map (or a local holding one)`);
+    if (!env || typeof env !== 'object')
+      problems.push(`${file}: ${key} environment_variables must be a literal map (or a local holding one)`);
     else for (const k of REQUIRED_ENV) if (!(k in env)) problems.push(`${file}: ${key} does not set ${k}`);
     if (service?.ingress_settings === undefined) problems.push(`${file}: ${key} must set ingress_settings`);
   }
@@ -339,14 +376,19 @@ export function checkFunctions(mod: TfModule): string[] {
       continue;
     }
     const declaredName = resolveFunctionField(mod, block.body.name, 'name');
-    if (declaredName !== name) problems.push(`${expected.resource} is named ${declaredName}, expected ${name}`);
+    if (declaredName !== name)
+      problems.push(`${expected.resource} is named ${declaredName}, expected ${name}`);
     const entry = resolveFunctionField(mod, first(block.body.build_config)?.entry_point, 'entry_point');
-    if (entry !== expected.entryPoint) problems.push(`${expected.resource} entry point is ${entry}, expected ${expected.entryPoint}`);
+    if (entry !== expected.entryPoint)
+      problems.push(`${expected.resource} entry point is ${entry}, expected ${expected.entryPoint}`);
   }
   // Function service accounts are used by nothing else that runs code.
   const workflowsSa = mod.resources.get('google_workflows_workflow.rollout')?.body.service_account;
   for (const sa of accounts.keys()) {
-    if (workflowsSa === `\${google_service_account.${sa}.id}` || workflowsSa === `\${google_service_account.${sa}.email}`) {
+    if (
+      workflowsSa === `\${google_service_account.${sa}.id}` ||
+      workflowsSa === `\${google_service_account.${sa}.email}`
+    ) {
       problems.push(`the workflows run as google_service_account.${sa}, which a function uses`);
     }
   }
@@ -403,7 +445,11 @@ export const DEPLOYER_PERMISSIONS = new Set([
  * execution, cancel a silent one, start a queued rollout's. The predefined
  * roles/workflows.invoker holds these and also callbacks and step entries.
  */
-export const SWEEPER_EXECUTION_PERMISSIONS = new Set(['workflows.executions.cancel', 'workflows.executions.create', 'workflows.executions.get']);
+export const SWEEPER_EXECUTION_PERMISSIONS = new Set([
+  'workflows.executions.cancel',
+  'workflows.executions.create',
+  'workflows.executions.get',
+]);
 
 /** Every custom role there may be, with the permissions it may hold. */
 export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
@@ -429,32 +475,49 @@ export const SOLE_INVOKERS: Record<string, { function: string; member: string; w
   },
 };
 
-const FUNCTION_INVOKER_RESOURCES = ['google_cloud_run_service_iam_member', 'google_cloud_run_v2_service_iam_member', 'google_cloudfunctions2_function_iam_member', 'google_cloudfunctions_function_iam_member'];
+const FUNCTION_INVOKER_RESOURCES = [
+  'google_cloud_run_service_iam_member',
+  'google_cloud_run_v2_service_iam_member',
+  'google_cloudfunctions2_function_iam_member',
+  'google_cloudfunctions_function_iam_member',
+];
 
 /** Least privilege: see the rules in iam.tf's header. */
 export function checkLeastPrivilege(mod: TfModule): string[] {
   const problems: string[] = [];
   for (const { where, file, body } of allBlocks(mod)) {
     for (const s of strings(body)) {
-      if (PRIMITIVE_ROLES.test(s.value)) problems.push(`${file}: ${where} grants a primitive role (${s.value})`);
+      if (PRIMITIVE_ROLES.test(s.value))
+        problems.push(`${file}: ${where} grants a primitive role (${s.value})`);
       if (PUBLIC_MEMBERS.test(s.value)) problems.push(`${file}: ${where} grants to the public (${s.value})`);
     }
   }
   for (const [key, { file }] of mod.resources) {
     const type = key.split('.')[0];
-    if (/_iam_(binding|policy)$/.test(type)) problems.push(`${file}: ${key} is authoritative IAM; use *_iam_member`);
-    if (/^google_(project|folder|organization)_iam_(member|binding|policy)$/.test(type) || type === 'google_project_iam_audit_config') {
+    if (/_iam_(binding|policy)$/.test(type))
+      problems.push(`${file}: ${key} is authoritative IAM; use *_iam_member`);
+    if (
+      /^google_(project|folder|organization)_iam_(member|binding|policy)$/.test(type) ||
+      type === 'google_project_iam_audit_config'
+    ) {
       const allowedRole = PROJECT_LEVEL_ALLOWLIST[key];
       const role = mod.resources.get(key)?.body.role;
-      if (allowedRole === undefined) problems.push(`${file}: ${key} is a project-level grant outside the allowlist`);
-      else if (role !== allowedRole) problems.push(`${file}: ${key} grants ${role} on the project, the allowlist says ${allowedRole}`);
+      if (allowedRole === undefined)
+        problems.push(`${file}: ${key} is a project-level grant outside the allowlist`);
+      else if (role !== allowedRole)
+        problems.push(`${file}: ${key} grants ${role} on the project, the allowlist says ${allowedRole}`);
       const [t, n] = key.split('.');
       const text = mod.texts[file];
       const at = text.indexOf(`resource "${t}" "${n}"`);
       const before = text.slice(0, at).trimEnd().split('\n').pop() ?? '';
-      if (!/^\s*(#|\/\/|\*\/)/.test(before)) problems.push(`${file}: ${key} is a project-level grant without a comment explaining why`);
+      if (!/^\s*(#|\/\/|\*\/)/.test(before))
+        problems.push(`${file}: ${key} is a project-level grant without a comment explaining why`);
     }
-    if (type === 'google_cloud_run_v2_service' || type === 'google_cloud_run_service' || type === 'google_cloud_run_v2_job') {
+    if (
+      type === 'google_cloud_run_v2_service' ||
+      type === 'google_cloud_run_service' ||
+      type === 'google_cloud_run_v2_job'
+    ) {
       problems.push(`${file}: ${key}: Terraform must never manage Cloud Run services or their traffic`);
     }
   }
@@ -480,25 +543,35 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
       const targets: string[] = policyServices
         ? ['local.policy_services']
         : /\$\{each\.(value|key)\}/.test(String(targetField))
-          ? Object.entries<Json>(body.for_each && typeof body.for_each === 'object' ? body.for_each : {}).map(([k, v]) => `${k} ${v}`)
+          ? Object.entries<Json>(body.for_each && typeof body.for_each === 'object' ? body.for_each : {}).map(
+              ([k, v]) => `${k} ${v}`,
+            )
           : [String(targetField)];
       if (!policyServices && /\$\{each\./.test(String(targetField)) && typeof body.for_each !== 'object') {
-        problems.push(`${file}: ${key} invokes functions chosen by a computed for_each; list them literally so this can be checked`);
+        problems.push(
+          `${file}: ${key} invokes functions chosen by a computed for_each; list them literally so this can be checked`,
+        );
       }
       for (const [name, sole] of Object.entries(SOLE_INVOKERS)) {
         const hits = targets.some((t) => t.includes(`${sole.function}.`));
         if (!hits) {
-          if (body.member === sole.member) problems.push(`${file}: ${key} lets ${sole.who} invoke ${targets.join(', ')}; it may invoke only ${name}`);
+          if (body.member === sole.member)
+            problems.push(
+              `${file}: ${key} lets ${sole.who} invoke ${targets.join(', ')}; it may invoke only ${name}`,
+            );
           continue;
         }
         grants[name]++;
-        if (body.member !== sole.member) problems.push(`${file}: ${key} lets ${body.member} invoke ${name}; only ${sole.who} may`);
-        if (body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} on ${name}; expected roles/run.invoker`);
+        if (body.member !== sole.member)
+          problems.push(`${file}: ${key} lets ${body.member} invoke ${name}; only ${sole.who} may`);
+        if (body.role !== 'roles/run.invoker')
+          problems.push(`${file}: ${key} grants ${body.role} on ${name}; expected roles/run.invoker`);
       }
     }
   }
   for (const [name, sole] of Object.entries(SOLE_INVOKERS)) {
-    if (grants[name] === 0) problems.push(`nobody may invoke ${name}: expected one roles/run.invoker grant for ${sole.who}`);
+    if (grants[name] === 0)
+      problems.push(`nobody may invoke ${name}: expected one roles/run.invoker grant for ${sole.who}`);
   }
   return problems;
 }
@@ -509,7 +582,8 @@ export function checkReferencedFiles(mod: TfModule): string[] {
   for (const [file, text] of Object.entries(mod.texts)) {
     for (const m of text.matchAll(/file\("\$\{path\.module\}\/([^"]+)"\)/g)) {
       const p = resolve(mod.dir, m[1]);
-      if (!existsSync(p)) problems.push(`${file}: file("\${path.module}/${m[1]}") does not exist: ${p} is missing`);
+      if (!existsSync(p))
+        problems.push(`${file}: file("\${path.module}/${m[1]}") does not exist: ${p} is missing`);
     }
   }
   const expected: Record<string, string> = {
@@ -522,9 +596,16 @@ export function checkReferencedFiles(mod: TfModule): string[] {
       problems.push(`${key} is missing`);
       continue;
     }
-    if (block.body.source_contents !== `\${file("\${path.module}/../workflows/${yaml}")}`) problems.push(`${key} must read workflows/${yaml}`);
-    if (!String(block.body.user_env_vars?.ACTIONS_URL ?? '').includes('google_cloudfunctions2_function.actions.')) problems.push(`${key} must get ACTIONS_URL from the actions function`);
-    if (block.body.service_account !== '${google_service_account.workflows.id}') problems.push(`${key} must run as google_service_account.workflows`);
+    if (block.body.source_contents !== `\${file("\${path.module}/../workflows/${yaml}")}`)
+      problems.push(`${key} must read workflows/${yaml}`);
+    if (
+      !String(block.body.user_env_vars?.ACTIONS_URL ?? '').includes(
+        'google_cloudfunctions2_function.actions.',
+      )
+    )
+      problems.push(`${key} must get ACTIONS_URL from the actions function`);
+    if (block.body.service_account !== '${google_service_account.workflows.id}')
+      problems.push(`${key} must run as google_service_account.workflows`);
   }
   return problems;
 }
@@ -541,24 +622,41 @@ export function checkScheduler(mod: TfModule): string[] {
   const problems: string[] = [];
   const all = resourcesOfType(mod, 'google_cloud_scheduler_job');
   for (const [key, { file, body }] of all) {
-    if (!SCHEDULER_JOBS.includes(key)) problems.push(`${file}: ${key} is not one of the expected scheduler jobs (${SCHEDULER_JOBS.join(', ')})`);
+    if (!SCHEDULER_JOBS.includes(key))
+      problems.push(
+        `${file}: ${key} is not one of the expected scheduler jobs (${SCHEDULER_JOBS.join(', ')})`,
+      );
     const http = first(body.http_target);
-    if (http && !first(http.oidc_token)?.service_account_email) problems.push(`${file}: ${key} calls ${http.uri} without an OIDC token (an unauthenticated target)`);
+    if (http && !first(http.oidc_token)?.service_account_email)
+      problems.push(`${file}: ${key} calls ${http.uri} without an OIDC token (an unauthenticated target)`);
   }
   const jobs = all.filter(([key]) => key === 'google_cloud_scheduler_job.jobs');
-  if (jobs.length !== 1) problems.push(`expected google_cloud_scheduler_job.jobs (for_each over the policy's jobs), found ${jobs.length}`);
+  if (jobs.length !== 1)
+    problems.push(
+      `expected google_cloud_scheduler_job.jobs (for_each over the policy's jobs), found ${jobs.length}`,
+    );
   const policy = mod.locals.get('policy')?.value;
-  if (policy !== '${yamldecode(file(var.policy_file))}') problems.push(`local.policy must be yamldecode(file(var.policy_file)), got ${policy}`);
+  if (policy !== '${yamldecode(file(var.policy_file))}')
+    problems.push(`local.policy must be yamldecode(file(var.policy_file)), got ${policy}`);
   const policyJobs = String(mod.locals.get('policy_jobs')?.value ?? '');
-  if (!/local\.policy\.jobs/.test(policyJobs)) problems.push(`local.policy_jobs must come from local.policy.jobs, got ${policyJobs}`);
+  if (!/local\.policy\.jobs/.test(policyJobs))
+    problems.push(`local.policy_jobs must come from local.policy.jobs, got ${policyJobs}`);
   for (const [key, { file, body }] of jobs) {
-    if (body.for_each !== '${local.policy_jobs}') problems.push(`${file}: ${key} must have for_each = local.policy_jobs, got ${body.for_each}`);
-    if (!/each\.value\.schedule/.test(body.schedule ?? '')) problems.push(`${file}: ${key} schedule must come from the policy entry`);
-    if (!/each\.value\.timeZone/.test(body.time_zone ?? '')) problems.push(`${file}: ${key} time_zone must come from the policy entry`);
+    if (body.for_each !== '${local.policy_jobs}')
+      problems.push(`${file}: ${key} must have for_each = local.policy_jobs, got ${body.for_each}`);
+    if (!/each\.value\.schedule/.test(body.schedule ?? ''))
+      problems.push(`${file}: ${key} schedule must come from the policy entry`);
+    if (!/each\.value\.timeZone/.test(body.time_zone ?? ''))
+      problems.push(`${file}: ${key} time_zone must come from the policy entry`);
     const target = first(body.pubsub_target);
-    if (target?.topic_name !== '${google_pubsub_topic.job_triggers.id}') problems.push(`${file}: ${key} must publish to google_pubsub_topic.job_triggers`);
-    if (target?.data !== '${base64encode(jsonencode({ job = each.key }))}') problems.push(`${file}: ${key} data must be base64encode(jsonencode({ job = each.key })), got ${target?.data}`);
-    if (target?.attributes?.job !== '${each.key}') problems.push(`${file}: ${key} must set the attribute job = each.key`);
+    if (target?.topic_name !== '${google_pubsub_topic.job_triggers.id}')
+      problems.push(`${file}: ${key} must publish to google_pubsub_topic.job_triggers`);
+    if (target?.data !== '${base64encode(jsonencode({ job = each.key }))}')
+      problems.push(
+        `${file}: ${key} data must be base64encode(jsonencode({ job = each.key })), got ${target?.data}`,
+      );
+    if (target?.attributes?.job !== '${each.key}')
+      problems.push(`${file}: ${key} must set the attribute job = each.key`);
   }
   return problems;
 }
@@ -566,7 +664,8 @@ export function checkScheduler(mod: TfModule): string[] {
 /** The members of an *_iam_member, with `${each.value}` expanded over a literal for_each map. */
 function members(body: Json): string[] {
   const member = String(body.member ?? '');
-  if (!member.includes('${each.value}') || !body.for_each || typeof body.for_each !== 'object') return [member];
+  if (!member.includes('${each.value}') || !body.for_each || typeof body.for_each !== 'object')
+    return [member];
   return Object.values<Json>(body.for_each).map((v) => member.replace('${each.value}', String(v)));
 }
 
@@ -588,20 +687,29 @@ export function checkSweeper(mod: TfModule): string[] {
   else {
     const service = first(fn.body.service_config);
     if (service?.service_account_email !== '${google_service_account.sweeper.email}') {
-      problems.push(`${fn.file}: ${SWEEPER} must run as google_service_account.sweeper, got ${service?.service_account_email}`);
+      problems.push(
+        `${fn.file}: ${SWEEPER} must run as google_service_account.sweeper, got ${service?.service_account_email}`,
+      );
     }
-    if (service?.ingress_settings !== '${var.function_ingress}') problems.push(`${fn.file}: ${SWEEPER} must use ingress_settings = var.function_ingress, like actions`);
+    if (service?.ingress_settings !== '${var.function_ingress}')
+      problems.push(`${fn.file}: ${SWEEPER} must use ingress_settings = var.function_ingress, like actions`);
     const env = resolveLocal(mod, service?.environment_variables);
-    if (!env || typeof env !== 'object') problems.push(`${fn.file}: ${SWEEPER} environment_variables must be a literal map, a local holding one, or a merge of such locals`);
+    if (!env || typeof env !== 'object')
+      problems.push(
+        `${fn.file}: ${SWEEPER} environment_variables must be a literal map, a local holding one, or a merge of such locals`,
+      );
     else {
       if (env.GLIDEPATH_SCHEDULER_SA !== SCHEDULER_SA_EMAIL) {
-        problems.push(`${fn.file}: ${SWEEPER} must set GLIDEPATH_SCHEDULER_SA = google_service_account.scheduler.email (the only caller it accepts), got ${env.GLIDEPATH_SCHEDULER_SA}`);
+        problems.push(
+          `${fn.file}: ${SWEEPER} must set GLIDEPATH_SCHEDULER_SA = google_service_account.scheduler.email (the only caller it accepts), got ${env.GLIDEPATH_SCHEDULER_SA}`,
+        );
       }
       for (const [k, v] of [
         ['GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS', 'var.sweep_heartbeat_grace_seconds'],
         ['GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS', 'var.sweep_launch_grace_seconds'],
       ]) {
-        if (!String(env[k] ?? '').includes(v)) problems.push(`${fn.file}: ${SWEEPER} must set ${k} from ${v}, got ${env[k]}`);
+        if (!String(env[k] ?? '').includes(v))
+          problems.push(`${fn.file}: ${SWEEPER} must set ${k} from ${v}, got ${env[k]}`);
       }
     }
   }
@@ -611,36 +719,54 @@ export function checkSweeper(mod: TfModule): string[] {
   else {
     const { file, body } = job;
     const key = 'google_cloud_scheduler_job.sweeper';
-    if (body.schedule !== '${var.sweep_schedule}') problems.push(`${file}: ${key} schedule must be var.sweep_schedule, got ${body.schedule}`);
+    if (body.schedule !== '${var.sweep_schedule}')
+      problems.push(`${file}: ${key} schedule must be var.sweep_schedule, got ${body.schedule}`);
     if (body.pubsub_target) problems.push(`${file}: ${key} must call the sweeper over HTTP, not publish`);
     const http = first(body.http_target);
     if (!http) problems.push(`${file}: ${key} has no http_target`);
     else {
-      if (http.uri !== SWEEPER_URI) problems.push(`${file}: ${key} must call the sweeper's URL (google_cloudfunctions2_function.sweeper.service_config[0].uri), got ${http.uri}`);
+      if (http.uri !== SWEEPER_URI)
+        problems.push(
+          `${file}: ${key} must call the sweeper's URL (google_cloudfunctions2_function.sweeper.service_config[0].uri), got ${http.uri}`,
+        );
       if (http.http_method !== 'POST') problems.push(`${file}: ${key} must POST, got ${http.http_method}`);
-      if (http.oauth_token) problems.push(`${file}: ${key} must authenticate with oidc_token, not oauth_token (Cloud Run verifies OIDC)`);
+      if (http.oauth_token)
+        problems.push(
+          `${file}: ${key} must authenticate with oidc_token, not oauth_token (Cloud Run verifies OIDC)`,
+        );
       const oidc = first(http.oidc_token);
-      if (!oidc) problems.push(`${file}: ${key} has no oidc_token: the sweeper would be called unauthenticated`);
+      if (!oidc)
+        problems.push(`${file}: ${key} has no oidc_token: the sweeper would be called unauthenticated`);
       else {
         if (oidc.service_account_email !== SCHEDULER_SA_EMAIL) {
-          problems.push(`${file}: ${key} must send an OIDC token of google_service_account.scheduler, got ${oidc.service_account_email}`);
+          problems.push(
+            `${file}: ${key} must send an OIDC token of google_service_account.scheduler, got ${oidc.service_account_email}`,
+          );
         }
-        if (oidc.audience !== SWEEPER_URI) problems.push(`${file}: ${key} oidc_token audience must be the sweeper's URL, got ${oidc.audience}`);
+        if (oidc.audience !== SWEEPER_URI)
+          problems.push(
+            `${file}: ${key} oidc_token audience must be the sweeper's URL, got ${oidc.audience}`,
+          );
       }
     }
-    if (!first(body.retry_config)?.retry_count) problems.push(`${file}: ${key} has no retry_config with a retry_count`);
+    if (!first(body.retry_config)?.retry_count)
+      problems.push(`${file}: ${key} has no retry_config with a retry_count`);
   }
 
   const schedule = mod.variables.get('sweep_schedule');
   if (!schedule) problems.push('variable sweep_schedule is missing');
-  else if (!schedule.body.validation) problems.push(`${schedule.file}: variable sweep_schedule has no validation`);
+  else if (!schedule.body.validation)
+    problems.push(`${schedule.file}: variable sweep_schedule has no validation`);
 
   // The scheduler service account holds roles/run.invoker on the sweeper and nothing else.
   const schedulerMember = `serviceAccount:${SCHEDULER_SA_EMAIL}`;
   for (const [key, { file, body }] of mod.resources) {
     if (!/_iam_member$/.test(key.split('.')[0]) || !members(body).includes(schedulerMember)) continue;
     const onSweeper = String(body.service ?? body.name ?? body.cloud_function ?? '').includes(`${SWEEPER}.`);
-    if (!onSweeper || body.role !== 'roles/run.invoker') problems.push(`${file}: ${key} grants ${body.role} to the scheduler service account, which may only invoke the sweeper`);
+    if (!onSweeper || body.role !== 'roles/run.invoker')
+      problems.push(
+        `${file}: ${key} grants ${body.role} to the scheduler service account, which may only invoke the sweeper`,
+      );
   }
   return problems;
 }
@@ -658,7 +784,9 @@ export function checkSmokeInvoker(mod: TfModule): string[] {
   const problems: string[] = [];
   const services = String(mod.locals.get('policy_services')?.value ?? '');
   if (!/local\.policy\.services/.test(services) || !/flatten\(s\.waves\)/.test(services))
-    problems.push(`local.policy_services must list every service of local.policy.services in every region of flatten(s.waves), got ${services || 'nothing'}`);
+    problems.push(
+      `local.policy_services must list every service of local.policy.services in every region of flatten(s.waves), got ${services || 'nothing'}`,
+    );
   let grants = 0;
   for (const [key, { file, body }] of mod.resources) {
     const type = key.split('.')[0];
@@ -667,15 +795,30 @@ export function checkSmokeInvoker(mod: TfModule): string[] {
     if (!holders.includes(ACTIONS_MEMBER)) continue;
     grants++;
     if (type !== 'google_cloud_run_service_iam_member' && type !== 'google_cloud_run_v2_service_iam_member') {
-      problems.push(`${file}: ${key} grants roles/run.invoker to the actions service account on more than one service (${type}); grant it per service`);
+      problems.push(
+        `${file}: ${key} grants roles/run.invoker to the actions service account on more than one service (${type}); grant it per service`,
+      );
       continue;
     }
-    if (body.for_each !== '${local.policy_services}') problems.push(`${file}: ${key} must have for_each = local.policy_services (the policy's services), got ${body.for_each}`);
+    if (body.for_each !== '${local.policy_services}')
+      problems.push(
+        `${file}: ${key} must have for_each = local.policy_services (the policy's services), got ${body.for_each}`,
+      );
     const target = { project: body.project, location: body.location, service: body.service ?? body.name };
-    const expected = { project: '${each.value.project}', location: '${each.value.region}', service: '${each.value.name}' };
-    if (JSON.stringify(target) !== JSON.stringify(expected)) problems.push(`${file}: ${key} must target each.value.project, .region and .name, got ${JSON.stringify(target)}`);
+    const expected = {
+      project: '${each.value.project}',
+      location: '${each.value.region}',
+      service: '${each.value.name}',
+    };
+    if (JSON.stringify(target) !== JSON.stringify(expected))
+      problems.push(
+        `${file}: ${key} must target each.value.project, .region and .name, got ${JSON.stringify(target)}`,
+      );
   }
-  if (grants !== 1) problems.push(`expected one roles/run.invoker grant for the actions service account (the smoke test), found ${grants}`);
+  if (grants !== 1)
+    problems.push(
+      `expected one roles/run.invoker grant for the actions service account (the smoke test), found ${grants}`,
+    );
   return problems;
 }
 

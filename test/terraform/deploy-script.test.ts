@@ -1,7 +1,16 @@
 /** scripts/deploy.ts: arguments, commands, prerequisites, and that importing it runs nothing. */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DeployError, checkPrerequisites, deployCommands, main, nextSteps, parseDeployArgs, render, type Runner } from '../../scripts/deploy';
+import {
+  DeployError,
+  checkPrerequisites,
+  deployCommands,
+  main,
+  nextSteps,
+  parseDeployArgs,
+  render,
+  type Runner,
+} from '../../scripts/deploy';
 import { REPO } from './tf';
 
 const EXAMPLE = join(REPO, 'glidepath.example.yaml');
@@ -9,11 +18,20 @@ const EXAMPLE = join(REPO, 'glidepath.example.yaml');
 type Call = { cmd: string; args: string[]; env?: Record<string, string> };
 
 /** A runner that records calls and answers from a table keyed by `cmd args[0]`. */
-function fakeRunner(answers: Record<string, { status: number; stdout?: string; missing?: boolean }>, calls: Call[] = []): Runner {
+function fakeRunner(
+  answers: Record<string, { status: number; stdout?: string; missing?: boolean }>,
+  calls: Call[] = [],
+): Runner {
   return (cmd, args, opts = {}) => {
     calls.push({ cmd, args, env: opts.env });
     const a = answers[`${cmd} ${args[0]}`] ?? answers[cmd] ?? { status: 0 };
-    if (a.missing) return { status: null, stdout: '', stderr: '', error: Object.assign(new Error(`spawn ${cmd} ENOENT`), { code: 'ENOENT' }) };
+    if (a.missing)
+      return {
+        status: null,
+        stdout: '',
+        stderr: '',
+        error: Object.assign(new Error(`spawn ${cmd} ENOENT`), { code: 'ENOENT' }),
+      };
     return { status: a.status, stdout: a.stdout ?? '', stderr: '', error: undefined };
   };
 }
@@ -28,7 +46,13 @@ describe('parseDeployArgs', () => {
       yes: false,
       extraApplyArgs: [],
     });
-    expect(parseDeployArgs(['--dry-run', '--yes'], { GLIDEPATH_PROJECT: 'env-project', GLIDEPATH_REGION: 'europe-west1' }, '/x')).toMatchObject({
+    expect(
+      parseDeployArgs(
+        ['--dry-run', '--yes'],
+        { GLIDEPATH_PROJECT: 'env-project', GLIDEPATH_REGION: 'europe-west1' },
+        '/x',
+      ),
+    ).toMatchObject({
       project: 'env-project',
       region: 'europe-west1',
       policy: '/x/glidepath.yaml',
@@ -41,13 +65,18 @@ describe('parseDeployArgs', () => {
     expect(() => parseDeployArgs([], {})).toThrow(DeployError);
     expect(() => parseDeployArgs([], {})).toThrow(/missing --project[\s\S]*usage:/);
     expect(() => parseDeployArgs(['--project', 'My_Project'], {})).toThrow(/expected a GCP project id/);
-    expect(() => parseDeployArgs(['--project', 'my-project', '--region', 'mars'], {})).toThrow(/expected a region/);
+    expect(() => parseDeployArgs(['--project', 'my-project', '--region', 'mars'], {})).toThrow(
+      /expected a region/,
+    );
     expect(() => parseDeployArgs(['--project', 'my-project', '--bogus'], {})).toThrow(/bogus/);
   });
 });
 
 describe('deployCommands', () => {
-  const opts = parseDeployArgs(['--project', 'my-project', '--region', 'europe-west1', '--policy', EXAMPLE], {});
+  const opts = parseDeployArgs(
+    ['--project', 'my-project', '--region', 'europe-west1', '--policy', EXAMPLE],
+    {},
+  );
 
   it('builds, then inits and applies terraform/ with the variables', () => {
     const cmds = deployCommands(opts, { slackConfigured: false }).map(render);
@@ -61,7 +90,9 @@ describe('deployCommands', () => {
   it('mounts the Slack secret only once it has a version, and passes -auto-approve on --yes', () => {
     const apply = deployCommands({ ...opts, yes: true }, { slackConfigured: true })[2];
     expect(apply.args).toEqual(expect.arrayContaining(['-auto-approve', 'slack_webhook_configured=true']));
-    expect(deployCommands(opts, { slackConfigured: false })[2].args.join(' ')).not.toContain('slack_webhook_configured');
+    expect(deployCommands(opts, { slackConfigured: false })[2].args.join(' ')).not.toContain(
+      'slack_webhook_configured',
+    );
   });
 });
 
@@ -73,20 +104,33 @@ describe('checkPrerequisites', () => {
   });
 
   it('says clearly when terraform is missing', () => {
-    expect(checkPrerequisites(opts, fakeRunner({ terraform: { status: 0, missing: true } }), {})).toEqual([expect.stringMatching(/terraform is not installed/)]);
-  });
-
-  it('says clearly when not logged in, or gcloud is missing', () => {
-    expect(checkPrerequisites(opts, fakeRunner({ 'gcloud auth': { status: 1 } }), {})).toEqual([expect.stringMatching(/not logged in.*gcloud auth application-default login/)]);
-    expect(checkPrerequisites(opts, fakeRunner({ gcloud: { status: 0, missing: true } }), {})).toEqual([expect.stringMatching(/gcloud is not installed/)]);
-    expect(checkPrerequisites(opts, fakeRunner({ gcloud: { status: 0, missing: true } }), { GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/key.json' })).toEqual([
-      expect.stringMatching(/GOOGLE_APPLICATION_CREDENTIALS points to \/nonexistent\/key\.json/),
+    expect(checkPrerequisites(opts, fakeRunner({ terraform: { status: 0, missing: true } }), {})).toEqual([
+      expect.stringMatching(/terraform is not installed/),
     ]);
   });
 
+  it('says clearly when not logged in, or gcloud is missing', () => {
+    expect(checkPrerequisites(opts, fakeRunner({ 'gcloud auth': { status: 1 } }), {})).toEqual([
+      expect.stringMatching(/not logged in.*gcloud auth application-default login/),
+    ]);
+    expect(checkPrerequisites(opts, fakeRunner({ gcloud: { status: 0, missing: true } }), {})).toEqual([
+      expect.stringMatching(/gcloud is not installed/),
+    ]);
+    expect(
+      checkPrerequisites(opts, fakeRunner({ gcloud: { status: 0, missing: true } }), {
+        GOOGLE_APPLICATION_CREDENTIALS: '/nonexistent/key.json',
+      }),
+    ).toEqual([expect.stringMatching(/GOOGLE_APPLICATION_CREDENTIALS points to \/nonexistent\/key\.json/)]);
+  });
+
   it('rejects a missing or invalid policy, naming the field', () => {
-    const missing = parseDeployArgs(['--project', 'my-project', '--policy', '/nonexistent/glidepath.yaml'], {});
-    expect(checkPrerequisites(missing, fakeRunner({}), {})).toEqual([expect.stringMatching(/does not exist/)]);
+    const missing = parseDeployArgs(
+      ['--project', 'my-project', '--policy', '/nonexistent/glidepath.yaml'],
+      {},
+    );
+    expect(checkPrerequisites(missing, fakeRunner({}), {})).toEqual([
+      expect.stringMatching(/does not exist/),
+    ]);
     const invalid = parseDeployArgs(['--project', 'my-project', '--policy', join(REPO, 'package.json')], {});
     expect(checkPrerequisites(invalid, fakeRunner({}), {})).toEqual([expect.stringMatching(/is invalid/)]);
   });
@@ -96,16 +140,28 @@ describe('main', () => {
   it('--dry-run prints the commands and runs nothing', () => {
     const calls: Call[] = [];
     const out: string[] = [];
-    const code = main(['--project', 'my-project', '--policy', EXAMPLE, '--dry-run'], { run: fakeRunner({}, calls), out: (s) => out.push(s), err: () => undefined, env: {} });
+    const code = main(['--project', 'my-project', '--policy', EXAMPLE, '--dry-run'], {
+      run: fakeRunner({}, calls),
+      out: (s) => out.push(s),
+      err: () => undefined,
+      env: {},
+    });
     expect(code).toBe(0);
     expect(calls).toEqual([]);
-    expect(out.join('\n')).toContain('terraform -chdir=terraform apply -input=false -var project_id=my-project');
+    expect(out.join('\n')).toContain(
+      'terraform -chdir=terraform apply -input=false -var project_id=my-project',
+    );
   });
 
   it('stops before building when a prerequisite fails', () => {
     const calls: Call[] = [];
     const err: string[] = [];
-    const code = main(['--project', 'my-project', '--policy', EXAMPLE], { run: fakeRunner({ 'gcloud auth': { status: 1 } }, calls), out: () => undefined, err: (s) => err.push(s), env: {} });
+    const code = main(['--project', 'my-project', '--policy', EXAMPLE], {
+      run: fakeRunner({ 'gcloud auth': { status: 1 } }, calls),
+      out: () => undefined,
+      err: (s) => err.push(s),
+      env: {},
+    });
     expect(code).toBe(1);
     expect(calls.map((c) => c.cmd)).not.toContain('npm');
     expect(err.join('\n')).toMatch(/not logged in/);
@@ -114,7 +170,12 @@ describe('main', () => {
   it('builds, inits, applies, then prints the next steps; stops at the first failure', () => {
     const calls: Call[] = [];
     const out: string[] = [];
-    const ok = main(['--project', 'my-project', '--policy', EXAMPLE, '--yes'], { run: fakeRunner({ 'gcloud secrets': { status: 0, stdout: '' } }, calls), out: (s) => out.push(s), err: () => undefined, env: {} });
+    const ok = main(['--project', 'my-project', '--policy', EXAMPLE, '--yes'], {
+      run: fakeRunner({ 'gcloud secrets': { status: 0, stdout: '' } }, calls),
+      out: (s) => out.push(s),
+      err: () => undefined,
+      env: {},
+    });
     expect(ok).toBe(0);
     expect(calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(' ')}`)).toEqual([
       'terraform version',
@@ -130,14 +191,29 @@ describe('main', () => {
     expect(text).toContain('gcloud secrets versions add glidepath-slack-webhook --data-file=-');
 
     const calls2: Call[] = [];
-    const failed = main(['--project', 'my-project', '--policy', EXAMPLE], { run: fakeRunner({ 'npm run': { status: 2 } }, calls2), out: () => undefined, err: () => undefined, env: {} });
+    const failed = main(['--project', 'my-project', '--policy', EXAMPLE], {
+      run: fakeRunner({ 'npm run': { status: 2 } }, calls2),
+      out: () => undefined,
+      err: () => undefined,
+      env: {},
+    });
     expect(failed).toBe(1);
     expect(calls2.filter((c) => c.args[0] === '-chdir=terraform')).toEqual([]);
   });
 
   it('detects a Slack secret version and mounts it', () => {
     const calls: Call[] = [];
-    main(['--project', 'my-project', '--policy', EXAMPLE], { run: fakeRunner({ 'gcloud secrets': { status: 0, stdout: 'projects/1/secrets/glidepath-slack-webhook/versions/1\n' } }, calls), out: () => undefined, err: () => undefined, env: {} });
+    main(['--project', 'my-project', '--policy', EXAMPLE], {
+      run: fakeRunner(
+        {
+          'gcloud secrets': { status: 0, stdout: 'projects/1/secrets/glidepath-slack-webhook/versions/1\n' },
+        },
+        calls,
+      ),
+      out: () => undefined,
+      err: () => undefined,
+      env: {},
+    });
     const apply = calls.find((c) => c.args[1] === 'apply')!;
     expect(apply.args).toContain('slack_webhook_configured=true');
     expect(nextSteps(parseDeployArgs(['--project', 'my-project'], {}), true)).not.toContain('versions add');
@@ -145,7 +221,11 @@ describe('main', () => {
 });
 
 it('runs nothing when imported', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', "require('./scripts/deploy.ts'); console.log('imported')"], { cwd: REPO, encoding: 'utf8', env: { ...process.env, PATH: '' } });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '-e', "require('./scripts/deploy.ts'); console.log('imported')"],
+    { cwd: REPO, encoding: 'utf8', env: { ...process.env, PATH: '' } },
+  );
   expect(r.stderr).toBe('');
   expect(r.stdout.trim()).toBe('imported');
 });

@@ -31,10 +31,14 @@ let tf: string;
 beforeEach(() => {
   work = mkdtempSync(join(tmpdir(), 'glidepath-tf-mut-'));
   tf = join(work, 'terraform');
-  cpSync(TERRAFORM_DIR, tf, { recursive: true, filter: (src) => !/[/\\]\.(terraform|build)([/\\]|$)/.test(src) });
+  cpSync(TERRAFORM_DIR, tf, {
+    recursive: true,
+    filter: (src) => !/[/\\]\.(terraform|build)([/\\]|$)/.test(src),
+  });
   // The workflow files the module reads, as stubs: this suite is about the checks, not the workflows.
   mkdirSync(join(work, 'workflows'));
-  for (const f of ['rollout.workflows.yaml', 'job-run.workflows.yaml']) writeFileSync(join(work, 'workflows', f), 'main:\n  steps: []\n');
+  for (const f of ['rollout.workflows.yaml', 'job-run.workflows.yaml'])
+    writeFileSync(join(work, 'workflows', f), 'main:\n  steps: []\n');
 });
 
 afterEach(() => rmSync(work, { recursive: true, force: true }));
@@ -64,31 +68,66 @@ describe('a broken reference', () => {
   it('to a resource is caught', () =>
     expectCaught(
       checkReferences,
-      () => edit('functions.tf', 'service_account_email          = google_service_account.intake.email', 'service_account_email          = google_service_account.intak.email'),
+      () =>
+        edit(
+          'functions.tf',
+          'service_account_email          = google_service_account.intake.email',
+          'service_account_email          = google_service_account.intak.email',
+        ),
       /undeclared resource google_service_account\.intak\b/,
     ));
 
   it('to a variable is caught', () =>
-    expectCaught(checkReferences, () => edit('scheduler.tf', 'project     = var.project_id', 'project     = var.projectid'), /undeclared var projectid/));
+    expectCaught(
+      checkReferences,
+      () => edit('scheduler.tf', 'project     = var.project_id', 'project     = var.projectid'),
+      /undeclared var projectid/,
+    ));
 
   it('to a local inside a for expression is caught', () =>
-    expectCaught(checkReferences, () => edit('main.tf', 'for job in try(local.policy.jobs, [])', 'for job in try(local.polcy.jobs, [])'), /undeclared local polcy/));
+    expectCaught(
+      checkReferences,
+      () => edit('main.tf', 'for job in try(local.policy.jobs, [])', 'for job in try(local.polcy.jobs, [])'),
+      /undeclared local polcy/,
+    ));
 
   it('to a data source is caught', () =>
-    expectCaught(checkReferences, () => edit('pubsub.tf', 'data.google_pubsub_topic.source[name].id', 'data.google_pubsub_topic.sources[name].id'), /undeclared data google_pubsub_topic\.sources/));
+    expectCaught(
+      checkReferences,
+      () =>
+        edit(
+          'pubsub.tf',
+          'data.google_pubsub_topic.source[name].id',
+          'data.google_pubsub_topic.sources[name].id',
+        ),
+      /undeclared data google_pubsub_topic\.sources/,
+    ));
 
   it('in a check block is caught', () =>
-    expectCaught(checkReferences, () => edit('main.tf', 'filemd5(var.policy_file)', 'filemd5(var.policy)'), /check\.bundled_policy_matches .*undeclared var policy\b/));
+    expectCaught(
+      checkReferences,
+      () => edit('main.tf', 'filemd5(var.policy_file)', 'filemd5(var.policy)'),
+      /check\.bundled_policy_matches .*undeclared var policy\b/,
+    ));
 
   it('in depends_on is caught', () =>
-    expectCaught(checkReferences, () => edit('functions.tf', 'google_project_iam_member.builder,', 'google_project_iam_member.build,'), /undeclared resource google_project_iam_member\.build\b/));
+    expectCaught(
+      checkReferences,
+      () => edit('functions.tf', 'google_project_iam_member.builder,', 'google_project_iam_member.build,'),
+      /undeclared resource google_project_iam_member\.build\b/,
+    ));
 });
 
 describe('a subscription without a dead-letter policy', () => {
   it('is caught', () =>
     expectCaught(
       checkSubscriptions,
-      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/, '$1\n'),
+      () =>
+        edit(
+          'pubsub.tf',
+          /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/,
+          '$1\n',
+        ),
       /google_pubsub_subscription\.job_triggers has no dead_letter_policy/,
     ));
 
@@ -123,12 +162,21 @@ describe('a subscription without a dead-letter policy', () => {
   it('is allowed only for the dead-letter subscription, on the dead-letter topic', () =>
     expectCaught(
       checkSubscriptions,
-      () => edit('pubsub.tf', /(resource "google_pubsub_subscription" "dead_letters" \{[\s\S]*?topic\s+= )google_pubsub_topic\.dead_letters\.id/, '$1google_pubsub_topic.deploy_requests.id'),
+      () =>
+        edit(
+          'pubsub.tf',
+          /(resource "google_pubsub_subscription" "dead_letters" \{[\s\S]*?topic\s+= )google_pubsub_topic\.dead_letters\.id/,
+          '$1google_pubsub_topic.deploy_requests.id',
+        ),
       /dead_letters is exempt from dead-lettering only as the subscription of/,
     ));
 
   it('that expires is caught', () =>
-    expectCaught(checkSubscriptions, () => edit('pubsub.tf', 'ttl = ""', 'ttl = "2678400s"'), /must never expire/));
+    expectCaught(
+      checkSubscriptions,
+      () => edit('pubsub.tf', 'ttl = ""', 'ttl = "2678400s"'),
+      /must never expire/,
+    ));
 });
 
 describe('least privilege', () => {
@@ -158,26 +206,50 @@ resource "google_project_iam_member" "oops" {
   it('catches allUsers', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', 'member   = "serviceAccount:${google_service_account.workflows.email}"', 'member   = "allUsers"'),
+      () =>
+        edit(
+          'iam.tf',
+          'member   = "serviceAccount:${google_service_account.workflows.email}"',
+          'member   = "allUsers"',
+        ),
       /grants to the public \(allUsers\)/,
     ));
 
   it('catches allAuthenticatedUsers', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', 'member             = local.pubsub_service_agent', 'member             = "allAuthenticatedUsers"'),
+      () =>
+        edit(
+          'iam.tf',
+          'member             = local.pubsub_service_agent',
+          'member             = "allAuthenticatedUsers"',
+        ),
       /grants to the public \(allAuthenticatedUsers\)/,
     ));
 
   it('catches another principal allowed to invoke actions', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    actions       = google_cloudfunctions2_function.actions.name'),
+      () =>
+        edit(
+          'iam.tf',
+          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name',
+          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    actions       = google_cloudfunctions2_function.actions.name',
+        ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
     ));
 
   it('catches actions left without any invoker', () =>
-    expectCaught(checkLeastPrivilege, () => edit('iam.tf', /resource "google_cloud_run_service_iam_member" "actions_invoker" \{[\s\S]*?\n\}\n/, ''), /nobody may invoke actions/));
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_cloud_run_service_iam_member" "actions_invoker" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /nobody may invoke actions/,
+    ));
 
   it('catches a project-level grant outside the allowlist, even a small one', () =>
     expectCaught(
@@ -203,15 +275,29 @@ resource "google_project_iam_member" "publisher" {
     ));
 
   it('catches a broader role on an allowlisted project-level grant', () =>
-    expectCaught(checkLeastPrivilege, () => edit('iam.tf', 'role    = "roles/datastore.user"', 'role    = "roles/datastore.owner"'), /datastore_user grants roles\/datastore\.owner on the project/));
+    expectCaught(
+      checkLeastPrivilege,
+      () => edit('iam.tf', 'role    = "roles/datastore.user"', 'role    = "roles/datastore.owner"'),
+      /datastore_user grants roles\/datastore\.owner on the project/,
+    ));
 
   it('catches a custom role that grows', () =>
-    expectCaught(checkLeastPrivilege, () => edit('iam.tf', '"run.services.update",', '"run.services.update",\n    "run.services.setIamPolicy",'), /holds run\.services\.setIamPolicy/));
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        edit('iam.tf', '"run.services.update",', '"run.services.update",\n    "run.services.setIamPolicy",'),
+      /holds run\.services\.setIamPolicy/,
+    ));
 
   it("catches the sweeper's Workflows role growing beyond get, cancel and create", () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', '"workflows.executions.get",', '"workflows.executions.get",\n    "workflows.workflows.update",'),
+      () =>
+        edit(
+          'iam.tf',
+          '"workflows.executions.get",',
+          '"workflows.executions.get",\n    "workflows.workflows.update",',
+        ),
       /sweeper_executions holds workflows\.workflows\.update/,
     ));
 
@@ -234,19 +320,38 @@ resource "google_project_iam_member" "publisher" {
   it('catches the sweeper invokable by allUsers', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', 'member   = "serviceAccount:${google_service_account.scheduler.email}"', 'member   = "allUsers"'),
+      () =>
+        edit(
+          'iam.tf',
+          'member   = "serviceAccount:${google_service_account.scheduler.email}"',
+          'member   = "allUsers"',
+        ),
       /sweeper_invoker lets allUsers invoke sweeper; only the scheduler service account may/,
     ));
 
   it('catches another principal allowed to invoke the sweeper', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => edit('iam.tf', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name', '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    sweeper       = google_cloudfunctions2_function.sweeper.name'),
+      () =>
+        edit(
+          'iam.tf',
+          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name',
+          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    sweeper       = google_cloudfunctions2_function.sweeper.name',
+        ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
     ));
 
   it('catches the sweeper left without any invoker', () =>
-    expectCaught(checkLeastPrivilege, () => edit('iam.tf', /resource "google_cloud_run_service_iam_member" "sweeper_invoker" \{[\s\S]*?\n\}\n/, ''), /nobody may invoke sweeper/));
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_cloud_run_service_iam_member" "sweeper_invoker" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /nobody may invoke sweeper/,
+    ));
 
   it('catches the scheduler service account invoking another function', () =>
     expectCaught(
@@ -284,7 +389,11 @@ resource "google_project_iam_member" "publisher" {
   it('catches Terraform managing a Cloud Run service', () =>
     expectCaught(
       checkLeastPrivilege,
-      () => append('main.tf', 'resource "google_cloud_run_v2_service" "api" {\n  name     = "api"\n  location = var.region\n}'),
+      () =>
+        append(
+          'main.tf',
+          'resource "google_cloud_run_v2_service" "api" {\n  name     = "api"\n  location = var.region\n}',
+        ),
       /google_cloud_run_v2_service\.api: Terraform must never manage Cloud Run services/,
     ));
 });
@@ -293,55 +402,109 @@ describe('functions', () => {
   it('catches two functions sharing a service account', () =>
     expectCaught(
       checkFunctions,
-      () => edit('functions.tf', 'service_account_email          = google_service_account.job_trigger.email', 'service_account_email          = google_service_account.intake.email'),
+      () =>
+        edit(
+          'functions.tf',
+          'service_account_email          = google_service_account.job_trigger.email',
+          'service_account_email          = google_service_account.intake.email',
+        ),
       /shares service account google_service_account\.intake/,
     ));
 
   it('catches a wrong entry point', () =>
-    expectCaught(checkFunctions, () => edit('main.tf', 'entry_point = "jobTrigger"', 'entry_point = "job_trigger"'), /job_trigger entry point is job_trigger, expected jobTrigger/));
+    expectCaught(
+      checkFunctions,
+      () => edit('main.tf', 'entry_point = "jobTrigger"', 'entry_point = "job_trigger"'),
+      /job_trigger entry point is job_trigger, expected jobTrigger/,
+    ));
 
   it('catches a missing environment variable', () =>
-    expectCaught(checkFunctions, () => edit('functions.tf', /\n\s*GLIDEPATH_WORKFLOW_SA\s*=[^\n]*/, ''), /does not set GLIDEPATH_WORKFLOW_SA/));
+    expectCaught(
+      checkFunctions,
+      () => edit('functions.tf', /\n\s*GLIDEPATH_WORKFLOW_SA\s*=[^\n]*/, ''),
+      /does not set GLIDEPATH_WORKFLOW_SA/,
+    ));
 
   it('catches a missing sweeper', () =>
-    expectCaught(checkFunctions, () => edit('functions.tf', 'resource "google_cloudfunctions2_function" "sweeper"', 'resource "google_cloudfunctions2_function" "sweeper_v2"'), /function sweeper: google_cloudfunctions2_function\.sweeper is missing/));
+    expectCaught(
+      checkFunctions,
+      () =>
+        edit(
+          'functions.tf',
+          'resource "google_cloudfunctions2_function" "sweeper"',
+          'resource "google_cloudfunctions2_function" "sweeper_v2"',
+        ),
+      /function sweeper: google_cloudfunctions2_function\.sweeper is missing/,
+    ));
 
   it("catches the sweeper's base environment lost (env no longer a merge of literal maps)", () =>
     expectCaught(
       checkFunctions,
-      () => edit('functions.tf', 'environment_variables          = merge(local.function_env, local.sweeper_env)', 'environment_variables          = local.sweeper_env'),
+      () =>
+        edit(
+          'functions.tf',
+          'environment_variables          = merge(local.function_env, local.sweeper_env)',
+          'environment_variables          = local.sweeper_env',
+        ),
       /google_cloudfunctions2_function\.sweeper does not set GLIDEPATH_PROJECT/,
     ));
 });
 
 describe('the sweeper', () => {
   it('catches its scheduler job losing the OIDC token', () =>
-    expectCaught(checkSweeper, () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'), /has no oidc_token: the sweeper would be called unauthenticated/));
+    expectCaught(
+      checkSweeper,
+      () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'),
+      /has no oidc_token: the sweeper would be called unauthenticated/,
+    ));
 
   it('catches any HTTP scheduler job without an OIDC token', () =>
-    expectCaught(checkScheduler, () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'), /google_cloud_scheduler_job\.sweeper calls .* without an OIDC token/));
+    expectCaught(
+      checkScheduler,
+      () => edit('scheduler.tf', /\n {4}oidc_token \{[^}]*\}\n/, '\n'),
+      /google_cloud_scheduler_job\.sweeper calls .* without an OIDC token/,
+    ));
 
   it('catches a token of another service account', () =>
     expectCaught(
       checkSweeper,
-      () => edit('scheduler.tf', 'service_account_email = google_service_account.scheduler.email', 'service_account_email = google_service_account.push_invoker.email'),
+      () =>
+        edit(
+          'scheduler.tf',
+          'service_account_email = google_service_account.scheduler.email',
+          'service_account_email = google_service_account.push_invoker.email',
+        ),
       /must send an OIDC token of google_service_account\.scheduler/,
     ));
 
   it('catches a wrong audience', () =>
     expectCaught(
       checkSweeper,
-      () => edit('scheduler.tf', 'audience              = google_cloudfunctions2_function.sweeper.service_config[0].uri', 'audience              = google_cloudfunctions2_function.actions.service_config[0].uri'),
+      () =>
+        edit(
+          'scheduler.tf',
+          'audience              = google_cloudfunctions2_function.sweeper.service_config[0].uri',
+          'audience              = google_cloudfunctions2_function.actions.service_config[0].uri',
+        ),
       /oidc_token audience must be the sweeper's URL/,
     ));
 
   it('catches GLIDEPATH_SCHEDULER_SA dropped from its environment', () =>
-    expectCaught(checkSweeper, () => edit('functions.tf', /\n\s*GLIDEPATH_SCHEDULER_SA\s*=[^\n]*/, ''), /must set GLIDEPATH_SCHEDULER_SA = google_service_account\.scheduler\.email/));
+    expectCaught(
+      checkSweeper,
+      () => edit('functions.tf', /\n\s*GLIDEPATH_SCHEDULER_SA\s*=[^\n]*/, ''),
+      /must set GLIDEPATH_SCHEDULER_SA = google_service_account\.scheduler\.email/,
+    ));
 
   it('catches GLIDEPATH_SCHEDULER_SA naming another account', () =>
     expectCaught(
       checkSweeper,
-      () => edit('functions.tf', 'GLIDEPATH_SCHEDULER_SA                  = google_service_account.scheduler.email', 'GLIDEPATH_SCHEDULER_SA                  = google_service_account.workflows.email'),
+      () =>
+        edit(
+          'functions.tf',
+          'GLIDEPATH_SCHEDULER_SA                  = google_service_account.scheduler.email',
+          'GLIDEPATH_SCHEDULER_SA                  = google_service_account.workflows.email',
+        ),
       /must set GLIDEPATH_SCHEDULER_SA .*got \$\{google_service_account\.workflows\.email\}/,
     ));
 
@@ -353,37 +516,67 @@ describe('the sweeper', () => {
     ));
 
   it('catches a schedule not taken from sweep_schedule', () =>
-    expectCaught(checkSweeper, () => edit('scheduler.tf', 'schedule         = var.sweep_schedule', 'schedule         = "*/5 * * * *"'), /schedule must be var\.sweep_schedule/));
+    expectCaught(
+      checkSweeper,
+      () => edit('scheduler.tf', 'schedule         = var.sweep_schedule', 'schedule         = "*/5 * * * *"'),
+      /schedule must be var\.sweep_schedule/,
+    ));
 
   it('catches a job without retries', () =>
-    expectCaught(checkSweeper, () => edit('scheduler.tf', /\n {2}retry_config \{[^}]*\}\n/, '\n'), /has no retry_config/));
+    expectCaught(
+      checkSweeper,
+      () => edit('scheduler.tf', /\n {2}retry_config \{[^}]*\}\n/, '\n'),
+      /has no retry_config/,
+    ));
 
   it('catches the sweeper running as another account', () =>
     expectCaught(
       checkSweeper,
-      () => edit('functions.tf', 'service_account_email          = google_service_account.sweeper.email', 'service_account_email          = google_service_account.scheduler.email'),
+      () =>
+        edit(
+          'functions.tf',
+          'service_account_email          = google_service_account.sweeper.email',
+          'service_account_email          = google_service_account.scheduler.email',
+        ),
       /must run as google_service_account\.sweeper/,
     ));
 
   it('catches the scheduler service account given anything else', () =>
     expectCaught(
       checkSweeper,
-      () => edit('iam.tf', 'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id', 'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n    scheduler     = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id'),
+      () =>
+        edit(
+          'iam.tf',
+          'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id',
+          'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n    scheduler     = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
+        ),
       /slack_accessor grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
     ));
 });
 
 describe('referenced files', () => {
   it('catches a missing workflow file, naming it', () =>
-    expectCaught(checkReferencedFiles, () => unlinkSync(join(work, 'workflows', 'job-run.workflows.yaml')), /workflows\/job-run\.workflows\.yaml is missing/));
+    expectCaught(
+      checkReferencedFiles,
+      () => unlinkSync(join(work, 'workflows', 'job-run.workflows.yaml')),
+      /workflows\/job-run\.workflows\.yaml is missing/,
+    ));
 });
 
 describe('scheduler', () => {
   it('catches scheduler jobs that do not come from the policy', () =>
-    expectCaught(checkScheduler, () => edit('scheduler.tf', 'for_each = local.policy_jobs', 'for_each = toset(["nightly-report"])'), /must have for_each = local\.policy_jobs/));
+    expectCaught(
+      checkScheduler,
+      () => edit('scheduler.tf', 'for_each = local.policy_jobs', 'for_each = toset(["nightly-report"])'),
+      /must have for_each = local\.policy_jobs/,
+    ));
 
   it('catches a payload that is not {"job": NAME}', () =>
-    expectCaught(checkScheduler, () => edit('scheduler.tf', 'jsonencode({ job = each.key })', 'jsonencode({ name = each.key })'), /data must be base64encode/));
+    expectCaught(
+      checkScheduler,
+      () => edit('scheduler.tf', 'jsonencode({ job = each.key })', 'jsonencode({ name = each.key })'),
+      /data must be base64encode/,
+    ));
 });
 
 describe('secrets', () => {
@@ -401,10 +594,22 @@ describe('secrets', () => {
     ));
 
   it('catches a webhook URL, even in a comment', () =>
-    expectCaught(scan, () => append('variables.tf', '# default: https://hooks.slack.com/services/T000/B000/XXXX'), /a Slack webhook URL/));
+    expectCaught(
+      scan,
+      () => append('variables.tf', '# default: https://hooks.slack.com/services/T000/B000/XXXX'),
+      /a Slack webhook URL/,
+    ));
 
   it('catches a private key anywhere under terraform/', () =>
-    expectCaught(scan, () => writeFileSync(join(tf, 'examples', 'basic', 'key.json'), '{"private_key": "-----BEGIN PRIVATE KEY-----\\n"}'), /a private key/));
+    expectCaught(
+      scan,
+      () =>
+        writeFileSync(
+          join(tf, 'examples', 'basic', 'key.json'),
+          '{"private_key": "-----BEGIN PRIVATE KEY-----\\n"}',
+        ),
+      /a private key/,
+    ));
 });
 
 (haveTerraform ? it : it.skip)('terraform fmt -check catches an unformatted file', () => {
@@ -430,17 +635,31 @@ describe('the smoke test invoker grant', () => {
   it('is caught when it iterates over anything but the policy services', () =>
     expectCaught(
       checkSmokeInvoker,
-      () => edit('iam.tf', /(actions_smoke_invoker" \{\n {2}for_each = )local\.policy_services/, '$1local.functions'),
+      () =>
+        edit(
+          'iam.tf',
+          /(actions_smoke_invoker" \{\n {2}for_each = )local\.policy_services/,
+          '$1local.functions',
+        ),
       /must have for_each = local\.policy_services/,
     ));
 
   it('is caught when the policy services leave out regions of later waves', () =>
-    expectCaught(checkSmokeInvoker, () => edit('main.tf', 'flatten(s.waves)', 's.waves[0]'), /local\.policy_services must list every service/));
+    expectCaught(
+      checkSmokeInvoker,
+      () => edit('main.tf', 'flatten(s.waves)', 's.waves[0]'),
+      /local\.policy_services must list every service/,
+    ));
 
   it('is caught when it is gone', () =>
     expectCaught(
       checkSmokeInvoker,
-      () => edit('iam.tf', /resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" \{[\s\S]*?\n\}\n/, ''),
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
       /expected one roles\/run\.invoker grant for the actions service account \(the smoke test\), found 0/,
     ));
 });

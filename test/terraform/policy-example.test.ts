@@ -22,14 +22,16 @@ it('gives Terraform what it reads from each job: name, schedule and time zone', 
   // Terraform reads the raw YAML (yamldecode), not the zod output: the fields must be there as written.
   const raw = parseYaml(text) as { jobs: Array<Record<string, unknown>> };
   const policy = parsePolicyYaml(text);
-  expect(raw.jobs.map((j) => ({ name: j.name, schedule: j.schedule, timeZone: j.timeZone ?? 'Etc/UTC' }))).toEqual(
-    policy.jobs.map((j) => ({ name: j.name, schedule: j.schedule, timeZone: j.timeZone })),
-  );
+  expect(
+    raw.jobs.map((j) => ({ name: j.name, schedule: j.schedule, timeZone: j.timeZone ?? 'Etc/UTC' })),
+  ).toEqual(policy.jobs.map((j) => ({ name: j.name, schedule: j.schedule, timeZone: j.timeZone })));
 });
 
 it('defaults a missing time zone the same way in Terraform and in the policy schema', () => {
   const schedulerTf = readFileSync(join(REPO, 'terraform', 'scheduler.tf'), 'utf8');
   const fallback = /time_zone\s*=\s*try\(each\.value\.timeZone, "([^"]+)"\)/.exec(schedulerTf)?.[1];
-  const policy = parsePolicyYaml('jobs:\n  - { name: j, project: my-project, region: us-central1, schedule: "0 * * * *" }\n');
+  const policy = parsePolicyYaml(
+    'jobs:\n  - { name: j, project: my-project, region: us-central1, schedule: "0 * * * *" }\n',
+  );
   expect(fallback).toBe(policy.jobs[0].timeZone);
 });

@@ -67,7 +67,8 @@ describe('terraform/', () => {
       if (!body.type) problems.push(`variable ${name} has no type`);
       if (!body.description) problems.push(`variable ${name} has no description`);
     }
-    for (const [name, { body }] of root.outputs) if (!body.description) problems.push(`output ${name} has no description`);
+    for (const [name, { body }] of root.outputs)
+      if (!body.description) problems.push(`output ${name} has no description`);
     expect(problems).toEqual([]);
     expect(root.variables.size).toBeGreaterThan(5);
   });
@@ -90,8 +91,13 @@ describe('terraform/', () => {
     const dlq = root.resources.get('google_pubsub_subscription.dead_letters')!.body;
     expect(dlq.dead_letter_policy).toBeUndefined();
     expect(dlq.topic).toBe('${google_pubsub_topic.dead_letters.id}');
-    const others = [...root.resources].filter(([k]) => k.startsWith('google_pubsub_subscription.') && k !== 'google_pubsub_subscription.dead_letters');
-    expect(others.map(([k]) => k).sort()).toEqual(['google_pubsub_subscription.intake', 'google_pubsub_subscription.job_triggers']);
+    const others = [...root.resources].filter(
+      ([k]) => k.startsWith('google_pubsub_subscription.') && k !== 'google_pubsub_subscription.dead_letters',
+    );
+    expect(others.map(([k]) => k).sort()).toEqual([
+      'google_pubsub_subscription.intake',
+      'google_pubsub_subscription.job_triggers',
+    ]);
     for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
   });
 
@@ -99,7 +105,9 @@ describe('terraform/', () => {
     const intake = root.resources.get('google_pubsub_subscription.intake')!.body;
     expect(intake.for_each).toBe('${local.intake_topic_ids}');
     expect(intake.name).toBe('${each.key}-intake');
-    expect(intake.push_config[0].push_endpoint).toBe('${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}');
+    expect(intake.push_config[0].push_endpoint).toBe(
+      '${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}',
+    );
     expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
     expect(root.locals.get('topic_names')!.value).toEqual({
       gcr: 'gcr',
@@ -115,19 +123,32 @@ describe('terraform/', () => {
   });
 
   it('mirrors functions/catalog.ts: every function, its target, its built directory', () => {
-    const locals = root.locals.get('functions')!.value as Record<string, { name: string; entry_point: string }>;
+    const locals = root.locals.get('functions')!.value as Record<
+      string,
+      { name: string; entry_point: string }
+    >;
     const fromCatalog = Object.fromEntries(FUNCTIONS.map((f) => [f.name, f.target]));
-    expect(Object.fromEntries(Object.entries(locals).map(([k, v]) => [k, v.entry_point]))).toEqual(fromCatalog);
-    expect(Object.fromEntries(Object.entries(EXPECTED_FUNCTIONS).map(([k, v]) => [k, v.entryPoint]))).toEqual(fromCatalog);
+    expect(Object.fromEntries(Object.entries(locals).map(([k, v]) => [k, v.entry_point]))).toEqual(
+      fromCatalog,
+    );
+    expect(Object.fromEntries(Object.entries(EXPECTED_FUNCTIONS).map(([k, v]) => [k, v.entryPoint]))).toEqual(
+      fromCatalog,
+    );
     // functions_source_dir's validation names every built directory.
     const validation = root.variables.get('functions_source_dir')!.body.validation[0].condition as string;
-    for (const f of FUNCTIONS) expect({ f: f.name, checked: validation.includes(`"${f.name}"`) }).toEqual({ f: f.name, checked: true });
+    for (const f of FUNCTIONS)
+      expect({ f: f.name, checked: validation.includes(`"${f.name}"`) }).toEqual({
+        f: f.name,
+        checked: true,
+      });
   });
 
   it('runs the sweeper every sweep_schedule, called only by Cloud Scheduler with OIDC', () => {
     expect(checkSweeper(root)).toEqual([]);
     expect(root.resources.get('google_service_account.sweeper')!.body.account_id).toBe('glidepath-sweeper');
-    expect(root.resources.get('google_service_account.scheduler')!.body.account_id).toBe('glidepath-scheduler');
+    expect(root.resources.get('google_service_account.scheduler')!.body.account_id).toBe(
+      'glidepath-scheduler',
+    );
     // A policy job's name has no underscore, so glidepath-<job> never collides with it.
     expect(root.resources.get('google_cloud_scheduler_job.sweeper')!.body.name).toBe('glidepath_sweeper');
     expect(root.variables.get('sweep_schedule')!.body.default).toBe('*/5 * * * *');
@@ -144,19 +165,40 @@ describe('terraform/', () => {
         expect(m).not.toBeNull();
         return m![0];
       };
-      writeFileSync(join(dir, 'main.tf'), ['sweep_schedule', 'sweep_heartbeat_grace_seconds', 'sweep_launch_grace_seconds'].map(block).join('\n'));
+      writeFileSync(
+        join(dir, 'main.tf'),
+        ['sweep_schedule', 'sweep_heartbeat_grace_seconds', 'sweep_launch_grace_seconds']
+          .map(block)
+          .join('\n'),
+      );
       const evaluate = (vars: string[]) => {
         const r = terraform(['console', '-no-color', ...vars.flatMap((v) => ['-var', v])], {
           cwd: dir,
-          input: 'jsonencode([var.sweep_schedule, var.sweep_heartbeat_grace_seconds, var.sweep_launch_grace_seconds])\n',
+          input:
+            'jsonencode([var.sweep_schedule, var.sweep_heartbeat_grace_seconds, var.sweep_launch_grace_seconds])\n',
         });
         return { out: r.stdout.trim(), invalid: /Invalid value for variable/.test(r.stderr) ? r.stderr : '' };
       };
-      expect(evaluate([])).toEqual({ out: JSON.stringify(JSON.stringify(['*/5 * * * *', 900, 600])), invalid: '' });
-      expect(evaluate(['sweep_schedule=0 * * * *', 'sweep_heartbeat_grace_seconds=0', 'sweep_launch_grace_seconds=0']).invalid).toBe('');
-      expect(evaluate(['sweep_schedule=*/5 * * *']).invalid).toContain('sweep_schedule must be a five-field cron expression');
-      expect(evaluate(['sweep_heartbeat_grace_seconds=-1']).invalid).toContain('sweep_heartbeat_grace_seconds must be a whole number');
-      expect(evaluate(['sweep_launch_grace_seconds=1.5']).invalid).toContain('sweep_launch_grace_seconds must be a whole number');
+      expect(evaluate([])).toEqual({
+        out: JSON.stringify(JSON.stringify(['*/5 * * * *', 900, 600])),
+        invalid: '',
+      });
+      expect(
+        evaluate([
+          'sweep_schedule=0 * * * *',
+          'sweep_heartbeat_grace_seconds=0',
+          'sweep_launch_grace_seconds=0',
+        ]).invalid,
+      ).toBe('');
+      expect(evaluate(['sweep_schedule=*/5 * * *']).invalid).toContain(
+        'sweep_schedule must be a five-field cron expression',
+      );
+      expect(evaluate(['sweep_heartbeat_grace_seconds=-1']).invalid).toContain(
+        'sweep_heartbeat_grace_seconds must be a whole number',
+      );
+      expect(evaluate(['sweep_launch_grace_seconds=1.5']).invalid).toContain(
+        'sweep_launch_grace_seconds must be a whole number',
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -170,29 +212,32 @@ describe('terraform/', () => {
     expect(checkSmokeInvoker(root)).toEqual([]);
   });
 
-  itTf('evaluates local.policy_services over glidepath.example.yaml: every service in every region of its waves', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'glidepath-tf-'));
-    try {
-      const strip = (v: string) => v.slice(2, -1);
-      writeFileSync(
-        join(dir, 'main.tf'),
-        [
-          `variable "policy_file" {\n  default = ${JSON.stringify(join(REPO, 'glidepath.example.yaml'))}\n}`,
-          `locals {\n  policy = ${strip(root.locals.get('policy')!.value)}\n  policy_services = ${strip(root.locals.get('policy_services')!.value)}\n}`,
-        ].join('\n'),
-      );
-      const r = terraform(['console'], { cwd: dir, input: 'jsonencode(local.policy_services)\n' });
-      expect(r.stderr).toBe('');
-      expect(JSON.parse(JSON.parse(r.stdout.trim()))).toEqual({
-        'my-project/us-central1/api': { project: 'my-project', region: 'us-central1', name: 'api' },
-        'my-project/europe-west1/api': { project: 'my-project', region: 'europe-west1', name: 'api' },
-        'my-project/asia-southeast1/api': { project: 'my-project', region: 'asia-southeast1', name: 'api' },
-        'my-project/us-central1/web': { project: 'my-project', region: 'us-central1', name: 'web' },
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  itTf(
+    'evaluates local.policy_services over glidepath.example.yaml: every service in every region of its waves',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'glidepath-tf-'));
+      try {
+        const strip = (v: string) => v.slice(2, -1);
+        writeFileSync(
+          join(dir, 'main.tf'),
+          [
+            `variable "policy_file" {\n  default = ${JSON.stringify(join(REPO, 'glidepath.example.yaml'))}\n}`,
+            `locals {\n  policy = ${strip(root.locals.get('policy')!.value)}\n  policy_services = ${strip(root.locals.get('policy_services')!.value)}\n}`,
+          ].join('\n'),
+        );
+        const r = terraform(['console'], { cwd: dir, input: 'jsonencode(local.policy_services)\n' });
+        expect(r.stderr).toBe('');
+        expect(JSON.parse(JSON.parse(r.stdout.trim()))).toEqual({
+          'my-project/us-central1/api': { project: 'my-project', region: 'us-central1', name: 'api' },
+          'my-project/europe-west1/api': { project: 'my-project', region: 'europe-west1', name: 'api' },
+          'my-project/asia-southeast1/api': { project: 'my-project', region: 'asia-southeast1', name: 'api' },
+          'my-project/us-central1/web': { project: 'my-project', region: 'us-central1', name: 'web' },
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('reads the workflow files it references (workflows/*.workflows.yaml must exist)', () => {
     expect(checkReferencedFiles(root)).toEqual([]);
@@ -203,20 +248,31 @@ describe('terraform/', () => {
   });
 
   it('holds no secret value', () => {
-    const files = [...filesUnder(TERRAFORM_DIR), join(REPO, 'glidepath.example.yaml'), join(REPO, 'scripts', 'deploy.ts'), join(REPO, 'docs', 'deploy.md')];
+    const files = [
+      ...filesUnder(TERRAFORM_DIR),
+      join(REPO, 'glidepath.example.yaml'),
+      join(REPO, 'scripts', 'deploy.ts'),
+      join(REPO, 'docs', 'deploy.md'),
+    ];
     expect(checkNoSecrets(files)).toEqual([]);
     // Only the secret itself: no version, so no value in code or state.
     expect([...root.resources.keys()].filter((k) => k.startsWith('google_secret_manager_'))).toEqual(
       expect.arrayContaining(['google_secret_manager_secret.slack_webhook']),
     );
-    expect(root.resources.get('google_secret_manager_secret.slack_webhook')!.body.secret_id).toBe('glidepath-slack-webhook');
+    expect(root.resources.get('google_secret_manager_secret.slack_webhook')!.body.secret_id).toBe(
+      'glidepath-slack-webhook',
+    );
   });
 
   it('mounts SLACK_WEBHOOK_URL from the secret in every function, once it has a version', () => {
     for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions', 'sweeper']) {
       const service = root.resources.get(`google_cloudfunctions2_function.${key}`)!.body.service_config[0];
       const dyn = service.dynamic?.secret_environment_variables?.[0];
-      expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({ key, forEach: '${local.slack_secret_env}', env: 'SLACK_WEBHOOK_URL' });
+      expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({
+        key,
+        forEach: '${local.slack_secret_env}',
+        env: 'SLACK_WEBHOOK_URL',
+      });
     }
   });
 
@@ -232,7 +288,11 @@ describe('terraform/', () => {
       'rollouts(status ASCENDING, updatedAt ASCENDING)',
     ]);
     const ttl = root.resources.get('google_firestore_field.dedup_ttl')!.body;
-    expect({ collection: ttl.collection, field: ttl.field, ttl: ttl.ttl_config }).toEqual({ collection: 'dedup', field: 'expiresAt', ttl: [{}] });
+    expect({ collection: ttl.collection, field: ttl.field, ttl: ttl.ttl_config }).toEqual({
+      collection: 'dedup',
+      field: 'expiresAt',
+      ttl: [{}],
+    });
   });
 
   it('counts failed rollouts and verdicts from the functions logs', () => {
@@ -242,7 +302,9 @@ describe('terraform/', () => {
     const verdicts = root.resources.get('google_logging_metric.step_verdicts')!.body;
     expect(verdicts.filter).toContain('jsonPayload.event="step_analyzed"');
     expect(verdicts.label_extractors).toEqual({ verdict: 'EXTRACT(jsonPayload.verdict)' });
-    const alerts = [...root.resources.keys()].filter((k) => k.startsWith('google_monitoring_alert_policy.')).sort();
+    const alerts = [...root.resources.keys()]
+      .filter((k) => k.startsWith('google_monitoring_alert_policy.'))
+      .sort();
     expect(alerts).toEqual([
       'google_monitoring_alert_policy.dead_letter_backlog',
       'google_monitoring_alert_policy.function_errors',
@@ -258,7 +320,10 @@ describe('terraform/', () => {
         return s.slice(2, -1);
       };
       const job = root.resources.get('google_cloud_scheduler_job.jobs')!.body;
-      const sub = (s: string) => strip(s).replace(/each\.value/g, 'value').replace(/each\.key/g, 'key');
+      const sub = (s: string) =>
+        strip(s)
+          .replace(/each\.value/g, 'value')
+          .replace(/each\.key/g, 'key');
       writeFileSync(
         join(dir, 'main.tf'),
         [
@@ -269,13 +334,34 @@ describe('terraform/', () => {
       const expr = `jsonencode({ for key, value in local.policy_jobs : key => { schedule = ${sub(job.schedule)}, time_zone = ${sub(job.time_zone)}, data = ${sub(job.pubsub_target[0].data)}, job = ${sub(job.pubsub_target[0].attributes.job)} } })`;
       const r = terraform(['console'], { cwd: dir, input: expr + '\n' });
       expect(r.stderr).toBe('');
-      const out = JSON.parse(JSON.parse(r.stdout.trim())) as Record<string, { schedule: string; time_zone: string; data: string; job: string }>;
+      const out = JSON.parse(JSON.parse(r.stdout.trim())) as Record<
+        string,
+        { schedule: string; time_zone: string; data: string; job: string }
+      >;
       const decoded = Object.fromEntries(
-        Object.entries(out).map(([k, v]) => [k, { schedule: v.schedule, timeZone: v.time_zone, job: v.job, data: JSON.parse(Buffer.from(v.data, 'base64').toString()) }]),
+        Object.entries(out).map(([k, v]) => [
+          k,
+          {
+            schedule: v.schedule,
+            timeZone: v.time_zone,
+            job: v.job,
+            data: JSON.parse(Buffer.from(v.data, 'base64').toString()),
+          },
+        ]),
       );
       expect(decoded).toEqual({
-        'nightly-report': { schedule: '0 2 * * *', timeZone: 'Etc/UTC', job: 'nightly-report', data: { job: 'nightly-report' } },
-        'hourly-sync': { schedule: '15 * * * *', timeZone: 'Europe/Paris', job: 'hourly-sync', data: { job: 'hourly-sync' } },
+        'nightly-report': {
+          schedule: '0 2 * * *',
+          timeZone: 'Etc/UTC',
+          job: 'nightly-report',
+          data: { job: 'nightly-report' },
+        },
+        'hourly-sync': {
+          schedule: '15 * * * *',
+          timeZone: 'Europe/Paris',
+          job: 'hourly-sync',
+          data: { job: 'hourly-sync' },
+        },
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -290,6 +376,7 @@ describe('terraform/', () => {
     const required = [...root.variables].filter(([, { body }]) => !('default' in body)).map(([k]) => k);
     for (const v of required) expect({ v, passed: v in call }).toEqual({ v, passed: true });
     // Every argument passed is a variable of the module.
-    for (const arg of Object.keys(call).filter((k) => k !== 'source')) expect({ arg, declared: root.variables.has(arg) }).toEqual({ arg, declared: true });
+    for (const arg of Object.keys(call).filter((k) => k !== 'source'))
+      expect({ arg, declared: root.variables.has(arg) }).toEqual({ arg, declared: true });
   });
 });

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 export const REPO = join(__dirname, '..', '..');
 export const TERRAFORM_DIR = join(REPO, 'terraform');
 
-const env = { ...process.env, TF_CLI_CONFIG_FILE: '/dev/null', TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+const env = {
+  ...process.env,
+  TF_CLI_CONFIG_FILE: '/dev/null',
+  TF_IN_AUTOMATION: '1',
+  CHECKPOINT_DISABLE: '1',
+};
 
 export function terraformAvailable(): boolean {
   const r = spawnSync('terraform', ['version'], { env, encoding: 'utf8' });
@@ -24,7 +29,16 @@ export function requireTerraform(what: string): boolean {
   return false;
 }
 
-export function terraform(args: string[], opts: { cwd?: string; input?: string } = {}): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('terraform', args, { env, encoding: 'utf8', cwd: opts.cwd, input: opts.input, timeout: 60_000 });
+export function terraform(
+  args: string[],
+  opts: { cwd?: string; input?: string } = {},
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync('terraform', args, {
+    env,
+    encoding: 'utf8',
+    cwd: opts.cwd,
+    input: opts.input,
+    timeout: 60_000,
+  });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

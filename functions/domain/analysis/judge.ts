@@ -369,7 +369,28 @@ function latencyCeiling(c: Totals, s: Totals | undefined, percentile: number, ma
   };
 }
 
+/**
+ * An answer Cloud Monitoring flagged incomplete can miss any series, the 5xx one as easily as the
+ * 2xx one: it never passes nor fails, whatever its figures say.
+ */
 export function judge(input: JudgeInput): Judgement {
+  const judgement = judgeData(input);
+  const incomplete = [
+    ...(input.canary.incomplete ?? []).map((why) => `canary ${input.canary.revision}: ${why}`),
+    ...(input.stable?.incomplete ?? []).map((why) => `stable ${input.stable!.revision}: ${why}`),
+  ];
+  if (incomplete.length === 0) return judgement;
+  return {
+    ...judgement,
+    verdict: 'INCONCLUSIVE',
+    reasons: [
+      `incomplete metrics, no verdict on them (was ${judgement.verdict}): ${incomplete.join('; ')}`,
+      ...judgement.reasons,
+    ],
+  };
+}
+
+function judgeData(input: JudgeInput): Judgement {
   const { settings, elapsedSeconds } = input;
   const { percentile } = settings.latency;
   const canary = totals(input.canary, percentile);

@@ -10,6 +10,7 @@ const INVALID_ARGUMENT = 3;
 const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
+const INTERNAL = 13;
 const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
 
 let h: Harness;
@@ -80,17 +81,40 @@ test('percentages that do not sum to 100 are rejected with INVALID_ARGUMENT', as
   });
 });
 
-test('a traffic target naming an unknown revision is rejected', async () => {
+test("a traffic target naming an unknown revision fails the operation with INTERNAL and Cloud Run's message", async () => {
   const svc = await current();
-  const err = await rpcError(
-    h.services.updateService({
-      service: { ...svc, traffic: [{ type: REVISION, revision: 'svc-nope', percent: 100 }] },
-    }),
+  const serving = svc.latestReadyRevision!.split('/').pop()!;
+  const [operation] = await h.services.updateService({
+    service: {
+      ...svc,
+      traffic: [
+        { type: REVISION, revision: serving, percent: 90 },
+        { type: REVISION, revision: 'svc-nope', percent: 10 },
+      ],
+    },
+  });
+  const err = await rpcError(operation.promise());
+  expect(err).toEqual({
+    code: INTERNAL,
+    details:
+      "Revision 'svc-nope' does not exist or is deleted. Update all traffic to route to currently available revisions.",
+  });
+  const after = await current();
+  expect(after.terminalCondition).toMatchObject({ type: 'Ready', state: 'CONDITION_FAILED' });
+  // The routes stay as they were: the serving revision still serves everything.
+  const hits = await Promise.all(
+    Array.from(
+      { length: 10 },
+      async () => ((await (await fetch(after.uri!)).json()) as { revision: string }).revision,
+    ),
   );
-  expect(err.code).toBe(INVALID_ARGUMENT);
-  expect(err.details).toMatch(
-    /service\.traffic\[0\]\.revision: Revision "svc-nope" referenced in traffic not found/,
-  );
+  expect(new Set(hits)).toEqual(new Set([serving]));
+  // Traffic back to an existing revision reconciles again.
+  const [fixed] = await h.services.updateService({
+    service: { ...after, traffic: [{ type: REVISION, revision: serving, percent: 100 }] },
+  });
+  await fixed.promise();
+  expect((await current()).terminalCondition).toMatchObject({ state: 'CONDITION_SUCCEEDED' });
 });
 
 test('a duplicate tag is rejected', async () => {

@@ -44,7 +44,7 @@ function finished(name: string): Promise<JobExecutionState> {
 }
 
 test('an execution of a healthy image succeeds, and the overrides are recorded', async () => {
-  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/report:v1', { durationMs: 100 });
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/report:v1', { durationMs: 1500 });
   await createJob('report', 'us-docker.pkg.dev/test-project/jobs/report:v1');
   const name = await runner.run(job('report'), { args: ['--date', '2024-01-01'], env: { MODE: 'backfill' } });
   expect(name).toMatch(
@@ -73,7 +73,7 @@ test('an image with failRate 1 fails, with the reason', async () => {
   await createJob('broken', 'us-docker.pkg.dev/test-project/jobs/broken:v1');
   const done = await finished(await runner.run(job('broken')));
   expect(done).toMatchObject({ state: 'FAILED', succeededCount: 0, failedCount: 1 });
-  expect(done.error).toMatch(/exit code of 1/);
+  expect(done.error).toMatch(/The container exited with an error\./);
 });
 
 test('scripted outcomes: fail twice, then succeed', async () => {
@@ -102,4 +102,22 @@ test('a cancelled execution reports CANCELLED; running a missing job is not_foun
   await expect(
     runner.getExecution(`projects/${PROJECT}/locations/${REGION}/jobs/long/executions/long-zzzzz`),
   ).rejects.toMatchObject({ code: 'not_found' });
+});
+
+test('cancel stops a running execution; a failure carries the condition’s reasons', async () => {
+  h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/stuck:v1', { durationMs: 20 });
+  await createJob('stuck', 'us-docker.pkg.dev/test-project/jobs/stuck:v1');
+  h.emulator.setJobOutcomes(`projects/${PROJECT}/locations/${REGION}/jobs/stuck`, ['hang', 'image-missing']);
+  const hung = await runner.run(job('stuck'));
+  expect(await runner.getExecution(hung)).toMatchObject({ state: 'RUNNING' });
+  await runner.cancel(hung);
+  expect(await runner.getExecution(hung)).toMatchObject({ state: 'CANCELLED', executionReason: 'CANCELLED' });
+  await runner.cancel(hung); // already ended: nothing to do, no error
+
+  const missing = await finished(await runner.run(job('stuck')));
+  expect(missing).toMatchObject({
+    state: 'FAILED',
+    reason: 'CONTAINER_MISSING',
+    error: "Image 'us-docker.pkg.dev/test-project/jobs/stuck:v1' not found.",
+  });
 });

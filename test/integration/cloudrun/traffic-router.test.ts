@@ -217,7 +217,13 @@ test('a revision whose container fails to start never becomes Ready, and the sta
     })
     .catch((e: unknown) => e);
   expect(err).toBeInstanceOf(GlidepathError);
-  expect((err as GlidepathError).message).toMatch(/failed to start/);
+  // Cloud Run ends the operation with code 13 (INTERNAL); an operation that finished with an
+  // error is final, so the deploy must not be retried.
+  expect((err as GlidepathError).code).toBe('failed');
+  expect((err as GlidepathError).transient).toBe(false);
+  expect((err as GlidepathError).message).toMatch(
+    /Revision 'broken-v2' is not ready and cannot serve traffic\. The user-provided container failed to start/,
+  );
   const revision = await router.getRevision(ref('broken'), 'broken-v2');
   expect(revision).toMatchObject({
     name: 'broken-v2',

@@ -6,7 +6,7 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { JobsClient } from '@google-cloud/run';
+import { ExecutionsClient, JobsClient } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,11 +19,13 @@ import { ensurePushSubscription } from '../../../emulators/pubsub-setup';
 import { startSlackSink, type SlackSink } from '../../../emulators/slack-sink';
 import { startCloudRunEmulator, type CloudRunEmulator } from '../../../emulators/cloudrun';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulators/workflows';
+import { realClock } from '../../../emulators/workflows/runtime';
 import { waitFor } from '../../../emulators/util';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobStore } from '../../../functions/adapters/job-store';
+import { FirestoreDeadLetterStore } from '../../../functions/adapters/dead-letter-store';
 import { main } from '../../../cli/main';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { DeadLetterRecord } from '../../../functions/domain/records';
@@ -36,6 +38,16 @@ const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
 const OIDC_SECRET = 'jobs-test-secret';
 /** A 30 s backoff sleeps 0.6 s; a 10 s status poll 0.2 s. */
 const SLEEP_SCALE = 50;
+const JOB_IDS = [
+  'flaky-report',
+  'broken-export',
+  'nightly-sync',
+  'locked-export',
+  'every-class',
+  'stuck-report',
+];
+/** Every sleep the workflows asked for (ms, scaled): the backoff schedule without wall-clock bounds. */
+let sleeps: number[] = [];
 
 describeWithEmulators('scheduled jobs on the local cloud', () => {
   const projectId = testProjectId(__filename);
@@ -47,13 +59,14 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   let pubsub: PubSub;
   let db: Firestore;
   let store: FirestoreJobStore;
+  let deadLetters: FirestoreDeadLetterStore;
   const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-jobs-'));
     const policyFile = join(dir, 'glidepath.yaml');
-    const job = (name: string, retry: string) =>
-      `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry} }`;
+    const job = (name: string, retry: string, extra = '') =>
+      `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry}${extra} }`;
     writeFileSync(
       policyFile,
       [
@@ -61,11 +74,22 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
         job('flaky-report', '{ maxAttempts: 3, initialBackoff: 30s, multiplier: 2, maxBackoff: 45s }'),
         job('broken-export', '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 2, maxBackoff: 1m }'),
         job('nightly-sync', '{ maxAttempts: 1, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
+        job('locked-export', '{ maxAttempts: 3, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
+        job(
+          'every-class',
+          '{ maxAttempts: 6, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
+          ', overridable: { env: [MODE] }',
+        ),
+        job(
+          'stuck-report',
+          '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
+          ', timeout: 20s',
+        ).replace('timeout: 60s, ', ''),
       ].join('\n'),
     );
     cloudRun = await startCloudRunEmulator();
     const jobsClient = new JobsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
-    for (const id of ['flaky-report', 'broken-export', 'nightly-sync']) {
+    for (const id of JOB_IDS) {
       const [op] = await jobsClient.createJob({
         parent: `projects/${projectId}/locations/${REGION}`,
         jobId: id,
@@ -84,6 +108,13 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       serviceAccount: SA,
       oidcSecret: OIDC_SECRET,
       sleepScale: SLEEP_SCALE,
+      clock: {
+        now: realClock.now,
+        sleep: (ms, signal) => {
+          sleeps.push(ms);
+          return realClock.sleep(ms, signal);
+        },
+      },
     });
     Object.assign(process.env, {
       GLIDEPATH_PROJECT: projectId,
@@ -107,6 +138,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     pubsub = new PubSub({ projectId });
     db = new Firestore({ projectId });
     store = new FirestoreJobStore(db);
+    deadLetters = new FirestoreDeadLetterStore(db);
     const dlq = { deadLetterTopic: 'glidepath-dead-letters', maxDeliveryAttempts: 5 };
     await ensurePushSubscription(pubsub, {
       topic: 'glidepath-job-triggers',
@@ -154,7 +186,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       { timeoutMs: 30_000, what: `job run ${id} to finish`, intervalMs: 100 },
     );
   const deadLetter = (id: string) =>
-    waitFor(async () => store.getDeadLetter(id), {
+    waitFor(async () => deadLetters.getDeadLetter(id), {
       timeoutMs: 45_000,
       what: `dead letter ${id}`,
       intervalMs: 200,
@@ -167,6 +199,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       'fail',
       'succeed',
     ]);
+    sleeps = [];
     const messageId = await publish('glidepath-job-triggers', { job: 'flaky-report' });
     const run = await finishedRun(`flaky-report-m${messageId}`);
 
@@ -183,13 +216,14 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       expect(ms(a.endedAt)).toBeGreaterThanOrEqual(ms(a.startedAt));
     }
     expect(run.attempts[0].error).toBeTruthy();
-    // The wait between an attempt's end and the next start is the backoff, scaled: 0.6 s then 0.9 s.
+    // The workflow slept exactly the backoffs, scaled (0.6 s then 0.9 s). The other sleeps are
+    // shorter: the status polls (10 s) and any HTTP retry's first backoffs (1, 2, 4, 8 s).
+    const scaled = (seconds: number) => (seconds * 1000) / SLEEP_SCALE;
+    expect(sleeps.filter((s) => s > scaled(10))).toEqual([scaled(30), scaled(45)]);
+    // And no attempt started before its backoff was over.
     const waits = [1, 2].map((i) => ms(run.attempts[i].startedAt) - ms(run.attempts[i - 1].endedAt));
-    expect(waits[0]).toBeGreaterThanOrEqual((30 / SLEEP_SCALE) * 1000);
-    expect(waits[0]).toBeLessThan((30 / SLEEP_SCALE) * 1000 + 300);
-    expect(waits[1]).toBeGreaterThanOrEqual((45 / SLEEP_SCALE) * 1000);
-    expect(waits[1]).toBeLessThan((45 / SLEEP_SCALE) * 1000 + 300);
-    expect(waits[1] / waits[0]).toBeGreaterThan(1.2);
+    expect(waits[0]).toBeGreaterThanOrEqual(scaled(30));
+    expect(waits[1]).toBeGreaterThanOrEqual(scaled(45));
 
     // notifiedAt is claimed just before the post: wait for the post itself.
     await waitFor(() => slack.posts.some((p) => p.text.includes(run.id)), {
@@ -199,7 +233,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(slack.posts.filter((p) => p.text.includes(run.id))).toEqual([
       expect.objectContaining({ text: expect.stringMatching(/recovered on attempt 3/) }),
     ]);
-    expect(await store.getDeadLetter(`job-failed-${run.id}`)).toBeUndefined();
+    expect(await deadLetters.getDeadLetter(`job-failed-${run.id}`)).toBeUndefined();
   });
 
   let failedRun: JobRunRecord;
@@ -250,6 +284,103 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(undeliverable.docs.filter((d) => (d.data().attributes ?? {}).glidepathKind)).toHaveLength(0);
   });
 
+  const jobName = (id: string) => `projects/${projectId}/locations/${REGION}/jobs/${id}`;
+
+  it('sends a class outside retry.on straight to the dead-letter queue with its class and evidence', async () => {
+    cloudRun.setJobOutcomes(jobName('locked-export'), ['image-permission', 'succeed', 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'locked-export' });
+    const run = await finishedRun(`locked-export-m${messageId}`);
+    expect(run.status).toBe('FAILED');
+    // One attempt of three: a permission error is not retried.
+    expect(run.attempts.map((a) => [a.number, a.result, a.failureClass, a.retried])).toEqual([
+      [1, 'FAILED', 'configuration', false],
+    ]);
+    expect(run.attempts[0].evidence).toMatch(
+      /must have permission to read the image.*reason CONTAINER_PERMISSION_DENIED/,
+    );
+    const letter = await deadLetter(`job-failed-${run.id}`);
+    expect(letter.reason).toMatch(
+      /^job locked-export failed after 1 attempt\(s\) \[configuration\]: .*not retried: configuration is not in retry\.on\)$/,
+    );
+    expect(letter.details).toMatchObject({
+      failureClass: 'configuration',
+      evidence: expect.stringContaining('must have permission to read the image'),
+    });
+    await waitFor(() => slack.posts.some((p) => p.text.includes(run.id)), {
+      timeoutMs: 5000,
+      what: 'the failure message',
+    });
+    const post = slack.posts.find((p) => p.text.includes(run.id));
+    expect(JSON.stringify(post?.blocks)).toContain('attempt 1: FAILED [configuration]');
+    const history = await cli('alice@example.com', 'jobs', 'history', 'locked-export');
+    expect(history.out).toContain('#1 FAILED [configuration]');
+  });
+
+  it('records the class of each injected cause, retrying each one in retry.on', async () => {
+    const injected = ['out-of-memory', 'network', 'timeout', 'exit-code', 'image-missing'] as const;
+    cloudRun.setJobOutcomes(jobName('every-class'), [...injected, 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'every-class' });
+    const run = await finishedRun(`every-class-m${messageId}`);
+    // image-missing is a configuration error: the run stops there, on attempt 5 of 6.
+    expect(run.status).toBe('FAILED');
+    expect(run.attempts.map((a) => [a.failureClass, a.retried])).toEqual([
+      ['out-of-memory', true],
+      ['network', true],
+      ['timeout', true],
+      ['exit-code', true],
+      ['configuration', false],
+    ]);
+  });
+
+  it('cancels an execution still running after the job’s timeout and records the attempt as timeout', async () => {
+    cloudRun.setJobOutcomes(jobName('stuck-report'), ['hang', 'succeed']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'stuck-report' });
+    const run = await finishedRun(`stuck-report-m${messageId}`);
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.attempts.map((a) => [a.result, a.failureClass])).toEqual([
+      ['FAILED', 'timeout'],
+      ['SUCCEEDED', undefined],
+    ]);
+    expect(run.attempts[0].error).toMatch(/job's timeout of 20s; execution cancelled/);
+    const executions = new ExecutionsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    try {
+      const [hung] = await executions.getExecution({ name: run.attempts[0].executionName });
+      expect(hung.cancelledCount).toBe(1);
+      expect(hung.completionTime).toBeTruthy();
+    } finally {
+      await executions.close();
+    }
+  });
+
+  it('passes the env overrides a job allows and rejects the others with the reason', async () => {
+    cloudRun.setJobOutcomes(jobName('every-class'), ['succeed']);
+    const allowedId = await publish('glidepath-job-triggers', {
+      job: 'every-class',
+      overrides: { env: { MODE: 'full' } },
+    });
+    const run = await finishedRun(`every-class-m${allowedId}`);
+    expect(run).toMatchObject({ status: 'SUCCEEDED', overrides: { env: { MODE: 'full' } } });
+    const executions = new ExecutionsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    try {
+      const [execution] = await executions.getExecution({ name: run.attempts[0].executionName });
+      expect(execution.template?.containers?.[0].env).toEqual(
+        expect.arrayContaining([expect.objectContaining({ name: 'MODE', value: 'full' })]),
+      );
+    } finally {
+      await executions.close();
+    }
+
+    const refusedId = await publish('glidepath-job-triggers', {
+      job: 'every-class',
+      overrides: { env: { MODE: 'full', TOKEN: 'x' } },
+    });
+    const rejected = await deadLetter(`rejected-${refusedId}`);
+    expect(rejected.reason).toBe(
+      'overrides.env: job every-class allows overriding MODE (jobs[].overridable.env), got "TOKEN"',
+    );
+    expect(await store.getRun(`every-class-m${refusedId}`)).toBeUndefined();
+  });
+
   /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
   const cli = async (operator: string, ...args: string[]) => {
     const out: string[] = [];
@@ -285,7 +416,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     const replayRun = await finishedRun(`broken-export-m${replayed.messageId}`);
     expect(replayRun).toMatchObject({ status: 'SUCCEEDED', trigger: 'replay' });
     expect(replayRun.message.attributes).toEqual({ requestedBy: 'test', replayOf: jobFailed.id });
-    expect(await store.getDeadLetter(jobFailed.id)).toMatchObject({
+    expect(await deadLetters.getDeadLetter(jobFailed.id)).toMatchObject({
       replayed: true,
       replayedBy: 'alice@example.com',
       replayMessageId: replayed.messageId,

@@ -97,7 +97,7 @@ test('unknown workflows and invalid definitions are refused with the reason', as
     code: 5,
   });
   await expect(client.createExecution({ parent: parentOf('invalid'), execution: {} })).rejects.toThrow(
-    /step "s1": connector "googleapis.run.v2.projects.locations.services.get" is not supported/,
+    /step "s1": "parallel.exception_policy" must be "continueAll", got "stopAll"/,
   );
   await expect(
     client.createExecution({ parent: parentOf('sleeper'), execution: { argument: '{bad' } }),

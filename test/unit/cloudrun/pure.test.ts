@@ -13,6 +13,7 @@ import {
   resolveRoutes,
   validateRevisionName,
   validateTraffic,
+  missingRevision,
   LATEST,
   REVISION,
 } from '../../../emulators/cloudrun/traffic';
@@ -28,14 +29,11 @@ describe('traffic validation', () => {
   const revisions = new Set(['api-1', 'api-2']);
   test('accepts a split that sums to 100 with unique tags', () => {
     expect(() =>
-      validateTraffic(
-        [
-          { type: REVISION, revision: 'api-1', percent: 90 },
-          { type: REVISION, revision: 'api-2', percent: 10, tag: 'canary' },
-          { type: LATEST, percent: 0, tag: 'latest' },
-        ],
-        revisions,
-      ),
+      validateTraffic([
+        { type: REVISION, revision: 'api-1', percent: 90 },
+        { type: REVISION, revision: 'api-2', percent: 10, tag: 'canary' },
+        { type: LATEST, percent: 0, tag: 'latest' },
+      ]),
     ).not.toThrow();
   });
   test.each([
@@ -46,10 +44,6 @@ describe('traffic validation', () => {
     [
       [{ type: REVISION, revision: 'api-1', percent: 101 }],
       'service.traffic[0].percent: 101 is out of range; expected an integer from 0 to 100',
-    ],
-    [
-      [{ type: REVISION, revision: 'api-9', percent: 100 }],
-      'service.traffic[0].revision: Revision "api-9" referenced in traffic not found',
     ],
     [
       [{ percent: 100 }],
@@ -67,7 +61,21 @@ describe('traffic validation', () => {
       'service.traffic[0].tag: "Bad_Tag" is not a valid tag',
     ],
   ])('rejects %j', (traffic, message) => {
-    expect(() => validateTraffic(traffic, revisions)).toThrow(message);
+    expect(() => validateTraffic(traffic)).toThrow(message);
+  });
+  test("a target naming a missing revision is left to the operation, with Cloud Run's message", () => {
+    expect(missingRevision([{ type: REVISION, revision: 'api-1', percent: 100 }], revisions)).toBeUndefined();
+    expect(
+      missingRevision(
+        [
+          { type: REVISION, revision: 'api-1', percent: 90 },
+          { type: REVISION, revision: 'api-9', percent: 10 },
+        ],
+        revisions,
+      ),
+    ).toBe(
+      "Revision 'api-9' does not exist or is deleted. Update all traffic to route to currently available revisions.",
+    );
   });
   test('revision names must carry the service prefix', () => {
     expect(() => validateRevisionName('api-v2', 'api')).not.toThrow();

@@ -3,11 +3,12 @@ import {
   backoffSeconds,
   decideJobTrigger,
   jobRunArgument,
+  retrySettings,
   type RetrySettings,
 } from '../../../functions/domain/jobs';
 import { parsePolicy, type Policy } from '../../../functions/domain/policy';
 
-const retry: RetrySettings = {
+const retry: Omit<RetrySettings, 'retryOn'> = {
   maxAttempts: 6,
   initialBackoffSeconds: 30,
   multiplier: 2,
@@ -39,7 +40,9 @@ describe('decideJobTrigger', () => {
         schedule: '0 2 * * *',
         timeout: '10m',
         retry: { maxAttempts: 4, initialBackoff: '30s', multiplier: 2, maxBackoff: '10m' },
+        overridable: { args: true, env: ['MODE'] },
       },
+      { name: 'fixed-export', project: 'my-project', region: 'us-central1', schedule: '0 3 * * *' },
     ],
   });
   const data = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64');
@@ -91,7 +94,7 @@ describe('decideJobTrigger', () => {
   it('rejects an unknown job, naming it and the known ones', () => {
     expect(decideJobTrigger(policy, { data: data({ job: 'nope' }), messageId: '1' })).toEqual({
       outcome: 'rejected',
-      reason: 'job: expected a job of the policy (nightly-report), got "nope"',
+      reason: 'job: expected a job of the policy (nightly-report, fixed-export), got "nope"',
     });
   });
 
@@ -112,7 +115,7 @@ describe('decideJobTrigger', () => {
       jobRunArgument({
         id: d.runId,
         job: d.job.name,
-        retry: { maxAttempts: 4, initialBackoffSeconds: 30, multiplier: 2, maxBackoffSeconds: 600 },
+        retry: { maxAttempts: 4 },
         timeoutSeconds: d.job.timeout,
       }),
     ).toEqual({
@@ -122,5 +125,91 @@ describe('decideJobTrigger', () => {
       maxPolls: 60,
       pollSeconds: 10,
     });
+  });
+});
+
+describe('overridable parameters on a trigger', () => {
+  const policy = parsePolicy({
+    jobs: [
+      {
+        name: 'nightly-report',
+        project: 'my-project',
+        region: 'us-central1',
+        schedule: '0 2 * * *',
+        overridable: { args: true, env: ['MODE', 'DAY'] },
+      },
+      { name: 'fixed-export', project: 'my-project', region: 'us-central1', schedule: '0 3 * * *' },
+    ],
+  });
+  const trigger = (payload: unknown) => ({
+    data: Buffer.from(JSON.stringify(payload)).toString('base64'),
+    messageId: '9',
+  });
+
+  it('starts a run with the overrides the job allows', () => {
+    expect(
+      decideJobTrigger(
+        policy,
+        trigger({ job: 'nightly-report', overrides: { args: ['--full'], env: { MODE: 'full' } } }),
+      ),
+    ).toMatchObject({ outcome: 'start', overrides: { args: ['--full'], env: { MODE: 'full' } } });
+  });
+
+  it('rejects an env var the job does not list, naming it and the allowed ones', () => {
+    expect(
+      decideJobTrigger(
+        policy,
+        trigger({ job: 'nightly-report', overrides: { env: { MODE: 'x', TOKEN: 'y' } } }),
+      ),
+    ).toEqual({
+      outcome: 'rejected',
+      reason:
+        'overrides.env: job nightly-report allows overriding MODE, DAY (jobs[].overridable.env), got "TOKEN"',
+    });
+  });
+
+  it('rejects any override of a job that allows none', () => {
+    expect(
+      decideJobTrigger(policy, trigger({ job: 'fixed-export', overrides: { args: ['--all'] } })),
+    ).toEqual({
+      outcome: 'rejected',
+      reason:
+        'overrides.args: job fixed-export does not allow args overrides (jobs[].overridable.args is not true), got ["--all"]',
+    });
+    expect(
+      decideJobTrigger(policy, trigger({ job: 'fixed-export', overrides: { env: { MODE: 'x' } } })),
+    ).toEqual({
+      outcome: 'rejected',
+      reason:
+        'overrides.env: job fixed-export allows overriding no env var (jobs[].overridable.env), got "MODE"',
+    });
+  });
+});
+
+describe('retry.on in the policy', () => {
+  const job = { name: 'nightly-report', project: 'my-project', region: 'us-central1', schedule: '0 2 * * *' };
+
+  it('retries every class but configuration by default', () => {
+    const [parsed] = parsePolicy({ jobs: [job] }).jobs;
+    expect(retrySettings(parsed).retryOn).toEqual([
+      'timeout',
+      'out-of-memory',
+      'network',
+      'exit-code',
+      'unknown',
+    ]);
+  });
+
+  it('takes the classes the policy lists', () => {
+    const retry = { maxAttempts: 3, initialBackoff: '10s', multiplier: 2, maxBackoff: '1m', on: ['network'] };
+    const [parsed] = parsePolicy({ jobs: [{ ...job, retry }] }).jobs;
+    expect(retrySettings(parsed).retryOn).toEqual(['network']);
+  });
+
+  it('refuses a class that does not exist, naming the field', () => {
+    const retry = { maxAttempts: 3, initialBackoff: '10s', multiplier: 2, maxBackoff: '1m', on: ['oom'] };
+    expect(() => parsePolicy({ jobs: [{ ...job, retry }] })).toThrow(
+      /jobs\[0\]\.retry\.on\[0\]: Invalid option: expected one of .*got "oom"/,
+    );
   });
 });

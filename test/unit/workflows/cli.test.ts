@@ -38,11 +38,9 @@ test('a failing workflow prints its error and exits 1', () => {
   });
 });
 
-test('an unsupported construct exits 2 naming the step', () => {
+test('an invalid construct exits 2 naming the step', () => {
   const run = cli(join(FIXTURES, 'invalid.workflows.yaml'));
   expect(run.code).toBe(2);
   expect(run.stdout).toBe('');
-  expect(run.stderr).toContain(
-    'step "s1": connector "googleapis.run.v2.projects.locations.services.get" is not supported',
-  );
+  expect(run.stderr).toContain('step "s1": "parallel.exception_policy" must be "continueAll", got "stopAll"');
 });

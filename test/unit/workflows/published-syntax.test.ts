@@ -1,0 +1,196 @@
+/**
+ * Issue #14: the emulator against Google's published Workflows syntax. Each
+ * case follows a page cited in docs/workflows-emulator.md, and failed on the
+ * engine before the fix.
+ */
+import { runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
+import { fail, ret, succeed, virtualClock } from './helpers';
+
+const rejected = async (source: string, message: string | RegExp): Promise<void> => {
+  await expect(runWorkflow(source)).rejects.toThrow(WorkflowDefinitionError);
+  await expect(runWorkflow(source)).rejects.toThrow(message);
+};
+
+describe('for.range (syntax/iteration, the published schema)', () => {
+  test('one expression for the whole list, ${[start, end]}, iterates inclusively', async () => {
+    const run = await succeed(
+      `
+main:
+  params: [n]
+  steps:
+    - init:
+        assign:
+          - seen: []
+    - loop:
+        for:
+          value: i
+          range: \${[1, n]}
+          steps:
+            - add:
+                assign:
+                  - seen: \${list.concat(seen, i)}
+    - r:
+        return: \${seen}
+`,
+      3,
+    );
+    expect(run.result).toEqual([1, 2, 3]);
+  });
+
+  test('two literal numbers still work', async () => {
+    const run = await succeed(
+      '- loop:\n    for:\n      value: i\n      range: [2, 4]\n      steps:\n        - s:\n            next: continue\n- r:\n    return: 1\n',
+    );
+    expect(run.result).toBe(1);
+  });
+
+  test('an expression inside the list is refused at deploy time, naming the step', () =>
+    rejected(
+      `
+main:
+  params: [n]
+  steps:
+    - loop:
+        for:
+          value: i
+          range: [1, '\${n}']
+          steps:
+            - s:
+                next: continue
+`,
+      /step "loop": "for.range" must be two literal numbers/,
+    ));
+});
+
+describe('parallel: continueAll is the default and only policy (syntax/parallel-steps)', () => {
+  test('without exception_policy, the other branches still run to completion, then UnhandledBranchError', async () => {
+    const run = await succeed(`
+- init:
+    assign:
+      - done: {}
+- fan:
+    try:
+      parallel:
+        shared: [done]
+        branches:
+          - fails:
+              steps:
+                - boom:
+                    raise: "bad"
+          - slow:
+              steps:
+                - wait:
+                    call: sys.sleep
+                    args:
+                      seconds: 5
+                - mark:
+                    assign:
+                      - done.slow: true
+    except:
+      as: e
+      steps:
+        - r:
+            return: \${[e.tags, done]}
+`);
+    expect(run.result).toEqual([['UnhandledBranchError'], { slow: true }]);
+  });
+});
+
+describe('standard library (stdlib pages)', () => {
+  test.each([
+    ['bool() is not a Workflows function', 'bool("true")', 'unknown function "bool"'],
+    ['get_type() is not on the stdlib pages', 'get_type(1)', 'unknown function "get_type"'],
+  ])('%s', (_name, expr, message) => rejected(ret(expr), message));
+
+  test.each([
+    ['map.get on a non-map returns null', 'map.get("text", "a")', null],
+    ['map.get on a list returns null', 'map.get([1], ["a", "b"])', null],
+    ['text.substring: a negative index is an offset from the end', 'text.substring("hello", -3, -1)', 'll'],
+    ['text.substring: indexes are clamped', 'text.substring("hello", -10, 10)', 'hello'],
+    ['text.replace_all with an empty substr: k+1 replacements', 'text.replace_all("ab", "", "-")', '-a-b-'],
+    ['list.prepend', 'list.prepend([2, 3], 1)', [1, 2, 3]],
+    ['text.url_encode', 'text.url_encode("a b/ü?&")', 'a%20b%2F%C3%BC%3F%26'],
+    [
+      'json.encode_to_string with indent false is compact',
+      'json.encode_to_string({"a": [1]}, false)',
+      '{"a":[1]}',
+    ],
+  ])('%s', async (_name, expr, expected) => {
+    expect((await succeed(ret(expr))).result).toEqual(expected);
+  });
+
+  test('json.encode_to_string indent: each element on a new line with prefix and one indent per level', async () => {
+    const text = (await succeed(ret('json.encode_to_string({"a": [1, 2]}, {"prefix": ">", "indent": "--"})')))
+      .result as string;
+    const lines = text.split('\n');
+    // Nesting depth of each line after the first (the colon's spacing is not documented).
+    expect(lines.slice(1).map((l) => (/^>((?:--)*)[^-]/.exec(l)?.[1].length ?? -2) / 2)).toEqual([
+      1, 2, 2, 1, 0,
+    ]);
+    expect(JSON.parse(text.replace(/^>(?:--)*/gm, ''))).toEqual({ a: [1, 2] });
+    const fourSpaces = (await succeed(ret('json.encode_to_string([1], true)'))).result as string;
+    expect(fourSpaces.split('\n')[1]).toBe('    1');
+    const bytes = (await succeed(ret('text.decode(json.encode([1], true))'))).result;
+    expect(bytes).toBe(fourSpaces);
+  });
+
+  test('sys.sleep refuses more than 31,536,000 s (one year)', async () => {
+    const clock = virtualClock();
+    const err = await fail('- s:\n    call: sys.sleep\n    args:\n      seconds: 31536001\n', { clock });
+    expect(err.tags).toEqual(['ValueError']);
+    expect(clock.sleeps).toEqual([]);
+    await succeed('- s:\n    call: sys.sleep\n    args:\n      seconds: 31536000\n', null, { clock });
+    expect(clock.sleeps).toEqual([31_536_000_000]);
+  });
+});
+
+describe("constructs Google's samples use deploy (workflows-samples, checked by scripts/check-workflows-samples.ts)", () => {
+  test('a connector call deploys, and running it fails the execution with a clear error that except cannot swallow', async () => {
+    const source = `
+- read:
+    try:
+      call: googleapis.firestore.v1.projects.databases.documents.get
+      args:
+        name: projects/p/databases/(default)/documents/c/d
+        connector_params:
+          timeout: 60
+      result: doc
+    except:
+      as: e
+      steps:
+        - swallowed:
+            return: "caught"
+- r:
+    return: \${doc}
+`;
+    const run = await runWorkflow(source, null, { clock: virtualClock() });
+    expect(run.state).toBe('FAILED');
+    expect(JSON.stringify(run)).toContain(
+      'connector call \\"googleapis.firestore.v1.projects.databases.documents.get\\" is not available on the local engine',
+    );
+  });
+
+  test('a gke.* connector and a connector function in an expression deploy too', async () => {
+    const run = await runWorkflow(
+      ret('googleapis.secretmanager.v1.projects.secrets.versions.accessString("s")'),
+      null,
+      { clock: virtualClock() },
+    );
+    expect(run.state).toBe('FAILED');
+    expect(JSON.stringify(run)).toContain('is not available on the local engine');
+    const gke = await runWorkflow('- g:\n    call: gke.request\n    args:\n      cluster_id: c\n', null, {
+      clock: virtualClock(),
+    });
+    expect(gke.state).toBe('FAILED');
+  });
+
+  test.each([
+    [
+      'AND/OR/NOT in upper case (syntax/datatypes: lower or upper, not mixed)',
+      'true AND NOT false OR false',
+      true,
+    ],
+  ])('%s', async (_name, expr, expected) => {
+    expect((await succeed(ret(expr))).result).toBe(expected);
+  });
+});
