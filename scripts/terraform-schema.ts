@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
+import { format, resolveConfig } from 'prettier';
 
 export const PACKAGE = '@cdktf/provider-google@16.12.1';
 const REPO = join(__dirname, '..');
@@ -161,7 +162,8 @@ async function main(): Promise<void> {
       types: Record<string, JsiiType>;
     };
     const schema = extract(jsii, wanted);
-    writeFileSync(SCHEMA_FILE, `${JSON.stringify(schema, null, 2)}\n`);
+    const options = (await resolveConfig(SCHEMA_FILE)) ?? {};
+    writeFileSync(SCHEMA_FILE, await format(JSON.stringify(schema), { ...options, filepath: SCHEMA_FILE }));
     process.stderr.write(
       `wrote ${Object.keys(schema.resource).length} resource and ${Object.keys(schema.data).length} data source schemas to ${SCHEMA_FILE}\n`,
     );
