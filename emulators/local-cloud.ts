@@ -40,8 +40,11 @@ import { ExecutionsClient } from '@google-cloud/workflows';
 import type { ServicesClient } from '@google-cloud/run';
 import { runLoad, type LoadOptions, type LoadResult } from './loadgen';
 import { mintOidcToken } from '../functions/shared/oidc';
-import type { SweepReport } from '../functions/usecases/sweep';
+import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
+import type { JobSweepReport } from '../functions/usecases/job-sweep';
 
+/** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
+export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
 export interface LocalCloudOptions {
   projectId?: string;
   location?: string;

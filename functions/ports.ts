@@ -319,11 +319,14 @@ export interface JobStore {
   releaseAttempt(id: string, number: number, now: Date): Promise<void>;
   /** Merges `patch` into attempt `number` unless it has a final result; returns the attempt as stored. */
   updateAttempt(id: string, number: number, patch: Partial<JobAttempt>, now: Date): Promise<JobAttempt>;
-  /** Sets the run's final status once; returns the run as stored. */
+  /** Runs not finished yet (PENDING or RUNNING), oldest first, for the sweeper. */
+  listUnfinishedRuns(limit: number): Promise<JobRunRecord[]>;
+  /** Sets the run's final status once (with `endReason`, when ended from outside); returns the run as stored. */
   finishRun(
     id: string,
     status: Extract<JobRunStatus, 'SUCCEEDED' | 'FAILED'>,
     now: Date,
+    endReason?: string,
   ): Promise<JobRunRecord>;
   updateRun(
     id: string,

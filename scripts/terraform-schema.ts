@@ -13,7 +13,6 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
-import { format, resolveConfig } from 'prettier';
 
 export const PACKAGE = '@cdktf/provider-google@16.12.1';
 const REPO = join(__dirname, '..');
@@ -162,6 +161,8 @@ async function main(): Promise<void> {
       types: Record<string, JsiiType>;
     };
     const schema = extract(jsii, wanted);
+    // Loaded here: prettier's entry point cannot be loaded under jest, which imports this file.
+    const { format, resolveConfig } = await import('prettier');
     const options = (await resolveConfig(SCHEMA_FILE)) ?? {};
     writeFileSync(SCHEMA_FILE, await format(JSON.stringify(schema), { ...options, filepath: SCHEMA_FILE }));
     process.stderr.write(

@@ -14,7 +14,7 @@ import { PubsubPublisher } from '../../functions/adapters/pubsub';
 import type { DeadLetterStore, JobStore, Publisher } from '../../functions/ports';
 import { TOPICS } from '../../functions/domain/messages';
 import { formatDuration } from '../../functions/domain/duration';
-import type { JobRunRecord } from '../../functions/domain/jobs';
+import { refusedOverride, type JobRunRecord } from '../../functions/domain/jobs';
 import { UsageError, printJson, readPolicy } from '../io';
 import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
@@ -119,30 +119,39 @@ export function registerJobs(program: Command): void {
   )
     .option('--config <file>', 'the policy file', 'glidepath.yaml')
     .option('--arg <value>', 'container argument override (repeatable)', collect, [])
+    .option('--args <values...>', 'container argument overrides, all that follow')
     .option('--env <KEY=VALUE>', 'container env override (repeatable)', collect, [])
-    .action(async (name: string, opts: CloudOptions & { config: string; arg: string[]; env: string[] }) => {
-      const policy = readPolicy(opts.config);
-      if (!policy.jobs.some((j) => j.name === name))
-        throw new UsageError(
-          `job: expected one of the policy's jobs (${policy.jobs.map((j) => j.name).join(', ') || 'none'}), got ${JSON.stringify(name)}`,
+    .action(
+      async (
+        name: string,
+        opts: CloudOptions & { config: string; arg: string[]; args?: string[]; env: string[] },
+      ) => {
+        const policy = readPolicy(opts.config);
+        const job = policy.jobs.find((j) => j.name === name);
+        if (!job)
+          throw new UsageError(
+            `job: expected one of the policy's jobs (${policy.jobs.map((j) => j.name).join(', ') || 'none'}), got ${JSON.stringify(name)}`,
+          );
+        const env = parseEnv(opts.env);
+        const args = [...opts.arg, ...(opts.args ?? [])];
+        const overrides =
+          args.length || env ? { ...(args.length ? { args } : {}), ...(env ? { env } : {}) } : undefined;
+        // The job-trigger function would reject it: say so now, with the same reason.
+        const refused = overrides && refusedOverride(job, overrides);
+        if (refused) throw new UsageError(refused);
+        const payload = { job: name, ...(overrides ? { overrides } : {}) };
+        const messageId = await withCloud(opts, ({ publisher }) =>
+          publisher.publish(TOPICS.jobTriggers, Buffer.from(JSON.stringify(payload)), {
+            requestedBy: operator(),
+          }),
         );
-      const env = parseEnv(opts.env);
-      const overrides =
-        opts.arg.length || env
-          ? { ...(opts.arg.length ? { args: opts.arg } : {}), ...(env ? { env } : {}) }
-          : undefined;
-      const payload = { job: name, ...(overrides ? { overrides } : {}) };
-      const messageId = await withCloud(opts, ({ publisher }) =>
-        publisher.publish(TOPICS.jobTriggers, Buffer.from(JSON.stringify(payload)), {
-          requestedBy: operator(),
-        }),
-      );
-      const runId = `${name}-m${messageId}`;
-      if (opts.json) return printJson({ job: name, messageId, runId });
-      process.stdout.write(
-        `published trigger ${messageId} for ${name}; its run will be ${runId} (glidepath jobs history ${name})\n`,
-      );
-    });
+        const runId = `${name}-m${messageId}`;
+        if (opts.json) return printJson({ job: name, messageId, runId });
+        process.stdout.write(
+          `published trigger ${messageId} for ${name}; its run will be ${runId} (glidepath jobs history ${name})\n`,
+        );
+      },
+    );
 
   cloudOptions(
     jobs.command('history <name>').description('the runs of a job, newest first, with every attempt'),

@@ -6,6 +6,7 @@
  */
 import type { RolloutRecord } from '../../functions/domain/records';
 import type { JobRunRecord } from '../../functions/domain/jobs';
+import type { FailureClass } from '../../functions/domain/job-failures';
 
 export interface Violation {
   invariant:
@@ -15,7 +16,9 @@ export interface Violation {
     | 'message-accounting'
     | 'failure-noticed'
     | 'settled'
-    | 'job-accounting';
+    | 'job-accounting'
+    | 'failure-class'
+    | 'sweeper-ends-dead-runs';
   subject: string;
   detail: string;
 }
@@ -213,6 +216,10 @@ export interface JobExpectation {
   job: string;
   status: 'SUCCEEDED' | 'FAILED';
   attempts: number;
+  /** The class each failed attempt must be recorded with, from the cause injected into it. */
+  classes: FailureClass[];
+  /** Its workflow execution was killed mid-run: the sweeper must have ended it. */
+  killed?: boolean;
 }
 
 /**
@@ -236,6 +243,23 @@ export function checkJobRun(
       invariant: 'job-accounting',
       subject,
       detail: `expected ${expected.status} after ${expected.attempts} attempt(s), got ${run.status} after ${run.attempts.length}`,
+    });
+  if (expected.killed && !run.endReason?.startsWith('ended by the sweeper: '))
+    out.push({
+      invariant: 'sweeper-ends-dead-runs',
+      subject,
+      detail: `its job-run execution was killed but the run ended ${run.status} without the sweeper's reason`,
+    });
+  const recorded = run.attempts.filter((a) => a.result === 'FAILED').map((a) => a.failureClass);
+  if (
+    !expected.killed &&
+    run.attempts.length === expected.attempts &&
+    recorded.join() !== expected.classes.join()
+  )
+    out.push({
+      invariant: 'failure-class',
+      subject,
+      detail: `expected failure classes [${expected.classes.join(', ')}], recorded [${recorded.join(', ')}]`,
     });
   if (executionsStarted !== run.attempts.length)
     out.push({

@@ -40,7 +40,14 @@ import {
   type RouteChange,
   type Violation,
 } from './invariants';
-import { jobScenario, rolloutScenario, scenarioSeed, type ImageKind, type RolloutScenario } from './scenario';
+import {
+  INJECTED_CLASS,
+  jobScenario,
+  rolloutScenario,
+  scenarioSeed,
+  type ImageKind,
+  type RolloutScenario,
+} from './scenario';
 
 export interface ChaosOptions {
   seed: number;
@@ -564,6 +571,10 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
     job,
     status: sc.outcomes.at(-1) === 'succeed' ? ('SUCCEEDED' as const) : ('FAILED' as const),
     attempts: sc.outcomes.length,
+    classes: sc.outcomes.flatMap((o) =>
+      o === 'succeed' || o === 'fail' || o === 'hang' ? [] : [INJECTED_CLASS[o]],
+    ),
+    killed: sc.killExecution,
   };
   const messageId = await ctx.cloud.pubsub.topic(TOPICS.jobTriggers).publishMessage({ json: { job } });
   const runsOf = async (): Promise<JobRunRecord[]> =>
@@ -571,6 +582,14 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
       .map((d) => d.data() as JobRunRecord)
       .filter((r) => r.message?.messageId === messageId);
   try {
+    if (sc.killExecution) {
+      // The job-run execution dies while its first attempt runs: only the sweeper can end the run.
+      const running = await waitFor(
+        async () => (await runsOf()).find((r) => r.executionName && r.attempts[0]?.result === 'RUNNING'),
+        { timeoutMs: 60_000, intervalMs: 200, what: `${label}: attempt 1 running` },
+      );
+      await ctx.workflowExecutions.cancelExecution({ name: running.executionName! });
+    }
     await waitFor(
       async () => {
         const runs = await runsOf();
@@ -595,7 +614,9 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
   const started = (await countExecutions(ctx, jobName)) - executionsBefore;
   // Slack is checked at the end, once the outbox has been flushed.
   ctx.jobChecks.push({ expected: { ...expected, messageId }, runs, started, deadLettered, label });
-  ctx.opts.progress?.(`${label}: ${sc.outcomes.join(',')} → ${runs.map((r) => r.status).join(',')}`);
+  ctx.opts.progress?.(
+    `${label}: ${sc.outcomes.join(',')}${sc.killExecution ? ' +kill' : ''} → ${runs.map((r) => r.status).join(',')}`,
+  );
 }
 
 async function countExecutions(ctx: Context, jobName: string): Promise<number> {

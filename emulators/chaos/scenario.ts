@@ -4,7 +4,18 @@
  */
 import type { FaultRule } from '../faults';
 import type { ExecutionOutcome } from '../cloudrun';
-import { seededRandom } from '../cloudrun/profiles';
+import { JOB_FAILURES, seededRandom, type JobFailure } from '../cloudrun/profiles';
+import type { FailureClass } from '../../functions/domain/job-failures';
+
+/** The class Glidepath must record for each failure the emulator is told to produce. */
+export const INJECTED_CLASS: Record<JobFailure, FailureClass> = {
+  'exit-code': 'exit-code',
+  'out-of-memory': 'out-of-memory',
+  timeout: 'timeout',
+  network: 'network',
+  'image-missing': 'configuration',
+  'image-permission': 'configuration',
+};
 
 export type ImageKind = 'good' | 'bad' | 'crash' | 'sick';
 
@@ -32,6 +43,8 @@ export interface JobScenario {
   outcomes: ExecutionOutcome[];
   /** Publish the trigger twice (a duplicate delivery must not run the job twice). */
   duplicate: boolean;
+  /** The first attempt hangs and its job-run workflow execution is killed: the sweeper must end the run. */
+  killExecution: boolean;
   faults: FaultRule[];
 }
 
@@ -107,10 +120,13 @@ export function rolloutScenario(seed: number, featured?: number): RolloutScenari
 export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   const rnd = seededRandom(seed);
   const failures = Math.floor(rnd() * (maxAttempts + 1)); // 0..maxAttempts failures before a success
-  const outcomes: ExecutionOutcome[] = [
-    ...Array.from({ length: failures }, () => 'fail' as const),
-    ...(failures < maxAttempts ? (['succeed'] as const) : []),
-  ];
+  // Each failure of its own kind; a configuration failure is never retried, so it ends the run.
+  const kinds = Array.from({ length: failures }, () => JOB_FAILURES[Math.floor(rnd() * JOB_FAILURES.length)]);
+  const terminal = kinds.findIndex((k) => INJECTED_CLASS[k] === 'configuration');
+  const outcomes: ExecutionOutcome[] =
+    terminal >= 0
+      ? kinds.slice(0, terminal + 1)
+      : [...kinds, ...(failures < maxAttempts ? (['succeed'] as const) : [])];
   const faults: FaultRule[] = [];
   if (rnd() < 0.3) faults.push({ at: 'run.RunJob', effect: 'error', code: 14, probability: 0.3 });
   if (rnd() < 0.3) faults.push({ at: 'run.GetExecution', effect: 'error', code: 14, probability: 0.3 });
@@ -118,5 +134,7 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   // The actions call dies after Cloud Run started the execution, before it was recorded.
   if (rnd() < 0.3) faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
   if (rnd() < 0.1) faults.push({ at: 'intake.crash', effect: 'crash', times: 1 });
-  return { seed, outcomes, duplicate: rnd() < 0.3, faults };
+  const duplicate = rnd() < 0.3;
+  const killExecution = rnd() < 0.25;
+  return { seed, outcomes: killExecution ? ['hang'] : outcomes, duplicate, killExecution, faults };
 }

@@ -390,7 +390,7 @@ export class ServicesApi {
       iam: { bindings: [], version: 1, invokers: new Set() },
     };
     const rev = this.planRevision(svc, undefined, resource.template, 1)!;
-    validateTraffic(resource.traffic);
+    validateTraffic(resource.traffic, id);
     if (validateOnly)
       return this.opts.operations.create(
         project,
@@ -431,7 +431,7 @@ export class ServicesApi {
     this.validateTemplate(next.template);
     const generation = Number(svc.resource.generation) + 1;
     const rev = this.planRevision(svc, svc.resource.template, next.template, generation);
-    validateTraffic(next.traffic);
+    validateTraffic(next.traffic, svc.id);
     if (validateOnly)
       return this.opts.operations.create(
         svc.project,

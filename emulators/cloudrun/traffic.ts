@@ -15,6 +15,8 @@ export interface TrafficTargetSpec {
   tag?: string;
 }
 
+const MAX_TAG_AND_SERVICE = 46;
+
 // A tag becomes part of a host name in real Cloud Run, so it is a DNS label.
 const TAG = /^[a-z]([-a-z0-9]{0,44}[a-z0-9])?$/;
 
@@ -27,7 +29,7 @@ function invalid(message: string): never {
  * target naming a missing revision is not one of them: the update is
  * accepted and its operation fails (see `missingRevision`).
  */
-export function validateTraffic(traffic: TrafficTargetSpec[]): void {
+export function validateTraffic(traffic: TrafficTargetSpec[], serviceId: string): void {
   let sum = 0;
   const tags = new Set<string>();
   traffic.forEach((t, i) => {
@@ -48,6 +50,12 @@ export function validateTraffic(traffic: TrafficTargetSpec[]): void {
       if (!TAG.test(t.tag))
         invalid(
           `${field}.tag: ${JSON.stringify(t.tag)} is not a valid tag; expected lowercase letters, digits and hyphens, starting with a letter, at most 46 characters`,
+        );
+      // The tag URL's host starts with `TAG---SERVICE-`, one DNS label. Cloud Run's text, as quoted
+      // in public reports of the error (see docs/local-cloud.md).
+      if (t.tag.length + serviceId.length > MAX_TAG_AND_SERVICE)
+        invalid(
+          `${field}.tag: traffic tag '${t.tag}' and service name '${serviceId}' together are too long. Combined traffic tag and service name cannot exceed ${MAX_TAG_AND_SERVICE} characters.`,
         );
       if (tags.has(t.tag)) invalid(`${field}.tag: Multiple definitions for ${JSON.stringify(t.tag)}`);
       tags.add(t.tag);

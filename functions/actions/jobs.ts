@@ -10,7 +10,8 @@ import { attemptStatus, finishRun, startAttempt, type JobActionDeps } from '../u
 const RunId = z.string().min(1).max(200);
 const Attempt = z.number().int().min(1).max(20);
 
-function deps(ctx: ActionContext, runId: string): JobActionDeps {
+/** What the job use cases need, from the runtime (also the sweeper's, for job runs). */
+export function jobActionDeps(ctx: Pick<ActionContext, 'rt' | 'log'>): JobActionDeps {
   return {
     store: ctx.rt.jobStore,
     deadLetters: ctx.rt.deadLetters,
@@ -19,8 +20,12 @@ function deps(ctx: ActionContext, runId: string): JobActionDeps {
     publisher: ctx.rt.publisher(),
     deadLetterTopic: ctx.rt.config.GLIDEPATH_DEAD_LETTER_TOPIC,
     clock: ctx.rt.clock,
-    log: ctx.log.child({ jobRunId: runId }),
+    log: ctx.log,
   };
+}
+
+function deps(ctx: ActionContext, runId: string): JobActionDeps {
+  return jobActionDeps({ rt: ctx.rt, log: ctx.log.child({ jobRunId: runId }) });
 }
 
 export const JOB_ACTIONS: Record<string, Action> = {

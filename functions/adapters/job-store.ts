@@ -146,14 +146,33 @@ export class FirestoreJobStore implements JobStore {
   }
 
   /** Sets the run's final status once; returns the run as stored (its first final status wins). */
+  async listUnfinishedRuns(limit: number): Promise<JobRunRecord[]> {
+    const snap = await guardFirestore('list unfinished job runs', () =>
+      this.db
+        .collection(COLLECTIONS.jobRuns)
+        .where('status', 'in', ['PENDING', 'RUNNING'])
+        .limit(limit)
+        .get(),
+    );
+    return snap.docs
+      .map((d) => parseOrThrow(JobRunRecord, d.data(), `corrupt job run ${d.id}`))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
   async finishRun(
     id: string,
     status: Extract<JobRunStatus, 'SUCCEEDED' | 'FAILED'>,
     now: Date,
+    endReason?: string,
   ): Promise<JobRunRecord> {
     return this.transact(`finish job run ${id}`, id, (run, tx) => {
       if (run.status === 'SUCCEEDED' || run.status === 'FAILED') return run;
-      const patch = { status, finishedAt: now.toISOString(), updatedAt: now.toISOString() };
+      const patch = {
+        status,
+        finishedAt: now.toISOString(),
+        updatedAt: now.toISOString(),
+        ...(endReason ? { endReason } : {}),
+      };
       tx.update(this.runDoc(id), patch);
       return { ...run, ...patch };
     });

@@ -104,6 +104,8 @@ export const JobRunRecord = z.object({
   createdAt: Iso,
   updatedAt: Iso,
   finishedAt: Iso.optional(),
+  /** Why the run was ended from outside its workflow (the sweeper), when it was. */
+  endReason: z.string().optional(),
   deadLetterId: z.string().optional(),
   deadLetterMessageId: z.string().optional(),
   /** Set when the final Slack message was claimed, so it is posted once. */
@@ -197,7 +199,7 @@ function decide(policy: Policy, message: PubsubMessage): JobTriggerDecision {
 }
 
 /** Why `overrides` go beyond what the job's `overridable` allows, or undefined when they do not. */
-function refusedOverride(
+export function refusedOverride(
   job: JobPolicy,
   overrides: NonNullable<JobTrigger['overrides']>,
 ): string | undefined {
@@ -257,7 +259,7 @@ function attemptLines(run: JobRunRecord): string {
 export function jobFailedMessage(run: JobRunRecord, deadLetterId: string): SlackMessage {
   return slackMessage(
     `❌ Job ${run.job} failed after ${run.attempts.length} attempts (run ${run.id})`,
-    `❌ *${run.job}* failed after ${run.attempts.length} attempt(s).\n${attemptLines(run)}`,
+    `❌ *${run.job}* failed after ${run.attempts.length} attempt(s).${run.endReason ? ` It was ${run.endReason}.` : ''}\n${attemptLines(run)}`,
     `run \`${run.id}\` · dead letter \`${deadLetterId}\` · \`glidepath dlq replay ${deadLetterId}\` runs it again`,
     run.slackChannel,
   );

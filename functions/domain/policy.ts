@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { Duration } from './duration';
 import { parseRepository } from './image';
+import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, MIN_TAG_HEX } from './tags';
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
 
@@ -39,7 +40,8 @@ const Latency = z.strictObject({
   maxMs: z.number().positive(),
   maxRatio: z.number().min(1),
 });
-const Analysis = z.strictObject({
+/** The judge's settings, as the policy resolves them (also the plan's `analysis`). */
+export const Analysis = z.strictObject({
   minRequests: z.number().int().min(1),
   maxExtensions: z.number().int().min(0).max(50),
   onInconclusive: z.enum(['fail', 'hold']),
@@ -125,8 +127,17 @@ const SlackTarget = z.strictObject({
   channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"'),
 });
 
+// A service also needs room for its candidate's tag in the tag URL (see ./tags).
+const ServiceName = ResourceName.superRefine((name, ctx) => {
+  if (name.length > MAX_SERVICE_NAME_WITH_TAG)
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected at most ${MAX_SERVICE_NAME_WITH_TAG} characters: Cloud Run limits a traffic tag and the service name together to ${MAX_TAG_AND_SERVICE} characters, and Glidepath's candidate tag needs at least ${MAX_TAG_AND_SERVICE - MAX_SERVICE_NAME_WITH_TAG} ("${GLIDEPATH_TAG_PREFIX}" and ${MIN_TAG_HEX} hex of the digest), got ${name} (${name.length} characters)`,
+    });
+});
+
 const Service = z.strictObject({
-  name: ResourceName,
+  name: ServiceName,
   project: ProjectId,
   image: Repository,
   tags: z.array(TagPattern).optional(),

@@ -8,7 +8,7 @@
  * when its heartbeat (the record's `updatedAt`, written by every action)
  * is older than the longest quiet period its plan allows.
  */
-import type { RolloutPlan } from './plan';
+import { readPlan, type RolloutPlan } from './plan';
 import { isTerminal, type RolloutRecord } from './records';
 
 /** Workflows execution states, plus MISSING (not found) and UNKNOWN (no data: assume alive). */
@@ -74,7 +74,7 @@ export function diagnose(
 ): Diagnosis {
   if (rollout.queuedBehind) return { stuck: false, why: `queued behind ${rollout.queuedBehind}` };
   const finish = !isTerminal(rollout.status);
-  const plan = rollout.plan as unknown as RolloutPlan;
+  const read = readPlan(rollout);
 
   if (!rollout.executionName) {
     if (finish) {
@@ -91,6 +91,10 @@ export function diagnose(
   }
 
   const state = execution?.state ?? 'UNKNOWN';
+  // Every action of its execution would fail on it: take the regions back now.
+  if ('corrupt' in read)
+    return { stuck: true, reason: read.corrupt, cancelExecution: !ENDED.has(state), finish };
+  const { plan } = read;
   if (ENDED.has(state)) {
     const how =
       state === 'MISSING'

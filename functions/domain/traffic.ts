@@ -7,6 +7,7 @@
  * 0% if their revision no longer serves); `gp-` tags are Glidepath's own.
  */
 import type { ServiceSnapshot, TrafficTarget } from '../ports';
+import { GLIDEPATH_TAG_PREFIX } from './tags';
 
 /** A revision and its share, with LATEST resolved to the revision it meant. */
 export interface Share {
@@ -14,7 +15,8 @@ export interface Share {
   percent: number;
 }
 
-export const isGlidepathTag = (tag: string | undefined): boolean => Boolean(tag?.startsWith('gp-'));
+export const isGlidepathTag = (tag: string | undefined): boolean =>
+  Boolean(tag?.startsWith(GLIDEPATH_TAG_PREFIX));
 
 /** The current traffic with LATEST resolved to the latest ready revision. */
 export function resolvedTargets(snapshot: ServiceSnapshot): Array<TrafficTarget & { revision: string }> {

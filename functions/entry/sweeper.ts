@@ -1,7 +1,8 @@
 /**
  * Cloud Function `sweeper` (HTTP), called by Cloud Scheduler with its OIDC
  * identity: finds stuck rollouts and restores the safe state, then re-sends
- * queued Slack notices (functions/usecases/sweep.ts). Answers the report.
+ * queued Slack notices (functions/usecases/sweep.ts), then ends job runs
+ * whose workflow died (functions/usecases/job-sweep.ts). Answers the report.
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -9,6 +10,8 @@ import { checkCaller } from '../shared/caller';
 import { fromSdkError } from '../shared/errors';
 import { sweep } from '../usecases/sweep';
 import { rolloutDeps } from '../actions/rollout';
+import { jobActionDeps } from '../actions/jobs';
+import { sweepJobRuns } from '../usecases/job-sweep';
 import { runtime } from './runtime';
 
 export async function sweeper(req: Request, res: Response): Promise<void> {
@@ -23,23 +26,29 @@ export async function sweeper(req: Request, res: Response): Promise<void> {
     return;
   }
   const log = rt.log.child({ component: 'sweeper' });
+  const settings = {
+    heartbeatGraceSeconds: rt.config.GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS,
+    launchGraceSeconds: rt.config.GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS,
+  };
   try {
-    const report = await sweep({
-      ...rolloutDeps({ rt, log }),
-      outbox: rt.outbox,
-      settings: {
-        heartbeatGraceSeconds: rt.config.GLIDEPATH_SWEEP_HEARTBEAT_GRACE_SECONDS,
-        launchGraceSeconds: rt.config.GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS,
-      },
+    const report = await sweep({ ...rolloutDeps({ rt, log }), outbox: rt.outbox, settings });
+    const jobRuns = await sweepJobRuns({
+      ...jobActionDeps({ rt, log }),
+      store: rt.jobStore,
+      launcher: rt.launcher,
+      settings,
     });
     log.info('sweep finished', {
       checked: report.checked,
       recovered: report.recovered.length,
       errors: report.errors.length,
+      jobRunsChecked: jobRuns.checked,
+      jobRunsEnded: jobRuns.recovered.length,
+      jobRunErrors: jobRuns.errors.length,
       outboxDelivered: report.outbox.delivered,
       outboxPending: report.outbox.pending,
     });
-    res.status(report.errors.length ? 503 : 200).json(report);
+    res.status(report.errors.length || jobRuns.errors.length ? 503 : 200).json({ ...report, jobRuns });
   } catch (err) {
     const e = fromSdkError(err, 'sweep');
     log.error('sweep failed', { error: e.message });

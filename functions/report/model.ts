@@ -6,7 +6,7 @@
  */
 import type { DoraFigures } from '../domain/dora';
 import type { LookRecord, LookSeries } from '../domain/looks';
-import type { RolloutPlan } from '../domain/plan';
+import { readPlan, type RolloutPlan } from '../domain/plan';
 import type { RegionRecord, RolloutRecord } from '../domain/records';
 
 /** A rollout event as stored in rollouts/{id}/events. */
@@ -208,7 +208,9 @@ function regionReport(
 
 export function reportModel(input: ReportInput): ReportModel {
   const { rollout: r } = input;
-  const plan = r.plan as unknown as RolloutPlan | undefined;
+  // A corrupt plan still gets its report, without the plan's order and bake times.
+  const stored = readPlan(r);
+  const plan = 'plan' in stored ? stored.plan : undefined;
   const start = ms(r.createdAt);
   const end = r.endedAt ? ms(r.endedAt) : input.now.getTime();
   // Regions in the plan's wave order, then any other the record holds.

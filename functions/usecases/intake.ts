@@ -9,7 +9,7 @@ import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
 import { rolloutLabels } from '../domain/labels';
-import { buildPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
+import { buildPlan, readPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
 import type { Logger } from '../shared/log';
@@ -17,7 +17,7 @@ import { recordRejection, type DeadLetterDeps } from './dead-letter';
 
 export interface IntakeDeps {
   policy: Policy;
-  store: Pick<RolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
+  store: Pick<RolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'finish'>;
   /** Where rejected messages are recorded (shared with the job trigger). */
   deadLetters: DeadLetterDeps['store'];
   launcher: WorkflowLauncher;
@@ -110,7 +110,7 @@ async function admitOne(
       image: plan.image,
       digest: request.digest,
       source: request.source,
-      plan: plan as unknown as Record<string, unknown>,
+      plan: { ...plan },
       ...(request.tag ? { tag: request.tag } : {}),
       ...(messageId ? { messageId } : {}),
       ...(request.reason ? { reason: request.reason } : {}),
@@ -128,7 +128,7 @@ async function admitOne(
   const log = parentLog.child({ service: request.service.name });
 
   if (admission.kind === 'started') {
-    await launch(deps, admission.rollout, admission.rollout.plan as unknown as RolloutPlan, log, channel);
+    await launch(deps, admission.rollout, plan, log, channel);
     if (admission.superseded) {
       const old = admission.superseded;
       // The old execution is not cancelled: at its next action it gets HTTP 409 and
@@ -148,7 +148,14 @@ async function admitOne(
       !r.queuedBehind &&
       (await deps.store.claimLaunch(r.id, deps.clock.now()))
     ) {
-      await launch(deps, r, r.plan as unknown as RolloutPlan, log, channel);
+      const stored = readPlan(r);
+      if ('corrupt' in stored) {
+        // Redelivering cannot mend it: the rollout ends here, with the field named.
+        await deps.store.finish(r.id, 'FAILED', stored.corrupt, deps.clock.now());
+        log.error('rollout not started: corrupt plan', { rolloutId: r.id, reason: stored.corrupt });
+        return { admission, resumed: false };
+      }
+      await launch(deps, r, stored.plan, log, channel);
       return { admission, resumed: true };
     }
   }

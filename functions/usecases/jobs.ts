@@ -320,6 +320,7 @@ export async function attemptStatus(
 
 /** `job J failed after N attempt(s) [class]: error`, and why it stopped early when it did. */
 function failedRunReason(run: JobRunRecord): string {
+  if (run.endReason) return `job ${run.job} ${run.endReason}`;
   const last = run.attempts.at(-1);
   const early =
     last?.failureClass && last.retried === false && run.attempts.length < run.retry.maxAttempts
@@ -338,9 +339,10 @@ export async function finishRun(
   deps: JobActionDeps,
   runId: string,
   result: 'SUCCEEDED' | 'FAILED',
+  endReason?: string,
 ): Promise<{ status: JobRunRecord['status']; deadLetterId?: string }> {
   const now = deps.clock.now();
-  let run = await deps.store.finishRun(runId, result, now);
+  let run = await deps.store.finishRun(runId, result, now, endReason);
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);

@@ -20,7 +20,7 @@ import type {
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import type { RolloutPlan } from '../domain/plan';
+import { readPlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
@@ -64,8 +64,11 @@ export class RolloutStopped extends Error {}
 
 const OPERATION_TIMEOUT_MS = 5 * 60_000;
 
+/** The stored plan; a corrupt one is a permanent error that fails the region with the field named. */
 function planOf(rollout: RolloutRecord): RolloutPlan {
-  return rollout.plan as unknown as RolloutPlan;
+  const read = readPlan(rollout);
+  if ('corrupt' in read) throw new GlidepathError('invalid', read.corrupt);
+  return read.plan;
 }
 
 function refOf(rollout: RolloutRecord, region: string): ServiceRef {

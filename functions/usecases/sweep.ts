@@ -9,7 +9,7 @@
  * same idempotent, slot-checked operation the workflow itself uses.
  */
 import { diagnose, type SweepSettings } from '../domain/sweep';
-import type { RolloutPlan } from '../domain/plan';
+import { readPlan } from '../domain/plan';
 import { isRegionBusy } from '../domain/records';
 import type { FlushReport, NoticeOutbox } from '../ports';
 import { complete, rollbackRegion, type RolloutDeps } from './rollout';
@@ -69,16 +69,17 @@ async function sweepRollout(deps: SweepDeps, rolloutId: string): Promise<SweptRo
   if (diagnosis.cancelExecution && rollout.executionName) await deps.launcher.cancel(rollout.executionName);
 
   const reason = `recovered by the sweeper: ${diagnosis.reason}`;
-  const plan = rollout.plan as unknown as RolloutPlan;
+  // A corrupt plan says nothing reliable about promoted regions: they are left as they are.
+  const stored = readPlan(rollout);
+  const includePromoted = 'plan' in stored && stored.plan.rollbackPromotedRegions;
   const service = await deps.store.getService(rollout.service);
   const regions = Object.keys(rollout.regions).filter(
     (r) =>
       service?.candidates[r] === rolloutId ||
       isRegionBusy(rollout.regions[r].status) ||
-      (plan.rollbackPromotedRegions && diagnosis.finish && rollout.regions[r].status === 'PROMOTED'),
+      (includePromoted && diagnosis.finish && rollout.regions[r].status === 'PROMOTED'),
   );
-  for (const region of regions)
-    await rollbackRegion(deps, rolloutId, region, reason, { includePromoted: plan.rollbackPromotedRegions });
+  for (const region of regions) await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
   if (diagnosis.finish) await complete(deps, rolloutId, 'FAILED', reason);
   return { rolloutId, service: rollout.service, reason: diagnosis.reason, regions };
 }

@@ -117,6 +117,26 @@ test("a traffic target naming an unknown revision fails the operation with INTER
   expect((await current()).terminalCondition).toMatchObject({ state: 'CONDITION_SUCCEEDED' });
 });
 
+test("a traffic tag and service name longer than 46 characters together are rejected with Cloud Run's wording", async () => {
+  const svc = await current();
+  const serving = svc.latestReadyRevision!.split('/').pop()!;
+  const tag = 't'.repeat(44); // 44 + "svc" = 47
+  const err = await rpcError(
+    h.services.updateService({
+      service: { ...svc, traffic: [{ type: REVISION, revision: serving, percent: 100, tag }] },
+    }),
+  );
+  expect(err).toEqual({
+    code: INVALID_ARGUMENT,
+    details: `service.traffic[0].tag: traffic tag '${tag}' and service name 'svc' together are too long. Combined traffic tag and service name cannot exceed 46 characters.`,
+  });
+  // 43 + 3 = 46 fits.
+  const [op] = await h.services.updateService({
+    service: { ...svc, traffic: [{ type: REVISION, revision: serving, percent: 100, tag: 't'.repeat(43) }] },
+  });
+  await op.promise();
+});
+
 test('a duplicate tag is rejected', async () => {
   const svc = await current();
   const err = await rpcError(

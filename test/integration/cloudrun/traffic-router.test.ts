@@ -8,7 +8,12 @@ import {
 } from '../../../functions/adapters/cloudrun';
 import { GlidepathError } from '../../../functions/shared/errors';
 import type { ServiceSnapshot, TrafficTarget } from '../../../functions/ports';
-import { createService, ref, serviceName, startHarness, type Harness } from './helpers';
+import { buildPlan, rolloutId } from '../../../functions/domain/plan';
+import { parsePolicy } from '../../../functions/domain/policy';
+import { withCandidateAtZero } from '../../../functions/domain/traffic';
+import { createService, ref, serviceName, startHarness, PROJECT, REGION, type Harness } from './helpers';
+
+const REPO = 'us-docker.pkg.dev/test-project/apps/api';
 
 let h: Harness;
 let router: CloudRunTrafficRouter;
@@ -240,6 +245,35 @@ test('a revision whose container fails to start never becomes Ready, and the sta
     timeoutMs: 5000,
   });
   expect((await router.getRevision(ref('broken'), 'broken-v2'))?.ready).toBe('false');
+});
+
+test("the candidate tag of a long service name fits Cloud Run's 46 characters for tag and name", async () => {
+  // 35 characters: `gp-` and 12 hex of the digest (15) would make 50.
+  const service = `long-${'n'.repeat(30)}`;
+  await createService(h.services, service);
+  const digest = `sha256:${'0123456789abcdef'.repeat(4)}`;
+  const request = {
+    service: {
+      ...parsePolicy({ services: [{ name: service, project: PROJECT, image: REPO, waves: [[REGION]] }] })
+        .services[0],
+    },
+    repository: REPO,
+    digest,
+    source: 'gcr' as const,
+  };
+  const plan = buildPlan(request, rolloutId(service, digest, new Date()));
+  const candidate = `${service}-cand`;
+  const deployed = await router.deployRevision(ref(service), {
+    image: plan.image,
+    revisionName: candidate,
+    plan: (current) => withCandidateAtZero(current, candidate, plan.revisionTag),
+    timeoutMs: 5000,
+  });
+  expect(plan.revisionTag).toBe('gp-01234567');
+  expect(deployed.tagUrls[plan.revisionTag]).toMatch(new RegExp(`/t/${REGION}/${service}/gp-01234567$`));
+  // Another digest gets another tag.
+  const other = buildPlan({ ...request, digest: `sha256:${'fedcba9876543210'.repeat(4)}` }, 'x');
+  expect(other.revisionTag).toBe('gp-fedcba98');
 });
 
 test('getRevision reports a Ready revision and undefined for an unknown one', async () => {

@@ -32,10 +32,15 @@ import type { DeadLetterRecord } from '../../../functions/domain/records';
 import '../../../functions/entry/actions';
 import '../../../functions/entry/job-trigger';
 import '../../../functions/entry/dead-letter';
+import '../../../functions/entry/sweeper';
+import { ExecutionsClient as WorkflowExecutionsClient } from '@google-cloud/workflows';
+import { mintOidcToken } from '../../../functions/shared/oidc';
+import type { JobSweepReport } from '../../../functions/usecases/job-sweep';
 
 const REGION = 'us-central1';
 const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
 const OIDC_SECRET = 'jobs-test-secret';
+const SCHEDULER_SA = 'glidepath-scheduler@test.iam.gserviceaccount.com';
 /** A 30 s backoff sleeps 0.6 s; a 10 s status poll 0.2 s. */
 const SLEEP_SCALE = 50;
 const JOB_IDS = [
@@ -45,6 +50,7 @@ const JOB_IDS = [
   'locked-export',
   'every-class',
   'stuck-report',
+  'orphaned-report',
 ];
 /** Every sleep the workflows asked for (ms, scaled): the backoff schedule without wall-clock bounds. */
 let sleeps: number[] = [];
@@ -61,10 +67,12 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   let store: FirestoreJobStore;
   let deadLetters: FirestoreDeadLetterStore;
   const logs: Array<Record<string, unknown>> = [];
+  let sweeper: HostedFunction;
+  let policyFile: string;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-jobs-'));
-    const policyFile = join(dir, 'glidepath.yaml');
+    policyFile = join(dir, 'glidepath.yaml');
     const job = (name: string, retry: string, extra = '') =>
       `  - { name: ${name}, project: ${projectId}, region: ${REGION}, schedule: '0 2 * * *', timeout: 60s, retry: ${retry}${extra} }`;
     writeFileSync(
@@ -78,13 +86,14 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
         job(
           'every-class',
           '{ maxAttempts: 6, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
-          ', overridable: { env: [MODE] }',
+          ', overridable: { args: true, env: [MODE] }',
         ),
         job(
           'stuck-report',
           '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }',
           ', timeout: 20s',
         ).replace('timeout: 60s, ', ''),
+        job('orphaned-report', '{ maxAttempts: 2, initialBackoff: 10s, multiplier: 1, maxBackoff: 10s }'),
       ].join('\n'),
     );
     cloudRun = await startCloudRunEmulator();
@@ -123,6 +132,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
       GLIDEPATH_WORKFLOWS_ENDPOINT: workflows.host,
       GLIDEPATH_RUN_ENDPOINT: cloudRun.grpcHost,
       GLIDEPATH_WORKFLOW_SA: SA,
+      GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: OIDC_SECRET,
       SLACK_WEBHOOK_URL: slack.url,
     });
@@ -130,7 +140,8 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
 
     const trigger = await hostFunction('jobTrigger');
     const deadLetter = await hostFunction('deadLetter');
-    fns.push(trigger, deadLetter);
+    sweeper = await hostFunction('sweeper');
+    fns.push(trigger, deadLetter, sweeper);
     // An endpoint that never acknowledges: its messages can only end on the dead-letter topic.
     failing = createServer((_req, res) => res.writeHead(500).end());
     await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
@@ -381,6 +392,73 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     expect(await store.getRun(`every-class-m${refusedId}`)).toBeUndefined();
   });
 
+  /** Calls the sweeper function once, as Cloud Scheduler does; returns the job-run part of its report. */
+  const sweepJobRuns = async (): Promise<JobSweepReport> => {
+    const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: sweeper.url, secret: OIDC_SECRET });
+    const res = await fetch(sweeper.url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { jobRuns: JobSweepReport }).jobRuns;
+  };
+
+  it('the sweeper ends a job run whose workflow execution died: reason, dead letter, Slack', async () => {
+    cloudRun.setJobOutcomes(jobName('orphaned-report'), ['hang']);
+    const messageId = await publish('glidepath-job-triggers', { job: 'orphaned-report' });
+    const runId = `orphaned-report-m${messageId}`;
+    const running = await waitFor(
+      async () => {
+        const run = await store.getRun(runId);
+        return run?.executionName && run.attempts[0]?.result === 'RUNNING' ? run : undefined;
+      },
+      { timeoutMs: 20_000, what: `attempt 1 of ${runId} to run`, intervalMs: 100 },
+    );
+    // The workflow execution dies: cancelled from outside, its finish never runs.
+    const workflowExecutions = new WorkflowExecutionsClient(
+      localClientOptions(workflows.host) as ClientOptions,
+    );
+    try {
+      await workflowExecutions.cancelExecution({ name: running.executionName! });
+    } finally {
+      await workflowExecutions.close();
+    }
+
+    const report = await sweepJobRuns();
+    expect(report.recovered).toEqual([
+      {
+        jobRunId: runId,
+        job: 'orphaned-report',
+        reason: expect.stringMatching(/^workflow execution .* is CANCELLED/),
+        deadLetterId: `job-failed-${runId}`,
+      },
+    ]);
+    const ended = await store.getRun(runId);
+    expect(ended).toMatchObject({
+      status: 'FAILED',
+      endReason: expect.stringMatching(/^ended by the sweeper: workflow execution .* is CANCELLED/),
+    });
+    expect(ended?.attempts.map((a) => [a.result, a.retried])).toEqual([['FAILED', false]]);
+    // Nobody watched the Cloud Run execution any more: it was cancelled too.
+    const executions = new ExecutionsClient(localClientOptions(cloudRun.grpcHost) as ClientOptions);
+    try {
+      const [execution] = await executions.getExecution({ name: running.attempts[0].executionName });
+      expect(execution.cancelledCount).toBe(1);
+    } finally {
+      await executions.close();
+    }
+    const letter = await deadLetter(`job-failed-${runId}`);
+    expect(letter.reason).toMatch(
+      /^job orphaned-report ended by the sweeper: workflow execution .* is CANCELLED/,
+    );
+    await waitFor(() => slack.posts.some((p) => p.text.includes(runId)), {
+      timeoutMs: 5000,
+      what: 'the failure message',
+    });
+    expect(JSON.stringify(slack.posts.find((p) => p.text.includes(runId))?.blocks)).toContain(
+      'It was ended by the sweeper',
+    );
+    // A second sweep finds nothing left to do.
+    expect((await sweepJobRuns()).recovered).toEqual([]);
+  });
+
   /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
   const cli = async (operator: string, ...args: string[]) => {
     const out: string[] = [];
@@ -402,6 +480,33 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
     process.exitCode = undefined;
     return { out: out.join(''), err: err.join(''), code };
   };
+
+  it('`jobs run --args … --env K=V` publishes a trigger with those overrides', async () => {
+    cloudRun.setJobOutcomes(jobName('every-class'), ['succeed']);
+    const published = await cli(
+      'alice@example.com',
+      'jobs',
+      'run',
+      'every-class',
+      '--config',
+      policyFile,
+      '--env',
+      'MODE=nightly',
+      '--json',
+      '--args',
+      '--day',
+      '2026-03-01',
+    );
+    expect(published.code).toBe(0);
+    const { runId } = JSON.parse(published.out) as { runId: string };
+    const run = await finishedRun(runId);
+    expect(run).toMatchObject({
+      status: 'SUCCEEDED',
+      trigger: 'manual',
+      overrides: { args: ['--day', '2026-03-01'], env: { MODE: 'nightly' } },
+      message: { attributes: { requestedBy: 'alice@example.com' } },
+    });
+  });
 
   it('replays a dead letter from the CLI into a new run once, and refuses a second replay', async () => {
     expect(jobFailed).toBeDefined();

@@ -103,6 +103,9 @@ describe('intake starts an execution with valid labels for a long rollout id', (
       },
       claimLaunch: async () => true,
       releaseLaunch: async () => undefined,
+      finish: async () => {
+        throw new Error('no rollout of this test is finished by intake');
+      },
       recordExecution: async () => undefined,
     },
     deadLetters: {} as IntakeDeps['deadLetters'],

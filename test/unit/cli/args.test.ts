@@ -92,6 +92,10 @@ describe('command line', () => {
       ['simulate', '--config', POLICY, '--profiles', PROFILES, '--push', `${API}:v1`, '--speed', '-1'],
       /--speed/,
     ],
+    [
+      ['jobs', 'run', 'nightly-report', '--config', POLICY, '--project', 'p', '--env', 'TOKEN=x'],
+      /^overrides\.env: job nightly-report allows overriding MODE \(jobs\[\]\.overridable\.env\), got "TOKEN"$/,
+    ],
   ])('%j is a usage error', async (args, message) => {
     const saved = process.env.GLIDEPATH_PROJECT;
     delete process.env.GLIDEPATH_PROJECT;

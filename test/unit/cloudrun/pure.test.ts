@@ -29,11 +29,14 @@ describe('traffic validation', () => {
   const revisions = new Set(['api-1', 'api-2']);
   test('accepts a split that sums to 100 with unique tags', () => {
     expect(() =>
-      validateTraffic([
-        { type: REVISION, revision: 'api-1', percent: 90 },
-        { type: REVISION, revision: 'api-2', percent: 10, tag: 'canary' },
-        { type: LATEST, percent: 0, tag: 'latest' },
-      ]),
+      validateTraffic(
+        [
+          { type: REVISION, revision: 'api-1', percent: 90 },
+          { type: REVISION, revision: 'api-2', percent: 10, tag: 'canary' },
+          { type: LATEST, percent: 0, tag: 'latest' },
+        ],
+        'api',
+      ),
     ).not.toThrow();
   });
   test.each([
@@ -61,7 +64,7 @@ describe('traffic validation', () => {
       'service.traffic[0].tag: "Bad_Tag" is not a valid tag',
     ],
   ])('rejects %j', (traffic, message) => {
-    expect(() => validateTraffic(traffic)).toThrow(message);
+    expect(() => validateTraffic(traffic, 'api')).toThrow(message);
   });
   test("a target naming a missing revision is left to the operation, with Cloud Run's message", () => {
     expect(missingRevision([{ type: REVISION, revision: 'api-1', percent: 100 }], revisions)).toBeUndefined();

@@ -89,6 +89,40 @@ describe('policy file', () => {
     expect(problems(doc)).toContain(expected);
   });
 
+  describe("service names, as Cloud Run validates them, within the tag URL's 46 characters", () => {
+    it.each([
+      ['9api', 'expected a Cloud Run name'],
+      ['api-', 'expected a Cloud Run name'],
+      ['Api', 'expected a Cloud Run name'],
+      ['api_v2', 'expected a Cloud Run name'],
+    ])('refuses %j', (name, message) => {
+      expect(problems({ services: [{ ...base, name }] })).toContain(`services[0].name: ${message}`);
+    });
+
+    it('accepts a name of 37 characters, whose candidate tag fits', () => {
+      expect(
+        parsePolicy({ services: [{ ...base, name: `a${'b'.repeat(36)}` }] }).services[0].name,
+      ).toHaveLength(37);
+    });
+
+    it('refuses a name of 38 characters at load, naming the limit', () => {
+      const name = `a${'b'.repeat(37)}`;
+      expect(problems({ services: [{ ...base, name }] })).toContain(
+        `services[0].name: expected at most 37 characters: Cloud Run limits a traffic tag and the service name together to 46 characters, and Glidepath's candidate tag needs at least 9 ("gp-" and 6 hex of the digest), got ${name} (38 characters)`,
+      );
+    });
+
+    it("keeps jobs at Cloud Run's own 49 characters: they have no tag URL", () => {
+      const job = {
+        name: `j${'o'.repeat(48)}`,
+        project: 'my-project',
+        region: 'us-central1',
+        schedule: '0 2 * * *',
+      };
+      expect(parsePolicy({ jobs: [job] }).jobs[0].name).toHaveLength(49);
+    });
+  });
+
   it('reports a YAML syntax error instead of throwing something opaque', () => {
     expect(() => parsePolicyYaml('services: [')).toThrow(/expected YAML/);
   });

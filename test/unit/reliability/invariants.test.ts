@@ -195,14 +195,24 @@ describe('every failure has a reason and a Slack notice', () => {
 });
 
 describe('job runs: one per trigger, as scripted, one execution per attempt', () => {
-  const run = (status: string, attempts: number) =>
+  const run = (status: string, attempts: number, classes = ['network']) =>
     ({
       id: 'r1',
       job: 'nightly',
       status,
-      attempts: Array.from({ length: attempts }, (_, i) => ({ number: i + 1 })),
+      attempts: Array.from({ length: attempts }, (_, i) =>
+        i < classes.length
+          ? { number: i + 1, result: 'FAILED', failureClass: classes[i] }
+          : { number: i + 1 },
+      ),
     }) as unknown as JobRunRecord;
-  const expected = { messageId: 'm', job: 'nightly', status: 'SUCCEEDED' as const, attempts: 2 };
+  const expected = {
+    messageId: 'm',
+    job: 'nightly',
+    status: 'SUCCEEDED' as const,
+    attempts: 2,
+    classes: ['network' as const],
+  };
   it('accepts the scripted outcome', () => {
     expect(checkJobRun(expected, [run('SUCCEEDED', 2)], 2, false, [])).toEqual([]);
   });
@@ -216,10 +226,34 @@ describe('job runs: one per trigger, as scripted, one execution per attempt', ()
     expect(checkJobRun(expected, [run('FAILED', 3)], 3, true, ['❌ Job nightly failed'])[0].detail).toMatch(
       /expected SUCCEEDED after 2/,
     );
-    const failed = { ...expected, status: 'FAILED' as const, attempts: 3 };
+    const failed = { ...expected, status: 'FAILED' as const, attempts: 3, classes: ['network' as const] };
     expect(checkJobRun(failed, [run('FAILED', 3)], 3, false, []).map((v) => v.detail)).toEqual([
       'failed run without a dead-letter record',
       'failed run but Slack never heard of it',
+    ]);
+  });
+  it('flags a killed run that the sweeper did not end', () => {
+    const killed = { ...expected, status: 'FAILED' as const, attempts: 1, classes: [], killed: true };
+    const dead = (endReason?: string) => ({ ...run('FAILED', 1, []), ...(endReason ? { endReason } : {}) });
+    const told = ['❌ Job nightly failed'];
+    expect(
+      checkJobRun(killed, [dead('ended by the sweeper: workflow execution e is CANCELLED')], 1, true, told),
+    ).toEqual([]);
+    expect(checkJobRun(killed, [dead()], 1, true, told)).toEqual([
+      {
+        invariant: 'sweeper-ends-dead-runs',
+        subject: 'job nightly message m',
+        detail: "its job-run execution was killed but the run ended FAILED without the sweeper's reason",
+      },
+    ]);
+  });
+  it('flags a recorded class that does not match the injected cause', () => {
+    expect(checkJobRun(expected, [run('SUCCEEDED', 2, ['exit-code'])], 2, false, [])).toEqual([
+      {
+        invariant: 'failure-class',
+        subject: 'job nightly message m',
+        detail: 'expected failure classes [network], recorded [exit-code]',
+      },
     ]);
   });
 });

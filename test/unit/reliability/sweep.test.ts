@@ -1,14 +1,32 @@
 import { diagnose, quietSeconds, DEFAULT_SWEEP_SETTINGS } from '../../../functions/domain/sweep';
 import { RolloutRecord } from '../../../functions/domain/records';
+import type { RolloutPlan } from '../../../functions/domain/plan';
 
 const NOW = new Date('2026-11-22T12:00:00Z');
 const ago = (seconds: number): string => new Date(NOW.getTime() - seconds * 1000).toISOString();
-const plan = {
+const plan: RolloutPlan = {
+  rolloutId: 'api-abc',
+  service: 'api',
+  project: 'p',
+  image: 'us-docker.pkg.dev/p/apps/api@sha256:' + 'a'.repeat(64),
+  digest: 'sha256:' + 'a'.repeat(64),
+  revisionTag: 'gp-aaaaaaaaaaaa',
+  waves: [{ regions: ['us-central1'] }],
+  maxParallelRegions: 10,
   steps: [
     { percent: 10, bakeSeconds: 600 },
     { percent: 50, bakeSeconds: 1800 },
   ],
+  analysis: {
+    minRequests: 200,
+    maxExtensions: 3,
+    onInconclusive: 'fail',
+    errorRate: { maxAbsolute: 0.01, maxIncrease: 0.005 },
+    latency: { percentile: 99, maxMs: 1000, maxRatio: 1.25 },
+  },
   smoke: { path: '/health', expectStatus: 200, attempts: 3, timeoutSeconds: 5 },
+  rollbackPromotedRegions: false,
+  source: 'gcr',
 };
 
 function rollout(extra: Record<string, unknown> = {}): RolloutRecord {
@@ -29,6 +47,16 @@ function rollout(extra: Record<string, unknown> = {}): RolloutRecord {
 }
 
 describe('the sweeper decision', () => {
+  it('takes back a rollout whose stored plan is corrupt, naming the field, instead of throwing', () => {
+    const d = diagnose(rollout({ plan: {} }), { state: 'ACTIVE' }, NOW);
+    expect(d).toMatchObject({ stuck: true, cancelExecution: true, finish: true });
+    expect(d.stuck && d.reason).toMatch(/^the stored plan of rollout api-abc is corrupt: .*plan\.steps/);
+    const badStep = { ...plan, steps: [{ percent: 'ten', bakeSeconds: 600 }] };
+    const e = diagnose(rollout({ plan: badStep }), { state: 'FAILED' }, NOW);
+    expect(e).toMatchObject({ stuck: true, cancelExecution: false, finish: true });
+    expect(e.stuck && e.reason).toMatch(/plan\.steps\[0\]\.percent: expected number.*got "ten"/);
+  });
+
   it('leaves a rollout alone while its execution is active and its heartbeat fresh', () => {
     expect(diagnose(rollout(), { state: 'ACTIVE' }, NOW)).toMatchObject({ stuck: false });
   });

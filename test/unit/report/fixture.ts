@@ -4,6 +4,7 @@
  * after an extension) and FAILed at 50% on 5xx; europe-west1 PASSed at 10%
  * and was rolled back with the rest. Every figure is written out here.
  */
+import type { RolloutPlan } from '../../../functions/domain/plan';
 import { doraFigures } from '../../../functions/domain/dora';
 import { lookRecord, type LookRecord } from '../../../functions/domain/looks';
 import type { IntervalObservation } from '../../../functions/domain/observations';
@@ -57,14 +58,23 @@ const look = (
     judgement: { verdict, reasons },
   });
 
-const plan = {
+const plan: RolloutPlan = {
   rolloutId: 'shop-abc',
   service: 'shop',
+  project: 'demo-project',
+  image: 'us-docker.pkg.dev/demo/apps/shop@sha256:' + 'b'.repeat(64),
+  digest: 'sha256:' + 'b'.repeat(64),
+  revisionTag: 'gp-bbbbbbbbbbbb',
   waves: [{ regions: ['us-central1'] }, { regions: ['europe-west1'] }],
+  maxParallelRegions: 10,
   steps: [
     { percent: 10, bakeSeconds: 120 },
     { percent: 50, bakeSeconds: 120 },
   ],
+  analysis: SETTINGS,
+  smoke: { path: '/health', expectStatus: 200, attempts: 3, timeoutSeconds: 5 },
+  rollbackPromotedRegions: false,
+  source: 'gcr',
 };
 
 export const ROLLOUT = RolloutRecord.parse({
