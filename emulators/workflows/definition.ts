@@ -14,6 +14,7 @@ import {
   compileNode,
   parseExpression,
 } from './expr';
+import { checkScopes } from './scopes';
 import { DEFAULT_RETRY_POLICIES, STDLIB } from './stdlib';
 import { Double, type Value, type ValueMap, isMap } from './values';
 
@@ -131,7 +132,10 @@ export function compileWorkflow(source: string): Program {
   } catch (err) {
     throw new WorkflowDefinitionError(`not valid YAML or JSON: ${(err as Error).message}`);
   }
-  return new Compiler(doc).program();
+  const compiler = new Compiler(doc);
+  const program = compiler.program();
+  checkScopes(compiler.raw);
+  return program;
 }
 
 /** YAML floats (`2.0`, `1e3`) become Workflows doubles rather than JS numbers. */
@@ -145,7 +149,7 @@ const doubleTag = {
 
 class Compiler {
   private readonly subworkflowNames: Set<string>;
-  private readonly raw: Record<string, unknown>;
+  readonly raw: Record<string, unknown>;
 
   constructor(doc: unknown) {
     if (Array.isArray(doc)) this.raw = { main: { steps: doc } };

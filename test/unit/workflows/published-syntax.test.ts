@@ -194,3 +194,94 @@ describe("constructs Google's samples use deploy (workflows-samples, checked by 
     expect((await succeed(ret(expr))).result).toBe(expected);
   });
 });
+
+describe('deploy-time scoping (syntax/parallel-steps "Shared variables"; the parallel_shared_variables sample)', () => {
+  const parallel = (branchStep: string): string => `
+- init:
+    assign:
+      - input: ["apples", "oranges"]
+      - my_result: {}
+- fan:
+    parallel:
+      shared: [my_result]
+      branches:
+        - one:
+            steps:
+              - s1:
+                  assign:
+                    - my_result["one"]: \${input[0]}
+                    - temp2: "foo"
+        - two:
+            steps:
+${branchStep}
+- r:
+    return: \${my_result}
+`;
+  test('a branch writes a shared variable and its own locals', async () => {
+    const run = await succeed(
+      parallel('              - s2:\n                  assign:\n                    - temp: 2\n'),
+    );
+    expect(run.result).toEqual({ one: 'apples' });
+  });
+
+  test.each([
+    [
+      'writing a parent variable not listed in shared',
+      '              - s2:\n                  assign:\n                    - input: 5\n',
+      'step "s2": variable "input" is assigned in a parallel branch but belongs to the enclosing scope and is not listed in "shared"',
+    ],
+    [
+      'writing into a non-shared parent map by key',
+      '              - s2:\n                  assign:\n                    - input[0]: "pears"\n',
+      'step "s2": variable "input" is assigned in a parallel branch',
+    ],
+    [
+      'reading a variable defined only in a sibling branch',
+      '              - s2:\n                  assign:\n                    - temp: ${temp2}\n',
+      'step "s2": variable "temp2" is not defined in this scope',
+    ],
+  ])('%s is refused at deploy time, before anything runs', async (_name, branchStep, message) => {
+    await expect(runWorkflow(parallel(branchStep))).rejects.toThrow(WorkflowDefinitionError);
+    await expect(runWorkflow(parallel(branchStep))).rejects.toThrow(message);
+  });
+
+  test('reading a variable assigned nowhere is refused at deploy time', () =>
+    rejected(
+      '- a:\n    assign:\n      - x: 1\n- r:\n    return: ${x + y}\n',
+      'step "r": variable "y" is not defined',
+    ));
+
+  test('subworkflow params, loop variables, call results and except.as are defined', async () => {
+    const run = await succeed(`
+main:
+  steps:
+    - c:
+        call: twice
+        args:
+          n: 2
+        result: out
+    - t:
+        try:
+          raise: "x"
+        except:
+          as: e
+          steps:
+            - loop:
+                for:
+                  value: v
+                  in: [1]
+                  steps:
+                    - s:
+                        assign:
+                          - out: \${out + v}
+    - r:
+        return: \${[out, e]}
+twice:
+  params: [n]
+  steps:
+    - r:
+        return: \${n * 2}
+`);
+    expect(run.result).toEqual([5, 'x']);
+  });
+});
