@@ -18,6 +18,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { Firestore } from '@google-cloud/firestore';
 import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
+import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/domain/analysis/looks';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackSink } from './slack-sink';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
@@ -49,7 +50,10 @@ export interface LocalCloudOptions {
   projectId?: string;
   location?: string;
   policyFile: string;
-  /** Divides every workflow sleep (bake times, backoffs): 60 makes a 5-minute bake last 5 s. */
+  /**
+   * Divides every workflow sleep (bake times, backoffs) and Cloud Monitoring's
+   * delay: 60 makes a 5-minute bake last 5 s, and the 180 s ingestion delay 3 s.
+   */
   speed?: number;
   cloudRun?: CloudRunEmulatorOptions;
   /** Where Glidepath's structured logs go; default: dropped. */
@@ -120,9 +124,15 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       stops.push(() => google!.stop());
     }
     const faults = new FaultInjector(opts.faultSeed ?? 1);
+    const speed = opts.speed ?? 1;
     // Signs every local ID token: the workflows' and the scheduler's calls, the smoke test, the load.
     const oidcSecret = randomBytes(24).toString('hex');
     const cloudRun = await startCloudRunEmulator({
+      // Cloud Monitoring's documented delay, on by default, in the local cloud's time.
+      ingestionDelayMs: (INGESTION_DELAY_SECONDS * 1000) / speed,
+      samplePeriodMs: (SAMPLE_PERIOD_SECONDS * 1000) / speed,
+      // What N× real time would show the judge: N× the requests, from the same distributions.
+      evidencePerRequest: speed,
       ...opts.cloudRun,
       oidcSecret,
       faults,
@@ -143,6 +153,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
       GLIDEPATH_LOCAL_ACTIONS_SA: ACTIONS_SA,
       SLACK_WEBHOOK_URL: slack.url,
+      // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
+      GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
       FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST!,
     };
@@ -166,7 +178,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       },
       serviceAccount: WORKFLOW_SA,
       oidcSecret,
-      sleepScale: opts.speed ?? 1,
+      sleepScale: speed,
       logger: log,
     });
     stops.push(() => workflows.stop());

@@ -120,9 +120,19 @@ async function main(): Promise<void> {
       jobs[0].attempts.length === 3 &&
       jobs[1]?.status === 'FAILED' &&
       Boolean(jobs[1].deadLetterId);
-    const ok = jobsOk && all.length === expected.length && all.every((r, i) => r.status === expected[i]);
+    // The bad image must be rolled back on evidence (FAIL), with the figures in Slack, not for lack of data.
+    const failedOnEvidence =
+      /step \d+ FAIL: /.test(bad.rollouts[0]?.reason ?? '') &&
+      cloud.slack.posts.some(
+        (p) => /rolled back/.test(p.text) && /5xx [\d.]+% vs stable/.test(JSON.stringify(p)),
+      );
+    const ok =
+      jobsOk &&
+      failedOnEvidence &&
+      all.length === expected.length &&
+      all.every((r, i) => r.status === expected[i]);
     out(
-      `\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}`,
+      `\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}${failedOnEvidence ? '' : ' (the bad image was not rolled back on FAIL with its figures in Slack)'}`,
     );
     out(
       `   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`,

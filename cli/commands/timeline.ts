@@ -12,12 +12,13 @@ export function formatTimeline(t: Timeline): string {
   const d = (seconds: number) => (seconds === 0 ? '0s' : formatDuration(seconds));
   const lines = [
     `${t.service}: ${t.waves.length} wave(s), steps ${t.steps.map((s) => `${s.percent}%`).join(' → ')} → 100%`,
-    `  Cloud Monitoring delay ${d(t.ingestionDelaySeconds)}; up to ${t.maxExtensions} extension(s) per step; onInconclusive: ${t.onInconclusive}`,
+    `  Cloud Monitoring delay ${d(t.ingestionDelaySeconds)} after each 60s sample; a look every minute judges the data that has arrived, so a clear regression (a 503 storm) is rolled back within ${d(t.judgedWithinSeconds)} of its start`,
+    `  up to ${t.maxExtensions} extension(s) per step; onInconclusive: ${t.onInconclusive}; the last step passes only once its last minute's data has arrived`,
     `  each region, from its start:`,
     ...t.steps.map(
       (s) =>
         `    step ${s.step}: ${s.percent}% for ${d(s.bakeSeconds)}, starts +${d(s.earliestStartSeconds)}..+${d(s.latestStartSeconds)}; ` +
-        `passes ${d(s.earliestPassSeconds)} in at the earliest; a regression is rolled back within ${d(s.worstRollbackSeconds)}`,
+        `passes ${d(s.earliestPassSeconds)} in at the earliest; a regression not yet significant is rolled back within ${d(s.worstRollbackSeconds)}`,
     ),
     `    promoted +${d(t.regionEarliestSeconds)} at the earliest, +${d(t.regionLatestSeconds)} at the latest`,
     ...t.waves.map(

@@ -57,6 +57,14 @@ export interface FrontDoorOptions {
   metrics: MetricStore;
   /** Cloud Run's invoker check of one service; a refusal never reaches a container. */
   authorize: (region: string, service: string, authorization: string | undefined) => InvokerVerdict;
+  /**
+   * Requests recorded in Monitoring per request served on a service URL
+   * (default 1). The local cloud at --speed N sets N: each real request is
+   * recorded, plus N − 1 statistically generated ones drawn from the same
+   * revision's profile (5xx rate, latency distribution), so that the judge
+   * sees the request counts and distributions of N× real time.
+   */
+  evidencePerRequest?: number;
 }
 
 function listen(server: Server, port: number): Promise<number> {
@@ -116,7 +124,7 @@ export class FrontDoor {
   async addRevision(rev: RevisionRuntime): Promise<string> {
     const live: LiveRevision = {
       ...rev,
-      server: createServer((req, res) => this.serve(live, req, res, req.url ?? '/')),
+      server: createServer((req, res) => this.serve(live, req, res, req.url ?? '/', false)),
       sampleLatency: lognormalSampler(rev.profile.latencyMs, this.opts.random),
       coldStartPending: rev.profile.coldStartMs > 0,
       inFlight: 0,
@@ -178,25 +186,49 @@ export class FrontDoor {
     }
     const live = revision ? this.revisions.get(`${region}/${service}/${revision}`) : undefined;
     if (!live) return send(res, 503, { error: `no ready revision serves ${service} in ${region}` });
-    this.serve(live, req, res, rest.startsWith('/') ? rest : `/${rest}`);
+    this.serve(live, req, res, rest.startsWith('/') ? rest : `/${rest}`, kind !== 't');
   }
 
-  private serve(rev: LiveRevision, req: IncomingMessage, res: ServerResponse, path: string): void {
+  private sampleStatus(p: ServiceProfile): number {
+    if (p.errorRate > 0 && this.opts.random() < p.errorRate) return this.opts.random() < 0.5 ? 500 : 503;
+    return 200;
+  }
+
+  /** The statistically generated requests that stand beside one real one (evidencePerRequest). */
+  private recordGenerated(rev: LiveRevision, atMs: number): void {
+    const extra = (this.opts.evidencePerRequest ?? 1) - 1;
+    const n = Math.floor(extra) + (this.opts.random() < extra % 1 ? 1 : 0);
+    const byStatus = new Map<number, number[]>();
+    for (let i = 0; i < n; i++) {
+      const status = this.sampleStatus(rev.profile);
+      const latencies = byStatus.get(status) ?? [];
+      latencies.push(rev.sampleLatency());
+      byStatus.set(status, latencies);
+    }
+    for (const [responseCode, latenciesMs] of byStatus)
+      this.opts.metrics.inject({ revision: rev.labels, responseCode, atMs, latenciesMs });
+  }
+
+  private serve(
+    rev: LiveRevision,
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    viaService: boolean,
+  ): void {
     req.resume();
     // At max instances the request is refused before any container sees it, so no metric counts it.
     if (rev.inFlight >= rev.capacity) return send(res, 429, { error: NO_AVAILABLE_INSTANCE });
     const startedAt = Date.now();
     const p = rev.profile;
     const pathname = path.split('?')[0];
-    let status = 200;
-    if (pathname === HEALTH_PATH) status = p.healthStatus ?? 200;
-    else if (p.errorRate > 0 && this.opts.random() < p.errorRate)
-      status = this.opts.random() < 0.5 ? 500 : 503;
+    const status = pathname === HEALTH_PATH ? (p.healthStatus ?? 200) : this.sampleStatus(p);
     const latencyMs = rev.sampleLatency();
     // The first request waits for the container to start; request_latencies leaves that wait out.
     const startupMs = rev.coldStartPending ? p.coldStartMs : 0;
     rev.coldStartPending = false;
     this.opts.metrics.recordRequest(rev.labels, status, latencyMs, startedAt);
+    if (viaService && pathname !== HEALTH_PATH) this.recordGenerated(rev, startedAt);
     // The recorded latency is echoed so that tests can compare Monitoring's figures with the truth.
     const body = { revision: rev.labels.revision_name, path, status, latencyMs, startupMs };
     if (!this.opts.simulateLatency) return send(res, status, body);

@@ -31,8 +31,15 @@ export interface CloudRunEmulatorOptions {
   profilesPath?: string;
   /** Time for a new revision to become Ready (or fail), and for traffic changes to apply. Default 300 ms. */
   readyDelayMs?: number;
-  /** Monitoring data becomes visible only this long after it was written. Default 0 (GCP: up to 180 s). */
+  /**
+   * Monitoring data becomes visible this long after the end of the sampling
+   * period that holds it. Default 0 and 0: at once. The local cloud sets
+   * GCP's documented 180 s and 60 s, scaled by its speed (MONITORING_DELAY).
+   */
   ingestionDelayMs?: number;
+  samplePeriodMs?: number;
+  /** Requests recorded in Monitoring per request served on a service URL (FrontDoorOptions). Default 1. */
+  evidencePerRequest?: number;
   /** Seed of the RNG behind traffic splits, errors, latencies and names. Default 1. */
   seed?: number;
   /** Actually delay responses by the sampled latency (default true); when false, the latency is only recorded. */
@@ -83,11 +90,16 @@ export async function startCloudRunEmulator(
   const profiles: Map<string, ImageProfile> = profilesPath ? loadProfilesFile(profilesPath) : new Map();
   const profileFor = (image: string): ImageProfile => lookupProfile(profiles, image);
   const random = seededRandom(options.seed ?? 1);
-  const metrics = new MetricStore({ ingestionDelayMs: options.ingestionDelayMs ?? 0, now: Date.now });
+  const metrics = new MetricStore({
+    ingestionDelayMs: options.ingestionDelayMs ?? 0,
+    samplePeriodMs: options.samplePeriodMs ?? 0,
+    now: Date.now,
+  });
   const frontDoor: FrontDoor = new FrontDoor({
     random,
     simulateLatency: options.simulateLatency ?? true,
     metrics,
+    ...(options.evidencePerRequest !== undefined ? { evidencePerRequest: options.evidencePerRequest } : {}),
     authorize: (region, service, authorization): InvokerVerdict =>
       services.authorizeInvoker(region, service, authorization),
     ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),

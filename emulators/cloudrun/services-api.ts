@@ -137,10 +137,34 @@ export class ServicesApi {
     }
   }
 
+  /**
+   * Cloud Run's rules for containers: each has an image and at most one port
+   * ("ports should contain 0 or 1 port.", quoted in GoogleCloudPlatform/magic-modules#10173);
+   * with several, exactly one declares ports and takes the requests ("Revision template should
+   * contain exactly one container with an exposed port.", quoted in
+   * GoogleCloudPlatform/terraform-google-cloud-run#302); the others are sidecars.
+   */
   private validateTemplate(template: Json | undefined): void {
-    const image = template?.containers?.[0]?.image;
-    if (!image)
+    const containers: Json[] = template?.containers ?? [];
+    if (containers.length === 0 || !containers[0].image)
       throw new RpcError(Status.INVALID_ARGUMENT, 'service.template.containers[0].image: must be specified');
+    containers.forEach((c, i) => {
+      if (!c.image)
+        throw new RpcError(
+          Status.INVALID_ARGUMENT,
+          `service.template.containers[${i}].image: must be specified`,
+        );
+      if ((c.ports ?? []).length > 1)
+        throw new RpcError(
+          Status.INVALID_ARGUMENT,
+          `service.template.containers[${i}].ports: ports should contain 0 or 1 port.`,
+        );
+    });
+    if (containers.length > 1 && containers.filter((c) => (c.ports ?? []).length > 0).length !== 1)
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        'template.containers: Revision template should contain exactly one container with an exposed port.',
+      );
   }
 
   /**
@@ -170,7 +194,9 @@ export class ServicesApi {
     let id = explicit ?? generatedRevisionName(svc.id, generation, this.opts.random);
     while (svc.revisions.has(id)) id = generatedRevisionName(svc.id, generation, this.opts.random);
     const now = timestamp(Date.now());
-    const image: string = template.containers[0].image;
+    // The ingress container serves the requests: its image decides the revision's behaviour.
+    const containers: Json[] = template.containers;
+    const image: string = (containers.find((c) => (c.ports ?? []).length > 0) ?? containers[0]).image;
     const resource: Json = {
       name: `${svc.resource.name}/revisions/${id}`,
       uid: randomUUID(),

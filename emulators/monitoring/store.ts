@@ -147,7 +147,23 @@ function timestamp(ms: number): { seconds: number; nanos: number } {
 export class MetricStore {
   private readonly series = new Map<string, StoredSeries>();
 
-  constructor(private readonly opts: { ingestionDelayMs: number; now: () => number }) {}
+  /**
+   * `samplePeriodMs` and `ingestionDelayMs` follow Cloud Run's request
+   * metrics, "Sampled every 60 seconds. After sampling, data is not visible
+   * for up to 180 seconds" (cloud.google.com/monitoring/api/metrics_gcp_p_z):
+   * a write becomes visible `ingestionDelayMs` after the end of the sampling
+   * period (aligned to the epoch) that holds it. The worst case is taken:
+   * every sample waits the whole delay. 0 and 0: visible at once.
+   */
+  constructor(
+    private readonly opts: { ingestionDelayMs: number; samplePeriodMs?: number; now: () => number },
+  ) {}
+
+  private visibleAt(lastWriteMs: number): number {
+    const period = this.opts.samplePeriodMs ?? 0;
+    const sampled = period > 0 ? (Math.floor(lastWriteMs / period) + 1) * period : lastWriteMs;
+    return sampled + this.opts.ingestionDelayMs;
+  }
 
   private seriesFor(
     metricType: string,
@@ -293,35 +309,30 @@ export class MetricStore {
         'interval: the start time must be before or equal to the end time',
       );
 
-    const visibleBefore = this.opts.now() - this.opts.ingestionDelayMs;
+    const now = this.opts.now();
     const out: OutSeries[] = [];
     for (const s of this.series.values()) {
       if (!this.matches(s, q)) continue;
-      const series = aligned ? this.align(s, q, visibleBefore) : this.raw(s, q, visibleBefore);
+      const series = aligned ? this.align(s, q, now) : this.raw(s, q, now);
       if (series.points.size > 0) out.push(series);
     }
     const reduced = q.reducer === 'REDUCE_SUM' ? reduceSum(out, q.groupByFields) : out;
     return reduced.map((s) => toProto(s, q.headersOnly));
   }
 
-  private *visiblePoints(
-    s: StoredSeries,
-    q: TimeSeriesQuery,
-    visibleBefore: number,
-  ): Generator<[number, StoredValue]> {
+  private *visiblePoints(s: StoredSeries, q: TimeSeriesQuery, now: number): Generator<[number, StoredValue]> {
     for (const [second, b] of s.buckets) {
       const ms = second * 1000;
       // A bucket spans one second; it counts when that second overlaps the interval.
       if (ms + 1000 <= q.startMs || ms >= q.endMs) continue;
-      if (this.opts.ingestionDelayMs > 0 && b.lastWriteMs > visibleBefore) continue;
+      if (this.visibleAt(b.lastWriteMs) > now) continue;
       yield [ms, b.value];
     }
   }
 
-  private raw(s: StoredSeries, q: TimeSeriesQuery, visibleBefore: number): OutSeries {
+  private raw(s: StoredSeries, q: TimeSeriesQuery, now: number): OutSeries {
     const points: OutSeries['points'] = new Map();
-    for (const [ms, value] of this.visiblePoints(s, q, visibleBefore))
-      points.set(ms + 1000, { startMs: ms, value });
+    for (const [ms, value] of this.visiblePoints(s, q, now)) points.set(ms + 1000, { startMs: ms, value });
     return {
       metricType: s.metricType,
       valueType: s.valueType,
@@ -332,10 +343,10 @@ export class MetricStore {
   }
 
   /** Windows end at endTime and step back by the alignment period, as Cloud Monitoring aligns them. */
-  private align(s: StoredSeries, q: TimeSeriesQuery, visibleBefore: number): OutSeries {
+  private align(s: StoredSeries, q: TimeSeriesQuery, now: number): OutSeries {
     const periodMs = q.alignmentSeconds! * 1000;
     const sums = new Map<number, StoredValue>();
-    for (const [ms, value] of this.visiblePoints(s, q, visibleBefore)) {
+    for (const [ms, value] of this.visiblePoints(s, q, now)) {
       const windowEnd = q.endMs - Math.floor((q.endMs - 1 - ms) / periodMs) * periodMs;
       const prev = sums.get(windowEnd);
       if (typeof value === 'number') sums.set(windowEnd, ((prev as number | undefined) ?? 0) + value);

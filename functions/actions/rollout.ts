@@ -35,6 +35,7 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     launcher: rt.launcher,
     clock: rt.clock,
     log: ctx.log,
+    timeScale: rt.config.GLIDEPATH_TIME_SCALE,
     idTokens: rt.idTokens(),
     probe: async (url, { timeoutMs, idToken }) =>
       (
@@ -66,8 +67,9 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
   shift: defineAction(AtStep, (ctx, b) =>
     guarded(() => rollout.shift(rolloutDeps(ctx), b.rolloutId, b.region, b.step, b.executionId)),
   ),
-  // With `advance`, a PASS also shifts to the next step in the same call: one
-  // workflow step fewer per traffic step (Workflows bills per step).
+  // One look at a step (once a minute). With `advance`, a PASS also shifts to
+  // the next step in the same call: one workflow step fewer per traffic step
+  // (Workflows bills per step).
   analyze: defineAction(AtStep.extend({ advance: z.boolean().default(false) }), (ctx, b) =>
     guarded(async () => {
       const deps = rolloutDeps(ctx);
@@ -76,7 +78,13 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
         j.verdict === 'PASS' && b.advance
           ? (await rollout.shift(deps, b.rolloutId, b.region, b.step + 1, b.executionId)).percent
           : undefined;
-      return { verdict: j.verdict, reasons: j.reasons, ...(shiftedTo !== undefined ? { shiftedTo } : {}) };
+      return {
+        verdict: j.verdict,
+        reasons: j.reasons,
+        nextLookSeconds: j.nextLookSeconds,
+        extensions: j.extensions,
+        ...(shiftedTo !== undefined ? { shiftedTo } : {}),
+      };
     }),
   ),
   promote: defineAction(InRegion, (ctx, b) =>

@@ -15,6 +15,7 @@ import type {
   TrafficRouter,
   TrafficTarget,
 } from '../ports';
+import { sameRepository } from '../domain/image';
 import { fromSdkError, GlidepathError } from '../shared/errors';
 import { silentLogger, type Logger } from '../shared/log';
 import { awaitOperation, LRO_CALL_OPTIONS } from './operations';
@@ -49,6 +50,45 @@ export function serviceName(ref: ServiceRef): string {
   return `projects/${ref.project}/locations/${ref.region}/services/${ref.service}`;
 }
 
+type IContainer = protos.google.cloud.run.v2.IContainer;
+
+/**
+ * The index of the container that takes a new image of `repository`: the
+ * only one; else the ingress container, the one that declares `ports` (Cloud
+ * Run requires exactly one in a multi-container template); else the only one
+ * whose image is under `repository`. Anything else is ambiguous.
+ */
+export function ingressContainer(containers: IContainer[], repository: string): number {
+  if (containers.length === 1) return 0;
+  const indices = (keep: (c: IContainer) => boolean): number[] =>
+    containers.flatMap((c, i) => (keep(c) ? [i] : []));
+  const withPorts = indices((c) => (c.ports ?? []).length > 0);
+  if (withPorts.length === 1) return withPorts[0];
+  const underRepository = indices((c) => sameRepository(repositoryOf(c.image ?? ''), repository));
+  if (withPorts.length === 0 && underRepository.length === 1) return underRepository[0];
+  const names = containers.map((c, i) => c.name || `#${i}`).join(', ');
+  throw new GlidepathError(
+    'invalid',
+    `cannot tell which container of the service takes the new image: ${containers.length} containers (${names}), ` +
+      `${withPorts.length} declaring ports (expected exactly 1), ${underRepository.length} with an image under ${repository}; ` +
+      `declare ports on the ingress container only`,
+  );
+}
+
+/** `host/path` of an image reference, without tag or digest. */
+function repositoryOf(image: string): string {
+  const withoutDigest = image.split('@')[0];
+  const lastSlash = withoutDigest.lastIndexOf('/');
+  const colon = withoutDigest.indexOf(':', lastSlash + 1);
+  return colon >= 0 ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+
+/** The image the service serves: its ingress container's (the one with ports), or its only container's. */
+function servedImage(containers: IContainer[] | null | undefined): string {
+  const list = containers ?? [];
+  return (list.find((c) => (c.ports ?? []).length > 0) ?? list[0])?.image ?? '';
+}
+
 export function toSnapshot(ref: ServiceRef, svc: IService): ServiceSnapshot {
   const traffic: TrafficTarget[] = (svc.traffic ?? []).map((t) => {
     const type =
@@ -68,7 +108,7 @@ export function toSnapshot(ref: ServiceRef, svc: IService): ServiceSnapshot {
     ref,
     etag: svc.etag ?? '',
     generation: Number(svc.generation ?? 0),
-    image: svc.template?.containers?.[0]?.image ?? '',
+    image: servedImage(svc.template?.containers),
     latestReadyRevision: lastSegment(svc.latestReadyRevision),
     latestCreatedRevision: lastSegment(svc.latestCreatedRevision),
     traffic,
@@ -174,7 +214,7 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
       const name = `${serviceName(ref)}/revisions/${revision}`;
       try {
         const [rev] = await revisions.getRevision({ name });
-        return { name: revision, image: rev.containers?.[0]?.image ?? '', ...readiness(rev.conditions) };
+        return { name: revision, image: servedImage(rev.containers), ...readiness(rev.conditions) };
       } catch (err) {
         if ((err as { code?: number }).code === NOT_FOUND) return undefined;
         throw fromSdkError(err, `get revision ${name}`);
@@ -190,12 +230,18 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
           const containers = svc.template?.containers ?? [];
           if (containers.length === 0)
             throw new GlidepathError('invalid', `${what}: the service template has no container`);
+          let target: number;
+          try {
+            target = ingressContainer(containers, repositoryOf(input.image));
+          } catch (err) {
+            throw new GlidepathError('invalid', `${what}: ${(err as Error).message}`);
+          }
           return {
             ...svc,
             template: {
               ...svc.template,
               revision: input.revisionName,
-              containers: [{ ...containers[0], image: input.image }, ...containers.slice(1)],
+              containers: containers.map((c, i) => (i === target ? { ...c, image: input.image } : c)),
             },
             traffic: toApiTraffic(input.plan(toSnapshot(ref, svc))),
           };

@@ -42,7 +42,11 @@ export const LookRecord = z.object({
   /** When the judge looked (RFC 3339), and the window it was given. */
   at: z.string(),
   windowStart: z.string(),
+  /** The window's end: Cloud Monitoring's ingestion delay before `at` (functions/domain/analysis/looks.ts). */
+  windowEnd: z.string().optional(),
   verdict: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE']),
+  /** What the look did with the verdict: WATCH when it could not act yet (mid-bake, or patience left). */
+  action: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE', 'WATCH']).optional(),
   reasons: z.array(z.string()),
   /** The policy's percentile and limits at the time of the look: the report draws them. */
   percentile: z.number(),
@@ -83,6 +87,8 @@ export function lookRecord(input: {
   percent: number;
   at: Date;
   windowStart: Date;
+  windowEnd?: Date;
+  action?: 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'WATCH';
   canary: RevisionObservations;
   stable?: RevisionObservations;
   settings: AnalysisSettings;
@@ -98,7 +104,9 @@ export function lookRecord(input: {
     percent: input.percent,
     at: input.at.toISOString(),
     windowStart: input.windowStart.toISOString(),
+    ...(input.windowEnd ? { windowEnd: input.windowEnd.toISOString() } : {}),
     verdict: judgement.verdict,
+    ...(input.action ? { action: input.action } : {}),
     reasons,
     percentile: settings.latency.percentile,
     limits: {

@@ -51,6 +51,8 @@ export const StepRecord = z.object({
   reasons: z.array(z.string()).default([]),
   figures: z.record(z.string(), z.unknown()).optional(),
   extensions: z.number().int().default(0),
+  /** PASS points (bake end, then each extension's) already taken by a look; each look is in `looks`. */
+  passPointsTaken: z.number().int().optional(),
   startedAt: Iso.optional(),
   judgedAt: Iso.optional(),
 });

@@ -45,6 +45,12 @@ const Env = z.object({
     .positive()
     .default(7 * 24 * 3600),
   SLACK_WEBHOOK_URL: z.string().url().optional(),
+  /**
+   * Local only: policy seconds per real second, the local cloud's --speed
+   * (its Monitoring emulator's delay and the workflows' sleeps are scaled
+   * alike). 1 on GCP.
+   */
+  GLIDEPATH_TIME_SCALE: z.coerce.number().positive().default(1),
   /** GCP: the private bucket rollout reports go to (terraform/reports.tf). */
   GLIDEPATH_REPORT_BUCKET: z.string().min(3).optional(),
   /** Local cloud: the folder rollout reports go to, when no bucket is set. */

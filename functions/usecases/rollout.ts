@@ -24,6 +24,7 @@ import { readPlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
+import { decideLook, LOOK_SECONDS, lookWindow, type LookAction } from '../domain/analysis/looks';
 import {
   promoted,
   restored,
@@ -53,6 +54,8 @@ export interface RolloutDeps {
   launcher: WorkflowLauncher;
   clock: Clock;
   log: Logger;
+  /** Policy seconds per real second: 1 on GCP; the local cloud's --speed compresses time. */
+  timeScale?: number;
   /** ID tokens of the actions identity: the smoke test calls a private service. */
   idTokens: IdTokenSource;
   /** Calls `url` once with the ID token and returns the HTTP status (smoke test). */
@@ -281,71 +284,137 @@ export async function shift(
   return { percent, traffic };
 }
 
+/** What one look at a step decided (functions/domain/analysis/looks.ts). */
+export interface LookResult {
+  /** PASS, FAIL and INCONCLUSIVE end the step; WATCH: look again in nextLookSeconds. */
+  verdict: LookAction;
+  reasons: string[];
+  nextLookSeconds: number;
+  /** PASS points (bake end, extension ends) passed without a PASS. */
+  extensions: number;
+  /** The judge's own verdict on the window, which the look may not act on yet. */
+  judged: Judgement['verdict'];
+  window: { start: string; end: string };
+}
+
+/**
+ * One look at a step: judges the window from the region's first traffic
+ * shift to Cloud Monitoring's ingestion delay ago (complete data only), then
+ * decides what the look may act on: FAIL at any look, PASS at the end of the
+ * bake or an extension (on the last step, once its last minute's data has
+ * arrived). Keeps the look (window, verdict, action, reasons, series) for the report.
+ */
 export async function analyze(
   deps: RolloutDeps,
   rolloutId: string,
   region: string,
   step: number,
   executionId?: string,
-): Promise<Judgement> {
+): Promise<LookResult> {
   const rollout = await active(deps, rolloutId, executionId);
   const plan = planOf(rollout);
   const record = requireCandidate(rollout, region);
   const stepRecord = record.steps[step];
-  if (!stepRecord?.startedAt)
+  const firstShift = record.steps[0]?.startedAt;
+  if (!stepRecord?.startedAt || !firstShift)
     throw new GlidepathError('invalid', `step ${step} in ${region} has not started; shift first`);
   const now = deps.clock.now();
-  const start = new Date(stepRecord.startedAt);
-  const window = { start, end: now, alignmentSeconds: 60 };
+  const scale = deps.timeScale ?? 1;
+  const window = lookWindow(new Date(firstShift), now, scale);
   const ref = refOf(rollout, region);
+  const observe = (revision: string) =>
+    window.complete
+      ? deps.metrics.observe({ ...ref, revision }, { ...window, alignmentSeconds: LOOK_SECONDS })
+      : Promise.resolve({ revision, intervals: [] });
   const [canary, stable] = await Promise.all([
-    deps.metrics.observe({ ...ref, revision: record.candidateRevision! }, window),
-    record.stableRevision
-      ? deps.metrics.observe({ ...ref, revision: record.stableRevision }, window)
-      : Promise.resolve(undefined),
+    observe(record.candidateRevision!),
+    record.stableRevision ? observe(record.stableRevision) : Promise.resolve(undefined),
   ]);
+  const windowSeconds = ((window.end.getTime() - window.start.getTime()) / 1000) * scale;
+  const elapsedSeconds = ((now.getTime() - new Date(stepRecord.startedAt).getTime()) / 1000) * scale;
   const judgement = judge({
     canary,
     ...(stable ? { stable } : {}),
     settings: plan.analysis,
-    elapsedSeconds: (now.getTime() - start.getTime()) / 1000,
+    elapsedSeconds: Math.round(windowSeconds),
   });
+  const outcome = decideLook({
+    schedule: {
+      bakeSeconds: plan.steps[step].bakeSeconds,
+      last: step === plan.steps.length - 1,
+      analysis: plan.analysis,
+    },
+    elapsedSeconds,
+    passPointsTaken: stepRecord.passPointsTaken ?? 0,
+    verdict: judgement.verdict,
+    canaryRequests: judgement.figures.canary.requests,
+    windowSeconds,
+    minRequests: plan.analysis.minRequests,
+  });
+  const reasons = outcome.gaveUp ? [outcome.gaveUp, ...judgement.reasons] : judgement.reasons;
+  const tookPassPoint = outcome.passPointsTaken > (stepRecord.passPointsTaken ?? 0);
+  const extensions = Math.max(0, outcome.passPointsTaken - (outcome.action === 'PASS' ? 1 : 0));
+  const look = { windowStart: window.start.toISOString(), windowEnd: window.end.toISOString() };
   const steps = [...record.steps];
   steps[step] = {
     ...stepRecord,
-    verdict: judgement.verdict,
-    reasons: judgement.reasons,
+    // A WATCH keeps the step's verdict, except that an INCONCLUSIVE at a PASS point extends the bake.
+    ...(outcome.action !== 'WATCH'
+      ? { verdict: outcome.action }
+      : tookPassPoint
+        ? { verdict: 'INCONCLUSIVE' as const }
+        : {}),
+    reasons,
     figures: JSON.parse(JSON.stringify(judgement.figures)),
-    extensions: stepRecord.verdict === 'INCONCLUSIVE' ? stepRecord.extensions + 1 : stepRecord.extensions,
+    passPointsTaken: outcome.passPointsTaken,
+    extensions,
     judgedAt: now.toISOString(),
   };
+  const verdictText =
+    outcome.action === judgement.verdict ? outcome.action : `${outcome.action} (judged ${judgement.verdict})`;
   await deps.store.updateRegion(
     rolloutId,
     region,
     now,
     { steps },
-    { type: 'analyzed', step, message: `${judgement.verdict}: ${judgement.reasons.join('; ')}` },
+    {
+      type: 'analyzed',
+      step,
+      message: `${verdictText} on ${look.windowStart}..${look.windowEnd}: ${reasons.join('; ')}`,
+    },
   );
   await recordLook(deps, rolloutId, {
     region,
     step,
     percent: stepRecord.percent,
     at: now,
-    windowStart: start,
+    windowStart: window.start,
+    windowEnd: window.end,
+    action: outcome.action,
     canary,
     ...(stable ? { stable } : {}),
     settings: plan.analysis,
-    judgement,
+    judgement: { verdict: judgement.verdict, reasons },
   });
   deps.log.info('step analyzed', {
     event: 'step_analyzed',
     service: rollout.service,
     region,
     step,
-    verdict: judgement.verdict,
-    reasons: judgement.reasons,
+    verdict: outcome.action,
+    judged: judgement.verdict,
+    windowStart: look.windowStart,
+    windowEnd: look.windowEnd,
+    reasons,
   });
-  return judgement;
+  return {
+    verdict: outcome.action,
+    reasons,
+    nextLookSeconds: outcome.nextLookSeconds,
+    extensions,
+    judged: judgement.verdict,
+    window: { start: look.windowStart, end: look.windowEnd },
+  };
 }
 
 export async function promote(

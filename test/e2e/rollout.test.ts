@@ -48,7 +48,7 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       cloud,
       overlap,
       ratePerSecond: 60,
-      rolloutTimeoutMs: 120_000,
+      rolloutTimeoutMs: 240_000,
     });
   const record = async (id: string) => (await cloud.firestore.doc(`rollouts/${id}`).get()).data()!;
   const onlyRevision = (r: SimulatedRollout, region: string) => {
@@ -73,6 +73,33 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       'PASS',
     ]);
     expect(doc.regions['us-central1'].stableRevision).toMatch(/^api-0000/);
+    // With Cloud Monitoring's delay on (180 s after each 60 s sample, at 40×), every look judges
+    // one window from the first shift to the delay ago, and the promoting look covers the last bake.
+    const looks = (await cloud.firestore.collection(`rollouts/${r.id}/looks`).get()).docs.map(
+      (d) =>
+        d.data() as {
+          region: string;
+          step: number;
+          at: string;
+          windowStart: string;
+          windowEnd: string;
+          action: string;
+        },
+    );
+    for (const region of ALL) {
+      const steps = doc.regions[region].steps as Array<{ startedAt: string }>;
+      const mine = looks.filter((l) => l.region === region).sort((a, b) => a.at.localeCompare(b.at));
+      expect(mine.length).toBeGreaterThan(steps.length);
+      for (const l of mine) expect(l.windowStart).toBe(steps[0].startedAt);
+      // A look before any sample is visible judges an empty window.
+      for (const l of mine.filter((x) => x.windowEnd !== x.windowStart))
+        expect(Date.parse(l.windowEnd)).toBeLessThanOrEqual(Date.parse(l.at) - 180_000 / 40);
+      const promoting = mine[mine.length - 1];
+      expect(promoting).toMatchObject({ step: 1, action: 'PASS' });
+      expect(Date.parse(promoting.windowEnd)).toBeGreaterThanOrEqual(
+        Date.parse(steps[1].startedAt) + 120_000 / 40,
+      );
+    }
     expect((await cloud.firestore.doc('services/api').get()).data()).toMatchObject({
       activeRollout: null,
       candidates: {},
@@ -179,16 +206,18 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     expect(aborted.regions['us-central1'].status).toBe('ROLLED_BACK');
   }, 180_000);
 
-  it('rolls back after maxExtensions INCONCLUSIVE looks under onInconclusive: fail', async () => {
+  it('rolls back INCONCLUSIVE under onInconclusive: fail as soon as minRequests is out of reach', async () => {
     const { rollouts } = await run([
       'us-docker.pkg.dev/e2e-project/apps/quiet:v1',
       'us-docker.pkg.dev/e2e-project/apps/quiet:v2',
     ]);
     const [r] = rollouts;
     expect(r.status).toBe('ROLLED_BACK');
-    expect(r.reason).toMatch(/step 1 INCONCLUSIVE after 2 extensions/);
+    expect(r.reason).toMatch(
+      /step 1 INCONCLUSIVE after \d extensions: \[minRequests 1000000 is out of reach/,
+    );
     const doc = await record(r.id);
-    expect(doc.regions['us-central1'].steps[0]).toMatchObject({ verdict: 'INCONCLUSIVE', extensions: 2 });
+    expect(doc.regions['us-central1'].steps[0]).toMatchObject({ verdict: 'INCONCLUSIVE' });
     expect(Object.values(r.regions['us-central1'].traffic)).toEqual([100]);
     expect(Object.keys(r.regions['us-central1'].traffic)).toEqual([
       doc.regions['us-central1'].stableRevision,

@@ -3,8 +3,11 @@
  * (google.api.Distribution): bucket counts with an underflow bucket first and
  * an overflow bucket last. The judge only ever needs two things from them:
  * how many requests were slower than a threshold, and a percentile. Both
- * interpolate linearly inside the bucket that holds the answer, as
- * Prometheus' histogram_quantile does.
+ * interpolate inside the bucket that holds the answer: on a log scale inside
+ * exponential buckets (each bucket spans a fixed ratio, and latencies are
+ * roughly lognormal, so their density is flat in log(ms), not in ms), and
+ * linearly inside linear or explicit buckets, as Prometheus'
+ * histogram_quantile does.
  */
 import type { BucketOptions, LatencyDistribution } from '../observations';
 
@@ -28,6 +31,8 @@ export interface MergedHistogram {
   bounds: number[];
   counts: number[];
   total: number;
+  /** Exponential layout: interpolate inside a bucket on a log scale. */
+  logScale: boolean;
 }
 
 function sameLayout(a: BucketOptions, b: BucketOptions): boolean {
@@ -54,7 +59,22 @@ export function mergeDistributions(distributions: LatencyDistribution[]): Merged
     }
     d.bucketCounts.forEach((c, i) => (counts[i] += c));
   }
-  return { bounds, counts, total: counts.reduce((a, b) => a + b, 0) };
+  return {
+    bounds,
+    counts,
+    total: counts.reduce((a, b) => a + b, 0),
+    logScale: layout.exponentialBuckets !== undefined,
+  };
+}
+
+/** Where `x` sits inside [lo, hi), from 0 to 1, on the histogram's scale. */
+function position(h: MergedHistogram, lo: number, hi: number, x: number): number {
+  return h.logScale && lo > 0 ? Math.log(x / lo) / Math.log(hi / lo) : (x - lo) / (hi - lo);
+}
+
+/** The value at `fraction` (0 to 1) of the way through [lo, hi), on the histogram's scale. */
+function valueAt(h: MergedHistogram, lo: number, hi: number, fraction: number): number {
+  return h.logScale && lo > 0 ? lo * (hi / lo) ** fraction : lo + fraction * (hi - lo);
 }
 
 /**
@@ -68,7 +88,7 @@ export function countAbove(h: MergedHistogram, threshold: number): number {
     const lo = bounds[i - 1];
     const hi = bounds[i];
     if (threshold <= lo) above += counts[i];
-    else if (threshold < hi) above += (counts[i] * (hi - threshold)) / (hi - lo);
+    else if (threshold < hi) above += counts[i] * (1 - position(h, lo, hi, threshold));
     else break;
   }
   if (threshold < bounds[0]) above += counts[0]; // The underflow bucket has no width to interpolate over.
@@ -88,9 +108,7 @@ export function quantile(h: MergedHistogram, q: number): number {
   for (let i = 1; i < h.counts.length - 1; i++) {
     const c = h.counts[i];
     if (below + c >= target && c > 0) {
-      const lo = h.bounds[i - 1];
-      const hi = h.bounds[i];
-      return lo + ((target - below) / c) * (hi - lo);
+      return valueAt(h, h.bounds[i - 1], h.bounds[i], (target - below) / c);
     }
     below += c;
   }

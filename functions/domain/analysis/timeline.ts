@@ -1,22 +1,26 @@
 /**
  * How long a service's rollout takes, wave by wave and step by step, as the
- * `rollout` workflow runs it: shift, bake, analyze; INCONCLUSIVE extends the
- * bake up to maxExtensions times. Cloud Monitoring data arrives up to 180 s
- * late, so a step's first analysis covering its whole bake can only happen
- * that much after the bake ends.
+ * `rollout` workflow runs it (looks.ts): a look every minute; PASS at the end
+ * of the bake or of an extension, the last step once its last minute's data
+ * has arrived (bake + 240 s: 60 s sampling, 180 s ingestion); FAIL at the
+ * first look after the data showing it has arrived.
  */
 import type { ServicePolicy } from '../policy';
-
-/** The worst ingestion delay of Cloud Monitoring metrics, per its documentation. */
-export const INGESTION_DELAY_SECONDS = 180;
+import {
+  DATA_DELAY_SECONDS,
+  INGESTION_DELAY_SECONDS,
+  LOOK_SECONDS,
+  passPointSeconds,
+  passPoints,
+} from './looks';
 
 export interface StepTimeline {
   step: number;
   percent: number;
   bakeSeconds: number;
-  /** From the start of the step: the earliest PASS (bake + ingestion delay). */
+  /** From the start of the step: the earliest PASS (the bake; on the last step, + 240 s for its data). */
   earliestPassSeconds: number;
-  /** From the start of the step: its last analysis, after every extension. A regression present
+  /** From the start of the step: its last look, after every extension. A regression present
    * during this step is rolled back by then at the latest (or held, with onInconclusive: hold). */
   worstRollbackSeconds: number;
   /** From the start of the region: when this step begins, at the earliest and at the latest. */
@@ -38,6 +42,8 @@ export interface WaveTimeline {
 export interface Timeline {
   service: string;
   ingestionDelaySeconds: number;
+  /** A request is judged at most this long after it was served: sampling, ingestion, the next look. */
+  judgedWithinSeconds: number;
   maxExtensions: number;
   onInconclusive: 'fail' | 'hold';
   steps: StepTimeline[];
@@ -54,8 +60,13 @@ export function planTimeline(service: ServicePolicy): Timeline {
   let earliest = 0;
   let latest = 0;
   const steps = service.steps.map((s, i): StepTimeline => {
-    const earliestPassSeconds = s.bake + INGESTION_DELAY_SECONDS;
-    const worstRollbackSeconds = s.bake * (1 + maxExtensions) + INGESTION_DELAY_SECONDS;
+    const schedule = {
+      bakeSeconds: s.bake,
+      last: i === service.steps.length - 1,
+      analysis: { maxExtensions, onInconclusive },
+    };
+    const earliestPassSeconds = passPointSeconds(schedule, 1);
+    const worstRollbackSeconds = passPointSeconds(schedule, passPoints(schedule));
     const step = {
       step: i + 1,
       percent: s.percent,
@@ -89,6 +100,7 @@ export function planTimeline(service: ServicePolicy): Timeline {
   return {
     service: service.name,
     ingestionDelaySeconds: INGESTION_DELAY_SECONDS,
+    judgedWithinSeconds: DATA_DELAY_SECONDS + LOOK_SECONDS,
     maxExtensions,
     onInconclusive,
     steps,

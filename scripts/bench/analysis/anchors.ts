@@ -1,27 +1,35 @@
 /**
  * The judges the bench compares, each behind the same steps (see
  * scripts/bench/analysis.ts) and consulted at its own documented cadence:
- * at the end of every minute of a step (Flagger, cloud-run-release-manager:
- * both poll every minute) or at the end of each bake and of each extension
- * bake of the same length (Glidepath's workflow, Kayenta's canary stage, a
- * fixed bake). Each look sees all of the step's per-minute observations so
- * far and answers PASS (next step), FAIL (roll back) or WAIT. The anchors
- * follow their documented defaults; each default is cited where it is used.
+ * every minute of a step (Glidepath's workflow, Flagger,
+ * cloud-run-release-manager) or at the end of each bake and of each extension
+ * bake of the same length (Kayenta's canary stage, a fixed bake). Every judge
+ * sees Cloud Monitoring as it is: a look sees only the minutes whose data has
+ * arrived (INGESTION_DELAY_SECONDS after each minute, functions/domain/analysis/looks.ts), and
+ * answers PASS (next step), FAIL (roll back), WAIT, or INCONCLUSIVE (gives
+ * up). The anchors follow their documented defaults; each default is cited
+ * where it is used.
  */
 import type { IntervalObservation } from '../../../functions/domain/observations';
 import type { AnalysisSettings } from '../../../functions/domain/policy';
 import { judge } from '../../../functions/domain/analysis/judge';
 import { mergeDistributions, quantile } from '../../../functions/domain/analysis/histogram';
+import { DATA_DELAY_SECONDS, decideLook } from '../../../functions/domain/analysis/looks';
 
-export type Decision = 'PASS' | 'FAIL' | 'WAIT';
+export type Decision = 'PASS' | 'FAIL' | 'WAIT' | 'INCONCLUSIVE';
 
 export interface Look {
   step: number;
-  /** Minutes into the step, 1-based: the data covers minutes 1..minute. */
+  /** The last traffic step: its PASS promotes. */
+  last: boolean;
+  /** Minutes into the step, 1-based. */
   minute: number;
   bakeMinutes: number;
+  /** This step's minutes whose data has arrived. */
   canary: IntervalObservation[];
   stable: IntervalObservation[];
+  /** Every minute since the region's first traffic shift whose data has arrived. */
+  rollout: { canary: IntervalObservation[]; stable: IntervalObservation[] };
   settings: AnalysisSettings;
 }
 
@@ -35,34 +43,50 @@ const requestsOf = (i: IntervalObservation) =>
   Object.values(i.requests).reduce((a: number, b) => a + (b ?? 0), 0);
 const errorsOf = (i: IntervalObservation) => i.requests['5xx'] ?? 0;
 
-const glidepathVerdict = (look: Look) =>
+const judgementOf = (canary: IntervalObservation[], stable: IntervalObservation[], look: Look) =>
   judge({
-    canary: { revision: 'canary', intervals: look.canary },
-    stable: { revision: 'stable', intervals: look.stable },
+    canary: { revision: 'canary', intervals: canary },
+    stable: { revision: 'stable', intervals: stable },
     settings: look.settings,
     elapsedSeconds: look.minute * 60,
-  }).verdict;
+  });
 
 /**
- * Glidepath as its workflow runs it: the judge in functions/domain/analysis,
- * consulted after each bake and each extension bake (cadence 'bake');
- * INCONCLUSIVE extends the bake.
+ * Glidepath as its workflow runs it (functions/domain/analysis/looks.ts): a
+ * look every minute over one window from the first shift to the ingestion
+ * delay ago; FAIL at any look; PASS acted on at the end of the bake and of each
+ * extension, and on the last step only once its last minute's data has
+ * arrived; INCONCLUSIVE at the last PASS point, or once minRequests is out of reach.
  */
-export const glidepath: JudgeFactory = () => (look) => {
-  const v = glidepathVerdict(look);
-  return v === 'INCONCLUSIVE' ? 'WAIT' : v;
+export const glidepath: JudgeFactory = () => {
+  let step = -1;
+  let taken = 0;
+  return (look) => {
+    if (look.step !== step) [step, taken] = [look.step, 0];
+    const j = judgementOf(look.rollout.canary, look.rollout.stable, look);
+    const outcome = decideLook({
+      schedule: { bakeSeconds: look.bakeMinutes * 60, last: look.last, analysis: look.settings },
+      elapsedSeconds: look.minute * 60,
+      passPointsTaken: taken,
+      verdict: j.verdict,
+      canaryRequests: j.figures.canary.requests,
+      windowSeconds: look.rollout.canary.length * 60,
+      minRequests: look.settings.minRequests,
+    });
+    taken = outcome.passPointsTaken;
+    return outcome.action === 'WATCH' ? 'WAIT' : outcome.action;
+  };
 };
 
 /**
- * Not what the workflow does (informational): the same judge also consulted
- * every minute during a bake, acting on FAIL at once but on PASS only at the
- * end of a bake or extension. The always-valid tests make the extra looks
- * free of false-rollback inflation; this shows what they would buy.
+ * The previous workflow (informational): one look at the end of each bake and
+ * extension bake, over the step's own window (its data so far); the last
+ * minutes of each step are judged by no look.
  */
-export const glidepathFailFast: JudgeFactory = () => (look) => {
-  const v = glidepathVerdict(look);
-  if (v === 'FAIL') return 'FAIL';
-  return v === 'PASS' && look.minute % look.bakeMinutes === 0 ? 'PASS' : 'WAIT';
+export const glidepathBakeEnds: JudgeFactory = () => (look) => {
+  if (look.minute % look.bakeMinutes !== 0) return 'WAIT';
+  const v = judgementOf(look.canary, look.stable, look).verdict;
+  return v === 'INCONCLUSIVE' ? 'WAIT' : v;
 };
 
 /** The time baseline: bake each step for its full time, then go on; it never looks at metrics. */
@@ -75,14 +99,15 @@ export const fixedBake: JudgeFactory = () => (look) => (look.minute >= look.bake
  * - `-max-error-rate` default 1.0 (percent) on 5xx; latency flags default 0 (off);
  * - `-min-requests` default 100: fewer requests make the diagnosis Inconclusive;
  * - `-cli-run-interval` default 60 s: checked every minute, over the last
- *   `-healthcheck-offset` 30 minutes (which covers a whole step here);
+ *   `-healthcheck-offset` 30 minutes (here: the last 30 whose data has arrived);
  * - Unhealthy rolls back at once; Healthy rolls forward once `-min-wait`
  *   (default 30m) has passed, replaced here by the step's bake so that every
  *   judge runs the same steps.
  */
 export const releaseManager: JudgeFactory = () => (look) => {
-  const requests = look.canary.reduce((a, i) => a + requestsOf(i), 0);
-  const errors = look.canary.reduce((a, i) => a + errorsOf(i), 0);
+  const window = look.rollout.canary.slice(-30);
+  const requests = window.reduce((a, i) => a + requestsOf(i), 0);
+  const errors = window.reduce((a, i) => a + errorsOf(i), 0);
   if (requests < 100) return 'WAIT';
   if ((100 * errors) / requests > 1.0) return 'FAIL';
   return look.minute >= look.bakeMinutes ? 'PASS' : 'WAIT';
@@ -97,12 +122,15 @@ export const releaseManager: JudgeFactory = () => (look) => {
  * advancement and counts as a failed check ("Halt advancement no values
  * found", pkg/controller/scheduler_metrics.go). `threshold: 5` failed checks
  * roll back; the count is kept for the whole analysis. A step advances at the
- * end of its bake on a passing check.
+ * end of its bake on a passing check. Its queries are taken to be offset by
+ * Cloud Monitoring's delay (the last minute whose data has arrived), and
+ * nothing is checked before the canary's first minute has arrived.
  */
 export const flagger: JudgeFactory = () => {
   let failedChecks = 0;
   return (look) => {
-    const last = look.canary[look.canary.length - 1];
+    const last = look.rollout.canary[look.rollout.canary.length - 1];
+    if (!last) return 'WAIT';
     const requests = last ? requestsOf(last) : 0;
     const histogram = last?.latency ? mergeDistributions([last.latency]) : undefined;
     const ok =
@@ -164,7 +192,9 @@ function mannWhitneyHigh(experiment: number[], control: number[]): boolean | und
  * (experiment) and stable (control); score = share of metrics classified
  * Pass (Nodata metrics left out), pass threshold 95 and marginal 75 (the
  * canary config's scoreThresholds in Kayenta's examples). Below marginal
- * fails; between marginal and pass extends the bake.
+ * fails; between marginal and pass extends the bake. The analysis interval
+ * is the bake's length, offset by Cloud Monitoring's delay (the last
+ * bakeMinutes minutes whose data has arrived).
  */
 export const kayenta: JudgeFactory = () => (look) => {
   if (look.minute % look.bakeMinutes !== 0) return 'WAIT';
@@ -180,7 +210,10 @@ export const kayenta: JudgeFactory = () => (look) => {
       }),
     );
   const results = (['errors', 'p99'] as const).map((metric) =>
-    mannWhitneyHigh(points(look.canary, metric), points(look.stable, metric)),
+    mannWhitneyHigh(
+      points(look.rollout.canary.slice(-look.bakeMinutes), metric),
+      points(look.rollout.stable.slice(-look.bakeMinutes), metric),
+    ),
   );
   const classified = results.filter((r): r is boolean => r !== undefined);
   if (classified.length === 0) return 'WAIT';
@@ -188,11 +221,15 @@ export const kayenta: JudgeFactory = () => (look) => {
   return score >= 95 ? 'PASS' : score < 75 ? 'FAIL' : 'WAIT';
 };
 
-export const JUDGES: Record<string, { cadence: Cadence; create: JudgeFactory; informational?: true }> = {
-  glidepath: { cadence: 'bake', create: glidepath },
+export const JUDGES: Record<
+  string,
+  { cadence: Cadence; create: JudgeFactory; informational?: true; lastStepExtraMinutes?: number }
+> = {
+  // The last step's PASS waits for its last minute's data: DATA_DELAY_SECONDS more.
+  glidepath: { cadence: 'minute', create: glidepath, lastStepExtraMinutes: DATA_DELAY_SECONDS / 60 },
   'release-manager': { cadence: 'minute', create: releaseManager },
   flagger: { cadence: 'minute', create: flagger },
   kayenta: { cadence: 'bake', create: kayenta },
   'fixed-bake': { cadence: 'bake', create: fixedBake },
-  'glidepath-failfast': { cadence: 'minute', create: glidepathFailFast, informational: true },
+  'glidepath-bake-ends': { cadence: 'bake', create: glidepathBakeEnds, informational: true },
 };

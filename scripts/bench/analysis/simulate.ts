@@ -10,7 +10,11 @@ import type {
   IntervalObservation,
   LatencyDistribution,
 } from '../../../functions/domain/observations';
-import { bucketBoundaries } from '../../../functions/domain/analysis/histogram';
+import {
+  bucketBoundaries,
+  countAbove,
+  mergeDistributions,
+} from '../../../functions/domain/analysis/histogram';
 import { normalCdf } from '../../../functions/domain/analysis/sequential';
 
 /**
@@ -93,39 +97,69 @@ export interface MinuteBehaviour {
   errorLatency?: number[];
 }
 
+/** One simulated minute: what Cloud Monitoring reports, and the bad requests it holds (ground truth). */
+export interface SimulatedMinute {
+  observation: IntervalObservation;
+  /** 5xx, plus other requests slower than `slowMs`. */
+  bad: number;
+}
+
 const CLIENT_ERROR_RATE = 0.02; // 4xx: present in real traffic, never errors
 
-/** One minute of one revision, as a Cloud Monitoring alignment period would report it. */
+/**
+ * One minute of one revision, as a Cloud Monitoring alignment period would
+ * report it, with the count of bad requests: 5xx, and others slower than `slowMs`.
+ */
 export function simulateMinute(
   random: () => number,
   minute: number,
   b: MinuteBehaviour,
-): IntervalObservation {
+  slowMs = Infinity,
+): SimulatedMinute {
   const mean = b.rate * 60;
   const errors = poisson(random, mean * b.errorRate);
   const clientErrors = poisson(random, mean * CLIENT_ERROR_RATE);
   const ok = poisson(random, mean * (1 - b.errorRate - CLIENT_ERROR_RATE));
   const counts = new Array<number>(b.latency.length).fill(0);
-  const fill = (probabilities: number[], total: number) => {
-    // Split a Poisson total across buckets: each bucket is an independent Poisson of its share.
-    for (let i = 0; i < probabilities.length; i++) {
-      if (probabilities[i] > 1e-9) counts[i] += poisson(random, total * probabilities[i]);
-    }
-  };
-  fill(b.latency, mean * (1 - b.errorRate));
+  // Split a Poisson total across buckets: each bucket is an independent Poisson of its share.
+  const fill = (probabilities: number[], total: number) =>
+    probabilities.map((p, i) => {
+      const n = p > 1e-9 ? poisson(random, total * p) : 0;
+      counts[i] += n;
+      return n;
+    });
+  const fast = fill(b.latency, mean * (1 - b.errorRate));
   fill(b.errorLatency ?? b.latency, mean * b.errorRate);
   const requests: IntervalObservation['requests'] = {};
   if (ok) requests['2xx'] = ok;
   if (clientErrors) requests['4xx'] = clientErrors;
   if (errors) requests['5xx'] = errors;
   const count = counts.reduce((a, c) => a + c, 0);
-  let last = counts.length;
-  while (last > 0 && counts[last - 1] === 0) last--;
   const latency: LatencyDistribution | undefined =
     count > 0
-      ? { count, bucketOptions: CLOUD_RUN_LATENCY_BUCKETS, bucketCounts: counts.slice(0, last) }
+      ? { count, bucketOptions: CLOUD_RUN_LATENCY_BUCKETS, bucketCounts: trimmed(counts) }
       : undefined;
   const start = new Date(Date.UTC(2026, 0, 1, 0, minute)).toISOString();
   const end = new Date(Date.UTC(2026, 0, 1, 0, minute + 1)).toISOString();
-  return { startTime: start, endTime: end, requests, ...(latency ? { latency } : {}) };
+  const slowOk = Number.isFinite(slowMs) ? slowerThan(fast, slowMs) : 0;
+  return {
+    observation: { startTime: start, endTime: end, requests, ...(latency ? { latency } : {}) },
+    bad: errors + Math.round(slowOk),
+  };
 }
+
+/** How many of a minute's non-5xx requests (bucket counts) were slower than `ms`, interpolated. */
+function slowerThan(bucketCounts: number[], ms: number): number {
+  const count = bucketCounts.reduce((a, c) => a + c, 0);
+  const h = mergeDistributions([
+    { count, bucketOptions: CLOUD_RUN_LATENCY_BUCKETS, bucketCounts: trimmed(bucketCounts) },
+  ]);
+  return h ? countAbove(h, ms) : 0;
+}
+
+/** Without trailing zero buckets, as Cloud Monitoring reports bucketCounts. */
+const trimmed = (counts: number[]) => {
+  let last = counts.length;
+  while (last > 0 && counts[last - 1] === 0) last--;
+  return counts.slice(0, last);
+};

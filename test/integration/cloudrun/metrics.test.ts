@@ -263,3 +263,32 @@ describe('ListTimeSeries fidelity', () => {
     expect(err.details).toMatch(/ALIGN_PERCENTILE_99 requires a DISTRIBUTION metric/);
   });
 });
+
+test('at --speed N, each request on a service URL is recorded N times, the N − 1 generated from the profile', async () => {
+  const fast = await startHarness({ evidencePerRequest: 20, seed: 3 });
+  const source = createMonitoringMetricsSource({ clientOptions: fast.clientOptions });
+  try {
+    const image = 'us-docker.pkg.dev/test-project/apps/half:v1';
+    fast.emulator.setProfile(image, { errorRate: 0.5, latencyMs: { p50: 50, p99: 400 } });
+    const svc = await createService(fast.services, 'half', {}, image);
+    const revision = svc.latestReadyRevision!.split('/').pop()!;
+    const start = new Date();
+    for (let i = 0; i < 50; i++) await fetch(`${svc.uri}/work`);
+    // A health check is not amplified: it is not user traffic.
+    const tagged = await fetch(`${fast.emulator.frontDoorUrl}/s/${REGION}/half/health`);
+    expect(tagged.status).toBe(200);
+    const observed = await source.observe(
+      { ...ref('half'), revision },
+      { start, end: new Date(Date.now() + 1000), alignmentSeconds: 60 },
+    );
+    const count = (cls: '2xx' | '5xx') => observed.intervals.reduce((n, i) => n + (i.requests[cls] ?? 0), 0);
+    expect(count('2xx') + count('5xx')).toBe(50 * 20 + 1);
+    // 1000 draws at 50% 5xx: within ±5 standard deviations (±79).
+    expect(Math.abs(count('5xx') - 500)).toBeLessThan(80);
+    const latencies = observed.intervals.reduce((n, i) => n + (i.latency?.count ?? 0), 0);
+    expect(latencies).toBe(50 * 20 + 1);
+  } finally {
+    await source.close();
+    await fast.close();
+  }
+});

@@ -276,6 +276,45 @@ test("the candidate tag of a long service name fits Cloud Run's 46 characters fo
   expect(other.revisionTag).toBe('gp-fedcba98');
 });
 
+test('a service with a sidecar: the new image goes into the ingress container (the one with ports)', async () => {
+  const sidecar = { name: 'proxy', image: 'us-docker.pkg.dev/test-project/infra/envoy:1' };
+  const app = { name: 'app', image: `${REPO}:v1`, ports: [{ containerPort: 8080 }] };
+  await createService(h.services, 'sidecar', { template: { containers: [sidecar, app] } });
+  const image = `${REPO}@sha256:${'c'.repeat(64)}`;
+  const deployed = await router.deployRevision(ref('sidecar'), {
+    image,
+    revisionName: 'sidecar-v2',
+    plan: pinAndTag('sidecar-v2', 'gp-v2'),
+    timeoutMs: 5000,
+  });
+  expect(deployed.image).toBe(image);
+  const [svc] = await h.services.getService({ name: serviceName('sidecar') });
+  expect(svc.template!.containers!.map((c) => [c.name, c.image])).toEqual([
+    ['proxy', sidecar.image],
+    ['app', image],
+  ]);
+  expect(await router.getRevision(ref('sidecar'), 'sidecar-v2')).toMatchObject({ image, ready: 'true' });
+});
+
+test('the emulator refuses several containers unless exactly one declares ports', async () => {
+  const containers = [
+    { name: 'a', image: `${REPO}:v1` },
+    { name: 'b', image: 'us-docker.pkg.dev/test-project/infra/envoy:1' },
+  ];
+  const err = await h.services
+    .createService({
+      parent: `projects/${PROJECT}/locations/${REGION}`,
+      serviceId: 'noports',
+      service: { template: { containers } },
+    })
+    .catch((e: { code: number; details: string }) => e);
+  expect(err).toMatchObject({
+    code: 3,
+    details:
+      'template.containers: Revision template should contain exactly one container with an exposed port.',
+  });
+});
+
 test('getRevision reports a Ready revision and undefined for an unknown one', async () => {
   const snapshot = (await router.getService(ref('api')))!;
   expect(await router.getRevision(ref('api'), snapshot.latestReadyRevision!)).toMatchObject({

@@ -69,25 +69,28 @@ describe('glidepath analyze', () => {
 describe('glidepath timeline', () => {
   const service = policy.services[0];
 
-  test('counts the ingestion delay and every extension', () => {
+  test("counts every extension, and the last step waits for its last minute's data", () => {
     const t = planTimeline(service);
-    // Default steps 10% and 50%, 5m each; 180 s delay; maxExtensions 3.
+    // Default steps 10% and 50%, 5m each; maxExtensions 3. The first step passes at its bake's end
+    // (its last minutes are judged by the next step's looks); the last one 60 s sampling + 180 s later.
     expect(t.steps.map((s) => [s.earliestPassSeconds, s.worstRollbackSeconds])).toEqual([
-      [480, 1380],
-      [480, 1380],
+      [300, 1200],
+      [540, 1440],
     ]);
     expect(
       t.waves.map((w) => [w.earliestStartSeconds, w.earliestPromotedSeconds, w.latestPromotedSeconds]),
     ).toEqual([
-      [0, 960, 2760],
-      [960, 1920, 5520],
+      [0, 840, 2640],
+      [840, 1680, 5280],
     ]);
-    expect(formatTimeline(t)).toContain('wave 2: europe-west1, asia-southeast1: starts +16m..+46m');
+    expect(t.judgedWithinSeconds).toBe(300);
+    expect(formatTimeline(t)).toContain('wave 2: europe-west1, asia-southeast1: starts +14m..+44m');
+    expect(formatTimeline(t)).toContain('rolled back within 5m of its start');
   });
 
   test('regions beyond maxParallelRegions run in batches', () => {
     const t = planTimeline({ ...service, maxParallelRegions: 1 });
-    expect(t.waves[1]).toMatchObject({ batches: 2, earliestPromotedSeconds: 960 + 2 * 960 });
+    expect(t.waves[1]).toMatchObject({ batches: 2, earliestPromotedSeconds: 840 + 2 * 840 });
   });
 
   test('the CLI prints JSON with --json and text otherwise', () => {
@@ -96,7 +99,7 @@ describe('glidepath timeline', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({
       service: 'api',
       ingestionDelaySeconds: 180,
-      earliestCompleteSeconds: 1920,
+      earliestCompleteSeconds: 1680,
     });
     const text = cli('timeline', '--config', join(fixtures, 'glidepath.yaml'), '--service', 'api');
     expect(text.stdout).toMatch(/^api: 2 wave\(s\), steps 10% → 50% → 100%/);

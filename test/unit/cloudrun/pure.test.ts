@@ -188,3 +188,44 @@ describe('monitoring filter and store', () => {
     expect(histogramPercentile({ count: 0, sum: 0, sumOfSquares: 0, bucketCounts: [] }, 50)).toBe(0);
   });
 });
+
+describe('Monitoring emulator: sampling and ingestion delay', () => {
+  // Cloud Run's request metrics: "Sampled every 60 seconds. After sampling, data is not visible
+  // for up to 180 seconds." A write is visible 180 s after the end of its sampling period.
+  const labels = {
+    project_id: 'p',
+    service_name: 's',
+    revision_name: 'r',
+    location: 'l',
+    configuration_name: 's',
+  };
+  const countAt = (nowMs: number, writes: number[]) => {
+    let clock = 0;
+    const store = new MetricStore({ ingestionDelayMs: 180_000, samplePeriodMs: 60_000, now: () => clock });
+    for (const at of writes) {
+      clock = at;
+      store.recordRequest(labels, 200, 5, at);
+    }
+    clock = nowMs;
+    const series = store.query({
+      project: 'p',
+      clauses: parseFilter('metric.type = "run.googleapis.com/request_count"'),
+      startMs: 0,
+      endMs: 600_000,
+      alignmentSeconds: 60,
+      aligner: 'ALIGN_DELTA',
+      reducer: 'REDUCE_SUM',
+      groupByFields: [],
+      headersOnly: false,
+    }) as { points: { value: { int64Value: string } }[] }[];
+    return series.flatMap((s) => s.points).reduce((a, p) => a + Number(p.value.int64Value), 0);
+  };
+
+  test('a request is visible 180 s after the end of the minute it was sampled in, not before', () => {
+    expect(countAt(239_999, [10_000, 59_999])).toBe(0);
+    expect(countAt(240_000, [10_000, 59_999])).toBe(2);
+    // The next sampling period waits for its own end.
+    expect(countAt(240_000, [10_000, 60_000])).toBe(1);
+    expect(countAt(300_000, [10_000, 60_000])).toBe(2);
+  });
+});
