@@ -12,7 +12,7 @@
  *
  * Everything binds to free loopback ports; `stop()` shuts it all down.
  */
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { Firestore } from '@google-cloud/firestore';
@@ -73,6 +73,8 @@ export interface LocalCloudOptions {
   wrapRouter?: (router: TrafficRouter) => TrafficRouter;
   /** Call the sweeper this often, as Cloud Scheduler does on GCP (every 5 minutes); default: never. */
   sweepEveryMs?: number;
+  /** The folder rollout reports go to (GLIDEPATH_REPORT_DIR); default: no reports. */
+  reportDir?: string;
 }
 
 export interface LocalCloud {
@@ -158,6 +160,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
       FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST!,
     };
+    if (opts.reportDir) env.GLIDEPATH_REPORT_DIR = resolve(opts.reportDir);
+    else delete process.env.GLIDEPATH_REPORT_DIR;
     Object.assign(process.env, env);
     const log = createLogger({}, opts.logLine ?? (() => undefined));
 

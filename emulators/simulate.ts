@@ -7,7 +7,8 @@
  * emulator's front door so the canary analysis sees real metrics.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ServicesClient } from '@google-cloud/run';
 import {
   grantLocalInvokers,
@@ -21,6 +22,7 @@ import { parseImageRef } from '../functions/domain/image';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../functions/domain/policy';
 import { RolloutRecord, isRegionBusy, isTerminal } from '../functions/domain/records';
 import { localClientOptions } from '../functions/shared/endpoint';
+import { reportObjectName } from '../functions/adapters/reports';
 
 export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'> {
   policyFile: string;
@@ -51,6 +53,8 @@ export interface SimulatedRollout {
   regions: Record<string, { status: string; traffic: Record<string, number>; reason?: string }>;
   seconds: number;
   billableSteps?: number;
+  /** The report's path, when the local cloud writes reports (LocalCloudOptions.reportDir). */
+  report?: string;
 }
 
 export interface SimulationResult {
@@ -237,6 +241,9 @@ async function summarize(
   rollout: RolloutRecord,
   startedAt: number,
 ): Promise<SimulatedRollout> {
+  // First: the report is rendered in this process (the local cloud hosts the functions), and
+  // while Vega draws, gRPC calls made here would wait on the busy event loop.
+  const report = await reportOf(cloud, rollout);
   const regions: SimulatedRollout['regions'] = {};
   for (const wave of (rollout.plan as { waves: Array<{ regions: string[] }> }).waves) {
     for (const region of wave.regions) {
@@ -268,5 +275,18 @@ async function summarize(
     regions,
     seconds: Math.round((ended - startedAt) / 100) / 10,
     ...(stats ? { billableSteps: stats.steps } : {}),
+    ...(report ? { report } : {}),
   };
+}
+
+/**
+ * The path of the report the complete action writes after the rollout's end.
+ * A superseded or aborted rollout is not completed by its workflow, so has none
+ * (`glidepath report` makes one on demand).
+ */
+async function reportOf(cloud: LocalCloud, rollout: RolloutRecord): Promise<string | undefined> {
+  const dir = cloud.env.GLIDEPATH_REPORT_DIR;
+  if (!dir || rollout.status === 'SUPERSEDED' || rollout.status === 'ABORTED') return undefined;
+  const path = join(dir, reportObjectName(rollout));
+  return waitFor(() => existsSync(path) && path, { timeoutMs: 60_000, what: `the report ${path}` });
 }

@@ -29,6 +29,9 @@ const demo = join(__dirname, 'demo');
 const SHOP = 'us-docker.pkg.dev/demo-project/apps/shop';
 const SEARCH = 'us-docker.pkg.dev/demo-project/apps/search';
 
+/** Where the demo's rollout reports go (the complete action writes one per finished rollout). */
+const REPORTS = join(process.cwd(), 'glidepath-reports');
+
 const out = (s: string) => process.stdout.write(s + '\n');
 
 function regionLine(r: RolloutRecord): string {
@@ -49,6 +52,7 @@ function printSummary(title: string, rollouts: SimulatedRollout[]): void {
     out(
       `  ${r.service} ${r.image.split('@')[1]?.slice(7, 19)}  ${r.status}  ${r.seconds}s  ${r.billableSteps ?? '?'} workflow steps${r.reason ? `  (${r.reason})` : ''}`,
     );
+    if (r.report) out(`      report: ${r.report}`);
     for (const [region, reg] of Object.entries(r.regions)) {
       out(
         `      ${region.padEnd(16)} ${reg.status.padEnd(12)} ${Object.entries(reg.traffic)
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
     printSlack: (text) => out(`\n💬 Slack #deploys\n${text}`),
     // Cloud Scheduler calls the sweeper every 5 minutes; at the demo's speed, every 5 s.
     sweepEveryMs: 300_000 / SPEED,
+    reportDir: REPORTS,
   });
   for (const [name, url] of Object.entries(cloud.endpoints())) out(`  ${name.padEnd(44)} ${url}`);
   let lastLine = '';

@@ -20,6 +20,7 @@ locals {
     GLIDEPATH_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letters.name
     GLIDEPATH_DEPLOY_TOPIC      = google_pubsub_topic.deploy_requests.name
     GLIDEPATH_WORKFLOW_SA       = google_service_account.workflows.email
+    GLIDEPATH_REPORT_BUCKET     = google_storage_bucket.reports.name
   }
 
   # The sweeper's own settings, on top of function_env: the only caller it accepts and its patience.

@@ -189,3 +189,14 @@ variable "labels" {
     error_message = "labels must use lowercase keys and values (letters, digits, _ and -)."
   }
 }
+
+variable "report_readers" {
+  type        = list(string)
+  description = "Who may open rollout reports (roles/storage.objectViewer on the reports bucket), e.g. [\"group:deploys@example.com\"]. Named principals only: the bucket is never public."
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.report_readers : can(regex("^(user|group|serviceAccount|domain):.+$", m))])
+    error_message = "report_readers must hold IAM members of the form user:, group:, serviceAccount: or domain: (named principals only, never the public)."
+  }
+}

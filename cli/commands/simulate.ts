@@ -20,6 +20,7 @@ export interface SimulateOptions {
   overlap?: boolean;
   rate?: string;
   verbose?: boolean;
+  report?: string;
 }
 
 export interface SimulationSummary {
@@ -30,6 +31,7 @@ export interface SimulationSummary {
     regions: Record<string, { status: string; traffic: Record<string, number> }>;
     seconds: number;
     billableSteps?: number;
+    report?: string;
   }>;
   slack: string[];
 }
@@ -81,6 +83,7 @@ export function summarize(result: { rollouts: SimulatedRollout[]; slack: string[
       ),
       seconds: r.seconds,
       ...(r.billableSteps !== undefined ? { billableSteps: r.billableSteps } : {}),
+      ...(r.report ? { report: r.report } : {}),
     })),
     slack: result.slack,
   };
@@ -100,6 +103,7 @@ export function registerSimulate(program: Command): void {
     .option('--speed <n>', 'divide every workflow sleep by n (60: a 5-minute bake lasts 5 s)', '60')
     .option('--overlap', 'push the next image while the previous rollout is in its first step')
     .option('--rate <n>', 'requests per second to each service in each region', '40')
+    .option('--report <dir>', 'write each rollout’s HTML report under this folder (paths in the summary)')
     .option('--verbose', "the local cloud's structured logs to stderr")
     .action(async (opts: SimulateOptions) => {
       const { speed, rate } = validateSimulateOptions(opts);
@@ -125,6 +129,7 @@ export function registerSimulate(program: Command): void {
           ...(speed !== undefined ? { speed } : {}),
           ...(rate !== undefined ? { ratePerSecond: rate } : {}),
           overlap: Boolean(opts.overlap),
+          ...(opts.report ? { reportDir: opts.report } : {}),
           logLine,
         });
       } catch (err) {

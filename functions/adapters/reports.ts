@@ -7,8 +7,9 @@
  * (https://cloud.google.com/storage/docs/request-endpoints#cookieauth). On
  * the local cloud: a folder.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ReportPublisher } from '../ports';
 import { fromSdkError } from '../shared/errors';
 
@@ -23,7 +24,12 @@ export interface ReportBucket {
   file(name: string): {
     save(
       data: string,
-      options: { resumable: boolean; contentType: string; metadata: { cacheControl: string } },
+      options: {
+        resumable: boolean;
+        contentType: string;
+        metadata: { cacheControl: string };
+        preconditionOpts: { ifGenerationMatch: number };
+      },
     ): Promise<void>;
   };
 }
@@ -39,11 +45,19 @@ export class CloudStorageReportPublisher implements ReportPublisher {
         contentType: 'text/html; charset=utf-8',
         // Never kept by a shared cache: the page is private.
         metadata: { cacheControl: 'private, max-age=0' },
+        // Create only: the writer holds roles/storage.objectCreator, which may not replace an
+        // object. A retried complete finds its report there (HTTP 412) and links it.
+        preconditionOpts: { ifGenerationMatch: 0 },
       });
     } catch (err) {
+      if ((err as { code?: unknown })?.code === 412) return { url: this.urlOf(object) };
       throw fromSdkError(err, `write report gs://${this.bucket.name}/${object}`);
     }
-    return { url: `https://storage.cloud.google.com/${this.bucket.name}/${object}` };
+    return { url: this.urlOf(object) };
+  }
+
+  private urlOf(object: string): string {
+    return `https://storage.cloud.google.com/${this.bucket.name}/${object}`;
   }
 }
 
@@ -53,7 +67,9 @@ export class FolderReportPublisher implements ReportPublisher {
   async publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }> {
     const path = resolve(join(this.dir, reportObjectName(rollout)));
     await mkdir(join(path, '..'), { recursive: true });
-    await writeFile(path, html);
-    return { url: path };
+    // Whole or not at all: a reader polling for the file never sees half a page.
+    await writeFile(`${path}.tmp`, html);
+    await rename(`${path}.tmp`, path);
+    return { url: pathToFileURL(path).href };
   }
 }

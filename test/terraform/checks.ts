@@ -851,3 +851,75 @@ export function filesUnder(dir: string): string[] {
     return e.isDirectory() ? filesUnder(p) : [p];
   });
 }
+
+const REPORTS = 'google_storage_bucket.reports';
+/** Who may write reports: the functions that complete rollouts (actions, and the sweeper for stuck ones). */
+const REPORT_WRITERS = [
+  'serviceAccount:${google_service_account.actions.email}',
+  'serviceAccount:${google_service_account.sweeper.email}',
+];
+
+/**
+ * The reports bucket (terraform/reports.tf): private (uniform access, public
+ * access prevention enforced), reports deleted after 90 days, written by the
+ * actions and sweeper accounts with roles/storage.objectCreator only (create,
+ * never read, replace or delete), read by var.report_readers only; the
+ * functions are told its name.
+ */
+export function checkReports(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const bucket = mod.resources.get(REPORTS);
+  if (!bucket) return [`${REPORTS} is missing`];
+  const { file, body } = bucket;
+  if (body.uniform_bucket_level_access !== true)
+    problems.push(`${file}: ${REPORTS} must have uniform_bucket_level_access = true (no object ACLs)`);
+  if (body.public_access_prevention !== 'enforced')
+    problems.push(
+      `${file}: ${REPORTS} must have public_access_prevention = "enforced", got ${body.public_access_prevention}`,
+    );
+  const rules = (body.lifecycle_rule ?? []) as Json[];
+  const deletes = rules.filter((r) => first(r.action)?.type === 'Delete').map((r) => first(r.condition)?.age);
+  if (deletes.length !== 1 || deletes[0] !== 90)
+    problems.push(
+      `${file}: ${REPORTS} must delete reports after 90 days (one Delete lifecycle rule, age = 90), got ages ${JSON.stringify(deletes)}`,
+    );
+
+  const onBucket = [...mod.resources].filter(
+    ([k, b]) => /^google_storage_bucket_iam_/.test(k) && String(b.body.bucket ?? '').includes(REPORTS),
+  );
+  const writers: string[] = [];
+  for (const [key, { file: f, body: grant }] of onBucket) {
+    if (!key.startsWith('google_storage_bucket_iam_member.')) {
+      problems.push(
+        `${f}: ${key}: grant on the reports bucket with google_storage_bucket_iam_member only (a binding or policy would replace others' grants)`,
+      );
+      continue;
+    }
+    if (grant.role === 'roles/storage.objectCreator') writers.push(...members(grant));
+    else if (grant.role === 'roles/storage.objectViewer') {
+      if (grant.member !== '${each.value}' || grant.for_each !== '${toset(var.report_readers)}')
+        problems.push(
+          `${f}: ${key}: readers of the reports bucket come from var.report_readers only, got ${grant.member}`,
+        );
+    } else
+      problems.push(
+        `${f}: ${key} grants ${grant.role} on the reports bucket: only roles/storage.objectCreator (writers) and roles/storage.objectViewer (readers) belong there`,
+      );
+  }
+  const extra = writers.filter((w) => !REPORT_WRITERS.includes(w));
+  const missing = REPORT_WRITERS.filter((w) => !writers.includes(w));
+  if (extra.length)
+    problems.push(
+      `reports bucket: ${extra.join(', ')} may write reports; only ${REPORT_WRITERS.join(', ')} should`,
+    );
+  if (missing.length)
+    problems.push(
+      `reports bucket: ${missing.join(', ')} cannot write reports (roles/storage.objectCreator missing)`,
+    );
+  const env = resolveLocal(mod, mod.locals.get('function_env')?.value);
+  if (env?.GLIDEPATH_REPORT_BUCKET !== '${google_storage_bucket.reports.name}')
+    problems.push(
+      `local.function_env must set GLIDEPATH_REPORT_BUCKET = google_storage_bucket.reports.name, got ${env?.GLIDEPATH_REPORT_BUCKET}`,
+    );
+  return problems;
+}

@@ -11,6 +11,7 @@ import {
   checkNoSecrets,
   checkReferencedFiles,
   checkReferences,
+  checkReports,
   checkScheduler,
   checkSmokeInvoker,
   checkSubscriptions,
@@ -661,5 +662,77 @@ describe('the smoke test invoker grant', () => {
           '',
         ),
       /expected one roles\/run\.invoker grant for the actions service account \(the smoke test\), found 0/,
+    ));
+});
+
+describe('the reports bucket', () => {
+  it('catches a bucket with object ACLs', () =>
+    expectCaught(
+      checkReports,
+      () => edit('reports.tf', /(reports" \{[\s\S]*?uniform_bucket_level_access = )true/, '$1false'),
+      /uniform_bucket_level_access = true/,
+    ));
+
+  it('catches a bucket that could be made public', () =>
+    expectCaught(
+      checkReports,
+      () =>
+        edit(
+          'reports.tf',
+          'public_access_prevention    = "enforced"',
+          'public_access_prevention    = "inherited"',
+        ),
+      /public_access_prevention = "enforced"/,
+    ));
+
+  it('catches reports kept for ever', () =>
+    expectCaught(
+      checkReports,
+      () => edit('reports.tf', /\n {2}lifecycle_rule \{[\s\S]*?\n {2}\}\n/, '\n'),
+      /delete reports after 90 days/,
+    ));
+
+  it('catches reports kept a year', () =>
+    expectCaught(checkReports, () => edit('reports.tf', 'age = 90', 'age = 365'), /got ages \[365\]/));
+
+  it('catches a writer that may also read and replace (objectAdmin)', () =>
+    expectCaught(
+      checkReports,
+      () =>
+        edit('reports.tf', 'role   = "roles/storage.objectCreator"', 'role   = "roles/storage.objectAdmin"'),
+      /grants roles\/storage\.objectAdmin on the reports bucket/,
+    ));
+
+  it('catches another writer', () =>
+    expectCaught(
+      checkReports,
+      () =>
+        edit(
+          'reports.tf',
+          'sweeper = google_service_account.sweeper.email',
+          'sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email',
+        ),
+      /google_service_account\.intake\.email\} may write reports/,
+    ));
+
+  it('catches actions unable to write its reports', () =>
+    expectCaught(
+      checkReports,
+      () => edit('reports.tf', '    actions = google_service_account.actions.email\n', ''),
+      /google_service_account\.actions\.email\} cannot write reports/,
+    ));
+
+  it('catches a reader that is not from var.report_readers', () =>
+    expectCaught(
+      checkReports,
+      () => edit('reports.tf', 'member = each.value', 'member = "allAuthenticatedUsers"'),
+      /readers of the reports bucket come from var\.report_readers only/,
+    ));
+
+  it('catches functions not told the bucket', () =>
+    expectCaught(
+      checkReports,
+      () => edit('functions.tf', /\n\s*GLIDEPATH_REPORT_BUCKET\s*= google_storage_bucket\.reports\.name/, ''),
+      /must set GLIDEPATH_REPORT_BUCKET/,
     ));
 });

@@ -16,6 +16,7 @@ import {
   checkNoSecrets,
   checkReferencedFiles,
   checkReferences,
+  checkReports,
   checkScheduler,
   checkSubscriptions,
   checkSweeper,
@@ -241,6 +242,10 @@ describe('terraform/', () => {
 
   it('reads the workflow files it references (workflows/*.workflows.yaml must exist)', () => {
     expect(checkReferencedFiles(root)).toEqual([]);
+  });
+
+  it('keeps reports in a private bucket for 90 days, written by actions and the sweeper only', () => {
+    expect(checkReports(root)).toEqual([]);
   });
 
   it('makes a scheduler job of every job in the policy', () => {

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
   CloudStorageReportPublisher,
   FolderReportPublisher,
@@ -29,9 +30,26 @@ describe('CloudStorageReportPublisher', () => {
           resumable: false,
           contentType: 'text/html; charset=utf-8',
           metadata: { cacheControl: 'private, max-age=0' },
+          preconditionOpts: { ifGenerationMatch: 0 },
         },
       },
     ]);
+  });
+
+  it('links the report a previous attempt wrote (412: the object exists, and the writer may not replace it)', async () => {
+    const bucket: ReportBucket = {
+      name: 'b',
+      file: () => ({
+        save: async () => {
+          throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold.'), {
+            code: 412,
+          });
+        },
+      }),
+    };
+    expect(await new CloudStorageReportPublisher(bucket).publish(rollout, 'x')).toEqual({
+      url: 'https://storage.cloud.google.com/b/reports/shop/shop-abc123-x1.html',
+    });
   });
 
   it('turns a Storage error into our own, naming the object', async () => {
@@ -55,10 +73,11 @@ describe('CloudStorageReportPublisher', () => {
 });
 
 describe('FolderReportPublisher', () => {
-  it('writes the page under the folder and returns its path', async () => {
+  it('writes the page under the folder and returns its file URL', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-reports-'));
     const { url } = await new FolderReportPublisher(dir).publish(rollout, '<p>hi</p>');
-    expect(url).toBe(join(dir, 'reports/shop/shop-abc123-x1.html'));
-    expect(readFileSync(url, 'utf8')).toBe('<p>hi</p>');
+    const path = join(dir, 'reports/shop/shop-abc123-x1.html');
+    expect(url).toBe(pathToFileURL(path).href);
+    expect(readFileSync(path, 'utf8')).toBe('<p>hi</p>');
   });
 });
