@@ -433,6 +433,12 @@ export class ServicesApi {
 
   private updateService(req: Json): Json {
     const input: Json = req.service ?? {};
+    // Optional in Cloud Run; the emulator requires it so that a client that forgets it is caught.
+    if (!input.client)
+      throw new RpcError(
+        Status.INVALID_ARGUMENT,
+        'service.client: expected the name of the API client making the write (the emulator requires service.client on every UpdateService)',
+      );
     const n = parseName(input.name, ['services'], 'service.name');
     const name = ServicesApi.fullName(n.project, n.location, n.ids.services);
     const svc = this.services.get(name);

@@ -17,7 +17,6 @@ export interface ValueMap {
   [key: string]: Value;
 }
 
-export const isInt = (v: Value): v is number => typeof v === 'number';
 export const isNumber = (v: Value): v is number | Double => typeof v === 'number' || v instanceof Double;
 export const isMap = (v: Value): v is ValueMap =>
   v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Double) && !(v instanceof Bytes);

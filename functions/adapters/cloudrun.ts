@@ -25,6 +25,9 @@ type ICondition = protos.google.cloud.run.v2.ICondition;
 const { TrafficTargetAllocationType } = protos.google.cloud.run.v2;
 const ConditionState = protos.google.cloud.run.v2.Condition.State;
 
+/** Identifies Glidepath on every write (`Service.client`, `client_version` in service.proto). */
+export const GLIDEPATH_CLIENT = { client: 'glidepath', clientVersion: '0.1.0' } as const;
+
 const NOT_FOUND = 5;
 const FAILED_PRECONDITION = 9;
 const ABORTED = 10;
@@ -186,7 +189,10 @@ export function createCloudRunTrafficRouter(options: CloudRunRouterOptions = {})
       await fence?.();
       let operation;
       try {
-        [operation] = await services.updateService({ service: mutate(current) }, LRO_CALL_OPTIONS);
+        [operation] = await services.updateService(
+          { service: { ...mutate(current), ...GLIDEPATH_CLIENT } },
+          LRO_CALL_OPTIONS,
+        );
       } catch (err) {
         if (isConflict(err) && attempt < maxRetries) {
           log.warn('etag conflict; re-reading the service and re-applying the plan', {

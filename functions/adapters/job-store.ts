@@ -12,7 +12,7 @@ import type { AttemptClaim, JobStore, RunCreation } from '../ports';
 import { ALREADY_EXISTS, COLLECTIONS, guardFirestore } from './firestore-store';
 
 /** How long one delivery (or one action call) may hold the right to start something before another may take over. */
-export const CLAIM_MS = 30_000;
+const CLAIM_MS = 30_000;
 
 export class FirestoreJobStore implements JobStore {
   constructor(private readonly db: Firestore) {}

@@ -13,7 +13,6 @@ import {
   GcrEvent,
   TOPICS,
   decodeMessage,
-  type IntakeTopic,
   type PubsubMessage,
 } from './messages';
 
@@ -25,10 +24,6 @@ export type IntakeDecision =
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 const rejected = (reason: string): IntakeDecision => ({ outcome: 'rejected', reason });
 const ignored = (reason: string): IntakeDecision => ({ outcome: 'ignored', reason });
-
-export function isIntakeTopic(topic: string | undefined): topic is IntakeTopic {
-  return topic === TOPICS.gcr || topic === TOPICS.cloudBuilds || topic === TOPICS.deployRequests;
-}
 
 /** Decides one message. Never throws; every reason is bounded (MAX_REASON_CHARS), whatever the message holds. */
 export function decideIntake(

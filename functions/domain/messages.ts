@@ -16,7 +16,6 @@ export const TOPICS = {
   jobTriggers: 'glidepath-job-triggers',
   deadLetters: 'glidepath-dead-letters',
 } as const;
-export type IntakeTopic = typeof TOPICS.gcr | typeof TOPICS.cloudBuilds | typeof TOPICS.deployRequests;
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { Analysis, type AnalysisSettings, type ServicePolicy } from './policy';
-import { shortDigest } from './image';
+import { pinnedImage, shortDigest } from './image';
 import type { RolloutRecord } from './records';
 import { describeIssues } from './validation';
 import { candidateTag } from './tags';
@@ -109,7 +109,7 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
     rolloutId: id,
     service: s.name,
     project: s.project,
-    image: `${request.repository}@${request.digest}`,
+    image: pinnedImage(request),
     digest: request.digest,
     revisionTag: candidateTag(s.name, request.digest),
     waves,

@@ -79,8 +79,6 @@ const Settings = z.strictObject({
 });
 export type Settings = z.output<typeof Settings>;
 export type AnalysisSettings = z.output<typeof Analysis>;
-export type SmokeSettings = z.output<typeof Smoke>;
-export type StepSetting = z.output<typeof Step>;
 
 /** Built-in defaults: the values from the design brief's example. */
 export const BUILT_IN_DEFAULTS = {

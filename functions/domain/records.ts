@@ -135,9 +135,3 @@ export const DeadLetterRecord = z.object({
   replayMessageId: z.string().optional(),
 });
 export type DeadLetterRecord = z.output<typeof DeadLetterRecord>;
-
-export const DedupRecord = z.object({
-  rolloutId: z.string(),
-  /** Read by the Firestore TTL policy, which deletes the document after this time. */
-  expiresAt: z.date(),
-});

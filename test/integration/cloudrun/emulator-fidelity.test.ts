@@ -11,6 +11,8 @@ const NOT_FOUND = 5;
 const ALREADY_EXISTS = 6;
 const ABORTED = 10;
 const INTERNAL = 13;
+// The emulator requires every Service write to name its client (the stricter reading).
+const CLIENT = 'emulator-fidelity';
 const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
 
 let h: Harness;
@@ -46,6 +48,7 @@ test('an update is reconciling until its revision is Ready', async () => {
   const [operation] = await h.services.updateService({
     service: {
       ...svc,
+      client: CLIENT,
       template: { ...svc.template, containers: [{ image: 'us-docker.pkg.dev/test-project/apps/api:v2' }] },
     },
   });
@@ -61,9 +64,11 @@ test('an update is reconciling until its revision is Ready', async () => {
 
 test('a stale etag is rejected with ABORTED', async () => {
   const svc = await current();
-  const [op] = await h.services.updateService({ service: { ...svc, labels: { a: '1' } } });
+  const [op] = await h.services.updateService({ service: { ...svc, client: CLIENT, labels: { a: '1' } } });
   await op.promise();
-  const err = await rpcError(h.services.updateService({ service: { ...svc, labels: { a: '2' } } }));
+  const err = await rpcError(
+    h.services.updateService({ service: { ...svc, client: CLIENT, labels: { a: '2' } } }),
+  );
   expect(err.code).toBe(ABORTED);
   expect(err.details).toMatch(/etag/);
 });
@@ -72,7 +77,7 @@ test('percentages that do not sum to 100 are rejected with INVALID_ARGUMENT', as
   const svc = await current();
   const err = await rpcError(
     h.services.updateService({
-      service: { ...svc, traffic: [{ type: REVISION, revision: stable, percent: 90 }] },
+      service: { ...svc, client: CLIENT, traffic: [{ type: REVISION, revision: stable, percent: 90 }] },
     }),
   );
   expect(err).toEqual({
@@ -87,6 +92,7 @@ test("a traffic target naming an unknown revision fails the operation with INTER
   const [operation] = await h.services.updateService({
     service: {
       ...svc,
+      client: CLIENT,
       traffic: [
         { type: REVISION, revision: serving, percent: 90 },
         { type: REVISION, revision: 'svc-nope', percent: 10 },
@@ -111,7 +117,7 @@ test("a traffic target naming an unknown revision fails the operation with INTER
   expect(new Set(hits)).toEqual(new Set([serving]));
   // Traffic back to an existing revision reconciles again.
   const [fixed] = await h.services.updateService({
-    service: { ...after, traffic: [{ type: REVISION, revision: serving, percent: 100 }] },
+    service: { ...after, client: CLIENT, traffic: [{ type: REVISION, revision: serving, percent: 100 }] },
   });
   await fixed.promise();
   expect((await current()).terminalCondition).toMatchObject({ state: 'CONDITION_SUCCEEDED' });
@@ -123,7 +129,11 @@ test("a traffic tag and service name longer than 46 characters together are reje
   const tag = 't'.repeat(44); // 44 + "svc" = 47
   const err = await rpcError(
     h.services.updateService({
-      service: { ...svc, traffic: [{ type: REVISION, revision: serving, percent: 100, tag }] },
+      service: {
+        ...svc,
+        client: CLIENT,
+        traffic: [{ type: REVISION, revision: serving, percent: 100, tag }],
+      },
     }),
   );
   expect(err).toEqual({
@@ -132,7 +142,11 @@ test("a traffic tag and service name longer than 46 characters together are reje
   });
   // 43 + 3 = 46 fits.
   const [op] = await h.services.updateService({
-    service: { ...svc, traffic: [{ type: REVISION, revision: serving, percent: 100, tag: 't'.repeat(43) }] },
+    service: {
+      ...svc,
+      client: CLIENT,
+      traffic: [{ type: REVISION, revision: serving, percent: 100, tag: 't'.repeat(43) }],
+    },
   });
   await op.promise();
 });
@@ -143,6 +157,7 @@ test('a duplicate tag is rejected', async () => {
     h.services.updateService({
       service: {
         ...svc,
+        client: CLIENT,
         traffic: [
           { type: REVISION, revision: stable, percent: 100, tag: 'blue' },
           { type: REVISION, revision: stable, percent: 0, tag: 'blue' },
@@ -157,7 +172,7 @@ test('a duplicate tag is rejected', async () => {
 test('an explicit revision name must start with the service name and be unique per configuration', async () => {
   const svc = await current();
   const withTemplate = (revision: string, image: string) => ({
-    service: { ...svc, template: { ...svc.template, revision, containers: [{ image }] } },
+    service: { ...svc, client: CLIENT, template: { ...svc.template, revision, containers: [{ image }] } },
   });
   const badPrefix = await rpcError(
     h.services.updateService(withTemplate('other-v3', 'us-docker.pkg.dev/test-project/apps/api:v3')),
@@ -174,6 +189,7 @@ test('an explicit revision name must start with the service name and be unique p
     h.services.updateService({
       service: {
         ...again,
+        client: CLIENT,
         template: {
           ...again.template,
           revision: 'svc-v3',
@@ -198,7 +214,11 @@ test('NOT_FOUND for a missing service and revision, with the real message', asyn
   expect(revErr.code).toBe(NOT_FOUND);
   const update = await rpcError(
     h.services.updateService({
-      service: { name: serviceName('missing'), template: { containers: [{ image: 'x.io/a/b' }] } },
+      service: {
+        client: CLIENT,
+        name: serviceName('missing'),
+        template: { containers: [{ image: 'x.io/a/b' }] },
+      },
     }),
   );
   expect(update.code).toBe(NOT_FOUND);
@@ -208,12 +228,22 @@ test('allow_missing creates the service on update', async () => {
   const [op] = await h.services.updateService({
     allowMissing: true,
     service: {
+      client: CLIENT,
       name: serviceName('created-by-update'),
       template: { containers: [{ image: 'us-docker.pkg.dev/test-project/apps/api:v1' }] },
     },
   });
   const [svc] = await op.promise();
   expect(svc.latestReadyRevision).toMatch(/created-by-update-00001-/);
+});
+
+test('a write that does not name its client is refused (the stricter reading)', async () => {
+  const svc = await current();
+  const err = await rpcError(
+    h.services.updateService({ service: { ...svc, client: '', labels: { c: '1' } } }),
+  );
+  expect(err.code).toBe(INVALID_ARGUMENT);
+  expect(err.details).toMatch(/^service\.client: expected the name of the API client/);
 });
 
 test('a malformed name is rejected naming the field and the expected form', async () => {

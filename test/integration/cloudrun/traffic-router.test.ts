@@ -289,6 +289,8 @@ test('a service with a sidecar: the new image goes into the ingress container (t
   });
   expect(deployed.image).toBe(image);
   const [svc] = await h.services.getService({ name: serviceName('sidecar') });
+  // Every write names Glidepath (Service.client, client_version).
+  expect([svc.client, svc.clientVersion]).toEqual(['glidepath', '0.1.0']);
   expect(svc.template!.containers!.map((c) => [c.name, c.image])).toEqual([
     ['proxy', sidecar.image],
     ['app', image],
