@@ -228,7 +228,15 @@ export function reportModel(input: ReportInput): ReportModel {
     createdAt: r.createdAt,
     ...(r.endedAt ? { endedAt: r.endedAt } : {}),
     seconds: Math.round((end - start) / 1000),
-    domain: [start, Math.max(end, start + 1000)],
+    // Wide enough for every minute seen (a short rollout sits inside one Monitoring minute).
+    domain: [
+      Math.min(start, ...input.looks.flatMap((l) => l.canary.t.map((sec) => sec * 1000))),
+      Math.max(
+        end,
+        start + 1000,
+        ...input.looks.flatMap((l) => l.canary.t.map((sec) => sec * 1000 + 60_000)),
+      ),
+    ],
     regions: names.map((n) => regionReport(n, r.regions[n], plan, input, end)),
     dora: input.dora,
     generatedAt: input.now.toISOString(),
