@@ -17,6 +17,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Requests in flight at most; beyond it, sends are skipped and counted as `dropped`. Default 256. */
   maxInFlight?: number;
+  /** The `Authorization` header of each request, e.g. `Bearer <ID token>` for a private service. */
+  authorization?: () => string;
 }
 
 export interface LoadResult {
@@ -70,7 +72,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     new Promise((resolve) => {
       inFlight++;
       result.sent++;
-      const req = request(url, { agent, method: 'GET' }, (res) => {
+      const headers = opts.authorization ? { authorization: opts.authorization() } : {};
+      const req = request(url, { agent, method: 'GET', headers }, (res) => {
         res.resume();
         res.on('end', () => {
           result.byStatus[res.statusCode ?? 0] = (result.byStatus[res.statusCode ?? 0] ?? 0) + 1;

@@ -38,6 +38,8 @@ import { createCloudRunTrafficRouter } from '../functions/adapters/cloudrun';
 import { createCloudRunJobRunner } from '../functions/adapters/jobs';
 import { WorkflowsLauncher } from '../functions/adapters/workflows';
 import { ExecutionsClient } from '@google-cloud/workflows';
+import type { ServicesClient } from '@google-cloud/run';
+import { runLoad, type LoadOptions, type LoadResult } from './loadgen';
 import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
 import type { JobSweepReport } from '../functions/usecases/job-sweep';
@@ -86,6 +88,8 @@ export interface LocalCloud {
   functions: Record<string, HostedFunction>;
   /** Switchable faults in Cloud Run, Monitoring, the functions, Pub/Sub pushes and Slack. */
   faults: FaultInjector;
+  /** An ID token of `serviceAccount` for `audience`, as Google would sign it (locally: the shared secret). */
+  idToken(serviceAccount: string, audience: string): string;
   /** Calls the sweeper function once, with Cloud Scheduler's identity; returns its report. */
   sweep(): Promise<SweepReport>;
   pubsub: PubSub;
@@ -98,6 +102,10 @@ export interface LocalCloud {
 
 export const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
 export const SCHEDULER_SA = 'glidepath-scheduler@local.iam.gserviceaccount.com';
+/** The actions function's identity: its smoke test calls the candidate with this account's ID token. */
+export const ACTIONS_SA = 'glidepath-actions@local.iam.gserviceaccount.com';
+/** The load generator's identity, standing in for a service's own clients. */
+export const LOADGEN_SA = 'loadgen@local.iam.gserviceaccount.com';
 
 export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalCloud> {
   const projectId = opts.projectId ?? 'glidepath-local';
@@ -119,6 +127,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     }
     const faults = new FaultInjector(opts.faultSeed ?? 1);
     const speed = opts.speed ?? 1;
+    // Signs every local ID token: the workflows' and the scheduler's calls, the smoke test, the load.
+    const oidcSecret = randomBytes(24).toString('hex');
     const cloudRun = await startCloudRunEmulator({
       // Cloud Monitoring's documented delay, on by default, in the local cloud's time.
       ingestionDelayMs: (INGESTION_DELAY_SECONDS * 1000) / speed,
@@ -126,6 +136,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       // What N× real time would show the judge: N× the requests, from the same distributions.
       evidencePerRequest: speed,
       ...opts.cloudRun,
+      oidcSecret,
       faults,
       ...(opts.onRoutes ? { onRoutes: opts.onRoutes } : {}),
     });
@@ -133,7 +144,6 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
 
-    const oidcSecret = randomBytes(24).toString('hex');
     const env: Record<string, string> = {
       GLIDEPATH_PROJECT: projectId,
       GLIDEPATH_LOCATION: location,
@@ -143,6 +153,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_WORKFLOW_SA: WORKFLOW_SA,
       GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
+      GLIDEPATH_LOCAL_ACTIONS_SA: ACTIONS_SA,
       SLACK_WEBHOOK_URL: slack.url,
       // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
       GLIDEPATH_TIME_SCALE: String(speed),
@@ -242,6 +253,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       functions,
       faults,
       sweep,
+      idToken: (serviceAccount, audience) => mintOidcToken({ serviceAccount, audience, secret: oidcSecret }),
       pubsub,
       firestore,
       log,
@@ -260,4 +272,47 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     await stopAll();
     throw err;
   }
+}
+
+/**
+ * What Terraform and a service's owners do for a service Glidepath manages:
+ * roles/run.invoker for the actions identity (the smoke test; terraform/iam.tf)
+ * and for the load generator (standing in for the service's own clients).
+ * The service stays private: nobody else may call it.
+ */
+export async function grantLocalInvokers(client: ServicesClient, serviceName: string): Promise<void> {
+  await client.setIamPolicy({
+    resource: serviceName,
+    policy: {
+      bindings: [
+        {
+          role: 'roles/run.invoker',
+          members: [`serviceAccount:${ACTIONS_SA}`, `serviceAccount:${LOADGEN_SA}`],
+        },
+      ],
+    },
+  });
+}
+
+/** Load on a private service through the front door, with the load generator's ID token (see grantLocalInvokers). */
+export function loadService(
+  cloud: Pick<LocalCloud, 'cloudRun' | 'idToken'>,
+  target: { region: string; service: string },
+  opts: Omit<LoadOptions, 'url' | 'authorization'>,
+): Promise<LoadResult> {
+  const serviceUrl = `${cloud.cloudRun.frontDoorUrl}/s/${target.region}/${target.service}`;
+  let token = '';
+  let mintedAt = -Infinity;
+  return runLoad({
+    ...opts,
+    url: `${serviceUrl}/`,
+    // A token lasts an hour; a fresh one every 30 minutes keeps a long `--keep` run authenticated.
+    authorization: () => {
+      if (Date.now() - mintedAt > 30 * 60_000) {
+        token = cloud.idToken(LOADGEN_SA, serviceUrl);
+        mintedAt = Date.now();
+      }
+      return `Bearer ${token}`;
+    },
+  });
 }

@@ -10,8 +10,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServicesClient } from '@google-cloud/run';
-import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from './local-cloud';
-import { runLoad } from './loadgen';
+import {
+  grantLocalInvokers,
+  loadService,
+  startLocalCloud,
+  type LocalCloud,
+  type LocalCloudOptions,
+} from './local-cloud';
 import { waitFor } from './util';
 import { parseImageRef } from '../functions/domain/image';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../functions/domain/policy';
@@ -103,12 +108,11 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         const setup = await createServiceIfAbsent(services, service, pinned);
         for (const region of service.waves.flat()) {
           loads.push(
-            runLoad({
-              url: `${cloud.cloudRun.frontDoorUrl}/s/${region}/${service.name}/`,
-              ratePerSecond: opts.ratePerSecond ?? 40,
-              signal: load.signal,
-              maxInFlight: 64,
-            }).catch(() => undefined),
+            loadService(
+              cloud,
+              { region, service: service.name },
+              { ratePerSecond: opts.ratePerSecond ?? 40, signal: load.signal, maxInFlight: 64 },
+            ).catch(() => undefined),
           );
         }
         if (setup) continue;
@@ -187,6 +191,10 @@ async function createServiceIfAbsent(
       service: { template: { containers: [{ image }] } },
     });
     await op.promise();
+    await grantLocalInvokers(
+      client,
+      `projects/${service.project}/locations/${region}/services/${service.name}`,
+    );
   }
   return true;
 }

@@ -107,6 +107,17 @@ export interface TrafficRouter {
   ): Promise<ServiceSnapshot>;
 }
 
+/**
+ * ID tokens of this function's own identity, for calling IAM-protected Cloud
+ * Run URLs (the smoke test). Cloud Run accepts a token whose audience is the
+ * service's URL or one of its custom audiences (docs/deploy.md, "Calling the
+ * candidate").
+ */
+export interface IdTokenSource {
+  /** A token whose `aud` claim is `audience`, sent as `Authorization: Bearer <token>`. */
+  idToken(audience: string): Promise<string>;
+}
+
 /** Reads a revision's request counts and latency distributions from Cloud Monitoring. */
 export interface MetricsSource {
   observe(

@@ -237,6 +237,21 @@ resource "google_cloud_run_service_iam_member" "sweeper_invoker" {
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
 
+# The smoke test calls each candidate on its tag URL with an ID token of the
+# actions service account, and Cloud Run services are private: that account
+# may invoke exactly the services the policy rolls out (local.policy_services),
+# in every region of their waves, and nothing else. Additive (*_iam_member):
+# the services' other invokers are left alone.
+resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" {
+  for_each = local.policy_services
+
+  project  = each.value.project
+  location = each.value.region
+  service  = each.value.name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${google_service_account.actions.email}"
+}
+
 # Only the push-invoker service account may invoke the three Pub/Sub-driven functions.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = {

@@ -6,7 +6,8 @@
  * `job-run` workflows, Firestore with its indexes and TTL policy, one
  * Cloud Scheduler job per job of the policy plus the one that runs the
  * sweeper, the Slack secret (without a value) and the monitoring. It never manages the Cloud Run services that
- * Glidepath rolls out, nor their traffic.
+ * Glidepath rolls out, nor their traffic: it only adds roles/run.invoker on each for the actions
+ * service account (iam.tf), so the smoke test may call the candidate.
  *
  * The module configures no provider: every resource names its project and
  * region explicitly.
@@ -17,6 +18,19 @@ locals {
 
   # Every job of the policy becomes a Cloud Scheduler job (scheduler.tf).
   policy_jobs = { for job in try(local.policy.jobs, []) : job.name => job }
+
+  # Every Cloud Run service the policy rolls out, in every region of its waves, by
+  # "<project>/<region>/<service>". The smoke test calls each candidate as the actions
+  # service account, which gets roles/run.invoker on exactly these (iam.tf).
+  policy_services = merge([
+    for s in try(local.policy.services, []) : {
+      for region in flatten(s.waves) : "${s.project}/${region}/${s.name}" => {
+        project = s.project
+        region  = region
+        name    = s.name
+      }
+    }
+  ]...)
 
   # Topic names are fixed: Artifact Registry publishes to `gcr`, Cloud Build to `cloud-builds`.
   topic_names = {

@@ -14,8 +14,13 @@ import { join } from 'node:path';
 import { ExecutionsClient as RunExecutionsClient, JobsClient, ServicesClient } from '@google-cloud/run';
 import { ExecutionsClient as WorkflowExecutionsClient } from '@google-cloud/workflows';
 import type { ClientOptions } from 'google-gax';
-import { startLocalCloud, type LocalCloud, type LocalCloudOptions } from '../local-cloud';
-import { runLoad } from '../loadgen';
+import {
+  grantLocalInvokers,
+  loadService,
+  startLocalCloud,
+  type LocalCloud,
+  type LocalCloudOptions,
+} from '../local-cloud';
 import { waitFor } from '../util';
 import { digestOf } from '../simulate';
 import type { Runtime } from '../../functions/entry/runtime';
@@ -192,12 +197,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     for (const service of serviceNames)
       for (const region of REGIONS)
         loads.push(
-          runLoad({
-            url: `${cloud.cloudRun.frontDoorUrl}/s/${region}/${service}/`,
-            ratePerSecond: 15,
-            signal: load.signal,
-            maxInFlight: 16,
-          }).catch(() => undefined),
+          loadService(
+            cloud,
+            { region, service },
+            { ratePerSecond: 15, signal: load.signal, maxInFlight: 16 },
+          ).catch(() => undefined),
         );
     // Pub/Sub at its worst, for the whole run: failed pushes and redeliveries of handled messages.
     cloud.faults.add({ at: 'push.before', effect: 'fail', probability: 0.05 });
@@ -274,6 +278,7 @@ async function createServices(ctx: Context, names: string[]): Promise<void> {
         service: { template: { containers: [{ image: `${repository(name)}@${digestOf(`${name}:base`)}` }] } },
       });
       await op.promise();
+      await grantLocalInvokers(ctx.services, `projects/${PROJECT}/locations/${region}/services/${name}`);
     }
 }
 

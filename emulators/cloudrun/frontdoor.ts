@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { lognormalSampler, type ServiceProfile } from './profiles';
 import type { Routes } from './traffic';
 import type { MetricStore, RevisionLabels } from '../monitoring/store';
+import type { InvokerVerdict } from './invoker';
 
 export const HEALTH_PATH = '/health';
 
@@ -54,6 +55,8 @@ export interface FrontDoorOptions {
   /** When false, responses are sent at once but the sampled latency is still recorded. */
   simulateLatency: boolean;
   metrics: MetricStore;
+  /** Cloud Run's invoker check of one service; a refusal never reaches a container. */
+  authorize: (region: string, service: string, authorization: string | undefined) => InvokerVerdict;
   /**
    * Requests recorded in Monitoring per request served on a service URL
    * (default 1). The local cloud at --speed N sets N: each real request is
@@ -168,6 +171,8 @@ export class FrontDoor {
     let rest = m[4];
     const route = this.routes.get(FrontDoor.key(region, service));
     if (!route) return send(res, 404, { error: `service ${service} in ${region} not found` });
+    const verdict = this.opts.authorize(region, service, req.headers.authorization);
+    if (!verdict.ok) return send(res, verdict.status, { error: verdict.message });
     let revision: string | undefined;
     if (kind === 't') {
       const t = /^\/([^/?]+)(.*)$/.exec(rest);

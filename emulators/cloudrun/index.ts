@@ -6,6 +6,7 @@
 import { Server, ServerCredentials, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { FaultInjector } from '../faults';
 import { FrontDoor } from './frontdoor';
+import type { InvokerVerdict } from './invoker';
 import { JobsApi, type ExecutionOutcome } from './jobs-api';
 import { OperationStore } from './operations';
 import {
@@ -45,6 +46,11 @@ export interface CloudRunEmulatorOptions {
   simulateLatency?: boolean;
   /** Fault injection (emulators/faults.ts): `run.<Method>`, `monitoring.<Method>`, `run.operation`. */
   faults?: FaultInjector;
+  /**
+   * The secret the local cloud signs its OIDC tokens with (functions/shared/oidc.ts). The front door
+   * accepts only tokens signed with it; without it, only public services answer.
+   */
+  oidcSecret?: string;
   /** ListTimeSeries' largest page (points, or series with HEADERS). Default 100,000, as in the API. */
   monitoringMaxPageSize?: number;
   /** Called whenever a service's routes change (invariant checks watch the real traffic). */
@@ -89,22 +95,25 @@ export async function startCloudRunEmulator(
     samplePeriodMs: options.samplePeriodMs ?? 0,
     now: Date.now,
   });
-  const frontDoor = new FrontDoor({
+  const frontDoor: FrontDoor = new FrontDoor({
     random,
     simulateLatency: options.simulateLatency ?? true,
     metrics,
     ...(options.evidencePerRequest !== undefined ? { evidencePerRequest: options.evidencePerRequest } : {}),
+    authorize: (region, service, authorization): InvokerVerdict =>
+      services.authorizeInvoker(region, service, authorization),
     ...(options.onRoutes ? { onRoutes: options.onRoutes } : {}),
   });
   await frontDoor.start(options.frontDoorPort ?? 0);
 
   const operations = new OperationStore(options.faults);
-  const services = new ServicesApi({
+  const services: ServicesApi = new ServicesApi({
     operations,
     frontDoor,
     profileFor,
     readyDelayMs: options.readyDelayMs ?? 300,
     random,
+    ...(options.oidcSecret ? { oidcSecret: options.oidcSecret } : {}),
   });
   const jobs = new JobsApi({ operations, profileFor, random });
 

@@ -17,6 +17,7 @@ import {
   type TrafficTargetSpec,
 } from './traffic';
 import type { OperationOutcome, OperationStore } from './operations';
+import { checkInvoker, INVOKER_ROLE, type InvokerVerdict } from './invoker';
 import type { FrontDoor } from './frontdoor';
 import type { ImageProfile } from './profiles';
 import type { RevisionLabels } from '../monitoring/store';
@@ -73,6 +74,8 @@ interface ServiceRecord {
   failure?: { generation: number; message: string };
   timer?: NodeJS.Timeout;
   etagCounter: number;
+  /** The IAM policy (SetIamPolicy), and the members of its roles/run.invoker bindings. */
+  iam: { bindings: Json[]; version: number; invokers: Set<string> };
 }
 
 export interface ServicesOptions {
@@ -81,10 +84,14 @@ export interface ServicesOptions {
   profileFor: (image: string) => ImageProfile;
   readyDelayMs: number;
   random: () => number;
+  /** The secret the local cloud's OIDC tokens are signed with; without it no token verifies. */
+  oidcSecret?: string;
 }
 
 export class ServicesApi {
   private readonly services = new Map<string, ServiceRecord>();
+  /** The same services by `<region>/<service>`, the front door's key. */
+  private readonly byRoute = new Map<string, ServiceRecord>();
   private stopped = false;
 
   constructor(private readonly opts: ServicesOptions) {}
@@ -399,7 +406,15 @@ export class ServicesApi {
     };
     ServicesApi.applySpec(resource, input, []);
     if (!resource.traffic?.length) resource.traffic = [{ type: LATEST, percent: 100 }];
-    const svc: ServiceRecord = { project, location, id, resource, revisions: new Map(), etagCounter: 0 };
+    const svc: ServiceRecord = {
+      project,
+      location,
+      id,
+      resource,
+      revisions: new Map(),
+      etagCounter: 0,
+      iam: { bindings: [], version: 1, invokers: new Set() },
+    };
     const rev = this.planRevision(svc, undefined, resource.template, 1)!;
     validateTraffic(resource.traffic, id);
     if (validateOnly)
@@ -411,6 +426,7 @@ export class ServicesApi {
         () => ({ done: true, response: resource }),
       );
     this.services.set(name, svc);
+    this.byRoute.set(`${location}/${id}`, svc);
     this.rollOut(svc, rev);
     return this.operationFor(svc, 1);
   }
@@ -494,6 +510,7 @@ export class ServicesApi {
         () => ({ done: true, response: svc.resource }),
       );
     this.services.delete(svc.resource.name);
+    this.byRoute.delete(`${svc.location}/${svc.id}`);
     await this.dispose(svc);
     svc.resource.deleteTime = timestamp(Date.now());
     this.touch(svc);
@@ -513,6 +530,53 @@ export class ServicesApi {
       if (rev.timer) clearTimeout(rev.timer);
       await this.opts.frontDoor.removeRevision(rev.labels);
     }
+  }
+
+  /** The front door's invoker check for service `id` in `location` (docs/local-cloud.md). */
+  authorizeInvoker(location: string, id: string, authorization: string | undefined): InvokerVerdict {
+    const svc = this.byRoute.get(`${location}/${id}`);
+    if (!svc) return { ok: true }; // the front door answers 404 itself
+    const r = svc.resource;
+    return checkInvoker(
+      {
+        invokerIamDisabled: Boolean(r.invokerIamDisabled),
+        invokers: svc.iam.invokers,
+        serviceUrl: r.uri as string,
+        customAudiences: (r.customAudiences as string[] | undefined) ?? [],
+      },
+      authorization,
+      this.opts.oidcSecret,
+    );
+  }
+
+  private iamPolicy(svc: ServiceRecord): Json {
+    const { bindings, version } = svc.iam;
+    return { version, bindings, etag: Buffer.from(`${svc.resource.uid}/iam/${version}`) };
+  }
+
+  /** SetIamPolicy replaces the whole policy, as the API says ("Overwrites any existing policy"). */
+  private setIamPolicy(req: Json): Json {
+    const svc = this.find(req.resource, 'resource');
+    const policy: Json = req.policy ?? {};
+    const etag = Buffer.isBuffer(policy.etag) ? policy.etag : Buffer.alloc(0);
+    if (etag.length && !etag.equals(this.iamPolicy(svc).etag as Buffer))
+      throw new RpcError(
+        Status.ABORTED,
+        `policy.etag: stale; the policy of '${svc.id}' changed since it was read`,
+      );
+    const bindings: Json[] = (policy.bindings ?? []).map((b: Json, i: number) => {
+      if (typeof b.role !== 'string' || !b.role.startsWith('roles/'))
+        throw new RpcError(
+          Status.INVALID_ARGUMENT,
+          `policy.bindings[${i}].role: ${JSON.stringify(b.role ?? '')} is not valid; expected roles/<name>`,
+        );
+      return { role: b.role, members: [...(b.members ?? [])] };
+    });
+    const invokers = new Set(
+      bindings.filter((b) => b.role === INVOKER_ROLE).flatMap((b) => b.members as string[]),
+    );
+    svc.iam = { bindings, version: svc.iam.version + 1, invokers };
+    return this.iamPolicy(svc);
   }
 
   private findRevision(name: unknown): RevisionRecord {
@@ -539,6 +603,8 @@ export class ServicesApi {
       },
       UpdateService: (req) => this.updateService(req),
       DeleteService: (req) => this.deleteService(req),
+      GetIamPolicy: (req) => this.iamPolicy(this.find(req.resource, 'resource')),
+      SetIamPolicy: (req) => this.setIamPolicy(req),
     });
   }
 

@@ -36,8 +36,15 @@ export function rolloutDeps(ctx: ActionContext): rollout.RolloutDeps {
     clock: rt.clock,
     log: ctx.log,
     timeScale: rt.config.GLIDEPATH_TIME_SCALE,
-    probe: async (url, timeoutMs) =>
-      (await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })).status,
+    idTokens: rt.idTokens(),
+    probe: async (url, { timeoutMs, idToken }) =>
+      (
+        await fetch(url, {
+          headers: { authorization: `Bearer ${idToken}` },
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: 'manual',
+        })
+      ).status,
   };
 }
 

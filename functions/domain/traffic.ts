@@ -95,12 +95,22 @@ export function shifted(
   return composeTraffic(shares, [...userTags(snapshot), { revision: candidate, tag }]);
 }
 
-/** Promote: the candidate serves everything and keeps its tag. */
+/**
+ * Promote: the candidate serves everything and keeps its tag. When it is the
+ * latest revision (ready and created), the traffic goes to LATEST, as
+ * Cloud Run leaves a service after a plain deploy: a later manual
+ * `gcloud run deploy` then takes the traffic. When a newer revision exists,
+ * LATEST would hand the traffic to a revision nobody judged, so the candidate
+ * stays pinned by name. Tags stay pinned to their revisions either way.
+ */
 export function promoted(snapshot: ServiceSnapshot, candidate: string, tag: string): TrafficTarget[] {
-  return composeTraffic(
-    [{ revision: candidate, percent: 100 }],
-    [...userTags(snapshot), { revision: candidate, tag }],
-  );
+  const tags = [...userTags(snapshot), { revision: candidate, tag }];
+  const isLatest = snapshot.latestReadyRevision === candidate && snapshot.latestCreatedRevision === candidate;
+  if (!isLatest) return composeTraffic([{ revision: candidate, percent: 100 }], tags);
+  return [
+    { type: 'LATEST', percent: 100 },
+    ...tags.map((t): TrafficTarget => ({ type: 'REVISION', revision: t.revision, percent: 0, tag: t.tag })),
+  ];
 }
 
 /** Rollback: exactly the recorded split, the user's tags kept, the candidate's tag gone. */

@@ -10,6 +10,8 @@ import type * as workflowsModule from '@google-cloud/workflows';
 import type * as cloudrunAdapter from '../adapters/cloudrun';
 import type * as monitoringAdapter from '../adapters/monitoring';
 import type * as jobsAdapter from '../adapters/jobs';
+import type * as authModule from 'google-auth-library';
+import { googleIdTokenSource, localIdTokenSource } from '../adapters/id-token';
 import type * as storageModule from '@google-cloud/storage';
 import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
@@ -26,6 +28,7 @@ import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
   type Clock,
+  type IdTokenSource,
   type DeadLetterStore,
   type JobRunner,
   type JobStore,
@@ -63,6 +66,8 @@ export interface Runtime {
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
+  /** ID tokens of this function's identity (the smoke test calls private services). */
+  idTokens(): IdTokenSource;
   publisher(): Publisher;
 }
 
@@ -132,6 +137,18 @@ export function runtime(): Runtime {
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),
+    idTokens: once(() => {
+      const secret = config.GLIDEPATH_LOCAL_OIDC_SECRET;
+      if (!secret) {
+        const { GoogleAuth } = require('google-auth-library') as typeof authModule;
+        return googleIdTokenSource(new GoogleAuth());
+      }
+      if (!config.GLIDEPATH_LOCAL_ACTIONS_SA)
+        throw new Error(
+          'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
+        );
+      return localIdTokenSource(config.GLIDEPATH_LOCAL_ACTIONS_SA, secret);
+    }),
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
       const { PubsubPublisher } = require('../adapters/pubsub') as typeof pubsubAdapter;

@@ -18,6 +18,11 @@ const Env = z.object({
   GLIDEPATH_WORKFLOW_SA: z.string().optional(),
   /** Local only: the secret the Workflows emulator signs its OIDC-shaped tokens with. */
   GLIDEPATH_LOCAL_OIDC_SECRET: z.string().optional(),
+  /**
+   * Local only: the identity the actions function's ID tokens carry (on GCP the
+   * metadata server knows the function's service account).
+   */
+  GLIDEPATH_LOCAL_ACTIONS_SA: z.string().optional(),
   /** Cloud Scheduler's service account: the only caller the sweeper accepts. */
   GLIDEPATH_SCHEDULER_SA: z.string().optional(),
   /** The sweeper's patience beyond a plan's longest quiet period (see functions/domain/sweep.ts). */

@@ -38,13 +38,8 @@ export function mintOidcToken(opts: {
   return `${unsigned}.${createHmac('sha256', opts.secret).update(unsigned).digest('base64url')}`;
 }
 
-/** Returns the claims of a valid token from `expectedEmail`; throws saying what is wrong otherwise. */
-export function verifyOidcToken(
-  token: string,
-  secret: string,
-  expectedEmail: string,
-  nowMs = Date.now(),
-): OidcClaims {
+/** Returns the claims of a token signed with `secret`, unexpired and issued by Google; throws saying what is wrong otherwise. */
+export function verifyOidcSignature(token: string, secret: string, nowMs = Date.now()): OidcClaims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new Error(`OIDC token: expected 3 dot-separated parts, got ${parts.length}`);
   const expected = createHmac('sha256', secret).update(`${parts[0]}.${parts[1]}`).digest();
@@ -55,10 +50,21 @@ export function verifyOidcToken(
   if (header.alg !== 'HS256') throw new Error(`OIDC token: alg ${String(header.alg)}, expected HS256`);
   const claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString()) as OidcClaims;
   if (claims.iss !== ISSUER) throw new Error(`OIDC token: iss ${claims.iss}, expected ${ISSUER}`);
-  if (claims.email !== expectedEmail || claims.email_verified !== true)
-    throw new Error(`OIDC token: email ${claims.email}, expected ${expectedEmail}`);
   const now = Math.floor(nowMs / 1000);
   if (typeof claims.exp !== 'number' || claims.exp <= now)
     throw new Error(`OIDC token: expired at ${claims.exp}, now ${now}`);
+  return claims;
+}
+
+/** Returns the claims of a valid token from `expectedEmail`; throws saying what is wrong otherwise. */
+export function verifyOidcToken(
+  token: string,
+  secret: string,
+  expectedEmail: string,
+  nowMs = Date.now(),
+): OidcClaims {
+  const claims = verifyOidcSignature(token, secret, nowMs);
+  if (claims.email !== expectedEmail || claims.email_verified !== true)
+    throw new Error(`OIDC token: email ${claims.email}, expected ${expectedEmail}`);
   return claims;
 }

@@ -9,6 +9,7 @@
 import type {
   Clock,
   Fence,
+  IdTokenSource,
   LookStore,
   MetricsSource,
   Notifier,
@@ -55,8 +56,10 @@ export interface RolloutDeps {
   log: Logger;
   /** Policy seconds per real second: 1 on GCP; the local cloud's --speed compresses time. */
   timeScale?: number;
-  /** Calls `url` once and returns the HTTP status (smoke test). */
-  probe(url: string, timeoutMs: number): Promise<number>;
+  /** ID tokens of the actions identity: the smoke test calls a private service. */
+  idTokens: IdTokenSource;
+  /** Calls `url` once with the ID token and returns the HTTP status (smoke test). */
+  probe(url: string, opts: { timeoutMs: number; idToken: string }): Promise<number>;
 }
 
 /** A stop: the rollout is no longer the active one; the workflow ends cleanly (HTTP 409). */
@@ -202,9 +205,20 @@ export async function smoke(
   if (!record?.tagUrl)
     throw new GlidepathError('invalid', `region ${region} has no candidate to smoke-test; deploy first`);
   const url = record.tagUrl.replace(/\/$/, '') + s.path;
+  // Cloud Run checks the token's audience against the service's URL (or a custom audience), not
+  // the tag URL the request goes to (docs/deploy.md, "Calling the candidate").
+  const service = await deps.router.getService(refOf(rollout, region));
+  if (!service?.url)
+    throw new GlidepathError(
+      'not_found',
+      `service ${rollout.service} in ${region} has no URL to take the smoke test's ID token audience from`,
+    );
+  const idToken = await deps.idTokens.idToken(service.url);
   const seen: string[] = [];
   for (let attempt = 1; attempt <= s.attempts; attempt++) {
-    const status = await deps.probe(url, s.timeoutSeconds * 1000).catch((err: Error) => err.message);
+    const status = await deps
+      .probe(url, { timeoutMs: s.timeoutSeconds * 1000, idToken })
+      .catch((err: Error) => err.message);
     seen.push(String(status));
     if (status === s.expectStatus) {
       const reason = `GET ${s.path} answered ${status} on attempt ${attempt}`;

@@ -63,7 +63,11 @@ async function main(): Promise<void> {
     const [op] = await services.createService({
       parent: `projects/${PROJECT}/locations/${REGION}`,
       serviceId: 'api',
-      service: { template: { containers: [{ image: 'us-docker.pkg.dev/bench/apps/api:v1' }] } },
+      // Public: the bench measures routing, not the invoker check.
+      service: {
+        template: { containers: [{ image: 'us-docker.pkg.dev/bench/apps/api:v1' }] },
+        invokerIamDisabled: true,
+      },
     });
     const [svc] = await op.promise();
     const stable = svc.latestReadyRevision!.split('/').pop()!;

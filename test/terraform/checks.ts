@@ -538,12 +538,16 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
   for (const type of FUNCTION_INVOKER_RESOURCES) {
     for (const [key, { file, body }] of resourcesOfType(mod, type)) {
       const targetField = body.service ?? body.name ?? body.cloud_function;
-      const targets: string[] = /\$\{each\.(value|key)\}/.test(String(targetField))
-        ? Object.entries<Json>(body.for_each && typeof body.for_each === 'object' ? body.for_each : {}).map(
-            ([k, v]) => `${k} ${v}`,
-          )
-        : [String(targetField)];
-      if (/\$\{each\./.test(String(targetField)) && typeof body.for_each !== 'object') {
+      // The services the policy rolls out (never a function; checkSmokeInvoker checks who may call them).
+      const policyServices = body.for_each === '${local.policy_services}';
+      const targets: string[] = policyServices
+        ? ['local.policy_services']
+        : /\$\{each\.(value|key)\}/.test(String(targetField))
+          ? Object.entries<Json>(body.for_each && typeof body.for_each === 'object' ? body.for_each : {}).map(
+              ([k, v]) => `${k} ${v}`,
+            )
+          : [String(targetField)];
+      if (!policyServices && /\$\{each\./.test(String(targetField)) && typeof body.for_each !== 'object') {
         problems.push(
           `${file}: ${key} invokes functions chosen by a computed for_each; list them literally so this can be checked`,
         );
@@ -764,6 +768,57 @@ export function checkSweeper(mod: TfModule): string[] {
         `${file}: ${key} grants ${body.role} to the scheduler service account, which may only invoke the sweeper`,
       );
   }
+  return problems;
+}
+
+const ACTIONS_MEMBER = 'serviceAccount:${google_service_account.actions.email}';
+
+/**
+ * The smoke test calls each candidate as the actions service account, and
+ * Cloud Run services are private: that account holds roles/run.invoker on
+ * exactly the services the policy rolls out (for_each over local.policy_services,
+ * one entry per service and region of its waves), never on the project, and
+ * no other grant gives it run.invoker.
+ */
+export function checkSmokeInvoker(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const services = String(mod.locals.get('policy_services')?.value ?? '');
+  if (!/local\.policy\.services/.test(services) || !/flatten\(s\.waves\)/.test(services))
+    problems.push(
+      `local.policy_services must list every service of local.policy.services in every region of flatten(s.waves), got ${services || 'nothing'}`,
+    );
+  let grants = 0;
+  for (const [key, { file, body }] of mod.resources) {
+    const type = key.split('.')[0];
+    if (!/_iam_(member|binding)$/.test(type) || body.role !== 'roles/run.invoker') continue;
+    const holders = body.members ?? [body.member];
+    if (!holders.includes(ACTIONS_MEMBER)) continue;
+    grants++;
+    if (type !== 'google_cloud_run_service_iam_member' && type !== 'google_cloud_run_v2_service_iam_member') {
+      problems.push(
+        `${file}: ${key} grants roles/run.invoker to the actions service account on more than one service (${type}); grant it per service`,
+      );
+      continue;
+    }
+    if (body.for_each !== '${local.policy_services}')
+      problems.push(
+        `${file}: ${key} must have for_each = local.policy_services (the policy's services), got ${body.for_each}`,
+      );
+    const target = { project: body.project, location: body.location, service: body.service ?? body.name };
+    const expected = {
+      project: '${each.value.project}',
+      location: '${each.value.region}',
+      service: '${each.value.name}',
+    };
+    if (JSON.stringify(target) !== JSON.stringify(expected))
+      problems.push(
+        `${file}: ${key} must target each.value.project, .region and .name, got ${JSON.stringify(target)}`,
+      );
+  }
+  if (grants !== 1)
+    problems.push(
+      `expected one roles/run.invoker grant for the actions service account (the smoke test), found ${grants}`,
+    );
   return problems;
 }
 

@@ -13,6 +13,7 @@ import {
   checkReferences,
   checkReports,
   checkScheduler,
+  checkSmokeInvoker,
   checkSubscriptions,
   checkSweeper,
   filesUnder,
@@ -618,6 +619,50 @@ describe('secrets', () => {
   const r = terraform(['fmt', '-check', '-recursive', tf]);
   expect(r.status).not.toBe(0);
   expect(r.stdout).toContain('scheduler.tf');
+});
+
+describe('the smoke test invoker grant', () => {
+  it('is caught when it goes project-wide', () =>
+    expectCaught(
+      checkSmokeInvoker,
+      () =>
+        append(
+          'iam.tf',
+          'resource "google_project_iam_member" "actions_run_invoker" {\n  project = var.project_id\n  role    = "roles/run.invoker"\n  member  = "serviceAccount:${google_service_account.actions.email}"\n}\n',
+        ),
+      /google_project_iam_member\.actions_run_invoker grants roles\/run\.invoker to the actions service account on more than one service/,
+    ));
+
+  it('is caught when it iterates over anything but the policy services', () =>
+    expectCaught(
+      checkSmokeInvoker,
+      () =>
+        edit(
+          'iam.tf',
+          /(actions_smoke_invoker" \{\n {2}for_each = )local\.policy_services/,
+          '$1local.functions',
+        ),
+      /must have for_each = local\.policy_services/,
+    ));
+
+  it('is caught when the policy services leave out regions of later waves', () =>
+    expectCaught(
+      checkSmokeInvoker,
+      () => edit('main.tf', 'flatten(s.waves)', 's.waves[0]'),
+      /local\.policy_services must list every service/,
+    ));
+
+  it('is caught when it is gone', () =>
+    expectCaught(
+      checkSmokeInvoker,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /expected one roles\/run\.invoker grant for the actions service account \(the smoke test\), found 0/,
+    ));
 });
 
 describe('the reports bucket', () => {

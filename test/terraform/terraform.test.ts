@@ -12,6 +12,7 @@ import {
   EXPECTED_FUNCTIONS,
   checkFunctions,
   checkLeastPrivilege,
+  checkSmokeInvoker,
   checkNoSecrets,
   checkReferencedFiles,
   checkReferences,
@@ -207,6 +208,37 @@ describe('terraform/', () => {
   it('holds to least privilege', () => {
     expect(checkLeastPrivilege(root)).toEqual([]);
   });
+
+  it('lets the actions service account invoke exactly the services of the policy (the smoke test)', () => {
+    expect(checkSmokeInvoker(root)).toEqual([]);
+  });
+
+  itTf(
+    'evaluates local.policy_services over glidepath.example.yaml: every service in every region of its waves',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'glidepath-tf-'));
+      try {
+        const strip = (v: string) => v.slice(2, -1);
+        writeFileSync(
+          join(dir, 'main.tf'),
+          [
+            `variable "policy_file" {\n  default = ${JSON.stringify(join(REPO, 'glidepath.example.yaml'))}\n}`,
+            `locals {\n  policy = ${strip(root.locals.get('policy')!.value)}\n  policy_services = ${strip(root.locals.get('policy_services')!.value)}\n}`,
+          ].join('\n'),
+        );
+        const r = terraform(['console'], { cwd: dir, input: 'jsonencode(local.policy_services)\n' });
+        expect(r.stderr).toBe('');
+        expect(JSON.parse(JSON.parse(r.stdout.trim()))).toEqual({
+          'my-project/us-central1/api': { project: 'my-project', region: 'us-central1', name: 'api' },
+          'my-project/europe-west1/api': { project: 'my-project', region: 'europe-west1', name: 'api' },
+          'my-project/asia-southeast1/api': { project: 'my-project', region: 'asia-southeast1', name: 'api' },
+          'my-project/us-central1/web': { project: 'my-project', region: 'us-central1', name: 'web' },
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('reads the workflow files it references (workflows/*.workflows.yaml must exist)', () => {
     expect(checkReferencedFiles(root)).toEqual([]);

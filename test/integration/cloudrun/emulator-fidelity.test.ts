@@ -19,7 +19,8 @@ let h: Harness;
 let stable: string;
 
 beforeAll(async () => {
-  h = await startHarness();
+  // Long enough that "reconciling" is still observable right after an update on a loaded machine.
+  h = await startHarness({ readyDelayMs: 500 });
   const created = await createService(h.services, 'svc');
   stable = created.latestReadyRevision!.split('/').pop()!;
 });

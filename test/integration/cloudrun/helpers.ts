@@ -53,7 +53,8 @@ export async function createService(
   const [operation] = await services.createService({
     parent: `projects/${PROJECT}/locations/${REGION}`,
     serviceId: service,
-    service: { template: { containers: [{ image }], ...template }, ...extra },
+    // Public unless the test says otherwise: these suites are about routing and metrics; invoker.test.ts is about the invoker check.
+    service: { template: { containers: [{ image }], ...template }, invokerIamDisabled: true, ...extra },
   });
   const [created] = await operation.promise();
   return created;
