@@ -53,6 +53,11 @@ export interface CloudRunEmulatorOptions {
   oidcSecret?: string;
   /** ListTimeSeries' largest page (points, or series with HEADERS). Default 100,000, as in the API. */
   monitoringMaxPageSize?: number;
+  /**
+   * Metrics scopes: a scoping project → the other projects it monitors. ListTimeSeries on a
+   * scoping project answers with their series too (cloud.google.com/monitoring/settings#concept-scope).
+   */
+  metricsScopes?: Record<string, string[]>;
   /** Called whenever a service's routes change (invariant checks watch the real traffic). */
   onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
 }
@@ -126,7 +131,10 @@ export async function startCloudRunEmulator(
     operations.grpc(),
   ];
   for (const s of run) server.addService(s.definition, withFaults('run', s.implementation, options.faults));
-  const monitoring = metricService(metrics, { maxPageSize: options.monitoringMaxPageSize });
+  const monitoring = metricService(metrics, {
+    maxPageSize: options.monitoringMaxPageSize,
+    metricsScopes: options.metricsScopes,
+  });
   server.addService(
     monitoring.definition,
     withFaults('monitoring', monitoring.implementation, options.faults),

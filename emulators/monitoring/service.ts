@@ -81,9 +81,10 @@ function paginate(
 
 export function metricService(
   store: MetricStore,
-  options: { maxPageSize?: number } = {},
+  options: { maxPageSize?: number; metricsScopes?: Record<string, string[]> } = {},
 ): ReturnType<typeof grpcService> {
   const maxPageSize = options.maxPageSize ?? MAX_PAGE_SIZE;
+  const metricsScopes = options.metricsScopes ?? {};
   return grpcService('google.monitoring.v3.MetricService', {
     ListTimeSeries: (req) => {
       const r = req as {
@@ -124,7 +125,9 @@ export function metricService(
         ? Number(a.alignmentPeriod.seconds ?? 0) + (a.alignmentPeriod.nanos ?? 0) / 1e9
         : undefined;
       const timeSeries = store.query({
-        project,
+        // A scoping project sees the series of every project it monitors (a metrics scope), so
+        // only a resource.labels.project_id clause narrows a query to one project.
+        projects: [project, ...(metricsScopes[project] ?? [])],
         clauses,
         startMs,
         endMs,

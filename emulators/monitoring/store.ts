@@ -118,7 +118,8 @@ const ALIGNERS = [
 const REDUCERS = ['REDUCE_NONE', 'REDUCE_SUM'];
 
 export interface TimeSeriesQuery {
-  project: string;
+  /** The projects whose series the request sees: the named project and, when it scopes others, those too. */
+  projects: string[];
   clauses: Clause[];
   startMs: number;
   endMs: number;
@@ -258,7 +259,7 @@ export class MetricStore {
   }
 
   private matches(s: StoredSeries, q: TimeSeriesQuery): boolean {
-    if (s.resourceLabels.project_id !== q.project) return false;
+    if (!q.projects.includes(s.resourceLabels.project_id)) return false;
     return q.clauses.every(({ selector, value }) => {
       switch (selector.kind) {
         case 'metric.type':

@@ -47,6 +47,8 @@ export function revisionFilter(metricType: string, r: ServiceRef & { revision: s
   return [
     `metric.type = "${metricType}"`,
     'resource.type = "cloud_run_revision"',
+    // The request's project may scope others (a metrics scope): name the project in the filter too.
+    `resource.labels.project_id = "${r.project}"`,
     `resource.labels.service_name = "${r.service}"`,
     `resource.labels.revision_name = "${r.revision}"`,
     `resource.labels.location = "${r.region}"`,

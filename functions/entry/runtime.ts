@@ -143,11 +143,18 @@ export function runtime(): Runtime {
         const { GoogleAuth } = require('google-auth-library') as typeof authModule;
         return googleIdTokenSource(new GoogleAuth());
       }
-      if (!config.GLIDEPATH_LOCAL_ACTIONS_SA)
-        throw new Error(
-          'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
-        );
-      return localIdTokenSource(config.GLIDEPATH_LOCAL_ACTIONS_SA, secret);
+      const identity = config.GLIDEPATH_LOCAL_ACTIONS_SA;
+      // Only the smoke probe needs a token: the other actions must not fail on this setting.
+      if (!identity)
+        return {
+          idToken: () =>
+            Promise.reject(
+              new Error(
+                'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
+              ),
+            ),
+        };
+      return localIdTokenSource(identity, secret);
     }),
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;

@@ -46,6 +46,7 @@ describe('a private service (the default)', () => {
     const [op] = await h.services.updateService({
       service: {
         ...svc,
+        client: 'gcloud',
         traffic: [
           { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST', percent: 100 },
           { type: 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION', revision, tag: 'canary' },
@@ -92,7 +93,7 @@ describe('a private service (the default)', () => {
   it('accepts a custom audience the service declares', async () => {
     const [svc] = await h.services.getService({ name: serviceName('private') });
     const [op] = await h.services.updateService({
-      service: { ...svc, customAudiences: ['https://shop.example.com'] },
+      service: { ...svc, client: 'gcloud', customAudiences: ['https://shop.example.com'] },
     });
     await op.promise();
     expect((await call(url, token(PROBER, 'https://shop.example.com'))).status).toBe(200);

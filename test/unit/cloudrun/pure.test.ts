@@ -171,7 +171,7 @@ describe('monitoring filter and store', () => {
       latenciesMs: Array.from({ length: 100 }, (_, i) => i + 1),
     });
     const [series] = store.query({
-      project: 'p',
+      projects: ['p'],
       clauses: parseFilter('metric.type = "run.googleapis.com/request_latencies"'),
       startMs: 0,
       endMs: 60_000,
@@ -208,7 +208,7 @@ describe('Monitoring emulator: sampling and ingestion delay', () => {
     }
     clock = nowMs;
     const series = store.query({
-      project: 'p',
+      projects: ['p'],
       clauses: parseFilter('metric.type = "run.googleapis.com/request_count"'),
       startMs: 0,
       endMs: 600_000,
