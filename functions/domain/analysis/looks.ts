@@ -61,7 +61,10 @@ export function passPointSeconds(s: StepSchedule, j: number): number {
 export interface LookPlan {
   /** The PASS point this look takes (1-based), when it is the first look at or after one not yet taken. */
   passPoint?: number;
-  /** This look takes the step's last PASS point: INCONCLUSIVE now ends the step. */
+  /**
+   * The step's last PASS point has been reached: INCONCLUSIVE now ends the step. True for every
+   * look from then on, so a look retried after the one that took it (a lost answer) still ends it.
+   */
   lastChance: boolean;
   /** Seconds until the next look: the next alignment period, or the next PASS point if sooner. */
   nextLookSeconds: number;
@@ -80,7 +83,7 @@ export function planLook(s: StepSchedule, elapsedSeconds: number, passPointsTake
   const nextPass = reached < total ? passPointSeconds(s, reached + 1) : Infinity;
   return {
     ...(passPoint !== undefined ? { passPoint } : {}),
-    lastChance: passPoint === total,
+    lastChance: reached === total,
     nextLookSeconds: Math.max(1, Math.min(nextMinute, nextPass) - elapsedSeconds),
   };
 }
@@ -118,8 +121,9 @@ export function decideLook(input: {
   const passPointsTaken = plan.passPoint ?? input.passPointsTaken;
   const base = { passPointsTaken, nextLookSeconds: plan.nextLookSeconds };
   if (verdict === 'FAIL') return { ...base, action: 'FAIL' };
-  if (plan.passPoint !== undefined && verdict === 'PASS') return { ...base, action: 'PASS' };
-  if (plan.passPoint !== undefined && plan.lastChance) return { ...base, action: 'INCONCLUSIVE' };
+  if ((plan.passPoint !== undefined || plan.lastChance) && verdict === 'PASS')
+    return { ...base, action: 'PASS' };
+  if (plan.lastChance) return { ...base, action: 'INCONCLUSIVE' };
   const lastPass = passPointSeconds(schedule, passPoints(schedule));
   const rate = input.windowSeconds >= SAMPLE_PERIOD_SECONDS ? input.canaryRequests / input.windowSeconds : 0;
   const projected = input.canaryRequests + 2 * rate * Math.max(0, lastPass - elapsedSeconds);

@@ -36,6 +36,13 @@ describe('looks: when a look may act', () => {
       ...over,
     });
 
+  test('a look retried after the one that took the last PASS point (its answer lost) still ends the step', () => {
+    // Found by the chaos suite: the retry took no PASS point, so it WATCHed for ever.
+    expect(look({ elapsedSeconds: 1230, passPointsTaken: 4 }).action).toBe('INCONCLUSIVE');
+    expect(look({ elapsedSeconds: 1230, passPointsTaken: 4, verdict: 'PASS' }).action).toBe('PASS');
+    expect(look({ elapsedSeconds: 1230, passPointsTaken: 4, verdict: 'FAIL' }).action).toBe('FAIL');
+  });
+
   test('FAIL acts at any look; PASS only at a PASS point', () => {
     expect(look({ verdict: 'FAIL', elapsedSeconds: 60 }).action).toBe('FAIL');
     expect(look({ verdict: 'PASS', elapsedSeconds: 240 }).action).toBe('WATCH');
