@@ -6,7 +6,7 @@
  * never started, or it has outlived the longest a healthy run can take.
  */
 import { POLL_SECONDS, type JobRunRecord } from './jobs';
-import type { ExecutionView, SweepSettings } from './sweep';
+import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
 export type JobRunDiagnosis =
   | { stuck: false; why: string }
@@ -17,8 +17,6 @@ export type JobRunDiagnosis =
       cancelExecution: boolean;
     };
 
-const ENDED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
-
 /**
  * The longest a healthy `job-run` execution lives: every attempt polled to
  * the job's timeout (plus the poll that notices it), and the longest
@@ -27,15 +25,6 @@ const ENDED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
 export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeoutSeconds'>): number {
   const { maxAttempts, maxBackoffSeconds } = run.retry;
   return maxAttempts * (run.timeoutSeconds + 2 * POLL_SECONDS) + (maxAttempts - 1) * maxBackoffSeconds;
-}
-
-function ageSeconds(iso: string | null | undefined, now: Date): number {
-  const t = iso ? Date.parse(iso) : NaN;
-  return Number.isFinite(t) ? (now.getTime() - t) / 1000 : Infinity;
-}
-
-function minutes(seconds: number): string {
-  return `${Math.round(seconds / 60)}m`;
 }
 
 export function diagnoseJobRun(

@@ -55,14 +55,14 @@ export type Diagnosis =
       finish: boolean;
     };
 
-const ENDED: ReadonlySet<ExecutionState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
+export const ENDED: ReadonlySet<ExecutionState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
 
-function ageSeconds(iso: string | null | undefined, now: Date): number {
+export function ageSeconds(iso: string | null | undefined, now: Date): number {
   const t = iso ? Date.parse(iso) : NaN;
   return Number.isFinite(t) ? (now.getTime() - t) / 1000 : Infinity;
 }
 
-function minutes(seconds: number): string {
+export function minutes(seconds: number): string {
   return `${Math.round(seconds / 60)}m`;
 }
 
