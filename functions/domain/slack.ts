@@ -6,6 +6,7 @@ import type { KnownBlock } from '@slack/types';
 import type { SlackMessage } from '../ports';
 import type { RolloutPlan } from './plan';
 import type { RegionRecord, RolloutRecord } from './records';
+import { rolloutControls } from './interactions';
 
 function message(text: string, blocks: KnownBlock[], channel?: string): SlackMessage {
   return { text, blocks, ...(channel ? { channel } : {}) };
@@ -51,6 +52,7 @@ export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channe
       ]),
       section(planSummary(plan)),
       ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
+      rolloutControls(rollout.id),
     ],
     channel,
   );
@@ -101,6 +103,8 @@ export function regionPromoted(
     ),
     ...(note ? [context(`⚠️ ${note}`)] : []),
     context(`rollout \`${rollout.id}\``),
+    // Later waves may still be running: the rollout can be stopped from here too.
+    rolloutControls(rollout.id),
   ]);
 }
 
