@@ -62,7 +62,11 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
   it('promotes a good image across both waves', async () => {
     const { rollouts, slack } = await run([`${API}:v1`, `${API}:v2`]);
     const [r] = rollouts;
-    expect(r.status).toBe('PROMOTED');
+    // The reason is part of the expectation so that a rollback says why.
+    expect({ status: r.status, reason: r.reason }).toEqual({
+      status: 'PROMOTED',
+      reason: 'promoted in every region',
+    });
     for (const region of ALL) {
       expect(r.regions[region].status).toBe('PROMOTED');
       expect(onlyRevision(r, region)).toBe(revisionOf(r.id));
