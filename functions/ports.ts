@@ -8,6 +8,7 @@ import type { RevisionObservations } from './domain/observations';
 import type { ExecutionView } from './domain/sweep';
 import type {
   DeadLetterRecord,
+  GateRecord,
   RegionRecord,
   RolloutRecord,
   RolloutStatus,
@@ -16,6 +17,7 @@ import type {
 import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
 import type { LookRecord } from './domain/looks';
 import type { ReportEvent } from './report/model';
+import type { Decider, GateCallbackBody, GateDecision } from './domain/gates';
 
 export interface Clock {
   now(): Date;
@@ -413,4 +415,50 @@ export interface ReportSource {
 export interface ReportPublisher {
   /** Stores the page; returns where a person opens it (an authenticated URL on GCP, a file path locally). */
   publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }>;
+}
+
+// Approval gates (functions/domain/gates.ts, functions/usecases/gates.ts).
+
+/** A decided gate whose callback has not reached the workflow yet (the `gateCallbacks` outbox). */
+export interface PendingGateCallback {
+  rolloutId: string;
+  gate: GateRecord;
+  attempts: number;
+}
+
+export type GateDecisionRecord =
+  | { kind: 'recorded'; rollout: RolloutRecord; gate: GateRecord }
+  | { kind: 'not_allowed'; message: string }
+  | { kind: 'unchanged'; message: string };
+
+/** Gates of rollouts; every write is atomic, so of two decisions exactly one is recorded. */
+export interface GateStore {
+  /** Records a gate the workflow opened (WAITING, with its callback URL); opening it again keeps the first record. */
+  openGate(rolloutId: string, gate: GateRecord, now: Date): Promise<GateRecord>;
+  /**
+   * Records the decision once (planDecision says whether it counts) and, in
+   * the same transaction, queues its callback in the outbox.
+   */
+  decide(input: {
+    rolloutId: string;
+    gate: string;
+    decision: GateDecision;
+    by: Decider;
+    reason?: string;
+    now: Date;
+  }): Promise<GateDecisionRecord>;
+  /** The callback reached the workflow: marks the gate and empties its outbox entry. */
+  callbackSent(rolloutId: string, gate: string, now: Date): Promise<void>;
+  /** The callback could not be sent: counts the attempt, keeps the entry (or drops it for good when `final`). */
+  callbackFailed(rolloutId: string, gate: string, error: string, now: Date, final: boolean): Promise<void>;
+  /** Decisions whose callback is still to be sent, oldest first. */
+  pendingCallbacks(limit: number): Promise<PendingGateCallback[]>;
+  /** Marks a WAITING gate EXPIRED (the workflow's await timed out); a decided gate keeps its decision. */
+  expireGate(rolloutId: string, gate: string, now: Date): Promise<GateRecord | undefined>;
+}
+
+/** Sends a decision to a Workflows callback URL, with the token Google requires. */
+export interface GateCallbackSender {
+  /** Resolves once the callback endpoint accepted it; throws a GlidepathError (`not_found`: no such callback any more). */
+  send(url: string, body: GateCallbackBody): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { parseRepository } from './image';
 import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, MIN_TAG_HEX } from './tags';
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
+import { rolloutOverBudget } from './step-budget';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -251,7 +252,14 @@ export function parsePolicy(doc: unknown): Policy {
     const r = Service.safeParse(raw, { reportInput: true });
     if (!r.success) return problems.push(...describeIssues(r.error, `services[${i}]`));
     const { steps, analysis, smoke, onNewImage, ...rest } = r.data;
-    services.push({ ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) });
+    const service = { ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) };
+    const overBudget = rolloutOverBudget({
+      waves: service.waves,
+      bakes: service.steps.map((s) => s.bake),
+      analysis: service.analysis,
+    });
+    if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
+    services.push(service);
   });
   const jobs: JobPolicy[] = [];
   file.jobs.forEach((raw, i) => {

@@ -25,19 +25,8 @@ import {
 import { describeIssues } from '../domain/validation';
 import type { Logger } from '../shared/log';
 import type { z } from 'zod';
-
-// The contract with functions/usecases/gates.ts (/work/notes/GATE-CONTRACT.md), until it lands.
-type GateDecision = 'approve' | 'reject';
-interface Decider {
-  via: 'slack' | 'cli';
-  id: string;
-  email?: string;
-  name?: string;
-}
-type DecideGateResult =
-  | { kind: 'decided'; rolloutId: string; gate: string; decision: GateDecision; message: string }
-  | { kind: 'not_allowed'; message: string }
-  | { kind: 'unchanged'; message: string };
+import { isApprover } from '../domain/gates';
+import type { DecideGateResult, Decider, GateDecision } from './gates';
 
 export interface InteractionDeps {
   store: RolloutStore;
@@ -81,9 +70,6 @@ const STOPS: Record<RolloutAction, { status: 'ABORTED' | 'ROLLED_BACK'; verb: st
 export function operatorsOf(policy: Policy, service: string): string[] {
   return policy.services.find((s) => s.name === service)?.operators ?? [];
 }
-
-/** A Slack user matches an entry by their user id; Slack's click payload carries no email. */
-const isOperator = (operators: string[], by: Decider): boolean => operators.includes(by.id);
 
 export async function handleClick(
   deps: InteractionDeps,
@@ -153,7 +139,7 @@ async function stop(
   if (!rollout) return { kind: 'unchanged', message: `rollout ${rolloutId} not found: nothing changed` };
   if (isTerminal(rollout.status)) return { kind: 'unchanged', message: endedMessage(rollout) };
   const operators = operatorsOf(deps.policy, rollout.service);
-  if (!isOperator(operators, by))
+  if (!isApprover(operators, by))
     return {
       kind: 'not_allowed',
       message: `${mention(by.id)} may not ${how.button} rollout ${rolloutId}: only the operators of ${rollout.service} may (${operators.length ? operators.map(mention).join(', ') : 'its policy lists none'}). Nothing changed.`,
