@@ -43,14 +43,15 @@ function toTimestamp(d: Date): ITimestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
-export function revisionFilter(metricType: string, r: ServiceRef & { revision: string }): string {
+/** One revision's series; without `revision`, every revision of the service. */
+export function revisionFilter(metricType: string, r: ServiceRef & { revision?: string }): string {
   return [
     `metric.type = "${metricType}"`,
     'resource.type = "cloud_run_revision"',
     // The request's project may scope others (a metrics scope): name the project in the filter too.
     `resource.labels.project_id = "${r.project}"`,
     `resource.labels.service_name = "${r.service}"`,
-    `resource.labels.revision_name = "${r.revision}"`,
+    ...(r.revision ? [`resource.labels.revision_name = "${r.revision}"`] : []),
     `resource.labels.location = "${r.region}"`,
   ].join(' AND ');
 }
@@ -132,7 +133,7 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
    */
   async function list(
     metricType: string,
-    r: ServiceRef & { revision: string },
+    r: ServiceRef & { revision?: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
     groupBy: string[],
   ): Promise<{ series: ITimeSeries[]; incomplete: string[] }> {
@@ -165,7 +166,10 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
           );
         request = next;
       } catch (err) {
-        throw fromSdkError(err, `list ${metricType} of revision ${r.revision}`);
+        throw fromSdkError(
+          err,
+          `list ${metricType} of ${r.revision ? `revision ${r.revision}` : `service ${r.service} in ${r.region}`}`,
+        );
       }
     }
     return { series, incomplete: [...new Set(incomplete)] };
@@ -180,6 +184,10 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
       const observations = toObservations(revision.revision, counts.series, latencies.series);
       const incomplete = [...counts.incomplete, ...latencies.incomplete];
       return incomplete.length ? { ...observations, incomplete } : observations;
+    },
+    async serviceRequests(service, window) {
+      const { series } = await list(REQUEST_COUNT, service, { ...window, alignmentSeconds: 60 }, []);
+      return series.flatMap((s) => s.points ?? []).reduce((n, p) => n + num(p.value?.int64Value), 0);
     },
     close: () => client.close(),
   };
