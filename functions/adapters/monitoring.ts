@@ -136,6 +136,7 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
     r: ServiceRef & { revision?: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
     groupBy: string[],
+    callOptions: { timeout?: number; maxRetries?: number } = {},
   ): Promise<{ series: ITimeSeries[]; incomplete: string[] }> {
     const series: ITimeSeries[] = [];
     const incomplete: string[] = [];
@@ -158,7 +159,7 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
       }
       try {
         const [pageSeries, next, response]: [ITimeSeries[], ListRequest | null, ListResponse | undefined] =
-          await client.listTimeSeries(request, { autoPaginate: false });
+          await client.listTimeSeries(request, { autoPaginate: false, ...callOptions });
         series.push(...pageSeries);
         for (const e of response?.executionErrors ?? [])
           incomplete.push(
@@ -186,7 +187,11 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
       return incomplete.length ? { ...observations, incomplete } : observations;
     },
     async serviceRequests(service, window) {
-      const { series } = await list(REQUEST_COUNT, service, { ...window, alignmentSeconds: 60 }, []);
+      // Informational (a rollout's start message): one quick try, never Monitoring's long retries.
+      const { series } = await list(REQUEST_COUNT, service, { ...window, alignmentSeconds: 60 }, [], {
+        timeout: 5000,
+        maxRetries: 0,
+      });
       return series.flatMap((s) => s.points ?? []).reduce((n, p) => n + num(p.value?.int64Value), 0);
     },
     close: () => client.close(),
