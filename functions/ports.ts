@@ -126,6 +126,8 @@ export interface MetricsSource {
     revision: ServiceRef & { revision: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
   ): Promise<RevisionObservations>;
+  /** How many requests the whole service (every revision) served in the window. */
+  serviceRequests(service: ServiceRef, window: { start: Date; end: Date }): Promise<number>;
 }
 
 export interface JobExecutionState {
