@@ -7,6 +7,7 @@ import type { SlackMessage } from '../ports';
 import type { RolloutPlan } from './plan';
 import { describeReach, type Reach } from './analysis/reach';
 import type { RegionRecord, RolloutRecord } from './records';
+import { rolloutControls } from './interactions';
 
 function message(text: string, blocks: KnownBlock[], channel?: string): SlackMessage {
   return { text, blocks, ...(channel ? { channel } : {}) };
@@ -75,6 +76,7 @@ export function rolloutStarted(
       section(planSummary(plan)),
       ...(traffic ? [trafficNote(traffic)] : []),
       ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
+      rolloutControls(rollout.id),
     ],
     channel,
   );
@@ -125,6 +127,8 @@ export function regionPromoted(
     ),
     ...(note ? [context(`⚠️ ${note}`)] : []),
     context(`rollout \`${rollout.id}\``),
+    // Later waves may still be running: the rollout can be stopped from here too.
+    rolloutControls(rollout.id),
   ]);
 }
 
