@@ -13,6 +13,7 @@ import { parseRepository } from './image';
 import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, MIN_TAG_HEX } from './tags';
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
+import { rolloutOverBudget } from './step-budget';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -359,13 +360,26 @@ export function parsePolicy(doc: unknown): Policy {
       ...(stage.approval ? { approval: stage.approval } : {}),
     }));
     const last = resolved?.[resolved.length - 1];
-    services.push({
+    const service: ServicePolicy = {
       ...rest,
       ...settings,
       project: last?.project ?? project!,
       waves: last?.waves ?? waves!,
       ...(resolved ? { stages: resolved } : {}),
-    });
+    };
+    // Each stage is checked on its own (not their sum: see docs/deploy.md, "Stages").
+    const parts = resolved?.map((stage, k) => ({ where: `.stages[${k}]`, ...stage })) ?? [
+      { where: '', ...service },
+    ];
+    for (const part of parts) {
+      const overBudget = rolloutOverBudget({
+        waves: part.waves,
+        bakes: part.steps.map((s) => s.bake),
+        analysis: part.analysis,
+      });
+      if (overBudget) problems.push(`services[${i}]${part.where} (${service.name}): ${overBudget}`);
+    }
+    services.push(service);
   });
   const jobs: JobPolicy[] = [];
   file.jobs.forEach((raw, i) => {

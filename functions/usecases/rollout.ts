@@ -24,7 +24,13 @@ import { readPlan, stagePlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
-import { decideLook, LOOK_SECONDS, lookWindow, type LookAction } from '../domain/analysis/looks';
+import {
+  coveredSeconds,
+  decideLook,
+  LOOK_SECONDS,
+  lookWindow,
+  type LookAction,
+} from '../domain/analysis/looks';
 import {
   promoted,
   restored,
@@ -355,7 +361,7 @@ export async function analyze(
     passPointsTaken: stepRecord.passPointsTaken ?? 0,
     verdict: judgement.verdict,
     canaryRequests: judgement.figures.canary.requests,
-    windowSeconds,
+    coveredSeconds: coveredSeconds(window, [canary, stable]) * scale,
     minRequests: plan.analysis.minRequests,
   });
   const reasons = outcome.gaveUp ? [outcome.gaveUp, ...judgement.reasons] : judgement.reasons;
