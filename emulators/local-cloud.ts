@@ -20,7 +20,8 @@ import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
 import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/domain/analysis/looks';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
-import { startSlackSink, type SlackSink } from './slack-sink';
+import { startSlackSink, type SlackPost, type SlackSink } from './slack-sink';
+import { clickButton, type SlackUser } from './slack-click';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
@@ -92,6 +93,11 @@ export interface LocalCloud {
   idToken(serviceAccount: string, audience: string): string;
   /** Calls the sweeper function once, with Cloud Scheduler's identity; returns its report. */
   sweep(): Promise<SweepReport>;
+  /**
+   * Clicks the button `actionId` of a message in the Slack sink as `user`: a
+   * payload signed as Slack signs it, through the slack-interactions function.
+   */
+  click(post: SlackPost, actionId: string, user: SlackUser): Promise<{ status: number; body: unknown }>;
   /** What the last periodic sweep (`sweepEveryMs`) answered, or why it failed. */
   lastSweep(): string;
   pubsub: PubSub;
@@ -145,6 +151,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     stops.push(() => cloudRun.stop());
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
+    // The Slack app's signing secret: clicks (cloud.click) are signed with it, as Slack signs them.
+    const slackSigningSecret = randomBytes(16).toString('hex');
 
     const env: Record<string, string> = {
       GLIDEPATH_PROJECT: projectId,
@@ -157,6 +165,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
       GLIDEPATH_LOCAL_ACTIONS_SA: ACTIONS_SA,
       SLACK_WEBHOOK_URL: slack.url,
+      SLACK_SIGNING_SECRET: slackSigningSecret,
+      GLIDEPATH_SLACK_RESPONSE_URL_PREFIX: slack.responseUrlPrefix,
       // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
       GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
@@ -272,6 +282,15 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       functions,
       faults,
       sweep,
+      click: (post, actionId, user) =>
+        clickButton({
+          functionUrl: functions['slack-interactions'].url,
+          secret: slackSigningSecret,
+          sink: slack,
+          post,
+          actionId,
+          user,
+        }),
       lastSweep: () => lastSweep,
       idToken: (serviceAccount, audience) => mintOidcToken({ serviceAccount, audience, secret: oidcSecret }),
       pubsub,

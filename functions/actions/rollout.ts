@@ -58,6 +58,25 @@ async function guarded(fn: () => Promise<Record<string, unknown>>): Promise<Acti
   }
 }
 
+/** The Slack channel of a service, from the policy. */
+const channelOf =
+  ({ rt }: ActionContext) =>
+  (service: string): string | undefined =>
+    rt.policy.services.find((s) => s.name === service)?.slack?.channel;
+
+/** What deciding a gate needs (the Slack interaction function and the CLI bind decideGate with it). */
+export function gateDecisionDeps(ctx: ActionContext): gates.GateDeps {
+  const { rt } = ctx;
+  return {
+    gates: rt.gates,
+    callbacks: rt.gateCallbacks(),
+    clock: rt.clock,
+    log: ctx.log,
+    notifier: rt.notifier,
+    channelOf: channelOf(ctx),
+  };
+}
+
 function gateDeps(ctx: ActionContext): gates.GateActionDeps {
   const { rt } = ctx;
   return {
@@ -66,7 +85,7 @@ function gateDeps(ctx: ActionContext): gates.GateActionDeps {
     clock: rt.clock,
     log: ctx.log,
     notifier: rt.notifier,
-    channelOf: (service) => rt.policy.services.find((s) => s.name === service)?.slack?.channel,
+    channelOf: channelOf(ctx),
     timeScale: rt.config.GLIDEPATH_TIME_SCALE,
   };
 }

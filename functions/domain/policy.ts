@@ -126,6 +126,13 @@ const SlackTarget = z.strictObject({
   channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"'),
 });
 
+const SlackUserId = z
+  .string()
+  .regex(
+    /^[UW][A-Z0-9]{2,}$/,
+    'expected a Slack user id such as "U024BE7LH" (Slack: profile → Copy member ID)',
+  );
+
 // A service also needs room for its candidate's tag in the tag URL (see ./tags).
 const ServiceName = ResourceName.superRefine((name, ctx) => {
   if (name.length > MAX_SERVICE_NAME_WITH_TAG)
@@ -206,6 +213,8 @@ const Service = z
     rollbackPromotedRegions: z.boolean().default(false),
     maxParallelRegions: z.number().int().min(1).max(50).default(10),
     slack: SlackTarget.optional(),
+    /** Who may press Abort / Roll back now on the service's Slack messages: Slack user ids. */
+    operators: z.array(SlackUserId).min(1).optional(),
     ...SettingsOverride.shape,
   })
   .superRefine((service, ctx) => {
