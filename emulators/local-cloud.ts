@@ -22,6 +22,7 @@ import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/dom
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackPost, type SlackSink } from './slack-sink';
 import { clickButton, type SlackUser } from './slack-click';
+import { startPagerDutySink, type PagerDutySink } from './pagerduty-sink';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
@@ -86,6 +87,8 @@ export interface LocalCloud {
   cloudRun: CloudRunEmulator;
   workflows: WorkflowsEmulator;
   slack: SlackSink;
+  /** PagerDuty's Events API v2, recording what would page someone. */
+  pagerduty: PagerDutySink;
   functions: Record<string, HostedFunction>;
   /** Switchable faults in Cloud Run, Monitoring, the functions, Pub/Sub pushes and Slack. */
   faults: FaultInjector;
@@ -151,6 +154,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     stops.push(() => cloudRun.stop());
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
+    const pagerduty = await startPagerDutySink();
+    stops.push(() => pagerduty.stop());
     // The Slack app's signing secret: clicks (cloud.click) are signed with it, as Slack signs them.
     const slackSigningSecret = randomBytes(16).toString('hex');
 
@@ -167,6 +172,9 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       SLACK_WEBHOOK_URL: slack.url,
       SLACK_SIGNING_SECRET: slackSigningSecret,
       GLIDEPATH_SLACK_RESPONSE_URL_PREFIX: slack.responseUrlPrefix,
+      // A 32-character integration key, as PagerDuty issues them.
+      PAGERDUTY_ROUTING_KEY: randomBytes(16).toString('hex'),
+      GLIDEPATH_PAGERDUTY_URL: pagerduty.url,
       // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
       GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
@@ -279,6 +287,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       cloudRun,
       workflows,
       slack,
+      pagerduty,
       functions,
       faults,
       sweep,
@@ -304,6 +313,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         'Workflows Executions (gRPC)': workflows.host,
         ...Object.fromEntries(Object.entries(functions).map(([name, f]) => [`function ${name}`, f.url])),
         'Slack webhook sink': slack.url,
+        'PagerDuty Events API sink': pagerduty.url,
       }),
       stop: stopAll,
     };
