@@ -46,6 +46,9 @@ import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
 import type { JobSweepReport } from '../functions/usecases/job-sweep';
 
+/** How long one sweeper call may take before the caller gives up on it (Cloud Scheduler's attempt deadline). */
+const SWEEP_ATTEMPT_DEADLINE_MS = 60_000;
+
 /** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
 export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
 export interface LocalCloudOptions {
@@ -251,7 +254,14 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const sweep = async (): Promise<SweepReport> => {
       const url = functions.sweeper.url;
       const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: url, secret: oidcSecret });
-      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      // Cloud Scheduler gives an HTTP job's attempt a deadline (3 minutes by default,
+      // https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job.FIELDS.attempt_deadline):
+      // a hung sweep never keeps the next one from running.
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(SWEEP_ATTEMPT_DEADLINE_MS),
+      });
       const body = (await res.json()) as SweepReport & { error?: string };
       if (res.status >= 500 && !body.recovered)
         throw new Error(`sweeper answered ${res.status}: ${body.error}`);
