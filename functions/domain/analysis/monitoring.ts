@@ -9,6 +9,10 @@
  * ALIGN_DELTA and grouped by `metric.labels.response_code_class`, and
  * `run.googleapis.com/request_latencies` aligned with ALIGN_DELTA (series of
  * the same period are summed, so a per-label split is fine too).
+ *
+ * The one reader of Monitoring answers: `glidepath analyze` (recorded
+ * responses) and the live verdicts (the adapter, through `liveObservations`)
+ * both use it, so a malformed count can never become NaN in a judge.
  */
 import type {
   BucketOptions,
@@ -247,4 +251,29 @@ export function observationsFromMonitoring(
       (a, b) => a.startTime.localeCompare(b.startTime) || a.endTime.localeCompare(b.endTime),
     ),
   };
+}
+
+/**
+ * The live verdicts' reading of one revision's answers: never throws on the
+ * data. A malformed answer gives no intervals and an `incomplete` reason
+ * naming every bad field, so the look is INCONCLUSIVE and says why;
+ * `incomplete` carries what the reads already knew (execution errors, pages
+ * left). The revision is the one asked for: REDUCE_SUM drops resource labels.
+ */
+export function liveObservations(
+  revision: string,
+  responses: MonitoringResponses,
+  incomplete: string[] = [],
+): RevisionObservations {
+  try {
+    const read = observationsFromMonitoring(responses, 'answer');
+    return { revision, intervals: read.intervals, ...(incomplete.length ? { incomplete } : {}) };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return {
+      revision,
+      intervals: [],
+      incomplete: [...incomplete, `not judged: ${err.message}`],
+    };
+  }
 }
