@@ -38,6 +38,8 @@ export interface CloudRunEmulatorOptions {
    */
   ingestionDelayMs?: number;
   samplePeriodMs?: number;
+  /** The Monitoring store's clock (default Date.now): a test moves it to cross the ingestion delay without waiting. */
+  monitoringClock?: () => number;
   /** Requests recorded in Monitoring per request served on a service URL (FrontDoorOptions). Default 1. */
   evidencePerRequest?: number;
   /** Seed of the RNG behind traffic splits, errors, latencies and names. Default 1. */
@@ -98,7 +100,7 @@ export async function startCloudRunEmulator(
   const metrics = new MetricStore({
     ingestionDelayMs: options.ingestionDelayMs ?? 0,
     samplePeriodMs: options.samplePeriodMs ?? 0,
-    now: Date.now,
+    now: options.monitoringClock ?? Date.now,
   });
   const frontDoor: FrontDoor = new FrontDoor({
     random,
