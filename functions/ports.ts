@@ -126,6 +126,8 @@ export interface MetricsSource {
     revision: ServiceRef & { revision: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
   ): Promise<RevisionObservations>;
+  /** How many requests the whole service (every revision) served in the window. */
+  serviceRequests(service: ServiceRef, window: { start: Date; end: Date }): Promise<number>;
 }
 
 export interface JobExecutionState {
@@ -172,16 +174,54 @@ export interface WorkflowLauncher {
   state(executionName: string): Promise<ExecutionView>;
 }
 
-/** A Slack Block Kit message with a plain-text fallback. */
+/**
+ * A notice: a Slack Block Kit message with a plain-text fallback, and the
+ * pager alerts it raises or clears, if any. Every provider behind `Notifier`
+ * takes the part meant for it (Flagger's pkg/notifier: one interface, many
+ * providers): Slack the message, PagerDuty the alerts.
+ */
 export interface SlackMessage {
   text: string;
   blocks: unknown[];
   channel?: string;
+  alerts?: PagerAlert[];
+}
+
+/**
+ * What wakes people up (issue 16): raised (`trigger`) or cleared (`resolve`)
+ * under a `dedupKey` per rollout or job run, as PagerDuty's Events API v2
+ * correlates them (functions/adapters/pagerduty.ts).
+ */
+export interface PagerAlert {
+  action: 'trigger' | 'resolve';
+  dedupKey: string;
+  /** Required for a trigger; a resolve carries none. */
+  summary?: string;
+  severity?: 'critical' | 'error' | 'warning' | 'info';
+  /** The affected system, e.g. `run.googleapis.com/projects/P/services/S`. */
+  source?: string;
+  component?: string;
+  details?: Record<string, string>;
 }
 
 export interface Notifier {
   /** Posts a message; never throws: a Slack outage must not fail a rollout. Returns whether it was delivered. */
   notify(message: SlackMessage): Promise<boolean>;
+}
+
+/** What a click's `response_url` takes (https://api.slack.com/interactivity/handling#message_responses). */
+export interface SlackResponse {
+  text: string;
+  blocks?: unknown[];
+  /** `ephemeral`: only the clicking user sees it. */
+  response_type?: 'ephemeral' | 'in_channel';
+  /** true: the message the button is on is replaced by this one. */
+  replace_original?: boolean;
+}
+
+/** Answers a Slack click through its `response_url`; never throws (the decision is already recorded). */
+export interface SlackResponder {
+  respond(responseUrl: string, response: SlackResponse): Promise<boolean>;
 }
 
 /** What the Slack outbox reports after re-sending queued notices. */

@@ -6,6 +6,7 @@
  * never started, or it has outlived the longest a healthy run can take.
  */
 import { POLL_SECONDS, type JobRunRecord } from './jobs';
+import { jobPollSeconds } from './step-budget';
 import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
 export type JobRunDiagnosis =
@@ -24,7 +25,8 @@ export type JobRunDiagnosis =
  */
 export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeoutSeconds'>): number {
   const { maxAttempts, maxBackoffSeconds } = run.retry;
-  return maxAttempts * (run.timeoutSeconds + 2 * POLL_SECONDS) + (maxAttempts - 1) * maxBackoffSeconds;
+  const poll = jobPollSeconds(run.timeoutSeconds, maxAttempts, POLL_SECONDS);
+  return maxAttempts * (run.timeoutSeconds + 2 * poll) + (maxAttempts - 1) * maxBackoffSeconds;
 }
 
 export function diagnoseJobRun(

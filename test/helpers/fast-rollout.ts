@@ -218,6 +218,10 @@ export function world(start = new Date('2026-11-30T08:00:00Z')): World {
         const minutes = Math.floor((window.end.getTime() - window.start.getTime()) / 60_000);
         return observed(rev.revision, minutes, p.perMinute, p.errorRate);
       },
+      serviceRequests: async (_ref, window) => {
+        const minutes = Math.floor((window.end.getTime() - window.start.getTime()) / 60_000);
+        return Object.values(profiles).reduce((n, p) => n + p.perMinute * minutes, 0);
+      },
     },
     looks: {
       record: async (_id, look) => void w.looks.push(look),

@@ -36,6 +36,9 @@ function setup() {
   const slack: SlackMessage[] = [];
   /** What the next launcher.start calls do: an error to throw, or undefined to start. */
   const startFailures: Array<Error | undefined> = [];
+  /** What Monitoring answers for the service's past hour, per region asked (default: 1000/min). */
+  const requestsPerHour: Array<number | Error> = [];
+  const traffic: Array<{ region: string; minutes: number }> = [];
   const deps: IntakeDeps = {
     policy,
     store,
@@ -54,6 +57,18 @@ function setup() {
     clock: { now: () => new Date(now) },
     log: createLogger({}, () => undefined),
     dedupTtlSeconds: 3600,
+    metrics: {
+      serviceRequests: async (ref, window) => {
+        traffic.push({
+          region: ref.region,
+          minutes: (window.end.getTime() - window.start.getTime()) / 60_000,
+        });
+        const answer = requestsPerHour.shift() ?? 60_000;
+        if (answer instanceof Error) throw answer;
+        return answer;
+      },
+    },
+    timeScale: 1,
   };
   return {
     deps,
@@ -62,9 +77,49 @@ function setup() {
     started,
     slack,
     startFailures,
+    requestsPerHour,
+    traffic,
     tick: (s: number) => void (now += s * 1000),
   };
 }
+
+describe('intake: the start message checks minRequests against the recent traffic', () => {
+  const started = (t: ReturnType<typeof setup>) => t.slack.find((m) => m.text.startsWith('🚀'))!;
+  const contextText = (m: { blocks: unknown[] }) => JSON.stringify(m.blocks);
+
+  it('reads the first wave over the past hour and says when each step reaches minRequests', async () => {
+    const t = setup();
+    t.requestsPerHour.push(36_000); // 600/min
+    await handleIntake(t.deps, 'gcr', fixture('gcr-insert-tagged'));
+    expect(t.traffic).toEqual([{ region: 'us-central1', minutes: 60 }]);
+    const m = started(t);
+    expect(m.text).not.toMatch(/⚠️/);
+    expect(contextText(m)).toContain('Recent traffic: 600 requests/min in us-central1');
+    expect(contextText(m)).toContain(
+      'step 1 (10%): the canary gets 60/min; minRequests 200 is in the window 10m into the step',
+    );
+  });
+
+  it('warns a quiet service, in the text too, with what to change', async () => {
+    const t = setup();
+    t.requestsPerHour.push(1200); // 20/min
+    await handleIntake(t.deps, 'gcr', fixture('gcr-insert-tagged'));
+    const m = started(t);
+    expect(m.text).toMatch(/⚠️ step 1 \(10%\) cannot reach minRequests 200 within its 3 extension\(s\)/);
+    expect(contextText(m)).toContain('lower analysis.minRequests to 32');
+  });
+
+  it('starts the rollout anyway when Monitoring cannot answer, and says the check was skipped', async () => {
+    const t = setup();
+    t.requestsPerHour.push(new Error('PERMISSION_DENIED'));
+    const result = await handleIntake(t.deps, 'gcr', fixture('gcr-insert-tagged'));
+    expect(result.outcome).toBe('rollout');
+    expect(t.started).toHaveLength(1);
+    expect(contextText(started(t))).toContain(
+      'Recent traffic unknown (PERMISSION_DENIED): minRequests not checked.',
+    );
+  });
+});
 
 describe('intake', () => {
   it('admits a tagged image, starts one execution with its plan and records it: RUNNING', async () => {
