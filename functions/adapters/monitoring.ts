@@ -7,7 +7,7 @@
  */
 import { MetricServiceClient, protos } from '@google-cloud/monitoring';
 import type { ClientOptions } from 'google-gax';
-import { liveObservations } from '../domain/analysis/monitoring';
+import { liveObservations, requestTotal } from '../domain/analysis/monitoring';
 import type { MetricsSource, ServiceRef } from '../ports';
 import { fromSdkError } from '../shared/errors';
 
@@ -119,7 +119,8 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
         timeout: 5000,
         maxRetries: 0,
       });
-      return series.flatMap((s) => s.points ?? []).reduce((n, p) => n + num(p.value?.int64Value), 0);
+      // Strict: a malformed count throws, naming the field, and the caller says the traffic is unknown.
+      return requestTotal(series);
     },
     close: () => client.close(),
   };

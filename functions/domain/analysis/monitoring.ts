@@ -254,6 +254,21 @@ export function observationsFromMonitoring(
 }
 
 /**
+ * The requests of a `request_count` answer, whatever its grouping: the sum
+ * of every point. Throws ValidationError naming every malformed field.
+ */
+export function requestTotal(response: unknown, what = 'answer'): number {
+  const r = new Reader();
+  let total = 0;
+  seriesOf(r, response, `${what}.requestCount`).forEach((series, i) => {
+    for (const p of pointsOf(r, series, `${what}.requestCount.timeSeries[${i}]`))
+      total += r.count(p.value.int64Value, `${p.path}.int64Value`) ?? 0;
+  });
+  if (r.problems.length) throw new ValidationError(`invalid ${what}`, r.problems);
+  return total;
+}
+
+/**
  * The live verdicts' reading of one revision's answers: never throws on the
  * data. A malformed answer gives no intervals and an `incomplete` reason
  * naming every bad field, so the look is INCONCLUSIVE and says why;

@@ -1,4 +1,8 @@
-import { liveObservations, observationsFromMonitoring } from '../../../functions/domain/analysis/monitoring';
+import {
+  liveObservations,
+  observationsFromMonitoring,
+  requestTotal,
+} from '../../../functions/domain/analysis/monitoring';
 import { judge } from '../../../functions/domain/analysis/judge';
 import { SETTINGS } from './helpers';
 
@@ -243,5 +247,22 @@ describe('liveObservations (the live verdicts’ reading)', () => {
       intervals: [],
       incomplete: ['request_count: more than 20 pages'],
     });
+  });
+});
+
+describe('requestTotal (the start message’s traffic check)', () => {
+  const point = (int64Value: unknown) => ({
+    interval: { endTime: { seconds: '1767225660', nanos: 0 } },
+    value: { int64Value },
+  });
+  it('sums every point of every series', () => {
+    expect(
+      requestTotal([{ points: [point('40'), point(2)] }, { points: [point({ low: 8, high: 0 })] }]),
+    ).toBe(50);
+  });
+  it('throws naming a malformed count instead of counting NaN', () => {
+    expect(() => requestTotal([{ points: [point('40'), point('lots')] }])).toThrow(
+      'invalid answer: answer.requestCount.timeSeries[0].points[1].value.int64Value: expected a non-negative int64 (string, number or Long), got "lots"',
+    );
   });
 });
