@@ -24,7 +24,8 @@ import { FirestoreReportSource } from '../adapters/report-source';
 import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackResponseUrlResponder, SlackWebhookNotifier } from '../adapters/slack';
-import { OutboxNotifier } from '../adapters/outbox';
+import { FanoutNotifier, OutboxNotifier, PAGER_OUTBOX } from '../adapters/outbox';
+import { PagerDutyNotifier } from '../adapters/pagerduty';
 import {
   systemClock,
   type Clock,
@@ -60,7 +61,7 @@ export interface Runtime {
   /** Where reports go: the bucket on GCP, a folder on the local cloud; none when neither is configured. */
   reports?: ReportPublisher;
   launcher: WorkflowLauncher;
-  /** Slack, with undelivered notices kept in the outbox for the sweeper. */
+  /** Slack (and PagerDuty, when configured), with undelivered notices kept in outboxes for the sweeper. */
   notifier: Notifier;
   outbox: NoticeOutbox;
   /** Answers Slack clicks through their response_url. */
@@ -103,12 +104,27 @@ export function runtime(): Runtime {
   });
   // An overridden notifier replaces Slack itself; the outbox still wraps it.
   const { notifier: slack, ...parts } = overrides;
-  const outbox = new OutboxNotifier(
+  const now = () => (parts.clock ?? systemClock).now();
+  const slackOutbox = new OutboxNotifier(
     slack ?? new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
     firestore,
     log,
-    () => (parts.clock ?? systemClock).now(),
+    now,
   );
+  // PagerDuty only where a routing key is configured: without one there is nobody to page.
+  const routingKey = config.PAGERDUTY_ROUTING_KEY;
+  const outbox = routingKey
+    ? new FanoutNotifier([
+        slackOutbox,
+        new OutboxNotifier(
+          new PagerDutyNotifier({ url: config.GLIDEPATH_PAGERDUTY_URL, routingKey }, log, now),
+          firestore,
+          log,
+          now,
+          PAGER_OUTBOX,
+        ),
+      ])
+    : slackOutbox;
   cached = {
     config,
     policy: loadPolicy(config.GLIDEPATH_POLICY_FILE),

@@ -46,6 +46,7 @@ import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
 import { publishReport } from './report';
+import { rolloutAlerts } from '../domain/alerts';
 
 export interface RolloutDeps {
   store: RolloutStore;
@@ -531,13 +532,19 @@ async function restoreRecordedSplit(
   return traffic;
 }
 
-/** Ends the rollout, releases the lease and starts the next queued rollout, if any. */
+/**
+ * Ends the rollout, releases the lease and starts the next queued rollout, if
+ * any. The end's notice pages (functions/domain/alerts.ts) for a rollback or a
+ * rollout the sweeper recovered, and resolves the service's earlier alerts
+ * when it promoted.
+ */
 export async function complete(
   deps: RolloutDeps,
   rolloutId: string,
   status: RolloutStatus,
   reason: string,
   executionId?: string,
+  opts: { recoveredBySweeper?: boolean } = {},
 ): Promise<{ status: RolloutStatus }> {
   const current = await deps.store.getRollout(rolloutId);
   if (!current) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
@@ -550,7 +557,17 @@ export async function complete(
     status: rollout.status,
     reason,
   });
-  await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
+  const ended = rollout.status === status;
+  const alerts = ended
+    ? rolloutAlerts(rollout, {
+        recoveredBySweeper: opts.recoveredBySweeper === true,
+        ...(status === 'PROMOTED' ? { earlier: await deps.reportSource.history(rollout.service, 20) } : {}),
+      })
+    : [];
+  await deps.notifier.notify({
+    ...slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)),
+    ...(alerts.length ? { alerts } : {}),
+  });
   if (next) {
     const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());
