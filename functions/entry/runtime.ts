@@ -17,6 +17,9 @@ import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
+import { FirestoreGateStore } from '../adapters/gate-store';
+import { googleAccessToken, httpGateCallbackSender } from '../adapters/gate-callbacks';
+import { localAccessToken } from '../shared/oidc';
 import { FirestoreJobStore } from '../adapters/job-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
@@ -39,6 +42,8 @@ import {
   type MetricsSource,
   type NoticeOutbox,
   type Notifier,
+  type GateCallbackSender,
+  type GateStore,
   type Publisher,
   type RolloutStore,
   type SlackResponder,
@@ -53,6 +58,8 @@ export interface Runtime {
   log: Logger;
   firestore: firestoreModule.Firestore;
   store: RolloutStore;
+  /** Approval gates of rollouts (functions/usecases/gates.ts). */
+  gates: GateStore;
   jobStore: JobStore;
   deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
@@ -73,6 +80,8 @@ export interface Runtime {
   /** ID tokens of this function's identity (the smoke test calls private services). */
   idTokens(): IdTokenSource;
   publisher(): Publisher;
+  /** Sends gate decisions to Workflows callbacks, with an access token of this function's identity. */
+  gateCallbacks(): GateCallbackSender;
 }
 
 let cached: Runtime | undefined;
@@ -131,6 +140,7 @@ export function runtime(): Runtime {
     log,
     firestore,
     store: new FirestoreRolloutStore(firestore),
+    gates: new FirestoreGateStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
     deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
@@ -178,6 +188,23 @@ export function runtime(): Runtime {
             ),
         };
       return localIdTokenSource(identity, secret);
+    }),
+    gateCallbacks: once(() => {
+      const secret = config.GLIDEPATH_LOCAL_OIDC_SECRET;
+      if (!secret) {
+        const { GoogleAuth } = require('google-auth-library') as typeof authModule;
+        return httpGateCallbackSender(
+          googleAccessToken(new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] })),
+        );
+      }
+      const identity = config.GLIDEPATH_LOCAL_ACTIONS_SA;
+      return httpGateCallbackSender(async () => {
+        if (!identity)
+          throw new Error(
+            'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
+          );
+        return localAccessToken(identity, secret);
+      });
     }),
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;
