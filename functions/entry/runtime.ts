@@ -18,6 +18,7 @@ import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } f
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../adapters/job-rollout-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
 import { FirestoreReportSource } from '../adapters/report-source';
@@ -30,8 +31,11 @@ import {
   type Clock,
   type IdTokenSource,
   type DeadLetterStore,
+  type JobLocks,
+  type JobRolloutStore,
   type JobRunner,
   type JobStore,
+  type JobTemplates,
   type LookStore,
   type ReportPublisher,
   type ReportSource,
@@ -52,6 +56,9 @@ export interface Runtime {
   firestore: firestoreModule.Firestore;
   store: RolloutStore;
   jobStore: JobStore;
+  jobRollouts: JobRolloutStore;
+  /** The locks that keep a job's runs and image rollouts apart. */
+  jobLocks: JobLocks;
   deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
@@ -66,6 +73,7 @@ export interface Runtime {
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
+  jobTemplates(): JobTemplates;
   /** ID tokens of this function's identity (the smoke test calls private services). */
   idTokens(): IdTokenSource;
   publisher(): Publisher;
@@ -113,6 +121,8 @@ export function runtime(): Runtime {
     firestore,
     store: new FirestoreRolloutStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    jobRollouts: new FirestoreJobRolloutStore(firestore),
+    jobLocks: new FirestoreJobLocks(firestore),
     deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
     reportSource: new FirestoreReportSource(firestore),
@@ -134,6 +144,11 @@ export function runtime(): Runtime {
     ),
     jobs: once(() =>
       (require('../adapters/jobs') as typeof jobsAdapter).createCloudRunJobRunner({
+        clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
+      }),
+    ),
+    jobTemplates: once(() =>
+      (require('../adapters/jobs') as typeof jobsAdapter).createCloudRunJobTemplates({
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),

@@ -20,6 +20,7 @@ import { decideIntake, type IntakeDecision } from '../../functions/domain/intake
 import { decideJobTrigger, type JobTriggerDecision } from '../../functions/domain/jobs';
 import { MAX_PAYLOAD_BYTES, PubsubMessage, TOPICS } from '../../functions/domain/messages';
 import { buildPlan } from '../../functions/domain/plan';
+import { newJobRollout } from '../../functions/domain/job-rollout';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../../functions/domain/policy';
 import { DeadLetterRecord } from '../../functions/domain/records';
 import {
@@ -947,7 +948,20 @@ export function checkIntakeDecision(
       );
   }
   if (decision.outcome === 'rollout') {
-    must(decision.requests.length > 0, 'a rollout without requests');
+    must(decision.requests.length + decision.jobRequests.length > 0, 'a rollout without requests');
+    for (const request of decision.jobRequests) {
+      const configured = POLICY.jobs.find((j) => j.name === request.job.name);
+      must(
+        configured?.image,
+        'image rollout of a job without an image repository in the policy',
+        request.job.name,
+      );
+      const image = newJobRollout(request.job, request, new Date(0)).image;
+      must(
+        insideRepository(image, configured.image) && image === `${configured.image}@${request.digest}`,
+        `image rollout of job ${configured.name} deploys ${image}, outside ${configured.image}`,
+      );
+    }
     for (const request of decision.requests) {
       const configured = POLICY.services.find((s) => s.name === request.service.name);
       must(configured, 'rollout of a service that is not in the policy', request.service.name);

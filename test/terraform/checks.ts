@@ -589,6 +589,7 @@ export function checkReferencedFiles(mod: TfModule): string[] {
   const expected: Record<string, string> = {
     'google_workflows_workflow.rollout': 'rollout.workflows.yaml',
     'google_workflows_workflow.job_run': 'job-run.workflows.yaml',
+    'google_workflows_workflow.job_rollout': 'job-rollout.workflows.yaml',
   };
   for (const [key, yaml] of Object.entries(expected)) {
     const block = mod.resources.get(key);
