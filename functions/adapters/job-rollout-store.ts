@@ -5,7 +5,7 @@
  * transaction.
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
-import { JobRolloutRecord, type JobRegionRecord } from '../domain/job-rollout';
+import { JobRolloutRecord, toJobRolloutDocument, type JobRegionRecord } from '../domain/job-rollout';
 import { parseOrThrow } from '../domain/validation';
 import { GlidepathError } from '../shared/errors';
 import type { JobLocks, JobRolloutStore } from '../ports';
@@ -44,7 +44,7 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
     const valid = parseOrThrow(JobRolloutRecord, record, 'job rollout');
     return guardFirestore(`create job rollout ${valid.id}`, async () => {
       try {
-        await this.doc(valid.id).create(valid);
+        await this.doc(valid.id).create(toJobRolloutDocument(valid));
         return { kind: 'created' as const, rollout: valid };
       } catch (err) {
         if ((err as { code?: number })?.code !== ALREADY_EXISTS) throw err;

@@ -35,6 +35,8 @@ export const JobRegionRecord = z.object({
   verifyStartedAt: Iso.optional(),
   error: z.string().optional(),
   failureClass: z.enum(FAILURE_CLASSES).optional(),
+  /** Why the recorded template could not be put back (RESTORE_FAILED). */
+  restoreError: z.string().optional(),
   updatedAt: Iso.optional(),
 });
 export type JobRegionRecord = z.output<typeof JobRegionRecord>;
@@ -50,7 +52,11 @@ export const JobRolloutRecord = z.object({
   source: z.enum(['gcr', 'cloud-builds']),
   messageId: z.string().optional(),
   status: z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED']),
-  waves: z.array(z.array(z.string())).min(1),
+  /** Firestore holds no array directly inside an array: a stored wave is `{regions: [...]}` (toJobRolloutDocument). */
+  waves: z
+    .array(z.union([z.array(z.string()).min(1), z.object({ regions: z.array(z.string()).min(1) })]))
+    .min(1)
+    .transform((waves) => waves.map((w) => (Array.isArray(w) ? w : w.regions))),
   verify: z
     .object({
       args: z.array(z.string()).optional(),
@@ -68,6 +74,11 @@ export const JobRolloutRecord = z.object({
   finishedAt: Iso.optional(),
 });
 export type JobRolloutRecord = z.output<typeof JobRolloutRecord>;
+
+/** The record as Firestore stores it. */
+export function toJobRolloutDocument(r: JobRolloutRecord): Record<string, unknown> {
+  return { ...r, waves: r.waves.map((regions) => ({ regions })) };
+}
 
 /** One job rollout per (job, digest): a redelivery or a second push of the same image is a duplicate. */
 export function jobRolloutId(job: string, digest: string): string {
@@ -207,7 +218,7 @@ function regionLines(r: JobRolloutRecord): string {
     .flat()
     .map((region) => {
       const s = r.regions[region];
-      return `• ${region}: ${s?.status ?? 'PENDING'}${s?.failureClass ? ` [${s.failureClass}]` : ''}${s?.error ? ` — ${s.error}` : ''}`;
+      return `• ${region}: ${s?.status ?? 'PENDING'}${s?.failureClass ? ` [${s.failureClass}]` : ''}${s?.error ? ` — ${s.error}` : ''}${s?.restoreError ? ` — restore failed: ${s.restoreError}` : ''}`;
     })
     .join('\n');
 }

@@ -24,7 +24,8 @@ export type JobRunDiagnosis =
  */
 export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeoutSeconds'>): number {
   const { maxAttempts, maxBackoffSeconds } = run.retry;
-  const attempts = maxAttempts * (run.timeoutSeconds + 2 * POLL_SECONDS) + (maxAttempts - 1) * maxBackoffSeconds;
+  const attempts =
+    maxAttempts * (run.timeoutSeconds + 2 * POLL_SECONDS) + (maxAttempts - 1) * maxBackoffSeconds;
   // Before its first attempt a run may wait, for at most its timeout (and the poll that notices it),
   // for an image rollout of the job to release the job's lock (docs/jobs.md).
   return attempts + run.timeoutSeconds + POLL_SECONDS;

@@ -388,18 +388,14 @@ export async function finishJobRollout(
   let r = await deps.store.get(id);
   if (!r) throw new GlidepathError('not_found', `job rollout ${id} not found`);
   const restored: string[] = [];
+  const why = result === 'FAILED' ? failureReason(r, reason) : undefined;
   if (result === 'FAILED' && r.status !== 'SUCCEEDED')
     for (const region of touched(r)) {
       const rec = await restoreRegion(deps, r, region);
       r = { ...r, regions: { ...r.regions, [region]: rec } };
       if (rec.status === 'RESTORED') restored.push(region);
     }
-  const finished = await deps.store.finish(
-    id,
-    result,
-    result === 'FAILED' ? failureReason(r, reason) : undefined,
-    deps.clock.now(),
-  );
+  const finished = await deps.store.finish(id, result, why, deps.clock.now());
   await deps.locks.release(finished.rollout.job, rolloutHolder(id));
   if (finished.changed) {
     await deps.notifier.notify(jobRolloutFinishedMessage(finished.rollout));
