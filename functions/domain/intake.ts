@@ -3,7 +3,7 @@
  * three outcomes out (design brief §3). No I/O happens here, so the CLI's
  * `glidepath plan` dry run and the deployed function decide identically.
  */
-import type { JobPolicy, Policy, ServicePolicy } from './policy';
+import type { JobPolicy, Policy } from './policy';
 import type { RolloutRequest } from './plan';
 import { isArtifactTag, parseImageRef, sameRepository, type ImageRef } from './image';
 import { boundReason, show } from './validation';

@@ -191,21 +191,19 @@ export async function updateJobRegion(
 ): Promise<RegionView | { stop: string }> {
   const r = await active(deps, id);
   if ('stop' in r) return r;
-  let rec = regionOf(r, region);
+  const rec = regionOf(r, region);
   if (rec.status !== 'PENDING') return regionView(region, rec);
   const ref = refOf(r, region);
   const current = await deps.templates.getJob(ref);
   if (!current)
     return failRegion(deps, r, region, `job ${r.job} does not exist in ${region} (project ${r.project})`);
-  if (rec.previousTemplate === undefined) {
-    const stored = await deps.store.updateRegion(
+  if (rec.previousTemplate === undefined)
+    await deps.store.updateRegion(
       id,
       region,
       { previousTemplate: current.template, previousImage: current.images.join(', ') },
       deps.clock.now(),
     );
-    rec = stored.regions[region];
-  }
   const next = withImage(current.template, r.repository, r.image);
   if ('error' in next) return failRegion(deps, r, region, next.error);
   if (next.template !== current.template) {
