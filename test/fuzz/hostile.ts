@@ -795,6 +795,7 @@ export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc.o
 
 const ROLLOUT_ID = 'api-0123456789ab-lx3k9q';
 const RUN_ID = 'nightly-report-202601020304';
+const JOB_ROLLOUT_ID = 'nightly-report-0123456789ab';
 const IN_REGION = { rolloutId: ROLLOUT_ID, region: 'us-central1', executionId: 'exec-1' };
 
 /** One valid body for each action (inbound.test.ts proves each one parses). */
@@ -810,6 +811,10 @@ export const ACTION_SAMPLES: Record<string, Record<string, unknown>> = {
   job_run_attempt: { runId: RUN_ID, attempt: 1 },
   job_attempt_status: { runId: RUN_ID, attempt: 2, timedOut: false },
   job_run_finish: { runId: RUN_ID, result: 'FAILED' },
+  job_rollout_begin: { rolloutId: JOB_ROLLOUT_ID },
+  job_rollout_update: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1' },
+  job_rollout_verify: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1', timedOut: false },
+  job_rollout_finish: { rolloutId: JOB_ROLLOUT_ID, result: 'FAILED', reason: 'verification failed' },
 };
 
 /** A hostile body for `action`: any JSON, an object with hostile keys, or its valid sample mutated. */

@@ -433,6 +433,7 @@ export const DEPLOYER_PERMISSIONS = new Set([
   'run.jobs.get',
   'run.jobs.run',
   'run.jobs.runWithOverrides',
+  'run.jobs.update',
   'run.operations.get',
   'run.revisions.get',
   'run.revisions.list',
