@@ -20,7 +20,8 @@ import { startGoogleEmulators, type GoogleEmulators } from './google';
 import { startCloudRunEmulator, type CloudRunEmulator, type CloudRunEmulatorOptions } from './cloudrun';
 import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/domain/analysis/looks';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
-import { startSlackSink, type SlackSink } from './slack-sink';
+import { startSlackSink, type SlackPost, type SlackSink } from './slack-sink';
+import { clickButton, type SlackUser } from './slack-click';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
@@ -92,6 +93,13 @@ export interface LocalCloud {
   idToken(serviceAccount: string, audience: string): string;
   /** Calls the sweeper function once, with Cloud Scheduler's identity; returns its report. */
   sweep(): Promise<SweepReport>;
+  /**
+   * Clicks the button `actionId` of a message in the Slack sink as `user`: a
+   * payload signed as Slack signs it, through the slack-interactions function.
+   */
+  click(post: SlackPost, actionId: string, user: SlackUser): Promise<{ status: number; body: unknown }>;
+  /** What the last periodic sweep (`sweepEveryMs`) answered, or why it failed. */
+  lastSweep(): string;
   pubsub: PubSub;
   firestore: Firestore;
   log: Logger;
@@ -143,6 +151,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     stops.push(() => cloudRun.stop());
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
+    // The Slack app's signing secret: clicks (cloud.click) are signed with it, as Slack signs them.
+    const slackSigningSecret = randomBytes(16).toString('hex');
 
     const env: Record<string, string> = {
       GLIDEPATH_PROJECT: projectId,
@@ -155,6 +165,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       GLIDEPATH_LOCAL_OIDC_SECRET: oidcSecret,
       GLIDEPATH_LOCAL_ACTIONS_SA: ACTIONS_SA,
       SLACK_WEBHOOK_URL: slack.url,
+      SLACK_SIGNING_SECRET: slackSigningSecret,
+      GLIDEPATH_SLACK_RESPONSE_URL_PREFIX: slack.responseUrlPrefix,
       // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
       GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
@@ -238,8 +250,25 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         throw new Error(`sweeper answered ${res.status}: ${body.error}`);
       return body;
     };
+    // The last periodic sweep's outcome, for a test that times out waiting for a recovery.
+    let lastSweep = 'none yet';
     if (opts.sweepEveryMs) {
-      const timer = setInterval(() => void sweep().catch(() => undefined), opts.sweepEveryMs);
+      // A tick is skipped while the previous sweep runs: on GCP a sweep of seconds every 5
+      // minutes never overlaps the next, and piled-up sweeps on a loaded laptop only slow it down.
+      let sweeping = false;
+      const timer = setInterval(() => {
+        if (sweeping) return;
+        sweeping = true;
+        sweep()
+          .then((r) => {
+            lastSweep = `${new Date().toISOString()}: checked ${r.checked}, recovered ${r.recovered.length}, errors ${JSON.stringify(r.errors).slice(0, 400)}`;
+          })
+          .catch((err: Error) => {
+            lastSweep = `${new Date().toISOString()}: ${err.message.slice(0, 400)}`;
+            log.warn('periodic sweep failed', { error: err.message });
+          })
+          .finally(() => (sweeping = false));
+      }, opts.sweepEveryMs);
       stops.push(async () => clearInterval(timer));
     }
 
@@ -254,6 +283,16 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       functions,
       faults,
       sweep,
+      click: (post, actionId, user) =>
+        clickButton({
+          functionUrl: functions['slack-interactions'].url,
+          secret: slackSigningSecret,
+          sink: slack,
+          post,
+          actionId,
+          user,
+        }),
+      lastSweep: () => lastSweep,
       idToken: (serviceAccount, audience) => mintOidcToken({ serviceAccount, audience, secret: oidcSecret }),
       pubsub,
       firestore,

@@ -7,7 +7,7 @@ export interface FunctionSpec {
   name: string;
   target: string;
   entry: string;
-  /** Pub/Sub topics pushed to it, or 'http' (the actions endpoint; the sweeper, called by Cloud Scheduler). */
+  /** Pub/Sub topics pushed to it, or 'http' (the actions endpoint; the sweeper, called by Cloud Scheduler; Slack's clicks). */
   trigger: readonly string[] | 'http';
 }
 
@@ -20,6 +20,12 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
   },
   { name: 'actions', target: 'actions', entry: 'functions/entry/actions.ts', trigger: 'http' },
   { name: 'sweeper', target: 'sweeper', entry: 'functions/entry/sweeper.ts', trigger: 'http' },
+  {
+    name: 'slack-interactions',
+    target: 'slackInteractions',
+    entry: 'functions/entry/slack-interactions.ts',
+    trigger: 'http',
+  },
   {
     name: 'job-trigger',
     target: 'jobTrigger',

@@ -8,6 +8,7 @@ import type { RevisionObservations } from './domain/observations';
 import type { ExecutionView } from './domain/sweep';
 import type {
   DeadLetterRecord,
+  GateRecord,
   RegionRecord,
   RolloutRecord,
   RolloutStatus,
@@ -17,6 +18,7 @@ import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
 import type { JobRegionRecord, JobRolloutRecord } from './domain/job-rollout';
 import type { LookRecord } from './domain/looks';
 import type { ReportEvent } from './report/model';
+import type { Decider, GateCallbackBody, GateDecision } from './domain/gates';
 
 export interface Clock {
   now(): Date;
@@ -125,6 +127,8 @@ export interface MetricsSource {
     revision: ServiceRef & { revision: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
   ): Promise<RevisionObservations>;
+  /** How many requests the whole service (every revision) served in the window. */
+  serviceRequests(service: ServiceRef, window: { start: Date; end: Date }): Promise<number>;
 }
 
 export interface JobExecutionState {
@@ -205,16 +209,54 @@ export interface WorkflowLauncher {
   state(executionName: string): Promise<ExecutionView>;
 }
 
-/** A Slack Block Kit message with a plain-text fallback. */
+/**
+ * A notice: a Slack Block Kit message with a plain-text fallback, and the
+ * pager alerts it raises or clears, if any. Every provider behind `Notifier`
+ * takes the part meant for it (Flagger's pkg/notifier: one interface, many
+ * providers): Slack the message, PagerDuty the alerts.
+ */
 export interface SlackMessage {
   text: string;
   blocks: unknown[];
   channel?: string;
+  alerts?: PagerAlert[];
+}
+
+/**
+ * What wakes people up (issue 16): raised (`trigger`) or cleared (`resolve`)
+ * under a `dedupKey` per rollout or job run, as PagerDuty's Events API v2
+ * correlates them (functions/adapters/pagerduty.ts).
+ */
+export interface PagerAlert {
+  action: 'trigger' | 'resolve';
+  dedupKey: string;
+  /** Required for a trigger; a resolve carries none. */
+  summary?: string;
+  severity?: 'critical' | 'error' | 'warning' | 'info';
+  /** The affected system, e.g. `run.googleapis.com/projects/P/services/S`. */
+  source?: string;
+  component?: string;
+  details?: Record<string, string>;
 }
 
 export interface Notifier {
   /** Posts a message; never throws: a Slack outage must not fail a rollout. Returns whether it was delivered. */
   notify(message: SlackMessage): Promise<boolean>;
+}
+
+/** What a click's `response_url` takes (https://api.slack.com/interactivity/handling#message_responses). */
+export interface SlackResponse {
+  text: string;
+  blocks?: unknown[];
+  /** `ephemeral`: only the clicking user sees it. */
+  response_type?: 'ephemeral' | 'in_channel';
+  /** true: the message the button is on is replaced by this one. */
+  replace_original?: boolean;
+}
+
+/** Answers a Slack click through its `response_url`; never throws (the decision is already recorded). */
+export interface SlackResponder {
+  respond(responseUrl: string, response: SlackResponse): Promise<boolean>;
 }
 
 /** What the Slack outbox reports after re-sending queued notices. */
@@ -454,4 +496,50 @@ export interface ReportSource {
 export interface ReportPublisher {
   /** Stores the page; returns where a person opens it (an authenticated URL on GCP, a file path locally). */
   publish(rollout: { id: string; service: string }, html: string): Promise<{ url: string }>;
+}
+
+// Approval gates (functions/domain/gates.ts, functions/usecases/gates.ts).
+
+/** A decided gate whose callback has not reached the workflow yet (the `gateCallbacks` outbox). */
+export interface PendingGateCallback {
+  rolloutId: string;
+  gate: GateRecord;
+  attempts: number;
+}
+
+export type GateDecisionRecord =
+  | { kind: 'recorded'; rollout: RolloutRecord; gate: GateRecord }
+  | { kind: 'not_allowed'; message: string }
+  | { kind: 'unchanged'; message: string };
+
+/** Gates of rollouts; every write is atomic, so of two decisions exactly one is recorded. */
+export interface GateStore {
+  /** Records a gate the workflow opened (WAITING, with its callback URL); opening it again keeps the first record. */
+  openGate(rolloutId: string, gate: GateRecord, now: Date): Promise<GateRecord>;
+  /**
+   * Records the decision once (planDecision says whether it counts) and, in
+   * the same transaction, queues its callback in the outbox.
+   */
+  decide(input: {
+    rolloutId: string;
+    gate: string;
+    decision: GateDecision;
+    by: Decider;
+    reason?: string;
+    now: Date;
+  }): Promise<GateDecisionRecord>;
+  /** The callback reached the workflow: marks the gate and empties its outbox entry. */
+  callbackSent(rolloutId: string, gate: string, now: Date): Promise<void>;
+  /** The callback could not be sent: counts the attempt, keeps the entry (or drops it for good when `final`). */
+  callbackFailed(rolloutId: string, gate: string, error: string, now: Date, final: boolean): Promise<void>;
+  /** Decisions whose callback is still to be sent, oldest first. */
+  pendingCallbacks(limit: number): Promise<PendingGateCallback[]>;
+  /** Marks a WAITING gate EXPIRED (the workflow's await timed out); a decided gate keeps its decision. */
+  expireGate(rolloutId: string, gate: string, now: Date): Promise<GateRecord | undefined>;
+}
+
+/** Sends a decision to a Workflows callback URL, with the token Google requires. */
+export interface GateCallbackSender {
+  /** Resolves once the callback endpoint accepted it; throws a GlidepathError (`not_found`: no such callback any more). */
+  send(url: string, body: GateCallbackBody): Promise<void>;
 }

@@ -1,5 +1,5 @@
 /**
- * The five gen2 functions (Node 20), built by `npm run build` into
+ * The six gen2 functions (Node 20), built by `npm run build` into
  * dist/functions/<name>/ and uploaded by main.tf. Each runs as its own
  * service account (iam.tf) and reads the same environment; the sweeper
  * adds its own settings (local.sweeper_env).
@@ -10,6 +10,11 @@
  * Cloud Run service, which only the push-invoker service account (intake,
  * job-trigger, dead-letter), the workflows service account (actions) or the
  * scheduler service account (sweeper) holds.
+ *
+ * The one exception is slack-interactions: Slack calls it from the internet
+ * with no Google identity, so it admits all traffic and allUsers may invoke
+ * it (iam.tf); the function itself refuses (401) every request that does not
+ * carry Slack's signature made with the signing secret.
  */
 
 locals {
@@ -32,6 +37,9 @@ locals {
 
   # SLACK_WEBHOOK_URL comes from Secret Manager, once the secret has a version (see secrets.tf).
   slack_secret_env = var.slack_webhook_configured ? [google_secret_manager_secret.slack_webhook.secret_id] : []
+
+  # SLACK_SIGNING_SECRET likewise (secrets.tf); without it the interaction function refuses every click.
+  slack_signing_secret_env = var.slack_signing_secret_configured ? [google_secret_manager_secret.slack_signing_secret.secret_id] : []
 }
 
 resource "google_cloudfunctions2_function" "intake" {
@@ -273,5 +281,69 @@ resource "google_cloudfunctions2_function" "sweeper" {
     google_project_service.enabled,
     google_project_iam_member.builder,
     google_secret_manager_secret_iam_member.slack_accessor,
+  ]
+}
+
+# HTTP, public: the Request URL of the Slack app's interactivity. Every request
+# is checked against SLACK_SIGNING_SECRET (v0 HMAC-SHA256, five-minute replay
+# window) before anything is read. Stopping a rollout may wait on Cloud Run
+# operations while it restores traffic: 540 s, like the sweeper. Slack
+# shows the clicking user an error after 3 s, but the click still takes
+# effect and its answer reaches the channel through response_url.
+resource "google_cloudfunctions2_function" "slack_interactions" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions["slack-interactions"].name
+  description = "Glidepath slack-interactions: signed Slack clicks approve or reject gates and stop rollouts."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions["slack-interactions"].entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["slack-interactions"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "512M"
+    timeout_seconds                = 540
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = "ALLOW_ALL"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.slack_interactions.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_signing_secret_env
+      content {
+        key        = "SLACK_SIGNING_SECRET"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
+    google_secret_manager_secret_iam_member.slack_signing_secret_accessor,
   ]
 }

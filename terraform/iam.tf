@@ -4,7 +4,9 @@
  * - One service account per function, plus one for the workflows, one that
  *   Pub/Sub push uses to invoke the functions, one that Cloud Scheduler uses
  *   to invoke the sweeper, and one that builds them.
- * - No primitive roles, never allUsers or allAuthenticatedUsers.
+ * - No primitive roles, never allUsers or allAuthenticatedUsers, but for the
+ *   one grant Slack needs: allUsers may invoke slack-interactions, which
+ *   verifies Slack's signature on every request.
  * - Roles are granted on the resource (topic, subscription, secret, Cloud Run
  *   service of a function, service account) wherever GCP allows it. The few
  *   project-level grants are listed in the PROJECT-LEVEL ALLOWLIST below, each
@@ -42,6 +44,12 @@ resource "google_service_account" "sweeper" {
   display_name = "Glidepath sweeper function (recovers stuck rollouts, re-sends Slack notices)"
 }
 
+resource "google_service_account" "slack_interactions" {
+  project      = var.project_id
+  account_id   = "glidepath-slack-interactions"
+  display_name = "Glidepath slack-interactions function (Slack buttons: gates, abort, roll back)"
+}
+
 resource "google_service_account" "workflows" {
   project      = var.project_id
   account_id   = "glidepath-workflows"
@@ -74,14 +82,15 @@ resource "google_service_account" "builder" {
 # ---------------------------------------------------------------------------
 
 # Firestore has no per-collection or per-database IAM: roles/datastore.user is
-# granted on the project to the five functions that read and write it.
+# granted on the project to the six functions that read and write it.
 resource "google_project_iam_member" "datastore_user" {
   for_each = {
-    intake        = google_service_account.intake.email
-    "job-trigger" = google_service_account.job_trigger.email
-    "dead-letter" = google_service_account.dead_letter.email
-    actions       = google_service_account.actions.email
-    sweeper       = google_service_account.sweeper.email
+    intake               = google_service_account.intake.email
+    "job-trigger"        = google_service_account.job_trigger.email
+    "dead-letter"        = google_service_account.dead_letter.email
+    actions              = google_service_account.actions.email
+    sweeper              = google_service_account.sweeper.email
+    "slack-interactions" = google_service_account.slack_interactions.email
   }
 
   project = var.project_id
@@ -194,6 +203,37 @@ resource "google_project_iam_member" "sweeper_executions" {
   member  = "serviceAccount:${google_service_account.sweeper.email}"
 }
 
+# The Abort and Roll back now buttons stop a rollout: they cancel its
+# workflow execution (CancelExecution) and nothing else of Workflows, so the
+# interaction function gets exactly that permission in a custom role.
+# Workflows has no finer IAM than the project.
+resource "google_project_iam_custom_role" "slack_interactions_executions" {
+  project     = var.project_id
+  role_id     = "glidepathSlackExecutions"
+  title       = "Glidepath slack-interactions: cancel workflow executions"
+  description = "Cancels the workflow execution of a rollout stopped with a Slack button."
+  permissions = [
+    "workflows.executions.cancel",
+  ]
+}
+
+# The custom role above, on the project that runs the workflows, for the interaction function only.
+resource "google_project_iam_member" "slack_interactions_executions" {
+  project = var.project_id
+  role    = google_project_iam_custom_role.slack_interactions_executions.id
+  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+}
+
+# The buttons then put the recorded split back with the same Cloud Run calls
+# as the sweeper: the deployer custom role in each target project.
+resource "google_project_iam_member" "slack_interactions_deployer" {
+  for_each = local.deploy_target_projects
+
+  project = each.value
+  role    = google_project_iam_custom_role.deployer[each.value].id
+  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+}
+
 # ---------------------------------------------------------------------------
 # Resource-level grants.
 # ---------------------------------------------------------------------------
@@ -218,6 +258,27 @@ resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.sweeper.email}"
+}
+
+# A Slack button's rollback is the same UpdateService as the sweeper's: the
+# interaction function may act as the same runtime accounts, and only those.
+resource "google_service_account_iam_member" "slack_interactions_acts_as_runtime" {
+  for_each = toset(var.runtime_service_accounts)
+
+  service_account_id = "projects/-/serviceAccounts/${each.value}"
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.slack_interactions.email}"
+}
+
+# PUBLIC, and the only public grant: Slack calls the interaction function from
+# the internet without a Google identity. The function refuses (401) every
+# request not signed with the Slack app's signing secret (functions.tf).
+resource "google_cloud_run_service_iam_member" "slack_interactions_public" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.slack_interactions.location
+  service  = google_cloudfunctions2_function.slack_interactions.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
 }
 
 # Only the workflows service account may invoke the actions function.
@@ -304,18 +365,27 @@ resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
   member  = "serviceAccount:${google_service_account.actions.email}"
 }
 
-# Every function may read the Slack webhook, and no other secret.
+# Every function may read the Slack webhook.
 resource "google_secret_manager_secret_iam_member" "slack_accessor" {
   for_each = {
-    intake        = google_service_account.intake.email
-    "job-trigger" = google_service_account.job_trigger.email
-    "dead-letter" = google_service_account.dead_letter.email
-    actions       = google_service_account.actions.email
-    sweeper       = google_service_account.sweeper.email
+    intake               = google_service_account.intake.email
+    "job-trigger"        = google_service_account.job_trigger.email
+    "dead-letter"        = google_service_account.dead_letter.email
+    actions              = google_service_account.actions.email
+    sweeper              = google_service_account.sweeper.email
+    "slack-interactions" = google_service_account.slack_interactions.email
   }
 
   project   = var.project_id
   secret_id = google_secret_manager_secret.slack_webhook.secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${each.value}"
+}
+
+# Only the interaction function may read the Slack signing secret.
+resource "google_secret_manager_secret_iam_member" "slack_signing_secret_accessor" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.slack_interactions.email}"
 }

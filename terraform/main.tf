@@ -43,11 +43,12 @@ locals {
 
   # The functions, their functions-framework targets and their source directories.
   functions = {
-    intake        = { name = "intake", entry_point = "intake" }
-    "job-trigger" = { name = "job-trigger", entry_point = "jobTrigger" }
-    "dead-letter" = { name = "dead-letter", entry_point = "deadLetter" }
-    actions       = { name = "actions", entry_point = "actions" }
-    sweeper       = { name = "sweeper", entry_point = "sweeper" }
+    intake               = { name = "intake", entry_point = "intake" }
+    "job-trigger"        = { name = "job-trigger", entry_point = "jobTrigger" }
+    "dead-letter"        = { name = "dead-letter", entry_point = "deadLetter" }
+    actions              = { name = "actions", entry_point = "actions" }
+    sweeper              = { name = "sweeper", entry_point = "sweeper" }
+    "slack-interactions" = { name = "slack-interactions", entry_point = "slackInteractions" }
   }
 
   # The Pub/Sub service agent: creates OIDC tokens for push and moves messages to the dead-letter topic.

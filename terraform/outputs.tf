@@ -1,11 +1,12 @@
 output "function_urls" {
-  description = "The run.app URLs of the five functions, by function name."
+  description = "The run.app URLs of the six functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
   value = {
-    intake        = google_cloudfunctions2_function.intake.service_config[0].uri
-    "job-trigger" = google_cloudfunctions2_function.job_trigger.service_config[0].uri
-    "dead-letter" = google_cloudfunctions2_function.dead_letter.service_config[0].uri
-    actions       = google_cloudfunctions2_function.actions.service_config[0].uri
-    sweeper       = google_cloudfunctions2_function.sweeper.service_config[0].uri
+    intake               = google_cloudfunctions2_function.intake.service_config[0].uri
+    "job-trigger"        = google_cloudfunctions2_function.job_trigger.service_config[0].uri
+    "dead-letter"        = google_cloudfunctions2_function.dead_letter.service_config[0].uri
+    actions              = google_cloudfunctions2_function.actions.service_config[0].uri
+    sweeper              = google_cloudfunctions2_function.sweeper.service_config[0].uri
+    "slack-interactions" = google_cloudfunctions2_function.slack_interactions.service_config[0].uri
   }
 }
 
@@ -21,15 +22,16 @@ output "workflows" {
 output "service_accounts" {
   description = "Emails of the service accounts Glidepath runs as, by role."
   value = {
-    intake        = google_service_account.intake.email
-    "job-trigger" = google_service_account.job_trigger.email
-    "dead-letter" = google_service_account.dead_letter.email
-    actions       = google_service_account.actions.email
-    sweeper       = google_service_account.sweeper.email
-    workflows     = google_service_account.workflows.email
-    push_invoker  = google_service_account.push_invoker.email
-    scheduler     = google_service_account.scheduler.email
-    builder       = google_service_account.builder.email
+    intake               = google_service_account.intake.email
+    "job-trigger"        = google_service_account.job_trigger.email
+    "dead-letter"        = google_service_account.dead_letter.email
+    actions              = google_service_account.actions.email
+    sweeper              = google_service_account.sweeper.email
+    "slack-interactions" = google_service_account.slack_interactions.email
+    workflows            = google_service_account.workflows.email
+    push_invoker         = google_service_account.push_invoker.email
+    scheduler            = google_service_account.scheduler.email
+    builder              = google_service_account.builder.email
   }
 }
 
@@ -56,6 +58,11 @@ output "slack_secret_id" {
   value       = google_secret_manager_secret.slack_webhook.id
 }
 
+output "slack_signing_secret_id" {
+  description = "The Secret Manager secret that holds the Slack app's signing secret (add a version yourself; Terraform never sees the value)."
+  value       = google_secret_manager_secret.slack_signing_secret.id
+}
+
 output "dashboard_id" {
   description = "Id of the Glidepath Cloud Monitoring dashboard."
   value       = google_monitoring_dashboard.glidepath.id
@@ -68,5 +75,8 @@ output "next_steps" {
     Cloud Build publishes to the topic `cloud-builds` automatically.
     Slack: printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add ${google_secret_manager_secret.slack_webhook.secret_id} --data-file=- --project ${var.project_id}
     then apply again (npm run deploy) to mount it as SLACK_WEBHOOK_URL.
+    Slack buttons: set the Slack app's Interactivity Request URL to ${google_cloudfunctions2_function.slack_interactions.service_config[0].uri}, then
+    printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add ${google_secret_manager_secret.slack_signing_secret.secret_id} --data-file=- --project ${var.project_id}
+    and apply again with -var slack_signing_secret_configured=true.
   EOT
 }

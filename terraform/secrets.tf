@@ -18,3 +18,19 @@ resource "google_secret_manager_secret" "slack_webhook" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The Slack app's signing secret (Basic Information → App Credentials): the
+# slack-interactions function verifies every click with it. Add it with
+#   printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add glidepath-slack-signing-secret --data-file=- --project PROJECT
+# then apply again with slack_signing_secret_configured = true.
+resource "google_secret_manager_secret" "slack_signing_secret" {
+  project   = var.project_id
+  secret_id = "glidepath-slack-signing-secret"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -53,12 +53,12 @@ variable "policy_file" {
 
 variable "functions_source_dir" {
   type        = string
-  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions, sweeper), as produced by `npm run build`."
+  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions, sweeper, slack-interactions), as produced by `npm run build`."
   default     = "../dist/functions"
 
   validation {
-    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions", "sweeper"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
-    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/, actions/ and sweeper/, each with an index.js. Run `npm run build` first."
+    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions", "sweeper", "slack-interactions"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
+    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/, actions/, sweeper/ and slack-interactions/, each with an index.js. Run `npm run build` first."
   }
 }
 
@@ -159,6 +159,12 @@ variable "sweep_launch_grace_seconds" {
 variable "slack_webhook_configured" {
   type        = bool
   description = "Whether the secret glidepath-slack-webhook has a version. Cloud Run refuses to start a function whose secret has no version, so SLACK_WEBHOOK_URL is only mounted when this is true (scripts/deploy.ts detects it)."
+  default     = false
+}
+
+variable "slack_signing_secret_configured" {
+  type        = bool
+  description = "Whether the secret glidepath-slack-signing-secret has a version. Until it has, SLACK_SIGNING_SECRET is not mounted and the slack-interactions function answers 401 to every request (scripts/deploy.ts detects it)."
   default     = false
 }
 

@@ -6,7 +6,42 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../functions/domain/duration';
 import { planTimeline, type Timeline } from '../../functions/domain/analysis/timeline';
+import { describeReach, minRequestsReach, type Reach } from '../../functions/domain/analysis/reach';
+import { INGESTION_DELAY_SECONDS } from '../../functions/domain/analysis/looks';
+import { createMonitoringMetricsSource } from '../../functions/adapters/monitoring';
+import { localClientOptions } from '../../functions/shared/endpoint';
+import type { ServicePolicy } from '../../functions/domain/policy';
 import { UsageError, printJson, readPolicy } from '../io';
+
+/** The service's traffic the check used: from Cloud Monitoring (the quietest first-wave region) or given. */
+export interface TimelineTraffic {
+  source: string;
+  reach: Reach;
+}
+
+/** Requests per minute over the past hour in the service's quietest first-wave region, and which region. */
+async function recentRate(service: ServicePolicy): Promise<{ perMinute: number; region: string }> {
+  const metrics = createMonitoringMetricsSource({
+    clientOptions: localClientOptions(process.env.GLIDEPATH_MONITORING_ENDPOINT),
+  });
+  try {
+    const end = new Date(Date.now() - INGESTION_DELAY_SECONDS * 1000);
+    const window = { start: new Date(end.getTime() - 3600_000), end };
+    const counts = await Promise.all(
+      service.waves[0].map((region) =>
+        metrics.serviceRequests({ project: service.project, region, service: service.name }, window),
+      ),
+    );
+    const quietest = counts.indexOf(Math.min(...counts));
+    return { perMinute: counts[quietest] / 60, region: service.waves[0][quietest] };
+  } finally {
+    await metrics.close();
+  }
+}
+
+export function formatTraffic(traffic: TimelineTraffic): string {
+  return [`  traffic: ${traffic.source}`, ...describeReach(traffic.reach).map((l) => `    ${l}`)].join('\n');
+}
 
 export function formatTimeline(t: Timeline): string {
   const d = (seconds: number) => (seconds === 0 ? '0s' : formatDuration(seconds));
@@ -39,17 +74,43 @@ export function registerTimeline(program: Command): void {
     )
     .requiredOption('--config <file>', 'glidepath.yaml')
     .requiredOption('--service <name>', 'the service in the policy')
+    .option('--rate <requests/min>', 'check minRequests against this request rate of the whole service')
+    .option('--recent', "check minRequests against the service's past hour in Cloud Monitoring")
     .option('--json', 'print JSON instead of text')
-    .action((opts: { config: string; service: string; json?: boolean }) => {
-      const policy = readPolicy(opts.config);
-      const service = policy.services.find((s) => s.name === opts.service);
-      if (!service) {
-        throw new UsageError(
-          `--service: no service ${JSON.stringify(opts.service)} in ${opts.config} (expected one of ${policy.services.map((s) => s.name).join(', ') || 'none'})`,
-        );
-      }
-      const timeline = planTimeline(service);
-      if (opts.json) printJson(timeline);
-      else process.stdout.write(formatTimeline(timeline) + '\n');
-    });
+    .action(
+      async (opts: { config: string; service: string; rate?: string; recent?: boolean; json?: boolean }) => {
+        const policy = readPolicy(opts.config);
+        const service = policy.services.find((s) => s.name === opts.service);
+        if (!service) {
+          throw new UsageError(
+            `--service: no service ${JSON.stringify(opts.service)} in ${opts.config} (expected one of ${policy.services.map((s) => s.name).join(', ') || 'none'})`,
+          );
+        }
+        const timeline = planTimeline(service);
+        const steps = service.steps.map((s) => ({ percent: s.percent, bakeSeconds: s.bake }));
+        let traffic: TimelineTraffic | undefined;
+        if (opts.rate !== undefined) {
+          const rate = Number(opts.rate);
+          if (!Number.isFinite(rate) || rate < 0)
+            throw new UsageError(
+              `--rate: expected requests per minute, a number ≥ 0, got ${JSON.stringify(opts.rate)}`,
+            );
+          traffic = {
+            source: `${rate} requests/min (--rate)`,
+            reach: minRequestsReach(steps, service.analysis, rate),
+          };
+        } else if (opts.recent) {
+          const { perMinute, region } = await recentRate(service);
+          traffic = {
+            source: `${perMinute.toFixed(1)} requests/min in ${region} (the quietest region of wave 1, past hour, Cloud Monitoring)`,
+            reach: minRequestsReach(steps, service.analysis, perMinute),
+          };
+        }
+        if (opts.json) printJson(traffic ? { ...timeline, traffic } : timeline);
+        else
+          process.stdout.write(
+            formatTimeline(timeline) + (traffic ? `\n${formatTraffic(traffic)}` : '') + '\n',
+          );
+      },
+    );
 }

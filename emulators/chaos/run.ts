@@ -517,7 +517,7 @@ async function describeState(ctx: Context, service: string, digests: string[]): 
         .map(([region, g]) => `${region} ${g.status}${g.reason ? ` "${g.reason.slice(0, 80)}"` : ''}`)
         .join(', ')}; last events: ${lastEvents[i]})`,
   );
-  return `rollouts: ${parts.join('; ') || 'none'}; service lease ${svc?.activeRollout ?? 'free'}, slots ${JSON.stringify(svc?.candidates ?? {})}`;
+  return `rollouts: ${parts.join('; ') || 'none'}; service lease ${svc?.activeRollout ?? 'free'}, slots ${JSON.stringify(svc?.candidates ?? {})}; last sweep ${ctx.cloud.lastSweep()}`;
 }
 
 async function untilFirstStep(ctx: Context, service: string, digest: string): Promise<RolloutRecord> {

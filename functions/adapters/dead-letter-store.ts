@@ -7,6 +7,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { DeadLetterRecord } from '../domain/records';
 import { parseOrThrow } from '../domain/validation';
+import { replayClaim, replayReleased } from '../domain/store-rules';
 import { GlidepathError } from '../shared/errors';
 import type { DeadLetterStore, ReplayClaim } from '../ports';
 import { ALREADY_EXISTS, COLLECTIONS, guardFirestore } from './firestore-store';
@@ -56,19 +57,13 @@ export class FirestoreDeadLetterStore implements DeadLetterStore {
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.deadLetterDoc(id));
         if (!snap.exists) throw new GlidepathError('not_found', `dead letter ${id} not found`);
-        const record = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
-        if (record.replayed) {
-          const as = record.replayMessageId
-            ? ` as message ${record.replayMessageId}`
-            : ' (publish in progress or failed)';
-          return {
-            kind: 'refused' as const,
-            reason: `dead letter ${id} was already replayed by ${record.replayedBy ?? 'unknown'} at ${record.replayedAt ?? 'unknown time'}${as}; a dead letter is replayed at most once`,
-          };
-        }
-        const claimed = { ...record, replayed: true, replayedBy: by, replayedAt: now.toISOString() };
-        tx.update(this.deadLetterDoc(id), { replayed: true, replayedBy: by, replayedAt: claimed.replayedAt });
-        return { kind: 'claimed' as const, record: claimed };
+        const claim = replayClaim(
+          parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`),
+          by,
+          now,
+        );
+        if (claim.kind === 'claimed') tx.set(this.deadLetterDoc(id), claim.record);
+        return claim;
       }),
     );
   }
@@ -85,13 +80,11 @@ export class FirestoreDeadLetterStore implements DeadLetterStore {
       this.db.runTransaction(async (tx) => {
         const snap = await tx.get(this.deadLetterDoc(id));
         if (!snap.exists) return;
-        const record = parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`);
-        if (record.replayMessageId) return;
-        // Rewrites the record without the replay fields (the schema has no null for them).
-        const rest: Partial<DeadLetterRecord> = { ...record, replayed: false };
-        delete rest.replayedBy;
-        delete rest.replayedAt;
-        tx.set(this.deadLetterDoc(id), rest);
+        const released = replayReleased(
+          parseOrThrow(DeadLetterRecord, snap.data(), `corrupt dead letter ${id}`),
+        );
+        // The whole record, without the replay fields (the schema has no null for them).
+        if (released) tx.set(this.deadLetterDoc(id), released);
       }),
     );
   }

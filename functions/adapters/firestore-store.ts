@@ -6,13 +6,19 @@
 // Types only: loading the Firestore library is deferred to the first request (cold start).
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import type { z } from 'zod';
+import { RolloutRecord, ServiceRecord, type RegionRecord, type RolloutStatus } from '../domain/records';
 import {
-  RegionRecord,
-  RolloutRecord,
-  ServiceRecord,
-  isTerminal,
-  type RolloutStatus,
-} from '../domain/records';
+  admission,
+  authorization,
+  finished,
+  mayClaimLaunch,
+  mergedRegion,
+  nextInQueue,
+  statusWithExecution,
+  withRegionClaimed,
+  withRegionReleased,
+  type StoreWrites,
+} from '../domain/store-rules';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import { parseOrThrow } from '../domain/validation';
 import type { AdmitInput, Admission, Authorization, RolloutEvent, RolloutStore } from '../ports';
@@ -31,14 +37,6 @@ export const COLLECTIONS = {
 
 /** gRPC ALREADY_EXISTS: a create() of a document that exists. */
 export const ALREADY_EXISTS = 6;
-
-/** How long one intake delivery may hold the right to start a rollout's execution. */
-const LAUNCH_CLAIM_MS = 30_000;
-
-/** A queued rollout once it holds the lease: no longer behind anyone. */
-function dequeued({ queuedBehind, ...rollout }: RolloutRecord): RolloutRecord {
-  return rollout;
-}
 
 function read<S extends z.ZodType>(schema: S, data: unknown, what: string): z.output<S> {
   return parseOrThrow(schema, data, `corrupt ${what}`);
@@ -75,102 +73,23 @@ export class FirestoreRolloutStore implements RolloutStore {
    * `onNewImage` when another rollout of the service is active.
    */
   async admit(input: AdmitInput): Promise<Admission> {
-    const nowIso = input.now.toISOString();
     const dedupRef = this.db.collection(COLLECTIONS.dedup).doc(input.dedupKey);
     return guardFirestore(`admit rollout ${input.rollout.id}`, () =>
       this.db.runTransaction(async (tx) => {
         const [dedupSnap, serviceSnap] = await tx.getAll(dedupRef, this.serviceDoc(input.rollout.service));
-        if (dedupSnap.exists) {
-          const dedup = dedupSnap.data() as { rolloutId: string; expiresAt: { toDate(): Date } };
-          if (dedup.expiresAt.toDate() > input.now) {
-            const existing = await this.readInTx(tx, dedup.rolloutId);
-            if (existing)
-              return {
-                kind: 'duplicate',
-                rollout: existing,
-                reason: `same image already admitted as rollout ${existing.id} (${existing.status})`,
-              };
-          }
-        }
+        const stored = dedupSnap.data() as { rolloutId: string; expiresAt: { toDate(): Date } } | undefined;
+        const dedup = stored && { rolloutId: stored.rolloutId, expiresAt: stored.expiresAt.toDate() };
         const service = serviceSnap.exists
           ? read(ServiceRecord, serviceSnap.data(), `service ${input.rollout.service}`)
-          : read(ServiceRecord, { name: input.rollout.service, updatedAt: nowIso }, 'new service');
-        const active = service.activeRollout ? await this.readInTx(tx, service.activeRollout) : undefined;
-        const running = active && !isTerminal(active.status) ? active : undefined;
-
-        const fresh = (extra: Partial<RolloutRecord>): RolloutRecord =>
-          read(
-            RolloutRecord,
-            { ...input.rollout, status: 'PENDING', createdAt: nowIso, updatedAt: nowIso, ...extra },
-            'new rollout',
-          );
-        const writeDedup = (): void => {
-          tx.set(dedupRef, {
-            rolloutId: input.rollout.id,
-            expiresAt: new Date(input.now.getTime() + input.dedupTtlSeconds * 1000),
-          });
-        };
-
-        if (running && running.digest === input.rollout.digest) {
-          return {
-            kind: 'duplicate',
-            rollout: running,
-            reason: `rollout ${running.id} of this image is already ${running.status}`,
-          };
-        }
-        if (running && input.onNewImage === 'ignore') {
-          return {
-            kind: 'ignored',
-            reason: `rollout ${running.id} of ${running.service} is running and onNewImage is "ignore"`,
-            active: running,
-          };
-        }
-        if (running && input.onNewImage === 'queue') {
-          const rollout = fresh({ queuedBehind: running.id });
-          tx.set(this.rolloutDoc(rollout.id), rollout);
-          tx.set(this.serviceDoc(service.name), {
-            ...service,
-            queue: [...service.queue, rollout.id],
-            updatedAt: nowIso,
-          });
-          writeDedup();
-          this.eventInTx(tx, rollout.id, input.now, {
-            type: 'queued',
-            message: `queued behind rollout ${running.id}`,
-          });
-          return { kind: 'queued', rollout, behind: running.id };
-        }
-        // The admitting delivery also holds the launch claim: it starts the execution next.
-        const rollout = fresh({ launchClaimedAt: nowIso });
-        tx.set(this.rolloutDoc(rollout.id), rollout);
-        tx.set(this.serviceDoc(service.name), {
-          ...service,
-          activeRollout: rollout.id,
-          activeDigest: rollout.digest,
-          updatedAt: nowIso,
+          : undefined;
+        const { admission: result, writes } = admission(input, {
+          ...(dedup ? { dedup, dedupRollout: await this.readInTx(tx, dedup.rolloutId) } : {}),
+          ...(service ? { service } : {}),
+          ...(service?.activeRollout ? { active: await this.readInTx(tx, service.activeRollout) } : {}),
         });
-        writeDedup();
-        this.eventInTx(tx, rollout.id, input.now, {
-          type: 'admitted',
-          message: `admitted from ${rollout.source}`,
-        });
-        if (running) {
-          const superseded = {
-            ...running,
-            status: 'SUPERSEDED' as const,
-            supersededBy: rollout.id,
-            updatedAt: nowIso,
-            endedAt: nowIso,
-            outcomeReason: `superseded by ${rollout.id}`,
-          };
-          tx.set(this.rolloutDoc(running.id), superseded);
-          this.eventInTx(tx, running.id, input.now, {
-            type: 'superseded',
-            message: `superseded by rollout ${rollout.id}`,
-          });
-          return { kind: 'started', rollout, superseded };
-        }
-        return { kind: 'started', rollout };
+        if (writes.dedup) tx.set(dedupRef, writes.dedup);
+        this.writeInTx(tx, input.now, writes);
+        return result;
       }),
     );
   }
@@ -183,16 +102,8 @@ export class FirestoreRolloutStore implements RolloutStore {
   async claimLaunch(id: string, now: Date): Promise<boolean> {
     return guardFirestore(`claim launch of ${id}`, () =>
       this.db.runTransaction(async (tx) => {
-        const snap = await tx.get(this.rolloutDoc(id));
-        if (!snap.exists) return false;
-        const data = read(RolloutRecord, snap.data(), `rollout ${id}`);
-        if (data.status !== 'PENDING' || data.executionName || data.queuedBehind) return false;
-        if (data.launchClaimedAt && now.getTime() - Date.parse(data.launchClaimedAt) < LAUNCH_CLAIM_MS) {
-          throw new GlidepathError(
-            'conflict',
-            `rollout ${id} is being started by another delivery; retry later`,
-          );
-        }
+        const rollout = await this.readInTx(tx, id);
+        if (!rollout || !mayClaimLaunch(`rollout ${id}`, rollout, now)) return false;
         tx.update(this.rolloutDoc(id), { launchClaimedAt: now.toISOString() });
         return true;
       }),
@@ -212,7 +123,7 @@ export class FirestoreRolloutStore implements RolloutStore {
       this.db.runTransaction(async (tx) => {
         const current = await this.readInTx(tx, id);
         if (!current) throw new GlidepathError('not_found', `rollout ${id} not found`);
-        const status: RolloutStatus = current.status === 'PENDING' ? 'RUNNING' : current.status;
+        const status = statusWithExecution(current.status);
         tx.update(this.rolloutDoc(id), { executionName, status, updatedAt: now.toISOString() });
         this.eventInTx(tx, id, now, {
           type: 'execution_started',
@@ -222,23 +133,11 @@ export class FirestoreRolloutStore implements RolloutStore {
     );
   }
 
-  /**
-   * The rollout, if it may still act: RUNNING, holding its service's lease,
-   * and (when given) driven by this very workflow execution. Otherwise the
-   * reason it must stop.
-   */
+  /** The rollout if it may still act, with its service; otherwise the reason it must stop. */
   async authorize(id: string, executionId?: string): Promise<Authorization> {
     const rollout = await this.getRollout(id);
-    if (!rollout) return { stop: `rollout ${id} not found` };
-    // PENDING too: the execution's first call can arrive before intake has recorded its name.
-    const startingUp = rollout.status === 'PENDING' && !rollout.queuedBehind;
-    if (rollout.status !== 'RUNNING' && !startingUp) return { stop: `rollout ${id} is ${rollout.status}` };
-    if (executionId && rollout.executionName && !rollout.executionName.endsWith(`/${executionId}`))
-      return { stop: `rollout ${id} is driven by ${rollout.executionName}, not execution ${executionId}` };
-    const service = await this.getService(rollout.service);
-    if (service?.activeRollout !== id)
-      return { stop: `rollout ${id} no longer holds the lease of ${rollout.service}` };
-    return { rollout, service };
+    const service = rollout && (await this.getService(rollout.service));
+    return authorization(id, executionId, rollout, service);
   }
 
   /** Merges `patch` into the rollout's record of one region and appends an event. */
@@ -253,11 +152,7 @@ export class FirestoreRolloutStore implements RolloutStore {
       this.db.runTransaction(async (tx) => {
         const rollout = await this.readInTx(tx, id);
         if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
-        const merged = read(
-          RegionRecord,
-          { ...(rollout.regions[region] ?? { status: 'PENDING' }), ...patch, updatedAt: now.toISOString() },
-          `region ${region}`,
-        );
+        const merged = mergedRegion(rollout, region, patch, now);
         // update() with a field path replaces the region's record whole; a merging set()
         // would keep map keys that are gone (a rolled-back candidate's share of the traffic).
         // (Region names are validated: no dots, so the path has exactly two segments.)
@@ -268,11 +163,7 @@ export class FirestoreRolloutStore implements RolloutStore {
     );
   }
 
-  /**
-   * Takes the region's candidate slot of a service for `rolloutId`, which
-   * must hold the lease. The slot may change hands only from `replacing`,
-   * whose candidate the caller has already taken down.
-   */
+  /** Takes the region's candidate slot of a service for `rolloutId` (see RolloutStore.claimRegion). */
   async claimRegion(
     serviceName: string,
     region: string,
@@ -288,23 +179,8 @@ export class FirestoreRolloutStore implements RolloutStore {
           snap.data() ?? { name: serviceName, updatedAt: now.toISOString() },
           `service ${serviceName}`,
         );
-        const holder = service.candidates[region];
-        if (holder === rolloutId) return;
-        if (service.activeRollout !== rolloutId)
-          throw new GlidepathError(
-            'conflict',
-            `rollout ${rolloutId} does not hold the lease of ${serviceName}`,
-          );
-        if (holder && holder !== replacing)
-          throw new GlidepathError(
-            'conflict',
-            `the ${region} candidate slot of ${serviceName} is held by ${holder}, whose candidate is not taken down yet`,
-          );
-        tx.set(this.serviceDoc(serviceName), {
-          ...service,
-          candidates: { ...service.candidates, [region]: rolloutId },
-          updatedAt: now.toISOString(),
-        });
+        const claimed = withRegionClaimed(service, region, rolloutId, now, replacing);
+        if (claimed) tx.set(this.serviceDoc(serviceName), claimed);
       }),
     );
   }
@@ -322,14 +198,7 @@ export class FirestoreRolloutStore implements RolloutStore {
         const snap = await tx.get(this.serviceDoc(serviceName));
         if (!snap.exists) return;
         const service = read(ServiceRecord, snap.data(), `service ${serviceName}`);
-        const candidates = { ...service.candidates };
-        if (candidates[region] === rolloutId) delete candidates[region];
-        tx.set(this.serviceDoc(serviceName), {
-          ...service,
-          candidates,
-          lastGood: lastGood ? { ...service.lastGood, [region]: lastGood } : service.lastGood,
-          updatedAt: now.toISOString(),
-        });
+        tx.set(this.serviceDoc(serviceName), withRegionReleased(service, region, rolloutId, now, lastGood));
       }),
     );
   }
@@ -352,32 +221,19 @@ export class FirestoreRolloutStore implements RolloutStore {
         const service = serviceSnap.exists
           ? read(ServiceRecord, serviceSnap.data(), `service ${rollout.service}`)
           : undefined;
-        const nextId = service?.activeRollout === id ? service.queue[0] : undefined;
+        const nextId = nextInQueue(service, id);
         const queued = nextId ? await this.readInTx(tx, nextId) : undefined;
-        const next = queued ? dequeued(queued) : undefined;
-        const nowIso = now.toISOString();
-        const ended = isTerminal(rollout.status)
-          ? rollout
-          : { ...rollout, status, outcomeReason: reason, endedAt: nowIso, updatedAt: nowIso };
-        tx.set(this.rolloutDoc(id), ended);
-        if (service) {
-          const holds = service.activeRollout === id;
-          tx.set(this.serviceDoc(rollout.service), {
-            ...service,
-            activeRollout: holds ? (next?.id ?? null) : service.activeRollout,
-            activeDigest: holds ? (next?.digest ?? null) : service.activeDigest,
-            queue: holds && next ? service.queue.slice(1) : service.queue,
-            lastFailedDigest:
-              status === 'ROLLED_BACK' || status === 'FAILED' ? rollout.digest : service.lastFailedDigest,
-            updatedAt: nowIso,
-          });
-        }
-        if (next) tx.set(this.rolloutDoc(next.id), next); // no merge: `queuedBehind` goes
-        if (!isTerminal(rollout.status))
-          this.eventInTx(tx, id, now, { type: 'finished', message: `${status}: ${reason}` });
-        return { rollout: ended, ...(next ? { next } : {}) };
+        const { writes, ...result } = finished(rollout, service, queued, status, reason, now);
+        this.writeInTx(tx, now, writes); // whole documents, no merge: the next one's `queuedBehind` goes
+        return result;
       }),
     );
+  }
+
+  private writeInTx(tx: Transaction, now: Date, writes: StoreWrites): void {
+    for (const rollout of writes.rollouts) tx.set(this.rolloutDoc(rollout.id), rollout);
+    if (writes.service) tx.set(this.serviceDoc(writes.service.name), writes.service);
+    for (const { rolloutId, event } of writes.events) this.eventInTx(tx, rolloutId, now, event);
   }
 
   private async readInTx(tx: Transaction, id: string): Promise<RolloutRecord | undefined> {

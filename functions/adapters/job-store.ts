@@ -6,13 +6,18 @@
  */
 import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { JobRunRecord, type JobAttempt, type JobRunStatus } from '../domain/jobs';
+import {
+  attemptClaim,
+  mayClaimLaunch,
+  runEnding,
+  statusWithExecution,
+  updatedAttempt,
+  withoutStartingAttempt,
+} from '../domain/store-rules';
 import { parseOrThrow } from '../domain/validation';
 import { GlidepathError } from '../shared/errors';
 import type { AttemptClaim, JobStore, RunCreation } from '../ports';
 import { ALREADY_EXISTS, COLLECTIONS, guardFirestore } from './firestore-store';
-
-/** How long one delivery (or one action call) may hold the right to start something before another may take over. */
-const CLAIM_MS = 30_000;
 
 export class FirestoreJobStore implements JobStore {
   constructor(private readonly db: Firestore) {}
@@ -63,12 +68,7 @@ export class FirestoreJobStore implements JobStore {
    */
   async claimLaunch(id: string, now: Date): Promise<boolean> {
     return this.transact(`claim launch of job run ${id}`, id, (run, tx) => {
-      if (run.executionName || run.status !== 'PENDING') return false;
-      if (run.launchClaimedAt && now.getTime() - Date.parse(run.launchClaimedAt) < CLAIM_MS)
-        throw new GlidepathError(
-          'conflict',
-          `job run ${id} is being started by another delivery; retry later`,
-        );
+      if (!mayClaimLaunch(`job run ${id}`, run, now)) return false;
       tx.update(this.runDoc(id), { launchClaimedAt: now.toISOString() });
       return true;
     });
@@ -84,7 +84,7 @@ export class FirestoreJobStore implements JobStore {
     await this.transact(`record execution of job run ${id}`, id, (run, tx) => {
       tx.update(this.runDoc(id), {
         executionName,
-        status: run.status === 'PENDING' ? 'RUNNING' : run.status,
+        status: statusWithExecution(run.status),
         updatedAt: now.toISOString(),
       });
     });
@@ -98,33 +98,17 @@ export class FirestoreJobStore implements JobStore {
    */
   async claimAttempt(id: string, number: number, now: Date): Promise<AttemptClaim> {
     return this.transact(`claim attempt ${number} of job run ${id}`, id, (run, tx) => {
-      const existing = run.attempts.find((a) => a.number === number);
-      if (existing && existing.result !== 'STARTING') return { kind: 'started', run, attempt: existing };
-      if (run.status === 'SUCCEEDED' || run.status === 'FAILED') return { kind: 'finished', run };
-      if (existing && now.getTime() - Date.parse(existing.claimedAt) < CLAIM_MS)
-        throw new GlidepathError(
-          'conflict',
-          `attempt ${number} of job run ${id} is being started by another call; retry later`,
-        );
-      if (!existing && number !== run.attempts.length + 1)
-        throw new GlidepathError(
-          'invalid',
-          `attempt: expected ${run.attempts.length + 1} (the next attempt of ${id}), got ${number}`,
-        );
-      const claim: JobAttempt = { number, claimedAt: now.toISOString(), result: 'STARTING' };
-      this.writeAttempt(tx, run, claim, now);
-      return { kind: 'start', run };
+      const { claim, attempts } = attemptClaim(run, number, now);
+      if (attempts) this.writeAttempts(tx, id, attempts, now);
+      return claim;
     });
   }
 
   /** Drops a claimed attempt whose start failed transiently, so the retried call can claim it at once. */
   async releaseAttempt(id: string, number: number, now: Date): Promise<void> {
     await this.transact(`release attempt ${number} of job run ${id}`, id, (run, tx) => {
-      if (!run.attempts.some((a) => a.number === number && a.result === 'STARTING')) return;
-      tx.update(this.runDoc(id), {
-        attempts: run.attempts.filter((a) => a.number !== number),
-        updatedAt: now.toISOString(),
-      });
+      const attempts = withoutStartingAttempt(run, number);
+      if (attempts) this.writeAttempts(tx, id, attempts, now);
     });
   }
 
@@ -136,16 +120,13 @@ export class FirestoreJobStore implements JobStore {
     now: Date,
   ): Promise<JobAttempt> {
     return this.transact(`update attempt ${number} of job run ${id}`, id, (run, tx) => {
-      const current = run.attempts.find((a) => a.number === number);
-      if (!current) throw new GlidepathError('not_found', `attempt ${number} of job run ${id} not found`);
-      if (current.result === 'SUCCEEDED' || current.result === 'FAILED') return current;
-      const next = { ...current, ...patch };
-      this.writeAttempt(tx, run, next, now);
-      return next;
+      const { attempt, attempts } = updatedAttempt(run, number, patch);
+      if (attempts) this.writeAttempts(tx, id, attempts, now);
+      return attempt;
     });
   }
 
-  /** Sets the run's final status once; returns the run as stored (its first final status wins). */
+  /** Runs not finished yet (PENDING or RUNNING), oldest first, for the sweeper. */
   async listUnfinishedRuns(limit: number): Promise<JobRunRecord[]> {
     const snap = await guardFirestore('list unfinished job runs', () =>
       this.db
@@ -159,6 +140,7 @@ export class FirestoreJobStore implements JobStore {
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
+  /** Sets the run's final status once; returns the run as stored (its first final status wins). */
   async finishRun(
     id: string,
     status: Extract<JobRunStatus, 'SUCCEEDED' | 'FAILED'>,
@@ -166,13 +148,8 @@ export class FirestoreJobStore implements JobStore {
     endReason?: string,
   ): Promise<JobRunRecord> {
     return this.transact(`finish job run ${id}`, id, (run, tx) => {
-      if (run.status === 'SUCCEEDED' || run.status === 'FAILED') return run;
-      const patch = {
-        status,
-        finishedAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        ...(endReason ? { endReason } : {}),
-      };
+      const patch = runEnding(run, status, now, endReason);
+      if (!patch) return run;
       tx.update(this.runDoc(id), patch);
       return { ...run, ...patch };
     });
@@ -197,12 +174,8 @@ export class FirestoreJobStore implements JobStore {
     });
   }
 
-  private writeAttempt(tx: Transaction, run: JobRunRecord, attempt: JobAttempt, now: Date): void {
-    const attempts = run.attempts
-      .filter((a) => a.number !== attempt.number)
-      .concat(attempt)
-      .sort((a, b) => a.number - b.number);
-    tx.update(this.runDoc(run.id), { attempts, updatedAt: now.toISOString() });
+  private writeAttempts(tx: Transaction, id: string, attempts: JobAttempt[], now: Date): void {
+    tx.update(this.runDoc(id), { attempts, updatedAt: now.toISOString() });
   }
 
   private transact<T>(what: string, id: string, fn: (run: JobRunRecord, tx: Transaction) => T): Promise<T> {

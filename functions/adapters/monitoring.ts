@@ -43,14 +43,15 @@ function toTimestamp(d: Date): ITimestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
-export function revisionFilter(metricType: string, r: ServiceRef & { revision: string }): string {
+/** One revision's series; without `revision`, every revision of the service. */
+export function revisionFilter(metricType: string, r: ServiceRef & { revision?: string }): string {
   return [
     `metric.type = "${metricType}"`,
     'resource.type = "cloud_run_revision"',
     // The request's project may scope others (a metrics scope): name the project in the filter too.
     `resource.labels.project_id = "${r.project}"`,
     `resource.labels.service_name = "${r.service}"`,
-    `resource.labels.revision_name = "${r.revision}"`,
+    ...(r.revision ? [`resource.labels.revision_name = "${r.revision}"`] : []),
     `resource.labels.location = "${r.region}"`,
   ].join(' AND ');
 }
@@ -132,9 +133,10 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
    */
   async function list(
     metricType: string,
-    r: ServiceRef & { revision: string },
+    r: ServiceRef & { revision?: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
     groupBy: string[],
+    callOptions: { timeout?: number; maxRetries?: number } = {},
   ): Promise<{ series: ITimeSeries[]; incomplete: string[] }> {
     const series: ITimeSeries[] = [];
     const incomplete: string[] = [];
@@ -157,7 +159,7 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
       }
       try {
         const [pageSeries, next, response]: [ITimeSeries[], ListRequest | null, ListResponse | undefined] =
-          await client.listTimeSeries(request, { autoPaginate: false });
+          await client.listTimeSeries(request, { autoPaginate: false, ...callOptions });
         series.push(...pageSeries);
         for (const e of response?.executionErrors ?? [])
           incomplete.push(
@@ -165,7 +167,10 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
           );
         request = next;
       } catch (err) {
-        throw fromSdkError(err, `list ${metricType} of revision ${r.revision}`);
+        throw fromSdkError(
+          err,
+          `list ${metricType} of ${r.revision ? `revision ${r.revision}` : `service ${r.service} in ${r.region}`}`,
+        );
       }
     }
     return { series, incomplete: [...new Set(incomplete)] };
@@ -180,6 +185,14 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
       const observations = toObservations(revision.revision, counts.series, latencies.series);
       const incomplete = [...counts.incomplete, ...latencies.incomplete];
       return incomplete.length ? { ...observations, incomplete } : observations;
+    },
+    async serviceRequests(service, window) {
+      // Informational (a rollout's start message): one quick try, never Monitoring's long retries.
+      const { series } = await list(REQUEST_COUNT, service, { ...window, alignmentSeconds: 60 }, [], {
+        timeout: 5000,
+        maxRetries: 0,
+      });
+      return series.flatMap((s) => s.points ?? []).reduce((n, p) => n + num(p.value?.int64Value), 0);
     },
     close: () => client.close(),
   };

@@ -1,4 +1,4 @@
-import type { Notifier, SlackMessage } from '../ports';
+import type { Notifier, SlackMessage, SlackResponder, SlackResponse } from '../ports';
 import type { Logger } from '../shared/log';
 
 export interface SlackWebhookOptions {
@@ -31,7 +31,8 @@ export class SlackWebhookNotifier implements Notifier {
         const res = await fetch(url, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(message),
+          // The Slack part only: a notice's pager alerts are PagerDuty's.
+          body: JSON.stringify({ text: message.text, blocks: message.blocks, channel: message.channel }),
           signal: AbortSignal.timeout(timeoutMs),
         });
         if (res.ok) return true;
@@ -43,6 +44,42 @@ export class SlackWebhookNotifier implements Notifier {
       if (attempt < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
     }
     this.log.error('slack notification failed', { slackText: message.text, error: lastError, attempts });
+    return false;
+  }
+}
+
+/**
+ * Answers a click through its `response_url`. The URL comes from the signed
+ * payload, and only one under `allowedPrefix` (Slack's own host on GCP) is
+ * ever called, so even a leaked signing secret cannot point this function at
+ * another host.
+ */
+export class SlackResponseUrlResponder implements SlackResponder {
+  constructor(
+    private readonly opts: { allowedPrefix: string; timeoutMs?: number },
+    private readonly log: Logger,
+  ) {}
+
+  async respond(responseUrl: string, response: SlackResponse): Promise<boolean> {
+    if (!responseUrl.startsWith(this.opts.allowedPrefix)) {
+      this.log.error('slack response_url refused', {
+        responseUrl: responseUrl.slice(0, 200),
+        expected: `a URL under ${this.opts.allowedPrefix}`,
+      });
+      return false;
+    }
+    try {
+      const res = await fetch(responseUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(response),
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 3000),
+      });
+      if (res.ok) return true;
+      this.log.error('slack response_url answered an error', { status: res.status });
+    } catch (err) {
+      this.log.error('slack response_url unreachable', { error: (err as Error).message });
+    }
     return false;
   }
 }

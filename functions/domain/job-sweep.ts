@@ -6,6 +6,7 @@
  * never started, or it has outlived the longest a healthy run can take.
  */
 import { POLL_SECONDS, type JobRunRecord } from './jobs';
+import { jobPollSeconds } from './step-budget';
 import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
 export type JobRunDiagnosis =
@@ -24,11 +25,11 @@ export type JobRunDiagnosis =
  */
 export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeoutSeconds'>): number {
   const { maxAttempts, maxBackoffSeconds } = run.retry;
-  const attempts =
-    maxAttempts * (run.timeoutSeconds + 2 * POLL_SECONDS) + (maxAttempts - 1) * maxBackoffSeconds;
+  const poll = jobPollSeconds(run.timeoutSeconds, maxAttempts, POLL_SECONDS);
+  const attempts = maxAttempts * (run.timeoutSeconds + 2 * poll) + (maxAttempts - 1) * maxBackoffSeconds;
   // Before its first attempt a run may wait, for at most its timeout (and the poll that notices it),
   // for an image rollout of the job to release the job's lock (docs/jobs.md).
-  return attempts + run.timeoutSeconds + POLL_SECONDS;
+  return attempts + run.timeoutSeconds + poll;
 }
 
 export function diagnoseJobRun(

@@ -11,6 +11,7 @@ import { JobTrigger, decodeMessage, type PubsubMessage } from './messages';
 import type { JobPolicy, Policy } from './policy';
 import { boundReason, show } from './validation';
 import { DEFAULT_RETRY_ON, FAILURE_CLASSES } from './job-failures';
+import { jobPollSeconds } from './step-budget';
 
 /** The retry settings a run is started with, in seconds (resolved from the policy at trigger time). */
 export const RetrySettings = z.object({
@@ -222,18 +223,19 @@ export interface JobRunArgument {
   pollSeconds: number;
 }
 
-/** Seconds between status polls of a running execution. */
+/** Seconds between status polls of a running execution, unless the step budget asks for fewer polls. */
 export const POLL_SECONDS = 10;
 
 export function jobRunArgument(
   run: Pick<JobRunRecord, 'id' | 'job' | 'timeoutSeconds'> & { retry: Pick<RetrySettings, 'maxAttempts'> },
 ): JobRunArgument {
+  const pollSeconds = jobPollSeconds(run.timeoutSeconds, run.retry.maxAttempts, POLL_SECONDS);
   return {
     runId: run.id,
     job: run.job,
     maxAttempts: run.retry.maxAttempts,
-    maxPolls: Math.max(1, Math.ceil(run.timeoutSeconds / POLL_SECONDS)),
-    pollSeconds: POLL_SECONDS,
+    maxPolls: Math.max(1, Math.ceil(run.timeoutSeconds / pollSeconds)),
+    pollSeconds,
   };
 }
 

@@ -13,6 +13,7 @@ import { parseRepository } from './image';
 import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, MIN_TAG_HEX } from './tags';
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
+import { rolloutOverBudget } from './step-budget';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -125,6 +126,13 @@ const SlackTarget = z.strictObject({
   channel: z.string().regex(/^#[a-z0-9._-]{1,80}$/, 'expected a channel such as "#deploys"'),
 });
 
+const SlackUserId = z
+  .string()
+  .regex(
+    /^[UW][A-Z0-9]{2,}$/,
+    'expected a Slack user id such as "U024BE7LH" (Slack: profile → Copy member ID)',
+  );
+
 // A service also needs room for its candidate's tag in the tag URL (see ./tags).
 const ServiceName = ResourceName.superRefine((name, ctx) => {
   if (name.length > MAX_SERVICE_NAME_WITH_TAG)
@@ -161,6 +169,8 @@ const Service = z.strictObject({
   rollbackPromotedRegions: z.boolean().default(false),
   maxParallelRegions: z.number().int().min(1).max(50).default(10),
   slack: SlackTarget.optional(),
+  /** Who may press Abort / Roll back now on the service's Slack messages: Slack user ids. */
+  operators: z.array(SlackUserId).min(1).optional(),
   ...SettingsOverride.shape,
 });
 
@@ -285,7 +295,14 @@ export function parsePolicy(doc: unknown): Policy {
     const r = Service.safeParse(raw, { reportInput: true });
     if (!r.success) return problems.push(...describeIssues(r.error, `services[${i}]`));
     const { steps, analysis, smoke, onNewImage, ...rest } = r.data;
-    services.push({ ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) });
+    const service = { ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) };
+    const overBudget = rolloutOverBudget({
+      waves: service.waves,
+      bakes: service.steps.map((s) => s.bake),
+      analysis: service.analysis,
+    });
+    if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
+    services.push(service);
   });
   const jobs: JobPolicy[] = [];
   file.jobs.forEach((raw, i) => {

@@ -73,6 +73,44 @@ export const RegionRecord = z.object({
 });
 export type RegionRecord = z.output<typeof RegionRecord>;
 
+/** Who answered: a Slack user (id, and email when known) or a CLI caller (email from ADC, as `redeploy` records it). */
+export interface Decider {
+  via: 'slack' | 'cli';
+  id: string;
+  email?: string;
+  name?: string;
+}
+
+export const DeciderSchema = z.object({
+  via: z.enum(['slack', 'cli']),
+  id: z.string().min(1),
+  email: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+}) satisfies z.ZodType<Decider>;
+
+export const GATE_STATUSES = ['WAITING', 'APPROVED', 'REJECTED', 'EXPIRED'] as const;
+export type GateStatus = (typeof GATE_STATUSES)[number];
+
+/** One gate of a rollout, kept in the rollout's `gates` map under its name. */
+export const GateRecord = z.object({
+  name: z.string().min(1),
+  stage: z.string().min(1),
+  position: z.enum(['before', 'promote']),
+  approvers: z.array(z.string().min(1)).min(1),
+  status: z.enum(GATE_STATUSES),
+  /** The Workflows callback the execution awaits (events.create_callback_endpoint). */
+  callbackUrl: z.string().min(1),
+  openedAt: Iso,
+  expiresAt: Iso,
+  decision: z.enum(['approve', 'reject']).optional(),
+  decidedBy: DeciderSchema.optional(),
+  decidedAt: Iso.optional(),
+  reason: z.string().optional(),
+  /** When the decision reached the callback; unset while it waits in the `gateCallbacks` outbox. */
+  callbackSentAt: Iso.optional(),
+});
+export type GateRecord = z.output<typeof GateRecord>;
+
 export const RolloutRecord = z.object({
   id: z.string().min(1),
   service: z.string().min(1),
@@ -99,6 +137,8 @@ export const RolloutRecord = z.object({
   updatedAt: Iso,
   endedAt: Iso.optional(),
   outcomeReason: z.string().optional(),
+  /** Approval gates by name (functions/domain/gates.ts); only rollouts with stages have any. */
+  gates: z.record(z.string(), GateRecord).optional(),
 });
 export type RolloutRecord = z.output<typeof RolloutRecord>;
 

@@ -5,7 +5,9 @@
 import type { KnownBlock } from '@slack/types';
 import type { SlackMessage } from '../ports';
 import type { RolloutPlan } from './plan';
+import { describeReach, type Reach } from './analysis/reach';
 import type { RegionRecord, RolloutRecord } from './records';
+import { rolloutControls } from './interactions';
 
 function message(text: string, blocks: KnownBlock[], channel?: string): SlackMessage {
   return { text, blocks, ...(channel ? { channel } : {}) };
@@ -34,13 +36,35 @@ function planSummary(plan: RolloutPlan): string {
   return `${waves}\nsteps: ${steps}, then 100%`;
 }
 
-export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channel?: string): SlackMessage {
+/** The service's recent traffic against minRequests (analysis/reach.ts), or why it is unknown. */
+export type TrafficNote = { region: string; reach: Reach } | { unknown: string };
+
+function trafficNote(note: TrafficNote): KnownBlock {
+  if ('unknown' in note) return context(`Recent traffic unknown (${note.unknown}): minRequests not checked.`);
+  const rate = note.reach.requestsPerMinute;
+  return context(
+    [
+      `Recent traffic: ${rate >= 10 ? Math.round(rate) : rate.toFixed(1)} requests/min in ${note.region} (the quietest region of wave 1, past hour).`,
+      ...describeReach(note.reach),
+    ].join('\n'),
+  );
+}
+
+export function rolloutStarted(
+  rollout: RolloutRecord,
+  plan: RolloutPlan,
+  channel?: string,
+  traffic?: TrafficNote,
+): SlackMessage {
   const who =
     rollout.source === 'manual'
       ? `manual redeploy by ${rollout.requestedBy}: ${rollout.reason}`
       : `from ${rollout.source}`;
   return message(
-    `🚀 Rollout ${rollout.id} of ${rollout.service} started`,
+    `🚀 Rollout ${rollout.id} of ${rollout.service} started` +
+      (traffic && 'reach' in traffic && traffic.reach.warnings.length
+        ? ` ⚠️ ${traffic.reach.warnings[0]}`
+        : ''),
     [
       header(`🚀 ${rollout.service}: rollout started`),
       fields([
@@ -50,7 +74,9 @@ export function rolloutStarted(rollout: RolloutRecord, plan: RolloutPlan, channe
         ['Rollout', `\`${rollout.id}\``],
       ]),
       section(planSummary(plan)),
+      ...(traffic ? [trafficNote(traffic)] : []),
       ...(rollout.logUrl ? [context(`<${rollout.logUrl}|Build log>`)] : []),
+      rolloutControls(rollout.id),
     ],
     channel,
   );
@@ -101,6 +127,8 @@ export function regionPromoted(
     ),
     ...(note ? [context(`⚠️ ${note}`)] : []),
     context(`rollout \`${rollout.id}\``),
+    // Later waves may still be running: the rollout can be stopped from here too.
+    rolloutControls(rollout.id),
   ]);
 }
 

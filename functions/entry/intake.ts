@@ -21,6 +21,8 @@ export async function intake(event: functions.CloudEvent<PubsubEventData>): Prom
     log: rt.log,
     dedupTtlSeconds: rt.config.GLIDEPATH_DEDUP_TTL_SECONDS,
     jobRollouts: rt.jobRollouts,
+    metrics: rt.metrics(),
+    timeScale: rt.config.GLIDEPATH_TIME_SCALE,
   };
   const unwrapped = unwrapPubsubEvent(event);
   if (!unwrapped.ok) {

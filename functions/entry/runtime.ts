@@ -24,7 +24,7 @@ import { FirestoreLookStore } from '../adapters/look-store';
 import { FirestoreReportSource } from '../adapters/report-source';
 import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
-import { SlackWebhookNotifier } from '../adapters/slack';
+import { SlackResponseUrlResponder, SlackWebhookNotifier } from '../adapters/slack';
 import { OutboxNotifier } from '../adapters/outbox';
 import {
   systemClock,
@@ -44,6 +44,7 @@ import {
   type Notifier,
   type Publisher,
   type RolloutStore,
+  type SlackResponder,
   type TrafficRouter,
   type WorkflowLauncher,
 } from '../ports';
@@ -69,6 +70,8 @@ export interface Runtime {
   /** Slack, with undelivered notices kept in the outbox for the sweeper. */
   notifier: Notifier;
   outbox: NoticeOutbox;
+  /** Answers Slack clicks through their response_url. */
+  responder: SlackResponder;
   clock: Clock;
   router(): TrafficRouter;
   metrics(): MetricsSource;
@@ -130,6 +133,10 @@ export function runtime(): Runtime {
     launcher: new WorkflowsLauncher(executions, config.GLIDEPATH_PROJECT, config.GLIDEPATH_LOCATION),
     notifier: outbox,
     outbox,
+    responder: new SlackResponseUrlResponder(
+      { allowedPrefix: config.GLIDEPATH_SLACK_RESPONSE_URL_PREFIX },
+      log,
+    ),
     clock: systemClock,
     router: once(() =>
       (require('../adapters/cloudrun') as typeof cloudrunAdapter).createCloudRunTrafficRouter({

@@ -45,6 +45,14 @@ const Env = z.object({
     .positive()
     .default(7 * 24 * 3600),
   SLACK_WEBHOOK_URL: z.string().url().optional(),
+  /** The Slack app's signing secret (Secret Manager): the interaction function refuses every click without it. */
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  /** The only host a click's response_url may point at: Slack's on GCP, the Slack sink locally. */
+  GLIDEPATH_SLACK_RESPONSE_URL_PREFIX: z.string().url().default('https://hooks.slack.com/'),
+  /** The PagerDuty Events API v2 routing key (Secret Manager); without it nothing is paged. */
+  PAGERDUTY_ROUTING_KEY: z.string().min(1).optional(),
+  /** Where PagerDuty events go: PagerDuty's endpoint on GCP, the PagerDuty sink locally. */
+  GLIDEPATH_PAGERDUTY_URL: z.string().url().default('https://events.pagerduty.com/v2/enqueue'),
   /**
    * Local only: policy seconds per real second, the local cloud's --speed
    * (its Monitoring emulator's delay and the workflows' sleeps are scaled

@@ -4,7 +4,15 @@
  * transient failures throw so that Pub/Sub redelivers.
  */
 import { createHash } from 'node:crypto';
-import type { Admission, Clock, JobRolloutStore, Notifier, RolloutStore, WorkflowLauncher } from '../ports';
+import type {
+  Admission,
+  Clock,
+  JobRolloutStore,
+  MetricsSource,
+  Notifier,
+  RolloutStore,
+  WorkflowLauncher,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
@@ -12,6 +20,8 @@ import { rolloutLabels } from '../domain/labels';
 import { buildPlan, readPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
+import { minRequestsReach } from '../domain/analysis/reach';
+import { INGESTION_DELAY_SECONDS } from '../domain/analysis/looks';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
 import { admitJobRollout, type JobRolloutAdmission } from './job-rollout';
@@ -28,6 +38,10 @@ export interface IntakeDeps {
   clock: Clock;
   log: Logger;
   dedupTtlSeconds: number;
+  /** For the start message's traffic check: the service's recent request rate. */
+  metrics: Pick<MetricsSource, 'serviceRequests'>;
+  /** Divides policy time on the local cloud (1 on GCP). */
+  timeScale: number;
 }
 
 export interface IntakeResult {
@@ -201,5 +215,61 @@ async function launch(
   }
   await deps.store.recordExecution(rollout.id, executionName, deps.clock.now());
   log.info('rollout started', { rolloutId: rollout.id, executionName, image: rollout.image });
-  await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel));
+  const traffic = await recentTraffic(deps, rollout, plan, log);
+  await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel, traffic));
+}
+
+/** How long the start message waits for Monitoring: it must not hold up the rollout's start. */
+const TRAFFIC_CHECK_MS = 5000;
+/** The service's recent traffic is read over this past hour (policy time). */
+const TRAFFIC_WINDOW_SECONDS = 3600;
+
+/**
+ * The first wave's quietest region's request rate over the past hour, and
+ * whether each step can reach minRequests with it (domain/analysis/reach.ts).
+ * Never fails the start: an unreadable Monitoring is said in the message.
+ */
+async function recentTraffic(
+  deps: IntakeDeps,
+  rollout: RolloutRecord,
+  plan: RolloutPlan,
+  log: Logger,
+): Promise<slack.TrafficNote> {
+  const now = deps.clock.now().getTime();
+  const ms = (seconds: number) => (seconds * 1000) / deps.timeScale;
+  const window = {
+    start: new Date(now - ms(TRAFFIC_WINDOW_SECONDS + INGESTION_DELAY_SECONDS)),
+    end: new Date(now - ms(INGESTION_DELAY_SECONDS)),
+  };
+  const regions = plan.waves[0]?.regions ?? [];
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const counts = await Promise.race([
+      Promise.all(
+        regions.map((region) =>
+          deps.metrics.serviceRequests(
+            { project: rollout.project, region, service: rollout.service },
+            window,
+          ),
+        ),
+      ),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${TRAFFIC_CHECK_MS} ms`)),
+          TRAFFIC_CHECK_MS,
+        );
+      }),
+    ]);
+    const quietest = counts.indexOf(Math.min(...counts));
+    const perMinute = counts[quietest] / (TRAFFIC_WINDOW_SECONDS / 60);
+    return { region: regions[quietest], reach: minRequestsReach(plan.steps, plan.analysis, perMinute) };
+  } catch (err) {
+    log.warn('recent traffic unknown; start message sent without the minRequests check', {
+      rolloutId: rollout.id,
+      error: (err as Error).message,
+    });
+    return { unknown: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
 }

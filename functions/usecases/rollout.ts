@@ -24,7 +24,13 @@ import { readPlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
-import { decideLook, LOOK_SECONDS, lookWindow, type LookAction } from '../domain/analysis/looks';
+import {
+  coveredSeconds,
+  decideLook,
+  LOOK_SECONDS,
+  lookWindow,
+  type LookAction,
+} from '../domain/analysis/looks';
 import {
   promoted,
   restored,
@@ -348,7 +354,7 @@ export async function analyze(
     passPointsTaken: stepRecord.passPointsTaken ?? 0,
     verdict: judgement.verdict,
     canaryRequests: judgement.figures.canary.requests,
-    windowSeconds,
+    coveredSeconds: coveredSeconds(window, [canary, stable]) * scale,
     minRequests: plan.analysis.minRequests,
   });
   const reasons = outcome.gaveUp ? [outcome.gaveUp, ...judgement.reasons] : judgement.reasons;
@@ -553,17 +559,38 @@ export async function complete(
   return { status: rollout.status };
 }
 
-/** Aborts a rollout: stop its execution, then take every region it touched back to the recorded split. */
+/** Aborts a rollout: stop its execution, then take every region not promoted back to the recorded split. */
 export async function abort(deps: RolloutDeps, rolloutId: string, by: string): Promise<RolloutRecord> {
+  return (await stopRollout(deps, rolloutId, 'ABORTED', `aborted by ${by}`)).rollout;
+}
+
+/**
+ * Stops a rollout from outside its workflow: cancels the execution, ends the
+ * rollout with `status` (once: `stopped` is false when it had already ended,
+ * or ended otherwise first), then takes its regions back to the recorded
+ * split: those not promoted for ABORTED, every region it touched for
+ * ROLLED_BACK ("Roll back now"). Regions are restored only when the rollout
+ * ended with `status`: a rollout that promoted in the meantime keeps its traffic.
+ */
+export async function stopRollout(
+  deps: RolloutDeps,
+  rolloutId: string,
+  status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+  reason: string,
+): Promise<{ rollout: RolloutRecord; stopped: boolean }> {
   const rollout = await deps.store.getRollout(rolloutId);
   if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
   if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
-  await deps.store.finish(rolloutId, 'ABORTED', `aborted by ${by}`, deps.clock.now());
-  for (const region of Object.keys(rollout.regions)) {
-    if (rollout.regions[region].status !== 'PROMOTED')
-      await rollbackRegion(deps, rolloutId, region, `aborted by ${by}`);
+  const { rollout: ended } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
+  const stopped = ended.status === status && ended.outcomeReason === reason;
+  if (ended.status === status) {
+    const includePromoted = status === 'ROLLED_BACK';
+    for (const region of Object.keys(rollout.regions)) {
+      if (includePromoted || rollout.regions[region].status !== 'PROMOTED')
+        await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
+    }
   }
-  return (await deps.store.getRollout(rolloutId))!;
+  return { rollout: (await deps.store.getRollout(rolloutId))!, stopped };
 }
 
 /**

@@ -248,7 +248,10 @@ describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
       });
       expect(cloud.faults.counts['run.UpdateService:error']).toBeGreaterThanOrEqual(1);
       const b = rollouts[0];
-      expect(b.status).toBe('PROMOTED');
+      expect({ status: b.status, reason: b.reason }).toEqual({
+        status: 'PROMOTED',
+        reason: 'promoted in every region',
+      });
       const old = await read(a.id);
       expect(old.status).toBe('SUPERSEDED');
       expect(old.regions[CANARY]).toMatchObject({ status: 'ROLLED_BACK', reason: `superseded by ${b.id}` });

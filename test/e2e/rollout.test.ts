@@ -62,7 +62,11 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
   it('promotes a good image across both waves', async () => {
     const { rollouts, slack } = await run([`${API}:v1`, `${API}:v2`]);
     const [r] = rollouts;
-    expect(r.status).toBe('PROMOTED');
+    // The reason is part of the expectation so that a rollback says why.
+    expect({ status: r.status, reason: r.reason }).toEqual({
+      status: 'PROMOTED',
+      reason: 'promoted in every region',
+    });
     for (const region of ALL) {
       expect(r.regions[region].status).toBe('PROMOTED');
       expect(onlyRevision(r, region)).toBe(revisionOf(r.id));
@@ -152,7 +156,10 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     const { rollouts } = await run([`${API}:v3`, `${API}:v4`], true);
     const [old, next] = rollouts;
     expect(old.status).toBe('SUPERSEDED');
-    expect(next.status).toBe('PROMOTED');
+    expect({ status: next.status, reason: next.reason }).toEqual({
+      status: 'PROMOTED',
+      reason: 'promoted in every region',
+    });
     for (const region of ALL) expect(onlyRevision(next, region)).toBe(revisionOf(next.id));
     const oldDoc = await record(old.id);
     for (const region of Object.keys(oldDoc.regions))
@@ -264,7 +271,10 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
     cloud.slack.setMode('error');
     try {
       const { rollouts } = await run([`${API}:v6`]);
-      expect(rollouts[0].status).toBe('PROMOTED');
+      expect({ status: rollouts[0].status, reason: rollouts[0].reason }).toEqual({
+        status: 'PROMOTED',
+        reason: 'promoted in every region',
+      });
     } finally {
       cloud.slack.setMode('ok');
     }

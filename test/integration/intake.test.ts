@@ -42,6 +42,8 @@ describeWithEmulators('intake on the Pub/Sub and Firestore emulators', () => {
       GLIDEPATH_PROJECT: projectId,
       GLIDEPATH_POLICY_FILE: join(__dirname, '../fixtures/policy.yaml'),
       GLIDEPATH_WORKFLOWS_ENDPOINT: executions.host,
+      // No Monitoring here: the start message says the traffic check was skipped.
+      GLIDEPATH_MONITORING_ENDPOINT: '127.0.0.1:9',
       SLACK_WEBHOOK_URL: slackSink.url,
     });
     configureRuntime({

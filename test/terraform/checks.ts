@@ -309,6 +309,10 @@ export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: 
   'dead-letter': { resource: 'google_cloudfunctions2_function.dead_letter', entryPoint: 'deadLetter' },
   actions: { resource: 'google_cloudfunctions2_function.actions', entryPoint: 'actions' },
   sweeper: { resource: 'google_cloudfunctions2_function.sweeper', entryPoint: 'sweeper' },
+  'slack-interactions': {
+    resource: 'google_cloudfunctions2_function.slack_interactions',
+    entryPoint: 'slackInteractions',
+  },
 };
 
 export const REQUIRED_ENV = [
@@ -422,6 +426,10 @@ export const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
   'google_project_iam_member.actions_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
   'google_project_iam_member.sweeper_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
   'google_project_iam_member.sweeper_executions': '${google_project_iam_custom_role.sweeper_executions.id}',
+  'google_project_iam_member.slack_interactions_deployer':
+    '${google_project_iam_custom_role.deployer[each.value].id}',
+  'google_project_iam_member.slack_interactions_executions':
+    '${google_project_iam_custom_role.slack_interactions_executions.id}',
 };
 
 /** The permissions the deployer custom role may hold. */
@@ -456,6 +464,19 @@ export const SWEEPER_EXECUTION_PERMISSIONS = new Set([
 export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
   'google_project_iam_custom_role.deployer': DEPLOYER_PERMISSIONS,
   'google_project_iam_custom_role.sweeper_executions': SWEEPER_EXECUTION_PERMISSIONS,
+  // The Slack buttons stop a rollout: cancel its execution, nothing else of Workflows.
+  'google_project_iam_custom_role.slack_interactions_executions': new Set(['workflows.executions.cancel']),
+};
+
+/**
+ * The one public grant: Slack calls slack-interactions from the internet, so
+ * allUsers holds roles/run.invoker on it, with this resource key, and nothing
+ * else is ever granted to the public (checkSlackInteractions checks the
+ * function verifies Slack's signature).
+ */
+export const PUBLIC_INVOKER = {
+  key: 'google_cloud_run_service_iam_member.slack_interactions_public',
+  function: 'google_cloudfunctions2_function.slack_interactions',
 };
 
 /**
@@ -490,7 +511,8 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
     for (const s of strings(body)) {
       if (PRIMITIVE_ROLES.test(s.value))
         problems.push(`${file}: ${where} grants a primitive role (${s.value})`);
-      if (PUBLIC_MEMBERS.test(s.value)) problems.push(`${file}: ${where} grants to the public (${s.value})`);
+      if (PUBLIC_MEMBERS.test(s.value) && !isThePublicInvoker(where, s.path, body))
+        problems.push(`${file}: ${where} grants to the public (${s.value})`);
     }
   }
   for (const [key, { file }] of mod.resources) {
@@ -573,6 +595,72 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
   for (const [name, sole] of Object.entries(SOLE_INVOKERS)) {
     if (grants[name] === 0)
       problems.push(`nobody may invoke ${name}: expected one roles/run.invoker grant for ${sole.who}`);
+  }
+  return problems;
+}
+
+/** The exact public grant of PUBLIC_INVOKER: allUsers, run.invoker, on the interaction function's service. */
+function isThePublicInvoker(where: string, path: string, body: Json): boolean {
+  return (
+    where === PUBLIC_INVOKER.key &&
+    path === 'member' &&
+    body.member === 'allUsers' &&
+    body.role === 'roles/run.invoker' &&
+    body.service === `\${${PUBLIC_INVOKER.function}.name}` &&
+    body.location === `\${${PUBLIC_INVOKER.function}.location}`
+  );
+}
+
+const SIGNING_SECRET = 'google_secret_manager_secret.slack_signing_secret';
+
+/**
+ * slack-interactions is public and signature-verified: it admits all traffic
+ * (Slack is on the internet), anyone may invoke it (PUBLIC_INVOKER), it
+ * mounts SLACK_SIGNING_SECRET from the signing secret, which only its own
+ * service account may read, and which Terraform never gives a version.
+ */
+export function checkSlackInteractions(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const fn = mod.resources.get(PUBLIC_INVOKER.function);
+  if (!fn) return [`${PUBLIC_INVOKER.function} is missing`];
+  const service = first(fn.body.service_config);
+  const sa = '${google_service_account.slack_interactions.email}';
+  if (service?.service_account_email !== sa)
+    problems.push(
+      `${fn.file}: ${PUBLIC_INVOKER.function} must run as google_service_account.slack_interactions`,
+    );
+  if (service?.ingress_settings !== 'ALLOW_ALL')
+    problems.push(
+      `${fn.file}: ${PUBLIC_INVOKER.function} must admit all traffic (ingress_settings = "ALLOW_ALL"): Slack calls it from the internet, got ${service?.ingress_settings}`,
+    );
+  const mounts: Json[] = service?.dynamic?.secret_environment_variables ?? [];
+  const signing = mounts.find((m) => first(m.content)?.key === 'SLACK_SIGNING_SECRET');
+  if (!signing)
+    problems.push(
+      `${fn.file}: ${PUBLIC_INVOKER.function} must mount SLACK_SIGNING_SECRET: without it nothing verifies that a request comes from Slack`,
+    );
+  else if (!String(signing.for_each).includes('local.slack_signing_secret_env'))
+    problems.push(
+      `${fn.file}: ${PUBLIC_INVOKER.function} must mount SLACK_SIGNING_SECRET from local.slack_signing_secret_env, got ${signing.for_each}`,
+    );
+  const local = String(mod.locals.get('slack_signing_secret_env')?.value ?? '');
+  if (!local.includes(`${SIGNING_SECRET}.secret_id`))
+    problems.push(
+      `local.slack_signing_secret_env must hold ${SIGNING_SECRET}.secret_id, got ${local || 'nothing'}`,
+    );
+  const invoker = mod.resources.get(PUBLIC_INVOKER.key);
+  if (!invoker || !isThePublicInvoker(PUBLIC_INVOKER.key, 'member', invoker.body))
+    problems.push(
+      `${PUBLIC_INVOKER.key} must let allUsers invoke (roles/run.invoker) ${PUBLIC_INVOKER.function}: Slack has no Google identity`,
+    );
+  // Only its own service account reads the signing secret.
+  for (const [key, { file, body }] of mod.resources) {
+    if (!/_iam_(member|binding)$/.test(key.split('.')[0])) continue;
+    if (!String(body.secret_id ?? '').includes(`${SIGNING_SECRET}.`)) continue;
+    if (body.member !== `serviceAccount:${sa}`)
+      problems.push(
+        `${file}: ${key} lets ${body.member} read the Slack signing secret; only slack-interactions may`,
+      );
   }
   return problems;
 }

@@ -13,6 +13,7 @@ import {
   checkReferences,
   checkReports,
   checkScheduler,
+  checkSlackInteractions,
   checkSmokeInvoker,
   checkSubscriptions,
   checkSweeper,
@@ -548,8 +549,8 @@ describe('the sweeper', () => {
       () =>
         edit(
           'iam.tf',
-          'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id',
-          'actions       = google_service_account.actions.email\n    sweeper       = google_service_account.sweeper.email\n    scheduler     = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
+          '"slack-interactions" = google_service_account.slack_interactions.email\n  }\n\n  project   = var.project_id',
+          '"slack-interactions" = google_service_account.slack_interactions.email\n    scheduler            = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
         ),
       /slack_accessor grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
     ));
@@ -734,5 +735,98 @@ describe('the reports bucket', () => {
       checkReports,
       () => edit('functions.tf', /\n\s*GLIDEPATH_REPORT_BUCKET\s*= google_storage_bucket\.reports\.name/, ''),
       /must set GLIDEPATH_REPORT_BUCKET/,
+    ));
+});
+
+describe('slack-interactions: public and signature-verified', () => {
+  it('catches allUsers invoking another function', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        append(
+          'iam.tf',
+          `resource "google_cloud_run_service_iam_member" "intake_public" {
+  project  = var.project_id
+  location = google_cloudfunctions2_function.intake.location
+  service  = google_cloudfunctions2_function.intake.name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}`,
+        ),
+      /intake_public grants to the public \(allUsers\)/,
+    ));
+
+  it('catches the public grant widened beyond run.invoker', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        edit(
+          'iam.tf',
+          /(slack_interactions_public" \{[\s\S]*?)role {5}= "roles\/run\.invoker"/,
+          '$1role     = "roles/run.developer"',
+        ),
+      /slack_interactions_public grants to the public \(allUsers\)/,
+    ));
+
+  it('catches the function no longer mounting its signing secret', () =>
+    expectCaught(
+      checkSlackInteractions,
+      () =>
+        edit('functions.tf', 'key        = "SLACK_SIGNING_SECRET"', 'key        = "SLACK_SIGNING_SECRETS"'),
+      /must mount SLACK_SIGNING_SECRET: without it nothing verifies/,
+    ));
+
+  it('catches the function kept off the internet, where Slack is', () =>
+    expectCaught(
+      checkSlackInteractions,
+      () =>
+        edit(
+          'functions.tf',
+          'ingress_settings               = "ALLOW_ALL"',
+          'ingress_settings               = var.function_ingress',
+        ),
+      /must admit all traffic/,
+    ));
+
+  it('catches another service account reading the signing secret', () =>
+    expectCaught(
+      checkSlackInteractions,
+      () =>
+        append(
+          'iam.tf',
+          `resource "google_secret_manager_secret_iam_member" "intake_reads_signing_secret" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:\${google_service_account.intake.email}"
+}`,
+        ),
+      /intake_reads_signing_secret lets .*intake\.email\} read the Slack signing secret/,
+    ));
+
+  it('catches its Workflows role growing beyond cancel', () =>
+    expectCaught(
+      checkLeastPrivilege,
+      () =>
+        edit(
+          'iam.tf',
+          /(glidepathSlackExecutions[\s\S]*?)"workflows\.executions\.cancel",/,
+          '$1"workflows.executions.cancel",\n    "workflows.executions.create",',
+        ),
+      /slack_interactions_executions holds workflows\.executions\.create, not in its allowlist/,
+    ));
+
+  it('catches the signing secret given a version', () =>
+    expectCaught(
+      () => checkNoSecrets(filesUnder(tf)),
+      () =>
+        append(
+          'secrets.tf',
+          `resource "google_secret_manager_secret_version" "signing" {
+  secret      = google_secret_manager_secret.slack_signing_secret.id
+  secret_data = "abc"
+}`,
+        ),
+      /secret version/,
     ));
 });

@@ -18,6 +18,7 @@ import {
   checkReferences,
   checkReports,
   checkScheduler,
+  checkSlackInteractions,
   checkSubscriptions,
   checkSweeper,
   filesUnder,
@@ -119,8 +120,16 @@ describe('terraform/', () => {
     });
   });
 
-  it('deploys the five functions, Node 20, each with its own service account', () => {
+  it('deploys the six functions, Node 20, each with its own service account', () => {
     expect(checkFunctions(root)).toEqual([]);
+  });
+
+  it('makes slack-interactions public and signature-verified, its signing secret readable by it alone', () => {
+    expect(checkSlackInteractions(root)).toEqual([]);
+    expect(root.resources.get('google_secret_manager_secret.slack_signing_secret')!.body.secret_id).toBe(
+      'glidepath-slack-signing-secret',
+    );
+    expect(root.variables.get('slack_signing_secret_configured')!.body.default).toBe(false);
   });
 
   it('mirrors functions/catalog.ts: every function, its target, its built directory', () => {

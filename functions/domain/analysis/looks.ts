@@ -26,6 +26,7 @@
  * and asking it every minute would promote candidates at a limit more often.
  */
 import type { AnalysisSettings } from '../policy';
+import type { RevisionObservations } from '../observations';
 
 export const SAMPLE_PERIOD_SECONDS = 60;
 /** The documented worst ingestion delay after sampling. */
@@ -113,7 +114,8 @@ export function decideLook(input: {
   passPointsTaken: number;
   verdict: 'PASS' | 'FAIL' | 'INCONCLUSIVE';
   canaryRequests: number;
-  windowSeconds: number;
+  /** Seconds of the window the visible samples cover (`coveredSeconds`): the canary's rate is measured over them. */
+  coveredSeconds: number;
   minRequests: number;
 }): LookOutcome {
   const { schedule, elapsedSeconds, verdict } = input;
@@ -125,7 +127,8 @@ export function decideLook(input: {
     return { ...base, action: 'PASS' };
   if (plan.lastChance) return { ...base, action: 'INCONCLUSIVE' };
   const lastPass = passPointSeconds(schedule, passPoints(schedule));
-  const rate = input.windowSeconds >= SAMPLE_PERIOD_SECONDS ? input.canaryRequests / input.windowSeconds : 0;
+  const rate =
+    input.coveredSeconds >= SAMPLE_PERIOD_SECONDS ? input.canaryRequests / input.coveredSeconds : 0;
   const projected = input.canaryRequests + 2 * rate * Math.max(0, lastPass - elapsedSeconds);
   if (
     schedule.analysis.onInconclusive === 'fail' &&
@@ -141,6 +144,24 @@ export function decideLook(input: {
     };
   }
   return { ...base, action: 'WATCH' };
+}
+
+/**
+ * How many seconds of a look's window its samples cover: from the window's
+ * start to the end of the last sample period Monitoring returned for either
+ * revision (the stable one serves all along, so its periods mark what is
+ * visible). Samples are whole aligned periods, so the window's tail after the
+ * last visible period end holds no data yet: a canary rate taken over the
+ * whole window would understate it (a minute after the shift, it could rest
+ * on a few seconds of traffic) and give a step up that traffic would carry.
+ */
+export function coveredSeconds(
+  window: { start: Date; end: Date },
+  observations: ReadonlyArray<Pick<RevisionObservations, 'intervals'> | undefined>,
+): number {
+  const ends = observations.flatMap((o) => o?.intervals.map((i) => Date.parse(i.endTime)) ?? []);
+  const lastEnd = Math.min(window.end.getTime(), Math.max(window.start.getTime(), ...ends));
+  return (lastEnd - window.start.getTime()) / 1000;
 }
 
 /**

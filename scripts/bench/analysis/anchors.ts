@@ -70,7 +70,7 @@ export const glidepath: JudgeFactory = () => {
       passPointsTaken: taken,
       verdict: j.verdict,
       canaryRequests: j.figures.canary.requests,
-      windowSeconds: look.rollout.canary.length * 60,
+      coveredSeconds: look.rollout.canary.length * 60,
       minRequests: look.settings.minRequests,
     });
     taken = outcome.passPointsTaken;

@@ -15,6 +15,7 @@ import { createService, ref, rpcError, startHarness, PROJECT, REGION, type Harne
 
 let h: Harness;
 let metrics: CloudMonitoringMetricsSource;
+const suiteStart = new Date();
 
 beforeAll(async () => {
   h = await startHarness({ seed: 7 });
@@ -291,4 +292,19 @@ test('at --speed N, each request on a service URL is recorded N times, the N −
     await source.close();
     await fast.close();
   }
+});
+
+test("a service's request count sums every revision and class of that service only", async () => {
+  const image = 'us-docker.pkg.dev/test-project/apps/steady:v1';
+  h.emulator.setProfile(image, { errorRate: 0.5, latencyMs: { p50: 5, p99: 20 } });
+  const svc = await createService(h.services, 'steady', {}, image);
+  for (let i = 0; i < 40; i++) await fetch(`${svc.uri}/work?i=${i}`);
+  const window = { start: suiteStart, end: new Date(Date.now() + 1000) };
+  const { project, region } = ref('steady');
+  expect(await metrics.serviceRequests({ project, region, service: 'steady' }, window)).toBe(40);
+  // The first test's 300 requests to `flaky`, 5xx included, and none of these.
+  expect(await metrics.serviceRequests({ project, region, service: 'flaky' }, window)).toBe(300);
+  expect(await metrics.serviceRequests({ project, region: 'europe-west1', service: 'steady' }, window)).toBe(
+    0,
+  );
 });

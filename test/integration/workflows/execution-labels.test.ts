@@ -117,6 +117,8 @@ describe('intake starts an execution with valid labels for a long rollout id', (
     clock: { now: () => new Date((clockMs += 1000)) },
     log: silentLogger,
     dedupTtlSeconds: 60,
+    metrics: { serviceRequests: async () => 60_000 },
+    timeScale: 1,
   });
 
   test('the execution starts, and its labels fit and stay distinct per rollout', async () => {

@@ -104,4 +104,20 @@ describe('glidepath timeline', () => {
     const text = cli('timeline', '--config', join(fixtures, 'glidepath.yaml'), '--service', 'api');
     expect(text.stdout).toMatch(/^api: 2 wave\(s\), steps 10% → 50% → 100%/);
   });
+
+  test('--rate checks minRequests against the traffic, warning a quiet service with what to change', () => {
+    const args = ['timeline', '--config', join(fixtures, 'glidepath.yaml'), '--service', 'api'];
+    const quiet = cli(...args, '--rate', '20');
+    expect(quiet.status).toBe(0);
+    expect(quiet.stdout).toContain('  traffic: 20 requests/min (--rate)');
+    expect(quiet.stdout).toMatch(
+      /⚠️ step 1 \(10%\) cannot reach minRequests \d+ within its 3 extension\(s\)/,
+    );
+    const busy = JSON.parse(cli(...args, '--rate', '100000', '--json').stdout);
+    expect(busy.traffic.reach).toMatchObject({ requestsPerMinute: 100000, warnings: [] });
+    expect(busy.traffic.reach.steps[0]).toMatchObject({ step: 1, extensionsNeeded: 0 });
+    const bad = cli(...args, '--rate', 'lots');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--rate: expected requests per minute, a number ≥ 0, got "lots"');
+  });
 });

@@ -1,4 +1,5 @@
 import {
+  coveredSeconds,
   decideLook,
   lookWindow,
   planLook,
@@ -31,7 +32,7 @@ describe('looks: when a look may act', () => {
       passPointsTaken: 0,
       verdict: 'INCONCLUSIVE',
       canaryRequests: 100,
-      windowSeconds: 60,
+      coveredSeconds: 60,
       minRequests: 200,
       ...over,
     });
@@ -62,15 +63,15 @@ describe('looks: when a look may act', () => {
 
   test('under onInconclusive: fail, a step gives up as soon as minRequests is out of reach; never under hold', () => {
     // 6 requests a minute: at most 6 + 2 × 6 × 19 = 234 by minute 20... reachable at 200.
-    expect(look({ elapsedSeconds: 60, canaryRequests: 6, windowSeconds: 60 }).action).toBe('WATCH');
+    expect(look({ elapsedSeconds: 60, canaryRequests: 6, coveredSeconds: 60 }).action).toBe('WATCH');
     // 3 a minute: at most 3 + 2 × 3 × 19 = 117 < 200.
-    const gaveUp = look({ elapsedSeconds: 60, canaryRequests: 3, windowSeconds: 60 });
+    const gaveUp = look({ elapsedSeconds: 60, canaryRequests: 3, coveredSeconds: 60 });
     expect(gaveUp.action).toBe('INCONCLUSIVE');
     expect(gaveUp.gaveUp).toMatch(/minRequests 200 is out of reach: 3 canary requests so far/);
     const hold = { ...first, analysis: { ...analysis, onInconclusive: 'hold' as const } };
     expect(look({ schedule: hold, elapsedSeconds: 60, canaryRequests: 3 }).action).toBe('WATCH');
     // Nothing to project from before a whole minute has arrived.
-    expect(look({ elapsedSeconds: 60, canaryRequests: 0, windowSeconds: 0 }).action).toBe('WATCH');
+    expect(look({ elapsedSeconds: 60, canaryRequests: 0, coveredSeconds: 0 }).action).toBe('WATCH');
   });
 });
 
@@ -82,6 +83,42 @@ describe('looks: windows', () => {
     expect(lookWindow(t0, at(100))).toEqual({ start: t0, end: t0, complete: false });
     expect(lookWindow(t0, at(240))).toEqual({ start: t0, end: at(60), complete: true });
     expect(lookWindow(t0, at(240 / 60), 60)).toEqual({ start: t0, end: at(1), complete: true });
+  });
+
+  test('the samples cover the window up to the end of the last period returned, never past its end', () => {
+    // Shift at :50; a minute later (window to :50 of the next minute) only the period ending at
+    // :60 is visible: 10 s of canary traffic, not 60.
+    const window = { start: at(50), end: at(110) };
+    const period = (start: number) => ({
+      startTime: at(start).toISOString(),
+      endTime: at(start + 60).toISOString(),
+      requests: { '2xx': 1 },
+    });
+    expect(coveredSeconds(window, [{ intervals: [] }, { intervals: [period(0)] }])).toBe(10);
+    expect(coveredSeconds(window, [{ intervals: [period(0)] }, undefined])).toBe(10);
+    expect(coveredSeconds(window, [{ intervals: [] }, undefined])).toBe(0);
+    expect(coveredSeconds(window, [{ intervals: [period(60)] }, { intervals: [period(0)] }])).toBe(60);
+  });
+
+  test('a minute of window with seconds of visible traffic gives no step up (found by the e2e suite under load)', () => {
+    // 2 canary requests in the 10 s the samples cover are 12 a minute: 200 is in reach by minute 20.
+    const covered = coveredSeconds({ start: at(50), end: at(110) }, [
+      {
+        intervals: [
+          { startTime: at(0).toISOString(), endTime: at(60).toISOString(), requests: { '2xx': 2 } },
+        ],
+      },
+    ]);
+    const o = decideLook({
+      schedule: first,
+      elapsedSeconds: 240,
+      passPointsTaken: 0,
+      verdict: 'INCONCLUSIVE',
+      canaryRequests: 2,
+      coveredSeconds: covered,
+      minRequests: 200,
+    });
+    expect(o.action).toBe('WATCH');
   });
 
   test('with the delay on, no minute from the first shift to the end of the last bake goes unjudged before promotion', () => {
@@ -112,7 +149,7 @@ describe('looks: windows', () => {
               passPointsTaken: taken,
               verdict: 'PASS',
               canaryRequests: 1e6,
-              windowSeconds: 600,
+              coveredSeconds: 600,
               minRequests: 200,
             });
             [action, taken, wait] = [o.action, o.passPointsTaken, o.nextLookSeconds];

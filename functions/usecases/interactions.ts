@@ -1,0 +1,177 @@
+/**
+ * A verified Slack click (functions/entry/slack-interactions.ts checked its
+ * signature): answers a gate (`gp_approve` / `gp_reject`, through
+ * decideGate) or stops a running rollout (`gp_abort` / `gp_rollback`), then
+ * tells Slack through the click's `response_url`: the original message is
+ * replaced with the decision for everyone to see, and anything that changed
+ * nothing (not allowed, already decided, rollout ended) is told only to the
+ * user who clicked.
+ */
+import type { Clock, RolloutStore, SlackResponder, SlackResponse } from '../ports';
+import type { Policy } from '../domain/policy';
+import { isTerminal, type RolloutRecord, type RolloutStatus } from '../domain/records';
+import {
+  GATE_ACTIONS,
+  GateButtonValue,
+  ROLLOUT_ACTIONS,
+  RolloutButtonValue,
+  decidedMessage,
+  ephemeral,
+  mention,
+  type BlockActionsPayload,
+  type GateAction,
+  type RolloutAction,
+} from '../domain/interactions';
+import { describeIssues } from '../domain/validation';
+import type { Logger } from '../shared/log';
+import type { z } from 'zod';
+import { isApprover } from '../domain/gates';
+import type { DecideGateResult, Decider, GateDecision } from './gates';
+
+export interface InteractionDeps {
+  store: RolloutStore;
+  policy: Policy;
+  clock: Clock;
+  log: Logger;
+  responder: SlackResponder;
+  /** functions/usecases/gates.ts's decideGate, bound to its ports. */
+  decideGate(input: {
+    rolloutId: string;
+    gate: string;
+    decision: GateDecision;
+    by: Decider;
+    reason?: string;
+  }): Promise<DecideGateResult>;
+  /** functions/usecases/rollout.ts's stopRollout, bound to its ports. */
+  stopRollout(
+    rolloutId: string,
+    status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+    reason: string,
+  ): Promise<{ rollout: RolloutRecord; stopped: boolean }>;
+}
+
+/** What a click came to; `decided` changed something, the others changed nothing. */
+export type ClickOutcome =
+  | { kind: 'decided'; message: string }
+  | { kind: 'not_allowed'; message: string }
+  | { kind: 'unchanged'; message: string }
+  | { kind: 'invalid'; message: string };
+
+const STOPS: Record<RolloutAction, { status: 'ABORTED' | 'ROLLED_BACK'; verb: string; button: string }> = {
+  gp_abort: { status: 'ABORTED', verb: 'aborted', button: 'Abort' },
+  gp_rollback: { status: 'ROLLED_BACK', verb: 'rolled back', button: 'Roll back now' },
+};
+
+/**
+ * Who may press Abort / Roll back now on a service's messages: its
+ * `operators` when the policy lists them, otherwise nobody (a button nobody
+ * may press is refused, never open to the whole channel).
+ */
+export function operatorsOf(policy: Policy, service: string): string[] {
+  return policy.services.find((s) => s.name === service)?.operators ?? [];
+}
+
+export async function handleClick(
+  deps: InteractionDeps,
+  payload: BlockActionsPayload,
+): Promise<ClickOutcome> {
+  const action = payload.actions[0];
+  const by: Decider = {
+    via: 'slack',
+    id: payload.user.id,
+    ...(payload.user.name || payload.user.username
+      ? { name: payload.user.name ?? payload.user.username }
+      : {}),
+  };
+  const log = deps.log.child({ actionId: action.action_id, slackUser: by.id });
+  const outcome = await decide(deps, action.action_id, action.value, by);
+  log.info('slack click answered', { outcome: outcome.kind, detail: outcome.message });
+  const response: SlackResponse =
+    outcome.kind === 'decided'
+      ? decidedMessage(payload.message, outcome.message)
+      : ephemeral(outcome.message);
+  if (!(await deps.responder.respond(payload.response_url, response)))
+    log.warn('slack click answer not delivered to response_url', { outcome: outcome.kind });
+  return outcome;
+}
+
+async function decide(
+  deps: InteractionDeps,
+  actionId: string,
+  value: string | undefined,
+  by: Decider,
+): Promise<ClickOutcome> {
+  if ((GATE_ACTIONS as readonly string[]).includes(actionId)) {
+    const parsed = parseValue(GateButtonValue, value, actionId);
+    if ('invalid' in parsed) return { kind: 'invalid', message: parsed.invalid };
+    const decision: GateDecision = (actionId as GateAction) === 'gp_approve' ? 'approve' : 'reject';
+    const result = await deps.decideGate({
+      ...parsed.value,
+      decision,
+      by,
+      reason: `${decision === 'approve' ? 'Approve' : 'Reject'} clicked in Slack`,
+    });
+    return result.kind === 'decided'
+      ? {
+          kind: 'decided',
+          message: `${decision === 'approve' ? '👍 Approved' : '👎 Rejected'} by ${mention(by.id)} at ${deps.clock.now().toISOString()}: ${result.message}`,
+        }
+      : result;
+  }
+  if ((ROLLOUT_ACTIONS as readonly string[]).includes(actionId)) {
+    const parsed = parseValue(RolloutButtonValue, value, actionId);
+    if ('invalid' in parsed) return { kind: 'invalid', message: parsed.invalid };
+    return stop(deps, STOPS[actionId as RolloutAction], parsed.value.rolloutId, by);
+  }
+  return {
+    kind: 'invalid',
+    message: `action_id: expected one of ${[...GATE_ACTIONS, ...ROLLOUT_ACTIONS].join(', ')}, got ${JSON.stringify(actionId)}`,
+  };
+}
+
+async function stop(
+  deps: InteractionDeps,
+  how: (typeof STOPS)[RolloutAction],
+  rolloutId: string,
+  by: Decider,
+): Promise<ClickOutcome> {
+  const rollout = await deps.store.getRollout(rolloutId);
+  if (!rollout) return { kind: 'unchanged', message: `rollout ${rolloutId} not found: nothing changed` };
+  if (isTerminal(rollout.status)) return { kind: 'unchanged', message: endedMessage(rollout) };
+  const operators = operatorsOf(deps.policy, rollout.service);
+  if (!isApprover(operators, by))
+    return {
+      kind: 'not_allowed',
+      message: `${mention(by.id)} may not ${how.button} rollout ${rolloutId}: only the operators of ${rollout.service} may (${operators.length ? operators.map(mention).join(', ') : 'its policy lists none'}). Nothing changed.`,
+    };
+  const at = deps.clock.now().toISOString();
+  const reason = `${how.verb} by ${by.name ?? by.id} (Slack ${by.id}) with the ${how.button} button at ${at}`;
+  const { rollout: ended, stopped } = await deps.stopRollout(rolloutId, how.status, reason);
+  if (!stopped) return { kind: 'unchanged', message: endedMessage(ended) };
+  return {
+    kind: 'decided',
+    message: `${how.status === 'ABORTED' ? '🛑 Aborted' : '⏪ Rolled back'} by ${mention(by.id)} at ${at}: rollout ${rolloutId} is ${ended.status}`,
+  };
+}
+
+const endedMessage = (rollout: RolloutRecord): string =>
+  `rollout ${rollout.id} already ended ${rollout.status}${rollout.outcomeReason ? ` (${rollout.outcomeReason})` : ''}: nothing changed`;
+
+function parseValue<T>(
+  schema: z.ZodType<T>,
+  value: string | undefined,
+  actionId: string,
+): { value: T } | { invalid: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(value ?? '');
+  } catch {
+    return {
+      invalid: `actions[0].value of ${actionId}: expected a JSON object, got ${JSON.stringify((value ?? '').slice(0, 100))}`,
+    };
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    return { invalid: `${actionId} button value: ${describeIssues(parsed.error, 'value').join('; ')}` };
+  return { value: parsed.data };
+}

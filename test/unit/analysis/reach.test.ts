@@ -1,0 +1,80 @@
+import { describeReach, minRequestsReach } from '../../../functions/domain/analysis/reach';
+
+const steps = [
+  { percent: 10, bakeSeconds: 300 },
+  { percent: 50, bakeSeconds: 300 },
+];
+const fail = { minRequests: 200, maxExtensions: 3, onInconclusive: 'fail' as const };
+
+describe('minRequests against the service recent traffic', () => {
+  test('a busy service reaches it at the end of the first bake', () => {
+    // 600/min → 60/min on the canary; the first look at 300 s sees 60 s of it (300 − 240): 60 < 200.
+    // Extension 1 at 600 s sees 360 s: 360 ≥ 200.
+    const reach = minRequestsReach(steps, fail, 600);
+    expect(reach.warnings).toEqual([]);
+    expect(reach.steps[0]).toMatchObject({ canaryPerMinute: 60, reachedAtSeconds: 600, extensionsNeeded: 1 });
+    // Step 2 starts with 600 canary requests served: the window already holds them at its first point.
+    expect(reach.steps[1]).toMatchObject({
+      canaryPerMinute: 300,
+      reachedAtSeconds: 540,
+      extensionsNeeded: 0,
+    });
+  });
+
+  test('a quiet service is warned, with three changes each enough on its own', () => {
+    // 20/min → 2/min on the canary; the last look (4 × 300 = 1200 s) sees 960 s: 32 requests.
+    const reach = minRequestsReach(steps, fail, 20);
+    expect(reach.steps).toEqual([{ step: 1, percent: 10, canaryPerMinute: 2 }]);
+    expect(reach.warnings).toEqual([
+      "step 1 (10%) cannot reach minRequests 200 within its 3 extension(s) at the service's recent 20 requests/min: " +
+        'its canary gets 2.0/min, 32 by its last look, so it would roll back INCONCLUSIVE. ' +
+        // 200 / (20 × 16 min) = 62.5% → 63%; bake: (100 min × 60 + 240) / 4 = 1560 s → 26m.
+        'lower analysis.minRequests to 32, or raise steps[0].percent to 63%, or lengthen steps[0].bake to 26m.',
+    ]);
+    // Each change is enough: the warning goes.
+    expect(minRequestsReach(steps, { ...fail, minRequests: 32 }, 20).warnings).toEqual([]);
+    expect(
+      minRequestsReach(
+        [
+          { ...steps[0], percent: 63 },
+          { ...steps[1], percent: 80 },
+        ],
+        fail,
+        20,
+      ).warnings,
+    ).toEqual([]);
+    expect(minRequestsReach([{ ...steps[0], bakeSeconds: 26 * 60 }, steps[1]], fail, 20).warnings).toEqual(
+      [],
+    );
+    // One less is not.
+    expect(
+      minRequestsReach(
+        [
+          { ...steps[0], percent: 62 },
+          { ...steps[1], percent: 80 },
+        ],
+        fail,
+        20,
+      ).warnings,
+    ).toHaveLength(1);
+  });
+
+  test('under hold the warning says it would hold; no traffic at all is said plainly', () => {
+    expect(minRequestsReach(steps, { ...fail, onInconclusive: 'hold' }, 20).warnings[0]).toMatch(
+      /so it would hold, waiting for traffic/,
+    );
+    expect(minRequestsReach(steps, fail, 0).warnings).toEqual([
+      'the service served no requests recently: no step can reach minRequests 200, so every rollout would roll back INCONCLUSIVE; send it traffic during rollouts, or lower analysis.minRequests',
+    ]);
+  });
+
+  test('the last step counts its data delay, and people get one line per step', () => {
+    const one = minRequestsReach([{ percent: 10, bakeSeconds: 300 }], fail, 600);
+    // The only step is the last: its first PASS point is 300 + 240 s, which sees 300 s: 300 ≥ 200.
+    expect(one.steps[0]).toMatchObject({ reachedAtSeconds: 540, extensionsNeeded: 0 });
+    expect(describeReach(minRequestsReach(steps, fail, 600))).toEqual([
+      'step 1 (10%): the canary gets 60/min; minRequests 200 is in the window 10m into the step (after 1 extension(s))',
+      'step 2 (50%): the canary gets 300/min; minRequests 200 is in the window 9m into the step (at the end of its bake)',
+    ]);
+  });
+});

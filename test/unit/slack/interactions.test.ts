@@ -1,0 +1,215 @@
+/**
+ * The Slack click use case (functions/usecases/interactions.ts) on the
+ * in-memory store: who may stop a rollout, what a second click or a click on
+ * an ended rollout does, what the channel and the clicking user are told.
+ */
+import { handleClick, type InteractionDeps } from '../../../functions/usecases/interactions';
+import { stopRollout } from '../../../functions/usecases/rollout';
+import type { BlockActionsPayload } from '../../../functions/domain/interactions';
+import type { Policy } from '../../../functions/domain/policy';
+import type { SlackResponse } from '../../../functions/ports';
+import { EXECUTION, admitRunning, world, type World } from '../../helpers/fast-rollout';
+
+const OPERATOR = { id: 'UOPS1', name: 'ops-alice' };
+const STRANGER = { id: 'UOTHER9', name: 'bob' };
+const URL = 'https://hooks.slack.com/actions/T0/1/abc';
+const ORIGINAL = {
+  text: '🚀 Rollout r1 of api started',
+  blocks: [
+    { type: 'section', text: { type: 'mrkdwn', text: 'started' } },
+    { type: 'actions', block_id: 'gp_rollout_controls', elements: [] },
+  ],
+};
+
+function click(actionId: string, value: unknown, user = OPERATOR): BlockActionsPayload {
+  return {
+    type: 'block_actions',
+    user,
+    response_url: URL,
+    actions: [{ action_id: actionId, value: typeof value === 'string' ? value : JSON.stringify(value) }],
+    message: ORIGINAL,
+  };
+}
+
+function setup(operators?: string[]) {
+  const w: World = world();
+  const answers: Array<{ url: string; response: SlackResponse }> = [];
+  const gateCalls: unknown[] = [];
+  const deps: InteractionDeps = {
+    store: w.store,
+    policy: {
+      services: [{ name: 'api', ...(operators ? { operators } : {}) }],
+      jobs: [],
+    } as unknown as Policy,
+    clock: w.deps.clock,
+    log: w.deps.log,
+    responder: { respond: async (url, response) => (answers.push({ url, response }), true) },
+    decideGate: async (input) => {
+      gateCalls.push(input);
+      return {
+        kind: 'decided',
+        rolloutId: input.rolloutId,
+        gate: input.gate,
+        decision: input.decision,
+        message: 'gate ok',
+      };
+    },
+    stopRollout: (id, status, reason) => stopRollout(w.deps, id, status, reason),
+  };
+  return { w, deps, answers, gateCalls };
+}
+
+describe('handleClick: Abort and Roll back now', () => {
+  it('refuses a user who is not an operator, ephemerally, and changes nothing', async () => {
+    const { w, deps, answers } = setup(['UOPS1']);
+    await admitRunning(w, 'r1');
+    const outcome = await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }, STRANGER));
+    expect(outcome.kind).toBe('not_allowed');
+    expect(answers).toEqual([
+      {
+        url: URL,
+        response: {
+          response_type: 'ephemeral',
+          replace_original: false,
+          text: '<@UOTHER9> may not Abort rollout r1: only the operators of api may (<@UOPS1>). Nothing changed.',
+        },
+      },
+    ]);
+    expect((await w.store.getRollout('r1'))!.status).toBe('RUNNING');
+    expect(w.cancelled).toEqual([]);
+  });
+
+  it('refuses everyone when the service lists no operators', async () => {
+    const { w, deps } = setup();
+    await admitRunning(w, 'r1');
+    const outcome = await handleClick(deps, click('gp_rollback', { rolloutId: 'r1' }));
+    expect(outcome).toEqual({
+      kind: 'not_allowed',
+      message:
+        '<@UOPS1> may not Roll back now rollout r1: only the operators of api may (its policy lists none). Nothing changed.',
+    });
+    expect((await w.store.getRollout('r1'))!.status).toBe('RUNNING');
+  });
+
+  it('aborts for an operator: execution cancelled, who/when/why recorded, the message replaced without buttons', async () => {
+    const { w, deps, answers } = setup(['UOPS1']);
+    await admitRunning(w, 'r1');
+    const outcome = await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(outcome).toEqual({
+      kind: 'decided',
+      message: '🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED',
+    });
+    const stored = (await w.store.getRollout('r1'))!;
+    expect(stored.status).toBe('ABORTED');
+    expect(stored.outcomeReason).toBe(
+      'aborted by ops-alice (Slack UOPS1) with the Abort button at 2026-11-30T08:00:00.000Z',
+    );
+    expect(stored.endedAt).toBe('2026-11-30T08:00:00.000Z');
+    expect(w.cancelled).toEqual([EXECUTION]);
+    expect(answers).toHaveLength(1);
+    expect(answers[0].response).toEqual({
+      replace_original: true,
+      text: `${ORIGINAL.text}\n🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED`,
+      blocks: [
+        ORIGINAL.blocks[0],
+        {
+          type: 'context',
+          elements: [
+            {
+              type: 'mrkdwn',
+              text: '🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED',
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('a second click, even a different button, changes nothing and says how the rollout ended', async () => {
+    const { w, deps, answers } = setup(['UOPS1']);
+    await admitRunning(w, 'r1');
+    await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    w.tick(30);
+    const again = await handleClick(deps, click('gp_rollback', { rolloutId: 'r1' }));
+    expect(again).toEqual({
+      kind: 'unchanged',
+      message:
+        'rollout r1 already ended ABORTED (aborted by ops-alice (Slack UOPS1) with the Abort button at 2026-11-30T08:00:00.000Z): nothing changed',
+    });
+    expect(answers[1].response).toMatchObject({ response_type: 'ephemeral', replace_original: false });
+    expect((await w.store.getRollout('r1'))!.status).toBe('ABORTED');
+    expect(w.cancelled).toEqual([EXECUTION]);
+  });
+
+  it('a click on a rollout that was superseded changes nothing', async () => {
+    const { w, deps } = setup(['UOPS1']);
+    await admitRunning(w, 'r1');
+    await admitRunning(w, 'r2', { digest: `sha256:${'d'.repeat(64)}` }); // supersedes r1
+    const outcome = await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(outcome.kind).toBe('unchanged');
+    expect(outcome.message).toMatch(/^rollout r1 already ended SUPERSEDED/);
+    expect((await w.store.getRollout('r2'))!.status).toBe('RUNNING');
+  });
+
+  it('a button value that is not ours is refused naming the field; an unknown button too', async () => {
+    const { deps } = setup(['UOPS1']);
+    expect(await handleClick(deps, click('gp_abort', 'not json'))).toEqual({
+      kind: 'invalid',
+      message: 'actions[0].value of gp_abort: expected a JSON object, got "not json"',
+    });
+    expect((await handleClick(deps, click('gp_abort', { rollout: 'r1' }))).message).toMatch(
+      /^gp_abort button value: value/,
+    );
+    expect((await handleClick(deps, click('gp_nuke', {}))).message).toBe(
+      'action_id: expected one of gp_approve, gp_reject, gp_abort, gp_rollback, got "gp_nuke"',
+    );
+  });
+});
+
+describe('handleClick: Approve and Reject', () => {
+  it('passes the decision, the Slack user and the reason to decideGate, and shows the channel', async () => {
+    const { deps, answers, gateCalls } = setup();
+    const outcome = await handleClick(
+      deps,
+      click('gp_reject', { rolloutId: 'r1', gate: 'before-production' }, STRANGER),
+    );
+    expect(gateCalls).toEqual([
+      {
+        rolloutId: 'r1',
+        gate: 'before-production',
+        decision: 'reject',
+        by: { via: 'slack', id: 'UOTHER9', name: 'bob' },
+        reason: 'Reject clicked in Slack',
+      },
+    ]);
+    expect(outcome).toEqual({
+      kind: 'decided',
+      message: '👎 Rejected by <@UOTHER9> at 2026-11-30T08:00:00.000Z: gate ok',
+    });
+    expect(answers[0].response.replace_original).toBe(true);
+  });
+
+  it('tells only the clicking user when decideGate refuses or changes nothing', async () => {
+    const { deps, answers } = setup();
+    deps.decideGate = async () => ({ kind: 'not_allowed', message: 'bob is not an approver' });
+    expect(await handleClick(deps, click('gp_approve', { rolloutId: 'r1', gate: 'g' }))).toEqual({
+      kind: 'not_allowed',
+      message: 'bob is not an approver',
+    });
+    expect(answers[0].response).toEqual({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: 'bob is not an approver',
+    });
+  });
+});
+
+describe('stopRollout', () => {
+  it('leaves a rollout that promoted in the meantime as it is: no rollback, stopped false', async () => {
+    const { w } = setup();
+    await admitRunning(w, 'r1');
+    await w.store.finish('r1', 'PROMOTED', 'promoted in every region', w.now());
+    const { rollout, stopped } = await stopRollout(w.deps, 'r1', 'ROLLED_BACK', 'rolled back by x');
+    expect({ status: rollout.status, stopped }).toEqual({ status: 'PROMOTED', stopped: false });
+  });
+});

@@ -1,0 +1,235 @@
+/**
+ * The 100,000-step limit (functions/domain/step-budget.ts): the step costs
+ * the policy check uses are exactly what the Workflows emulator counts on the
+ * shipped YAML, and the worst case the policy accepts runs to its end.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { runWorkflow } from '../../../emulators/workflows';
+import {
+  MAX_STEPS_PER_EXECUTION,
+  STEP_BUDGET,
+  jobPollSeconds,
+  maxLooks,
+  promotingRolloutSteps,
+  worstJobRunSteps,
+  worstRolloutSteps,
+} from '../../../functions/domain/step-budget';
+import { jobRunArgument } from '../../../functions/domain/jobs';
+import { parsePolicy } from '../../../functions/domain/policy';
+import { virtualClock } from './helpers';
+
+const source = (name: string): string =>
+  readFileSync(join(__dirname, '..', '..', '..', 'workflows', `${name}.workflows.yaml`), 'utf8');
+
+type Answer = (path: string, body: Record<string, unknown>) => unknown;
+let server: Server;
+let base: string;
+let answer: Answer;
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c) => (raw += c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer(req.url ?? '', raw ? JSON.parse(raw) : {})));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const run = (workflow: string, argument: unknown) =>
+  runWorkflow(source(workflow), argument, {
+    clock: virtualClock(),
+    env: { ACTIONS_URL: base },
+    serviceAccount: 'wf@p.iam.gserviceaccount.com',
+    oidcSecret: 'budget',
+  });
+
+/**
+ * The rollout's actions: every region deploys over a stable revision; each
+ * step WATCHes `looks(step) - 1` times, then answers `end(region, step)`.
+ */
+function rolloutActions(
+  looks: (step: number) => number,
+  end: (region: string, step: number) => string,
+): Answer {
+  const seen = new Map<string, number>();
+  return (path, body) => {
+    if (path === '/deploy') return { outcome: 'deployed', stable: 'stable-rev' };
+    if (path === '/smoke') return { passed: true };
+    if (path !== '/analyze') return {};
+    const [region, step] = [String(body.region), Number(body.step)];
+    const n = (seen.get(`${region}/${step}`) ?? 0) + 1;
+    seen.set(`${region}/${step}`, n);
+    if (n < looks(step)) return { verdict: 'WATCH', nextLookSeconds: 60 };
+    return { verdict: end(region, step), reasons: ['budget test'], extensions: 0 };
+  };
+}
+
+function plan(regionsPerWave: number[], steps: number, rollbackPromotedRegions = false) {
+  let r = 0;
+  return {
+    rolloutId: 'budget',
+    maxParallelRegions: 10,
+    rollbackPromotedRegions,
+    waves: regionsPerWave.map((n) => ({ regions: Array.from({ length: n }, () => `region-${r++}`) })),
+    steps: Array.from({ length: steps }, () => ({ percent: 10, bakeSeconds: 60 })),
+  };
+}
+
+describe('rollout workflow', () => {
+  test.each([
+    [[1], [1]],
+    [[1], [4]],
+    [[2], [1, 3]],
+    [[1, 1], [2]],
+    [
+      [1, 2],
+      [3, 1, 2],
+    ],
+  ])(
+    'waves %j, looks per step %j: the emulator counts what the policy check computes',
+    async (waves, looks) => {
+      answer = rolloutActions(
+        (step) => looks[step],
+        () => 'PASS',
+      );
+      const result = await run('rollout', plan(waves, looks.length));
+      expect(result.state).toBe('SUCCEEDED');
+      expect(result.stats.steps).toBe(promotingRolloutSteps({ regionsPerWave: waves, looksPerStep: looks }));
+    },
+  );
+
+  test.each(['FAIL', 'INCONCLUSIVE'])(
+    'a region ending %s in the last wave, with rollbackPromotedRegions, stays within the worst case',
+    async (verdict) => {
+      const waves = [2, 3];
+      const looks = [3, 2];
+      answer = rolloutActions(
+        (step) => looks[step],
+        (region, step) => (region === 'region-4' && step === 1 ? verdict : 'PASS'),
+      );
+      const result = await run('rollout', plan(waves, looks.length, true));
+      expect(result).toMatchObject({ state: 'SUCCEEDED', result: { status: 'ROLLED_BACK' } });
+      expect(result.stats.steps).toBeGreaterThan(
+        promotingRolloutSteps({ regionsPerWave: waves, looksPerStep: looks }),
+      );
+      expect(result.stats.steps).toBeLessThanOrEqual(
+        worstRolloutSteps({ regionsPerWave: waves, looksPerStep: looks }),
+      );
+    },
+  );
+});
+
+describe('the policy check', () => {
+  const service = (regions: number) => ({
+    name: 'held',
+    project: 'budget-project',
+    image: 'us-docker.pkg.dev/p/apps/held',
+    waves: [
+      Array.from(
+        { length: regions },
+        (_, i) => ['us-central1', 'us-east1', 'us-west1', 'europe-west1', 'europe-west4', 'asia-east1'][i],
+      ),
+    ],
+    steps: [
+      { percent: 10, bake: '5m' },
+      { percent: 50, bake: '5m' },
+    ],
+    analysis: { onInconclusive: 'hold' },
+  });
+
+  test('refuses a rollout whose worst case exceeds the budget, naming the service, the figure and what to change', () => {
+    expect(() => parsePolicy({ services: [service(6)] })).toThrow(
+      /services\[0\] \(held\): expected a rollout that fits one Workflows execution \(at most 100000 steps, 90000 planned\), got a worst case of \d+ steps: 6 region\(s\).*use onInconclusive: fail, fewer steps, or fewer regions/,
+    );
+    expect(() =>
+      parsePolicy({ services: [{ ...service(6), analysis: { onInconclusive: 'fail' } }] }),
+    ).not.toThrow();
+  });
+
+  test('the largest rollout it accepts runs to its end in the emulator, every step held to its last look', async () => {
+    // Five regions, two steps held a day each: the most held regions the budget allows.
+    const policy = parsePolicy({ services: [service(5)] }).services[0];
+    const looks = policy.steps.map((s, i) =>
+      maxLooks({ bakeSeconds: s.bake, last: i === policy.steps.length - 1, analysis: policy.analysis }),
+    );
+    expect(looks[0]).toBeGreaterThan(24 * 60);
+    const shape = { regionsPerWave: [5], looksPerStep: looks };
+    expect(worstRolloutSteps(shape)).toBeLessThanOrEqual(STEP_BUDGET);
+    answer = rolloutActions(
+      (step) => looks[step],
+      (region, step) => (region === 'region-4' && step === 1 ? 'INCONCLUSIVE' : 'PASS'),
+    );
+    const result = await run('rollout', {
+      ...plan([5], 2, true),
+      steps: policy.steps.map((s) => ({ percent: s.percent, bakeSeconds: s.bake })),
+    });
+    expect(result).toMatchObject({ state: 'SUCCEEDED', result: { status: 'ROLLED_BACK' } });
+    expect(result.stats.steps).toBeLessThanOrEqual(worstRolloutSteps(shape));
+    expect(result.stats.steps).toBeLessThan(MAX_STEPS_PER_EXECUTION);
+  }, 180_000);
+});
+
+describe('job-run workflow', () => {
+  /** How many job_run_attempt calls the first attempt makes before it has the job's lock. */
+  let lockPolls = 1;
+  // The first attempt waits for the job's lock as long as it can and still starts; every
+  // attempt polls until its timeout, then is retried after a backoff.
+  const timingOut: Answer = (path, body) => {
+    if (path === '/job_run_attempt')
+      return lockPolls-- > 1 ? { waitingFor: 'rollout:j-0123456789ab' } : { done: false };
+    if (path === '/job_attempt_status')
+      return body.timedOut
+        ? { done: true, succeeded: false, retried: true, backoffSeconds: 5 }
+        : { done: false };
+    return {};
+  };
+
+  test.each([
+    [1, 1],
+    [2, 5],
+    [3, 7],
+  ])(
+    '%i attempts of %i polls: the emulator counts what the budget computes',
+    async (maxAttempts, maxPolls) => {
+      answer = timingOut;
+      lockPolls = maxPolls;
+      const result = await run('job-run', { runId: 'r', job: 'j', maxAttempts, maxPolls, pollSeconds: 10 });
+      expect(result.state).toBe('SUCCEEDED');
+      expect(result.stats.steps).toBe(worstJobRunSteps({ maxAttempts, maxPolls }));
+    },
+  );
+
+  test('a long timeout polls less often instead of running out of steps; 10 s polls where they fit', () => {
+    expect(jobPollSeconds(3600, 3, 10)).toBe(10);
+    const week = jobRunArgument({
+      id: 'r',
+      job: 'j',
+      timeoutSeconds: 7 * 24 * 3600,
+      retry: { maxAttempts: 20 },
+    });
+    expect(week.pollSeconds).toBeGreaterThan(10);
+    expect(worstJobRunSteps(week)).toBeLessThanOrEqual(STEP_BUDGET);
+  });
+
+  test('the worst job run (20 attempts, each polled to a week-long timeout) runs to its end in the emulator', async () => {
+    answer = timingOut;
+    const argument = jobRunArgument({
+      id: 'r',
+      job: 'j',
+      timeoutSeconds: 7 * 24 * 3600,
+      retry: { maxAttempts: 20 },
+    });
+    lockPolls = argument.maxPolls;
+    const result = await run('job-run', argument);
+    expect(result.state).toBe('SUCCEEDED');
+    expect(result.stats.steps).toBe(worstJobRunSteps(argument));
+    expect(result.stats.steps).toBeLessThan(MAX_STEPS_PER_EXECUTION);
+  }, 180_000);
+});
