@@ -22,6 +22,7 @@ import { INGESTION_DELAY_SECONDS, SAMPLE_PERIOD_SECONDS } from '../functions/dom
 import { startWorkflowsEmulator, type WorkflowsEmulator } from './workflows';
 import { startSlackSink, type SlackPost, type SlackSink } from './slack-sink';
 import { clickButton, type SlackUser } from './slack-click';
+import { startPagerDutySink, type PagerDutySink } from './pagerduty-sink';
 import { FaultInjector, crashingJobRunner, crashingLauncher, crashingRouter } from './faults';
 import { hostFunction, pushEndpoint, type HostedFunction } from './functions-host';
 import { ensurePushSubscription, ensureTopic } from './pubsub-setup';
@@ -44,6 +45,9 @@ import { runLoad, type LoadOptions, type LoadResult } from './loadgen';
 import { mintOidcToken } from '../functions/shared/oidc';
 import type { SweepReport as RolloutSweepReport } from '../functions/usecases/sweep';
 import type { JobSweepReport } from '../functions/usecases/job-sweep';
+
+/** How long one sweeper call may take before the caller gives up on it (Cloud Scheduler's attempt deadline). */
+const SWEEP_ATTEMPT_DEADLINE_MS = 60_000;
 
 /** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
 export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
@@ -86,6 +90,8 @@ export interface LocalCloud {
   cloudRun: CloudRunEmulator;
   workflows: WorkflowsEmulator;
   slack: SlackSink;
+  /** PagerDuty's Events API v2, recording what would page someone. */
+  pagerduty: PagerDutySink;
   functions: Record<string, HostedFunction>;
   /** Switchable faults in Cloud Run, Monitoring, the functions, Pub/Sub pushes and Slack. */
   faults: FaultInjector;
@@ -151,6 +157,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     stops.push(() => cloudRun.stop());
     const slack = await startSlackSink({ faults, ...(opts.printSlack ? { print: opts.printSlack } : {}) });
     stops.push(() => slack.stop());
+    const pagerduty = await startPagerDutySink();
+    stops.push(() => pagerduty.stop());
     // The Slack app's signing secret: clicks (cloud.click) are signed with it, as Slack signs them.
     const slackSigningSecret = randomBytes(16).toString('hex');
 
@@ -167,6 +175,9 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       SLACK_WEBHOOK_URL: slack.url,
       SLACK_SIGNING_SECRET: slackSigningSecret,
       GLIDEPATH_SLACK_RESPONSE_URL_PREFIX: slack.responseUrlPrefix,
+      // A 32-character integration key, as PagerDuty issues them.
+      PAGERDUTY_ROUTING_KEY: randomBytes(16).toString('hex'),
+      GLIDEPATH_PAGERDUTY_URL: pagerduty.url,
       // The actions judge in policy time: their look windows stop the (scaled) ingestion delay ago.
       GLIDEPATH_TIME_SCALE: String(speed),
       PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST!,
@@ -244,7 +255,14 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
     const sweep = async (): Promise<SweepReport> => {
       const url = functions.sweeper.url;
       const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: url, secret: oidcSecret });
-      const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+      // Cloud Scheduler gives an HTTP job's attempt a deadline (3 minutes by default,
+      // https://cloud.google.com/scheduler/docs/reference/rest/v1/projects.locations.jobs#Job.FIELDS.attempt_deadline):
+      // a hung sweep never keeps the next one from running.
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(SWEEP_ATTEMPT_DEADLINE_MS),
+      });
       const body = (await res.json()) as SweepReport & { error?: string };
       if (res.status >= 500 && !body.recovered)
         throw new Error(`sweeper answered ${res.status}: ${body.error}`);
@@ -280,6 +298,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       cloudRun,
       workflows,
       slack,
+      pagerduty,
       functions,
       faults,
       sweep,
@@ -305,6 +324,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         'Workflows Executions (gRPC)': workflows.host,
         ...Object.fromEntries(Object.entries(functions).map(([name, f]) => [`function ${name}`, f.url])),
         'Slack webhook sink': slack.url,
+        'PagerDuty Events API sink': pagerduty.url,
       }),
       stop: stopAll,
     };

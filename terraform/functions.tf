@@ -40,6 +40,10 @@ locals {
 
   # SLACK_SIGNING_SECRET likewise (secrets.tf); without it the interaction function refuses every click.
   slack_signing_secret_env = var.slack_signing_secret_configured ? [google_secret_manager_secret.slack_signing_secret.secret_id] : []
+
+  # PAGERDUTY_ROUTING_KEY likewise, for the two functions that page: actions (a
+  # rollback, a dead-lettered job run) and the sweeper (a recovered rollout).
+  pagerduty_secret_env = var.pagerduty_routing_key_configured ? [google_secret_manager_secret.pagerduty_routing_key.secret_id] : []
 }
 
 resource "google_cloudfunctions2_function" "intake" {
@@ -223,12 +227,23 @@ resource "google_cloudfunctions2_function" "actions" {
         version    = "latest"
       }
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.pagerduty_secret_env
+      content {
+        key        = "PAGERDUTY_ROUTING_KEY"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
   depends_on = [
     google_project_service.enabled,
     google_project_iam_member.builder,
     google_secret_manager_secret_iam_member.slack_accessor,
+    google_secret_manager_secret_iam_member.pagerduty_accessor,
   ]
 }
 
@@ -275,12 +290,23 @@ resource "google_cloudfunctions2_function" "sweeper" {
         version    = "latest"
       }
     }
+
+    dynamic "secret_environment_variables" {
+      for_each = local.pagerduty_secret_env
+      content {
+        key        = "PAGERDUTY_ROUTING_KEY"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
   }
 
   depends_on = [
     google_project_service.enabled,
     google_project_iam_member.builder,
     google_secret_manager_secret_iam_member.slack_accessor,
+    google_secret_manager_secret_iam_member.pagerduty_accessor,
   ]
 }
 

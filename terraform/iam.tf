@@ -389,3 +389,18 @@ resource "google_secret_manager_secret_iam_member" "slack_signing_secret_accesso
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.slack_interactions.email}"
 }
+
+# Only the functions that page may read the PagerDuty routing key: actions
+# (a rollback in production, a dead-lettered job run) and the sweeper (a
+# rollout it recovered, a job run it ended).
+resource "google_secret_manager_secret_iam_member" "pagerduty_accessor" {
+  for_each = {
+    actions = google_service_account.actions.email
+    sweeper = google_service_account.sweeper.email
+  }
+
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${each.value}"
+}

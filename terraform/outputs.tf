@@ -63,6 +63,11 @@ output "slack_signing_secret_id" {
   value       = google_secret_manager_secret.slack_signing_secret.id
 }
 
+output "pagerduty_secret_id" {
+  description = "The Secret Manager secret that holds the PagerDuty Events API v2 routing key (add a version yourself; Terraform never sees the value)."
+  value       = google_secret_manager_secret.pagerduty_routing_key.id
+}
+
 output "dashboard_id" {
   description = "Id of the Glidepath Cloud Monitoring dashboard."
   value       = google_monitoring_dashboard.glidepath.id
@@ -78,5 +83,7 @@ output "next_steps" {
     Slack buttons: set the Slack app's Interactivity Request URL to ${google_cloudfunctions2_function.slack_interactions.service_config[0].uri}, then
     printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add ${google_secret_manager_secret.slack_signing_secret.secret_id} --data-file=- --project ${var.project_id}
     and apply again with -var slack_signing_secret_configured=true.
+    PagerDuty: printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add ${google_secret_manager_secret.pagerduty_routing_key.secret_id} --data-file=- --project ${var.project_id}
+    and apply again with -var pagerduty_routing_key_configured=true.
   EOT
 }

@@ -34,3 +34,20 @@ resource "google_secret_manager_secret" "slack_signing_secret" {
 
   depends_on = [google_project_service.enabled]
 }
+
+# The PagerDuty Events API v2 routing key (the integration key of an "Events
+# API v2" integration on the service to page). Add it with
+#   printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add glidepath-pagerduty-routing-key --data-file=- --project PROJECT
+# then apply again with pagerduty_routing_key_configured = true. Until then
+# nothing is paged (docs/slack.md, "PagerDuty").
+resource "google_secret_manager_secret" "pagerduty_routing_key" {
+  project   = var.project_id
+  secret_id = "glidepath-pagerduty-routing-key"
+  labels    = local.labels
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -168,6 +168,12 @@ variable "slack_signing_secret_configured" {
   default     = false
 }
 
+variable "pagerduty_routing_key_configured" {
+  type        = bool
+  description = "Whether the secret glidepath-pagerduty-routing-key has a version. Until it has, PAGERDUTY_ROUTING_KEY is not mounted and nothing is paged (scripts/deploy.ts detects it)."
+  default     = false
+}
+
 variable "notification_channels" {
   type        = list(string)
   description = "Cloud Monitoring notification channel ids (projects/P/notificationChannels/N) that the alert policies notify."

@@ -19,6 +19,7 @@ import {
   type ServiceProfileInput,
 } from './profiles';
 import { ServicesApi } from './services-api';
+import { realTimers, type EmulatorTimers } from './timers';
 import { MetricStore } from '../monitoring/store';
 import { metricService } from '../monitoring/service';
 
@@ -38,6 +39,10 @@ export interface CloudRunEmulatorOptions {
    */
   ingestionDelayMs?: number;
   samplePeriodMs?: number;
+  /** The Monitoring store's clock (default Date.now): a test moves it to cross the ingestion delay without waiting. */
+  monitoringClock?: () => number;
+  /** The delays of revisions, routes and job executions (default: real timers); HeldTimers pauses them. */
+  timers?: EmulatorTimers;
   /** Requests recorded in Monitoring per request served on a service URL (FrontDoorOptions). Default 1. */
   evidencePerRequest?: number;
   /** Seed of the RNG behind traffic splits, errors, latencies and names. Default 1. */
@@ -98,7 +103,7 @@ export async function startCloudRunEmulator(
   const metrics = new MetricStore({
     ingestionDelayMs: options.ingestionDelayMs ?? 0,
     samplePeriodMs: options.samplePeriodMs ?? 0,
-    now: Date.now,
+    now: options.monitoringClock ?? Date.now,
   });
   const frontDoor: FrontDoor = new FrontDoor({
     random,
@@ -118,9 +123,10 @@ export async function startCloudRunEmulator(
     profileFor,
     readyDelayMs: options.readyDelayMs ?? 300,
     random,
+    timers: options.timers ?? realTimers,
     ...(options.oidcSecret ? { oidcSecret: options.oidcSecret } : {}),
   });
-  const jobs = new JobsApi({ operations, profileFor, random });
+  const jobs = new JobsApi({ operations, profileFor, random, timers: options.timers ?? realTimers });
 
   const server = new Server();
   const run = [

@@ -11,6 +11,7 @@ import { grpcService, RpcError, Status } from './protos';
 import { condition, notFound, parseName, timestamp, type Json } from './resources';
 import type { OperationOutcome, OperationStore } from './operations';
 import type { ImageProfile, JobFailure } from './profiles';
+import type { EmulatorTimers } from './timers';
 
 const JOB_TYPE = 'google.cloud.run.v2.Job';
 const EXECUTION_TYPE = 'google.cloud.run.v2.Execution';
@@ -78,6 +79,7 @@ export interface JobsOptions {
   operations: OperationStore;
   profileFor: (image: string) => ImageProfile;
   random: () => number;
+  timers: EmulatorTimers;
 }
 
 function etag(): string {
@@ -261,7 +263,7 @@ export class JobsApi {
   private deleteJob(req: Json): Json {
     const job = this.find(req.name, 'name');
     this.jobs.delete(job.resource.name);
-    for (const e of job.executions.values()) if (e.timer) clearTimeout(e.timer);
+    for (const e of job.executions.values()) if (e.timer) this.opts.timers.clearTimeout(e.timer);
     job.resource.deleteTime = timestamp(Date.now());
     return this.opts.operations.create(
       job.project,
@@ -363,7 +365,7 @@ export class JobsApi {
       if (scripted !== 'succeed' && scripted !== 'fail') failure = scripted;
     } else for (let t = 0; t < taskCount; t++) if (this.opts.random() < profile.failRate) failed++;
     const atStart = failed > 0 && START_FAILURES.has(failure);
-    execution.timer = setTimeout(
+    execution.timer = this.opts.timers.setTimeout(
       () => {
         execution.timer = undefined;
         this.complete(job, execution, taskCount - failed, failed, failure, image);
@@ -442,7 +444,7 @@ export class JobsApi {
     const { job, execution } = this.findExecution(req.name);
     const r = execution.resource;
     if (!r.completionTime) {
-      if (execution.timer) clearTimeout(execution.timer);
+      if (execution.timer) this.opts.timers.clearTimeout(execution.timer);
       execution.timer = undefined;
       const now = timestamp(Date.now());
       r.cancelledCount = r.runningCount;
@@ -510,7 +512,7 @@ export class JobsApi {
 
   stop(): void {
     for (const job of this.jobs.values())
-      for (const e of job.executions.values()) if (e.timer) clearTimeout(e.timer);
+      for (const e of job.executions.values()) if (e.timer) this.opts.timers.clearTimeout(e.timer);
     this.jobs.clear();
   }
 }

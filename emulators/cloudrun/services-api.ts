@@ -21,6 +21,7 @@ import { checkInvoker, INVOKER_ROLE, type InvokerVerdict } from './invoker';
 import type { FrontDoor } from './frontdoor';
 import type { ImageProfile } from './profiles';
 import type { RevisionLabels } from '../monitoring/store';
+import type { EmulatorTimers } from './timers';
 
 const SERVICE_TYPE = 'google.cloud.run.v2.Service';
 const CREATOR = 'emulator@glidepath.local';
@@ -84,6 +85,7 @@ export interface ServicesOptions {
   profileFor: (image: string) => ImageProfile;
   readyDelayMs: number;
   random: () => number;
+  timers: EmulatorTimers;
   /** The secret the local cloud's OIDC tokens are signed with; without it no token verifies. */
   oidcSecret?: string;
 }
@@ -239,7 +241,7 @@ export class ServicesApi {
   private startRevision(svc: ServiceRecord, rev: RevisionRecord): void {
     const profile = this.opts.profileFor(rev.image).service;
     const delay = this.opts.readyDelayMs + (profile.startupFailure ? 0 : profile.coldStartMs);
-    rev.timer = setTimeout(() => {
+    rev.timer = this.opts.timers.setTimeout(() => {
       rev.timer = undefined;
       if (profile.startupFailure) {
         this.settleRevision(svc, rev, 'failed');
@@ -348,7 +350,7 @@ export class ServicesApi {
   /** Stores a new generation of the spec and starts reconciling it. */
   private rollOut(svc: ServiceRecord, rev: RevisionRecord | undefined): void {
     const r = svc.resource;
-    if (svc.timer) clearTimeout(svc.timer);
+    if (svc.timer) this.opts.timers.clearTimeout(svc.timer);
     svc.timer = undefined;
     if (rev) {
       svc.revisions.set(rev.id, rev);
@@ -360,7 +362,7 @@ export class ServicesApi {
     this.touch(svc);
     if (rev) this.startRevision(svc, rev);
     // A traffic-only change still takes the ready delay to program the routes.
-    else svc.timer = setTimeout(() => this.reconcile(svc), this.opts.readyDelayMs);
+    else svc.timer = this.opts.timers.setTimeout(() => this.reconcile(svc), this.opts.readyDelayMs);
   }
 
   private createService(req: Json): Json {
@@ -524,10 +526,10 @@ export class ServicesApi {
   }
 
   private async dispose(svc: ServiceRecord): Promise<void> {
-    if (svc.timer) clearTimeout(svc.timer);
+    if (svc.timer) this.opts.timers.clearTimeout(svc.timer);
     this.opts.frontDoor.setRoutes(svc.location, svc.id, undefined);
     for (const rev of svc.revisions.values()) {
-      if (rev.timer) clearTimeout(rev.timer);
+      if (rev.timer) this.opts.timers.clearTimeout(rev.timer);
       await this.opts.frontDoor.removeRevision(rev.labels);
     }
   }

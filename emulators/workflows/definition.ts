@@ -189,6 +189,14 @@ class Compiler {
         `subworkflow "${name}": each param must be a name or {name: default}, got ${JSON.stringify(p)}`,
       );
     });
+    // The published schema (workflows-samples/jsonschema/workflows.json): at most 10, unique.
+    if (params.length > MAX_SUBWORKFLOW_PARAMS)
+      throw new WorkflowDefinitionError(
+        `subworkflow "${name}" takes ${params.length} params; the maximum is ${MAX_SUBWORKFLOW_PARAMS}`,
+      );
+    const repeated = params.find((p, i) => params.findIndex((q) => q.name === p.name) !== i);
+    if (repeated)
+      throw new WorkflowDefinitionError(`subworkflow "${name}" lists param "${repeated.name}" twice`);
     if (!Array.isArray(def.steps))
       throw new WorkflowDefinitionError(`subworkflow "${name}": "steps" must be a list`);
     const body = this.block(def.steps, name, []);
@@ -397,6 +405,7 @@ class Compiler {
           `"${fn}" has no parameter "${k}"; it takes: ${params.join(', ') || 'none'}`,
           step,
         );
+    if (fn.startsWith('http.')) checkHttpArgs(args, step);
     const result = raw.result === undefined ? undefined : this.target(String(raw.result), step);
     return { fn, args: Object.entries(args).map(([k, v]) => [k, this.value(v, step)]), result };
   }
@@ -419,10 +428,20 @@ class Compiler {
   private conditions(raw: unknown, step: string, visible: Set<string>[]): Condition[] {
     if (!Array.isArray(raw) || raw.length === 0)
       throw new WorkflowDefinitionError('"switch" must be a non-empty list of conditions', step);
+    if (raw.length > MAX_SWITCH_CONDITIONS)
+      throw new WorkflowDefinitionError(
+        `"switch" has ${raw.length} conditions; the maximum is ${MAX_SWITCH_CONDITIONS}`,
+        step,
+      );
     return raw.map((c, i) => {
       const where = `${step} (condition ${i + 1})`;
       if (!isPlainObject(c) || !('condition' in c))
         throw new WorkflowDefinitionError('each switch entry needs a "condition"', where);
+      if (typeof c.condition !== 'boolean' && !isExpression(c.condition))
+        throw new WorkflowDefinitionError(
+          `"condition" must be an expression \${...} or true/false, got ${JSON.stringify(c.condition)}`,
+          where,
+        );
       this.keys(c, ['condition', 'next', 'steps', 'return', 'raise', 'assign'], where);
       return {
         condition: this.value(c.condition, where),
@@ -455,10 +474,19 @@ class Compiler {
     return {
       value: raw.value,
       index: raw.index as string | undefined,
-      in: 'in' in raw ? this.value(raw.in, step) : undefined,
+      in: 'in' in raw ? this.value(this.loopList(raw.in, step), step) : undefined,
       range,
       body,
     };
+  }
+
+  /** `for.in`: a list, or one expression that evaluates to a list (the published schema). */
+  private loopList(raw: unknown, step: string): unknown {
+    if (Array.isArray(raw) || isExpression(raw)) return raw;
+    throw new WorkflowDefinitionError(
+      `"for.in" must be a list or an expression \${...}, got ${JSON.stringify(raw)}`,
+      step,
+    );
   }
 
   /**
@@ -504,6 +532,11 @@ class Compiler {
     if ('for' in raw) return { ...common, loop: this.loop(raw.for, step) };
     if (!Array.isArray(raw.branches) || raw.branches.length < 2)
       throw new WorkflowDefinitionError('"parallel.branches" must list at least two branches', step);
+    if (raw.branches.length > MAX_BRANCHES)
+      throw new WorkflowDefinitionError(
+        `"parallel.branches" lists ${raw.branches.length} branches; the maximum is ${MAX_BRANCHES}`,
+        step,
+      );
     const branches = raw.branches.map((b) => {
       if (!isPlainObject(b) || Object.keys(b).length !== 1)
         throw new WorkflowDefinitionError('each branch must be {name: {steps: [...]}}', step);
@@ -583,6 +616,7 @@ class Compiler {
       );
     if (raw.max_retries === undefined)
       throw new WorkflowDefinitionError('"retry.max_retries" is required', step);
+    requireWholeNumber(raw.max_retries, 'retry.max_retries', step);
     const backoff = raw.backoff;
     if (!isPlainObject(backoff))
       throw new WorkflowDefinitionError(
@@ -590,9 +624,11 @@ class Compiler {
         step,
       );
     this.keys(backoff, ['initial_delay', 'max_delay', 'multiplier'], `${step} (retry.backoff)`);
-    for (const k of ['initial_delay', 'max_delay', 'multiplier'])
+    for (const k of ['initial_delay', 'max_delay', 'multiplier']) {
       if (backoff[k] === undefined)
         throw new WorkflowDefinitionError(`"retry.backoff.${k}" is required`, step);
+      requireWholeNumber(backoff[k], `retry.backoff.${k}`, step);
+    }
     return {
       predicate,
       maxRetries: this.value(raw.max_retries, step),
@@ -607,4 +643,41 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return (
     x !== null && typeof x === 'object' && !Array.isArray(x) && !(x instanceof Double) && isMap(x as Value)
   );
+}
+
+/*
+ * Limits and types of the published JSON schema for workflow files
+ * (GoogleCloudPlatform/workflows-samples, jsonschema/workflows.json, also on
+ * SchemaStore), checked at deploy time like the rest of the schema.
+ */
+const MAX_SUBWORKFLOW_PARAMS = 10;
+const MAX_SWITCH_CONDITIONS = 50;
+const MAX_BRANCHES = 10;
+
+function isExpression(x: unknown): boolean {
+  return typeof x === 'string' && /^\$\{[\s\S]+\}$/.test(x);
+}
+
+/** The schema types max_retries and the backoff fields as integers: no expression, no fraction. */
+function requireWholeNumber(x: unknown, field: string, step: string): void {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+    throw new WorkflowDefinitionError(`"${field}" must be a whole number, got ${JSON.stringify(x)}`, step);
+}
+
+/** `url` a URL or an expression; `headers`, when given, a map with at least one field. */
+function checkHttpArgs(args: Record<string, unknown>, step: string): void {
+  if ('url' in args && typeof args.url !== 'string')
+    throw new WorkflowDefinitionError(
+      `"args.url" must be a URL or an expression, got ${JSON.stringify(args.url)}`,
+      step,
+    );
+  if (
+    'headers' in args &&
+    !isExpression(args.headers) &&
+    (!isPlainObject(args.headers) || Object.keys(args.headers).length === 0)
+  )
+    throw new WorkflowDefinitionError(
+      `"args.headers" must be a map with at least one header, got ${JSON.stringify(args.headers)}`,
+      step,
+    );
 }

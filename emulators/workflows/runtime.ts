@@ -40,7 +40,8 @@ export interface CallbackRequest {
 }
 /** The emulator's callback endpoint: creates URLs and delivers the requests made to them. */
 export interface CallbackHub {
-  create(executionId: string, method: string): HttpCallback;
+  /** `execution`: the execution's resource name (`projects/…/workflows/…/executions/{id}`). */
+  create(execution: string, method: string): HttpCallback;
   /** Resolves with the first request not yet consumed; rejects on abort. */
   next(url: string, signal: AbortSignal): Promise<CallbackRequest>;
 }

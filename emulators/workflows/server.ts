@@ -31,6 +31,8 @@ export interface WorkflowsEmulatorOptions {
   env?: Record<string, Record<string, string>>;
   serviceAccount?: string;
   oidcSecret?: string;
+  /** Identities granted workflows.callbacks.send (they may call callback URLs); any valid token when absent. */
+  callbackSenders?: string[];
   clock?: Clock;
   sleepScale?: number;
   logger?: Logger;
@@ -122,7 +124,10 @@ export async function startWorkflowsEmulator(
   const logger = options.logger ?? createLogger({ component: 'workflows-emulator' });
   const executions = new Map<string, ExecutionRecord>();
   const compiled = new Map<string, { program: Program; revisionId: string }>();
-  const callbacks = new CallbackServer();
+  const callbacks = new CallbackServer({
+    ...(options.oidcSecret ? { secret: options.oidcSecret } : {}),
+    ...(options.callbackSenders ? { senders: options.callbackSenders } : {}),
+  });
   const callbackBaseUrl = await callbacks.listen();
   const engine: EngineOptions = {
     clock: options.clock,

@@ -342,7 +342,15 @@ export const STDLIB: Record<string, FunctionSpec> = {
       m === null || m === undefined
         ? 'POST'
         : expect('events.create_callback_endpoint', 'http_callback_method', m, isString, 'a string');
-    return { url: rt.callbacks.create(rt.executionId, method.toUpperCase()).url };
+    // The methods the callbacks page lists (docs/workflows-emulator.md, "Callbacks").
+    if (!CALLBACK_METHODS.has(method))
+      throw wfError(
+        'ValueError',
+        `events.create_callback_endpoint: http_callback_method must be one of ${[...CALLBACK_METHODS].join(', ')}, got "${method}"`,
+      );
+    const env = (k: string, local: string): string => rt.env[k] ?? local;
+    const execution = `projects/${env('GOOGLE_CLOUD_PROJECT_ID', 'local')}/locations/${env('GOOGLE_CLOUD_LOCATION', 'local')}/workflows/${env('GOOGLE_CLOUD_WORKFLOW_ID', 'local')}/executions/${rt.executionId}`;
+    return { url: rt.callbacks.create(execution, method).url };
   }),
   'events.await_callback': {
     params: ['callback', 'timeout'],
@@ -389,6 +397,8 @@ export const STDLIB: Record<string, FunctionSpec> = {
     },
   },
 };
+
+const CALLBACK_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 
 /** sys.sleep's documented maximum (stdlib/sys/sleep). */
 const MAX_SLEEP_SECONDS = 31_536_000;

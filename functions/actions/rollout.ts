@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { defineAction, ok, stop, type Action, type ActionContext, type ActionResult } from './action';
 import * as rollout from '../usecases/rollout';
+import * as gates from '../usecases/gates';
 import { ROLLOUT_STATUSES } from '../domain/records';
 
 const RolloutId = z.string().regex(/^[a-z][a-z0-9-]{1,100}$/, 'expected a rollout id');
@@ -56,6 +57,40 @@ async function guarded(fn: () => Promise<Record<string, unknown>>): Promise<Acti
     throw err;
   }
 }
+
+/** The Slack channel of a service, from the policy. */
+const channelOf =
+  ({ rt }: ActionContext) =>
+  (service: string): string | undefined =>
+    rt.policy.services.find((s) => s.name === service)?.slack?.channel;
+
+/** What deciding a gate needs (the Slack interaction function and the CLI bind decideGate with it). */
+export function gateDecisionDeps(ctx: ActionContext): gates.GateDeps {
+  const { rt } = ctx;
+  return {
+    gates: rt.gates,
+    callbacks: rt.gateCallbacks(),
+    clock: rt.clock,
+    log: ctx.log,
+    notifier: rt.notifier,
+    channelOf: channelOf(ctx),
+  };
+}
+
+function gateDeps(ctx: ActionContext): gates.GateActionDeps {
+  const { rt } = ctx;
+  return {
+    store: rt.store,
+    gates: rt.gates,
+    clock: rt.clock,
+    log: ctx.log,
+    notifier: rt.notifier,
+    channelOf: channelOf(ctx),
+    timeScale: rt.config.GLIDEPATH_TIME_SCALE,
+  };
+}
+
+const GateName = z.string().regex(/^(before|promote)-[a-z][a-z0-9-]{0,29}$/, 'expected a gate name');
 
 export const ROLLOUT_ACTIONS: Record<string, Action> = {
   deploy: defineAction(InRegion, (ctx, b) =>
@@ -116,6 +151,36 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
     }),
     async (ctx, b) =>
       ok(await rollout.complete(rolloutDeps(ctx), b.rolloutId, b.status, b.reason, b.executionId)),
+  ),
+  // The workflow opens a gate with the callback it will await; the approval message goes out here.
+  open_gate: defineAction(
+    z.strictObject({
+      rolloutId: RolloutId,
+      stage: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'expected a stage name'),
+      callbackUrl: z.url({ protocol: /^https?$/ }),
+      executionId: ExecutionId,
+    }),
+    async (ctx, b) => {
+      try {
+        const { gate } = await gates.openGate(gateDeps(ctx), b);
+        return ok({ gate: gate.name, status: gate.status, expiresAt: gate.expiresAt });
+      } catch (err) {
+        if (err instanceof gates.GateStopped) return stop(err.message);
+        throw err;
+      }
+    },
+  ),
+  // The wait timed out: the gate expires unless a decision was recorded first, which then stands.
+  expire_gate: defineAction(
+    z.strictObject({ rolloutId: RolloutId, gate: GateName, executionId: ExecutionId }),
+    async (ctx, b) => {
+      const gate = await gates.expireGate(gateDeps(ctx), b);
+      return ok({
+        gate: gate.name,
+        status: gate.status,
+        ...(gate.decision ? { decision: gate.decision } : {}),
+      });
+    },
   ),
   notify: defineAction(
     z.strictObject({ rolloutId: RolloutId, text: z.string().min(1).max(3000), executionId: ExecutionId }),

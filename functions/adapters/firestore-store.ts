@@ -33,6 +33,7 @@ export const COLLECTIONS = {
   dedup: 'dedup',
   events: 'events',
   slackOutbox: 'slackOutbox',
+  pagerOutbox: 'pagerOutbox',
 } as const;
 
 /** gRPC ALREADY_EXISTS: a create() of a document that exists. */

@@ -2,16 +2,12 @@
  * MetricsSource on Cloud Monitoring v3 (`@google-cloud/monitoring`): Cloud
  * Run's request_count (by response_code_class) and request_latencies of one
  * revision, aligned per period with ALIGN_DELTA and summed across series
- * (instances, response codes) with REDUCE_SUM.
+ * (instances, response codes) with REDUCE_SUM. The answers are read by the
+ * strict parser of functions/domain/analysis/monitoring.ts.
  */
 import { MetricServiceClient, protos } from '@google-cloud/monitoring';
 import type { ClientOptions } from 'google-gax';
-import type {
-  BucketOptions,
-  IntervalObservation,
-  ResponseCodeClass,
-  RevisionObservations,
-} from '../domain/observations';
+import { liveObservations, requestTotal } from '../domain/analysis/monitoring';
 import type { MetricsSource, ServiceRef } from '../ports';
 import { fromSdkError } from '../shared/errors';
 
@@ -19,23 +15,15 @@ type ITimeSeries = protos.google.monitoring.v3.ITimeSeries;
 type ITimestamp = protos.google.protobuf.ITimestamp;
 type ListRequest = protos.google.monitoring.v3.IListTimeSeriesRequest;
 type ListResponse = protos.google.monitoring.v3.IListTimeSeriesResponse;
-type Int64 = number | string | { toString(): string } | null | undefined;
 
 export const REQUEST_COUNT = 'run.googleapis.com/request_count';
 export const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
 /** A window of one rollout step is a few points per series; this many pages means something is wrong. */
 const MAX_PAGES = 20;
-const CLASSES: ReadonlySet<string> = new Set(['1xx', '2xx', '3xx', '4xx', '5xx']);
 
 export interface MonitoringOptions {
   /** Client options, e.g. `localClientOptions(host)` for the emulator; `{}` for Google. */
   clientOptions?: Record<string, unknown>;
-}
-
-const num = (v: Int64): number => (v === null || v === undefined ? 0 : Number(String(v)));
-
-function toIso(t: ITimestamp | null | undefined): string {
-  return new Date(num(t?.seconds) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6)).toISOString();
 }
 
 function toTimestamp(d: Date): ITimestamp {
@@ -54,70 +42,6 @@ export function revisionFilter(metricType: string, r: ServiceRef & { revision?: 
     ...(r.revision ? [`resource.labels.revision_name = "${r.revision}"`] : []),
     `resource.labels.location = "${r.region}"`,
   ].join(' AND ');
-}
-
-function toBucketOptions(b: protos.google.api.Distribution.IBucketOptions | null | undefined): BucketOptions {
-  if (b?.exponentialBuckets)
-    return {
-      exponentialBuckets: {
-        numFiniteBuckets: num(b.exponentialBuckets.numFiniteBuckets),
-        growthFactor: num(b.exponentialBuckets.growthFactor),
-        scale: num(b.exponentialBuckets.scale),
-      },
-    };
-  if (b?.linearBuckets)
-    return {
-      linearBuckets: {
-        numFiniteBuckets: num(b.linearBuckets.numFiniteBuckets),
-        width: num(b.linearBuckets.width),
-        offset: num(b.linearBuckets.offset),
-      },
-    };
-  return { explicitBuckets: { bounds: (b?.explicitBuckets?.bounds ?? []).map(Number) } };
-}
-
-/** Merges the two queries' series into one observation per alignment period, oldest first. */
-export function toObservations(
-  revision: string,
-  counts: ITimeSeries[],
-  latencies: ITimeSeries[],
-): RevisionObservations {
-  const byEnd = new Map<string, IntervalObservation>();
-  const at = (
-    interval: protos.google.monitoring.v3.ITimeInterval | null | undefined,
-  ): IntervalObservation => {
-    const endTime = toIso(interval?.endTime);
-    let o = byEnd.get(endTime);
-    if (!o) {
-      o = { startTime: toIso(interval?.startTime ?? interval?.endTime), endTime, requests: {} };
-      byEnd.set(endTime, o);
-    }
-    return o;
-  };
-  for (const series of counts) {
-    const cls = series.metric?.labels?.response_code_class ?? '';
-    if (!CLASSES.has(cls)) continue;
-    for (const p of series.points ?? []) {
-      const o = at(p.interval);
-      const key = cls as ResponseCodeClass;
-      o.requests[key] = (o.requests[key] ?? 0) + num(p.value?.int64Value);
-    }
-  }
-  for (const series of latencies) {
-    for (const p of series.points ?? []) {
-      const d = p.value?.distributionValue;
-      if (!d) continue;
-      at(p.interval).latency = {
-        count: num(d.count),
-        bucketOptions: toBucketOptions(d.bucketOptions),
-        bucketCounts: (d.bucketCounts ?? []).map(num),
-      };
-    }
-  }
-  const intervals = [...byEnd.values()].sort(
-    (a, b) => a.startTime.localeCompare(b.startTime) || a.endTime.localeCompare(b.endTime),
-  );
-  return { revision, intervals };
 }
 
 export interface CloudMonitoringMetricsSource extends MetricsSource {
@@ -182,9 +106,12 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
         list(REQUEST_COUNT, revision, window, ['metric.label.response_code_class']),
         list(REQUEST_LATENCIES, revision, window, []),
       ]);
-      const observations = toObservations(revision.revision, counts.series, latencies.series);
-      const incomplete = [...counts.incomplete, ...latencies.incomplete];
-      return incomplete.length ? { ...observations, incomplete } : observations;
+      // The strict parser (also `glidepath analyze`'s): a malformed answer is INCONCLUSIVE, never NaN.
+      return liveObservations(
+        revision.revision,
+        { requestCount: counts.series, requestLatencies: latencies.series },
+        [...counts.incomplete, ...latencies.incomplete],
+      );
     },
     async serviceRequests(service, window) {
       // Informational (a rollout's start message): one quick try, never Monitoring's long retries.
@@ -192,7 +119,8 @@ export function createMonitoringMetricsSource(options: MonitoringOptions = {}): 
         timeout: 5000,
         maxRetries: 0,
       });
-      return series.flatMap((s) => s.points ?? []).reduce((n, p) => n + num(p.value?.int64Value), 0);
+      // Strict: a malformed count throws, naming the field, and the caller says the traffic is unknown.
+      return requestTotal(series);
     },
     close: () => client.close(),
   };

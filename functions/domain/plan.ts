@@ -53,35 +53,77 @@ export interface RolloutPlan {
   smoke: { path: string; expectStatus: number; attempts: number; timeoutSeconds: number };
   rollbackPromotedRegions: boolean;
   source: RolloutSource;
+  /**
+   * A staged service's stages, in order. The plan's own project, waves, steps
+   * and analysis are then the last stage's; the workflow runs each stage with
+   * its own (`stagePlan`).
+   */
+  stages?: PlanStage[];
+}
+
+export interface PlanStage {
+  name: string;
+  project: string;
+  waves: { regions: string[] }[];
+  steps: PlanStep[];
+  analysis: AnalysisSettings;
+  /** A gate before the stage: the workflow waits for one of `approvers`, at most `timeoutSeconds`. */
+  approval?: { approvers: string[]; timeoutSeconds: number };
 }
 
 const Percent = z.number().int().min(1).max(100);
+const PlanSteps = z.array(z.object({ percent: Percent, bakeSeconds: z.number().min(0) }));
+const PlanWaves = z.array(z.object({ regions: z.array(z.string().min(1)).min(1) })).min(1);
+const PlanStageSchema = z.object({
+  name: z.string().min(1),
+  project: z.string().min(1),
+  waves: PlanWaves,
+  steps: PlanSteps,
+  analysis: Analysis,
+  approval: z
+    .object({ approvers: z.array(z.string().min(1)).min(1), timeoutSeconds: z.number().positive() })
+    .optional(),
+}) satisfies z.ZodType<PlanStage>;
 
 /**
  * The plan as stored with its rollout and read back by the actions and the
  * sweeper: checked field by field, never cast, so a corrupt plan fails its
  * rollout with the field named instead of a TypeError (or NaN) later.
  */
-export const RolloutPlanSchema = z.object({
-  rolloutId: z.string().min(1),
-  service: z.string().min(1),
-  project: z.string().min(1),
-  image: z.string().min(1),
-  digest: z.string().min(1),
-  revisionTag: z.string().min(1),
-  waves: z.array(z.object({ regions: z.array(z.string().min(1)).min(1) })).min(1),
-  maxParallelRegions: z.number().int().min(1),
-  steps: z.array(z.object({ percent: Percent, bakeSeconds: z.number().min(0) })).min(1),
-  analysis: Analysis,
-  smoke: z.object({
-    path: z.string().min(1),
-    expectStatus: z.number().int().min(100).max(599),
-    attempts: z.number().int().min(1),
-    timeoutSeconds: z.number().positive(),
-  }),
-  rollbackPromotedRegions: z.boolean(),
-  source: z.enum(['gcr', 'cloud-builds', 'manual']),
-}) satisfies z.ZodType<RolloutPlan>;
+export const RolloutPlanSchema = z
+  .object({
+    rolloutId: z.string().min(1),
+    service: z.string().min(1),
+    project: z.string().min(1),
+    image: z.string().min(1),
+    digest: z.string().min(1),
+    revisionTag: z.string().min(1),
+    waves: PlanWaves,
+    maxParallelRegions: z.number().int().min(1),
+    // A stage may have no steps (0% → smoke → 100%), so a staged plan's own steps may be empty too.
+    steps: PlanSteps,
+    analysis: Analysis,
+    smoke: z.object({
+      path: z.string().min(1),
+      expectStatus: z.number().int().min(100).max(599),
+      attempts: z.number().int().min(1),
+      timeoutSeconds: z.number().positive(),
+    }),
+    rollbackPromotedRegions: z.boolean(),
+    source: z.enum(['gcr', 'cloud-builds', 'manual']),
+    stages: z.array(PlanStageSchema).min(1).optional(),
+  })
+  .superRefine((plan, ctx) => {
+    if (!plan.stages && plan.steps.length === 0)
+      ctx.addIssue({
+        code: 'too_small',
+        origin: 'array',
+        minimum: 1,
+        inclusive: true,
+        path: ['steps'],
+        message: 'expected at least 1 step',
+      });
+  }) satisfies z.ZodType<RolloutPlan>;
 
 /** The rollout's stored plan, or what is wrong with it (every problem names its field). */
 export function readPlan(
@@ -99,12 +141,30 @@ export function rolloutId(service: string, digest: string, at: Date): string {
   return `${service}-${shortDigest(digest)}-${at.getTime().toString(36)}`;
 }
 
+const planSteps = (steps: { percent: number; bake: number }[]): PlanStep[] =>
+  steps.map((st) => ({ percent: st.percent, bakeSeconds: st.bake }));
+
 export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
   const s = request.service;
   const wanted = request.regions ? new Set(request.regions) : undefined;
-  const waves = s.waves
-    .map((w) => ({ regions: w.filter((r) => !wanted || wanted.has(r)) }))
-    .filter((w) => w.regions.length > 0);
+  const wavesOf = (waves: string[][]) =>
+    waves
+      .map((w) => ({ regions: w.filter((r) => !wanted || wanted.has(r)) }))
+      .filter((w) => w.regions.length > 0);
+  const waves = wavesOf(s.waves);
+  const stages = s.stages
+    ?.map((stage): PlanStage => ({
+      name: stage.name,
+      project: stage.project,
+      waves: wavesOf(stage.waves),
+      steps: planSteps(stage.steps),
+      analysis: stage.analysis,
+      ...(stage.approval
+        ? { approval: { approvers: stage.approval.approvers, timeoutSeconds: stage.approval.timeout } }
+        : {}),
+    }))
+    .filter((stage) => stage.waves.length > 0);
+  const last = stages?.[stages.length - 1];
   return {
     rolloutId: id,
     service: s.name,
@@ -112,10 +172,10 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
     image: pinnedImage(request),
     digest: request.digest,
     revisionTag: candidateTag(s.name, request.digest),
-    waves,
+    waves: last?.waves ?? waves,
     maxParallelRegions: s.maxParallelRegions,
-    steps: s.steps.map((st) => ({ percent: st.percent, bakeSeconds: st.bake })),
-    analysis: s.analysis,
+    steps: last?.steps ?? planSteps(s.steps),
+    analysis: last?.analysis ?? s.analysis,
     smoke: {
       path: s.smoke.path,
       expectStatus: s.smoke.expectStatus,
@@ -124,5 +184,23 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
     },
     rollbackPromotedRegions: s.rollbackPromotedRegions,
     source: request.source,
+    ...(stages?.length ? { stages } : {}),
+  };
+}
+
+/**
+ * The plan a region of a staged rollout runs under: its stage's project,
+ * steps and analysis. (A region is in one stage only; see policy.ts.) A plan
+ * without stages is its own.
+ */
+export function stagePlan(plan: RolloutPlan, region: string): RolloutPlan {
+  const stage = plan.stages?.find((st) => st.waves.some((w) => w.regions.includes(region)));
+  if (!stage) return plan;
+  return {
+    ...plan,
+    project: stage.project,
+    waves: stage.waves,
+    steps: stage.steps,
+    analysis: stage.analysis,
   };
 }

@@ -19,9 +19,8 @@ const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { 
 const Fraction = z.number().min(0).max(1);
 
 const Step = z.strictObject({ percent: Percent, bake: Duration });
-const Steps = z
+const AnySteps = z
   .array(Step)
-  .min(1)
   .max(20)
   .superRefine((steps, ctx) => {
     for (let i = 1; i < steps.length; i++) {
@@ -34,6 +33,7 @@ const Steps = z
       }
     }
   });
+const Steps = AnySteps.min(1);
 
 const ErrorRate = z.strictObject({ maxAbsolute: Fraction, maxIncrease: Fraction });
 const Latency = z.strictObject({
@@ -142,6 +142,29 @@ const ServiceName = ResourceName.superRefine((name, ctx) => {
     });
 });
 
+/** events.await_callback's limit is the execution's own: Workflows ends an execution after a year. */
+export const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
+
+const Approver = z
+  .string()
+  .regex(
+    /^(U|W)[A-Z0-9]{2,20}$|^[^@\s]+@[^@\s]+\.[^@\s]+$/,
+    'expected a Slack user id such as "U024BE7LH" or an email address',
+  );
+const Approval = z.strictObject({
+  approvers: z.array(Approver).min(1).max(50),
+  timeout: Duration.pipe(
+    z
+      .number()
+      .min(60, { error: 'expected at least 60 seconds' })
+      .max(MAX_APPROVAL_TIMEOUT_SECONDS, {
+        error: `expected at most ${MAX_APPROVAL_TIMEOUT_SECONDS} seconds (a year: a Workflows execution's longest life)`,
+      }),
+  ).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+});
+export type ApprovalPolicy = z.output<typeof Approval>;
+
 const Waves = z
   .array(z.array(Region).min(1))
   .min(1)
@@ -160,19 +183,95 @@ const Waves = z
     );
   });
 
-const Service = z.strictObject({
-  name: ServiceName,
+const StageName = z
+  .string()
+  .regex(
+    /^[a-z](?:[a-z0-9-]{0,28}[a-z0-9])?$/,
+    'expected a stage name (lowercase letters, digits, hyphens; max 30)',
+  );
+
+/** One stage of a staged service: its own project, waves, steps and analysis, and an optional gate before it. */
+const Stage = z.strictObject({
+  name: StageName,
   project: ProjectId,
-  image: Repository,
-  tags: z.array(TagPattern).optional(),
   waves: Waves,
-  rollbackPromotedRegions: z.boolean().default(false),
-  maxParallelRegions: z.number().int().min(1).max(50).default(10),
-  slack: SlackTarget.optional(),
-  /** Who may press Abort / Roll back now on the service's Slack messages: Slack user ids. */
-  operators: z.array(SlackUserId).min(1).optional(),
-  ...SettingsOverride.shape,
+  /** May be empty: deploy at 0%, smoke, then 100%. */
+  steps: AnySteps.optional(),
+  analysis: SettingsOverride.shape.analysis,
+  approval: Approval.optional(),
 });
+
+const Service = z
+  .strictObject({
+    name: ServiceName,
+    /** Without `stages`: the project and the waves. With `stages`, each stage has its own. */
+    project: ProjectId.optional(),
+    image: Repository,
+    tags: z.array(TagPattern).optional(),
+    waves: Waves.optional(),
+    stages: z.array(Stage).min(1).max(10).optional(),
+    rollbackPromotedRegions: z.boolean().default(false),
+    maxParallelRegions: z.number().int().min(1).max(50).default(10),
+    slack: SlackTarget.optional(),
+    /** Who may press Abort / Roll back now on the service's Slack messages: Slack user ids. */
+    operators: z.array(SlackUserId).min(1).optional(),
+    ...SettingsOverride.shape,
+  })
+  .superRefine((service, ctx) => {
+    if (!service.stages) {
+      if (!service.project)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['project'],
+          message: 'expected a GCP project id (or `stages`)',
+        });
+      if (!service.waves)
+        ctx.addIssue({ code: 'custom', path: ['waves'], message: 'expected waves of regions (or `stages`)' });
+      return;
+    }
+    for (const key of ['project', 'waves'] as const)
+      if (service[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `expected no ${key} beside \`stages\`: each stage has its own`,
+        });
+    const names = new Set<string>();
+    // Region records, candidate slots and lastGood are keyed by region (docs/deploy.md, "Stages"):
+    // one region belongs to one stage.
+    const regions = new Map<string, string>();
+    service.stages.forEach((stage, i) => {
+      if (names.has(stage.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stages', i, 'name'],
+          message: `expected a unique stage name, got ${JSON.stringify(stage.name)} again`,
+        });
+      names.add(stage.name);
+      stage.waves.forEach((wave, w) =>
+        wave.forEach((region, r) => {
+          const other = regions.get(region);
+          if (other && other !== stage.name)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['stages', i, 'waves', w, r],
+              message: `expected each region in one stage only, got ${region} again (already in stage ${other})`,
+            });
+          regions.set(region, stage.name);
+        }),
+      );
+    });
+  });
+
+/** A stage as the policy resolves it: steps and analysis filled from the service's. */
+export interface StagePolicy {
+  name: string;
+  project: string;
+  waves: string[][];
+  steps: Settings['steps'];
+  analysis: AnalysisSettings;
+  approval?: ApprovalPolicy;
+}
 
 const Job = z
   .strictObject({
@@ -249,7 +348,13 @@ const PolicyFile = z.strictObject({
   jobs: z.array(z.unknown()).default([]),
 });
 
-export type ServicePolicy = Omit<z.output<typeof Service>, keyof Settings> & Settings;
+/**
+ * A service as the policy resolves it. A staged service's `project` and
+ * `waves` are its last stage's (production's), so what reads them without
+ * knowing stages (intake's region filter, `status`) sees production.
+ */
+export type ServicePolicy = Omit<z.output<typeof Service>, keyof Settings | 'project' | 'waves' | 'stages'> &
+  Settings & { project: string; waves: string[][]; stages?: StagePolicy[] };
 
 export interface Policy {
   services: ServicePolicy[];
@@ -294,14 +399,36 @@ export function parsePolicy(doc: unknown): Policy {
   file.services.forEach((raw, i) => {
     const r = Service.safeParse(raw, { reportInput: true });
     if (!r.success) return problems.push(...describeIssues(r.error, `services[${i}]`));
-    const { steps, analysis, smoke, onNewImage, ...rest } = r.data;
-    const service = { ...rest, ...merge(defaults, { steps, analysis, smoke, onNewImage }) };
-    const overBudget = rolloutOverBudget({
-      waves: service.waves,
-      bakes: service.steps.map((s) => s.bake),
-      analysis: service.analysis,
-    });
-    if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
+    const { steps, analysis, smoke, onNewImage, stages, project, waves, ...rest } = r.data;
+    const settings = merge(defaults, { steps, analysis, smoke, onNewImage });
+    const resolved = stages?.map((stage): StagePolicy => ({
+      name: stage.name,
+      project: stage.project,
+      waves: stage.waves,
+      steps: stage.steps ?? settings.steps,
+      analysis: merge(settings, { analysis: stage.analysis }).analysis,
+      ...(stage.approval ? { approval: stage.approval } : {}),
+    }));
+    const last = resolved?.[resolved.length - 1];
+    const service: ServicePolicy = {
+      ...rest,
+      ...settings,
+      project: last?.project ?? project!,
+      waves: last?.waves ?? waves!,
+      ...(resolved ? { stages: resolved } : {}),
+    };
+    // Each stage is checked on its own (not their sum: see docs/deploy.md, "Stages").
+    const parts = resolved?.map((stage, k) => ({ where: `.stages[${k}]`, ...stage })) ?? [
+      { where: '', ...service },
+    ];
+    for (const part of parts) {
+      const overBudget = rolloutOverBudget({
+        waves: part.waves,
+        bakes: part.steps.map((s) => s.bake),
+        analysis: part.analysis,
+      });
+      if (overBudget) problems.push(`services[${i}]${part.where} (${service.name}): ${overBudget}`);
+    }
     services.push(service);
   });
   const jobs: JobPolicy[] = [];

@@ -12,6 +12,10 @@ export const ROLLOUT_STATUSES = [
   'FAILED',
   'SUPERSEDED',
   'ABORTED',
+  /** A gate's approver rejected it (functions/domain/gates.ts). */
+  'REJECTED',
+  /** Nobody answered a gate before its timeout; later stages were never touched. */
+  'EXPIRED',
 ] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set([
@@ -20,6 +24,8 @@ export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set([
   'FAILED',
   'SUPERSEDED',
   'ABORTED',
+  'REJECTED',
+  'EXPIRED',
 ]);
 
 export function isTerminal(status: RolloutStatus): boolean {

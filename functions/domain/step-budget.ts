@@ -24,8 +24,13 @@ export const STEP_BUDGET = 90_000;
 
 /** Steps of rollout.workflows.yaml, as counted by the Workflows emulator. */
 export const ROLLOUT_STEPS = {
-  /** main's own steps: init, try, the final complete. */
-  base: 9,
+  /**
+   * main's own steps: init, try, the final complete, and the stage loop's
+   * (pick_stages, one stage's gate_or_not, start_stage, run_waves, judge_stage).
+   * A staged plan adds these per stage, and a gate's run_gate; each stage is
+   * checked on its own (functions/domain/policy.ts).
+   */
+  base: 14,
   /** One wave: run_wave's bookkeeping. */
   perWave: 8,
   /** One region: deploy, smoke, first shift, promote, and the wave's sorting of it. */

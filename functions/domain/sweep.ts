@@ -38,8 +38,9 @@ export const DEFAULT_SWEEP_SETTINGS: SweepSettings = {
  */
 const OPERATION_SECONDS = 5 * 60;
 
-export function quietSeconds(plan: Pick<RolloutPlan, 'steps' | 'smoke'>): number {
-  const longestBake = Math.max(0, ...plan.steps.map((s) => s.bakeSeconds));
+export function quietSeconds(plan: Pick<RolloutPlan, 'steps' | 'smoke' | 'stages'>): number {
+  const steps = [...plan.steps, ...(plan.stages ?? []).flatMap((stage) => stage.steps)];
+  const longestBake = Math.max(0, ...steps.map((s) => s.bakeSeconds));
   const smoke = plan.smoke.attempts * plan.smoke.timeoutSeconds;
   return Math.max(longestBake, OPERATION_SECONDS + smoke);
 }
@@ -107,6 +108,10 @@ export function diagnose(
       finish,
     };
   }
+  // Waiting at a gate spends no steps and calls no action until the gate is answered or expires.
+  const gate = Object.values(rollout.gates ?? {}).find((g) => g.status === 'WAITING');
+  if (gate && ageSeconds(gate.expiresAt, now) <= settings.heartbeatGraceSeconds)
+    return { stuck: false, why: `waiting at gate ${gate.name} until ${gate.expiresAt}` };
   const limit = quietSeconds(plan) + settings.heartbeatGraceSeconds;
   const silent = ageSeconds(rollout.updatedAt, now);
   if (silent <= limit)

@@ -17,6 +17,9 @@ import { loadConfig, loadPolicy, type Config } from '../shared/config';
 import { firestoreEmulatorOptions, localClientOptions, pubsubEmulatorOptions } from '../shared/endpoint';
 import { createLogger, type Logger } from '../shared/log';
 import { FirestoreRolloutStore } from '../adapters/firestore-store';
+import { FirestoreGateStore } from '../adapters/gate-store';
+import { googleAccessToken, httpGateCallbackSender } from '../adapters/gate-callbacks';
+import { localAccessToken } from '../shared/oidc';
 import { FirestoreJobStore } from '../adapters/job-store';
 import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../adapters/job-rollout-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
@@ -25,7 +28,8 @@ import { FirestoreReportSource } from '../adapters/report-source';
 import { CloudStorageReportPublisher, FolderReportPublisher } from '../adapters/reports';
 import { WorkflowsLauncher } from '../adapters/workflows';
 import { SlackResponseUrlResponder, SlackWebhookNotifier } from '../adapters/slack';
-import { OutboxNotifier } from '../adapters/outbox';
+import { FanoutNotifier, OutboxNotifier, PAGER_OUTBOX } from '../adapters/outbox';
+import { PagerDutyNotifier } from '../adapters/pagerduty';
 import {
   systemClock,
   type Clock,
@@ -42,6 +46,8 @@ import {
   type MetricsSource,
   type NoticeOutbox,
   type Notifier,
+  type GateCallbackSender,
+  type GateStore,
   type Publisher,
   type RolloutStore,
   type SlackResponder,
@@ -56,6 +62,8 @@ export interface Runtime {
   log: Logger;
   firestore: firestoreModule.Firestore;
   store: RolloutStore;
+  /** Approval gates of rollouts (functions/usecases/gates.ts). */
+  gates: GateStore;
   jobStore: JobStore;
   jobRollouts: JobRolloutStore;
   /** The locks that keep a job's runs and image rollouts apart. */
@@ -67,7 +75,7 @@ export interface Runtime {
   /** Where reports go: the bucket on GCP, a folder on the local cloud; none when neither is configured. */
   reports?: ReportPublisher;
   launcher: WorkflowLauncher;
-  /** Slack, with undelivered notices kept in the outbox for the sweeper. */
+  /** Slack (and PagerDuty, when configured), with undelivered notices kept in outboxes for the sweeper. */
   notifier: Notifier;
   outbox: NoticeOutbox;
   /** Answers Slack clicks through their response_url. */
@@ -80,6 +88,8 @@ export interface Runtime {
   /** ID tokens of this function's identity (the smoke test calls private services). */
   idTokens(): IdTokenSource;
   publisher(): Publisher;
+  /** Sends gate decisions to Workflows callbacks, with an access token of this function's identity. */
+  gateCallbacks(): GateCallbackSender;
 }
 
 let cached: Runtime | undefined;
@@ -111,18 +121,34 @@ export function runtime(): Runtime {
   });
   // An overridden notifier replaces Slack itself; the outbox still wraps it.
   const { notifier: slack, ...parts } = overrides;
-  const outbox = new OutboxNotifier(
+  const now = () => (parts.clock ?? systemClock).now();
+  const slackOutbox = new OutboxNotifier(
     slack ?? new SlackWebhookNotifier({ url: config.SLACK_WEBHOOK_URL }, log),
     firestore,
     log,
-    () => (parts.clock ?? systemClock).now(),
+    now,
   );
+  // PagerDuty only where a routing key is configured: without one there is nobody to page.
+  const routingKey = config.PAGERDUTY_ROUTING_KEY;
+  const outbox = routingKey
+    ? new FanoutNotifier([
+        slackOutbox,
+        new OutboxNotifier(
+          new PagerDutyNotifier({ url: config.GLIDEPATH_PAGERDUTY_URL, routingKey }, log, now),
+          firestore,
+          log,
+          now,
+          PAGER_OUTBOX,
+        ),
+      ])
+    : slackOutbox;
   cached = {
     config,
     policy: loadPolicy(config.GLIDEPATH_POLICY_FILE),
     log,
     firestore,
     store: new FirestoreRolloutStore(firestore),
+    gates: new FirestoreGateStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
     jobRollouts: new FirestoreJobRolloutStore(firestore),
     jobLocks: new FirestoreJobLocks(firestore),
@@ -177,6 +203,23 @@ export function runtime(): Runtime {
             ),
         };
       return localIdTokenSource(identity, secret);
+    }),
+    gateCallbacks: once(() => {
+      const secret = config.GLIDEPATH_LOCAL_OIDC_SECRET;
+      if (!secret) {
+        const { GoogleAuth } = require('google-auth-library') as typeof authModule;
+        return httpGateCallbackSender(
+          googleAccessToken(new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] })),
+        );
+      }
+      const identity = config.GLIDEPATH_LOCAL_ACTIONS_SA;
+      return httpGateCallbackSender(async () => {
+        if (!identity)
+          throw new Error(
+            'GLIDEPATH_LOCAL_ACTIONS_SA: expected the local identity of the actions function, got none',
+          );
+        return localAccessToken(identity, secret);
+      });
     }),
     publisher: once(() => {
       const { PubSub } = require('@google-cloud/pubsub') as typeof pubsubModule;

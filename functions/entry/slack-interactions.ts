@@ -12,7 +12,8 @@ import { BlockActionsPayload } from '../domain/interactions';
 import { describeIssues } from '../domain/validation';
 import { verifySlackSignature } from '../shared/slack-signature';
 import { fromSdkError } from '../shared/errors';
-import { rolloutDeps } from '../actions/rollout';
+import { gateDecisionDeps, rolloutDeps } from '../actions/rollout';
+import { decideGate } from '../usecases/gates';
 import { handleClick } from '../usecases/interactions';
 import { stopRollout } from '../usecases/rollout';
 import { runtime } from './runtime';
@@ -58,8 +59,7 @@ export async function slackInteractions(req: Request, res: Response): Promise<vo
         clock: rt.clock,
         log: rt.log,
         responder: rt.responder,
-        decideGate: () =>
-          Promise.resolve({ kind: 'unchanged', message: 'approval gates are not available yet' }),
+        decideGate: (input) => decideGate(gateDecisionDeps({ rt, log: rt.log }), input),
         stopRollout: (rolloutId, status, reason) => stopRollout(deps, rolloutId, status, reason),
       },
       parsed.data,

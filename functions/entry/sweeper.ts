@@ -2,7 +2,8 @@
  * Cloud Function `sweeper` (HTTP), called by Cloud Scheduler with its OIDC
  * identity: finds stuck rollouts and restores the safe state, then re-sends
  * queued Slack notices (functions/usecases/sweep.ts), then ends job runs
- * whose workflow died (functions/usecases/job-sweep.ts). Answers the report.
+ * whose workflow died (functions/usecases/job-sweep.ts), and re-sends gate
+ * decisions whose Workflows callback could not be sent (functions/usecases/gates.ts). Answers the report.
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -12,6 +13,7 @@ import { sweep } from '../usecases/sweep';
 import { rolloutDeps } from '../actions/rollout';
 import { jobActionDeps } from '../actions/jobs';
 import { sweepJobRuns } from '../usecases/job-sweep';
+import { resendGateCallbacks } from '../usecases/gates';
 import { runtime } from './runtime';
 
 export async function sweeper(req: Request, res: Response): Promise<void> {
@@ -32,6 +34,12 @@ export async function sweeper(req: Request, res: Response): Promise<void> {
   };
   try {
     const report = await sweep({ ...rolloutDeps({ rt, log }), outbox: rt.outbox, settings });
+    const gateCallbacks = await resendGateCallbacks({
+      gates: rt.gates,
+      callbacks: rt.gateCallbacks(),
+      clock: rt.clock,
+      log,
+    });
     const jobRuns = await sweepJobRuns({
       ...jobActionDeps({ rt, log }),
       store: rt.jobStore,
@@ -47,8 +55,12 @@ export async function sweeper(req: Request, res: Response): Promise<void> {
       jobRunErrors: jobRuns.errors.length,
       outboxDelivered: report.outbox.delivered,
       outboxPending: report.outbox.pending,
+      gateCallbacksSent: gateCallbacks.sent,
+      gateCallbacksPending: gateCallbacks.pending,
     });
-    res.status(report.errors.length || jobRuns.errors.length ? 503 : 200).json({ ...report, jobRuns });
+    res
+      .status(report.errors.length || jobRuns.errors.length ? 503 : 200)
+      .json({ ...report, gateCallbacks, jobRuns });
   } catch (err) {
     const e = fromSdkError(err, 'sweep');
     log.error('sweep failed', { error: e.message });

@@ -68,3 +68,20 @@ export function verifyOidcToken(
     throw new Error(`OIDC token: email ${claims.email}, expected ${expectedEmail}`);
   return claims;
 }
+
+/**
+ * The audience of the local stand-in for a Google OAuth 2.0 access token.
+ * Workflows callbacks take an access token, not an ID token
+ * (docs/workflows-emulator.md, "Callbacks"); locally it is HS256-signed like
+ * the ID tokens, and this audience keeps one from passing for the other.
+ */
+export const LOCAL_ACCESS_TOKEN_AUDIENCE = 'https://oauth2.googleapis.com/token#access-token';
+
+export function localAccessToken(serviceAccount: string, secret: string, nowMs?: number): string {
+  return mintOidcToken({
+    serviceAccount,
+    audience: LOCAL_ACCESS_TOKEN_AUDIENCE,
+    secret,
+    ...(nowMs !== undefined ? { nowMs } : {}),
+  });
+}

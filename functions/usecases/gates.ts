@@ -5,10 +5,18 @@
  * callback sent. A callback that could not be sent stays queued and the
  * sweeper re-sends it (`resendGateCallbacks`), so no decision is lost.
  */
-import { callbackBody, gateDecided, type Decider, type GateDecision } from '../domain/gates';
+import {
+  approvalRequested,
+  callbackBody,
+  gateDecided,
+  gateName,
+  type Decider,
+  type GateDecision,
+} from '../domain/gates';
+import { readPlan } from '../domain/plan';
 import type { GateRecord } from '../domain/records';
-import type { Clock, GateCallbackSender, GateStore, Notifier } from '../ports';
-import { fromSdkError } from '../shared/errors';
+import type { Clock, GateCallbackSender, GateStore, Notifier, RolloutStore } from '../ports';
+import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
 export type { Decider, GateDecision } from '../domain/gates';
@@ -113,4 +121,83 @@ export async function resendGateCallbacks(
     if (await sendCallback(deps, p.rolloutId, p.gate)) sent++;
   }
   return { sent, pending: pending.length - sent };
+}
+
+/** What the workflow's gate actions need. */
+export interface GateActionDeps {
+  store: Pick<RolloutStore, 'authorize'>;
+  gates: GateStore;
+  clock: Clock;
+  log: Logger;
+  notifier: Notifier;
+  channelOf?: (service: string) => string | undefined;
+  /** Policy seconds per real second: 1 on GCP; the local cloud's --speed also shortens the workflow's wait. */
+  timeScale?: number;
+}
+
+/** Thrown when the rollout may no longer act (superseded, aborted, ended): the workflow stops (409). */
+export class GateStopped extends Error {}
+
+/**
+ * Opens the gate before `stage`: records it WAITING with the callback URL the
+ * execution will await, and posts the approval message (once: a retried call
+ * finds the gate recorded and posts nothing).
+ */
+export async function openGate(
+  deps: GateActionDeps,
+  input: { rolloutId: string; stage: string; callbackUrl: string; executionId?: string },
+): Promise<{ gate: GateRecord; posted: boolean }> {
+  const auth = await deps.store.authorize(input.rolloutId, input.executionId);
+  if ('stop' in auth) throw new GateStopped(auth.stop);
+  const { rollout } = auth;
+  const read = readPlan(rollout);
+  if ('corrupt' in read) throw new GlidepathError('invalid', read.corrupt);
+  const stage = read.plan.stages?.find((s) => s.name === input.stage);
+  if (!stage?.approval)
+    throw new GlidepathError(
+      'invalid',
+      `stage: rollout ${rollout.id} has no stage ${input.stage} with an approval`,
+    );
+  const now = deps.clock.now();
+  const wanted: GateRecord = {
+    name: gateName('before', stage.name),
+    stage: stage.name,
+    position: 'before',
+    approvers: stage.approval.approvers,
+    status: 'WAITING',
+    callbackUrl: input.callbackUrl,
+    openedAt: now.toISOString(),
+    expiresAt: new Date(
+      now.getTime() + (stage.approval.timeoutSeconds * 1000) / (deps.timeScale ?? 1),
+    ).toISOString(),
+  };
+  const gate = await deps.gates.openGate(rollout.id, wanted, now);
+  const posted = gate.openedAt === wanted.openedAt && gate.callbackUrl === wanted.callbackUrl;
+  if (posted) {
+    deps.log.info(`gate ${gate.name} open until ${gate.expiresAt}`, {
+      rolloutId: rollout.id,
+      service: rollout.service,
+      gate: gate.name,
+    });
+    await deps.notifier.notify(approvalRequested(rollout, gate, deps.channelOf?.(rollout.service)));
+  }
+  return { gate, posted };
+}
+
+/**
+ * The workflow's wait timed out: marks the gate EXPIRED, unless a decision
+ * was recorded first (its callback may still be on its way), which then
+ * stands. Returns the gate as stored, so the workflow follows the record.
+ */
+export async function expireGate(
+  deps: Pick<GateActionDeps, 'gates' | 'clock' | 'log'>,
+  input: { rolloutId: string; gate: string },
+): Promise<GateRecord> {
+  const gate = await deps.gates.expireGate(input.rolloutId, input.gate, deps.clock.now());
+  if (!gate) throw new GlidepathError('not_found', `rollout ${input.rolloutId} has no gate ${input.gate}`);
+  deps.log.info(`gate ${gate.name} ${gate.status} at the end of its wait`, {
+    rolloutId: input.rolloutId,
+    gate: gate.name,
+  });
+  return gate;
 }

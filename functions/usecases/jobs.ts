@@ -32,6 +32,7 @@ import { jobRunLifetimeSeconds } from '../domain/job-sweep';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
+import { jobRunDeadLettered } from '../domain/alerts';
 
 export interface JobTriggerDeps {
   policy: Policy;
@@ -425,7 +426,10 @@ export async function finishRun(
       run = { ...run, deadLetterId, deadLetterMessageId };
     }
     if (await deps.store.claimNotification(runId, now))
-      await deps.notifier.notify(jobFailedMessage(run, deadLetterId));
+      await deps.notifier.notify({
+        ...jobFailedMessage(run, deadLetterId),
+        alerts: [jobRunDeadLettered(run, deadLetterId)],
+      });
     deps.log.error('job run failed', { outcome: 'failed', attempts: run.attempts.length, deadLetterId });
     return { status: run.status, deadLetterId };
   }

@@ -20,7 +20,7 @@ import type {
   TrafficRouter,
   WorkflowLauncher,
 } from '../ports';
-import { readPlan, type RolloutPlan } from '../domain/plan';
+import { readPlan, stagePlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
 import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
@@ -46,6 +46,7 @@ import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
 import { publishReport } from './report';
+import { rolloutAlerts } from '../domain/alerts';
 
 export interface RolloutDeps {
   store: RolloutStore;
@@ -73,15 +74,22 @@ export class RolloutStopped extends Error {}
 
 const OPERATION_TIMEOUT_MS = 5 * 60_000;
 
-/** The stored plan; a corrupt one is a permanent error that fails the region with the field named. */
-function planOf(rollout: RolloutRecord): RolloutPlan {
+/**
+ * The stored plan as the region runs it (a staged rollout's region: its
+ * stage's project, steps and analysis); a corrupt one is a permanent error
+ * that fails the region with the field named.
+ */
+function planOf(rollout: RolloutRecord, region: string): RolloutPlan {
   const read = readPlan(rollout);
   if ('corrupt' in read) throw new GlidepathError('invalid', read.corrupt);
-  return read.plan;
+  return stagePlan(read.plan, region);
 }
 
+/** The region's service; its project is the stage's (a rollback works even when the plan is corrupt). */
 function refOf(rollout: RolloutRecord, region: string): ServiceRef {
-  return { project: rollout.project, region, service: rollout.service };
+  const read = readPlan(rollout);
+  const project = 'plan' in read ? stagePlan(read.plan, region).project : rollout.project;
+  return { project, region, service: rollout.service };
 }
 
 async function active(deps: RolloutDeps, rolloutId: string, executionId?: string): Promise<RolloutRecord> {
@@ -107,7 +115,7 @@ export async function deploy(
   executionId?: string,
 ): Promise<DeployOutcome> {
   const rollout = await active(deps, rolloutId, executionId);
-  const plan = planOf(rollout);
+  const plan = planOf(rollout, region);
   const ref = refOf(rollout, region);
   const now = () => deps.clock.now();
   const existing = rollout.regions[region];
@@ -206,7 +214,7 @@ export async function smoke(
   executionId?: string,
 ): Promise<{ passed: boolean; reason: string }> {
   const rollout = await active(deps, rolloutId, executionId);
-  const { smoke: s } = planOf(rollout);
+  const { smoke: s } = planOf(rollout, region);
   const record = rollout.regions[region];
   if (!record?.tagUrl)
     throw new GlidepathError('invalid', `region ${region} has no candidate to smoke-test; deploy first`);
@@ -257,7 +265,7 @@ export async function shift(
   executionId?: string,
 ): Promise<{ percent: number; traffic: Record<string, number> }> {
   const rollout = await active(deps, rolloutId, executionId);
-  const plan = planOf(rollout);
+  const plan = planOf(rollout, region);
   const record = requireCandidate(rollout, region);
   const percent = plan.steps[step]?.percent;
   if (percent === undefined)
@@ -318,7 +326,7 @@ export async function analyze(
   executionId?: string,
 ): Promise<LookResult> {
   const rollout = await active(deps, rolloutId, executionId);
-  const plan = planOf(rollout);
+  const plan = planOf(rollout, region);
   const record = requireCandidate(rollout, region);
   const stepRecord = record.steps[step];
   const firstShift = record.steps[0]?.startedAt;
@@ -430,7 +438,7 @@ export async function promote(
   executionId?: string,
 ): Promise<{ traffic: Record<string, number>; note?: string }> {
   const rollout = await active(deps, rolloutId, executionId);
-  const plan = planOf(rollout);
+  const plan = planOf(rollout, region);
   const record = requireCandidate(rollout, region);
   const snapshot = await deps.router.setTraffic(
     refOf(rollout, region),
@@ -531,13 +539,19 @@ async function restoreRecordedSplit(
   return traffic;
 }
 
-/** Ends the rollout, releases the lease and starts the next queued rollout, if any. */
+/**
+ * Ends the rollout, releases the lease and starts the next queued rollout, if
+ * any. The end's notice pages (functions/domain/alerts.ts) for a rollback or a
+ * rollout the sweeper recovered, and resolves the service's earlier alerts
+ * when it promoted.
+ */
 export async function complete(
   deps: RolloutDeps,
   rolloutId: string,
   status: RolloutStatus,
   reason: string,
   executionId?: string,
+  opts: { recoveredBySweeper?: boolean } = {},
 ): Promise<{ status: RolloutStatus }> {
   const current = await deps.store.getRollout(rolloutId);
   if (!current) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
@@ -550,7 +564,17 @@ export async function complete(
     status: rollout.status,
     reason,
   });
-  await deps.notifier.notify(slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)));
+  const ended = rollout.status === status;
+  const alerts = ended
+    ? rolloutAlerts(rollout, {
+        recoveredBySweeper: opts.recoveredBySweeper === true,
+        ...(status === 'PROMOTED' ? { earlier: await deps.reportSource.history(rollout.service, 20) } : {}),
+      })
+    : [];
+  await deps.notifier.notify({
+    ...slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)),
+    ...(alerts.length ? { alerts } : {}),
+  });
   if (next) {
     const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
     await deps.store.recordExecution(next.id, executionName, deps.clock.now());

@@ -80,6 +80,7 @@ async function sweepRollout(deps: SweepDeps, rolloutId: string): Promise<SweptRo
       (includePromoted && diagnosis.finish && rollout.regions[r].status === 'PROMOTED'),
   );
   for (const region of regions) await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
-  if (diagnosis.finish) await complete(deps, rolloutId, 'FAILED', reason);
+  if (diagnosis.finish)
+    await complete(deps, rolloutId, 'FAILED', reason, undefined, { recoveredBySweeper: true });
   return { rolloutId, service: rollout.service, reason: diagnosis.reason, regions };
 }

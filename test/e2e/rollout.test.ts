@@ -4,6 +4,8 @@
  * Cloud Run emulator under load, Google's emulators and the Slack sink.
  * Every case asserts the final traffic per region and the Firestore record.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServicesClient } from '@google-cloud/run';
 import { describeWithEmulators } from '../helpers/emulators';
@@ -31,6 +33,7 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       policyFile,
       speed: 40,
       reuseGoogleEmulators: true,
+      reportDir: mkdtempSync(join(tmpdir(), 'glidepath-e2e-reports-')),
       cloudRun: { profilesPath: profilesFile, readyDelayMs: 100, simulateLatency: false },
     });
     services = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
@@ -132,6 +135,40 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
       lastFailedDigest: digestOf(`${API}:bad`),
     });
     expect(slack.some((t) => t.includes('rolled back in us-central1'))).toBe(true);
+
+    // What the judge saw is kept with the rollout: the look that rolled back is a FAIL, and its
+    // series show the divergence (the bad image answers 5xx far more often than the stable one).
+    const looks = (await cloud.firestore.collection(`rollouts/${r.id}/looks`).get()).docs.map(
+      (d) =>
+        d.data() as {
+          region: string;
+          action: string;
+          reasons: string[];
+          canary: { requests: number[]; errors: number[] };
+          stable: { requests: number[]; errors: number[] };
+        },
+    );
+    const failing = looks.filter((l) => l.action === 'FAIL');
+    expect(failing).toHaveLength(1);
+    const [fail] = failing;
+    expect(fail.region).toBe('us-central1');
+    const rate = (s: { requests: number[]; errors: number[] }) =>
+      s.errors.reduce((a, b) => a + b, 0) /
+      Math.max(
+        1,
+        s.requests.reduce((a, b) => a + b, 0),
+      );
+    expect(rate(fail.canary)).toBeGreaterThan(rate(fail.stable) + 0.05);
+    // The report is written at the end, holds that look, and the final Slack message links to it.
+    expect(r.report).toBeDefined();
+    const html = readFileSync(r.report!, 'utf8');
+    expect(html).toContain(r.id);
+    expect(html).toContain('ROLLED_BACK');
+    expect(html).toContain('FAIL');
+    const final = cloud.slack.posts.find(
+      (p) => p.text.includes(r.id) && JSON.stringify(p).includes(r.report!),
+    );
+    expect(final).toBeDefined();
   }, 180_000);
 
   it('fails a region whose revision never becomes ready, with traffic untouched', async () => {

@@ -148,5 +148,38 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
       expect(r.regions[region].traffic).toEqual({ [doc.regions[region].stableRevision]: 100 });
     }
     expect(JSON.stringify(post.blocks)).toContain('⏪ Rolled back by <@UOPS1>');
+    // A person rolled it back from Slack: nobody is paged for it.
+    expect(cloud.pagerduty.events.filter((e) => e.dedup_key === `glidepath/rollout/${running.id}`)).toEqual(
+      [],
+    );
   }, 180_000);
+
+  it('PagerDuty: a rollback in production pages; the next rollout that promotes resolves it', async () => {
+    const bad = await run([`${API}:bad`]);
+    const [rolledBack] = bad.rollouts;
+    expect(rolledBack.status).toBe('ROLLED_BACK');
+    const key = `glidepath/rollout/${rolledBack.id}`;
+    expect(cloud.pagerduty.events.filter((e) => e.dedup_key === key)).toEqual([
+      expect.objectContaining({
+        event_action: 'trigger',
+        routing_key: cloud.env.PAGERDUTY_ROUTING_KEY,
+        payload: expect.objectContaining({
+          severity: 'critical',
+          source: 'run.googleapis.com/projects/e2e-project/services/api',
+          summary: expect.stringMatching(
+            new RegExp(`^api: rollout ${rolledBack.id} rolled back in production: `),
+          ),
+        }),
+      }),
+    ]);
+    expect(cloud.pagerduty.open()).toContain(key);
+
+    const good = await run([`${API}:v4`]);
+    expect(good.rollouts[0].status).toBe('PROMOTED');
+    expect(cloud.pagerduty.events.filter((e) => e.dedup_key === key).map((e) => e.event_action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
+    expect(cloud.pagerduty.open()).toEqual([]);
+  }, 240_000);
 });

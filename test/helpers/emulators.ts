@@ -28,3 +28,24 @@ export function testProjectId(file: string, salt = ''): string {
     .digest('hex')
     .slice(0, 10)}`;
 }
+
+/**
+ * "Nothing more happened": watches `deliveries` through the whole redelivery
+ * window and fails at the first sign of a second delivery. The window must
+ * cover the subscription's ack deadline (a push left unanswered is
+ * redelivered after it) and its minimum backoff (a refused push, after that).
+ */
+export async function expectNoRedelivery(
+  what: string,
+  deliveries: () => number,
+  windowMs: number,
+): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < windowMs) {
+    const n = deliveries();
+    if (n !== 1) throw new Error(`${what}: expected exactly one delivery in ${windowMs} ms, saw ${n}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const n = deliveries();
+  if (n !== 1) throw new Error(`${what}: expected exactly one delivery in ${windowMs} ms, saw ${n}`);
+}

@@ -665,6 +665,51 @@ export function checkSlackInteractions(mod: TfModule): string[] {
   return problems;
 }
 
+const PAGERDUTY_SECRET = 'google_secret_manager_secret.pagerduty_routing_key';
+/** The functions that page, by resource, with the service account that alone (with the other) reads the routing key. */
+export const PAGING_FUNCTIONS: Record<string, string> = {
+  'google_cloudfunctions2_function.actions': 'serviceAccount:${google_service_account.actions.email}',
+  'google_cloudfunctions2_function.sweeper': 'serviceAccount:${google_service_account.sweeper.email}',
+};
+
+/**
+ * The PagerDuty routing key is a secret without a version (checkNoSecrets),
+ * mounted as PAGERDUTY_ROUTING_KEY from local.pagerduty_secret_env on the
+ * functions that page (actions, sweeper), and readable by their service
+ * accounts only.
+ */
+export function checkPagerDuty(mod: TfModule): string[] {
+  const problems: string[] = [];
+  if (!mod.resources.get(PAGERDUTY_SECRET)) problems.push(`${PAGERDUTY_SECRET} is missing`);
+  const local = String(mod.locals.get('pagerduty_secret_env')?.value ?? '');
+  if (!local.includes(`${PAGERDUTY_SECRET}.secret_id`))
+    problems.push(
+      `local.pagerduty_secret_env must hold ${PAGERDUTY_SECRET}.secret_id, got ${local || 'nothing'}`,
+    );
+  for (const key of Object.keys(PAGING_FUNCTIONS)) {
+    const fn = mod.resources.get(key);
+    const mounts: Json[] = first(fn?.body.service_config)?.dynamic?.secret_environment_variables ?? [];
+    const mount = mounts.find((m) => first(m.content)?.key === 'PAGERDUTY_ROUTING_KEY');
+    if (!mount || mount.for_each !== '${local.pagerduty_secret_env}')
+      problems.push(`${key} must mount PAGERDUTY_ROUTING_KEY from local.pagerduty_secret_env: it pages`);
+  }
+  const readers = new Set(Object.values(PAGING_FUNCTIONS));
+  for (const [key, { file, body }] of mod.resources) {
+    if (!/_iam_(member|binding)$/.test(key.split('.')[0])) continue;
+    if (!String(body.secret_id ?? '').includes(`${PAGERDUTY_SECRET}.`)) continue;
+    const granted =
+      body.member === 'serviceAccount:${each.value}' && body.for_each && typeof body.for_each === 'object'
+        ? Object.values<string>(body.for_each).map((v) => `serviceAccount:${v}`)
+        : [String(body.member)];
+    for (const member of granted)
+      if (!readers.has(member))
+        problems.push(
+          `${file}: ${key} lets ${member} read the PagerDuty routing key; only actions and the sweeper may`,
+        );
+  }
+  return problems;
+}
+
 /** Every `file("${path.module}/...")` exists; the workflows read workflows/*.workflows.yaml and get ACTIONS_URL. */
 export function checkReferencedFiles(mod: TfModule): string[] {
   const problems: string[] = [];

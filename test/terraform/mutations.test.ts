@@ -14,6 +14,7 @@ import {
   checkReports,
   checkScheduler,
   checkSlackInteractions,
+  checkPagerDuty,
   checkSmokeInvoker,
   checkSubscriptions,
   checkSweeper,
@@ -824,6 +825,41 @@ describe('slack-interactions: public and signature-verified', () => {
           'secrets.tf',
           `resource "google_secret_manager_secret_version" "signing" {
   secret      = google_secret_manager_secret.slack_signing_secret.id
+  secret_data = "abc"
+}`,
+        ),
+      /secret version/,
+    ));
+});
+
+describe('PagerDuty routing key', () => {
+  it('catches a paging function that no longer mounts it', () =>
+    expectCaught(
+      checkPagerDuty,
+      () => edit('functions.tf', 'key        = "PAGERDUTY_ROUTING_KEY"', 'key        = "PAGERDUTY_KEY"'),
+      /must mount PAGERDUTY_ROUTING_KEY from local\.pagerduty_secret_env: it pages/,
+    ));
+
+  it('catches another service account reading it', () =>
+    expectCaught(
+      checkPagerDuty,
+      () =>
+        edit(
+          'iam.tf',
+          '    sweeper = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id',
+          '    sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id',
+        ),
+      /pagerduty_accessor lets serviceAccount:\$\{google_service_account\.intake\.email\} read the PagerDuty routing key/,
+    ));
+
+  it('catches it given a version', () =>
+    expectCaught(
+      () => checkNoSecrets(filesUnder(tf)),
+      () =>
+        append(
+          'secrets.tf',
+          `resource "google_secret_manager_secret_version" "pd" {
+  secret      = google_secret_manager_secret.pagerduty_routing_key.id
   secret_data = "abc"
 }`,
         ),

@@ -19,6 +19,7 @@ import {
   checkReports,
   checkScheduler,
   checkSlackInteractions,
+  checkPagerDuty,
   checkSubscriptions,
   checkSweeper,
   filesUnder,
@@ -130,6 +131,14 @@ describe('terraform/', () => {
       'glidepath-slack-signing-secret',
     );
     expect(root.variables.get('slack_signing_secret_configured')!.body.default).toBe(false);
+  });
+
+  it('mounts the PagerDuty routing key, a secret without a version, on the functions that page, readable by them alone', () => {
+    expect(checkPagerDuty(root)).toEqual([]);
+    expect(root.resources.get('google_secret_manager_secret.pagerduty_routing_key')!.body.secret_id).toBe(
+      'glidepath-pagerduty-routing-key',
+    );
+    expect(root.variables.get('pagerduty_routing_key_configured')!.body.default).toBe(false);
   });
 
   it('mirrors functions/catalog.ts: every function, its target, its built directory', () => {

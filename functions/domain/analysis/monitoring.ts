@@ -9,6 +9,10 @@
  * ALIGN_DELTA and grouped by `metric.labels.response_code_class`, and
  * `run.googleapis.com/request_latencies` aligned with ALIGN_DELTA (series of
  * the same period are summed, so a per-label split is fine too).
+ *
+ * The one reader of Monitoring answers: `glidepath analyze` (recorded
+ * responses) and the live verdicts (the adapter, through `liveObservations`)
+ * both use it, so a malformed count can never become NaN in a judge.
  */
 import type {
   BucketOptions,
@@ -247,4 +251,44 @@ export function observationsFromMonitoring(
       (a, b) => a.startTime.localeCompare(b.startTime) || a.endTime.localeCompare(b.endTime),
     ),
   };
+}
+
+/**
+ * The requests of a `request_count` answer, whatever its grouping: the sum
+ * of every point. Throws ValidationError naming every malformed field.
+ */
+export function requestTotal(response: unknown, what = 'answer'): number {
+  const r = new Reader();
+  let total = 0;
+  seriesOf(r, response, `${what}.requestCount`).forEach((series, i) => {
+    for (const p of pointsOf(r, series, `${what}.requestCount.timeSeries[${i}]`))
+      total += r.count(p.value.int64Value, `${p.path}.int64Value`) ?? 0;
+  });
+  if (r.problems.length) throw new ValidationError(`invalid ${what}`, r.problems);
+  return total;
+}
+
+/**
+ * The live verdicts' reading of one revision's answers: never throws on the
+ * data. A malformed answer gives no intervals and an `incomplete` reason
+ * naming every bad field, so the look is INCONCLUSIVE and says why;
+ * `incomplete` carries what the reads already knew (execution errors, pages
+ * left). The revision is the one asked for: REDUCE_SUM drops resource labels.
+ */
+export function liveObservations(
+  revision: string,
+  responses: MonitoringResponses,
+  incomplete: string[] = [],
+): RevisionObservations {
+  try {
+    const read = observationsFromMonitoring(responses, 'answer');
+    return { revision, intervals: read.intervals, ...(incomplete.length ? { incomplete } : {}) };
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    return {
+      revision,
+      intervals: [],
+      incomplete: [...incomplete, `not judged: ${err.message}`],
+    };
+  }
 }

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub, type Message } from '@google-cloud/pubsub';
 import { describeWithEmulators, testProjectId } from '../../helpers/emulators';
+import { waitFor } from '../../../emulators/util';
 import { RolloutRecord, ServiceRecord } from '../../../functions/domain/records';
 
 const run = promisify(execFile);
@@ -214,20 +215,52 @@ describeWithEmulators('glidepath status, history, redeploy, abort on the emulato
     } finally {
       await sub.close();
     }
-    // A foreign image is refused before anything is published.
-    await expect(
-      cli(
-        'redeploy',
-        '--service',
-        'api',
-        '--image',
-        `docker.io/evil/api@${digest('e')}`,
-        '--reason',
-        'x',
-        '--config',
-        POLICY,
-      ),
-    ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('security violation') });
+  });
+
+  it('redeploy of a foreign image is refused before anything is published', async () => {
+    const [topic] = await pubsub.topic('glidepath-deploy-requests').get({ autoCreate: true });
+    const [sub] = await topic.subscription('cli-test-refused-redeploy').get({ autoCreate: true });
+    // Everything the topic receives from here on, up to a sentinel the test publishes once the CLI has
+    // exited, pulled through the emulator's REST API: a pull returns every message available, in order.
+    const pullUntilSentinel = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      const url = `http://${process.env.PUBSUB_EMULATOR_HOST}/v1/${sub.name}:pull`;
+      await waitFor(
+        async () => {
+          const answer = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ maxMessages: 100, returnImmediately: true }),
+          });
+          const body = (await answer.json()) as { receivedMessages?: Array<{ message: { data: string } }> };
+          seen.push(
+            ...(body.receivedMessages ?? []).map((r) => Buffer.from(r.message.data, 'base64').toString()),
+          );
+          return seen.includes('sentinel');
+        },
+        { timeoutMs: 10_000, what: 'the sentinel' },
+      );
+      return seen;
+    };
+    try {
+      await expect(
+        cli(
+          'redeploy',
+          '--service',
+          'api',
+          '--image',
+          `docker.io/evil/api@${digest('e')}`,
+          '--reason',
+          'x',
+          '--config',
+          POLICY,
+        ),
+      ).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('security violation') });
+      await topic.publishMessage({ data: Buffer.from('sentinel') });
+      expect(await pullUntilSentinel()).toEqual(['sentinel']);
+    } finally {
+      await sub.delete();
+    }
   });
 
   it('abort ends the rollout ABORTED and frees the lease', async () => {

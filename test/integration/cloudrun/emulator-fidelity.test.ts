@@ -4,6 +4,7 @@
  */
 import { RevisionsClient } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
+import { HeldTimers } from '../../../emulators/cloudrun/timers';
 import { createService, rpcError, serviceName, startHarness, PROJECT, REGION, type Harness } from './helpers';
 
 const INVALID_ARGUMENT = 3;
@@ -17,10 +18,11 @@ const REVISION = 'TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION' as const;
 
 let h: Harness;
 let stable: string;
+/** Held while a test looks at a service mid-update: its revision cannot become Ready meanwhile. */
+const timers = new HeldTimers();
 
 beforeAll(async () => {
-  // Long enough that "reconciling" is still observable right after an update on a loaded machine.
-  h = await startHarness({ readyDelayMs: 500 });
+  h = await startHarness({ timers });
   const created = await createService(h.services, 'svc');
   stable = created.latestReadyRevision!.split('/').pop()!;
 });
@@ -45,6 +47,7 @@ test('a new service is Ready with generation 1, a revision named <service>-00001
 
 test('an update is reconciling until its revision is Ready', async () => {
   const svc = await current();
+  timers.hold();
   const [operation] = await h.services.updateService({
     service: {
       ...svc,
@@ -56,6 +59,7 @@ test('an update is reconciling until its revision is Ready', async () => {
   expect(during.reconciling).toBe(true);
   expect(Number(during.generation)).toBe(2);
   expect(during.etag).not.toBe(svc.etag);
+  timers.release();
   const [done] = await operation.promise();
   expect(done.reconciling).toBe(false);
   expect(done.latestReadyRevision).toMatch(/\/revisions\/svc-00002-[a-z]{3}$/);

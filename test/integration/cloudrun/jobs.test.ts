@@ -9,15 +9,18 @@ import {
   type CloudRunJobTemplates,
 } from '../../../functions/adapters/jobs';
 import type { JobExecutionState } from '../../../functions/ports';
+import { HeldTimers } from '../../../emulators/cloudrun/timers';
 import { startHarness, PROJECT, REGION, type Harness } from './helpers';
 
 let h: Harness;
+/** Held while a test looks at an execution that must still be running: it cannot finish meanwhile. */
+const timers = new HeldTimers();
 let jobs: JobsClient;
 let runner: CloudRunJobRunner;
 let templates: CloudRunJobTemplates;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ timers });
   jobs = new JobsClient(h.clientOptions as ClientOptions);
   runner = createCloudRunJobRunner({ clientOptions: h.clientOptions });
   templates = createCloudRunJobTemplates({ clientOptions: h.clientOptions });
@@ -54,6 +57,7 @@ function finished(name: string): Promise<JobExecutionState> {
 test('an execution of a healthy image succeeds, and the overrides are recorded', async () => {
   h.emulator.setProfile('us-docker.pkg.dev/test-project/jobs/report:v1', { durationMs: 1500 });
   await createJob('report', 'us-docker.pkg.dev/test-project/jobs/report:v1');
+  timers.hold();
   const name = await runner.run(job('report'), { args: ['--date', '2024-01-01'], env: { MODE: 'backfill' } });
   expect(name).toMatch(
     new RegExp(`^projects/${PROJECT}/locations/${REGION}/jobs/report/executions/report-[a-z0-9]{5}$`),
@@ -61,6 +65,7 @@ test('an execution of a healthy image succeeds, and the overrides are recorded',
   const running = await runner.getExecution(name);
   expect(running).toMatchObject({ state: 'RUNNING', succeededCount: 0, failedCount: 0 });
   expect(running.startTime).toBeDefined();
+  timers.release();
   const done = await finished(name);
   expect(done).toMatchObject({ state: 'SUCCEEDED', succeededCount: 1, failedCount: 0 });
   expect(done.completionTime).toBeDefined();

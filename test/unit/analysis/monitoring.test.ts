@@ -1,4 +1,10 @@
-import { observationsFromMonitoring } from '../../../functions/domain/analysis/monitoring';
+import {
+  liveObservations,
+  observationsFromMonitoring,
+  requestTotal,
+} from '../../../functions/domain/analysis/monitoring';
+import { judge } from '../../../functions/domain/analysis/judge';
+import { SETTINGS } from './helpers';
 
 const series = (cls: string, points: unknown[]) => ({
   metric: { labels: { response_code_class: cls } },
@@ -168,5 +174,95 @@ describe('observationsFromMonitoring', () => {
     ],
   ])('malformed input names the field, value and expectation (%#)', (input, message) => {
     expect(() => observationsFromMonitoring(input)).toThrow(message);
+  });
+});
+
+/**
+ * Live verdicts read Monitoring with the same strict parser (the adapter calls liveObservations).
+ * The previous lenient reader turned `int64Value: 'n/a'` into NaN and a missing count into 0.
+ */
+describe('liveObservations (the live verdicts’ reading)', () => {
+  /** The Node client's shape: Long-like int64, {seconds, nanos} timestamps, unset oneof members null. */
+  const protoPoint = (minute: number, value: Record<string, unknown>) => ({
+    interval: {
+      startTime: { seconds: { low: 1767225600 + minute * 60, high: 0 }, nanos: 0 },
+      endTime: { seconds: String(1767225600 + (minute + 1) * 60), nanos: 0 },
+    },
+    value: { boolValue: null, doubleValue: null, distributionValue: null, ...value },
+  });
+  const healthyStable = liveObservations('api-stable', {
+    requestCount: [series('2xx', [protoPoint(0, { int64Value: '2000' })])],
+  });
+
+  it('reads the Node client’s proto shapes', () => {
+    expect(
+      liveObservations('api-00002', {
+        requestCount: [
+          series('2xx', [protoPoint(0, { int64Value: { low: 400, high: 0 } })]),
+          series('5xx', [protoPoint(0, { int64Value: 3 })]),
+        ],
+        requestLatencies: [{ points: [protoPoint(0, { distributionValue: dist })] }],
+      }),
+    ).toEqual({
+      revision: 'api-00002',
+      intervals: [
+        {
+          startTime: '2026-01-01T00:00:00.000Z',
+          endTime: '2026-01-01T00:01:00.000Z',
+          requests: { '2xx': 400, '5xx': 3 },
+          latency: { count: 3, bucketOptions: dist.bucketOptions, bucketCounts: [0, 1, 2] },
+        },
+      ],
+    });
+  });
+
+  it.each([
+    [
+      'a count that is not a number',
+      { int64Value: 'n/a' },
+      'answer.requestCount.timeSeries[0].points[0].value.int64Value: expected a non-negative int64 (string, number or Long), got "n/a"',
+    ],
+    [
+      'a point without its count (a double: the wrong aligner)',
+      { doubleValue: 12.5 },
+      'answer.requestCount.timeSeries[0].points[0].value.int64Value: expected a non-negative int64 (string, number or Long), got nothing',
+    ],
+  ])('%s makes the look INCONCLUSIVE with the field named, never NaN', (_, value, field) => {
+    const canary = liveObservations('api-00002', { requestCount: [series('5xx', [protoPoint(0, value)])] });
+    expect(canary).toEqual({
+      revision: 'api-00002',
+      intervals: [],
+      incomplete: [`not judged: invalid answer: ${field}`],
+    });
+    const judgement = judge({ canary, stable: healthyStable, settings: SETTINGS, elapsedSeconds: 600 });
+    expect(judgement.verdict).toBe('INCONCLUSIVE');
+    expect(judgement.reasons.join('; ')).toContain(field);
+    expect(JSON.stringify(judgement.figures)).not.toMatch(/NaN|null/);
+  });
+
+  it('keeps what the reads already knew was incomplete, with or without a malformed field', () => {
+    const read = liveObservations('api-00002', { requestCount: [] }, ['request_count: more than 20 pages']);
+    expect(read).toEqual({
+      revision: 'api-00002',
+      intervals: [],
+      incomplete: ['request_count: more than 20 pages'],
+    });
+  });
+});
+
+describe('requestTotal (the start message’s traffic check)', () => {
+  const point = (int64Value: unknown) => ({
+    interval: { endTime: { seconds: '1767225660', nanos: 0 } },
+    value: { int64Value },
+  });
+  it('sums every point of every series', () => {
+    expect(
+      requestTotal([{ points: [point('40'), point(2)] }, { points: [point({ low: 8, high: 0 })] }]),
+    ).toBe(50);
+  });
+  it('throws naming a malformed count instead of counting NaN', () => {
+    expect(() => requestTotal([{ points: [point('40'), point('lots')] }])).toThrow(
+      'invalid answer: answer.requestCount.timeSeries[0].points[1].value.int64Value: expected a non-negative int64 (string, number or Long), got "lots"',
+    );
   });
 });

@@ -609,13 +609,12 @@ describe('deploy-time validation names the step and the construct', () => {
   });
 });
 
-test('aborting the signal cancels a sleeping execution promptly', async () => {
+test('aborting the signal cancels a sleeping execution', async () => {
   const controller = new AbortController();
-  const started = Date.now();
+  // No wall-clock bound: without the abort the hour-long sleep outlasts the test's timeout.
   const run = runWorkflow('- s:\n    call: sys.sleep\n    args:\n      seconds: 3600\n', null, {
     signal: controller.signal,
   });
   controller.abort();
   expect((await run).state).toBe('CANCELLED');
-  expect(Date.now() - started).toBeLessThan(1000);
 });

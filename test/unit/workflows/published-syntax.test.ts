@@ -3,7 +3,7 @@
  * case follows a page cited in docs/workflows-emulator.md, and failed on the
  * engine before the fix.
  */
-import { runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
+import { compileWorkflow, runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
 import { fail, ret, succeed, virtualClock } from './helpers';
 
 const rejected = async (source: string, message: string | RegExp): Promise<void> => {
@@ -283,5 +283,96 @@ twice:
         return: \${n * 2}
 `);
     expect(run.result).toEqual([5, 'x']);
+  });
+});
+
+describe("the published schema's limits and types (workflows-samples/jsonschema/workflows.json)", () => {
+  const after = (step: string) => `${step}- r:\n    return: 1\n`;
+  const logStep = (name: string) =>
+    `        - ${name}:\n            steps:\n              - s_${name}:\n                  call: sys.log\n                  args:\n                    text: "x"\n`;
+  const retry = (backoff: string, maxRetries = '2') =>
+    after(
+      `- t:\n    try:\n      call: sys.log\n      args:\n        text: x\n    retry:\n      predicate: \${http.default_retry_predicate}\n      max_retries: ${maxRetries}\n      backoff:\n${backoff}`,
+    );
+  const cases: Array<[string, string, string]> = [
+    [
+      'a subworkflow with 11 params',
+      `main:\n  steps:\n    - r:\n        return: 1\nsub:\n  params: [a, b, c, d, e, f, g, h, i, j, k]\n  steps:\n    - r:\n        return: 1\n`,
+      'subworkflow "sub" takes 11 params; the maximum is 10',
+    ],
+    [
+      'a subworkflow param listed twice',
+      `main:\n  steps:\n    - r:\n        return: 1\nsub:\n  params: [a, a]\n  steps:\n    - r:\n        return: 1\n`,
+      'subworkflow "sub" lists param "a" twice',
+    ],
+    [
+      'eleven parallel branches',
+      after(
+        `- p:\n    parallel:\n      branches:\n${Array.from({ length: 11 }, (_, i) => logStep(`b${i}`)).join('')}`,
+      ),
+      'step "p": "parallel.branches" lists 11 branches; the maximum is 10',
+    ],
+    [
+      'a switch with 51 conditions',
+      after(
+        `- s:\n    switch:\n${Array.from({ length: 51 }, (_, i) => `      - condition: \${${i} == 1}\n        next: r\n`).join('')}`,
+      ),
+      'step "s": "switch" has 51 conditions; the maximum is 50',
+    ],
+    [
+      'a condition that is neither an expression nor a boolean',
+      after(`- s:\n    switch:\n      - condition: "yes"\n        next: r\n`),
+      '"condition" must be an expression ${...} or true/false, got "yes"',
+    ],
+    [
+      'for.in a string',
+      after(
+        `- f:\n    for:\n      value: v\n      in: "abc"\n      steps:\n        - s:\n            assign:\n              - x: 1\n`,
+      ),
+      '"for.in" must be a list or an expression ${...}, got "abc"',
+    ],
+    [
+      'a fractional backoff multiplier',
+      retry('        initial_delay: 1\n        max_delay: 10\n        multiplier: 1.5\n'),
+      '"retry.backoff.multiplier" must be a whole number, got 1.5',
+    ],
+    [
+      'max_retries as an expression',
+      retry('        initial_delay: 1\n        max_delay: 10\n        multiplier: 2\n', '${2}'),
+      '"retry.max_retries" must be a whole number, got "${2}"',
+    ],
+    [
+      'empty headers',
+      after(`- h:\n    call: http.get\n    args:\n      url: https://example.com\n      headers: {}\n`),
+      '"args.headers" must be a map with at least one header, got {}',
+    ],
+    [
+      'a url that is not a string',
+      after(`- h:\n    call: http.get\n    args:\n      url: 5\n`),
+      '"args.url" must be a URL or an expression, got 5',
+    ],
+  ];
+  test.each(cases)(
+    'rejects %s at deploy time, naming the step and the limit',
+    async (_name, source, message) => {
+      await rejected(source, message);
+    },
+  );
+
+  test('accepts each construct at its limit', async () => {
+    const atLimit = [
+      after(
+        `- p:\n    parallel:\n      branches:\n${Array.from({ length: 10 }, (_, i) => logStep(`b${i}`)).join('')}`,
+      ),
+      after(
+        `- s:\n    switch:\n${Array.from({ length: 50 }, (_, i) => `      - condition: \${${i} == 1}\n        next: r\n`).join('')}`,
+      ),
+      `main:\n  steps:\n    - r:\n        return: 1\nsub:\n  params: [a, b, c, d, e, f, g, h, i, j]\n  steps:\n    - r:\n        return: 1\n`,
+      retry('        initial_delay: 1\n        max_delay: 10\n        multiplier: 2\n'),
+      after(
+        `- h:\n    call: http.get\n    args:\n      url: \${"https://example.com"}\n      headers:\n        X-A: b\n`,
+      ),
+    ];
+    for (const source of atLimit) expect(() => compileWorkflow(source)).not.toThrow();
   });
 });

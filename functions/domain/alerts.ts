@@ -1,0 +1,96 @@
+/**
+ * What wakes people up (issue 16), as pager alerts on a notice
+ * (ports.PagerAlert; sent by functions/adapters/pagerduty.ts): a rollout
+ * rolled back in production, a rollout the sweeper had to recover, a job run
+ * that failed for good and was dead-lettered. Each alert's `dedupKey` names
+ * its rollout or job run, so a later rollout of the service that promotes
+ * resolves exactly the alerts its predecessors raised.
+ */
+import type { PagerAlert } from '../ports';
+import type { JobRunRecord } from './jobs';
+import type { RolloutRecord } from './records';
+
+export const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
+export const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${runId}`;
+
+const serviceSource = (r: Pick<RolloutRecord, 'project' | 'service'>): string =>
+  `run.googleapis.com/projects/${r.project}/services/${r.service}`;
+
+/** Statuses whose alert a later promotion resolves: the ones that may have raised one. */
+const ALERTING: ReadonlySet<string> = new Set(['ROLLED_BACK', 'FAILED']);
+
+/**
+ * The alerts of a rollout that has just ended: a trigger when it rolled back
+ * or the sweeper recovered it; when it promoted, a resolve for each earlier
+ * rollout of the service (`earlier`, newest first) back to the last one that
+ * promoted, since the service is healthy again.
+ */
+export function rolloutAlerts(
+  rollout: RolloutRecord,
+  opts: { recoveredBySweeper?: boolean; earlier?: RolloutRecord[] } = {},
+): PagerAlert[] {
+  const details = {
+    rolloutId: rollout.id,
+    service: rollout.service,
+    image: rollout.image,
+    status: rollout.status,
+    reason: rollout.outcomeReason ?? '',
+    regions: Object.entries(rollout.regions)
+      .map(([region, r]) => `${region}: ${r.status}`)
+      .join(', '),
+  };
+  if (rollout.status === 'ROLLED_BACK')
+    return [
+      {
+        action: 'trigger',
+        dedupKey: rolloutDedupKey(rollout.id),
+        summary: `${rollout.service}: rollout ${rollout.id} rolled back in production${rollout.outcomeReason ? `: ${rollout.outcomeReason}` : ''}`,
+        severity: 'critical',
+        source: serviceSource(rollout),
+        component: rollout.service,
+        details,
+      },
+    ];
+  if (opts.recoveredBySweeper)
+    return [
+      {
+        action: 'trigger',
+        dedupKey: rolloutDedupKey(rollout.id),
+        summary: `${rollout.service}: rollout ${rollout.id} was stuck and recovered by the sweeper${rollout.outcomeReason ? `: ${rollout.outcomeReason}` : ''}`,
+        severity: 'error',
+        source: serviceSource(rollout),
+        component: rollout.service,
+        details,
+      },
+    ];
+  if (rollout.status !== 'PROMOTED') return [];
+  const earlier = opts.earlier ?? [];
+  const resolves: PagerAlert[] = [];
+  // Only rollouts older than this one: the list may start with newer ones (queued behind it).
+  for (const before of earlier.slice(earlier.findIndex((r) => r.id === rollout.id) + 1)) {
+    if (before.status === 'PROMOTED') break;
+    if (ALERTING.has(before.status))
+      resolves.push({ action: 'resolve', dedupKey: rolloutDedupKey(before.id) });
+  }
+  return resolves;
+}
+
+/** A job run that failed for good: its dead letter is recorded, and someone should look. */
+export function jobRunDeadLettered(run: JobRunRecord, deadLetterId: string | undefined): PagerAlert {
+  const last = run.attempts[run.attempts.length - 1];
+  return {
+    action: 'trigger',
+    dedupKey: jobRunDedupKey(run.id),
+    summary: `job ${run.job} failed after ${run.attempts.length} attempt(s) and was dead-lettered${last?.error ? `: ${last.error}` : ''}`,
+    severity: 'error',
+    source: `run.googleapis.com/projects/${run.project}/locations/${run.region}/jobs/${run.job}`,
+    component: run.job,
+    details: {
+      jobRunId: run.id,
+      job: run.job,
+      attempts: String(run.attempts.length),
+      deadLetterId: deadLetterId ?? '',
+      ...(last?.failureClass ? { failureClass: last.failureClass } : {}),
+    },
+  };
+}
