@@ -206,6 +206,8 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       },
       serviceAccount: WORKFLOW_SA,
       oidcSecret,
+      // Only the functions' identity holds workflows.callbacks.send (gate decisions).
+      callbackSenders: [ACTIONS_SA],
       sleepScale: speed,
       logger: log,
     });

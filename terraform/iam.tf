@@ -204,15 +204,18 @@ resource "google_project_iam_member" "sweeper_executions" {
 }
 
 # The Abort and Roll back now buttons stop a rollout: they cancel its
-# workflow execution (CancelExecution) and nothing else of Workflows, so the
-# interaction function gets exactly that permission in a custom role.
+# workflow execution (CancelExecution). Approve and Reject send the decision
+# to the callback the execution awaits, which requires workflows.callbacks.send
+# (executions.callbacks.sendHttpCallback). Nothing else of Workflows: the
+# interaction function gets exactly these two permissions in a custom role.
 # Workflows has no finer IAM than the project.
 resource "google_project_iam_custom_role" "slack_interactions_executions" {
   project     = var.project_id
   role_id     = "glidepathSlackExecutions"
-  title       = "Glidepath slack-interactions: cancel workflow executions"
-  description = "Cancels the workflow execution of a rollout stopped with a Slack button."
+  title       = "Glidepath slack-interactions: cancel executions, send gate callbacks"
+  description = "Cancels the workflow execution of a rollout stopped with a Slack button; sends a Slack gate decision to its callback."
   permissions = [
+    "workflows.callbacks.send",
     "workflows.executions.cancel",
   ]
 }

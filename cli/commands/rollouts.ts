@@ -17,8 +17,10 @@ import { doraFigures, type DoraFigures } from '../../functions/domain/dora';
 import { formatDuration } from '../../functions/domain/duration';
 import { describeIssues, parseOrThrow } from '../../functions/domain/validation';
 import { configureRuntime, runtime } from '../../functions/entry/runtime';
-import { rolloutDeps } from '../../functions/actions/rollout';
+import { gateDecisionDeps, rolloutDeps } from '../../functions/actions/rollout';
 import { abort } from '../../functions/usecases/rollout';
+import { decideGate } from '../../functions/usecases/gates';
+import { describeDecider, type GateDecision } from '../../functions/domain/gates';
 import { createLogger, silentLogger } from '../../functions/shared/log';
 import { UsageError, printJson, readPolicy } from '../io';
 import { cloudOptions, type CloudOptions } from './jobs';
@@ -83,6 +85,18 @@ export interface RolloutView {
   outcomeReason?: string;
   executionName?: string;
   regions: Record<string, RegionView>;
+  /** Approval gates: who may answer a waiting one and until when, who answered the others. */
+  gates?: GateView[];
+}
+
+export interface GateView {
+  name: string;
+  status: string;
+  approvers: string[];
+  expiresAt: string;
+  decidedBy?: string;
+  decidedAt?: string;
+  reason?: string;
 }
 
 export function rolloutView(r: RolloutRecord): RolloutView {
@@ -116,7 +130,29 @@ export function rolloutView(r: RolloutRecord): RolloutView {
     ...(r.outcomeReason ? { outcomeReason: r.outcomeReason } : {}),
     ...(r.executionName ? { executionName: r.executionName } : {}),
     regions,
+    ...(r.gates
+      ? {
+          gates: Object.values(r.gates).map((g) => ({
+            name: g.name,
+            status: g.status,
+            approvers: g.approvers,
+            expiresAt: g.expiresAt,
+            ...(g.decidedBy ? { decidedBy: describeDecider(g.decidedBy) } : {}),
+            ...(g.decidedAt ? { decidedAt: g.decidedAt } : {}),
+            ...(g.reason ? { reason: g.reason } : {}),
+          })),
+        }
+      : {}),
   };
+}
+
+/** One line per gate: a waiting one says who may approve it and when it expires. */
+function gateLines(r: RolloutView): string[] {
+  return (r.gates ?? []).map((g) =>
+    g.status === 'WAITING'
+      ? `  gate ${g.name}: WAITING for one of ${g.approvers.join(', ')} until ${g.expiresAt} (glidepath approve|reject ${r.id})`
+      : `  gate ${g.name}: ${g.status}${g.decidedBy ? ` by ${g.decidedBy} at ${g.decidedAt}` : ''}${g.reason ? `: ${g.reason}` : ''}`,
+  );
 }
 
 export function shortDigest(digest: string): string {
@@ -140,6 +176,7 @@ export function rolloutText(r: RolloutView): string {
     `  image: ${r.image}`,
   ];
   if (r.outcomeReason) lines.push(`  outcome: ${r.outcomeReason}`);
+  lines.push(...gateLines(r));
   const regions = Object.entries(r.regions);
   if (!regions.length) {
     lines.push('  no region started yet');
@@ -200,6 +237,33 @@ export function doraText(d: DoraFigures): string {
     `  change failure rate: ${cfr.rate === null ? 'n/a' : `${Math.round(cfr.rate * 1000) / 10}%`} (${cfr.failed} of ${cfr.finished} finished; ${cfr.excluded} superseded/aborted left out)`,
     `  time to restore: median ${seconds(d.timeToRestore.medianSeconds)}, mean ${seconds(d.timeToRestore.meanSeconds)} over ${d.timeToRestore.measured} (${d.timeToRestore.measures})`,
   ].join('\n');
+}
+
+// ---------------------------------------------------------------- approve / reject
+
+/** Decides the rollout's gate (the waiting one unless `gate` is given) as `by`, through decideGate. */
+export async function decideRollout(
+  rt: ReturnType<typeof runtime>,
+  rolloutId: string,
+  decision: GateDecision,
+  by: string,
+  opts: { gate?: string; reason?: string } = {},
+) {
+  const rollout = await rt.store.getRollout(rolloutId);
+  if (!rollout) throw new UsageError(`rollout ${rolloutId} not found`);
+  const gate = opts.gate ?? Object.values(rollout.gates ?? {}).find((g) => g.status === 'WAITING')?.name;
+  if (!gate)
+    return {
+      kind: 'unchanged' as const,
+      message: `rollout ${rolloutId} (${rollout.status}) has no gate waiting`,
+    };
+  return decideGate(gateDecisionDeps({ rt, log: rt.log }), {
+    rolloutId,
+    gate,
+    decision,
+    by: { via: 'cli', id: by, ...(by.includes('@') ? { email: by } : {}) },
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
 }
 
 // ---------------------------------------------------------------- redeploy
@@ -392,6 +456,41 @@ export function registerRollouts(program: Command): void {
         await rt.firestore.terminate().catch(() => undefined);
       }
     });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    cloudOptions(
+      program
+        .command(`${decision} <rollout>`)
+        .description(
+          `${decision} the rollout's waiting approval gate (you must be one of its approvers; recorded as redeploy records who asks)`,
+        ),
+    )
+      .option('--reason <text>', 'why (recorded with the decision)')
+      .option('--gate <name>', 'the gate (default: the one waiting)')
+      .option('--by <who>', 'who decides (default: $USER, then git config user.email)')
+      .option('--config <file>', 'the policy file (GLIDEPATH_POLICY_FILE)')
+      .action(
+        async (
+          id: string,
+          opts: CloudOptions & { reason?: string; gate?: string; by?: string; config?: string },
+        ) => {
+          process.env.GLIDEPATH_PROJECT = requireProject(opts);
+          if (opts.config) process.env.GLIDEPATH_POLICY_FILE = opts.config;
+          const by = opts.by ?? defaultRequester();
+          if (!by) throw new UsageError('--by: expected who decides (USER and git user.email are unset)');
+          configureRuntime({ log: silentLogger });
+          const rt = runtime();
+          try {
+            const result = await decideRollout(rt, id, decision, by, opts);
+            if (opts.json) printJson(result);
+            else process.stdout.write(`${result.message}\n`);
+            if (result.kind !== 'decided') process.exitCode = result.kind === 'not_allowed' ? 3 : 1;
+          } finally {
+            await rt.firestore.terminate().catch(() => undefined);
+          }
+        },
+      );
+  }
 
   cloudOptions(
     program

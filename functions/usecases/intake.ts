@@ -25,6 +25,7 @@ import { INGESTION_DELAY_SECONDS } from '../domain/analysis/looks';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
 import { admitJobRollout, type JobRolloutAdmission } from './job-rollout';
+import { startClaimedExecution } from './launch';
 
 export interface IntakeDeps {
   policy: Policy;
@@ -206,14 +207,9 @@ async function launch(
   log: Logger,
   channel?: string,
 ): Promise<void> {
-  let executionName: string;
-  try {
-    executionName = await deps.launcher.start('rollout', plan, rolloutLabels(rollout));
-  } catch (err) {
-    await deps.store.releaseLaunch(rollout.id).catch(() => undefined); // the claim then simply expires
-    throw err;
-  }
-  await deps.store.recordExecution(rollout.id, executionName, deps.clock.now());
+  const executionName = await startClaimedExecution(deps, rollout.id, () =>
+    deps.launcher.start('rollout', plan, rolloutLabels(rollout)),
+  );
   log.info('rollout started', { rolloutId: rollout.id, executionName, image: rollout.image });
   const traffic = await recentTraffic(deps, rollout, plan, log);
   await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel, traffic));

@@ -34,6 +34,7 @@ import { classifyFailure, type FailureEvidence } from '../domain/job-failures';
 import { boundReason } from '../domain/validation';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { startClaimedExecution } from './launch';
 
 /** How long one UpdateJob may take before the action gives up (the workflow retries it). */
 const UPDATE_TIMEOUT_MS = 60_000;
@@ -90,17 +91,12 @@ export async function admitJobRollout(
       retry: retrySettings(request.job),
       timeoutSeconds: request.job.timeout,
     });
-    let executionName: string;
-    try {
-      executionName = await deps.launcher.start('job-rollout', jobRolloutArgument(r, runLifetime), {
+    const executionName = await startClaimedExecution(deps, r.id, () =>
+      deps.launcher.start('job-rollout', jobRolloutArgument(r, runLifetime), {
         job_rollout_id: labelValue(r.id),
         job: labelValue(r.job),
-      });
-    } catch (err) {
-      await deps.store.releaseLaunch(r.id).catch(() => undefined); // the claim then simply expires
-      throw err;
-    }
-    await deps.store.recordExecution(r.id, executionName, deps.clock.now());
+      }),
+    );
     deps.log.info('job rollout started', { jobRolloutId: r.id, job: r.job, image: r.image, executionName });
   }
   return { id: r.id, job: r.job, status: admission === 'duplicate' ? r.status : 'RUNNING', admission };

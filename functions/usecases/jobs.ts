@@ -32,6 +32,7 @@ import { jobRunLifetimeSeconds } from '../domain/job-sweep';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
+import { startClaimedExecution } from './launch';
 import { jobRunDeadLettered } from '../domain/alerts';
 
 export interface JobTriggerDeps {
@@ -104,17 +105,12 @@ export async function handleJobTrigger(
 }
 
 async function launch(deps: JobTriggerDeps, run: JobRunRecord, log: Logger): Promise<void> {
-  let executionName: string;
-  try {
-    executionName = await deps.launcher.start('job-run', jobRunArgument(run), {
+  const executionName = await startClaimedExecution(deps, run.id, () =>
+    deps.launcher.start('job-run', jobRunArgument(run), {
       job_run_id: labelValue(run.id),
       job: labelValue(run.job),
-    });
-  } catch (err) {
-    await deps.store.releaseLaunch(run.id).catch(() => undefined); // the claim then simply expires
-    throw err;
-  }
-  await deps.store.recordExecution(run.id, executionName, deps.clock.now());
+    }),
+  );
   log.info('job run started', { outcome: 'started', reason: `trigger ${run.trigger}`, executionName });
 }
 

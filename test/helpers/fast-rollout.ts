@@ -31,6 +31,9 @@ export const PROJECT = 'proj-1';
 export const REGION = 'us-central1';
 export const STABLE = 'api-00001-old';
 export const DIGEST = 'sha256:' + 'c'.repeat(64);
+/** The rollout most tests drive, and its candidate revision (named after it: candidateRevisionName). */
+export const ID = 'api-cccccccccccc-1';
+export const CANDIDATE = 'api-cccccccccccc-1';
 export const EXECUTION = `projects/${PROJECT}/locations/${REGION}/workflows/rollout/executions/e1`;
 
 export function plan(id: string, extra: Partial<RolloutPlan> = {}): RolloutPlan {
@@ -291,3 +294,6 @@ export async function admitRunning(
   await w.store.recordExecution(id, executionName, w.now());
   return (await w.store.getRollout(id))!;
 }
+
+/** The traffic of the newest write to Cloud Run. */
+export const lastWrite = (w: World) => w.run.writes[w.run.writes.length - 1]?.traffic;

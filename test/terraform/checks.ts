@@ -464,8 +464,11 @@ export const SWEEPER_EXECUTION_PERMISSIONS = new Set([
 export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
   'google_project_iam_custom_role.deployer': DEPLOYER_PERMISSIONS,
   'google_project_iam_custom_role.sweeper_executions': SWEEPER_EXECUTION_PERMISSIONS,
-  // The Slack buttons stop a rollout: cancel its execution, nothing else of Workflows.
-  'google_project_iam_custom_role.slack_interactions_executions': new Set(['workflows.executions.cancel']),
+  // The Slack buttons stop a rollout (cancel its execution) or answer a gate (send its callback).
+  'google_project_iam_custom_role.slack_interactions_executions': new Set([
+    'workflows.callbacks.send',
+    'workflows.executions.cancel',
+  ]),
 };
 
 /**

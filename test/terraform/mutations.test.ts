@@ -805,7 +805,7 @@ describe('slack-interactions: public and signature-verified', () => {
       /intake_reads_signing_secret lets .*intake\.email\} read the Slack signing secret/,
     ));
 
-  it('catches its Workflows role growing beyond cancel', () =>
+  it('catches its Workflows role growing beyond cancel and callbacks', () =>
     expectCaught(
       checkLeastPrivilege,
       () =>

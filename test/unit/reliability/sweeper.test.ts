@@ -14,11 +14,11 @@ import {
   serveStable,
   STABLE,
   world,
+  ID,
+  CANDIDATE,
+  lastWrite,
   type World,
 } from '../../helpers/fast-rollout';
-
-const ID = 'api-cccccccccccc-1';
-const CANDIDATE = 'api-cccccccccccc-1';
 
 function sweepDeps(w: World, flushed: number[] = []): SweepDeps {
   return {
@@ -39,8 +39,6 @@ async function shiftedRollout(state: 'ACTIVE' | 'FAILED' | 'MISSING'): Promise<W
   w.executions.set(EXECUTION, { state, ...(state === 'FAILED' ? { error: 'step analyze: HTTP 500' } : {}) });
   return w;
 }
-
-const lastWrite = (w: World) => w.run.writes[w.run.writes.length - 1].traffic;
 
 describe('the sweeper', () => {
   it('takes a rollout whose execution failed back to the recorded split, ends it FAILED and frees the service', async () => {

@@ -25,17 +25,17 @@ import {
   serveStable,
   STABLE,
   world,
+  ID,
+  CANDIDATE,
+  lastWrite,
   type World,
 } from '../../helpers/fast-rollout';
 
-const ID = 'api-cccccccccccc-1';
-const CANDIDATE = 'api-cccccccccccc-1';
 const TAG = 'gp-cccccccccccc';
 const TAG_URL = `https://${TAG}---api-abc-uc.a.run.app`;
 const OTHER = 'api-dddddddddddd-2';
 const OTHER_DIGEST = 'sha256:' + 'd'.repeat(64);
 
-const lastWrite = (w: World) => w.run.writes[w.run.writes.length - 1]?.traffic;
 const region = async (w: World, id = ID) => (await w.store.getRollout(id))!.regions[REGION];
 
 async function started(): Promise<World> {
