@@ -64,11 +64,15 @@ const STOPS: Record<RolloutAction, { status: 'ABORTED' | 'ROLLED_BACK'; verb: st
 
 /**
  * Who may press Abort / Roll back now on a service's messages: its
- * `operators` when the policy lists them, otherwise nobody (a button nobody
- * may press is refused, never open to the whole channel).
+ * `operators` when the policy lists them, otherwise everyone who may approve
+ * one of its stages (whoever may let a release through may stop it), and
+ * for a service with neither, nobody: a button nobody may press is refused,
+ * never open to the whole channel.
  */
 export function operatorsOf(policy: Policy, service: string): string[] {
-  return policy.services.find((s) => s.name === service)?.operators ?? [];
+  const s = policy.services.find((x) => x.name === service);
+  if (s?.operators) return s.operators;
+  return [...new Set((s?.stages ?? []).flatMap((stage) => stage.approval?.approvers ?? []))];
 }
 
 export async function handleClick(
@@ -142,7 +146,7 @@ async function stop(
   if (!isApprover(operators, by))
     return {
       kind: 'not_allowed',
-      message: `${mention(by.id)} may not ${how.button} rollout ${rolloutId}: only the operators of ${rollout.service} may (${operators.length ? operators.map(mention).join(', ') : 'its policy lists none'}). Nothing changed.`,
+      message: `${mention(by.id)} may not ${how.button} rollout ${rolloutId}: only the operators of ${rollout.service} may (${operators.length ? operators.map((o) => (o.includes('@') ? o : mention(o))).join(', ') : 'its policy lists none'}). Nothing changed.`,
     };
   const at = deps.clock.now().toISOString();
   const reason = `${how.verb} by ${by.name ?? by.id} (Slack ${by.id}) with the ${how.button} button at ${at}`;

@@ -79,7 +79,29 @@ describe('handleClick: Abort and Roll back now', () => {
     expect(w.cancelled).toEqual([]);
   });
 
-  it('refuses everyone when the service lists no operators', async () => {
+  it("lets the service's stage approvers stop it when it lists no operators", async () => {
+    const { w, deps } = setup();
+    deps.policy = {
+      services: [
+        {
+          name: 'api',
+          stages: [
+            { name: 'staging', approval: { approvers: ['ULEAD1', 'lead@example.com'] } },
+            { name: 'production', approval: { approvers: ['UOPS1', 'ULEAD1'] } },
+          ],
+        },
+      ],
+      jobs: [],
+    } as unknown as Policy;
+    await admitRunning(w, 'r1');
+    const refused = await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }, STRANGER));
+    expect(refused.message).toBe(
+      '<@UOTHER9> may not Abort rollout r1: only the operators of api may (<@ULEAD1>, lead@example.com, <@UOPS1>). Nothing changed.',
+    );
+    expect((await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }))).kind).toBe('decided');
+  });
+
+  it('refuses everyone when the service lists no operators and no approvers', async () => {
     const { w, deps } = setup();
     await admitRunning(w, 'r1');
     const outcome = await handleClick(deps, click('gp_rollback', { rolloutId: 'r1' }));
