@@ -21,6 +21,8 @@ import { waitFor } from './util';
 import { parseImageRef } from '../functions/domain/image';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../functions/domain/policy';
 import { RolloutRecord, isRegionBusy, isTerminal } from '../functions/domain/records';
+import { readPlan, stagePlan } from '../functions/domain/plan';
+import { describeDecider } from '../functions/domain/gates';
 import { localClientOptions } from '../functions/shared/endpoint';
 import { reportObjectName } from '../functions/adapters/reports';
 
@@ -42,6 +44,12 @@ export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'>
   keep?: boolean;
   /** A running local cloud to use instead of starting one. */
   cloud?: LocalCloud;
+  /**
+   * Answer every approval gate as soon as its message arrives: a signed click on
+   * its gp_approve / gp_reject button through the slack-interactions function, as
+   * the gate's first Slack-id approver.
+   */
+  answerGates?: 'approve' | 'reject';
 }
 
 export interface SimulatedRollout {
@@ -55,6 +63,15 @@ export interface SimulatedRollout {
   billableSteps?: number;
   /** The report's path, when the local cloud writes reports (LocalCloudOptions.reportDir). */
   report?: string;
+  /** A staged rollout's stages, in order: how each ended and its gate's answer. */
+  stages?: SimulatedStage[];
+}
+
+export interface SimulatedStage {
+  name: string;
+  /** PROMOTED when every region of the stage promoted; else the first other status, or NOT_STARTED. */
+  outcome: string;
+  gate?: { name: string; status: string; decidedBy?: string };
 }
 
 export interface SimulationResult {
@@ -176,25 +193,26 @@ async function createServiceIfAbsent(
   service: ServicePolicy,
   image: string,
 ): Promise<boolean> {
-  const [first] = service.waves.flat();
+  // A staged service exists in each stage's project.
+  const sites = (service.stages ?? [service]).flatMap((part) =>
+    part.waves.flat().map((region) => ({ project: part.project, region })),
+  );
+  const [first] = sites;
   const exists = await client
-    .getService({ name: `projects/${service.project}/locations/${first}/services/${service.name}` })
+    .getService({ name: `projects/${first.project}/locations/${first.region}/services/${service.name}` })
     .then(
       () => true,
       (err: { code?: number }) => (err.code === 5 ? false : Promise.reject(err)),
     );
   if (exists) return false;
-  for (const region of service.waves.flat()) {
+  for (const { project, region } of sites) {
     const [op] = await client.createService({
-      parent: `projects/${service.project}/locations/${region}`,
+      parent: `projects/${project}/locations/${region}`,
       serviceId: service.name,
       service: { template: { containers: [{ image }] } },
     });
     await op.promise();
-    await grantLocalInvokers(
-      client,
-      `projects/${service.project}/locations/${region}/services/${service.name}`,
-    );
+    await grantLocalInvokers(client, `projects/${project}/locations/${region}/services/${service.name}`);
   }
   return true;
 }
@@ -211,6 +229,7 @@ async function waitForRollout(
   opts: SimulationOptions,
   until: 'end' | 'first-step',
 ): Promise<RolloutRecord> {
+  const answered = new Set<string>();
   return waitFor(
     async () => {
       const docs = await cloud.firestore
@@ -222,6 +241,7 @@ async function waitForRollout(
       if (rollouts.length) opts.onProgress?.(rollouts);
       const r = rollouts.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       if (!r) return undefined;
+      if (opts.answerGates) await answerWaitingGates(cloud, r, opts.answerGates, answered);
       // Ended: terminal, and no region still busy (an aborted rollout restores its regions after it is marked).
       if (isTerminal(r.status) && !Object.values(r.regions).some((reg) => isRegionBusy(reg.status))) return r;
       if (until === 'first-step' && Object.values(r.regions).some((reg) => reg.steps.length > 0)) return r;
@@ -235,6 +255,59 @@ async function waitForRollout(
   );
 }
 
+/** Clicks the approval message of each waiting gate once, as its first Slack-id approver. */
+async function answerWaitingGates(
+  cloud: LocalCloud,
+  rollout: RolloutRecord,
+  decision: 'approve' | 'reject',
+  answered: Set<string>,
+): Promise<void> {
+  for (const gate of Object.values(rollout.gates ?? {})) {
+    const key = `${rollout.id}/${gate.name}`;
+    if (gate.status !== 'WAITING' || answered.has(key)) continue;
+    const value = JSON.stringify({ rolloutId: rollout.id, gate: gate.name });
+    const post = cloud.slack.posts.find((p) => JSON.stringify(p.blocks).includes(JSON.stringify(value)));
+    if (!post) continue; // the message is on its way
+    const approver = gate.approvers.find((a) => !a.includes('@'));
+    if (!approver)
+      throw new Error(
+        `gate ${gate.name} of ${rollout.id}: --approve/--reject click as a Slack user id approver, and it has none`,
+      );
+    answered.add(key);
+    const click = await cloud.click(post, decision === 'approve' ? 'gp_approve' : 'gp_reject', {
+      id: approver,
+    });
+    if (click.status !== 200)
+      throw new Error(`clicking ${decision} on gate ${gate.name} answered HTTP ${click.status}`);
+  }
+}
+
+/** Each stage's outcome from its regions, and its gate's answer. */
+function stagesOf(rollout: RolloutRecord): SimulatedStage[] | undefined {
+  const read = readPlan(rollout);
+  if (!('plan' in read) || !read.plan.stages) return undefined;
+  return read.plan.stages.map((stage) => {
+    const statuses = stage.waves.flatMap((w) => w.regions.map((r) => rollout.regions[r]?.status));
+    const outcome = statuses.every((st) => st === 'PROMOTED')
+      ? 'PROMOTED'
+      : (statuses.find((st) => st && st !== 'PROMOTED') ?? 'NOT_STARTED');
+    const gate = Object.values(rollout.gates ?? {}).find((g) => g.stage === stage.name);
+    return {
+      name: stage.name,
+      outcome,
+      ...(gate
+        ? {
+            gate: {
+              name: gate.name,
+              status: gate.status,
+              ...(gate.decidedBy ? { decidedBy: describeDecider(gate.decidedBy) } : {}),
+            },
+          }
+        : {}),
+    };
+  });
+}
+
 async function summarize(
   cloud: LocalCloud,
   client: ServicesClient,
@@ -245,10 +318,16 @@ async function summarize(
   // while Vega draws, gRPC calls made here would wait on the busy event loop.
   const report = await reportOf(cloud, rollout);
   const regions: SimulatedRollout['regions'] = {};
-  for (const wave of (rollout.plan as { waves: Array<{ regions: string[] }> }).waves) {
+  const read = readPlan(rollout);
+  const plan = 'plan' in read ? read.plan : undefined;
+  const waves =
+    plan?.stages?.flatMap((st) => st.waves) ??
+    (rollout.plan as { waves: Array<{ regions: string[] }> }).waves;
+  for (const wave of waves) {
     for (const region of wave.regions) {
+      const project = plan ? stagePlan(plan, region).project : rollout.project;
       const svc = await client
-        .getService({ name: `projects/${rollout.project}/locations/${region}/services/${rollout.service}` })
+        .getService({ name: `projects/${project}/locations/${region}/services/${rollout.service}` })
         .then(
           ([s]) => s,
           (err: { code?: number }) => (err.code === 5 ? undefined : Promise.reject(err)),
@@ -265,6 +344,7 @@ async function summarize(
     }
   }
   const stats = rollout.executionName ? cloud.workflows.stats(rollout.executionName) : undefined;
+  const stages = stagesOf(rollout);
   const ended = rollout.endedAt ? Date.parse(rollout.endedAt) : Date.now();
   return {
     id: rollout.id,
@@ -276,6 +356,7 @@ async function summarize(
     seconds: Math.round((ended - startedAt) / 100) / 10,
     ...(stats ? { billableSteps: stats.steps } : {}),
     ...(report ? { report } : {}),
+    ...(stages ? { stages } : {}),
   };
 }
 

@@ -21,6 +21,9 @@ export interface SimulateOptions {
   rate?: string;
   verbose?: boolean;
   report?: string;
+  /** Answer every approval gate: Approve or Reject (signed clicks through the interaction function). */
+  approve?: boolean;
+  reject?: boolean;
 }
 
 export interface SimulationSummary {
@@ -53,6 +56,8 @@ export function validateSimulateOptions(opts: SimulateOptions): {
   const speed = positive(opts.speed, '--speed');
   const rate = positive(opts.rate, '--rate');
   if (!opts.push?.length) throw new UsageError('--push: expected at least one repository:tag');
+  if (opts.approve && opts.reject)
+    throw new UsageError('--approve, --reject: expected one of them, got both');
   const policy = readPolicy(opts.config);
   const profiles = readJson(opts.profiles, 'profiles file');
   if (!profiles || typeof profiles !== 'object' || Array.isArray(profiles))
@@ -103,6 +108,14 @@ export function registerSimulate(program: Command): void {
     .option('--speed <n>', 'divide every workflow sleep by n (60: a 5-minute bake lasts 5 s)', '60')
     .option('--overlap', 'push the next image while the previous rollout is in its first step')
     .option('--rate <n>', 'requests per second to each service in each region', '40')
+    .option(
+      '--approve',
+      'answer every approval gate with a signed Approve click as soon as its message arrives',
+    )
+    .option(
+      '--reject',
+      'answer every approval gate with a signed Reject click as soon as its message arrives',
+    )
     .option('--report <dir>', 'write each rollout’s HTML report under this folder (paths in the summary)')
     .option('--verbose', "the local cloud's structured logs to stderr")
     .action(async (opts: SimulateOptions) => {
@@ -129,6 +142,11 @@ export function registerSimulate(program: Command): void {
           ...(speed !== undefined ? { speed } : {}),
           ...(rate !== undefined ? { ratePerSecond: rate } : {}),
           overlap: Boolean(opts.overlap),
+          ...(opts.approve
+            ? { answerGates: 'approve' as const }
+            : opts.reject
+              ? { answerGates: 'reject' as const }
+              : {}),
           ...(opts.report ? { reportDir: opts.report } : {}),
           logLine,
         });
