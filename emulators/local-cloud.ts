@@ -202,6 +202,7 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
       env: {
         rollout: { ACTIONS_URL: functions.actions.url },
         'job-run': { ACTIONS_URL: functions.actions.url },
+        'job-rollout': { ACTIONS_URL: functions.actions.url },
       },
       serviceAccount: WORKFLOW_SA,
       oidcSecret,

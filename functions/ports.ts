@@ -15,6 +15,7 @@ import type {
   ServiceRecord,
 } from './domain/records';
 import type { JobAttempt, JobRunRecord, JobRunStatus } from './domain/jobs';
+import type { JobRegionRecord, JobRolloutRecord } from './domain/job-rollout';
 import type { LookRecord } from './domain/looks';
 import type { ReportEvent } from './report/model';
 import type { Decider, GateCallbackBody, GateDecision } from './domain/gates';
@@ -165,10 +166,44 @@ export interface JobRunner {
   ): Promise<string | undefined>;
 }
 
+/** A Cloud Run job in one region. */
+export interface JobRef {
+  project: string;
+  region: string;
+  job: string;
+}
+
+/** A job's execution template as the Admin API v2 holds it (`Job.template`, JSON), with its etag. */
+export interface JobTemplateSnapshot {
+  etag: string;
+  template: string;
+  /** The images of the template's containers, in order. */
+  images: string[];
+}
+
+/** Reads and replaces Cloud Run jobs' templates (GetJob, UpdateJob). */
+export interface JobTemplates {
+  /** The job, or undefined when it does not exist in that region. */
+  getJob(ref: JobRef): Promise<JobTemplateSnapshot | undefined>;
+  /**
+   * Replaces the template with `template` (UpdateJob with the etag read,
+   * so a concurrent change makes it fail with a conflict), and waits for the
+   * operation up to `timeoutMs`.
+   */
+  updateTemplate(
+    ref: JobRef,
+    input: { etag: string; template: string; timeoutMs: number },
+  ): Promise<JobTemplateSnapshot>;
+}
+
 /** Starts and cancels Workflows executions. */
 export interface WorkflowLauncher {
   /** Returns the server-assigned execution name. */
-  start(workflow: 'rollout' | 'job-run', argument: unknown, labels: Record<string, string>): Promise<string>;
+  start(
+    workflow: 'rollout' | 'job-run' | 'job-rollout',
+    argument: unknown,
+    labels: Record<string, string>,
+  ): Promise<string>;
   cancel(executionName: string): Promise<void>;
   /** What Workflows says about an execution: MISSING when it does not exist. */
   state(executionName: string): Promise<ExecutionView>;
@@ -377,6 +412,50 @@ export interface JobStore {
   ): Promise<void>;
   /** True once, for the caller that should post the run's final Slack message. */
   claimNotification(id: string, now: Date): Promise<boolean>;
+}
+
+/**
+ * One lock per job, shared by its runs and its image rollouts, so a run and
+ * a rollout of the same job never overlap (docs/jobs.md). A holder whose
+ * lock has expired (its workflow died) loses it to the next taker.
+ */
+export interface JobLocks {
+  /** Takes the job's lock for `holder` (or renews it) until `until`; otherwise says who holds it. */
+  acquire(
+    job: string,
+    holder: string,
+    until: Date,
+    now: Date,
+  ): Promise<{ acquired: true } | { heldBy: string }>;
+  /** Frees the lock if `holder` has it. */
+  release(job: string, holder: string): Promise<void>;
+}
+
+/** Job image rollouts, `jobRollouts/{id}`. */
+export interface JobRolloutStore {
+  get(id: string): Promise<JobRolloutRecord | undefined>;
+  /** The job's newest rollouts first. */
+  listForJob(job: string, limit: number): Promise<JobRolloutRecord[]>;
+  /** Creates it unless one with its id exists (the (job, digest) deduplication). */
+  create(record: JobRolloutRecord): Promise<{ kind: 'created' | 'duplicate'; rollout: JobRolloutRecord }>;
+  /** For a duplicate delivery of a PENDING rollout without execution: true if this caller should start it. */
+  claimLaunch(id: string, now: Date): Promise<boolean>;
+  releaseLaunch(id: string): Promise<void>;
+  recordExecution(id: string, executionName: string, now: Date): Promise<void>;
+  /** Merges `patch` into the region's record; returns the rollout as stored. */
+  updateRegion(
+    id: string,
+    region: string,
+    patch: Partial<JobRegionRecord>,
+    now: Date,
+  ): Promise<JobRolloutRecord>;
+  /** Ends the rollout once; `changed` is true only for the call that ended it. */
+  finish(
+    id: string,
+    status: 'SUCCEEDED' | 'FAILED',
+    reason: string | undefined,
+    now: Date,
+  ): Promise<{ rollout: JobRolloutRecord; changed: boolean }>;
 }
 
 // Dead letters (rejected messages, undeliverable messages, failed job runs).

@@ -1,7 +1,7 @@
 /**
  * Firestore, native mode, (default) database. Collections (created by the
  * functions on first write): rollouts (with the `events` subcollection),
- * services, jobRuns, deadLetters, dedup and slackOutbox (Slack notices that
+ * services, jobRuns, jobRollouts, jobLocks, deadLetters, dedup and slackOutbox (Slack notices that
  * wait for the sweeper). Composite indexes serve the
  * queries below; dedup records expire through a TTL policy on expiresAt.
  */
@@ -38,6 +38,11 @@ locals {
     # The runs of a job, newest first.
     job_runs_by_job = {
       collection = "jobRuns"
+      fields     = [["job", "ASCENDING"], ["createdAt", "DESCENDING"]]
+    }
+    # The image rollouts of a job, newest first (`glidepath jobs status`, `jobs rollback`).
+    job_rollouts_by_job = {
+      collection = "jobRollouts"
       fields     = [["job", "ASCENDING"], ["createdAt", "DESCENDING"]]
     }
     # Dead letters not replayed yet, newest first.

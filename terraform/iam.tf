@@ -131,7 +131,7 @@ resource "google_project_iam_member" "builder" {
 
 # What a rollout and a job run need, and nothing more: read and update Cloud
 # Run services (new revision, traffic), read revisions and operations, run
-# and watch jobs, and read the metrics the analysis compares. Custom roles
+# and watch jobs, update a job's template (image rollouts), and read the metrics the analysis compares. Custom roles
 # are per project, so there is one in every project Glidepath deploys to.
 resource "google_project_iam_custom_role" "deployer" {
   for_each = local.deploy_target_projects
@@ -148,6 +148,7 @@ resource "google_project_iam_custom_role" "deployer" {
     "run.jobs.get",
     "run.jobs.run",
     "run.jobs.runWithOverrides",
+    "run.jobs.update",
     "run.operations.get",
     "run.revisions.get",
     "run.revisions.list",

@@ -11,10 +11,11 @@ output "function_urls" {
 }
 
 output "workflows" {
-  description = "Resource ids of the rollout and job-run workflows."
+  description = "Resource ids of the rollout, job-run and job-rollout workflows."
   value = {
-    rollout   = google_workflows_workflow.rollout.id
-    "job-run" = google_workflows_workflow.job_run.id
+    rollout       = google_workflows_workflow.rollout.id
+    "job-run"     = google_workflows_workflow.job_run.id
+    "job-rollout" = google_workflows_workflow.job_rollout.id
   }
 }
 

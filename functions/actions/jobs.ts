@@ -16,6 +16,7 @@ export function jobActionDeps(ctx: Pick<ActionContext, 'rt' | 'log'>): JobAction
     store: ctx.rt.jobStore,
     deadLetters: ctx.rt.deadLetters,
     jobs: ctx.rt.jobs(),
+    locks: ctx.rt.jobLocks,
     notifier: ctx.rt.notifier,
     publisher: ctx.rt.publisher(),
     deadLetterTopic: ctx.rt.config.GLIDEPATH_DEAD_LETTER_TOPIC,
@@ -29,12 +30,20 @@ function deps(ctx: ActionContext, runId: string): JobActionDeps {
 }
 
 export const JOB_ACTIONS: Record<string, Action> = {
-  job_run_attempt: defineAction(z.strictObject({ runId: RunId, attempt: Attempt }), async (ctx, input) => {
-    const result = await startAttempt(deps(ctx, input.runId), input.runId, input.attempt);
-    return 'finished' in result
-      ? stop(`job run ${input.runId} is already ${result.finished}`)
-      : ok({ ...result });
-  }),
+  job_run_attempt: defineAction(
+    z.strictObject({ runId: RunId, attempt: Attempt, lockTimedOut: z.boolean().default(false) }),
+    async (ctx, input) => {
+      const result = await startAttempt(
+        deps(ctx, input.runId),
+        input.runId,
+        input.attempt,
+        input.lockTimedOut,
+      );
+      return 'finished' in result
+        ? stop(`job run ${input.runId} is already ${result.finished}`)
+        : ok({ ...result });
+    },
+  ),
   job_attempt_status: defineAction(
     z.strictObject({ runId: RunId, attempt: Attempt, timedOut: z.boolean().default(false) }),
     async (ctx, input) =>

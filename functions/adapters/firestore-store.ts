@@ -27,6 +27,8 @@ export const COLLECTIONS = {
   rollouts: 'rollouts',
   services: 'services',
   jobRuns: 'jobRuns',
+  jobRollouts: 'jobRollouts',
+  jobLocks: 'jobLocks',
   deadLetters: 'deadLetters',
   dedup: 'dedup',
   events: 'events',

@@ -4,8 +4,11 @@
  */
 import { ExecutionsClient, JobsClient, protos } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
-import type { JobExecutionState, JobRunner } from '../ports';
+import type { JobExecutionState, JobRef, JobRunner, JobTemplates, JobTemplateSnapshot } from '../ports';
 import { fromSdkError, GlidepathError } from '../shared/errors';
+import { templateImages } from '../domain/job-rollout';
+import { GLIDEPATH_CLIENT } from './cloudrun';
+import { awaitOperation, LRO_CALL_OPTIONS } from './operations';
 
 type IExecution = protos.google.cloud.run.v2.IExecution;
 const ConditionState = protos.google.cloud.run.v2.Condition.State;
@@ -136,6 +139,64 @@ export function createCloudRunJobRunner(options: JobRunnerOptions = {}): CloudRu
 
     async close() {
       await Promise.all([jobs.close(), executions.close()]);
+    },
+  };
+}
+
+function snapshot(job: protos.google.cloud.run.v2.IJob): JobTemplateSnapshot {
+  const template = JSON.stringify(job.template ?? {});
+  return { etag: job.etag ?? '', template, images: templateImages(template) };
+}
+
+export interface CloudRunJobTemplates extends JobTemplates {
+  close(): Promise<void>;
+}
+
+/** JobTemplates on the Admin API v2: GetJob, and UpdateJob with the etag read (docs/jobs.md). */
+export function createCloudRunJobTemplates(options: JobRunnerOptions = {}): CloudRunJobTemplates {
+  const jobs = new JobsClient((options.clientOptions ?? {}) as ClientOptions);
+  const nameOf = (ref: JobRef) => `projects/${ref.project}/locations/${ref.region}/jobs/${ref.job}`;
+  return {
+    async getJob(ref) {
+      try {
+        const [job] = await jobs.getJob({ name: nameOf(ref) });
+        return snapshot(job);
+      } catch (err) {
+        const e = fromSdkError(err, `get job ${nameOf(ref)}`);
+        if (e.code === 'not_found') return undefined;
+        throw e;
+      }
+    },
+
+    async updateTemplate(ref, input) {
+      const name = nameOf(ref);
+      let current: protos.google.cloud.run.v2.IJob;
+      try {
+        [current] = await jobs.getJob({ name });
+      } catch (err) {
+        throw fromSdkError(err, `get job ${name}`);
+      }
+      if (current.etag !== input.etag)
+        throw new GlidepathError(
+          'conflict',
+          `update job ${name}: the job changed since it was read (etag ${input.etag}, now ${current.etag ?? 'none'})`,
+        );
+      // UpdateJob has no field mask: the whole Job is sent back, with the new template.
+      const job: protos.google.cloud.run.v2.IJob = {
+        ...current,
+        template: JSON.parse(input.template) as protos.google.cloud.run.v2.IExecutionTemplate,
+        ...GLIDEPATH_CLIENT,
+      };
+      try {
+        const [operation] = await jobs.updateJob({ job }, LRO_CALL_OPTIONS);
+        return snapshot(await awaitOperation(operation, input.timeoutMs, `update job ${name}`));
+      } catch (err) {
+        throw fromSdkError(err, `update job ${name}`);
+      }
+    },
+
+    async close() {
+      await jobs.close();
     },
   };
 }

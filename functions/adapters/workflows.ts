@@ -3,7 +3,7 @@ import type { WorkflowLauncher } from '../ports';
 import type { ExecutionState, ExecutionView } from '../domain/sweep';
 import { fromSdkError } from '../shared/errors';
 
-/** Starts executions of the deployed `rollout` and `job-run` workflows. */
+/** Starts executions of the deployed `rollout`, `job-run` and `job-rollout` workflows. */
 export class WorkflowsLauncher implements WorkflowLauncher {
   constructor(
     private readonly client: ExecutionsClient,
@@ -12,7 +12,7 @@ export class WorkflowsLauncher implements WorkflowLauncher {
   ) {}
 
   async start(
-    workflow: 'rollout' | 'job-run',
+    workflow: 'rollout' | 'job-run' | 'job-rollout',
     argument: unknown,
     labels: Record<string, string>,
   ): Promise<string> {

@@ -3,7 +3,7 @@
  * three outcomes out (design brief §3). No I/O happens here, so the CLI's
  * `glidepath plan` dry run and the deployed function decide identically.
  */
-import type { Policy, ServicePolicy } from './policy';
+import type { JobPolicy, Policy } from './policy';
 import type { RolloutRequest } from './plan';
 import { isArtifactTag, parseImageRef, sameRepository, type ImageRef } from './image';
 import { boundReason, show } from './validation';
@@ -16,8 +16,17 @@ import {
   type PubsubMessage,
 } from './messages';
 
+/** A pushed image of a job's repository: a job image rollout (docs/jobs.md). */
+export interface JobImageRequest {
+  job: JobPolicy;
+  repository: string;
+  digest: string;
+  tag?: string;
+  source: 'gcr' | 'cloud-builds';
+}
+
 export type IntakeDecision =
-  | { outcome: 'rollout'; reason: string; requests: RolloutRequest[] }
+  | { outcome: 'rollout'; reason: string; requests: RolloutRequest[]; jobRequests: JobImageRequest[] }
   | { outcome: 'ignored'; reason: string }
   | { outcome: 'rejected'; reason: string };
 
@@ -64,6 +73,7 @@ function matchAutomatic(
   extra: Partial<RolloutRequest> = {},
 ): IntakeDecision {
   const requests: RolloutRequest[] = [];
+  const jobRequests: JobImageRequest[] = [];
   const skipped: string[] = [];
   const seen = new Set<string>();
   for (const image of pushed) {
@@ -74,9 +84,27 @@ function matchAutomatic(
       continue;
     }
     const services = policy.services.filter((s) => sameRepository(image.ref.repository, s.image));
-    if (services.length === 0) {
-      skipped.push(`no service in the policy uses repository ${image.ref.repository}`);
+    const jobs = policy.jobs.filter((j) => j.image && sameRepository(image.ref.repository, j.image));
+    if (services.length === 0 && jobs.length === 0) {
+      skipped.push(`no service or job in the policy uses repository ${image.ref.repository}`);
       continue;
+    }
+    for (const job of jobs) {
+      const tagProblem = tagFilterProblem({ ...job, kind: 'job' }, image.tag);
+      if (tagProblem) {
+        skipped.push(tagProblem);
+        continue;
+      }
+      const key = `job ${job.name} ${image.ref.digest}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      jobRequests.push({
+        job,
+        repository: image.ref.repository,
+        digest: image.ref.digest,
+        ...(image.tag ? { tag: image.tag } : {}),
+        source,
+      });
     }
     for (const service of services) {
       const tagProblem = tagFilterProblem(service, image.tag);
@@ -97,20 +125,29 @@ function matchAutomatic(
       });
     }
   }
-  if (requests.length === 0) return ignored(skipped.join('; ') || 'no images in the message');
+  if (requests.length === 0 && jobRequests.length === 0)
+    return ignored(skipped.join('; ') || 'no images in the message');
   return {
     outcome: 'rollout',
-    reason: requests.map((r) => `${r.service.name} ← ${r.repository}@${r.digest.slice(0, 19)}`).join(', '),
+    reason: [
+      ...requests.map((r) => `${r.service.name} ← ${r.repository}@${r.digest.slice(0, 19)}`),
+      ...jobRequests.map((r) => `job ${r.job.name} ← ${r.repository}@${r.digest.slice(0, 19)}`),
+    ].join(', '),
     requests,
+    jobRequests,
   };
 }
 
-function tagFilterProblem(service: ServicePolicy, tag: string | undefined): string | undefined {
-  if (!service.tags?.length) return undefined;
+function tagFilterProblem(
+  target: { name: string; tags?: string[]; kind?: 'job' },
+  tag: string | undefined,
+): string | undefined {
+  const what = `${target.kind ?? 'service'} ${target.name}`;
+  if (!target.tags?.length) return undefined;
   if (!tag)
-    return `service ${service.name} rolls out only tags matching ${service.tags.join(' | ')}, and this push has no tag`;
-  if (service.tags.some((pattern) => new RegExp(pattern).test(tag))) return undefined;
-  return `tag ${show(tag, 140)} matches none of service ${service.name}'s tag filters ${service.tags.join(' | ')}`;
+    return `${what} rolls out only tags matching ${target.tags.join(' | ')}, and this push has no tag`;
+  if (target.tags.some((pattern) => new RegExp(pattern).test(tag))) return undefined;
+  return `tag ${show(tag, 140)} matches none of ${what}'s tag filters ${target.tags.join(' | ')}`;
 }
 
 function decideGcr(policy: Policy, message: PubsubMessage): IntakeDecision {
@@ -241,5 +278,6 @@ function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
         ...(req.regions ? { regions: [...new Set(req.regions)] } : {}),
       },
     ],
+    jobRequests: [],
   };
 }

@@ -20,13 +20,16 @@ export type JobRunDiagnosis =
 
 /**
  * The longest a healthy `job-run` execution lives: every attempt polled to
- * the job's timeout (plus the poll that notices it), and the longest
- * backoff between each pair of attempts.
+ * the job's timeout (plus the poll that notices it), the longest
+ * backoff between each pair of attempts, and one wait for the job's lock.
  */
 export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeoutSeconds'>): number {
   const { maxAttempts, maxBackoffSeconds } = run.retry;
   const poll = jobPollSeconds(run.timeoutSeconds, maxAttempts, POLL_SECONDS);
-  return maxAttempts * (run.timeoutSeconds + 2 * poll) + (maxAttempts - 1) * maxBackoffSeconds;
+  const attempts = maxAttempts * (run.timeoutSeconds + 2 * poll) + (maxAttempts - 1) * maxBackoffSeconds;
+  // Before its first attempt a run may wait, for at most its timeout (and the poll that notices it),
+  // for an image rollout of the job to release the job's lock (docs/jobs.md).
+  return attempts + run.timeoutSeconds + poll;
 }
 
 export function diagnoseJobRun(

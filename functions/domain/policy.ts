@@ -273,33 +273,74 @@ export interface StagePolicy {
   approval?: ApprovalPolicy;
 }
 
-const Job = z.strictObject({
-  name: ResourceName,
-  project: ProjectId,
-  region: Region,
-  schedule: z.string().regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression such as "0 2 * * *"'),
-  timeZone: z.string().min(1).default('Etc/UTC'),
-  retry: z
-    .strictObject({
-      maxAttempts: z.number().int().min(1).max(20),
-      initialBackoff: Duration,
-      multiplier: z.number().min(1).max(10),
-      maxBackoff: Duration,
-      /** The failure classes worth retrying; by default all but `configuration`. */
-      on: z.array(z.enum(FAILURE_CLASSES)).min(1).optional(),
-    })
-    .default({ maxAttempts: 3, initialBackoff: 30, multiplier: 2, maxBackoff: 600 }),
-  timeout: Duration.default(3600),
-  /** What a trigger message may override: nothing unless listed here. */
-  overridable: z
-    .strictObject({
-      args: z.boolean().default(false),
-      env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an env var name')).default([]),
-    })
-    .default({ args: false, env: [] }),
-  slack: SlackTarget.optional(),
-});
+const Job = z
+  .strictObject({
+    name: ResourceName,
+    project: ProjectId,
+    region: Region,
+    schedule: z
+      .string()
+      .regex(/^(\S+\s+){4}\S+$/, 'expected a five-field cron expression such as "0 2 * * *"'),
+    timeZone: z.string().min(1).default('Etc/UTC'),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(20),
+        initialBackoff: Duration,
+        multiplier: z.number().min(1).max(10),
+        maxBackoff: Duration,
+        /** The failure classes worth retrying; by default all but `configuration`. */
+        on: z.array(z.enum(FAILURE_CLASSES)).min(1).optional(),
+      })
+      .default({ maxAttempts: 3, initialBackoff: 30, multiplier: 2, maxBackoff: 600 }),
+    timeout: Duration.default(3600),
+    /** What a trigger message may override: nothing unless listed here. */
+    overridable: z
+      .strictObject({
+        args: z.boolean().default(false),
+        env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an env var name')).default([]),
+      })
+      .default({ args: false, env: [] }),
+    slack: SlackTarget.optional(),
+    /** Image rollouts (docs/jobs.md): pushes to this repository update the job's template, wave by wave. */
+    image: Repository.optional(),
+    tags: z.array(TagPattern).optional(),
+    /** The regions the job exists in, in the order an image reaches them; by default `[[region]]`. */
+    waves: Waves.optional(),
+    /** The execution that must succeed in each region before the image counts as good there. */
+    verify: z
+      .strictObject({
+        args: z.array(z.string()).optional(),
+        env: z
+          .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an env var name'), z.string())
+          .optional(),
+        timeout: Duration.default(600),
+      })
+      .optional(),
+  })
+  .superRefine((job, ctx) => {
+    if (!job.image) {
+      for (const field of ['tags', 'waves', 'verify'] as const)
+        if (job[field] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [field],
+            message: `expected only with jobs[].image (the repository whose pushes roll out), got ${field} without image`,
+          });
+      return;
+    }
+    if (job.waves && !job.waves.flat().includes(job.region))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['waves'],
+        message: `expected the job's own region ${job.region} in one of its waves (its scheduled runs use that region's template), got ${job.waves.flat().join(', ')}`,
+      });
+  });
 export type JobPolicy = z.output<typeof Job>;
+
+/** The regions a job's image reaches, wave by wave. */
+export function jobWaves(job: Pick<JobPolicy, 'region' | 'waves'>): string[][] {
+  return job.waves ?? [[job.region]];
+}
 
 const PolicyFile = z.strictObject({
   defaults: SettingsOverride.optional(),

@@ -49,10 +49,16 @@ export const ROLLOUT_STEPS = {
 /** Steps of job-run.workflows.yaml, as counted by the Workflows emulator. */
 export const JOB_RUN_STEPS = {
   base: 8,
-  /** One attempt: start, the timeout check, backoff, beyond its polls. */
-  perAttempt: 15,
+  /** One attempt: the lock check, start, the timeout check, backoff, beyond its polls. */
+  perAttempt: 19,
   /** One status poll: the sleep, the status action, the check. */
   perPoll: 6,
+  /**
+   * One poll while an image rollout holds the job's lock: the start action, the check, the
+   * sleep. A run waits at most once and for at most maxPolls − 1 of them before it starts
+   * (or maxPolls, and then the attempt fails without polling, which costs less).
+   */
+  perLockPoll: 6,
 } as const;
 
 /** The shape of a rollout: regions per wave, and how many looks each traffic step takes. */
@@ -122,14 +128,19 @@ export function rolloutOverBudget(service: {
 export function jobPollSeconds(timeoutSeconds: number, maxAttempts: number, minimum: number): number {
   const pollsPerAttempt = Math.floor(
     (STEP_BUDGET - JOB_RUN_STEPS.base - maxAttempts * JOB_RUN_STEPS.perAttempt) /
-      (maxAttempts * JOB_RUN_STEPS.perPoll),
+      (maxAttempts * JOB_RUN_STEPS.perPoll + JOB_RUN_STEPS.perLockPoll),
   );
   return Math.max(minimum, Math.ceil(timeoutSeconds / pollsPerAttempt));
 }
 
-/** Steps a job run spends when every attempt polls until its timeout (the emulator's exact count). */
+/**
+ * Steps a job run spends when it first waits for the job's lock as long as it can and still
+ * starts, and every attempt polls until its timeout (the emulator's exact count).
+ */
 export function worstJobRunSteps(run: { maxAttempts: number; maxPolls: number }): number {
   return (
-    JOB_RUN_STEPS.base + run.maxAttempts * (JOB_RUN_STEPS.perAttempt + run.maxPolls * JOB_RUN_STEPS.perPoll)
+    JOB_RUN_STEPS.base +
+    run.maxAttempts * (JOB_RUN_STEPS.perAttempt + run.maxPolls * JOB_RUN_STEPS.perPoll) +
+    (run.maxPolls - 1) * JOB_RUN_STEPS.perLockPoll
   );
 }

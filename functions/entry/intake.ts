@@ -20,6 +20,7 @@ export async function intake(event: functions.CloudEvent<PubsubEventData>): Prom
     clock: rt.clock,
     log: rt.log,
     dedupTtlSeconds: rt.config.GLIDEPATH_DEDUP_TTL_SECONDS,
+    jobRollouts: rt.jobRollouts,
     metrics: rt.metrics(),
     timeScale: rt.config.GLIDEPATH_TIME_SCALE,
   };

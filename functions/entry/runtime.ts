@@ -21,6 +21,7 @@ import { FirestoreGateStore } from '../adapters/gate-store';
 import { googleAccessToken, httpGateCallbackSender } from '../adapters/gate-callbacks';
 import { localAccessToken } from '../shared/oidc';
 import { FirestoreJobStore } from '../adapters/job-store';
+import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../adapters/job-rollout-store';
 import { FirestoreDeadLetterStore } from '../adapters/dead-letter-store';
 import { FirestoreLookStore } from '../adapters/look-store';
 import { FirestoreReportSource } from '../adapters/report-source';
@@ -34,8 +35,11 @@ import {
   type Clock,
   type IdTokenSource,
   type DeadLetterStore,
+  type JobLocks,
+  type JobRolloutStore,
   type JobRunner,
   type JobStore,
+  type JobTemplates,
   type LookStore,
   type ReportPublisher,
   type ReportSource,
@@ -61,6 +65,9 @@ export interface Runtime {
   /** Approval gates of rollouts (functions/usecases/gates.ts). */
   gates: GateStore;
   jobStore: JobStore;
+  jobRollouts: JobRolloutStore;
+  /** The locks that keep a job's runs and image rollouts apart. */
+  jobLocks: JobLocks;
   deadLetters: DeadLetterStore;
   /** What the judge saw at each look (functions/domain/looks.ts). */
   looks: LookStore;
@@ -77,6 +84,7 @@ export interface Runtime {
   router(): TrafficRouter;
   metrics(): MetricsSource;
   jobs(): JobRunner;
+  jobTemplates(): JobTemplates;
   /** ID tokens of this function's identity (the smoke test calls private services). */
   idTokens(): IdTokenSource;
   publisher(): Publisher;
@@ -142,6 +150,8 @@ export function runtime(): Runtime {
     store: new FirestoreRolloutStore(firestore),
     gates: new FirestoreGateStore(firestore),
     jobStore: new FirestoreJobStore(firestore),
+    jobRollouts: new FirestoreJobRolloutStore(firestore),
+    jobLocks: new FirestoreJobLocks(firestore),
     deadLetters: new FirestoreDeadLetterStore(firestore),
     looks: new FirestoreLookStore(firestore),
     reportSource: new FirestoreReportSource(firestore),
@@ -167,6 +177,11 @@ export function runtime(): Runtime {
     ),
     jobs: once(() =>
       (require('../adapters/jobs') as typeof jobsAdapter).createCloudRunJobRunner({
+        clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
+      }),
+    ),
+    jobTemplates: once(() =>
+      (require('../adapters/jobs') as typeof jobsAdapter).createCloudRunJobTemplates({
         clientOptions: localClientOptions(config.GLIDEPATH_RUN_ENDPOINT),
       }),
     ),

@@ -4,7 +4,15 @@
  * transient failures throw so that Pub/Sub redelivers.
  */
 import { createHash } from 'node:crypto';
-import type { Admission, Clock, MetricsSource, Notifier, RolloutStore, WorkflowLauncher } from '../ports';
+import type {
+  Admission,
+  Clock,
+  JobRolloutStore,
+  MetricsSource,
+  Notifier,
+  RolloutStore,
+  WorkflowLauncher,
+} from '../ports';
 import type { Policy } from '../domain/policy';
 import type { PubsubMessage } from '../domain/messages';
 import { decideIntake } from '../domain/intake';
@@ -16,11 +24,14 @@ import { minRequestsReach } from '../domain/analysis/reach';
 import { INGESTION_DELAY_SECONDS } from '../domain/analysis/looks';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
+import { admitJobRollout, type JobRolloutAdmission } from './job-rollout';
 import { startClaimedExecution } from './launch';
 
 export interface IntakeDeps {
   policy: Policy;
   store: Pick<RolloutStore, 'admit' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution' | 'finish'>;
+  /** Job image rollouts: pushes of a job's repository (docs/jobs.md). */
+  jobRollouts: Pick<JobRolloutStore, 'create' | 'claimLaunch' | 'releaseLaunch' | 'recordExecution'>;
   /** Where rejected messages are recorded (shared with the job trigger). */
   deadLetters: DeadLetterDeps['store'];
   launcher: WorkflowLauncher;
@@ -39,6 +50,8 @@ export interface IntakeResult {
   reason: string;
   /** `resumed`: a redelivery started the execution that an earlier delivery admitted but failed to start. */
   rollouts: Array<{ id: string; service: string; status: string; admission: Admission['kind'] | 'resumed' }>;
+  /** Job image rollouts this message started (or found already started: `duplicate`). */
+  jobRollouts: JobRolloutAdmission[];
 }
 
 /** The dedup key: (service, digest) for images, the message itself for manual requests. */
@@ -71,11 +84,11 @@ export async function handleIntake(
   if (decision.outcome === 'rejected') {
     await recordRejection({ ...deps, store: deps.deadLetters }, topic ?? 'unknown', message, decision.reason);
     log.warn('message rejected', { outcome: 'rejected', reason: decision.reason });
-    return { outcome: 'rejected', reason: decision.reason, rollouts: [] };
+    return { outcome: 'rejected', reason: decision.reason, rollouts: [], jobRollouts: [] };
   }
   if (decision.outcome === 'ignored') {
     log.info('message ignored', { outcome: 'ignored', reason: decision.reason });
-    return { outcome: 'ignored', reason: decision.reason, rollouts: [] };
+    return { outcome: 'ignored', reason: decision.reason, rollouts: [], jobRollouts: [] };
   }
 
   const rollouts: IntakeResult['rollouts'] = [];
@@ -88,15 +101,32 @@ export async function handleIntake(
     // Duplicates and ignores say why; started, queued and resumed rollouts name themselves.
     notes.push('reason' in admission && !resumed ? admission.reason : `${kind} ${r.id}`);
   }
-  const startedAny = rollouts.some((r) => r.admission !== 'duplicate' && r.admission !== 'ignored');
+  const jobRollouts: JobRolloutAdmission[] = [];
+  for (const request of decision.jobRequests) {
+    const admitted = await admitJobRollout(
+      { store: deps.jobRollouts, launcher: deps.launcher, clock: deps.clock, log },
+      request,
+      messageId,
+    );
+    jobRollouts.push(admitted);
+    notes.push(
+      admitted.admission === 'duplicate'
+        ? `duplicate: job rollout ${admitted.id} of ${request.job.name} exists (${admitted.status})`
+        : `${admitted.admission} job rollout ${admitted.id}`,
+    );
+  }
+  const startedAny =
+    rollouts.some((r) => r.admission !== 'duplicate' && r.admission !== 'ignored') ||
+    jobRollouts.some((r) => r.admission !== 'duplicate');
   const outcome = startedAny ? 'rollout' : 'ignored';
   const reason = notes.join('; ');
   log.info(startedAny ? 'rollout admitted' : 'message ignored', {
     outcome,
     reason,
     rollouts: rollouts.map((r) => r.id),
+    jobRollouts: jobRollouts.map((r) => r.id),
   });
-  return { outcome, reason, rollouts };
+  return { outcome, reason, rollouts, jobRollouts };
 }
 
 async function admitOne(

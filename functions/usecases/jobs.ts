@@ -7,6 +7,7 @@
 import type {
   Clock,
   DeadLetterStore,
+  JobLocks,
   JobRunner,
   JobStore,
   Notifier,
@@ -27,6 +28,7 @@ import {
   type JobRunRecord,
 } from '../domain/jobs';
 import { classifyFailure, type FailureClass, type FailureEvidence } from '../domain/job-failures';
+import { jobRunLifetimeSeconds } from '../domain/job-sweep';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 import { KIND_ATTRIBUTE, recordRejection } from './dead-letter';
@@ -127,6 +129,8 @@ export interface JobActionDeps {
   >;
   deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
   jobs: JobRunner;
+  /** The job's lock, shared with its image rollouts: a run holds it from its first attempt to its finish. */
+  locks: JobLocks;
   notifier: Notifier;
   publisher: Publisher;
   deadLetterTopic: string;
@@ -206,8 +210,11 @@ export async function startAttempt(
   deps: JobActionDeps,
   runId: string,
   number: number,
-): Promise<AttemptView | { finished: JobRunRecord['status'] }> {
+  lockTimedOut = false,
+): Promise<AttemptView | { finished: JobRunRecord['status'] } | { waitingFor: string }> {
   const marker = attemptMarker(runId, number);
+  const held = await takeJobLock(deps, runId);
+  if (held && !lockTimedOut) return { waitingFor: held };
   let claim;
   try {
     claim = await deps.store.claimAttempt(runId, number, deps.clock.now());
@@ -222,6 +229,15 @@ export async function startAttempt(
   if (claim.kind === 'finished') return { finished: claim.run.status };
   if (claim.kind === 'started') return view(claim.attempt);
   const { run } = claim;
+  if (held) {
+    // Waited the job's whole timeout for an image rollout of the job: this attempt fails without running.
+    const error = `not started: ${held} kept the job for longer than the job's timeout of ${run.timeoutSeconds}s`;
+    const evidence: FailureEvidence = { stage: 'start', code: 'conflict', message: error };
+    const now = deps.clock.now();
+    return view(
+      await deps.store.updateAttempt(runId, number, failed(run, number, error, evidence, now), now),
+    );
+  }
   let executionName: string;
   try {
     executionName =
@@ -248,6 +264,25 @@ export async function startAttempt(
     );
   }
   return recordStarted(deps, runId, number, executionName);
+}
+
+/** The lock holder name of a job run (image rollouts hold `rollout:<id>`). */
+export const runHolder = (runId: string): string => `run:${runId}`;
+
+/**
+ * Takes (or renews) the job's lock for the run, until the longest a healthy
+ * run lives; returns who holds it when that is an image rollout of the job.
+ * A finished or missing run takes nothing: claiming the attempt answers it.
+ */
+async function takeJobLock(deps: JobActionDeps, runId: string): Promise<string | undefined> {
+  const run = await deps.store.getRun(runId);
+  if (!run || run.status === 'SUCCEEDED' || run.status === 'FAILED') return undefined;
+  const now = deps.clock.now();
+  const until = new Date(now.getTime() + jobRunLifetimeSeconds(run) * 1000);
+  const lock = await deps.locks.acquire(run.job, runHolder(runId), until, now);
+  if (!('heldBy' in lock)) return undefined;
+  deps.log.info('job run waits for the job', { job: run.job, heldBy: lock.heldBy });
+  return lock.heldBy;
 }
 
 async function recordStarted(
@@ -340,6 +375,7 @@ export async function finishRun(
 ): Promise<{ status: JobRunRecord['status']; deadLetterId?: string }> {
   const now = deps.clock.now();
   let run = await deps.store.finishRun(runId, result, now, endReason);
+  await deps.locks.release(run.job, runHolder(runId));
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);

@@ -242,6 +242,10 @@ describeWithEmulators('hostile requests through the hosted functions', () => {
         'job_run_attempt',
         'job_attempt_status',
         'job_run_finish',
+        'job_rollout_begin',
+        'job_rollout_update',
+        'job_rollout_verify',
+        'job_rollout_finish',
       ];
       const answers = await inParallel(names.map((n) => () => post(n, JSON.stringify(ACTION_SAMPLES[n]))));
       expect(

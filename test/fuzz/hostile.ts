@@ -20,6 +20,7 @@ import { decideIntake, type IntakeDecision } from '../../functions/domain/intake
 import { decideJobTrigger, type JobTriggerDecision } from '../../functions/domain/jobs';
 import { MAX_PAYLOAD_BYTES, PubsubMessage, TOPICS } from '../../functions/domain/messages';
 import { buildPlan } from '../../functions/domain/plan';
+import { newJobRollout } from '../../functions/domain/job-rollout';
 import { parsePolicyYaml, type Policy, type ServicePolicy } from '../../functions/domain/policy';
 import { DeadLetterRecord } from '../../functions/domain/records';
 import {
@@ -794,6 +795,7 @@ export const hostileCloudEvent: fc.Arbitrary<CloudEvent<PubsubEventData>> = fc.o
 
 const ROLLOUT_ID = 'api-0123456789ab-lx3k9q';
 const RUN_ID = 'nightly-report-202601020304';
+const JOB_ROLLOUT_ID = 'nightly-report-0123456789ab';
 const IN_REGION = { rolloutId: ROLLOUT_ID, region: 'us-central1', executionId: 'exec-1' };
 
 /** One valid body for each action (inbound.test.ts proves each one parses). */
@@ -809,6 +811,10 @@ export const ACTION_SAMPLES: Record<string, Record<string, unknown>> = {
   job_run_attempt: { runId: RUN_ID, attempt: 1 },
   job_attempt_status: { runId: RUN_ID, attempt: 2, timedOut: false },
   job_run_finish: { runId: RUN_ID, result: 'FAILED' },
+  job_rollout_begin: { rolloutId: JOB_ROLLOUT_ID },
+  job_rollout_update: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1' },
+  job_rollout_verify: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1', timedOut: false },
+  job_rollout_finish: { rolloutId: JOB_ROLLOUT_ID, result: 'FAILED', reason: 'verification failed' },
 };
 
 /** A hostile body for `action`: any JSON, an object with hostile keys, or its valid sample mutated. */
@@ -947,7 +953,20 @@ export function checkIntakeDecision(
       );
   }
   if (decision.outcome === 'rollout') {
-    must(decision.requests.length > 0, 'a rollout without requests');
+    must(decision.requests.length + decision.jobRequests.length > 0, 'a rollout without requests');
+    for (const request of decision.jobRequests) {
+      const configured = POLICY.jobs.find((j) => j.name === request.job.name);
+      must(
+        configured?.image,
+        'image rollout of a job without an image repository in the policy',
+        request.job.name,
+      );
+      const image = newJobRollout(request.job, request, new Date(0)).image;
+      must(
+        insideRepository(image, configured.image) && image === `${configured.image}@${request.digest}`,
+        `image rollout of job ${configured.name} deploys ${image}, outside ${configured.image}`,
+      );
+    }
     for (const request of decision.requests) {
       const configured = POLICY.services.find((s) => s.name === request.service.name);
       must(configured, 'rollout of a service that is not in the policy', request.service.name);

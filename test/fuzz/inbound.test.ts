@@ -201,6 +201,7 @@ describe('the checks bite', () => {
       outcome: 'rollout' as const,
       reason: 'x',
       requests: [{ service, repository: `${repo}-evil`, digest: GOOD_DIGEST, source: 'manual' as const }],
+      jobRequests: [],
     };
     expect(() => checkIntakeDecision(outside)).toThrow(/outside/);
     expect(() => checkIntakeDecision({ outcome: 'ignored', reason: 'x'.repeat(1_000_000) })).toThrow(

@@ -44,6 +44,7 @@ import type {
   AttemptClaim,
   Authorization,
   DeadLetterStore,
+  JobLocks,
   JobStore,
   ReplayClaim,
   RolloutEvent,
@@ -381,5 +382,27 @@ export class InMemoryDeadLetterStore implements DeadLetterStore {
     const record = this.letters.get(id);
     const released = record && replayReleased(record);
     if (released) this.letters.set(id, released);
+  }
+}
+
+/** The job locks (functions/ports.ts, JobLocks) in memory: the same take-unless-held-and-unexpired rule. */
+export class InMemoryJobLocks implements JobLocks {
+  readonly held = new Map<string, { holder: string; until: Date }>();
+
+  async acquire(
+    job: string,
+    holder: string,
+    until: Date,
+    now: Date,
+  ): Promise<{ acquired: true } | { heldBy: string }> {
+    const current = this.held.get(job);
+    if (current && current.holder !== holder && current.until.getTime() > now.getTime())
+      return { heldBy: current.holder };
+    this.held.set(job, { holder, until });
+    return { acquired: true };
+  }
+
+  async release(job: string, holder: string): Promise<void> {
+    if (this.held.get(job)?.holder === holder) this.held.delete(job);
   }
 }

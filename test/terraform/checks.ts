@@ -441,6 +441,7 @@ export const DEPLOYER_PERMISSIONS = new Set([
   'run.jobs.get',
   'run.jobs.run',
   'run.jobs.runWithOverrides',
+  'run.jobs.update',
   'run.operations.get',
   'run.revisions.get',
   'run.revisions.list',
@@ -725,6 +726,7 @@ export function checkReferencedFiles(mod: TfModule): string[] {
   const expected: Record<string, string> = {
     'google_workflows_workflow.rollout': 'rollout.workflows.yaml',
     'google_workflows_workflow.job_run': 'job-run.workflows.yaml',
+    'google_workflows_workflow.job_rollout': 'job-rollout.workflows.yaml',
   };
   for (const [key, yaml] of Object.entries(expected)) {
     const block = mod.resources.get(key);

@@ -40,7 +40,7 @@ beforeEach(() => {
   });
   // The workflow files the module reads, as stubs: this suite is about the checks, not the workflows.
   mkdirSync(join(work, 'workflows'));
-  for (const f of ['rollout.workflows.yaml', 'job-run.workflows.yaml'])
+  for (const f of ['rollout.workflows.yaml', 'job-run.workflows.yaml', 'job-rollout.workflows.yaml'])
     writeFileSync(join(work, 'workflows', f), 'main:\n  steps: []\n');
 });
 

@@ -306,6 +306,7 @@ describe('terraform/', () => {
       .sort();
     expect(summary).toEqual([
       'deadLetters(replayed ASCENDING, createdAt DESCENDING)',
+      'jobRollouts(job ASCENDING, createdAt DESCENDING)',
       'jobRuns(job ASCENDING, createdAt DESCENDING)',
       'rollouts(service ASCENDING, createdAt DESCENDING)',
       'rollouts(status ASCENDING, updatedAt ASCENDING)',

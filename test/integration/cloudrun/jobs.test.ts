@@ -2,7 +2,12 @@
 import { ExecutionsClient, JobsClient } from '@google-cloud/run';
 import type { ClientOptions } from 'google-gax';
 import { waitFor } from '../../../emulators/util';
-import { createCloudRunJobRunner, type CloudRunJobRunner } from '../../../functions/adapters/jobs';
+import {
+  createCloudRunJobRunner,
+  createCloudRunJobTemplates,
+  type CloudRunJobRunner,
+  type CloudRunJobTemplates,
+} from '../../../functions/adapters/jobs';
 import type { JobExecutionState } from '../../../functions/ports';
 import { HeldTimers } from '../../../emulators/cloudrun/timers';
 import { startHarness, PROJECT, REGION, type Harness } from './helpers';
@@ -12,16 +17,19 @@ let h: Harness;
 const timers = new HeldTimers();
 let jobs: JobsClient;
 let runner: CloudRunJobRunner;
+let templates: CloudRunJobTemplates;
 
 beforeAll(async () => {
   h = await startHarness({ timers });
   jobs = new JobsClient(h.clientOptions as ClientOptions);
   runner = createCloudRunJobRunner({ clientOptions: h.clientOptions });
+  templates = createCloudRunJobTemplates({ clientOptions: h.clientOptions });
 });
 
 afterAll(async () => {
   await jobs.close();
   await runner.close();
+  await templates.close();
   await h.close();
 });
 
@@ -124,5 +132,72 @@ test('cancel stops a running execution; a failure carries the condition’s reas
     state: 'FAILED',
     reason: 'CONTAINER_MISSING',
     error: "Image 'us-docker.pkg.dev/test-project/jobs/stuck:v1' not found.",
+  });
+});
+
+describe('UpdateJob (job.proto: the whole Job, no update mask; etag "to detect modification conflict during updates")', () => {
+  const V1 = 'us-docker.pkg.dev/test-project/jobs/export:v1';
+  const V2 = 'us-docker.pkg.dev/test-project/jobs/export@sha256:' + 'b'.repeat(64);
+  const name = `projects/${PROJECT}/locations/${REGION}/jobs/export`;
+
+  beforeAll(() => createJob('export', V1));
+
+  test('replaces the template, bumps generation and etag, answers with a long-running operation holding the Job', async () => {
+    const [before] = await jobs.getJob({ name });
+    const template = structuredClone(before.template!);
+    template.template!.containers![0].image = V2;
+    const [op] = await jobs.updateJob({ job: { ...before, template, client: 'test' } });
+    expect(op.name).toMatch(new RegExp(`^projects/${PROJECT}/locations/${REGION}/operations/`));
+    const [updated] = await op.promise();
+    expect(updated.template?.template?.containers?.[0]).toMatchObject({ image: V2, args: ['--default'] });
+    expect(Number(updated.generation)).toBe(Number(before.generation) + 1);
+    expect(updated.etag).not.toBe(before.etag);
+    expect(updated.uid).toBe(before.uid);
+    // Executions started from now on run the new template.
+    const execution = await runner.run(job('export'));
+    const [e] = await new ExecutionsClient(h.clientOptions as ClientOptions).getExecution({
+      name: execution,
+    });
+    expect(e.template?.containers?.[0].image).toBe(V2);
+  });
+
+  test('a stale etag is ABORTED, a missing job NOT_FOUND, a write without client INVALID_ARGUMENT; none changes the job', async () => {
+    const [current] = await jobs.getJob({ name });
+    await expect(
+      jobs.updateJob({ job: { ...current, etag: '"stale"', client: 'test' } }),
+    ).rejects.toMatchObject({
+      code: 10,
+      details: expect.stringMatching(/etag "stale" of job 'export' is stale/),
+    });
+    await expect(
+      jobs.updateJob({
+        job: { ...current, name: `projects/${PROJECT}/locations/${REGION}/jobs/nope`, client: 'test' },
+      }),
+    ).rejects.toMatchObject({ code: 5 });
+    await expect(jobs.updateJob({ job: { ...current, client: '' } })).rejects.toMatchObject({
+      code: 3,
+      details: expect.stringMatching(/^job\.client: expected/),
+    });
+    const [after] = await jobs.getJob({ name });
+    expect(after.etag).toBe(current.etag);
+    expect(after.generation).toEqual(current.generation);
+  });
+
+  test('the JobTemplates adapter reads and replaces the template; a template read before a change is a conflict', async () => {
+    const ref = job('export');
+    const read = (await templates.getJob(ref))!;
+    expect(read.images).toEqual([V2]);
+    const back = JSON.parse(read.template);
+    back.template.containers[0].image = V1;
+    const restored = await templates.updateTemplate(ref, {
+      etag: read.etag,
+      template: JSON.stringify(back),
+      timeoutMs: 5000,
+    });
+    expect(restored.images).toEqual([V1]);
+    await expect(
+      templates.updateTemplate(ref, { etag: read.etag, template: read.template, timeoutMs: 5000 }),
+    ).rejects.toMatchObject({ code: 'conflict' });
+    expect(await templates.getJob(job('missing'))).toBeUndefined();
   });
 });

@@ -109,6 +109,8 @@ describe('intake starts an execution with valid labels for a long rollout id', (
       recordExecution: async () => undefined,
     },
     deadLetters: {} as IntakeDeps['deadLetters'],
+    // The policy has no job images: nothing reaches the job rollout store.
+    jobRollouts: {} as IntakeDeps['jobRollouts'],
     launcher: new WorkflowsLauncher(client, PROJECT, 'us-central1'),
     notifier: { notify: async () => true },
     // Each rollout a second later: ids then differ only in their last characters.

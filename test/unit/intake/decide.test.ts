@@ -23,7 +23,7 @@ describe('intake decisions on real-format messages', () => {
       'gcr',
       'gcr-evil-prefix',
       'ignored',
-      /no service in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/,
+      /no service or job in the policy uses repository us-docker.pkg.dev\/my-project\/shop\/checkout-evil/,
     ],
     ['gcr', 'gcr-checkout', 'rollout', /checkout ←/],
     // Artifact Registry's INSERTs for manifests Cloud Run cannot run, on a service without tag filters.

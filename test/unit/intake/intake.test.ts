@@ -43,6 +43,8 @@ function setup() {
     policy,
     store,
     deadLetters,
+    // The policy has no job images: nothing reaches the job rollout store.
+    jobRollouts: {} as IntakeDeps['jobRollouts'],
     launcher: {
       start: async (_workflow, argument) => {
         const failure = startFailures.shift();

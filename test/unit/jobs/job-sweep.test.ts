@@ -58,10 +58,10 @@ describe('diagnoseJobRun', () => {
   });
 
   it('cancels an execution that outlived the longest healthy run', () => {
-    // 3 × (3600 + 20) + 2 × 600 = 12,060 s, plus the 900 s grace.
-    expect(jobRunLifetimeSeconds(run())).toBe(12_060);
-    expect(diagnoseJobRun(run(), { state: 'ACTIVE' }, at(12_960), settings)).toMatchObject({ stuck: false });
-    expect(diagnoseJobRun(run(), { state: 'ACTIVE' }, at(12_961), settings)).toMatchObject({
+    // 3 × (3600 + 20) + 2 × 600 = 12,060 s, plus a wait for the job's lock of 3600 + 10 s, plus the 900 s grace.
+    expect(jobRunLifetimeSeconds(run())).toBe(15_670);
+    expect(diagnoseJobRun(run(), { state: 'ACTIVE' }, at(16_570), settings)).toMatchObject({ stuck: false });
+    expect(diagnoseJobRun(run(), { state: 'ACTIVE' }, at(16_571), settings)).toMatchObject({
       stuck: true,
       cancelExecution: true,
     });

@@ -19,7 +19,7 @@ import {
   type JobActionDeps,
   type JobTriggerDeps,
 } from '../../../functions/usecases/jobs';
-import { InMemoryDeadLetterStore, InMemoryJobStore } from '../../helpers/memory-stores';
+import { InMemoryDeadLetterStore, InMemoryJobLocks, InMemoryJobStore } from '../../helpers/memory-stores';
 
 const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
 const scheduled = (messageId: string) => ({
@@ -102,6 +102,7 @@ function setup() {
     store,
     deadLetters,
     jobs,
+    locks: new InMemoryJobLocks(),
     publisher: {
       publish: async (topic, data, attributes) => {
         published.push({ topic, data: JSON.parse(data.toString()), attributes });

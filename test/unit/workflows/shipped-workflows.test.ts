@@ -47,7 +47,7 @@ async function runSubworkflow(
   });
 }
 
-test.each(['rollout', 'job-run'])('%s passes deploy-time validation', (name) => {
+test.each(['rollout', 'job-run', 'job-rollout'])('%s passes deploy-time validation', (name) => {
   expect(() => compileWorkflow(source(name))).not.toThrow();
 });
 
@@ -62,13 +62,12 @@ describe('the transient predicate (error-types: ConnectionFailedError is a tag o
     ['HTTP 409', { tags: ['HttpError'], code: 409 }, false],
     ['a raised string', 'boom', false],
   ];
-  test.each(['rollout', 'job-run'].flatMap((w) => cases.map(([n, e, r]) => [w, n, e, r] as const)))(
-    '%s: %s → %s',
-    async (workflow, _name, error, retry) => {
-      const run = await runSubworkflow(workflow, 'transient', { e: error });
-      expect(run).toMatchObject({ state: 'SUCCEEDED', result: retry });
-    },
-  );
+  test.each(
+    ['rollout', 'job-run', 'job-rollout'].flatMap((w) => cases.map(([n, e, r]) => [w, n, e, r] as const)),
+  )('%s: %s → %s', async (workflow, _name, error, retry) => {
+    const run = await runSubworkflow(workflow, 'transient', { e: error });
+    expect(run).toMatchObject({ state: 'SUCCEEDED', result: retry });
+  });
 });
 
 describe('against a local actions server', () => {

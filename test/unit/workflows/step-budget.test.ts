@@ -177,9 +177,13 @@ describe('the policy check', () => {
 });
 
 describe('job-run workflow', () => {
-  // Every attempt polls until its timeout, then is retried after a backoff.
+  /** How many job_run_attempt calls the first attempt makes before it has the job's lock. */
+  let lockPolls = 1;
+  // The first attempt waits for the job's lock as long as it can and still starts; every
+  // attempt polls until its timeout, then is retried after a backoff.
   const timingOut: Answer = (path, body) => {
-    if (path === '/job_run_attempt') return { done: false };
+    if (path === '/job_run_attempt')
+      return lockPolls-- > 1 ? { waitingFor: 'rollout:j-0123456789ab' } : { done: false };
     if (path === '/job_attempt_status')
       return body.timedOut
         ? { done: true, succeeded: false, retried: true, backoffSeconds: 5 }
@@ -195,6 +199,7 @@ describe('job-run workflow', () => {
     '%i attempts of %i polls: the emulator counts what the budget computes',
     async (maxAttempts, maxPolls) => {
       answer = timingOut;
+      lockPolls = maxPolls;
       const result = await run('job-run', { runId: 'r', job: 'j', maxAttempts, maxPolls, pollSeconds: 10 });
       expect(result.state).toBe('SUCCEEDED');
       expect(result.stats.steps).toBe(worstJobRunSteps({ maxAttempts, maxPolls }));
@@ -221,6 +226,7 @@ describe('job-run workflow', () => {
       timeoutSeconds: 7 * 24 * 3600,
       retry: { maxAttempts: 20 },
     });
+    lockPolls = argument.maxPolls;
     const result = await run('job-run', argument);
     expect(result.state).toBe('SUCCEEDED');
     expect(result.stats.steps).toBe(worstJobRunSteps(argument));
