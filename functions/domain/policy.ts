@@ -417,18 +417,16 @@ export function parsePolicy(doc: unknown): Policy {
       waves: last?.waves ?? waves!,
       ...(resolved ? { stages: resolved } : {}),
     };
-    // Each stage is checked on its own (not their sum: see docs/deploy.md, "Stages").
-    const parts = resolved?.map((stage, k) => ({ where: `.stages[${k}]`, ...stage })) ?? [
-      { where: '', ...service },
-    ];
-    for (const part of parts) {
-      const overBudget = rolloutOverBudget({
-        waves: part.waves,
-        bakes: part.steps.map((s) => s.bake),
-        analysis: part.analysis,
-      });
-      if (overBudget) problems.push(`services[${i}]${part.where} (${service.name}): ${overBudget}`);
-    }
+    // Every stage runs in the one execution: their steps add up.
+    const overBudget = rolloutOverBudget(
+      (resolved ?? [{ ...service, approval: undefined }]).map((stage) => ({
+        waves: stage.waves,
+        bakes: stage.steps.map((s) => s.bake),
+        analysis: stage.analysis,
+        gate: stage.approval !== undefined,
+      })),
+    );
+    if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
     services.push(service);
   });
   const jobs: JobPolicy[] = [];

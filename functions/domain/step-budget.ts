@@ -24,13 +24,19 @@ export const STEP_BUDGET = 90_000;
 
 /** Steps of rollout.workflows.yaml, as counted by the Workflows emulator. */
 export const ROLLOUT_STEPS = {
+  /** main's own steps: init, try, pick_stages, the final complete. */
+  base: 10,
   /**
-   * main's own steps: init, try, the final complete, and the stage loop's
-   * (pick_stages, one stage's gate_or_not, start_stage, run_waves, judge_stage).
-   * A staged plan adds these per stage, and a gate's run_gate; each stage is
-   * checked on its own (functions/domain/policy.ts).
+   * One stage (a plan without stages is one): gate_or_not, start_stage,
+   * run_waves, judge_stage. Every stage runs in the same execution, so a
+   * staged rollout's stages add up.
    */
-  base: 14,
+  perStage: 4,
+  /**
+   * An approval gate before a stage, at its dearest: the wait timed out and
+   * the record is asked (expire_gate); an answered gate costs 10.
+   */
+  perGate: 15,
   /** One wave: run_wave's bookkeeping. */
   perWave: 8,
   /** One region: deploy, smoke, first shift, promote, and the wave's sorting of it. */
@@ -61,25 +67,35 @@ export const JOB_RUN_STEPS = {
   perLockPoll: 6,
 } as const;
 
-/** The shape of a rollout: regions per wave, and how many looks each traffic step takes. */
-export interface RolloutShape {
+/** The shape of one stage of a rollout: regions per wave, looks per traffic step, and its gate. */
+export interface StageShape {
   regionsPerWave: number[];
   looksPerStep: number[];
+  gate?: boolean;
 }
 
-/** Steps a rollout of this shape spends when every region promotes (the emulator's exact count). */
-export function promotingRolloutSteps(shape: RolloutShape): number {
-  const perRegion =
-    ROLLOUT_STEPS.perRegion +
-    shape.looksPerStep.reduce((n, looks) => n + ROLLOUT_STEPS.perStep + looks * ROLLOUT_STEPS.perLook, 0);
-  const regions = shape.regionsPerWave.reduce((a, b) => a + b, 0);
-  return ROLLOUT_STEPS.base + shape.regionsPerWave.length * ROLLOUT_STEPS.perWave + regions * perRegion;
+const regionsOf = (stage: StageShape) => stage.regionsPerWave.reduce((a, b) => a + b, 0);
+
+/** Steps a rollout spends when every region promotes and no gate times out (the emulator's exact count, ungated). */
+export function promotingRolloutSteps(...stages: StageShape[]): number {
+  return stages.reduce<number>((total, stage) => {
+    const perRegion =
+      ROLLOUT_STEPS.perRegion +
+      stage.looksPerStep.reduce((n, looks) => n + ROLLOUT_STEPS.perStep + looks * ROLLOUT_STEPS.perLook, 0);
+    return (
+      total +
+      ROLLOUT_STEPS.perStage +
+      (stage.gate ? ROLLOUT_STEPS.perGate : 0) +
+      stage.regionsPerWave.length * ROLLOUT_STEPS.perWave +
+      regionsOf(stage) * perRegion
+    );
+  }, ROLLOUT_STEPS.base);
 }
 
-/** The most steps a rollout of this shape can spend, whatever its regions' outcomes. */
-export function worstRolloutSteps(shape: RolloutShape): number {
-  const regions = shape.regionsPerWave.reduce((a, b) => a + b, 0);
-  return promotingRolloutSteps(shape) + regions * ROLLOUT_STEPS.regionEndAllowance;
+/** The most steps a rollout of these stages can spend, whatever its regions' outcomes. */
+export function worstRolloutSteps(...stages: StageShape[]): number {
+  const regions = stages.reduce((n, stage) => n + regionsOf(stage), 0);
+  return promotingRolloutSteps(...stages) + regions * ROLLOUT_STEPS.regionEndAllowance;
 }
 
 /**
@@ -100,25 +116,38 @@ export function maxLooks(step: StepSchedule): number {
   }
 }
 
-/** The rollout's worst case from its policy: why it cannot run, or undefined when it fits. */
-export function rolloutOverBudget(service: {
+/** One stage as the policy gives it (a service without stages is one). */
+export interface StageBudgetInput {
   waves: string[][];
   /** Each traffic step's bake, in seconds. */
   bakes: number[];
   analysis: StepSchedule['analysis'];
-}): string | undefined {
-  const looksPerStep = service.bakes.map((bakeSeconds, i) =>
-    maxLooks({ bakeSeconds, last: i === service.bakes.length - 1, analysis: service.analysis }),
-  );
-  const worst = worstRolloutSteps({ regionsPerWave: service.waves.map((w) => w.length), looksPerStep });
+  gate: boolean;
+}
+
+/**
+ * The rollout's worst case from its policy, all stages together (they run in
+ * one execution): why it cannot run, or undefined when it fits.
+ */
+export function rolloutOverBudget(stages: StageBudgetInput[]): string | undefined {
+  const shapes = stages.map((stage): StageShape => ({
+    regionsPerWave: stage.waves.map((w) => w.length),
+    looksPerStep: stage.bakes.map((bakeSeconds, i) =>
+      maxLooks({ bakeSeconds, last: i === stage.bakes.length - 1, analysis: stage.analysis }),
+    ),
+    gate: stage.gate,
+  }));
+  const worst = worstRolloutSteps(...shapes);
   if (worst <= STEP_BUDGET) return undefined;
-  const regions = service.waves.flat().length;
-  const looks = looksPerStep.reduce((a, b) => a + b, 0);
+  const regions = shapes.reduce((n, shape) => n + regionsOf(shape), 0);
+  const looks = shapes.reduce((n, shape) => n + shape.looksPerStep.reduce((a, b) => a + b, 0), 0);
+  const steps = stages.reduce((n, stage) => n + stage.bakes.length, 0);
+  const held = stages.some((stage) => stage.analysis.onInconclusive === 'hold');
   return (
     `expected a rollout that fits one Workflows execution (at most ${MAX_STEPS_PER_EXECUTION} steps, ` +
     `${STEP_BUDGET} planned), got a worst case of ${worst} steps: ${regions} region(s) × ${looks} look(s) ` +
-    `across ${service.bakes.length} step(s)` +
-    (service.analysis.onInconclusive === 'hold'
+    `across ${steps} step(s)${stages.length > 1 ? ` in ${stages.length} stages` : ''}` +
+    (held
       ? ', each step held up to 24 h under onInconclusive: hold; use onInconclusive: fail, fewer steps, or fewer regions'
       : '; use fewer steps, fewer extensions (maxExtensions), shorter bakes, or fewer regions')
   );

@@ -815,6 +815,14 @@ export const ACTION_SAMPLES: Record<string, Record<string, unknown>> = {
   job_rollout_update: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1' },
   job_rollout_verify: { rolloutId: JOB_ROLLOUT_ID, region: 'us-central1', timedOut: false },
   job_rollout_finish: { rolloutId: JOB_ROLLOUT_ID, result: 'FAILED', reason: 'verification failed' },
+  open_gate: {
+    rolloutId: ROLLOUT_ID,
+    stage: 'production',
+    callbackUrl:
+      'https://workflowexecutions.googleapis.com/v1/projects/p/locations/us-central1/workflows/rollout/executions/exec-1/callbacks/cb-1',
+    executionId: 'exec-1',
+  },
+  expire_gate: { rolloutId: ROLLOUT_ID, gate: 'before-production', executionId: 'exec-1' },
 };
 
 /** A hostile body for `action`: any JSON, an object with hostile keys, or its valid sample mutated. */

@@ -20,6 +20,7 @@ import {
 import { jobRunArgument } from '../../../functions/domain/jobs';
 import { parsePolicy } from '../../../functions/domain/policy';
 import { virtualClock } from './helpers';
+import type { CallbackHub } from '../../../emulators/workflows/runtime';
 
 const source = (name: string): string =>
   readFileSync(join(__dirname, '..', '..', '..', 'workflows', `${name}.workflows.yaml`), 'utf8');
@@ -42,12 +43,29 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
-const run = (workflow: string, argument: unknown) =>
+/** A callback endpoint that answers every gate at once with `decision`, or never (the wait times out). */
+const gateAnswers = (decision: 'approve' | 'never'): CallbackHub => ({
+  create: (_execution, method) => ({ url: 'http://127.0.0.1:1/callbacks/budget', method }),
+  next: (url, signal) =>
+    decision === 'never'
+      ? new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))))
+      : Promise.resolve({
+          method: 'POST',
+          url,
+          headers: {},
+          query: {},
+          body: { decision, by: 'lead@example.com' },
+          receivedTime: new Date().toISOString(),
+        }),
+});
+
+const run = (workflow: string, argument: unknown, callbacks?: CallbackHub) =>
   runWorkflow(source(workflow), argument, {
     clock: virtualClock(),
     env: { ACTIONS_URL: base },
     serviceAccount: 'wf@p.iam.gserviceaccount.com',
     oidcSecret: 'budget',
+    ...(callbacks ? { callbacks } : {}),
   });
 
 /**
@@ -62,6 +80,9 @@ function rolloutActions(
   return (path, body) => {
     if (path === '/deploy') return { outcome: 'deployed', stable: 'stable-rev' };
     if (path === '/smoke') return { passed: true };
+    if (path === '/open_gate') return { gate: 'production-gate' };
+    // The wait timed out, but the record holds an approval made just before.
+    if (path === '/expire_gate') return { status: 'APPROVED' };
     if (path !== '/analyze') return {};
     const [region, step] = [String(body.region), Number(body.step)];
     const n = (seen.get(`${region}/${step}`) ?? 0) + 1;
@@ -126,6 +147,51 @@ describe('rollout workflow', () => {
   );
 });
 
+describe('a staged rollout: every stage in the one execution', () => {
+  const stage = (name: string, regions: number, gate: boolean) => ({
+    name,
+    project: `${name}-project`,
+    waves: [{ regions: Array.from({ length: regions }, (_, i) => `${name}-region-${i}`) }],
+    steps: [{ percent: 10, bakeSeconds: 60 }],
+    ...(gate ? { approval: { approvers: ['lead@example.com'], timeoutSeconds: 3600 } } : {}),
+  });
+  const staged = (gate: boolean) => ({
+    ...plan([1], 1),
+    stages: [stage('staging', 1, false), stage('production', 2, gate)],
+  });
+  const shapes = (gate: boolean) => [
+    { regionsPerWave: [1], looksPerStep: [2] },
+    { regionsPerWave: [2], looksPerStep: [2], gate },
+  ];
+
+  test('the stages add up, as the emulator counts them', async () => {
+    answer = rolloutActions(
+      () => 2,
+      () => 'PASS',
+    );
+    const result = await run('rollout', staged(false));
+    expect(result).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
+    expect(result.stats.steps).toBe(promotingRolloutSteps(...shapes(false)));
+  });
+
+  test('a gate costs at most perGate: exactly when its wait times out and the record decides, less when answered', async () => {
+    answer = rolloutActions(
+      () => 2,
+      () => 'PASS',
+    );
+    const timedOut = await run('rollout', staged(true), gateAnswers('never'));
+    expect(timedOut).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
+    expect(timedOut.stats.steps).toBe(promotingRolloutSteps(...shapes(true)));
+    answer = rolloutActions(
+      () => 2,
+      () => 'PASS',
+    );
+    const answered = await run('rollout', staged(true), gateAnswers('approve'));
+    expect(answered).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
+    expect(answered.stats.steps).toBeLessThan(timedOut.stats.steps);
+  });
+});
+
 describe('the policy check', () => {
   const service = (regions: number) => ({
     name: 'held',
@@ -151,6 +217,29 @@ describe('the policy check', () => {
     expect(() =>
       parsePolicy({ services: [{ ...service(6), analysis: { onInconclusive: 'fail' } }] }),
     ).not.toThrow();
+  });
+
+  test('adds the stages of a staged service up: each fits alone, together they do not', () => {
+    const [staging, production] = [service(3).waves[0], ['europe-west1', 'europe-west4', 'asia-east1']];
+    const { project: _project, waves: _waves, ...rest } = service(3);
+    const staged = {
+      ...rest,
+      stages: [
+        { name: 'staging', project: 'budget-staging', waves: [staging] },
+        {
+          name: 'production',
+          project: 'budget-production',
+          waves: [production],
+          approval: { approvers: ['lead@example.com'] },
+        },
+      ],
+    };
+    expect(() =>
+      parsePolicy({ services: [{ ...rest, project: 'budget-project', waves: [staging] }] }),
+    ).not.toThrow();
+    expect(() => parsePolicy({ services: [staged] })).toThrow(
+      /services\[0\] \(held\): .*got a worst case of \d+ steps: 6 region\(s\) × \d+ look\(s\) across 4 step\(s\) in 2 stages/,
+    );
   });
 
   test('the largest rollout it accepts runs to its end in the emulator, every step held to its last look', async () => {
