@@ -19,7 +19,7 @@ import {
 import { parseOrThrow } from './validation';
 
 /** How long one delivery (or one action call) may hold the right to start something before another may take over. */
-export const CLAIM_MS = 30_000;
+const CLAIM_MS = 30_000;
 
 /** A record that a delivery starts an execution for: a rollout or a job run. */
 interface Launchable {
@@ -55,7 +55,7 @@ export interface DedupEntry {
 }
 
 /** What `admit` reads: the dedup entry and its rollout, the service and its active rollout. */
-export interface AdmissionReads {
+interface AdmissionReads {
   dedup?: DedupEntry;
   dedupRollout?: RolloutRecord;
   service?: ServiceRecord;
@@ -330,7 +330,7 @@ export function attemptClaim(
 }
 
 /** The run's attempts with `attempt` put in its place, in order. */
-export function withAttempt(run: JobRunRecord, attempt: JobAttempt): JobAttempt[] {
+function withAttempt(run: JobRunRecord, attempt: JobAttempt): JobAttempt[] {
   return run.attempts
     .filter((a) => a.number !== attempt.number)
     .concat(attempt)

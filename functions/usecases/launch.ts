@@ -7,7 +7,7 @@
  */
 import type { Clock } from '../ports';
 
-export interface LaunchClaimStore {
+interface LaunchClaimStore {
   releaseLaunch(id: string): Promise<void>;
   recordExecution(id: string, executionName: string, now: Date): Promise<void>;
 }

@@ -65,7 +65,7 @@ const key = (ref: ServiceRef) => `${ref.project}/${ref.region}/${ref.service}`;
  * real adapter does before every etag-guarded write, and refuses what Cloud
  * Run refuses. Every traffic write is kept, in order, for the tests.
  */
-export class FakeCloudRun implements TrafficRouter {
+class FakeCloudRun implements TrafficRouter {
   private readonly services = new Map<string, ServiceSnapshot>();
   private readonly revisions = new Map<string, RevisionState>();
   /** Every traffic list written, per region, oldest first. */
@@ -172,7 +172,7 @@ export class FakeCloudRun implements TrafficRouter {
 }
 
 /** Per revision, requests per minute and their 5xx share: what Monitoring answers over any window. */
-export type Profiles = Record<string, { perMinute: number; errorRate: number }>;
+type Profiles = Record<string, { perMinute: number; errorRate: number }>;
 
 export interface World {
   deps: RolloutDeps;
