@@ -21,6 +21,12 @@ import { parsePolicyYaml } from '../functions/domain/policy';
 
 export const REPO = resolve(__dirname, '..');
 export const SLACK_SECRET = 'glidepath-slack-webhook';
+/** The other secrets Terraform creates without a version, by the variable that mounts each once it has one. */
+export const OPTIONAL_SECRETS = {
+  slack_signing_secret_configured: 'glidepath-slack-signing-secret',
+  pagerduty_routing_key_configured: 'glidepath-pagerduty-routing-key',
+} as const;
+export type OptionalSecretVariable = keyof typeof OPTIONAL_SECRETS;
 
 export interface DeployOptions {
   project: string;
@@ -98,7 +104,10 @@ export interface Command {
 }
 
 /** The commands a deploy runs, in order. */
-export function deployCommands(opts: DeployOptions, state: { slackConfigured: boolean }): Command[] {
+export function deployCommands(
+  opts: DeployOptions,
+  state: { slackConfigured: boolean; configured?: OptionalSecretVariable[] },
+): Command[] {
   const vars: Record<string, string> = {
     project_id: opts.project,
     region: opts.region,
@@ -106,6 +115,7 @@ export function deployCommands(opts: DeployOptions, state: { slackConfigured: bo
     functions_source_dir: join(REPO, 'dist', 'functions'),
   };
   if (state.slackConfigured) vars.slack_webhook_configured = 'true';
+  for (const v of state.configured ?? []) vars[v] = 'true';
   return [
     {
       cmd: 'npm',
@@ -192,11 +202,22 @@ export function checkPrerequisites(
 
 /** Whether the Slack secret already has an enabled version (then functions can mount it). */
 export function slackSecretHasVersion(project: string, run: Runner = defaultRunner): boolean {
+  return secretHasVersion(SLACK_SECRET, project, run);
+}
+
+/** The variables of OPTIONAL_SECRETS whose secret already has an enabled version. */
+export function configuredSecrets(project: string, run: Runner = defaultRunner): OptionalSecretVariable[] {
+  return (Object.keys(OPTIONAL_SECRETS) as OptionalSecretVariable[]).filter((v) =>
+    secretHasVersion(OPTIONAL_SECRETS[v], project, run),
+  );
+}
+
+function secretHasVersion(secret: string, project: string, run: Runner): boolean {
   const r = run('gcloud', [
     'secrets',
     'versions',
     'list',
-    SLACK_SECRET,
+    secret,
     `--project=${project}`,
     '--filter=state:enabled',
     '--limit=1',
@@ -260,6 +281,8 @@ export function main(argv: string[], io: Partial<MainIo> = {}): number {
       `# Before them it checks: terraform installed, Google credentials (gcloud auth application-default login), the policy ${relative(cwd, opts.policy) || opts.policy} valid.`,
     );
     out(`# If the secret ${SLACK_SECRET} has a version, apply also gets -var slack_webhook_configured=true.`);
+    for (const [v, secret] of Object.entries(OPTIONAL_SECRETS))
+      out(`# If the secret ${secret} has a version, apply also gets -var ${v}=true.`);
     for (const c of deployCommands(opts, { slackConfigured: false })) out(render(c));
     return 0;
   }
@@ -270,7 +293,8 @@ export function main(argv: string[], io: Partial<MainIo> = {}): number {
     return 1;
   }
   const slackConfigured = slackSecretHasVersion(opts.project, run);
-  for (const c of deployCommands(opts, { slackConfigured })) {
+  const configured = configuredSecrets(opts.project, run);
+  for (const c of deployCommands(opts, { slackConfigured, configured })) {
     out(`\n==> ${c.why}: ${render(c)}`);
     const r = run(c.cmd, c.args, { env: c.env, inherit: true });
     if (r.error || r.status !== 0) {

@@ -164,13 +164,13 @@ variable "slack_webhook_configured" {
 
 variable "slack_signing_secret_configured" {
   type        = bool
-  description = "Whether the secret glidepath-slack-signing-secret has a version. Until it has, SLACK_SIGNING_SECRET is not mounted and the slack-interactions function answers 401 to every request. Set it once the secret has a version (npm run deploy does not detect this one: pass -var slack_signing_secret_configured=true)."
+  description = "Whether the secret glidepath-slack-signing-secret has a version. Until it has, SLACK_SIGNING_SECRET is not mounted and the slack-interactions function answers 401 to every request (scripts/deploy.ts detects it)."
   default     = false
 }
 
 variable "pagerduty_routing_key_configured" {
   type        = bool
-  description = "Whether the secret glidepath-pagerduty-routing-key has a version. Until it has, PAGERDUTY_ROUTING_KEY is not mounted and nothing is paged. Set it once the secret has a version (npm run deploy does not detect this one: pass -var pagerduty_routing_key_configured=true)."
+  description = "Whether the secret glidepath-pagerduty-routing-key has a version. Until it has, PAGERDUTY_ROUTING_KEY is not mounted and nothing is paged (scripts/deploy.ts detects it)."
   default     = false
 }
 

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
+  configuredSecrets,
   DeployError,
   checkPrerequisites,
   deployCommands,
@@ -94,6 +95,27 @@ describe('deployCommands', () => {
       'slack_webhook_configured',
     );
   });
+
+  it('mounts the signing secret and the PagerDuty key only once each has a version', () => {
+    const args = (configured: Parameters<typeof deployCommands>[1]['configured']) =>
+      deployCommands(opts, { slackConfigured: false, configured })[2].args.join(' ');
+    expect(args([])).not.toMatch(/slack_signing_secret_configured|pagerduty_routing_key_configured/);
+    expect(args(['pagerduty_routing_key_configured'])).toContain(
+      '-var pagerduty_routing_key_configured=true',
+    );
+    expect(args(['pagerduty_routing_key_configured'])).not.toContain('slack_signing_secret_configured');
+    expect(args(['slack_signing_secret_configured'])).toContain('-var slack_signing_secret_configured=true');
+  });
+
+  it('asks gcloud about each optional secret and reports those with an enabled version', () => {
+    const asked: string[] = [];
+    const run = ((cmd: string, args: string[]) => {
+      asked.push(args[3]);
+      return { status: 0, stdout: args[3] === 'glidepath-pagerduty-routing-key' ? 'versions/1\n' : '' };
+    }) as unknown as Parameters<typeof configuredSecrets>[1];
+    expect(configuredSecrets('my-project', run)).toEqual(['pagerduty_routing_key_configured']);
+    expect(asked).toEqual(['glidepath-slack-signing-secret', 'glidepath-pagerduty-routing-key']);
+  });
 });
 
 describe('checkPrerequisites', () => {
@@ -180,6 +202,9 @@ describe('main', () => {
     expect(calls.map((c) => `${c.cmd} ${c.args.slice(0, 2).join(' ')}`)).toEqual([
       'terraform version',
       'gcloud auth application-default',
+      // The Slack webhook, the Slack signing secret, the PagerDuty routing key.
+      'gcloud secrets versions',
+      'gcloud secrets versions',
       'gcloud secrets versions',
       'npm run build',
       'terraform -chdir=terraform init',

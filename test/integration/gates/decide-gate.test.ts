@@ -48,17 +48,15 @@ describeWithEmulators('decideGate on Firestore', () => {
     failWith = undefined;
   });
 
-  let n = 0;
-  /** A running rollout of its own service, waiting at gate before-production. */
-  async function waitingRollout(service = `svc${++n}`): Promise<{ id: string; gate: GateRecord }> {
-    const id = `${service}-${++n}`;
-    await rollouts.admit({
+  /** Admits a rollout of `service`'s image `hex` (superseding the service's running one). */
+  const admit = (id: string, service: string, hex: string) =>
+    rollouts.admit({
       rollout: {
         id,
         service,
         project: 'my-project',
-        image: `us-docker.pkg.dev/p/r/${service}@sha256:${String(n).padStart(64, '0')}`,
-        digest: `sha256:${String(n).padStart(64, '0')}`,
+        image: `us-docker.pkg.dev/p/r/${service}@sha256:${hex}`,
+        digest: `sha256:${hex}`,
         source: 'manual',
         plan: {},
       },
@@ -67,6 +65,12 @@ describeWithEmulators('decideGate on Firestore', () => {
       now: T0,
       dedupTtlSeconds: 60,
     });
+
+  let n = 0;
+  /** A running rollout of its own service, waiting at gate before-production. */
+  async function waitingRollout(service = `svc${++n}`): Promise<{ id: string; gate: GateRecord }> {
+    const id = `${service}-${++n}`;
+    await admit(id, service, String(n).padStart(64, '0'));
     await rollouts.recordExecution(id, `projects/p/locations/l/workflows/rollout/executions/e-${id}`, T0);
     const gate = await gates.openGate(
       id,
@@ -174,21 +178,7 @@ describeWithEmulators('decideGate on Firestore', () => {
 
   it('a decision after the rollout was superseded changes nothing', async () => {
     const { id } = await waitingRollout('superseded');
-    await rollouts.admit({
-      rollout: {
-        id: 'superseded-new',
-        service: 'superseded',
-        project: 'my-project',
-        image: `us-docker.pkg.dev/p/r/superseded@sha256:${'f'.repeat(64)}`,
-        digest: `sha256:${'f'.repeat(64)}`,
-        source: 'manual',
-        plan: {},
-      },
-      dedupKey: 'superseded-new',
-      onNewImage: 'supersede',
-      now: T0,
-      dedupTtlSeconds: 60,
-    });
+    await admit('superseded-new', 'superseded', 'f'.repeat(64));
     const result = await decideGate(deps, {
       rolloutId: id,
       gate: 'before-production',
