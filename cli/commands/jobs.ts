@@ -1,6 +1,6 @@
 /**
- * `glidepath jobs list | run NAME | history NAME`: the policy's scheduled
- * Cloud Run Jobs and their runs. Reads Firestore and publishes to Pub/Sub
+ * `glidepath jobs list | run NAME | history NAME | status NAME | rollback NAME`:
+ * the policy's scheduled Cloud Run Jobs, their runs and their images. Reads Firestore and publishes to Pub/Sub
  * with the real clients: on the local cloud through FIRESTORE_EMULATOR_HOST
  * and PUBSUB_EMULATOR_HOST, on GCP with Application Default Credentials.
  */
@@ -9,6 +9,12 @@ import type { Command } from 'commander';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { FirestoreJobStore } from '../../functions/adapters/job-store';
+import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../../functions/adapters/job-rollout-store';
+import { createCloudRunJobTemplates } from '../../functions/adapters/jobs';
+import { jobWaves, type JobPolicy, type Policy } from '../../functions/domain/policy';
+import type { JobRolloutRecord } from '../../functions/domain/job-rollout';
+import { rollbackJob } from '../../functions/usecases/job-rollout';
+import { systemClock, type JobLocks, type JobRolloutStore, type JobTemplates } from '../../functions/ports';
 import { FirestoreDeadLetterStore } from '../../functions/adapters/dead-letter-store';
 import { PubsubPublisher } from '../../functions/adapters/pubsub';
 import type { DeadLetterStore, JobStore, Publisher } from '../../functions/ports';
@@ -16,7 +22,11 @@ import { TOPICS } from '../../functions/domain/messages';
 import { formatDuration } from '../../functions/domain/duration';
 import { refusedOverride, type JobRunRecord } from '../../functions/domain/jobs';
 import { UsageError, printJson, readPolicy } from '../io';
-import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
+import {
+  firestoreEmulatorOptions,
+  localClientOptions,
+  pubsubEmulatorOptions,
+} from '../../functions/shared/endpoint';
 
 export interface CloudOptions {
   project?: string;
@@ -56,6 +66,51 @@ export async function withCloud<T>(
   }
 }
 
+/**
+ * Runs `fn` with the job rollouts, the job locks (Firestore) and the Cloud Run
+ * Admin API's jobs (GLIDEPATH_RUN_ENDPOINT on the local cloud), and closes the clients after.
+ */
+async function withJobImages<T>(
+  opts: CloudOptions,
+  fn: (c: { rollouts: JobRolloutStore; locks: JobLocks; templates: JobTemplates }) => Promise<T>,
+): Promise<T> {
+  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
+  const firestore = new Firestore({
+    projectId: opts.project,
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
+  const templates = createCloudRunJobTemplates({
+    clientOptions: localClientOptions(process.env.GLIDEPATH_RUN_ENDPOINT),
+  });
+  try {
+    return await fn({
+      rollouts: new FirestoreJobRolloutStore(firestore),
+      locks: new FirestoreJobLocks(firestore),
+      templates,
+    });
+  } finally {
+    await Promise.all([firestore.terminate(), templates.close()]);
+  }
+}
+
+function policyJob(policy: Policy, name: string): JobPolicy {
+  const job = policy.jobs.find((j) => j.name === name);
+  if (!job)
+    throw new UsageError(
+      `job: expected one of the policy's jobs (${policy.jobs.map((j) => j.name).join(', ') || 'none'}), got ${JSON.stringify(name)}`,
+    );
+  return job;
+}
+
+function rolloutLine(r: JobRolloutRecord): string {
+  const regions = r.waves
+    .flat()
+    .map((region) => `${region} ${r.regions[region]?.status ?? 'PENDING'}`)
+    .join(', ');
+  return `${r.createdAt}  ${r.id}  ${r.status}  ${r.tag ?? r.digest.slice(0, 19)}  (${regions})${r.reason ? `  ${r.reason}` : ''}`;
+}
+
 /** Who runs the command, recorded on manual triggers and replays. */
 export function operator(): string {
   return process.env.GLIDEPATH_OPERATOR ?? userInfo().username;
@@ -90,7 +145,9 @@ export function runLine(run: JobRunRecord): string {
 }
 
 export function registerJobs(program: Command): void {
-  const jobs = program.command('jobs').description('scheduled Cloud Run Jobs: list, run now, history');
+  const jobs = program
+    .command('jobs')
+    .description('scheduled Cloud Run Jobs: list, run now, history, image status and rollback');
 
   cloudOptions(jobs.command('list').description('the jobs of the policy with their last run'))
     .option('--config <file>', 'the policy file', 'glidepath.yaml')
@@ -110,6 +167,69 @@ export function registerJobs(program: Command): void {
             `    last run: ${lastRun ? runLine(lastRun) : 'never'}\n`,
         );
       }
+    });
+
+  cloudOptions(
+    jobs
+      .command('status <name>')
+      .description("the job's image in each region of its waves, and its last image rollout"),
+  )
+    .option('--config <file>', 'the policy file', 'glidepath.yaml')
+    .action(async (name: string, opts: CloudOptions & { config: string }) => {
+      const job = policyJob(readPolicy(opts.config), name);
+      const status = await withJobImages(opts, async ({ rollouts, templates }) => ({
+        job: job.name,
+        regions: await Promise.all(
+          jobWaves(job)
+            .flat()
+            .map(async (region) => {
+              const current = await templates.getJob({ project: job.project, region, job: job.name });
+              return { region, images: current?.images ?? null };
+            }),
+        ),
+        lastRollout: (await rollouts.listForJob(job.name, 1))[0] ?? null,
+      }));
+      if (opts.json) return printJson(status);
+      for (const r of status.regions)
+        process.stdout.write(
+          `${r.region}  ${r.images ? r.images.join(', ') : '(no such job in this region)'}\n`,
+        );
+      process.stdout.write(
+        `last rollout: ${status.lastRollout ? rolloutLine(status.lastRollout) : 'never'}\n`,
+      );
+    });
+
+  cloudOptions(
+    jobs
+      .command('rollback <name>')
+      .description(
+        'put back the template recorded before the latest image rollout that changed it, in every region of the waves or one',
+      ),
+  )
+    .option('--config <file>', 'the policy file', 'glidepath.yaml')
+    .option('--region <region>', 'only this region')
+    .action(async (name: string, opts: CloudOptions & { config: string; region?: string }) => {
+      const job = policyJob(readPolicy(opts.config), name);
+      const all = jobWaves(job).flat();
+      if (opts.region && !all.includes(opts.region))
+        throw new UsageError(
+          `--region: expected one of ${all.join(', ')}, got ${JSON.stringify(opts.region)}`,
+        );
+      const results = await withJobImages(opts, ({ rollouts, locks, templates }) =>
+        rollbackJob(
+          { store: rollouts, locks, templates, clock: systemClock },
+          job,
+          opts.region ? [opts.region] : all,
+          operator(),
+        ),
+      );
+      if (opts.json) printJson({ job: job.name, regions: results });
+      else
+        for (const r of results)
+          process.stdout.write(
+            `${r.region}  ${r.outcome}${r.image ? `  ${r.image}` : ''}${r.rolloutId ? `  (before ${r.rolloutId})` : ''}${r.detail ? `  ${r.detail}` : ''}\n`,
+          );
+      if (results.some((r) => r.outcome === 'busy')) process.exitCode = 1;
     });
 
   cloudOptions(

@@ -8,14 +8,14 @@ import { execFileSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
-import { COLLECTIONS } from '../../functions/adapters/firestore-store';
+import { FirestoreRolloutStore } from '../../functions/adapters/firestore-store';
 import { listRollouts } from '../../functions/adapters/report-source';
 import { decideIntake } from '../../functions/domain/intake';
 import { DeployRequest, TOPICS } from '../../functions/domain/messages';
-import { RolloutRecord, ServiceRecord } from '../../functions/domain/records';
+import type { RolloutRecord } from '../../functions/domain/records';
 import { doraFigures, type DoraFigures } from '../../functions/domain/dora';
 import { formatDuration } from '../../functions/domain/duration';
-import { describeIssues, parseOrThrow } from '../../functions/domain/validation';
+import { describeIssues } from '../../functions/domain/validation';
 import { configureRuntime, runtime } from '../../functions/entry/runtime';
 import { gateDecisionDeps, rolloutDeps } from '../../functions/actions/rollout';
 import { abort } from '../../functions/usecases/rollout';
@@ -44,21 +44,6 @@ async function withFirestore<T>(opts: CloudOptions, fn: (db: Firestore) => Promi
   } finally {
     await db.terminate();
   }
-}
-
-const rolloutOf = (data: unknown, id: string): RolloutRecord =>
-  parseOrThrow(RolloutRecord, data, `corrupt rollout ${id}`);
-const serviceOf = (data: unknown, name: string): ServiceRecord =>
-  parseOrThrow(ServiceRecord, data, `corrupt service ${name}`);
-
-async function getRollout(db: Firestore, id: string): Promise<RolloutRecord | undefined> {
-  const snap = await db.collection(COLLECTIONS.rollouts).doc(id).get();
-  return snap.exists ? rolloutOf(snap.data(), id) : undefined;
-}
-
-async function getService(db: Firestore, name: string): Promise<ServiceRecord | undefined> {
-  const snap = await db.collection(COLLECTIONS.services).doc(name).get();
-  return snap.exists ? serviceOf(snap.data(), name) : undefined;
 }
 
 // ---------------------------------------------------------------- views
@@ -345,21 +330,21 @@ export function registerRollouts(program: Command): void {
       .description('live progress of a rollout (by id), of a service (by name), or of every active rollout'),
   ).action(async (target: string | undefined, opts: CloudOptions) => {
     const out = await withFirestore(opts, async (db) => {
+      // The store's own reads (validated the same way), not copies of them.
+      const store = new FirestoreRolloutStore(db);
       if (!target) {
-        const services = await db.collection(COLLECTIONS.services).get();
         const active: RolloutView[] = [];
-        for (const doc of services.docs) {
-          const service = serviceOf(doc.data(), doc.id);
+        for (const service of await store.listServices()) {
           if (!service.activeRollout) continue;
-          const r = await getRollout(db, service.activeRollout);
+          const r = await store.getRollout(service.activeRollout);
           if (r) active.push(rolloutView(r));
         }
         return { kind: 'all' as const, rollouts: active };
       }
-      const rollout = await getRollout(db, target);
+      const rollout = await store.getRollout(target);
       if (rollout) return { kind: 'rollout' as const, rollout: rolloutView(rollout) };
-      const service = await getService(db, target);
-      const active = service?.activeRollout ? await getRollout(db, service.activeRollout) : undefined;
+      const service = await store.getService(target);
+      const active = service?.activeRollout ? await store.getRollout(service.activeRollout) : undefined;
       const latest = active ?? (await listRollouts(db, target, 1))[0];
       if (!service && !latest)
         throw new UsageError(`${target}: no rollout or service of that name in ${opts.project}`);

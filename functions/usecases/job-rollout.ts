@@ -403,3 +403,72 @@ export async function finishJobRollout(
   }
   return { status: finished.rollout.status, restored };
 }
+
+/** What `glidepath jobs rollback` did in one region. */
+export interface RegionRollback {
+  region: string;
+  outcome: 'restored' | 'unchanged' | 'nothing recorded' | 'busy';
+  image?: string;
+  rolloutId?: string;
+  detail?: string;
+}
+
+/**
+ * Puts back, in each region, the template recorded before the job's latest
+ * image rollout that changed it (`glidepath jobs rollback`), under the job's
+ * lock so no run or rollout is under way; a region already holding that
+ * template is left alone.
+ */
+export async function rollbackJob(
+  deps: Pick<JobRolloutDeps, 'store' | 'locks' | 'templates' | 'clock'>,
+  job: { name: string; project: string },
+  regions: string[],
+  by: string,
+): Promise<RegionRollback[]> {
+  const now = deps.clock.now();
+  const holder = `rollback:${by}`;
+  const lock = await deps.locks.acquire(job.name, holder, new Date(now.getTime() + 10 * 60_000), now);
+  if ('heldBy' in lock)
+    return regions.map((region) => ({
+      region,
+      outcome: 'busy',
+      detail: `the job is held by ${lock.heldBy}`,
+    }));
+  try {
+    const rollouts = await deps.store.listForJob(job.name, 20);
+    const results: RegionRollback[] = [];
+    for (const region of regions) {
+      const source = rollouts.find((r) => r.regions[region]?.previousTemplate !== undefined);
+      const previous = source?.regions[region];
+      if (!source || !previous?.previousTemplate) {
+        results.push({
+          region,
+          outcome: 'nothing recorded',
+          detail: 'no image rollout of the job changed it',
+        });
+        continue;
+      }
+      const ref = { project: job.project, region, job: job.name };
+      const current = await deps.templates.getJob(ref);
+      if (!current) throw new GlidepathError('not_found', `job ${job.name} does not exist in ${region}`);
+      const base = {
+        region,
+        rolloutId: source.id,
+        ...(previous.previousImage ? { image: previous.previousImage } : {}),
+      };
+      if (current.template === previous.previousTemplate) {
+        results.push({ ...base, outcome: 'unchanged' });
+        continue;
+      }
+      await deps.templates.updateTemplate(ref, {
+        etag: current.etag,
+        template: previous.previousTemplate,
+        timeoutMs: UPDATE_TIMEOUT_MS,
+      });
+      results.push({ ...base, outcome: 'restored' });
+    }
+    return results;
+  } finally {
+    await deps.locks.release(job.name, holder);
+  }
+}

@@ -575,12 +575,15 @@ export async function complete(
     ...slack.rolloutCompleted(rollout, await publishReport(deps, rolloutId)),
     ...(alerts.length ? { alerts } : {}),
   });
-  if (next) {
-    const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
-    await deps.store.recordExecution(next.id, executionName, deps.clock.now());
-    deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
-  }
+  if (next) await startQueued(deps, next);
   return { status: rollout.status };
+}
+
+/** Starts the execution of the rollout that `finish` handed the service's lease to. */
+async function startQueued(deps: RolloutDeps, next: RolloutRecord): Promise<void> {
+  const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
+  await deps.store.recordExecution(next.id, executionName, deps.clock.now());
+  deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
 }
 
 /** Aborts a rollout: stop its execution, then take every region not promoted back to the recorded split. */
@@ -595,6 +598,7 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
  * split: those not promoted for ABORTED, every region it touched for
  * ROLLED_BACK ("Roll back now"). Regions are restored only when the rollout
  * ended with `status`: a rollout that promoted in the meantime keeps its traffic.
+ * A rollout queued behind it gets the lease and is started, as on completion.
  */
 export async function stopRollout(
   deps: RolloutDeps,
@@ -605,7 +609,7 @@ export async function stopRollout(
   const rollout = await deps.store.getRollout(rolloutId);
   if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
   if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
-  const { rollout: ended } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
+  const { rollout: ended, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
   const stopped = ended.status === status && ended.outcomeReason === reason;
   if (ended.status === status) {
     const includePromoted = status === 'ROLLED_BACK';
@@ -614,6 +618,8 @@ export async function stopRollout(
         await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
     }
   }
+  // The lease went to the rollout queued behind this one: start it, as completing a rollout does.
+  if (next) await startQueued(deps, next);
   return { rollout: (await deps.store.getRollout(rolloutId))!, stopped };
 }
 

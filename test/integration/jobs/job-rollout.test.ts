@@ -24,6 +24,7 @@ import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../../../functions/adapters/job-rollout-store';
 import { jobRolloutId, type JobRolloutRecord } from '../../../functions/domain/job-rollout';
+import { main } from '../../../cli/main';
 import '../../../functions/entry/actions';
 import '../../../functions/entry/intake';
 
@@ -47,10 +48,11 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
   let pubsub: PubSub;
   let db: Firestore;
   let store: FirestoreJobRolloutStore;
+  let policyFile: string;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-job-rollout-'));
-    const policyFile = join(dir, 'glidepath.yaml');
+    policyFile = join(dir, 'glidepath.yaml');
     const job = (name: string, extra: string) =>
       `  - { name: ${name}, project: ${projectId}, region: ${US}, schedule: '0 2 * * *', image: ${repo(name)}, waves: [[${US}], [${EU}]]${extra} }`;
     writeFileSync(
@@ -254,5 +256,67 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
     expect(await locks.acquire('sync', 'run:sync-m2', new Date(Date.now() + 60_000), new Date())).toEqual({
       acquired: true,
     });
+  });
+
+  /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
+  const cli = async (...args: string[]) => {
+    const out: string[] = [];
+    const stdout = jest
+      .spyOn(process.stdout, 'write')
+      .mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    process.env.GLIDEPATH_OPERATOR = 'alice@example.com';
+    try {
+      await main(['node', 'glidepath', ...args, '--config', policyFile, '--project', projectId]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    const code = process.exitCode ?? 0;
+    process.exitCode = undefined;
+    return { out: out.join(''), code };
+  };
+
+  test('`jobs status` shows the image in each region and the last rollout; `jobs rollback --region` restores the recorded template there only', async () => {
+    const good = `${repo('report')}@${digestOf(1)}`;
+    const status = await cli('jobs', 'status', 'report', '--json');
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out)).toMatchObject({
+      job: 'report',
+      regions: [
+        { region: US, images: [good] },
+        { region: EU, images: [good] },
+      ],
+      lastRollout: { id: jobRolloutId('report', digestOf(1)), status: 'SUCCEEDED' },
+    });
+    const text = await cli('jobs', 'status', 'report');
+    expect(text.out).toContain(`${US}  ${good}\n`);
+    expect(text.out).toMatch(
+      /last rollout: \S+  report-[0-9a-f]{12}  SUCCEEDED  v2  \(us-central1 VERIFIED, europe-west1 VERIFIED\)/,
+    );
+
+    const euBefore = await getJob('report', EU);
+    const back = await cli('jobs', 'rollback', 'report', '--region', US, '--json');
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.out)).toEqual({
+      job: 'report',
+      regions: [
+        {
+          region: US,
+          outcome: 'restored',
+          image: `${repo('report')}:v1`,
+          rolloutId: jobRolloutId('report', digestOf(1)),
+        },
+      ],
+    });
+    expect(image(await getJob('report', US))).toBe(`${repo('report')}:v1`);
+    expect((await getJob('report', EU)).etag).toBe(euBefore.etag);
+    // A second rollback finds the template already there; a region the job's waves lack is refused.
+    expect(
+      JSON.parse((await cli('jobs', 'rollback', 'report', '--region', US, '--json')).out).regions,
+    ).toEqual([expect.objectContaining({ region: US, outcome: 'unchanged' })]);
+    await expect(cli('jobs', 'rollback', 'report', '--region', 'asia-east1')).rejects.toThrow(
+      '--region: expected one of us-central1, europe-west1, got "asia-east1"',
+    );
   });
 });

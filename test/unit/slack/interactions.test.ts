@@ -235,3 +235,30 @@ describe('stopRollout', () => {
     expect({ status: rollout.status, stopped }).toEqual({ status: 'PROMOTED', stopped: false });
   });
 });
+
+describe('stopRollout and a queued rollout', () => {
+  it('starts the rollout queued behind the one it stops, which then holds the lease', async () => {
+    const { w } = setup();
+    await admitRunning(w, 'r1');
+    const queued = await w.store.admit({
+      rollout: {
+        id: 'r2',
+        service: 'api',
+        project: 'proj-1',
+        image: 'img',
+        digest: `sha256:${'e'.repeat(64)}`,
+        source: 'gcr',
+        plan: { rolloutId: 'r2' },
+      },
+      dedupKey: 'r2',
+      onNewImage: 'queue',
+      now: w.now(),
+      dedupTtlSeconds: 60,
+    });
+    expect(queued.kind).toBe('queued');
+    await stopRollout(w.deps, 'r1', 'ABORTED', 'aborted by x');
+    expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
+    expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
+    expect(await w.store.getService('api')).toMatchObject({ activeRollout: 'r2' });
+  });
+});
