@@ -50,6 +50,8 @@ export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'>
    * the gate's first Slack-id approver.
    */
   answerGates?: 'approve' | 'reject';
+  /** With `answerGates`: click only once the approval message has been up this long (a person reading it). */
+  answerAfterMs?: number;
 }
 
 export interface SimulatedRollout {
@@ -241,7 +243,8 @@ async function waitForRollout(
       if (rollouts.length) opts.onProgress?.(rollouts);
       const r = rollouts.sort((a, b) => b.createdAt.localeCompare(a.createdAt))[0];
       if (!r) return undefined;
-      if (opts.answerGates) await answerWaitingGates(cloud, r, opts.answerGates, answered);
+      if (opts.answerGates)
+        await answerWaitingGates(cloud, r, opts.answerGates, answered, opts.answerAfterMs ?? 0);
       // Ended: terminal, and no region still busy (an aborted rollout restores its regions after it is marked).
       if (isTerminal(r.status) && !Object.values(r.regions).some((reg) => isRegionBusy(reg.status))) return r;
       if (until === 'first-step' && Object.values(r.regions).some((reg) => reg.steps.length > 0)) return r;
@@ -261,6 +264,7 @@ async function answerWaitingGates(
   rollout: RolloutRecord,
   decision: 'approve' | 'reject',
   answered: Set<string>,
+  afterMs: number,
 ): Promise<void> {
   for (const gate of Object.values(rollout.gates ?? {})) {
     const key = `${rollout.id}/${gate.name}`;
@@ -268,6 +272,7 @@ async function answerWaitingGates(
     const value = JSON.stringify({ rolloutId: rollout.id, gate: gate.name });
     const post = cloud.slack.posts.find((p) => JSON.stringify(p.blocks).includes(JSON.stringify(value)));
     if (!post) continue; // the message is on its way
+    if (Date.now() - Date.parse(post.receivedAt) < afterMs) continue; // still being read
     const approver = gate.approvers.find((a) => !a.includes('@'));
     if (!approver)
       throw new Error(

@@ -127,8 +127,14 @@ export interface MetricsSource {
     revision: ServiceRef & { revision: string },
     window: { start: Date; end: Date; alignmentSeconds: number },
   ): Promise<RevisionObservations>;
-  /** How many requests the whole service (every revision) served in the window. */
-  serviceRequests(service: ServiceRef, window: { start: Date; end: Date }): Promise<number>;
+  /**
+   * How many requests the whole service (every revision) served in the window,
+   * and when the first of them was served (a service younger than the window).
+   */
+  serviceRequests(
+    service: ServiceRef,
+    window: { start: Date; end: Date },
+  ): Promise<{ requests: number; firstServed?: string }>;
 }
 
 export interface JobExecutionState {

@@ -5,7 +5,10 @@
  *   2. shop:v3-bad (5% 5xx) is rolled back in the canary region, and the
  *      other regions are never touched;
  *   3. search:v2 is superseded mid-rollout by search:v3, which then rolls out;
- *   4. the nightly-report job fails twice and then succeeds (retries with
+ *   4. checkout:v2 goes to staging (0% → smoke → 100%), waits for a lead's
+ *      approval (a signed Slack click on Approve, a few seconds later), then
+ *      runs the production canary;
+ *   5. the nightly-report job fails twice and then succeeds (retries with
  *      backoff); broken-export exhausts its retries into the dead-letter queue.
  *
  * It shows each rollout's regions live and the Slack messages as they
@@ -28,6 +31,9 @@ const keep = process.argv.includes('--keep');
 const demo = join(__dirname, 'demo');
 const SHOP = 'us-docker.pkg.dev/demo-project/apps/shop';
 const SEARCH = 'us-docker.pkg.dev/demo-project/apps/search';
+const CHECKOUT = 'us-docker.pkg.dev/demo-project/apps/checkout';
+/** How long the demo's lead takes to click Approve once the approval message is up. */
+const APPROVAL_PAUSE_MS = 3000;
 
 /** Where the demo's rollout reports go (the complete action writes one per finished rollout). */
 const REPORTS = join(process.cwd(), 'glidepath-reports');
@@ -95,15 +101,15 @@ async function main(): Promise<void> {
     ratePerSecond: 80,
   };
   try {
-    out(`\n▶ 1/3 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
+    out(`\n▶ 1/5 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
     const good = await simulate({ ...common, pushes: [`${SHOP}:v1`, `${SHOP}:v2`] });
     printSummary('good image', good.rollouts);
 
-    out('\n▶ 2/3 shop: roll out v3-bad (5% 5xx)');
+    out('\n▶ 2/5 shop: roll out v3-bad (5% 5xx)');
     const bad = await simulate({ ...common, pushes: [`${SHOP}:v3-bad`] });
     printSummary('bad image', bad.rollouts);
 
-    out('\n▶ 3/3 search: v2 rolling out, then v3 pushed during its first step (supersede)');
+    out('\n▶ 3/5 search: v2 rolling out, then v3 pushed during its first step (supersede)');
     const superseded = await simulate({
       ...common,
       pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`],
@@ -111,15 +117,30 @@ async function main(): Promise<void> {
     });
     printSummary('supersede', superseded.rollouts);
 
-    out('\n▶ 4/4 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
+    out(
+      `\n▶ 4/5 checkout: staging (0% → smoke → 100%), then a lead approves in Slack after ${APPROVAL_PAUSE_MS / 1000} s, then the production canary`,
+    );
+    const staged = await simulate({
+      ...common,
+      pushes: [`${CHECKOUT}:v1`, `${CHECKOUT}:v2`],
+      answerGates: 'approve',
+      answerAfterMs: APPROVAL_PAUSE_MS,
+    });
+    printSummary('stages', staged.rollouts);
+    for (const stage of staged.rollouts.at(-1)?.stages ?? [])
+      out(
+        `    ${stage.name.padEnd(11)} ${stage.outcome}${stage.gate ? `  (gate ${stage.gate.status}${stage.gate.decidedBy ? ` by ${stage.gate.decidedBy}` : ''})` : ''}`,
+      );
+
+    out('\n▶ 5/5 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
     const jobs = await runJobs(cloud);
     for (const j of jobs)
       out(
         `  ${j.job.padEnd(16)} ${j.status.padEnd(10)} attempts: ${j.attempts.map((a) => `${a.result}${a.backoffSeconds ? ` (then wait ${a.backoffSeconds}s)` : ''}`).join(' → ')}${j.deadLetterId ? `  → dead letter ${j.deadLetterId}` : ''}`,
       );
 
-    const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts];
-    const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED'];
+    const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts, ...staged.rollouts.slice(-1)];
+    const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED', 'PROMOTED'];
     const jobsOk =
       jobs[0]?.status === 'SUCCEEDED' &&
       jobs[0].attempts.length === 3 &&

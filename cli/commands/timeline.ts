@@ -6,7 +6,12 @@
 import type { Command } from 'commander';
 import { formatDuration } from '../../functions/domain/duration';
 import { planTimeline, type Timeline } from '../../functions/domain/analysis/timeline';
-import { describeReach, minRequestsReach, type Reach } from '../../functions/domain/analysis/reach';
+import {
+  describeReach,
+  minRequestsReach,
+  recentRate,
+  type Reach,
+} from '../../functions/domain/analysis/reach';
 import { INGESTION_DELAY_SECONDS } from '../../functions/domain/analysis/looks';
 import { createMonitoringMetricsSource } from '../../functions/adapters/monitoring';
 import { localClientOptions } from '../../functions/shared/endpoint';
@@ -20,7 +25,7 @@ export interface TimelineTraffic {
 }
 
 /** Requests per minute over the past hour in the service's quietest first-wave region, and which region. */
-async function recentRate(service: ServicePolicy): Promise<{ perMinute: number; region: string }> {
+async function quietestRecentRate(service: ServicePolicy): Promise<{ perMinute: number; region: string }> {
   const metrics = createMonitoringMetricsSource({
     clientOptions: localClientOptions(process.env.GLIDEPATH_MONITORING_ENDPOINT),
   });
@@ -32,8 +37,9 @@ async function recentRate(service: ServicePolicy): Promise<{ perMinute: number; 
         metrics.serviceRequests({ project: service.project, region, service: service.name }, window),
       ),
     );
-    const quietest = counts.indexOf(Math.min(...counts));
-    return { perMinute: counts[quietest] / 60, region: service.waves[0][quietest] };
+    const rates = counts.map((traffic) => recentRate(traffic, window));
+    const quietest = rates.indexOf(Math.min(...rates));
+    return { perMinute: rates[quietest], region: service.waves[0][quietest] };
   } finally {
     await metrics.close();
   }
@@ -100,7 +106,7 @@ export function registerTimeline(program: Command): void {
             reach: minRequestsReach(steps, service.analysis, rate),
           };
         } else if (opts.recent) {
-          const { perMinute, region } = await recentRate(service);
+          const { perMinute, region } = await quietestRecentRate(service);
           traffic = {
             source: `${perMinute.toFixed(1)} requests/min in ${region} (the quietest region of wave 1, past hour, Cloud Monitoring)`,
             reach: minRequestsReach(steps, service.analysis, perMinute),

@@ -20,7 +20,7 @@ import { rolloutLabels } from '../domain/labels';
 import { buildPlan, readPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
-import { minRequestsReach } from '../domain/analysis/reach';
+import { minRequestsReach, recentRate } from '../domain/analysis/reach';
 import { INGESTION_DELAY_SECONDS } from '../domain/analysis/looks';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
@@ -256,9 +256,9 @@ async function recentTraffic(
         );
       }),
     ]);
-    const quietest = counts.indexOf(Math.min(...counts));
-    const perMinute = counts[quietest] / (TRAFFIC_WINDOW_SECONDS / 60);
-    return { region: regions[quietest], reach: minRequestsReach(plan.steps, plan.analysis, perMinute) };
+    const rates = counts.map((traffic) => recentRate(traffic, window, deps.timeScale));
+    const quietest = rates.indexOf(Math.min(...rates));
+    return { region: regions[quietest], reach: minRequestsReach(plan.steps, plan.analysis, rates[quietest]) };
   } catch (err) {
     log.warn('recent traffic unknown; start message sent without the minRequests check', {
       rolloutId: rollout.id,

@@ -223,7 +223,7 @@ export function world(start = new Date('2026-11-30T08:00:00Z')): World {
       },
       serviceRequests: async (_ref, window) => {
         const minutes = Math.floor((window.end.getTime() - window.start.getTime()) / 60_000);
-        return Object.values(profiles).reduce((n, p) => n + p.perMinute * minutes, 0);
+        return { requests: Object.values(profiles).reduce((n, p) => n + p.perMinute * minutes, 0) };
       },
     },
     looks: {

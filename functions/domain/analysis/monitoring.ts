@@ -255,17 +255,24 @@ export function observationsFromMonitoring(
 
 /**
  * The requests of a `request_count` answer, whatever its grouping: the sum
- * of every point. Throws ValidationError naming every malformed field.
+ * of every point, and the start of the earliest point that counted any (when
+ * the service began serving within the window). Throws ValidationError naming
+ * every malformed field.
  */
-export function requestTotal(response: unknown, what = 'answer'): number {
+export function requestTotal(response: unknown, what = 'answer'): { requests: number; firstServed?: string } {
   const r = new Reader();
-  let total = 0;
+  let requests = 0;
+  let firstServed: string | undefined;
   seriesOf(r, response, `${what}.requestCount`).forEach((series, i) => {
-    for (const p of pointsOf(r, series, `${what}.requestCount.timeSeries[${i}]`))
-      total += r.count(p.value.int64Value, `${p.path}.int64Value`) ?? 0;
+    for (const p of pointsOf(r, series, `${what}.requestCount.timeSeries[${i}]`)) {
+      const n = r.count(p.value.int64Value, `${p.path}.int64Value`) ?? 0;
+      requests += n;
+      if (n > 0 && (firstServed === undefined || Date.parse(p.start) < Date.parse(firstServed)))
+        firstServed = p.start;
+    }
   });
   if (r.problems.length) throw new ValidationError(`invalid ${what}`, r.problems);
-  return total;
+  return firstServed === undefined ? { requests } : { requests, firstServed };
 }
 
 /**

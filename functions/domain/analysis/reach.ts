@@ -34,6 +34,26 @@ export interface Reach {
   warnings: string[];
 }
 
+/**
+ * Requests per minute from a window's count: over the part of the window the
+ * service was serving (from its first counted request), so a service younger
+ * than the window is not taken for a quiet one; at least a minute.
+ * `timeScale` compresses policy time on the local cloud (1 on GCP).
+ */
+export function recentRate(
+  traffic: { requests: number; firstServed?: string },
+  window: { start: Date; end: Date },
+  timeScale = 1,
+): number {
+  if (traffic.requests === 0) return 0;
+  const from = Math.max(
+    window.start.getTime(),
+    Date.parse(traffic.firstServed ?? '') || window.start.getTime(),
+  );
+  const minutes = ((window.end.getTime() - from) * timeScale) / 60_000;
+  return traffic.requests / Math.max(1, minutes);
+}
+
 type Analysis = Pick<AnalysisSettings, 'minRequests' | 'maxExtensions' | 'onInconclusive'>;
 
 export function minRequestsReach(
@@ -50,7 +70,8 @@ export function minRequestsReach(
       minRequests,
       steps: [],
       warnings: [
-        `the service served no requests recently: no step can reach minRequests ${minRequests}, so every rollout ` +
+        `no requests in the past hour: a first rollout (no stable revision yet) promotes after its smoke test, ` +
+          `but a deployed service without traffic cannot reach minRequests ${minRequests} at any step, so a rollout ` +
           (analysis.onInconclusive === 'hold'
             ? 'would hold, waiting for traffic'
             : 'would roll back INCONCLUSIVE') +

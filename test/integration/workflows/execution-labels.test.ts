@@ -117,7 +117,7 @@ describe('intake starts an execution with valid labels for a long rollout id', (
     clock: { now: () => new Date((clockMs += 1000)) },
     log: silentLogger,
     dedupTtlSeconds: 60,
-    metrics: { serviceRequests: async () => 60_000 },
+    metrics: { serviceRequests: async () => ({ requests: 60_000 }) },
     timeScale: 1,
   });
 

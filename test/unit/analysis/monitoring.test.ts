@@ -251,14 +251,21 @@ describe('liveObservations (the live verdicts’ reading)', () => {
 });
 
 describe('requestTotal (the start message’s traffic check)', () => {
-  const point = (int64Value: unknown) => ({
-    interval: { endTime: { seconds: '1767225660', nanos: 0 } },
+  const point = (int64Value: unknown, start = 1767225600) => ({
+    interval: {
+      startTime: { seconds: String(start), nanos: 0 },
+      endTime: { seconds: String(start + 60), nanos: 0 },
+    },
     value: { int64Value },
   });
-  it('sums every point of every series', () => {
+  it('sums every point of every series, and says when the first counted requests were served', () => {
     expect(
-      requestTotal([{ points: [point('40'), point(2)] }, { points: [point({ low: 8, high: 0 })] }]),
-    ).toBe(50);
+      requestTotal([
+        { points: [point('40'), point(2, 1767225540), point('0', 1767225480)] },
+        { points: [point({ low: 8, high: 0 })] },
+      ]),
+    ).toEqual({ requests: 50, firstServed: new Date(1767225540_000).toISOString() });
+    expect(requestTotal([])).toEqual({ requests: 0 });
   });
   it('throws naming a malformed count instead of counting NaN', () => {
     expect(() => requestTotal([{ points: [point('40'), point('lots')] }])).toThrow(

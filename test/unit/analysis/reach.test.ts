@@ -1,4 +1,4 @@
-import { describeReach, minRequestsReach } from '../../../functions/domain/analysis/reach';
+import { describeReach, minRequestsReach, recentRate } from '../../../functions/domain/analysis/reach';
 
 const steps = [
   { percent: 10, bakeSeconds: 300 },
@@ -64,8 +64,21 @@ describe('minRequests against the service recent traffic', () => {
       /so it would hold, waiting for traffic/,
     );
     expect(minRequestsReach(steps, fail, 0).warnings).toEqual([
-      'the service served no requests recently: no step can reach minRequests 200, so every rollout would roll back INCONCLUSIVE; send it traffic during rollouts, or lower analysis.minRequests',
+      'no requests in the past hour: a first rollout (no stable revision yet) promotes after its smoke test, but a deployed service without traffic cannot reach minRequests 200 at any step, so a rollout would roll back INCONCLUSIVE; send it traffic during rollouts, or lower analysis.minRequests',
     ]);
+  });
+
+  test('the rate is taken over the part of the window the service was serving, at least a minute', () => {
+    const window = { start: new Date('2026-11-30T07:00:00Z'), end: new Date('2026-11-30T08:00:00Z') };
+    expect(recentRate({ requests: 6000 }, window)).toBe(100);
+    expect(recentRate({ requests: 6000, firstServed: '2026-11-30T07:50:00Z' }, window)).toBe(600);
+    // Older than the window: the whole window counts.
+    expect(recentRate({ requests: 6000, firstServed: '2026-11-30T06:00:00Z' }, window)).toBe(100);
+    expect(recentRate({ requests: 30, firstServed: '2026-11-30T07:59:50Z' }, window)).toBe(30);
+    expect(recentRate({ requests: 0 }, window)).toBe(0);
+    // At 60× on the local cloud, the window's real minute is a policy hour.
+    const fast = { start: new Date('2026-11-30T07:59:00Z'), end: new Date('2026-11-30T08:00:00Z') };
+    expect(recentRate({ requests: 6000 }, fast, 60)).toBe(100);
   });
 
   test('the last step counts its data delay, and people get one line per step', () => {

@@ -37,7 +37,7 @@ function setup() {
   /** What the next launcher.start calls do: an error to throw, or undefined to start. */
   const startFailures: Array<Error | undefined> = [];
   /** What Monitoring answers for the service's past hour, per region asked (default: 1000/min). */
-  const requestsPerHour: Array<number | Error> = [];
+  const requestsPerHour: Array<number | Error | { requests: number; firstServed: string }> = [];
   const traffic: Array<{ region: string; minutes: number }> = [];
   const deps: IntakeDeps = {
     policy,
@@ -67,7 +67,7 @@ function setup() {
         });
         const answer = requestsPerHour.shift() ?? 60_000;
         if (answer instanceof Error) throw answer;
-        return answer;
+        return typeof answer === 'number' ? { requests: answer } : answer;
       },
     },
     timeScale: 1,
@@ -100,6 +100,16 @@ describe('intake: the start message checks minRequests against the recent traffi
     expect(contextText(m)).toContain(
       'step 1 (10%): the canary gets 60/min; minRequests 200 is in the window 10m into the step',
     );
+  });
+
+  it('takes a service younger than the hour at the rate it has served since it began, not as a quiet one', async () => {
+    const t = setup();
+    // Began serving 10 minutes before the window's end (now − 180 s): 6000 requests are 600/min.
+    t.requestsPerHour.push({ requests: 6000, firstServed: '2026-11-30T07:47:00.000Z' });
+    await handleIntake(t.deps, 'gcr', fixture('gcr-insert-tagged'));
+    const m = started(t);
+    expect(m.text).not.toMatch(/⚠️/);
+    expect(contextText(m)).toContain('Recent traffic: 600 requests/min in us-central1');
   });
 
   it('warns a quiet service, in the text too, with what to change', async () => {
