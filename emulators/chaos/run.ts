@@ -610,7 +610,15 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
   }
   const runs = await runsOf();
   ctx.jobStatuses.push(...runs.map((r) => r.status));
-  const deadLettered = (await ctx.cloud.firestore.doc(`deadLetters/job-failed-${runs[0]?.id}`).get()).exists;
+  // The run is FAILED a moment before its dead letter is written (the same call writes both, and a
+  // retried call finishes it): a failed run must have one soon, not at the same instant.
+  const deadLettered =
+    runs[0]?.status === 'FAILED'
+      ? await waitFor(
+          async () => (await ctx.cloud.firestore.doc(`deadLetters/job-failed-${runs[0].id}`).get()).exists,
+          { timeoutMs: 30_000, intervalMs: 200, what: `${label}: the failed run's dead letter` },
+        ).catch(() => false)
+      : (await ctx.cloud.firestore.doc(`deadLetters/job-failed-${runs[0]?.id}`).get()).exists;
   const started = (await countExecutions(ctx, jobName)) - executionsBefore;
   // Slack is checked at the end, once the outbox has been flushed.
   ctx.jobChecks.push({ expected: { ...expected, messageId }, runs, started, deadLettered, label });

@@ -375,7 +375,6 @@ export async function finishRun(
 ): Promise<{ status: JobRunRecord['status']; deadLetterId?: string }> {
   const now = deps.clock.now();
   let run = await deps.store.finishRun(runId, result, now, endReason);
-  await deps.locks.release(run.job, runHolder(runId));
   if (run.status === 'FAILED') {
     const deadLetterId = `job-failed-${run.id}`;
     const last = run.attempts.at(-1);
@@ -426,9 +425,12 @@ export async function finishRun(
         ...jobFailedMessage(run, deadLetterId),
         alerts: [jobRunDeadLettered(run, deadLetterId)],
       });
+    // The job's lock goes last: its image rollout waits until the failure is fully recorded.
+    await deps.locks.release(run.job, runHolder(runId));
     deps.log.error('job run failed', { outcome: 'failed', attempts: run.attempts.length, deadLetterId });
     return { status: run.status, deadLetterId };
   }
+  await deps.locks.release(run.job, runHolder(runId));
   if (run.attempts.length > 1 && (await deps.store.claimNotification(runId, now)))
     await deps.notifier.notify(jobRecoveredMessage(run));
   deps.log.info('job run succeeded', { outcome: 'succeeded', attempts: run.attempts.length });
