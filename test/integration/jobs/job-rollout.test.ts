@@ -292,7 +292,7 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
     const text = await cli('jobs', 'status', 'report');
     expect(text.out).toContain(`${US}  ${good}\n`);
     expect(text.out).toMatch(
-      /last rollout: \S+  report-[0-9a-f]{12}  SUCCEEDED  v2  \(us-central1 VERIFIED, europe-west1 VERIFIED\)/,
+      /last rollout: \S+ {2}report-[0-9a-f]{12} {2}SUCCEEDED {2}v2 {2}\(us-central1 VERIFIED, europe-west1 VERIFIED\)/,
     );
 
     const euBefore = await getJob('report', EU);
