@@ -302,10 +302,15 @@ test("a service's request count sums every revision and class of that service on
   for (let i = 0; i < 40; i++) await fetch(`${svc.uri}/work?i=${i}`);
   const window = { start: suiteStart, end: new Date(Date.now() + 1000) };
   const { project, region } = ref('steady');
-  expect(await metrics.serviceRequests({ project, region, service: 'steady' }, window)).toBe(40);
+  const steady = await metrics.serviceRequests({ project, region, service: 'steady' }, window);
+  expect(steady.requests).toBe(40);
+  // When the service began serving: within this test, not before the suite.
+  expect(Date.parse(steady.firstServed!)).toBeGreaterThanOrEqual(suiteStart.getTime() - 60_000);
   // The first test's 300 requests to `flaky`, 5xx included, and none of these.
-  expect(await metrics.serviceRequests({ project, region, service: 'flaky' }, window)).toBe(300);
-  expect(await metrics.serviceRequests({ project, region: 'europe-west1', service: 'steady' }, window)).toBe(
-    0,
-  );
+  expect((await metrics.serviceRequests({ project, region, service: 'flaky' }, window)).requests).toBe(300);
+  expect(
+    await metrics.serviceRequests({ project, region: 'europe-west1', service: 'steady' }, window),
+  ).toEqual({
+    requests: 0,
+  });
 });
