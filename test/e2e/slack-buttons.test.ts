@@ -43,6 +43,12 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
       async () => {
         const q = await cloud.firestore.collection('rollouts').where('digest', '==', digestOf(push)).get();
         const d = q.docs[0]?.data();
+        if (
+          d &&
+          !ready(d) &&
+          ['PROMOTED', 'ROLLED_BACK', 'FAILED', 'ABORTED', 'SUPERSEDED'].includes(d.status)
+        )
+          throw new Error(`waiting for ${what}, rollout ${d.id} ended ${d.status}: ${d.outcomeReason}`);
         return d && ready(d) ? d : undefined;
       },
       { timeoutMs: 90_000, what },
