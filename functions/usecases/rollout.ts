@@ -362,7 +362,7 @@ export async function analyze(
     passPointsTaken: stepRecord.passPointsTaken ?? 0,
     verdict: judgement.verdict,
     canaryRequests: judgement.figures.canary.requests,
-    coveredSeconds: coveredSeconds(window, [canary, stable]) * scale,
+    coveredSeconds: coveredSeconds(window, [canary, stable], scale),
     minRequests: plan.analysis.minRequests,
   });
   const reasons = outcome.gaveUp ? [outcome.gaveUp, ...judgement.reasons] : judgement.reasons;

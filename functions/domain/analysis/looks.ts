@@ -147,21 +147,28 @@ export function decideLook(input: {
 }
 
 /**
- * How many seconds of a look's window its samples cover: from the window's
- * start to the end of the last sample period Monitoring returned for either
- * revision (the stable one serves all along, so its periods mark what is
- * visible). Samples are whole aligned periods, so the window's tail after the
- * last visible period end holds no data yet: a canary rate taken over the
- * whole window would understate it (a minute after the shift, it could rest
- * on a few seconds of traffic) and give a step up that traffic would carry.
+ * How many seconds of a look's window its samples surely cover, in policy
+ * seconds. The window ends the ingestion delay ago, but Cloud Run's request
+ * metrics are "sampled every 60 seconds": what was served in the last sample
+ * period before the window's end may still be unsampled, and an aligned
+ * point's interval ends where the query asked, not where its data does. So
+ * the coverage ends one sample period before the window does, and at the
+ * last period Monitoring returned for either revision (the stable one serves
+ * all along, so its periods mark what is visible). A rate taken over more
+ * would understate the canary's (a minute after the shift it could rest on a
+ * few seconds of traffic) and give up a step that traffic would carry.
+ * `timeScale` compresses policy time on the local cloud (1 on GCP).
  */
 export function coveredSeconds(
   window: { start: Date; end: Date },
   observations: ReadonlyArray<Pick<RevisionObservations, 'intervals'> | undefined>,
+  timeScale = 1,
 ): number {
+  const start = window.start.getTime();
+  const sampled = window.end.getTime() - (SAMPLE_PERIOD_SECONDS * 1000) / timeScale;
   const ends = observations.flatMap((o) => o?.intervals.map((i) => Date.parse(i.endTime)) ?? []);
-  const lastEnd = Math.min(window.end.getTime(), Math.max(window.start.getTime(), ...ends));
-  return (lastEnd - window.start.getTime()) / 1000;
+  const lastEnd = Math.min(sampled, Math.max(start, ...ends));
+  return (Math.max(0, lastEnd - start) / 1000) * timeScale;
 }
 
 /**

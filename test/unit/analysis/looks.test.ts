@@ -85,10 +85,9 @@ describe('looks: windows', () => {
     expect(lookWindow(t0, at(240 / 60), 60)).toEqual({ start: t0, end: at(1), complete: true });
   });
 
-  test('the samples cover the window up to the end of the last period returned, never past its end', () => {
-    // Shift at :50; a minute later (window to :50 of the next minute) only the period ending at
-    // :60 is visible: 10 s of canary traffic, not 60.
-    const window = { start: at(50), end: at(110) };
+  test('the samples surely cover the window up to one sample period before its end, and up to the last period returned', () => {
+    // Shift at :50; the window runs to 2:50. The last minute before 2:50 may still be unsampled.
+    const window = { start: at(50), end: at(170) };
     const period = (start: number) => ({
       startTime: at(start).toISOString(),
       endTime: at(start + 60).toISOString(),
@@ -98,6 +97,32 @@ describe('looks: windows', () => {
     expect(coveredSeconds(window, [{ intervals: [period(0)] }, undefined])).toBe(10);
     expect(coveredSeconds(window, [{ intervals: [] }, undefined])).toBe(0);
     expect(coveredSeconds(window, [{ intervals: [period(60)] }, { intervals: [period(0)] }])).toBe(60);
+    expect(coveredSeconds(window, [{ intervals: [period(110)] }])).toBe(60);
+    // Sped up 40×, the sample period is 1.5 s of real time.
+    expect(coveredSeconds({ start: at(0), end: at(3) }, [{ intervals: [period(0)] }], 40)).toBe(60);
+  });
+
+  test('an aligned point that ends where the query asked covers no more than the sampled part (found by the e2e suite)', () => {
+    // Monitoring aligns periods to the query's end, so the one point ends at the window's end even
+    // when only the smoke probe of the first seconds is visible yet. At 40×, 66 s of window.
+    const window = { start: at(0), end: at(1.65) };
+    const point = {
+      startTime: at(-58.35).toISOString(),
+      endTime: at(1.65).toISOString(),
+      requests: { '2xx': 1 },
+    };
+    const covered = coveredSeconds(window, [{ intervals: [point] }, { intervals: [point] }], 40);
+    expect(covered).toBeCloseTo(6, 6);
+    const o = decideLook({
+      schedule: first,
+      elapsedSeconds: 240,
+      passPointsTaken: 0,
+      verdict: 'INCONCLUSIVE',
+      canaryRequests: 1,
+      coveredSeconds: covered,
+      minRequests: 20,
+    });
+    expect(o.action).toBe('WATCH');
   });
 
   test('a minute of window with seconds of visible traffic gives no step up (found by the e2e suite under load)', () => {

@@ -199,9 +199,13 @@ describe('Monitoring emulator: sampling and ingestion delay', () => {
     location: 'l',
     configuration_name: 's',
   };
-  const countAt = (nowMs: number, writes: number[]) => {
+  const countAt = (
+    nowMs: number,
+    writes: number[],
+    timing = { ingestionDelayMs: 180_000, samplePeriodMs: 60_000 },
+  ) => {
     let clock = 0;
-    const store = new MetricStore({ ingestionDelayMs: 180_000, samplePeriodMs: 60_000, now: () => clock });
+    const store = new MetricStore({ ...timing, now: () => clock });
     for (const at of writes) {
       clock = at;
       store.recordRequest(labels, 200, 5, at);
@@ -227,5 +231,13 @@ describe('Monitoring emulator: sampling and ingestion delay', () => {
     // The next sampling period waits for its own end.
     expect(countAt(240_000, [10_000, 60_000])).toBe(1);
     expect(countAt(300_000, [10_000, 60_000])).toBe(2);
+  });
+
+  test('sped up, a second that straddles two samples becomes visible part by part (found by the e2e suite)', () => {
+    // At 40×: sampled every 1.5 s, visible 4.5 s later. Second 1 holds writes of two samples.
+    const sped = { ingestionDelayMs: 4_500, samplePeriodMs: 1_500 };
+    expect(countAt(5_999, [1_000, 1_600], sped)).toBe(0);
+    expect(countAt(6_000, [1_000, 1_600], sped)).toBe(1);
+    expect(countAt(7_500, [1_000, 1_600], sped)).toBe(2);
   });
 });
