@@ -441,7 +441,8 @@ export function verifyClaim(
 ): { claim: VerifyClaim; region?: JobRegionRecord } {
   const rec = jobRegion(r, region);
   const ended = r.status === 'SUCCEEDED' || r.status === 'FAILED';
-  if (ended || rec.verifyExecution || rec.status !== 'UPDATED') return { claim: { kind: 'taken', rollout: r } };
+  if (ended || rec.verifyExecution || rec.status !== 'UPDATED')
+    return { claim: { kind: 'taken', rollout: r } };
   if (rec.verifyClaimedAt && now.getTime() - Date.parse(rec.verifyClaimedAt) < CLAIM_MS)
     throw new GlidepathError(
       'conflict',
