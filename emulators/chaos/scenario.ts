@@ -190,6 +190,8 @@ export function jobImageScenario(seed: number, index: number): JobImageScenario 
       faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
       break;
   }
+  // The kind is met at least once whatever the run's shared random draws give the rule above.
+  faults.push({ ...faults[0], probability: 1, times: 1 });
   if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
   return {
     seed,
