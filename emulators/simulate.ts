@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ServicesClient } from '@google-cloud/run';
+import { JobsClient, ServicesClient } from '@google-cloud/run';
 import {
   grantLocalInvokers,
   loadService,
@@ -19,7 +19,14 @@ import {
 } from './local-cloud';
 import { waitFor } from './util';
 import { parseImageRef } from '../functions/domain/image';
-import { parsePolicyYaml, type Policy, type ServicePolicy } from '../functions/domain/policy';
+import {
+  jobWaves,
+  parsePolicyYaml,
+  type JobPolicy,
+  type Policy,
+  type ServicePolicy,
+} from '../functions/domain/policy';
+import { JobRolloutRecord, jobRolloutId } from '../functions/domain/job-rollout';
 import { RolloutRecord, isRegionBusy, isTerminal } from '../functions/domain/records';
 import { readPlan, stagePlan } from '../functions/domain/plan';
 import { describeDecider } from '../functions/domain/gates';
@@ -32,7 +39,7 @@ export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'>
   profilesFile?: string;
   /** `repository:tag` references, in order. */
   pushes: string[];
-  /** Publish the next push while the previous rollout is in its first step. */
+  /** Publish the next push while the previous rollout is in its first step (service pushes; a job push waits for its rollout's end). */
   overlap?: boolean;
   /** Requests per second sent to each service in each region. */
   ratePerSecond?: number;
@@ -76,8 +83,30 @@ export interface SimulatedStage {
   gate?: { name: string; status: string; decidedBy?: string };
 }
 
+/** A job image rollout (a push of a job's repository) and the image each region's job runs afterwards. */
+export interface SimulatedJobRollout {
+  id: string;
+  job: string;
+  image: string;
+  status: string;
+  reason?: string;
+  regions: Record<
+    string,
+    {
+      status: string;
+      /** The job's container image(s) in that region after the rollout (GetJob), comma-separated. */
+      image: string;
+      failureClass?: string;
+      error?: string;
+    }
+  >;
+  seconds: number;
+}
+
 export interface SimulationResult {
   rollouts: SimulatedRollout[];
+  /** Job image rollouts, in push order. */
+  jobRollouts: SimulatedJobRollout[];
   slack: string[];
   cloud?: LocalCloud;
 }
@@ -87,10 +116,16 @@ export function digestOf(reference: string): string {
   return `sha256:${createHash('sha256').update(reference).digest('hex')}`;
 }
 
-function serviceFor(policy: Policy, repository: string): ServicePolicy {
-  const s = policy.services.find((x) => x.image === repository);
-  if (!s) throw new Error(`push ${repository}: no service in the policy uses this repository`);
-  return s;
+/** The service or job of the policy whose repository is pushed to. */
+function targetOf(
+  policy: Policy,
+  repository: string,
+): { service: ServicePolicy } | { job: JobPolicy & { image: string } } {
+  const service = policy.services.find((x) => x.image === repository);
+  if (service) return { service };
+  const job = policy.jobs.find((x) => x.image === repository);
+  if (job?.image) return { job: { ...job, image: job.image } };
+  throw new Error(`push ${repository}: no service or job in the policy uses this repository`);
 }
 
 export async function simulate(opts: SimulationOptions): Promise<SimulationResult> {
@@ -105,21 +140,43 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
       cloudRun: { ...opts.cloudRun, ...(opts.profilesFile ? { profilesPath: opts.profilesFile } : {}) },
     }));
   const services = new ServicesClient(localClientOptions(cloud.cloudRun.grpcHost));
+  const jobs = new JobsClient(localClientOptions(cloud.cloudRun.grpcHost));
   const load = new AbortController();
   const loads: Array<Promise<unknown>> = [];
   const seen = new Set<string>();
   const results: SimulatedRollout[] = [];
+  const jobResults: SimulatedJobRollout[] = [];
   try {
     for (const [i, push] of opts.pushes.entries()) {
       const parsed = parseImageRef(push);
       if (!parsed.ok || !parsed.ref.tag)
         throw new Error(`--push ${push}: expected repository:tag (${parsed.ok ? 'no tag' : parsed.error})`);
-      const service = serviceFor(policy, parsed.ref.repository);
+      const target = targetOf(policy, parsed.ref.repository);
       const digest = digestOf(push);
       const pinned = `${parsed.ref.repository}@${digest}`;
       // The profile written for repository:tag also describes the same image by digest.
       const profile = profiles[push] ?? profiles[parsed.ref.repository];
       if (profile) cloud.cloudRun.setProfile(pinned, profile as never);
+      const gcrEvent = {
+        action: 'INSERT',
+        digest: pinned,
+        tag: `${parsed.ref.repository}:${parsed.ref.tag}`,
+      };
+
+      if ('job' in target) {
+        const { job } = target;
+        if (!seen.has(`job:${job.name}`)) {
+          seen.add(`job:${job.name}`);
+          // As for services: the first push of a job that does not exist yet creates it.
+          if (await createJobIfAbsent(jobs, job, pinned)) continue;
+        }
+        const publishedAt = Date.now();
+        await cloud.pubsub.topic('gcr').publishMessage({ json: gcrEvent });
+        const ended = await waitForJobRollout(cloud, jobRolloutId(job.name, digest), opts);
+        jobResults.push(await summarizeJobRollout(jobs, ended, publishedAt));
+        continue;
+      }
+      const { service } = target;
 
       if (!seen.has(service.name)) {
         seen.add(service.name);
@@ -137,9 +194,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         if (setup) continue;
       }
       const publishedAt = Date.now();
-      await cloud.pubsub.topic('gcr').publishMessage({
-        json: { action: 'INSERT', digest: pinned, tag: `${parsed.ref.repository}:${parsed.ref.tag}` },
-      });
+      await cloud.pubsub.topic('gcr').publishMessage({ json: gcrEvent });
       const next = opts.pushes[i + 1];
       const waitForEnd = !opts.overlap || !next;
       const rollout = await waitForRollout(
@@ -178,6 +233,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     }
     return {
       rollouts: results,
+      jobRollouts: jobResults,
       slack: cloud.slack.posts.map((p) => p.text),
       ...(opts.keep ? { cloud } : {}),
     };
@@ -185,6 +241,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
     load.abort();
     await Promise.all(loads);
     await services.close();
+    await jobs.close();
     if (!opts.keep && !opts.cloud) await cloud.stop();
   }
 }
@@ -217,6 +274,73 @@ async function createServiceIfAbsent(
     await grantLocalInvokers(client, `projects/${project}/locations/${region}/services/${service.name}`);
   }
   return true;
+}
+
+/** Creates the job with `image` in every region of its waves; false if it already exists. */
+async function createJobIfAbsent(client: JobsClient, job: JobPolicy, image: string): Promise<boolean> {
+  const regions = jobWaves(job).flat();
+  const exists = await client
+    .getJob({ name: `projects/${job.project}/locations/${regions[0]}/jobs/${job.name}` })
+    .then(
+      () => true,
+      (err: { code?: number }) => (err.code === 5 ? false : Promise.reject(err)),
+    );
+  if (exists) return false;
+  for (const region of regions) {
+    const [op] = await client.createJob({
+      parent: `projects/${job.project}/locations/${region}`,
+      jobId: job.name,
+      job: { template: { template: { containers: [{ image }], maxRetries: 0 } } },
+    });
+    await op.promise();
+  }
+  return true;
+}
+
+/** Waits for the job rollout to end (SUCCEEDED or FAILED, its restores done). */
+function waitForJobRollout(
+  cloud: LocalCloud,
+  id: string,
+  opts: SimulationOptions,
+): Promise<JobRolloutRecord> {
+  return waitFor(
+    async () => {
+      const snap = await cloud.firestore.doc(`jobRollouts/${id}`).get();
+      const r = snap.exists ? JobRolloutRecord.parse(snap.data()) : undefined;
+      return r && (r.status === 'SUCCEEDED' || r.status === 'FAILED') ? r : undefined;
+    },
+    { timeoutMs: opts.rolloutTimeoutMs ?? 600_000, what: `job rollout ${id} to end`, intervalMs: 250 },
+  );
+}
+
+async function summarizeJobRollout(
+  client: JobsClient,
+  rollout: JobRolloutRecord,
+  startedAt: number,
+): Promise<SimulatedJobRollout> {
+  const regions: SimulatedJobRollout['regions'] = {};
+  for (const region of rollout.waves.flat()) {
+    const [job] = await client.getJob({
+      name: `projects/${rollout.project}/locations/${region}/jobs/${rollout.job}`,
+    });
+    const rec = rollout.regions[region];
+    regions[region] = {
+      status: rec.status,
+      image: (job.template?.template?.containers ?? []).map((c) => c.image).join(', '),
+      ...(rec.failureClass ? { failureClass: rec.failureClass } : {}),
+      ...(rec.error ? { error: rec.error } : {}),
+    };
+  }
+  const ended = rollout.finishedAt ? Date.parse(rollout.finishedAt) : Date.now();
+  return {
+    id: rollout.id,
+    job: rollout.job,
+    image: rollout.image,
+    status: rollout.status,
+    ...(rollout.reason ? { reason: rollout.reason } : {}),
+    regions,
+    seconds: Math.round((ended - startedAt) / 100) / 10,
+  };
 }
 
 async function readRollout(cloud: LocalCloud, id: string): Promise<RolloutRecord | undefined> {

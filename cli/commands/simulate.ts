@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { simulate, type SimulatedRollout } from '../../emulators/simulate';
+import { simulate, type SimulatedJobRollout, type SimulatedRollout } from '../../emulators/simulate';
 import { parseImageRef } from '../../functions/domain/image';
 import type { Policy } from '../../functions/domain/policy';
 import { UsageError, printJson, readJson, readPolicy } from '../io';
@@ -35,6 +35,15 @@ export interface SimulationSummary {
     seconds: number;
     billableSteps?: number;
     report?: string;
+  }>;
+  /** Job image rollouts: how each ended, and the image each region's job runs afterwards. */
+  jobRollouts: Array<{
+    job: string;
+    image: string;
+    status: string;
+    reason?: string;
+    regions: SimulatedJobRollout['regions'];
+    seconds: number;
   }>;
   slack: string[];
 }
@@ -66,15 +75,22 @@ export function validateSimulateOptions(opts: SimulateOptions): {
     const parsed = parseImageRef(push);
     if (!parsed.ok) throw new UsageError(`--push ${push}: ${parsed.error}`);
     if (!parsed.ref.tag || parsed.ref.digest) throw new UsageError(`--push ${push}: expected repository:tag`);
-    if (!policy.services.some((s) => s.image === parsed.ref.repository))
+    if (
+      !policy.services.some((s) => s.image === parsed.ref.repository) &&
+      !policy.jobs.some((j) => j.image === parsed.ref.repository)
+    )
       throw new UsageError(
-        `--push ${push}: no service in ${opts.config} uses the repository ${parsed.ref.repository}`,
+        `--push ${push}: no service or job in ${opts.config} uses the repository ${parsed.ref.repository}`,
       );
   }
   return { policy, speed, rate };
 }
 
-export function summarize(result: { rollouts: SimulatedRollout[]; slack: string[] }): SimulationSummary {
+export function summarize(result: {
+  rollouts: SimulatedRollout[];
+  jobRollouts: SimulatedJobRollout[];
+  slack: string[];
+}): SimulationSummary {
   return {
     rollouts: result.rollouts.map((r) => ({
       service: r.service,
@@ -90,6 +106,14 @@ export function summarize(result: { rollouts: SimulatedRollout[]; slack: string[
       ...(r.billableSteps !== undefined ? { billableSteps: r.billableSteps } : {}),
       ...(r.report ? { report: r.report } : {}),
     })),
+    jobRollouts: result.jobRollouts.map((r) => ({
+      job: r.job,
+      image: r.image,
+      status: r.status,
+      ...(r.reason ? { reason: r.reason } : {}),
+      regions: r.regions,
+      seconds: r.seconds,
+    })),
     slack: result.slack,
   };
 }
@@ -104,7 +128,12 @@ export function registerSimulate(program: Command): void {
     .description('run image pushes through the whole system on the local cloud and print a JSON summary')
     .requiredOption('--config <file>', 'glidepath.yaml')
     .requiredOption('--profiles <file>', 'image profiles JSON (docs/local-cloud.md)')
-    .requiredOption('--push <image>', 'repository:tag to push (repeatable, in order)', collect, [])
+    .requiredOption(
+      '--push <image>',
+      'repository:tag of a service or job to push (repeatable, in order)',
+      collect,
+      [],
+    )
     .option('--speed <n>', 'divide every workflow sleep by n (60: a 5-minute bake lasts 5 s)', '60')
     .option('--overlap', 'push the next image while the previous rollout is in its first step')
     .option('--rate <n>', 'requests per second to each service in each region', '40')

@@ -5,7 +5,13 @@
  * rollout that is already running.
  */
 import { z } from 'zod';
-import { Analysis, type AnalysisSettings, type ServicePolicy } from './policy';
+import {
+  APPROVAL_POSITIONS,
+  Analysis,
+  type AnalysisSettings,
+  type ApprovalPosition,
+  type ServicePolicy,
+} from './policy';
 import { pinnedImage, shortDigest } from './image';
 import type { RolloutRecord } from './records';
 import { describeIssues } from './validation';
@@ -67,8 +73,11 @@ export interface PlanStage {
   waves: { regions: string[] }[];
   steps: PlanStep[];
   analysis: AnalysisSettings;
-  /** A gate before the stage: the workflow waits for one of `approvers`, at most `timeoutSeconds`. */
-  approval?: { approvers: string[]; timeoutSeconds: number };
+  /**
+   * A gate before the stage, or before its final promotion (`before`): the
+   * workflow waits for one of `approvers`, at most `timeoutSeconds`.
+   */
+  approval?: { approvers: string[]; timeoutSeconds: number; before: ApprovalPosition };
 }
 
 const Percent = z.number().int().min(1).max(100);
@@ -81,7 +90,12 @@ const PlanStageSchema = z.object({
   steps: PlanSteps,
   analysis: Analysis,
   approval: z
-    .object({ approvers: z.array(z.string().min(1)).min(1), timeoutSeconds: z.number().positive() })
+    .object({
+      approvers: z.array(z.string().min(1)).min(1),
+      timeoutSeconds: z.number().positive(),
+      // Plans stored before gates could stand before a promotion had only gates before a stage.
+      before: z.enum(APPROVAL_POSITIONS).default('stage'),
+    })
     .optional(),
 }) satisfies z.ZodType<PlanStage>;
 
@@ -160,7 +174,13 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
       steps: planSteps(stage.steps),
       analysis: stage.analysis,
       ...(stage.approval
-        ? { approval: { approvers: stage.approval.approvers, timeoutSeconds: stage.approval.timeout } }
+        ? {
+            approval: {
+              approvers: stage.approval.approvers,
+              timeoutSeconds: stage.approval.timeout,
+              before: stage.approval.before,
+            },
+          }
         : {}),
     }))
     .filter((stage) => stage.waves.length > 0);

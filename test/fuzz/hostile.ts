@@ -897,6 +897,7 @@ export const ACTION_SAMPLES: Record<string, Record<string, unknown>> = {
   open_gate: {
     rolloutId: ROLLOUT_ID,
     stage: 'production',
+    position: 'before',
     callbackUrl:
       'https://workflowexecutions.googleapis.com/v1/projects/p/locations/us-central1/workflows/rollout/executions/exec-1/callbacks/cb-1',
     executionId: 'exec-1',

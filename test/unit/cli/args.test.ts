@@ -70,12 +70,22 @@ describe('simulate arguments', () => {
     });
   });
 
+  it('accepts a push of a job repository (jobs[].image)', () => {
+    const jobs = join(__dirname, '../../fixtures/e2e/jobs.policy.yaml');
+    const push = ['us-docker.pkg.dev/e2e-jobs/jobs/ledger:v2'];
+    expect(validateSimulateOptions({ ...base, config: jobs, push }).policy.jobs[0].name).toBe('ledger');
+  });
+
   it.each([
     ['a zero speed', { speed: '0' }, /--speed/],
     ['a non-numeric rate', { rate: 'fast' }, /--rate/],
     ['no push', { push: [] }, /--push/],
     ['a push without a tag', { push: [API] }, /repository:tag/],
-    ['a push of a repository no service uses', { push: ['us-docker.pkg.dev/x/y/z:v1'] }, /no service/],
+    [
+      'a push of a repository no service uses',
+      { push: ['us-docker.pkg.dev/x/y/z:v1'] },
+      /no service or job in .* uses the repository us-docker\.pkg\.dev\/x\/y\/z$/,
+    ],
     ['a missing policy file', { config: '/nonexistent.yaml' }, /cannot read policy file/],
     ['a missing profiles file', { profiles: '/nonexistent.json' }, /cannot read profiles file/],
   ])('refuses %s', (_name, patch, message) => {
