@@ -11,8 +11,8 @@ import type { JobRunRecord } from './jobs';
 import { readPlan } from './plan';
 import type { RolloutRecord } from './records';
 
-export const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
-export const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${runId}`;
+const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
+const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${runId}`;
 
 const serviceSource = (r: Pick<RolloutRecord, 'project' | 'service'>): string =>
   `run.googleapis.com/projects/${r.project}/services/${r.service}`;
@@ -26,7 +26,7 @@ staging's regions alone keeps only staging, unmarked); a rollback confined to an
  * stages is all production, and so is a plan that cannot be read (a page too
  * many beats a missed one).
  */
-export function rolledBackInProduction(rollout: RolloutRecord): boolean {
+function rolledBackInProduction(rollout: RolloutRecord): boolean {
   if (rollout.status !== 'ROLLED_BACK') return false;
   const read = readPlan(rollout);
   const stages = 'plan' in read ? read.plan.stages : undefined;

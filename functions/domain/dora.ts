@@ -40,9 +40,8 @@ export interface DoraFigures {
 
 const DAY_MS = 86_400_000;
 
-export const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
-export const TIME_TO_RESTORE_MEASURES =
-  'first FAIL verdict (or failed region) to endedAt (rollback complete)';
+const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
+const TIME_TO_RESTORE_MEASURES = 'first FAIL verdict (or failed region) to endedAt (rollback complete)';
 
 function ms(iso: string | undefined | null): number | undefined {
   if (!iso) return undefined;
@@ -64,7 +63,7 @@ function mean(values: number[]): number | null {
 const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
-export function isFailure(r: RolloutRecord): boolean {
+function isFailure(r: RolloutRecord): boolean {
   return r.status === 'ROLLED_BACK' || r.status === 'FAILED';
 }
 
