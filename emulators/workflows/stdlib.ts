@@ -4,9 +4,10 @@
  * Blocking functions (HTTP, sleep, callbacks) are only allowed in `call` steps,
  * as on Google, which also keeps expression evaluation synchronous.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Raised, wfError } from './errors';
 import { httpBilling, httpRequest } from './http';
+import { compileRe2, regexMatches } from './re2';
 import { type Runtime, workflowSleep } from './runtime';
 import {
   Bytes,
@@ -53,6 +54,8 @@ const isList = (v: Value): v is Value[] => Array.isArray(v);
 const isInteger = (v: Value): v is number => typeof v === 'number';
 const isBytes = (v: Value): v is Bytes => v instanceof Bytes;
 const isNum = (v: Value): v is number | Double => isNumber(v);
+const isBoolean = (v: Value): v is boolean => typeof v === 'boolean';
+const given = (v: Value | undefined): v is Value => v !== null && v !== undefined;
 
 function toStringValue(v: Value): string {
   if (typeof v === 'string') return v;
@@ -164,6 +167,13 @@ export const STDLIB: Record<string, FunctionSpec> = {
     ...expect('map.merge', 'first', a, isMap, 'a map'),
     ...expect('map.merge', 'second', b, isMap, 'a map'),
   })),
+  // Recursive for keys whose values are maps in both (stdlib/map/merge_nested).
+  'map.merge_nested': fn(['first', 'second'], 2, ([a, b]) =>
+    mergeNested(
+      expect('map.merge_nested', 'first', a, isMap, 'a map'),
+      expect('map.merge_nested', 'second', b, isMap, 'a map'),
+    ),
+  ),
   'map.delete': fn(['map', 'key'], 2, ([m, k]) => {
     const out: ValueMap = { ...expect('map.delete', 'map', m, isMap, 'a map') };
     delete out[expect('map.delete', 'key', k, isString, 'a string')];
@@ -178,11 +188,13 @@ export const STDLIB: Record<string, FunctionSpec> = {
     ...expect('list.prepend', 'objs', l, isList, 'a list'),
   ]),
 
-  'text.split': fn(['source', 'separator'], 2, ([s, sep]) =>
-    expect('text.split', 'source', s, isString, 'a string').split(
-      expect('text.split', 'separator', sep, isString, 'a string'),
-    ),
-  ),
+  // Leftmost, non-overlapping, empty substrings kept; an empty separator is a ValueError (stdlib/text/split).
+  'text.split': fn(['source', 'separator'], 2, ([s, sep]) => {
+    const source = expect('text.split', 'source', s, isString, 'a string');
+    const separator = expect('text.split', 'separator', sep, isString, 'a string');
+    if (separator === '') throw wfError('ValueError', 'text.split: separator must not be an empty string');
+    return source.split(separator);
+  }),
   'text.replace_all': fn(['source', 'substr', 'repl'], 3, ([s, sub, r]) => {
     const source = expect('text.replace_all', 'source', s, isString, 'a string');
     const needle = expect('text.replace_all', 'substr', sub, isString, 'a string');
@@ -194,11 +206,41 @@ export const STDLIB: Record<string, FunctionSpec> = {
   'text.find_all': fn(['source', 'substr'], 2, ([s, sub]) => {
     const source = expect('text.find_all', 'source', s, isString, 'a string');
     const needle = expect('text.find_all', 'substr', sub, isString, 'a string');
+    // Google does not say what an empty substr finds; the stricter reading refuses it.
     if (needle === '') throw wfError('ValueError', 'text.find_all: substr must not be empty');
+    // A sorted list of code-point indexes of non-overlapping matches (stdlib/text/find_all).
     const out: Value[] = [];
-    for (let i = source.indexOf(needle); i >= 0; i = source.indexOf(needle, i + needle.length))
-      out.push({ index: i, match: needle });
+    let points = 0;
+    let units = 0;
+    for (let i = source.indexOf(needle); i >= 0; i = source.indexOf(needle, i + needle.length)) {
+      points += [...source.slice(units, i)].length;
+      units = i;
+      out.push(points);
+    }
     return out;
+  }),
+  'text.match_regex': fn(['source', 'regexp'], 2, ([s, r]) =>
+    compileRe2('text.match_regex', expect('text.match_regex', 'regexp', r, isString, 'a string')).test(
+      expect('text.match_regex', 'source', s, isString, 'a string'),
+    ),
+  ),
+  'text.find_all_regex': fn(['source', 'regexp'], 2, ([s, r]) => {
+    const source = expect('text.find_all_regex', 'source', s, isString, 'a string');
+    const re = compileRe2(
+      'text.find_all_regex',
+      expect('text.find_all_regex', 'regexp', r, isString, 'a string'),
+    );
+    return regexMatches(re, source);
+  }),
+  'text.replace_all_regex': fn(['source', 'regexp', 'repl'], 3, ([s, r, p]) => {
+    const source = expect('text.replace_all_regex', 'source', s, isString, 'a string');
+    const re = compileRe2(
+      'text.replace_all_regex',
+      expect('text.replace_all_regex', 'regexp', r, isString, 'a string'),
+    );
+    const repl = expect('text.replace_all_regex', 'repl', p, isString, 'a string');
+    // repl is literal: backreferences are not supported (stdlib/text/replace_all_regex).
+    return source.replace(re, () => repl);
   }),
   'text.substring': fn(['source', 'start', 'end'], 3, ([s, a, b]) => {
     const chars = [...expect('text.substring', 'source', s, isString, 'a string')];
@@ -252,13 +294,35 @@ export const STDLIB: Record<string, FunctionSpec> = {
   ),
   'base64.encode': fn(['data', 'padding'], 1, ([d, pad]) => {
     const out = expect('base64.encode', 'data', d, isBytes, 'bytes').data.toString('base64');
-    return pad === false ? out.replace(/=+$/, '') : out;
+    return base64Padding('base64.encode', pad) ? out : out.replace(/=+$/, '');
   }),
-  'base64.decode': fn(['data', 'padding'], 1, ([d]) => {
-    const s = expect('base64.decode', 'data', d, isString, 'a string');
+  // \r and \n are ignored; with padding (the default) the input must be a multiple of 4 (stdlib/base64/decode).
+  'base64.decode': fn(['data', 'padding'], 1, ([d, pad]) => {
+    const s = expect('base64.decode', 'data', d, isString, 'a string').replace(/[\r\n]/g, '');
+    const padded = base64Padding('base64.decode', pad);
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s))
-      throw wfError('ValueError', 'base64.decode: data is not valid base64');
+      throw wfError('ValueError', 'base64.decode: data has characters outside the Base64 alphabet');
+    if (padded && s.length % 4 !== 0)
+      throw wfError(
+        'ValueError',
+        `base64.decode: data is not padded to a multiple of 4 characters (${s.length})`,
+      );
+    // Google is silent on "=" when padding is false, and on impossible lengths: the stricter reading refuses both.
+    if (!padded && (s.includes('=') || s.length % 4 === 1))
+      throw wfError('ValueError', 'base64.decode: with padding false, data must be unpadded Base64');
     return new Bytes(Buffer.from(s, 'base64'));
+  }),
+
+  'hash.compute_checksum': fn(['data', 'algorithm'], 2, ([d, a]) => {
+    const data = expect('hash.compute_checksum', 'data', d, isBytes, 'bytes');
+    const algorithm = expect('hash.compute_checksum', 'algorithm', a, isString, 'a string');
+    const name = HASH_ALGORITHMS[algorithm];
+    if (!name)
+      throw wfError(
+        'ValueError',
+        `hash.compute_checksum: algorithm must be one of ${Object.keys(HASH_ALGORITHMS).join(', ')}, got "${algorithm}"`,
+      );
+    return new Bytes(createHash(name).update(data.data).digest());
   }),
 
   'sys.now': fn([], 0, (_a, rt) => new Double(rt.clock.now() / 1000)),
@@ -266,21 +330,41 @@ export const STDLIB: Record<string, FunctionSpec> = {
     const name = expect('sys.get_env', 'name', n, isString, 'a string');
     return Object.hasOwn(rt.env, name) ? rt.env[name] : (d ?? null);
   }),
-  'sys.log': fn(['data', 'severity', 'text', 'json', 'timeout'], 0, ([data, severity, text, json], rt) => {
-    const sev =
-      severity === null || severity === undefined
-        ? 'DEFAULT'
-        : expect('sys.log', 'severity', severity, isString, 'a string');
-    const payload = text ?? json ?? data ?? null;
-    rt.logger.log(
-      sev === 'DEFAULT' ? 'INFO' : (sev as 'INFO'),
-      typeof payload === 'string' ? payload : encodeJsonValue(payload),
-      {
-        workflowExecution: rt.executionId,
-      },
-    );
-    return null;
-  }),
+  // Blocking: the stdlib overview names sys.log among the calls an expression cannot make.
+  'sys.log': {
+    params: ['data', 'severity', 'text', 'json', 'timeout'],
+    required: 0,
+    blocking: true,
+    run: ([data, severity, text, json, timeout], rt) => {
+      const payloads = Object.entries({ data, text, json }).filter(([, v]) => given(v));
+      if (payloads.length !== 1)
+        throw wfError(
+          'TypeError',
+          `sys.log: exactly one of data, text or json must be given, got ${payloads.map(([k]) => k).join(' and ') || 'none'}`,
+        );
+      const [name, payload] = payloads[0] as [string, Value];
+      if (name === 'json') expect('sys.log', 'json', payload, isMap, 'a map');
+      if (payload instanceof Bytes)
+        throw wfError(
+          'TypeError',
+          `sys.log: ${name} must be an integer, float, bool, string, list or map, got bytes`,
+        );
+      const sev = given(severity) ? expect('sys.log', 'severity', severity, isString, 'a string') : 'DEFAULT';
+      // Google lists the severities but no error for another one: the stricter reading refuses it.
+      if (!LOG_SEVERITIES.has(sev))
+        throw wfError(
+          'ValueError',
+          `sys.log: severity must be one of ${[...LOG_SEVERITIES].join(', ')}, got "${sev}"`,
+        );
+      if (given(timeout)) expect('sys.log', 'timeout', timeout, isNum, 'a number of seconds');
+      rt.logger.log(
+        LOGGER_SEVERITY[sev] ?? (sev as 'INFO'),
+        typeof payload === 'string' ? payload : encodeJsonValue(payload),
+        { workflowExecution: rt.executionId },
+      );
+      return null;
+    },
+  },
   'sys.sleep': {
     params: ['seconds'],
     required: 1,
@@ -301,13 +385,17 @@ export const STDLIB: Record<string, FunctionSpec> = {
       throw wfError('ValueError', `time.format: only timezone "UTC" is implemented, got ${encodeJson(tz)}`);
     return formatTime(numeric(expect('time.format', 'seconds', s, isNum, 'a number')));
   }),
+  // RFC 3339 section 5.6 "with up to a microsecond precision" (stdlib/time/parse).
   'time.parse': fn(['value'], 1, ([v]) => {
     const text = expect('time.parse', 'value', v, isString, 'a string');
-    const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(text)
-      ? Date.parse(text)
-      : NaN;
-    if (Number.isNaN(ms)) throw wfError('ValueError', `time.parse: "${text}" is not an RFC 3339 timestamp`);
-    return new Double(ms / 1000);
+    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+    const ms = m ? Date.parse(m[1] + m[3]) : NaN;
+    if (!m || Number.isNaN(ms))
+      throw wfError(
+        'ValueError',
+        `time.parse: "${text}" is not an RFC 3339 timestamp with at most microsecond precision`,
+      );
+    return new Double(ms / 1000 + (m[2] ? Number(`0.${m[2]}`) : 0));
   }),
   'uuid.generate': fn([], 0, () => randomUUID()),
   'math.abs': fn(['x'], 1, ([x]) => {
@@ -397,6 +485,48 @@ export const STDLIB: Record<string, FunctionSpec> = {
     },
   },
 };
+
+/** hash.compute_checksum's algorithms (stdlib/hash/compute_checksum) and node:crypto's names for them. */
+const HASH_ALGORITHMS: Record<string, string> = {
+  MD5: 'md5',
+  SHA1: 'sha1',
+  SHA224: 'sha224',
+  SHA256: 'sha256',
+  SHA384: 'sha384',
+  SHA512: 'sha512',
+};
+
+/** sys.log's severities (stdlib/sys/log); the three our logger lacks map to their nearest. */
+const LOG_SEVERITIES = new Set([
+  'DEFAULT',
+  'DEBUG',
+  'INFO',
+  'NOTICE',
+  'WARNING',
+  'ERROR',
+  'CRITICAL',
+  'ALERT',
+  'EMERGENCY',
+]);
+const LOGGER_SEVERITY: Record<string, 'INFO' | 'CRITICAL'> = {
+  DEFAULT: 'INFO',
+  ALERT: 'CRITICAL',
+  EMERGENCY: 'CRITICAL',
+};
+
+/** base64's `padding`: a boolean, true by default (stdlib/base64/encode, decode). */
+function base64Padding(name: string, pad: Value | undefined): boolean {
+  return given(pad) ? expect(name, 'padding', pad, isBoolean, 'a boolean') : true;
+}
+
+function mergeNested(a: ValueMap, b: ValueMap): ValueMap {
+  const out: ValueMap = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const mine = out[k];
+    out[k] = isMap(mine) && isMap(v) ? mergeNested(mine, v) : v;
+  }
+  return out;
+}
 
 const CALLBACK_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 

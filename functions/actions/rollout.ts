@@ -157,6 +157,7 @@ export const ROLLOUT_ACTIONS: Record<string, Action> = {
     z.strictObject({
       rolloutId: RolloutId,
       stage: z.string().regex(/^[a-z][a-z0-9-]{0,29}$/, 'expected a stage name'),
+      position: z.enum(['before', 'promote']),
       callbackUrl: z.url({ protocol: /^https?$/ }),
       executionId: ExecutionId,
     }),

@@ -6,6 +6,7 @@
  */
 import type { KnownBlock } from '@slack/types';
 import type { SlackMessage } from '../ports';
+import type { ApprovalPosition } from './policy';
 import { type Decider, type GateRecord, type RolloutRecord, isTerminal } from './records';
 
 export { GATE_STATUSES, GateRecord, type GateStatus } from './records';
@@ -16,6 +17,12 @@ export type { Decider } from './records';
 
 /** Where a gate stands in its stage: before the stage starts, or before its final promotion (to 100%). */
 export type GatePosition = 'before' | 'promote';
+
+/** The gate position of a stage's `approval.before` (policy.ts). */
+export const GATE_POSITION: Record<ApprovalPosition, GatePosition> = {
+  stage: 'before',
+  promotion: 'promote',
+};
 
 /** A gate's name, unique in its rollout: `before-production`, `promote-staging`. */
 export function gateName(position: GatePosition, stage: string): string {

@@ -5,7 +5,13 @@
  * rollout that is already running.
  */
 import { z } from 'zod';
-import { Analysis, type AnalysisSettings, type ServicePolicy } from './policy';
+import {
+  APPROVAL_POSITIONS,
+  Analysis,
+  type AnalysisSettings,
+  type ApprovalPosition,
+  type ServicePolicy,
+} from './policy';
 import { pinnedImage, shortDigest } from './image';
 import type { RolloutRecord } from './records';
 import { describeIssues } from './validation';
@@ -67,8 +73,16 @@ export interface PlanStage {
   waves: { regions: string[] }[];
   steps: PlanStep[];
   analysis: AnalysisSettings;
-  /** A gate before the stage: the workflow waits for one of `approvers`, at most `timeoutSeconds`. */
-  approval?: { approvers: string[]; timeoutSeconds: number };
+  /**
+   * A gate before the stage, or before its final promotion (`before`): the
+   * workflow waits for one of `approvers`, at most `timeoutSeconds`.
+   */
+  approval?: { approvers: string[]; timeoutSeconds: number; before: ApprovalPosition };
+  /**
+   * True for the policy's last stage: a rollback in it pages
+   * (functions/domain/alerts.ts). Unset in plans stored before it existed.
+   */
+  production?: boolean;
 }
 
 const Percent = z.number().int().min(1).max(100);
@@ -81,8 +95,14 @@ const PlanStageSchema = z.object({
   steps: PlanSteps,
   analysis: Analysis,
   approval: z
-    .object({ approvers: z.array(z.string().min(1)).min(1), timeoutSeconds: z.number().positive() })
+    .object({
+      approvers: z.array(z.string().min(1)).min(1),
+      timeoutSeconds: z.number().positive(),
+      // Plans stored before gates could stand before a promotion had only gates before a stage.
+      before: z.enum(APPROVAL_POSITIONS).default('stage'),
+    })
     .optional(),
+  production: z.boolean().optional(),
 }) satisfies z.ZodType<PlanStage>;
 
 /**
@@ -153,15 +173,23 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
       .filter((w) => w.regions.length > 0);
   const waves = wavesOf(s.waves);
   const stages = s.stages
-    ?.map((stage): PlanStage => ({
+    ?.map((stage, i, all): PlanStage => ({
       name: stage.name,
       project: stage.project,
       waves: wavesOf(stage.waves),
       steps: planSteps(stage.steps),
       analysis: stage.analysis,
       ...(stage.approval
-        ? { approval: { approvers: stage.approval.approvers, timeoutSeconds: stage.approval.timeout } }
+        ? {
+            approval: {
+              approvers: stage.approval.approvers,
+              timeoutSeconds: stage.approval.timeout,
+              before: stage.approval.before,
+            },
+          }
         : {}),
+      // Marked before a manual request's regions may drop stages: the last one left may be staging.
+      production: i === all.length - 1,
     }))
     .filter((stage) => stage.waves.length > 0);
   const last = stages?.[stages.length - 1];

@@ -147,6 +147,10 @@ const ServiceName = ResourceName.superRefine((name, ctx) => {
 export const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 
+/** Where a stage's approval gate stands (see `Approval.before`). */
+export const APPROVAL_POSITIONS = ['stage', 'promotion'] as const;
+export type ApprovalPosition = (typeof APPROVAL_POSITIONS)[number];
+
 const Approver = z
   .string()
   .regex(
@@ -163,6 +167,14 @@ const Approval = z.strictObject({
         error: `expected at most ${MAX_APPROVAL_TIMEOUT_SECONDS} seconds (a year: a Workflows execution's longest life)`,
       }),
   ).default(DEFAULT_APPROVAL_TIMEOUT_SECONDS),
+  /**
+   * Where the gate stands: before the stage starts (`stage`), or before the
+   * stage's final promotion (`promotion`: every region of the stage holds its
+   * canary at the last traffic step until the gate is answered).
+   */
+  before: z
+    .enum(APPROVAL_POSITIONS, { error: `expected one of ${APPROVAL_POSITIONS.join(', ')}` })
+    .default('stage'),
 });
 export type ApprovalPolicy = z.output<typeof Approval>;
 
@@ -191,7 +203,7 @@ const StageName = z
     'expected a stage name (lowercase letters, digits, hyphens; max 30)',
   );
 
-/** One stage of a staged service: its own project, waves, steps and analysis, and an optional gate before it. */
+/** One stage of a staged service: its own project, waves, steps and analysis, and an optional gate before it or before its final promotion. */
 const Stage = z.strictObject({
   name: StageName,
   project: ProjectId,
@@ -424,7 +436,7 @@ export function parsePolicy(doc: unknown): Policy {
         waves: stage.waves,
         bakes: stage.steps.map((s) => s.bake),
         analysis: stage.analysis,
-        gate: stage.approval !== undefined,
+        ...(stage.approval ? { gate: stage.approval.before } : {}),
       })),
     );
     if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);

@@ -13,6 +13,7 @@
  * YAML changes without them. Pure.
  */
 import { LOOK_SECONDS, planLook, type StepSchedule } from './analysis/looks';
+import type { ApprovalPosition } from './policy';
 
 export const MAX_STEPS_PER_EXECUTION = 100_000;
 /**
@@ -28,19 +29,26 @@ export const ROLLOUT_STEPS = {
   base: 10,
   /**
    * One stage (a plan without stages is one): gate_or_not, start_stage,
-   * run_waves, judge_stage. Every stage runs in the same execution, so a
-   * staged rollout's stages add up.
+   * run_waves, promotion_gate_or_not, judge_stage. Every stage runs in the
+   * same execution, so a staged rollout's stages add up.
    */
-  perStage: 4,
+  perStage: 5,
   /**
    * An approval gate before a stage, at its dearest: the wait timed out and
    * the record is asked (expire_gate); an answered gate costs 10.
    */
   perGate: 15,
+  /**
+   * An approval gate before a stage's final promotion, at its dearest (timed
+   * out, the record asked), and the settling of the held regions beyond it.
+   */
+  perPromotionGate: 20,
+  /** Settling one held region (promote or roll back) beyond what promoting it in place costs. */
+  perHeldRegion: 1,
   /** One wave: run_wave's bookkeeping. */
-  perWave: 8,
-  /** One region: deploy, smoke, first shift, promote, and the wave's sorting of it. */
-  perRegion: 25,
+  perWave: 9,
+  /** One region: deploy, smoke, first shift, hold or promote, and the wave's sorting of it. */
+  perRegion: 26,
   /**
    * What a region's end may cost beyond promotion: a rollback instead, and
    * its share of `rollbackPromotedRegions` after another region failed.
@@ -67,11 +75,11 @@ export const JOB_RUN_STEPS = {
   perLockPoll: 6,
 } as const;
 
-/** The shape of one stage of a rollout: regions per wave, looks per traffic step, and its gate. */
+/** The shape of one stage of a rollout: regions per wave, looks per traffic step, and where its gate stands. */
 export interface StageShape {
   regionsPerWave: number[];
   looksPerStep: number[];
-  gate?: boolean;
+  gate?: ApprovalPosition;
 }
 
 const regionsOf = (stage: StageShape) => stage.regionsPerWave.reduce((a, b) => a + b, 0);
@@ -85,7 +93,10 @@ export function promotingRolloutSteps(...stages: StageShape[]): number {
     return (
       total +
       ROLLOUT_STEPS.perStage +
-      (stage.gate ? ROLLOUT_STEPS.perGate : 0) +
+      (stage.gate === 'stage' ? ROLLOUT_STEPS.perGate : 0) +
+      (stage.gate === 'promotion'
+        ? ROLLOUT_STEPS.perPromotionGate + regionsOf(stage) * ROLLOUT_STEPS.perHeldRegion
+        : 0) +
       stage.regionsPerWave.length * ROLLOUT_STEPS.perWave +
       regionsOf(stage) * perRegion
     );
@@ -122,7 +133,7 @@ export interface StageBudgetInput {
   /** Each traffic step's bake, in seconds. */
   bakes: number[];
   analysis: StepSchedule['analysis'];
-  gate: boolean;
+  gate?: ApprovalPosition;
 }
 
 /**
@@ -135,7 +146,7 @@ export function rolloutOverBudget(stages: StageBudgetInput[]): string | undefine
     looksPerStep: stage.bakes.map((bakeSeconds, i) =>
       maxLooks({ bakeSeconds, last: i === stage.bakes.length - 1, analysis: stage.analysis }),
     ),
-    gate: stage.gate,
+    ...(stage.gate ? { gate: stage.gate } : {}),
   }));
   const worst = worstRolloutSteps(...shapes);
   if (worst <= STEP_BUDGET) return undefined;

@@ -10,7 +10,9 @@ import {
   callbackBody,
   gateDecided,
   gateName,
+  GATE_POSITION,
   type Decider,
+  type GatePosition,
   type GateDecision,
 } from '../domain/gates';
 import { readPlan } from '../domain/plan';
@@ -139,13 +141,20 @@ export interface GateActionDeps {
 export class GateStopped extends Error {}
 
 /**
- * Opens the gate before `stage`: records it WAITING with the callback URL the
- * execution will await, and posts the approval message (once: a retried call
- * finds the gate recorded and posts nothing).
+ * Opens the gate of `stage` at `position` (before the stage, or before its
+ * final promotion, as its policy says): records it WAITING with the callback
+ * URL the execution will await, and posts the approval message (once: a
+ * retried call finds the gate recorded and posts nothing).
  */
 export async function openGate(
   deps: GateActionDeps,
-  input: { rolloutId: string; stage: string; callbackUrl: string; executionId?: string },
+  input: {
+    rolloutId: string;
+    stage: string;
+    position: GatePosition;
+    callbackUrl: string;
+    executionId?: string;
+  },
 ): Promise<{ gate: GateRecord; posted: boolean }> {
   const auth = await deps.store.authorize(input.rolloutId, input.executionId);
   if ('stop' in auth) throw new GateStopped(auth.stop);
@@ -158,11 +167,16 @@ export async function openGate(
       'invalid',
       `stage: rollout ${rollout.id} has no stage ${input.stage} with an approval`,
     );
+  if (GATE_POSITION[stage.approval.before] !== input.position)
+    throw new GlidepathError(
+      'invalid',
+      `position: expected ${GATE_POSITION[stage.approval.before]} for the gate of stage ${stage.name} of rollout ${rollout.id} (approval before ${stage.approval.before}), got ${input.position}`,
+    );
   const now = deps.clock.now();
   const wanted: GateRecord = {
-    name: gateName('before', stage.name),
+    name: gateName(input.position, stage.name),
     stage: stage.name,
-    position: 'before',
+    position: input.position,
     approvers: stage.approval.approvers,
     status: 'WAITING',
     callbackUrl: input.callbackUrl,

@@ -31,6 +31,8 @@ let client: ExecutionsClient;
 let calls: Call[] = [];
 /** What expire_gate answers: the gate as the record has it once the wait timed out. */
 let recordAfterTimeout = 'EXPIRED';
+/** The region whose analysis fails, if any. */
+let failing: string | undefined;
 
 const json = (res: ServerResponse, body: unknown): void => {
   res.writeHead(200, { 'content-type': 'application/json' });
@@ -41,9 +43,19 @@ const ANSWERS: Record<string, (body: Record<string, unknown>) => unknown> = {
   deploy: () => ({ outcome: 'deployed', candidate: 'api-new', stable: 'api-old', tagUrl: 'http://x' }),
   smoke: () => ({ passed: true }),
   shift: () => ({ percent: 10 }),
-  analyze: () => ({ verdict: 'PASS', reasons: [], nextLookSeconds: 60, extensions: 0 }),
+  analyze: (b) => ({
+    verdict: b.region === failing ? 'FAIL' : 'PASS',
+    reasons: b.region === failing ? ['error rate 0.5 > 0.01'] : [],
+    nextLookSeconds: 60,
+    extensions: 0,
+  }),
   promote: () => ({ traffic: { 'api-new': 100 } }),
-  open_gate: (b) => ({ gate: `before-${String(b.stage)}`, status: 'WAITING', expiresAt: 'later' }),
+  rollback: () => ({ traffic: { 'api-old': 100 } }),
+  open_gate: (b) => ({
+    gate: `${String(b.position)}-${String(b.stage)}`,
+    status: 'WAITING',
+    expiresAt: 'later',
+  }),
   expire_gate: (b) => ({ gate: b.gate, status: recordAfterTimeout }),
   complete: (b) => ({ status: b.status }),
 };
@@ -80,6 +92,7 @@ afterAll(async () => {
 beforeEach(() => {
   calls = [];
   recordAfterTimeout = 'EXPIRED';
+  failing = undefined;
 });
 
 const ANALYSIS = {
@@ -90,14 +103,18 @@ const ANALYSIS = {
   latency: { percentile: 99, maxMs: 1000, maxRatio: 1.25 },
 };
 
-function plan(timeoutSeconds: number) {
+/** Staging, then production behind a gate `before` the stage or its promotion (the plan as intake builds it). */
+function plan(timeoutSeconds: number, before: 'stage' | 'promotion' = 'stage') {
   const production = {
     name: 'production',
     project: 'prod-project',
-    waves: [{ regions: ['us-east1'] }],
+    waves:
+      before === 'stage'
+        ? [{ regions: ['us-east1'] }]
+        : [{ regions: ['us-east1'] }, { regions: ['us-east4'] }],
     steps: [{ percent: 10, bakeSeconds: 60 }],
     analysis: ANALYSIS,
-    approval: { approvers: ['U0LEAD'], timeoutSeconds },
+    approval: { approvers: ['U0LEAD'], timeoutSeconds, before },
   };
   return {
     rolloutId: 'api-1',
@@ -121,10 +138,10 @@ function plan(timeoutSeconds: number) {
   };
 }
 
-async function start(timeoutSeconds: number): Promise<string> {
+async function start(timeoutSeconds: number, before: 'stage' | 'promotion' = 'stage'): Promise<string> {
   const [created] = await client.createExecution({
     parent: 'projects/p/locations/us-central1/workflows/rollout',
-    execution: { argument: JSON.stringify(plan(timeoutSeconds)) },
+    execution: { argument: JSON.stringify(plan(timeoutSeconds, before)) },
   });
   return created.name!;
 }
@@ -142,7 +159,11 @@ async function finished(name: string) {
 const regionCalls = (region: string) => calls.filter((c) => c.body.region === region).map((c) => c.action);
 const completed = () => calls.filter((c) => c.action === 'complete').map((c) => c.body.status);
 
-async function answerGate(decision: 'approve' | 'reject', token = localAccessToken(ACTIONS_SA, SECRET)) {
+async function answerGate(
+  decision: 'approve' | 'reject',
+  token = localAccessToken(ACTIONS_SA, SECRET),
+  extra: { reason?: string } = {},
+) {
   const opened = await waitFor(() => calls.find((c) => c.action === 'open_gate'), {
     timeoutMs: 10_000,
     what: 'the gate to open',
@@ -152,9 +173,10 @@ async function answerGate(decision: 'approve' | 'reject', token = localAccessTok
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({
       rolloutId: 'api-1',
-      gate: 'before-production',
+      gate: `${String(opened.body.position)}-production`,
       decision,
       by: 'Lead (Slack U0LEAD)',
+      ...extra,
     }),
   });
 }
@@ -167,7 +189,7 @@ test('staging runs 0% → smoke → 100% with no canary, then the gate opens wit
   expect(regionCalls('us-west1')).toEqual(['deploy', 'smoke', 'promote']);
   expect(regionCalls('us-east1')).toEqual(['deploy', 'smoke', 'shift', 'analyze', 'promote']);
   const opened = calls.find((c) => c.action === 'open_gate')!;
-  expect(opened.body).toMatchObject({ rolloutId: 'api-1', stage: 'production' });
+  expect(opened.body).toMatchObject({ rolloutId: 'api-1', stage: 'production', position: 'before' });
   expect(String(opened.body.callbackUrl)).toMatch(
     /\/v1\/projects\/p\/locations\/us-central1\/workflows\/rollout\/executions\/[0-9a-f-]{36}\/callbacks\//,
   );
@@ -217,4 +239,61 @@ test('a callback without the right token is refused and does not wake the gate',
   expect((await answerGate('reject')).status).toBe(200);
   await finished(name);
   expect(completed()).toEqual(['REJECTED']);
+});
+
+describe('a gate before the final promotion of production', () => {
+  const CANARY = ['deploy', 'smoke', 'shift', 'analyze'];
+  const order = () => calls.map((c) => `${c.action}:${String(c.body.region ?? '')}`);
+
+  test('every production region holds its canary at the last step, the gate opens, an approval promotes them', async () => {
+    const name = await start(3600, 'promotion');
+    expect((await answerGate('approve')).status).toBe(200);
+    expect((await finished(name)).state).toBe('SUCCEEDED');
+    expect(regionCalls('us-west1')).toEqual(['deploy', 'smoke', 'promote']);
+    expect(regionCalls('us-east1')).toEqual([...CANARY, 'promote']);
+    expect(regionCalls('us-east4')).toEqual([...CANARY, 'promote']);
+    const opened = calls.filter((c) => c.action === 'open_gate');
+    expect(opened.map((c) => c.body)).toEqual([
+      expect.objectContaining({ rolloutId: 'api-1', stage: 'production', position: 'promote' }),
+    ]);
+    // Both waves reach their last step before the gate; nothing is promoted before it.
+    expect(order().indexOf('open_gate:')).toBeGreaterThan(order().indexOf('analyze:us-east4'));
+    expect(order().indexOf('promote:us-east1')).toBeGreaterThan(order().indexOf('open_gate:'));
+    expect(completed()).toEqual(['PROMOTED']);
+  });
+
+  test('a rejection rolls every held region back, saying who and why, and ends the rollout REJECTED', async () => {
+    const name = await start(3600, 'promotion');
+    expect((await answerGate('reject', undefined, { reason: 'p99 looks slow' })).status).toBe(200);
+    await finished(name);
+    expect(regionCalls('us-east1')).toEqual([...CANARY, 'rollback']);
+    expect(regionCalls('us-east4')).toEqual([...CANARY, 'rollback']);
+    const why =
+      /^gate promote-production rejected by Lead \(Slack U0LEAD\): p99 looks slow; the canary of stage production rolled back/;
+    for (const rollback of calls.filter((c) => c.action === 'rollback'))
+      expect(rollback.body.reason).toMatch(why);
+    expect(completed()).toEqual(['REJECTED']);
+    expect(calls.find((c) => c.action === 'complete')?.body.reason).toMatch(why);
+  });
+
+  test('nobody answers: the gate expires, every held region is rolled back, the rollout ends EXPIRED', async () => {
+    const name = await start(60, 'promotion');
+    await finished(name);
+    expect(calls.filter((c) => c.action === 'expire_gate').map((c) => c.body.gate)).toEqual([
+      'promote-production',
+    ]);
+    expect(regionCalls('us-east1')).toEqual([...CANARY, 'rollback']);
+    expect(regionCalls('us-east4')).toEqual([...CANARY, 'rollback']);
+    expect(completed()).toEqual(['EXPIRED']);
+  });
+
+  test('a region failing in a later wave takes the canary held in an earlier one back too; no gate opens', async () => {
+    failing = 'us-east4';
+    const name = await start(3600, 'promotion');
+    await finished(name);
+    expect(regionCalls('us-east4')).toEqual([...CANARY, 'rollback']);
+    expect(regionCalls('us-east1')).toEqual([...CANARY, 'rollback']);
+    expect(calls.filter((c) => c.action === 'open_gate')).toEqual([]);
+    expect(completed()).toEqual(['ROLLED_BACK']);
+  });
 });

@@ -49,7 +49,7 @@ describe('stages in the policy', () => {
           { percent: 50, bake: 300 },
         ],
         analysis: expect.objectContaining({ minRequests: 500, maxExtensions: 3 }),
-        approval: { approvers: ['U024BE7LH', 'lead@example.com'], timeout: 24 * 3600 },
+        approval: { approvers: ['U024BE7LH', 'lead@example.com'], timeout: 24 * 3600, before: 'stage' },
       },
     ]);
     expect(DEFAULT_APPROVAL_TIMEOUT_SECONDS).toBe(86_400);
@@ -111,6 +111,13 @@ describe('stages in the policy', () => {
       'services[0].stages[0].approval.timeout: expected at least 60 seconds',
     ],
     [
+      {
+        ...staged,
+        stages: [{ ...staged.stages[0], approval: { approvers: ['U024BE7LH'], before: 'promote' } }],
+      },
+      'services[0].stages[0].approval.before: expected one of stage, promotion',
+    ],
+    [
       { ...staged, stages: [{ ...staged.stages[0], name: 'Staging' }] },
       'services[0].stages[0].name: expected a stage name',
     ],
@@ -141,6 +148,33 @@ describe('the plan of a staged service', () => {
     expect(plan.project).toBe('api-production');
     expect(plan.waves).toEqual([{ regions: ['us-east1'] }, { regions: ['europe-west1'] }]);
     expect(readPlan({ id: 'api-1', plan: JSON.parse(JSON.stringify(plan)) })).toEqual({ plan });
+  });
+
+  it('carries where each gate stands: before the stage unless the policy says before its promotion; an older stored plan reads as before the stage', () => {
+    const [promoting] = parsePolicy({
+      services: [
+        {
+          ...staged,
+          stages: [
+            staged.stages[0],
+            { ...staged.stages[1], approval: { approvers: ['U024BE7LH'], before: 'promotion' } },
+          ],
+        },
+      ],
+    }).services;
+    const plan = buildPlan({ ...request, service: promoting }, 'api-3');
+    expect(plan.stages?.[1].approval).toEqual({
+      approvers: ['U024BE7LH'],
+      timeoutSeconds: 86_400,
+      before: 'promotion',
+    });
+    expect(buildPlan(request, 'api-1').stages?.[1].approval?.before).toBe('stage');
+    const stored = JSON.parse(JSON.stringify(buildPlan(request, 'api-1'))) as {
+      stages: { approval?: Record<string, unknown> }[];
+    };
+    delete stored.stages[1].approval!.before;
+    const read = readPlan({ id: 'api-1', plan: stored });
+    expect('plan' in read && read.plan.stages?.[1].approval?.before).toBe('stage');
   });
 
   it('runs a region under its stage: staging’s project and no steps, production’s project and analysis', () => {

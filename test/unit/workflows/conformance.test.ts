@@ -427,14 +427,7 @@ describe('standard library', () => {
     ['list.concat', 'list.concat([1], 2)', [1, 2]],
     ['text.split', 'text.split("a,b,c", ",")', ['a', 'b', 'c']],
     ['text.replace_all', 'text.replace_all("a-b-c", "-", "+")', 'a+b+c'],
-    [
-      'text.find_all',
-      'text.find_all("abcab", "ab")',
-      [
-        { index: 0, match: 'ab' },
-        { index: 3, match: 'ab' },
-      ],
-    ],
+    ['text.find_all', 'text.find_all("abcab", "ab")', [0, 3]],
     ['text.substring', 'text.substring("hello", 1, 3)', 'el'],
     ['text case', 'text.to_upper("a") + text.to_lower("B")', 'Ab'],
     ['text.encode/decode', 'text.decode(text.encode("héllo"))', 'héllo'],

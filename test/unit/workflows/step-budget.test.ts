@@ -44,7 +44,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
 /** A callback endpoint that answers every gate at once with `decision`, or never (the wait times out). */
-const gateAnswers = (decision: 'approve' | 'never'): CallbackHub => ({
+const gateAnswers = (decision: 'approve' | 'reject' | 'never'): CallbackHub => ({
   create: (_execution, method) => ({ url: 'http://127.0.0.1:1/callbacks/budget', method }),
   next: (url, signal) =>
     decision === 'never'
@@ -148,20 +148,23 @@ describe('rollout workflow', () => {
 });
 
 describe('a staged rollout: every stage in the one execution', () => {
-  const stage = (name: string, regions: number, gate: boolean) => ({
+  type Gate = 'stage' | 'promotion' | undefined;
+  const stage = (name: string, regionsPerWave: number[], gate: Gate) => ({
     name,
     project: `${name}-project`,
-    waves: [{ regions: Array.from({ length: regions }, (_, i) => `${name}-region-${i}`) }],
+    waves: regionsPerWave.map((n, w) => ({
+      regions: Array.from({ length: n }, (_, i) => `${name}-region-${w}-${i}`),
+    })),
     steps: [{ percent: 10, bakeSeconds: 60 }],
-    ...(gate ? { approval: { approvers: ['lead@example.com'], timeoutSeconds: 3600 } } : {}),
+    ...(gate ? { approval: { approvers: ['lead@example.com'], timeoutSeconds: 3600, before: gate } } : {}),
   });
-  const staged = (gate: boolean) => ({
+  const staged = (gate: Gate, production = [2]) => ({
     ...plan([1], 1),
-    stages: [stage('staging', 1, false), stage('production', 2, gate)],
+    stages: [stage('staging', [1], undefined), stage('production', production, gate)],
   });
-  const shapes = (gate: boolean) => [
+  const shapes = (gate: Gate, production = [2]) => [
     { regionsPerWave: [1], looksPerStep: [2] },
-    { regionsPerWave: [2], looksPerStep: [2], gate },
+    { regionsPerWave: production, looksPerStep: [2], ...(gate ? { gate } : {}) },
   ];
 
   test('the stages add up, as the emulator counts them', async () => {
@@ -169,9 +172,9 @@ describe('a staged rollout: every stage in the one execution', () => {
       () => 2,
       () => 'PASS',
     );
-    const result = await run('rollout', staged(false));
+    const result = await run('rollout', staged(undefined));
     expect(result).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
-    expect(result.stats.steps).toBe(promotingRolloutSteps(...shapes(false)));
+    expect(result.stats.steps).toBe(promotingRolloutSteps(...shapes(undefined)));
   });
 
   test('a gate costs at most perGate: exactly when its wait times out and the record decides, less when answered', async () => {
@@ -179,16 +182,54 @@ describe('a staged rollout: every stage in the one execution', () => {
       () => 2,
       () => 'PASS',
     );
-    const timedOut = await run('rollout', staged(true), gateAnswers('never'));
+    const timedOut = await run('rollout', staged('stage'), gateAnswers('never'));
     expect(timedOut).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
-    expect(timedOut.stats.steps).toBe(promotingRolloutSteps(...shapes(true)));
+    expect(timedOut.stats.steps).toBe(promotingRolloutSteps(...shapes('stage')));
     answer = rolloutActions(
       () => 2,
       () => 'PASS',
     );
-    const answered = await run('rollout', staged(true), gateAnswers('approve'));
+    const answered = await run('rollout', staged('stage'), gateAnswers('approve'));
     expect(answered).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
     expect(answered.stats.steps).toBeLessThan(timedOut.stats.steps);
+  });
+
+  test.each([[[1]], [[2]], [[1, 3]]])(
+    'a gate before the final promotion of a stage of waves %j: exactly perPromotionGate + perHeldRegion per region when it times out and the record decides, less when answered',
+    async (production) => {
+      answer = rolloutActions(
+        () => 2,
+        () => 'PASS',
+      );
+      const timedOut = await run('rollout', staged('promotion', production), gateAnswers('never'));
+      expect(timedOut).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
+      expect(timedOut.stats.steps).toBe(promotingRolloutSteps(...shapes('promotion', production)));
+      answer = rolloutActions(
+        () => 2,
+        () => 'PASS',
+      );
+      const answered = await run('rollout', staged('promotion', production), gateAnswers('approve'));
+      expect(answered).toMatchObject({ state: 'SUCCEEDED', result: { status: 'PROMOTED' } });
+      expect(answered.stats.steps).toBeLessThan(timedOut.stats.steps);
+    },
+  );
+
+  test('a rejected promotion gate, and a region failing while the others hold, stay within the worst case', async () => {
+    const production = [2, 2];
+    answer = rolloutActions(
+      () => 2,
+      () => 'PASS',
+    );
+    const rejected = await run('rollout', staged('promotion', production), gateAnswers('reject'));
+    expect(rejected).toMatchObject({ state: 'SUCCEEDED', result: { status: 'REJECTED' } });
+    expect(rejected.stats.steps).toBeLessThanOrEqual(worstRolloutSteps(...shapes('promotion', production)));
+    answer = rolloutActions(
+      () => 2,
+      (region) => (region === 'production-region-1-1' ? 'FAIL' : 'PASS'),
+    );
+    const failed = await run('rollout', staged('promotion', production), gateAnswers('never'));
+    expect(failed).toMatchObject({ state: 'SUCCEEDED', result: { status: 'ROLLED_BACK' } });
+    expect(failed.stats.steps).toBeLessThanOrEqual(worstRolloutSteps(...shapes('promotion', production)));
   });
 });
 
