@@ -26,7 +26,7 @@ staging's regions alone keeps only staging, unmarked); a rollback confined to an
  * stages is all production, and so is a plan that cannot be read (a page too
  * many beats a missed one).
  */
-function rolledBackInProduction(rollout: RolloutRecord): boolean {
+export function rolledBackInProduction(rollout: RolloutRecord): boolean {
   if (rollout.status !== 'ROLLED_BACK') return false;
   const read = readPlan(rollout);
   const stages = 'plan' in read ? read.plan.stages : undefined;

@@ -70,7 +70,7 @@ const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** A change failure: FAILED, or rolled back in production (functions/domain/alerts.ts). */
-export function isFailure(r: RolloutRecord): boolean {
+function isFailure(r: RolloutRecord): boolean {
   return r.status === 'FAILED' || rolledBackInProduction(r);
 }
 
