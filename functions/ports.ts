@@ -437,6 +437,9 @@ export interface JobLocks {
   release(job: string, holder: string): Promise<void>;
 }
 
+/** What `claimVerify` found: start the region's verification now, or another call did (or the region moved on). */
+export type VerifyClaim = { kind: 'start' | 'taken'; rollout: JobRolloutRecord };
+
 /** Job image rollouts, `jobRollouts/{id}`. */
 export interface JobRolloutStore {
   get(id: string): Promise<JobRolloutRecord | undefined>;
@@ -448,6 +451,15 @@ export interface JobRolloutStore {
   claimLaunch(id: string, now: Date): Promise<boolean>;
   releaseLaunch(id: string): Promise<void>;
   recordExecution(id: string, executionName: string, now: Date): Promise<void>;
+  /**
+   * Claims the start of the region's verification execution: `start` for the
+   * one caller that should start it, `taken` when it is recorded already or
+   * the region is no longer UPDATED. A fresh claim of another call is a
+   * conflict (transient): two calls at once never both start one.
+   */
+  claimVerify(id: string, region: string, now: Date): Promise<VerifyClaim>;
+  /** Drops the claim after a transient failure to start, so a retried call can claim it at once. */
+  releaseVerify(id: string, region: string, now: Date): Promise<void>;
   /** Merges `patch` into the region's record; returns the rollout as stored. */
   updateRegion(
     id: string,

@@ -8,11 +8,15 @@ import type { Firestore, Transaction } from '@google-cloud/firestore';
 import { JobRolloutRecord, toJobRolloutDocument, type JobRegionRecord } from '../domain/job-rollout';
 import { parseOrThrow } from '../domain/validation';
 import { GlidepathError } from '../shared/errors';
-import type { JobLocks, JobRolloutStore } from '../ports';
+import type { JobLocks, JobRolloutStore, VerifyClaim } from '../ports';
+import {
+  jobRegionPatched,
+  jobRolloutEnding,
+  mayClaimLaunch,
+  statusWithExecution,
+  verifyClaim,
+} from '../domain/store-rules';
 import { ALREADY_EXISTS, COLLECTIONS, guardFirestore } from './firestore-store';
-
-/** How long one delivery may hold the right to start a rollout's workflow before another may. */
-const CLAIM_MS = 30_000;
 
 export class FirestoreJobRolloutStore implements JobRolloutStore {
   constructor(private readonly db: Firestore) {}
@@ -58,12 +62,7 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
 
   async claimLaunch(id: string, now: Date): Promise<boolean> {
     return this.transact(`claim launch of job rollout ${id}`, id, (r, tx) => {
-      if (r.executionName || r.status !== 'PENDING') return false;
-      if (r.launchClaimedAt && now.getTime() - Date.parse(r.launchClaimedAt) < CLAIM_MS)
-        throw new GlidepathError(
-          'conflict',
-          `job rollout ${id} is being started by another delivery; retry later`,
-        );
+      if (!mayClaimLaunch(`job rollout ${id}`, r, now)) return false;
       tx.update(this.doc(id), { launchClaimedAt: now.toISOString() });
       return true;
     });
@@ -79,10 +78,22 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
     await this.transact(`record execution of job rollout ${id}`, id, (r, tx) => {
       tx.update(this.doc(id), {
         executionName,
-        status: r.status === 'PENDING' ? 'RUNNING' : r.status,
+        status: statusWithExecution(r.status),
         updatedAt: now.toISOString(),
       });
     });
+  }
+
+  async claimVerify(id: string, region: string, now: Date): Promise<VerifyClaim> {
+    return this.transact(`claim the verification of ${region} (job rollout ${id})`, id, (r, tx) => {
+      const { claim, region: next } = verifyClaim(r, region, now);
+      if (next) tx.update(this.doc(id), { [`regions.${region}`]: next, updatedAt: now.toISOString() });
+      return claim;
+    });
+  }
+
+  async releaseVerify(id: string, region: string, now: Date): Promise<void> {
+    await this.updateRegion(id, region, { verifyClaimedAt: null }, now);
   }
 
   async updateRegion(
@@ -92,15 +103,9 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
     now: Date,
   ): Promise<JobRolloutRecord> {
     return this.transact(`update region ${region} of job rollout ${id}`, id, (r, tx) => {
-      const current = r.regions[region];
-      if (!current)
-        throw new GlidepathError(
-          'invalid',
-          `region: expected one of ${Object.keys(r.regions).join(', ')} (job rollout ${id}), got ${region}`,
-        );
-      const next = { ...current, ...patch, updatedAt: now.toISOString() };
-      tx.update(this.doc(id), { [`regions.${region}`]: next, updatedAt: now.toISOString() });
-      return { ...r, regions: { ...r.regions, [region]: next } };
+      const patched = jobRegionPatched(r, region, patch, now);
+      tx.update(this.doc(id), { [`regions.${region}`]: patched.region, updatedAt: now.toISOString() });
+      return patched.rollout;
     });
   }
 
@@ -111,13 +116,8 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
     now: Date,
   ): Promise<{ rollout: JobRolloutRecord; changed: boolean }> {
     return this.transact(`finish job rollout ${id}`, id, (r, tx) => {
-      if (r.status === 'SUCCEEDED' || r.status === 'FAILED') return { rollout: r, changed: false };
-      const patch = {
-        status,
-        finishedAt: now.toISOString(),
-        updatedAt: now.toISOString(),
-        ...(reason ? { reason } : {}),
-      };
+      const patch = jobRolloutEnding(r, status, reason, now);
+      if (!patch) return { rollout: r, changed: false };
       tx.update(this.doc(id), patch);
       return { rollout: { ...r, ...patch }, changed: true };
     });

@@ -8,6 +8,7 @@
  */
 import type { PagerAlert } from '../ports';
 import type { JobRunRecord } from './jobs';
+import { readPlan } from './plan';
 import type { RolloutRecord } from './records';
 
 export const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
@@ -16,8 +17,33 @@ export const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${ru
 const serviceSource = (r: Pick<RolloutRecord, 'project' | 'service'>): string =>
   `run.googleapis.com/projects/${r.project}/services/${r.service}`;
 
-/** Statuses whose alert a later promotion resolves: the ones that may have raised one. */
-const ALERTING: ReadonlySet<string> = new Set(['ROLLED_BACK', 'FAILED']);
+/**
+ * True when the rollout rolled back in production. Production is a staged
+ * service's last stage (the one whose project and waves are the service's
+ * own, policy.ts), marked `production` in the plan (a manual request for
+staging's regions alone keeps only staging, unmarked); a rollback confined to an
+ * earlier stage (staging) wakes nobody: the thread says it. A service without
+ * stages is all production, and so is a plan that cannot be read (a page too
+ * many beats a missed one).
+ */
+export function rolledBackInProduction(rollout: RolloutRecord): boolean {
+  if (rollout.status !== 'ROLLED_BACK') return false;
+  const read = readPlan(rollout);
+  const stages = 'plan' in read ? read.plan.stages : undefined;
+  if (!stages) return true;
+  // A plan stored before stages were marked: its last stage is production.
+  const production = stages.every((stage) => stage.production === undefined)
+    ? stages.slice(-1)
+    : stages.filter((stage) => stage.production);
+  return production.some((stage) =>
+    stage.waves.some((wave) =>
+      wave.regions.some((region) => rollout.regions[region]?.status === 'ROLLED_BACK'),
+    ),
+  );
+}
+
+/** Whether an ended rollout may have raised an alert that a later promotion resolves. */
+const mayHaveAlerted = (r: RolloutRecord): boolean => r.status === 'FAILED' || rolledBackInProduction(r);
 
 /**
  * The alerts of a rollout that has just ended: a trigger when it rolled back
@@ -39,7 +65,7 @@ export function rolloutAlerts(
       .map(([region, r]) => `${region}: ${r.status}`)
       .join(', '),
   };
-  if (rollout.status === 'ROLLED_BACK')
+  if (rolledBackInProduction(rollout))
     return [
       {
         action: 'trigger',
@@ -69,8 +95,7 @@ export function rolloutAlerts(
   // Only rollouts older than this one: the list may start with newer ones (queued behind it).
   for (const before of earlier.slice(earlier.findIndex((r) => r.id === rollout.id) + 1)) {
     if (before.status === 'PROMOTED') break;
-    if (ALERTING.has(before.status))
-      resolves.push({ action: 'resolve', dedupKey: rolloutDedupKey(before.id) });
+    if (mayHaveAlerted(before)) resolves.push({ action: 'resolve', dedupKey: rolloutDedupKey(before.id) });
   }
   return resolves;
 }

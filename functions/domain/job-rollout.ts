@@ -33,6 +33,8 @@ export const JobRegionRecord = z.object({
   /** The verification execution (started once per region, found again by its marker). */
   verifyExecution: z.string().optional(),
   verifyStartedAt: Iso.optional(),
+  /** Set by the call that is starting the verification execution (JobRolloutStore.claimVerify); null once released. */
+  verifyClaimedAt: Iso.nullable().optional(),
   error: z.string().optional(),
   failureClass: z.enum(FAILURE_CLASSES).optional(),
   /** Why the recorded template could not be put back (RESTORE_FAILED). */

@@ -78,6 +78,11 @@ export interface PlanStage {
    * workflow waits for one of `approvers`, at most `timeoutSeconds`.
    */
   approval?: { approvers: string[]; timeoutSeconds: number; before: ApprovalPosition };
+  /**
+   * True for the policy's last stage: a rollback in it pages
+   * (functions/domain/alerts.ts). Unset in plans stored before it existed.
+   */
+  production?: boolean;
 }
 
 const Percent = z.number().int().min(1).max(100);
@@ -97,6 +102,7 @@ const PlanStageSchema = z.object({
       before: z.enum(APPROVAL_POSITIONS).default('stage'),
     })
     .optional(),
+  production: z.boolean().optional(),
 }) satisfies z.ZodType<PlanStage>;
 
 /**
@@ -167,7 +173,7 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
       .filter((w) => w.regions.length > 0);
   const waves = wavesOf(s.waves);
   const stages = s.stages
-    ?.map((stage): PlanStage => ({
+    ?.map((stage, i, all): PlanStage => ({
       name: stage.name,
       project: stage.project,
       waves: wavesOf(stage.waves),
@@ -182,6 +188,8 @@ export function buildPlan(request: RolloutRequest, id: string): RolloutPlan {
             },
           }
         : {}),
+      // Marked before a manual request's regions may drop stages: the last one left may be staging.
+      production: i === all.length - 1,
     }))
     .filter((stage) => stage.waves.length > 0);
   const last = stages?.[stages.length - 1];

@@ -5,9 +5,18 @@
  * same contract suite (test/integration/store-contract.test.ts), and the rules
  * live here once, so the fake cannot drift from the real store.
  */
-import type { AdmitInput, Admission, AttemptClaim, Authorization, ReplayClaim, RolloutEvent } from '../ports';
+import type {
+  AdmitInput,
+  Admission,
+  AttemptClaim,
+  Authorization,
+  ReplayClaim,
+  RolloutEvent,
+  VerifyClaim,
+} from '../ports';
 import { GlidepathError } from '../shared/errors';
 import type { JobAttempt, JobRunRecord, JobRunStatus } from './jobs';
+import type { JobRegionRecord, JobRolloutRecord } from './job-rollout';
 import {
   RegionRecord,
   RolloutRecord,
@@ -372,6 +381,77 @@ export function runEnding(
     finishedAt: now.toISOString(),
     updatedAt: now.toISOString(),
     ...(endReason ? { endReason } : {}),
+  };
+}
+
+// Job image rollouts.
+
+/** The region's record; a region outside the rollout's waves is a clear error. */
+export function jobRegion(r: JobRolloutRecord, region: string): JobRegionRecord {
+  const rec = r.regions[region];
+  if (!rec)
+    throw new GlidepathError(
+      'invalid',
+      `region: expected one of ${r.waves.flat().join(', ')} (job rollout ${r.id}), got ${region}`,
+    );
+  return rec;
+}
+
+/** The region's record with `patch` merged in, and the rollout holding it. */
+export function jobRegionPatched(
+  r: JobRolloutRecord,
+  region: string,
+  patch: Partial<JobRegionRecord>,
+  now: Date,
+): { rollout: JobRolloutRecord; region: JobRegionRecord } {
+  const next = { ...jobRegion(r, region), ...patch, updatedAt: now.toISOString() };
+  return {
+    rollout: { ...r, regions: { ...r.regions, [region]: next }, updatedAt: now.toISOString() },
+    region: next,
+  };
+}
+
+/** The fields that end a job rollout, or undefined when it has ended already (its first end wins). */
+export function jobRolloutEnding(
+  r: JobRolloutRecord,
+  status: 'SUCCEEDED' | 'FAILED',
+  reason: string | undefined,
+  now: Date,
+): Pick<JobRolloutRecord, 'status' | 'finishedAt' | 'updatedAt' | 'reason'> | undefined {
+  if (r.status === 'SUCCEEDED' || r.status === 'FAILED') return undefined;
+  return {
+    status,
+    finishedAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    ...(reason ? { reason } : {}),
+  };
+}
+
+/**
+ * Claims the start of a region's verification execution: `start` when this
+ * caller should start it (with the region record to write), `taken` when an
+ * execution is recorded, the region moved past UPDATED, or the rollout ended.
+ * A fresh claim without an execution is a concurrent call, answered with a
+ * conflict (transient); a stale one (its caller died) is taken over.
+ */
+export function verifyClaim(
+  r: JobRolloutRecord,
+  region: string,
+  now: Date,
+): { claim: VerifyClaim; region?: JobRegionRecord } {
+  const rec = jobRegion(r, region);
+  const ended = r.status === 'SUCCEEDED' || r.status === 'FAILED';
+  if (ended || rec.verifyExecution || rec.status !== 'UPDATED')
+    return { claim: { kind: 'taken', rollout: r } };
+  if (rec.verifyClaimedAt && now.getTime() - Date.parse(rec.verifyClaimedAt) < CLAIM_MS)
+    throw new GlidepathError(
+      'conflict',
+      `the verification of ${region} (job rollout ${r.id}) is being started by another call; retry later`,
+    );
+  const next = { ...rec, verifyClaimedAt: now.toISOString(), updatedAt: now.toISOString() };
+  return {
+    claim: { kind: 'start', rollout: { ...r, regions: { ...r.regions, [region]: next } } },
+    region: next,
   };
 }
 

@@ -34,6 +34,7 @@ import { classifyFailure, type FailureEvidence } from '../domain/job-failures';
 import { boundReason } from '../domain/validation';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 import type { Logger } from '../shared/log';
+import { jobRegion } from '../domain/store-rules';
 import { startClaimedExecution } from './launch';
 
 /** How long one UpdateJob may take before the action gives up (the workflow retries it). */
@@ -112,16 +113,6 @@ async function active(deps: JobRolloutDeps, id: string): Promise<JobRolloutRecor
 
 const refOf = (r: JobRolloutRecord, region: string): JobRef => ({ project: r.project, region, job: r.job });
 
-function regionOf(r: JobRolloutRecord, region: string): JobRegionRecord {
-  const rec = r.regions[region];
-  if (!rec)
-    throw new GlidepathError(
-      'invalid',
-      `region: expected one of ${Object.keys(r.regions).join(', ')} (job rollout ${r.id}), got ${region}`,
-    );
-  return rec;
-}
-
 /** Takes the job's lock for the rollout; a run of the job holding it makes the rollout wait. */
 export async function beginJobRollout(
   deps: JobRolloutDeps,
@@ -187,7 +178,7 @@ export async function updateJobRegion(
 ): Promise<RegionView | { stop: string }> {
   const r = await active(deps, id);
   if ('stop' in r) return r;
-  const rec = regionOf(r, region);
+  const rec = jobRegion(r, region);
   if (rec.status !== 'PENDING') return regionView(region, rec);
   const ref = refOf(r, region);
   const current = await deps.templates.getJob(ref);
@@ -235,7 +226,7 @@ export async function verifyJobRegion(
 ): Promise<RegionView | { stop: string }> {
   const r = await active(deps, id);
   if ('stop' in r) return r;
-  const rec = regionOf(r, region);
+  const rec = jobRegion(r, region);
   if (rec.status !== 'UPDATED') {
     if (rec.status === 'PENDING')
       throw new GlidepathError(
@@ -251,35 +242,7 @@ export async function verifyJobRegion(
       (await deps.store.updateRegion(id, region, { status: 'VERIFIED' }, now)).regions[region],
     );
   if (!r.verify) return verified();
-  const ref = refOf(r, region);
-  if (!rec.verifyExecution) {
-    const marker = { name: VERIFY_MARKER, value: `${id}/${region}` };
-    let executionName: string;
-    try {
-      executionName =
-        (await deps.jobs.findExecution(ref, marker)) ??
-        (await deps.jobs.run(ref, {
-          ...(r.verify.args ? { args: r.verify.args } : {}),
-          env: { ...r.verify.env, [marker.name]: marker.value },
-        }));
-    } catch (err) {
-      const e = fromSdkError(err);
-      if (e.transient) throw e;
-      return failRegion(deps, r, region, `verification could not start: ${e.message}`, {
-        stage: 'start',
-        code: e.code,
-        message: e.message,
-      });
-    }
-    const stored = await deps.store.updateRegion(
-      id,
-      region,
-      { verifyExecution: executionName, verifyStartedAt: now.toISOString() },
-      now,
-    );
-    deps.log.info('job verification started', { jobRolloutId: id, job: r.job, region, executionName });
-    return regionView(region, stored.regions[region]);
-  }
+  if (!rec.verifyExecution) return startVerification(deps, r, r.verify, region);
   const execution = await deps.jobs.getExecution(rec.verifyExecution);
   if (execution.state === 'SUCCEEDED') return verified();
   if (execution.state === 'FAILED' || execution.state === 'CANCELLED') {
@@ -295,6 +258,65 @@ export async function verifyJobRegion(
   await deps.jobs.cancel(rec.verifyExecution);
   const error = `verification timed out: still running after ${r.verify.timeoutSeconds}s; execution cancelled`;
   return failRegion(deps, r, region, error, { stage: 'deadline', message: error });
+}
+
+/**
+ * Starts the region's verification execution, once: under the region's
+ * claim, so two calls at the same moment never both start one. The
+ * execution carries a marker in its env, so a call whose predecessor died
+ * after Cloud Run started it finds it rather than starting a second.
+ */
+async function startVerification(
+  deps: JobRolloutDeps,
+  r: JobRolloutRecord,
+  verify: NonNullable<JobRolloutRecord['verify']>,
+  region: string,
+): Promise<RegionView> {
+  const now = deps.clock.now();
+  const ref = refOf(r, region);
+  const marker = { name: VERIFY_MARKER, value: `${r.id}/${region}` };
+  const recorded = async (executionName: string) => {
+    const stored = await deps.store.updateRegion(
+      r.id,
+      region,
+      { verifyExecution: executionName, verifyStartedAt: now.toISOString() },
+      now,
+    );
+    deps.log.info('job verification started', { jobRolloutId: r.id, job: r.job, region, executionName });
+    return regionView(region, stored.regions[region]);
+  };
+  let claim;
+  try {
+    claim = await deps.store.claimVerify(r.id, region, now);
+  } catch (err) {
+    // Another call holds the claim: it may have died after starting the execution.
+    if (!(err instanceof GlidepathError) || err.code !== 'conflict') throw err;
+    const started = await deps.jobs.findExecution(ref, marker);
+    if (!started) throw err;
+    return recorded(started);
+  }
+  if (claim.kind === 'taken') return regionView(region, jobRegion(claim.rollout, region));
+  let executionName: string;
+  try {
+    executionName =
+      (await deps.jobs.findExecution(ref, marker)) ??
+      (await deps.jobs.run(ref, {
+        ...(verify.args ? { args: verify.args } : {}),
+        env: { ...verify.env, [marker.name]: marker.value },
+      }));
+  } catch (err) {
+    const e = fromSdkError(err);
+    if (e.transient) {
+      await deps.store.releaseVerify(r.id, region, deps.clock.now());
+      throw e;
+    }
+    return failRegion(deps, r, region, `verification could not start: ${e.message}`, {
+      stage: 'start',
+      code: e.code,
+      message: e.message,
+    });
+  }
+  return recorded(executionName);
 }
 
 /** The regions whose template the rollout changed (or may have: recorded, then the answer was lost). */
@@ -316,7 +338,7 @@ async function restoreRegion(
   r: JobRolloutRecord,
   region: string,
 ): Promise<JobRegionRecord> {
-  const rec = regionOf(r, region);
+  const rec = jobRegion(r, region);
   const ref = refOf(r, region);
   if (rec.verifyExecution && rec.status === 'UPDATED') await deps.jobs.cancel(rec.verifyExecution);
   try {

@@ -5,11 +5,13 @@
  * chaos run (issue #9) on the local cloud. Every rollout and job run gets
  * its own seeded faults; afterwards the safety invariants are checked.
  * Prints one JSON document; a failing scenario is printed with the command
- * that replays it. Exits 1 on any invariant violation.
+ * that replays it. Exits 1 on any invariant violation, or when a fuzz
+ * property's slowest case took longer than CASE_BUDGET_MS (timing is held here,
+ * not in the tests, where a loaded machine would make it flake).
  */
 import { runChaos } from '../../emulators/chaos/run';
 // The fuzz properties live with their tests; the bench runs them with larger counts.
-import { runAllFuzz } from '../../test/fuzz/hostile';
+import { CASE_BUDGET_MS, runAllFuzz } from '../../test/fuzz/hostile';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,6 +23,9 @@ async function main(): Promise<void> {
   const fuzzStarted = Date.now();
   const fuzz = only === undefined ? runAllFuzz(arg('fuzz-runs', 2000), arg('seed', 1)) : undefined;
   const fuzzSeconds = Math.round((Date.now() - fuzzStarted) / 100) / 10;
+  const fuzzOverBudget = (fuzz?.results ?? [])
+    .filter((r) => r.slowestCaseMs > CASE_BUDGET_MS)
+    .map((r) => `${r.name}: slowest case ${r.slowestCaseMs} ms`);
   const report = await runChaos({
     seed: arg('seed', 1),
     rollouts: arg('rollouts', 200),
@@ -43,12 +48,15 @@ async function main(): Promise<void> {
             properties: fuzz.results.length,
             seconds: fuzzSeconds,
             byProperty: Object.fromEntries(fuzz.results.map((r) => [r.name, r.cases])),
+            slowestCaseMs: Object.fromEntries(fuzz.results.map((r) => [r.name, r.slowestCaseMs])),
+            caseBudgetMs: CASE_BUDGET_MS,
+            overBudget: fuzzOverBudget,
           },
         }
       : {}),
   };
   process.stdout.write(`${JSON.stringify(figures, null, 2)}\n`);
-  if (report.violations.length) process.exitCode = 1;
+  if (report.violations.length || fuzzOverBudget.length) process.exitCode = 1;
 }
 
 main().catch((err: Error) => {

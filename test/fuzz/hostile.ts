@@ -41,7 +41,11 @@ export const INTAKE_TOPICS = [TOPICS.gcr, TOPICS.cloudBuilds, TOPICS.deployReque
 
 /** The longest reason any decision may give (it is logged, recorded and posted to Slack). */
 export const MAX_REASON = MAX_REASON_CHARS;
-/** One case may take at most this long: a hang or a quadratic blow-up fails the property. */
+/**
+ * One case should take at most this long. Only the fuzz bench (`npm run bench -- chaos`) holds
+ * cases to it: a wall-clock bound in a test flakes on a loaded machine. The tests bound work by
+ * counting it instead (test/fuzz/inbound.test.ts › "the protections against slow input").
+ */
 export const CASE_BUDGET_MS = 1500;
 /** Firestore's limit for one document. */
 const FIRESTORE_DOCUMENT_BYTES = 1_048_576;
@@ -623,14 +627,89 @@ export const VALID_PAYLOADS: Record<string, (s: ServicePolicy, d: string) => unk
   [TOPICS.jobTriggers]: () => validJobTrigger(POLICY.jobs[0].name),
 };
 
-/** A valid payload of `topic` with one hostile mutation, and the field it blames. */
-export const mutatedPayload = (topic: string): fc.Arbitrary<{ text: string; blame: string }> =>
+/** A valid payload of `topic` with one hostile mutation, the field it blames, and the mutation. */
+export const mutatedPayload = (
+  topic: string,
+): fc.Arbitrary<{ text: string; blame: string; mutation: Mutation; base: unknown }> =>
   fc
     .tuple(service, digest)
     .map(([s, d]) => VALID_PAYLOADS[topic](s, d))
     .chain((base) =>
-      mutation(base).map((m) => ({ text: renderMutation(base, m), blame: blamedField(base, m) })),
+      mutation(base).map((m) => ({
+        text: renderMutation(base, m),
+        blame: blamedField(base, m),
+        mutation: m,
+        base,
+      })),
     );
+
+/**
+ * Whether a mutated valid payload may still start a rollout or job run, by
+ * this test's own reading of the message formats (docs/intake.md), written
+ * independently of functions/domain: a mutation may be harmless only where
+ * it leaves alone every field that says what to start. Any other mutation
+ * must be refused or ignored, whatever the code under test decides.
+ *
+ * - gcr (Google's format, which may gain fields): an added unknown field.
+ * - Cloud Build (Google's format): anything but `status`, and the name and
+ *   digest of `results.images` (a field added inside them is harmless).
+ * - Deploy requests and job triggers (our formats, unknown fields refused):
+ *   a new value of `reason`, `requestedBy` or `regions`; of `overrides`.
+ */
+export function mutationMayStart(topic: string, m: Mutation, blame: string, base: unknown): boolean {
+  if (leavesValueAlone(m, base) || writesAnotherGoodImage(m)) return true;
+  const [first, second, , fourth] = m.path;
+  switch (topic) {
+    case TOPICS.gcr:
+      return blame === '(root)';
+    case TOPICS.cloudBuilds:
+      if (blame === 'status' || (m.op === 'add' && m.path.length === 0 && blame === 'results')) return false;
+      if (first !== 'results' || m.op === 'add') return true;
+      // A replaced or deleted `results`, `results.images`, image, or image name or digest must not start.
+      return !(
+        m.path.length <= 2 ||
+        (second === 'images' && (m.path.length === 3 || fourth === 'name' || fourth === 'digest'))
+      );
+    case TOPICS.deployRequests:
+      return ['reason', 'requestedBy', 'regions'].includes(blame);
+    case TOPICS.jobTriggers:
+      return blame === 'overrides';
+    default:
+      throw new Error(`no rule for topic ${topic}`);
+  }
+}
+
+/** A value that is itself a good digest, or a good image of a service: another image to start, not an attack. */
+function writesAnotherGoodImage(m: Mutation): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(m.fragment);
+  } catch {
+    return false;
+  }
+  if (typeof value !== 'string') return false;
+  const goodDigest = /^sha256:[a-f0-9]{64}$/;
+  if (goodDigest.test(value)) return true;
+  return POLICY.services.some(
+    (s) => insideRepository(value, s.image) && goodDigest.test(value.slice(s.image.length + 1)),
+  );
+}
+
+/** A replacement (or a duplicate key) that writes the value already there, e.g. "INSERT" over "INSERT". */
+function leavesValueAlone(m: Mutation, base: unknown): boolean {
+  const path = m.op === 'replace' ? m.path : m.op === 'add' && m.path.length === 0 ? [m.key!] : undefined;
+  if (path === undefined) return false;
+  let value: unknown = base;
+  for (const step of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, step)) return false;
+    value = (value as Record<string | number, unknown>)[step];
+  }
+  try {
+    return JSON.stringify(JSON.parse(m.fragment)) === JSON.stringify(value);
+  } catch {
+    return false;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Pub/Sub messages and CloudEvents.
@@ -1068,6 +1147,8 @@ export interface FuzzResult {
   name: string;
   /** Cases the property ran (all of them passed: a failure throws). */
   cases: number;
+  /** The slowest case's milliseconds, for the bench to hold to CASE_BUDGET_MS (never asserted in tests). */
+  slowestCaseMs: number;
 }
 
 export interface FuzzProperty {
@@ -1087,17 +1168,14 @@ export function fuzzProperty<T>(
 ): FuzzProperty {
   const run = (numRuns: number, seed?: number, path?: string): FuzzResult => {
     let cases = 0;
+    let slowestCaseMs = 0;
     const details = fc.check(
       fc.property(arb, (value) => {
         cases++;
         const started = performance.now();
         check(value);
         assertNotPolluted();
-        const elapsed = performance.now() - started;
-        must(
-          elapsed <= CASE_BUDGET_MS,
-          `one case took ${Math.round(elapsed)} ms (budget ${CASE_BUDGET_MS} ms)`,
-        );
+        slowestCaseMs = Math.max(slowestCaseMs, performance.now() - started);
       }),
       { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path !== undefined ? { path } : {}) },
     );
@@ -1116,7 +1194,7 @@ export function fuzzProperty<T>(
         ].join('\n'),
       );
     }
-    return { name, cases };
+    return { name, cases, slowestCaseMs: Math.round(slowestCaseMs) };
   };
   return Object.assign(run, { fuzzName: name, weight });
 }

@@ -22,6 +22,8 @@ import {
   attemptClaim,
   authorization,
   finished,
+  jobRegionPatched,
+  jobRolloutEnding,
   mayClaimLaunch,
   mergedRegion,
   nextInQueue,
@@ -30,12 +32,14 @@ import {
   runEnding,
   statusWithExecution,
   updatedAttempt,
+  verifyClaim,
   withRegionClaimed,
   withRegionReleased,
   withoutStartingAttempt,
   type DedupEntry,
   type StoreWrites,
 } from '../../functions/domain/store-rules';
+import { JobRolloutRecord, type JobRegionRecord } from '../../functions/domain/job-rollout';
 import { parseOrThrow } from '../../functions/domain/validation';
 import { GlidepathError } from '../../functions/shared/errors';
 import type {
@@ -45,11 +49,13 @@ import type {
   Authorization,
   DeadLetterStore,
   JobLocks,
+  JobRolloutStore,
   JobStore,
   ReplayClaim,
   RolloutEvent,
   RolloutStore,
   RunCreation,
+  VerifyClaim,
 } from '../../functions/ports';
 
 /** A table of validated copies, as Firestore keeps documents. */
@@ -404,5 +410,95 @@ export class InMemoryJobLocks implements JobLocks {
 
   async release(job: string, holder: string): Promise<void> {
     if (this.held.get(job)?.holder === holder) this.held.delete(job);
+  }
+}
+
+/** Job image rollouts (functions/ports.ts, JobRolloutStore) in memory, by the Firestore store's rules. */
+export class InMemoryJobRolloutStore implements JobRolloutStore {
+  private readonly rollouts = new Table(JobRolloutRecord, 'job rollout');
+
+  async get(id: string): Promise<JobRolloutRecord | undefined> {
+    return this.rollouts.get(id);
+  }
+
+  async listForJob(job: string, limit: number): Promise<JobRolloutRecord[]> {
+    return this.rollouts
+      .all()
+      .filter((r) => r.job === job)
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, limit);
+  }
+
+  async create(
+    record: JobRolloutRecord,
+  ): Promise<{ kind: 'created' | 'duplicate'; rollout: JobRolloutRecord }> {
+    const valid = parseOrThrow(JobRolloutRecord, record, 'job rollout');
+    const existing = this.rollouts.get(valid.id);
+    if (existing) return { kind: 'duplicate', rollout: existing };
+    this.rollouts.set(valid.id, valid);
+    return { kind: 'created', rollout: valid };
+  }
+
+  async claimLaunch(id: string, now: Date): Promise<boolean> {
+    const r = this.required(id);
+    if (!mayClaimLaunch(`job rollout ${id}`, r, now)) return false;
+    this.rollouts.set(id, { ...r, launchClaimedAt: now.toISOString() });
+    return true;
+  }
+
+  async releaseLaunch(id: string): Promise<void> {
+    this.rollouts.set(id, { ...this.required(id), launchClaimedAt: null });
+  }
+
+  async recordExecution(id: string, executionName: string, now: Date): Promise<void> {
+    const r = this.required(id);
+    this.rollouts.set(id, {
+      ...r,
+      executionName,
+      status: statusWithExecution(r.status),
+      updatedAt: now.toISOString(),
+    });
+  }
+
+  async claimVerify(id: string, region: string, now: Date): Promise<VerifyClaim> {
+    const r = this.required(id);
+    const { claim, region: next } = verifyClaim(r, region, now);
+    if (next) this.rollouts.set(id, jobRegionPatched(r, region, next, now).rollout);
+    return claim;
+  }
+
+  async releaseVerify(id: string, region: string, now: Date): Promise<void> {
+    await this.updateRegion(id, region, { verifyClaimedAt: null }, now);
+  }
+
+  async updateRegion(
+    id: string,
+    region: string,
+    patch: Partial<JobRegionRecord>,
+    now: Date,
+  ): Promise<JobRolloutRecord> {
+    const { rollout } = jobRegionPatched(this.required(id), region, patch, now);
+    this.rollouts.set(id, rollout);
+    return rollout;
+  }
+
+  async finish(
+    id: string,
+    status: 'SUCCEEDED' | 'FAILED',
+    reason: string | undefined,
+    now: Date,
+  ): Promise<{ rollout: JobRolloutRecord; changed: boolean }> {
+    const r = this.required(id);
+    const patch = jobRolloutEnding(r, status, reason, now);
+    if (!patch) return { rollout: r, changed: false };
+    const rollout = { ...r, ...patch };
+    this.rollouts.set(id, rollout);
+    return { rollout, changed: true };
+  }
+
+  private required(id: string): JobRolloutRecord {
+    const r = this.rollouts.get(id);
+    if (!r) throw new GlidepathError('not_found', `job rollout ${id} not found`);
+    return r;
   }
 }

@@ -7,12 +7,28 @@
  */
 import { Firestore } from '@google-cloud/firestore';
 import { describeWithEmulators, testProjectId } from '../helpers/emulators';
-import { InMemoryDeadLetterStore, InMemoryJobStore, InMemoryRolloutStore } from '../helpers/memory-stores';
+import {
+  InMemoryDeadLetterStore,
+  InMemoryJobLocks,
+  InMemoryJobRolloutStore,
+  InMemoryJobStore,
+  InMemoryRolloutStore,
+} from '../helpers/memory-stores';
 import { FirestoreRolloutStore } from '../../functions/adapters/firestore-store';
 import { FirestoreJobStore } from '../../functions/adapters/job-store';
 import { FirestoreDeadLetterStore } from '../../functions/adapters/dead-letter-store';
+import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../../functions/adapters/job-rollout-store';
 import { firestoreEmulatorOptions } from '../../functions/shared/endpoint';
-import type { AdmitInput, DeadLetterStore, JobStore, OnNewImage, RolloutStore } from '../../functions/ports';
+import type {
+  AdmitInput,
+  DeadLetterStore,
+  JobLocks,
+  JobRolloutStore,
+  JobStore,
+  OnNewImage,
+  RolloutStore,
+} from '../../functions/ports';
+import type { JobRolloutRecord } from '../../functions/domain/job-rollout';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import type { DeadLetterRecord } from '../../functions/domain/records';
 
@@ -20,6 +36,8 @@ interface Stores {
   rollouts: RolloutStore;
   jobs: JobStore;
   deadLetters: DeadLetterStore;
+  jobRollouts: JobRolloutStore;
+  jobLocks: JobLocks;
   /** The rollout's events (types and messages), in any order. */
   events(rolloutId: string): Promise<Array<{ type: string; message: string; region?: string }>>;
   close(): Promise<void>;
@@ -80,6 +98,26 @@ function deadLetter(id: string, createdAt: Date): DeadLetterRecord {
     attributes: {},
     createdAt: createdAt.toISOString(),
     replayed: false,
+  };
+}
+
+function jobRollout(id: string, createdAt: Date): JobRolloutRecord {
+  return {
+    id,
+    job: 'ledger',
+    project: 'p',
+    repository: 'us-docker.pkg.dev/p/jobs/ledger',
+    digest: digest('d'),
+    image: `us-docker.pkg.dev/p/jobs/ledger@${digest('d')}`,
+    tag: 'v2',
+    source: 'gcr',
+    status: 'PENDING',
+    waves: [['us-central1'], ['europe-west1']],
+    verify: { args: ['--check'], timeoutSeconds: 60 },
+    regions: { 'us-central1': { status: 'PENDING' }, 'europe-west1': { status: 'PENDING' } },
+    launchClaimedAt: createdAt.toISOString(),
+    createdAt: createdAt.toISOString(),
+    updatedAt: createdAt.toISOString(),
   };
 }
 
@@ -404,6 +442,123 @@ function contract(open: () => Promise<Stores>): void {
     });
   });
 
+  describe('JobRolloutStore', () => {
+    it('creates a rollout once; a second delivery gets the stored one', async () => {
+      expect(await s.jobRollouts.create(jobRollout('ledger-1', T0))).toMatchObject({
+        kind: 'created',
+        rollout: { id: 'ledger-1', status: 'PENDING' },
+      });
+      const again = await s.jobRollouts.create({ ...jobRollout('ledger-1', at(5)), tag: 'other' });
+      expect(again).toMatchObject({ kind: 'duplicate', rollout: { tag: 'v2', createdAt: T0.toISOString() } });
+      expect(await s.jobRollouts.get('nope')).toBeUndefined();
+    });
+
+    it('lets one delivery launch; the execution makes it RUNNING', async () => {
+      await s.jobRollouts.create(jobRollout('ledger-1', T0));
+      await expect(s.jobRollouts.claimLaunch('ledger-1', at(1))).rejects.toEqual(conflict);
+      expect(await s.jobRollouts.claimLaunch('ledger-1', at(31))).toBe(true);
+      await s.jobRollouts.releaseLaunch('ledger-1');
+      expect(await s.jobRollouts.claimLaunch('ledger-1', at(32))).toBe(true);
+      await s.jobRollouts.recordExecution('ledger-1', 'workflows/job-rollout/executions/e1', at(33));
+      expect(await s.jobRollouts.get('ledger-1')).toMatchObject({
+        status: 'RUNNING',
+        executionName: 'workflows/job-rollout/executions/e1',
+        updatedAt: at(33).toISOString(),
+      });
+      expect(await s.jobRollouts.claimLaunch('ledger-1', at(100))).toBe(false);
+    });
+
+    it('merges a region’s patch, keeps the other regions, and refuses an unknown region', async () => {
+      await s.jobRollouts.create(jobRollout('ledger-1', T0));
+      await s.jobRollouts.updateRegion('ledger-1', 'us-central1', { previousTemplate: '{"a":1}' }, at(1));
+      const r = await s.jobRollouts.updateRegion('ledger-1', 'us-central1', { status: 'UPDATED' }, at(2));
+      const expected = { status: 'UPDATED', previousTemplate: '{"a":1}', updatedAt: at(2).toISOString() };
+      expect(r.regions['us-central1']).toEqual(expected);
+      expect((await s.jobRollouts.get('ledger-1'))?.regions).toEqual({
+        'us-central1': expected,
+        'europe-west1': { status: 'PENDING' },
+      });
+      await expect(
+        s.jobRollouts.updateRegion('ledger-1', 'mars-north1', { status: 'FAILED' }, at(3)),
+      ).rejects.toMatchObject({
+        code: 'invalid',
+        message: 'region: expected one of us-central1, europe-west1 (job rollout ledger-1), got mars-north1',
+      });
+    });
+
+    it('gives the start of a region’s verification to one call: a fresh claim is a conflict, a stale or released one is taken over', async () => {
+      await s.jobRollouts.create(jobRollout('ledger-1', T0));
+      // Not UPDATED yet: nothing to start.
+      expect(await s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(1))).toMatchObject({
+        kind: 'taken',
+      });
+      await s.jobRollouts.updateRegion('ledger-1', 'us-central1', { status: 'UPDATED' }, at(1));
+      expect(await s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(2))).toMatchObject({
+        kind: 'start',
+        rollout: { regions: { 'us-central1': { verifyClaimedAt: at(2).toISOString() } } },
+      });
+      await expect(s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(3))).rejects.toEqual(conflict);
+      expect(await s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(32))).toMatchObject({
+        kind: 'start',
+      });
+      await s.jobRollouts.releaseVerify('ledger-1', 'us-central1', at(33));
+      expect((await s.jobRollouts.get('ledger-1'))?.regions['us-central1'].verifyClaimedAt).toBeNull();
+      expect(await s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(34))).toMatchObject({
+        kind: 'start',
+      });
+      await s.jobRollouts.updateRegion('ledger-1', 'us-central1', { verifyExecution: 'ex-1' }, at(35));
+      expect(await s.jobRollouts.claimVerify('ledger-1', 'us-central1', at(36))).toMatchObject({
+        kind: 'taken',
+        rollout: { regions: { 'us-central1': { verifyExecution: 'ex-1' } } },
+      });
+    });
+
+    it('ends a rollout once, and lists a job’s rollouts newest first', async () => {
+      await s.jobRollouts.create(jobRollout('ledger-1', T0));
+      await s.jobRollouts.create({ ...jobRollout('ledger-2', at(10)), digest: digest('e') });
+      await s.jobRollouts.create({ ...jobRollout('other-1', at(20)), job: 'other' });
+      const ended = await s.jobRollouts.finish(
+        'ledger-1',
+        'FAILED',
+        'us-central1: verification failed',
+        at(40),
+      );
+      expect(ended).toMatchObject({
+        changed: true,
+        rollout: {
+          status: 'FAILED',
+          reason: 'us-central1: verification failed',
+          finishedAt: at(40).toISOString(),
+        },
+      });
+      const again = await s.jobRollouts.finish('ledger-1', 'SUCCEEDED', undefined, at(41));
+      expect(again).toMatchObject({ changed: false, rollout: { status: 'FAILED' } });
+      expect((await s.jobRollouts.get('ledger-1'))?.status).toBe('FAILED');
+      expect((await s.jobRollouts.listForJob('ledger', 10)).map((r) => r.id)).toEqual([
+        'ledger-2',
+        'ledger-1',
+      ]);
+      expect((await s.jobRollouts.listForJob('ledger', 1)).map((r) => r.id)).toEqual(['ledger-2']);
+    });
+  });
+
+  describe('JobLocks', () => {
+    it('holds a job for one holder until it is released or expires; the holder renews it', async () => {
+      expect(await s.jobLocks.acquire('ledger', 'run:r1', at(60), T0)).toEqual({ acquired: true });
+      expect(await s.jobLocks.acquire('ledger', 'rollout:x', at(120), at(1))).toEqual({ heldBy: 'run:r1' });
+      expect(await s.jobLocks.acquire('other', 'rollout:x', at(120), at(1))).toEqual({ acquired: true });
+      expect(await s.jobLocks.acquire('ledger', 'run:r1', at(180), at(50))).toEqual({ acquired: true });
+      // Renewed: still held past the first `until`.
+      expect(await s.jobLocks.acquire('ledger', 'rollout:x', at(240), at(90))).toEqual({ heldBy: 'run:r1' });
+      await s.jobLocks.release('ledger', 'rollout:x'); // not the holder: nothing happens
+      expect(await s.jobLocks.acquire('ledger', 'rollout:x', at(240), at(91))).toEqual({ heldBy: 'run:r1' });
+      await s.jobLocks.release('ledger', 'run:r1');
+      expect(await s.jobLocks.acquire('ledger', 'rollout:x', at(240), at(92))).toEqual({ acquired: true });
+      // Expired: a dead holder cannot keep the job.
+      expect(await s.jobLocks.acquire('ledger', 'run:r2', at(400), at(241))).toEqual({ acquired: true });
+    });
+  });
+
   describe('DeadLetterStore', () => {
     it('writes a dead letter once and lists those not replayed, newest first', async () => {
       expect(await s.deadLetters.createDeadLetter(deadLetter('dl-1', at(0)))).toBe(true);
@@ -455,6 +610,8 @@ describe('store contract, in memory', () => {
       rollouts,
       jobs: new InMemoryJobStore(),
       deadLetters: new InMemoryDeadLetterStore(),
+      jobRollouts: new InMemoryJobRolloutStore(),
+      jobLocks: new InMemoryJobLocks(),
       events: async (id) =>
         rollouts
           .events(id)
@@ -477,6 +634,8 @@ describeWithEmulators('store contract, in Firestore', () => {
       rollouts: new FirestoreRolloutStore(db),
       jobs: new FirestoreJobStore(db),
       deadLetters: new FirestoreDeadLetterStore(db),
+      jobRollouts: new FirestoreJobRolloutStore(db),
+      jobLocks: new FirestoreJobLocks(db),
       events: async (id) =>
         (await db.collection(`rollouts/${id}/events`).get()).docs.map((d) => {
           const { type, message, region } = d.data() as { type: string; message: string; region?: string };

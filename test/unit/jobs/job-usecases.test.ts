@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parsePolicyYaml } from '../../../functions/domain/policy';
 import { GlidepathError } from '../../../functions/shared/errors';
 import { createLogger } from '../../../functions/shared/log';
-import type { JobExecutionState, JobRunner, SlackMessage } from '../../../functions/ports';
+import type { SlackMessage } from '../../../functions/ports';
 import {
   attemptStatus,
   finishRun,
@@ -20,6 +20,7 @@ import {
   type JobTriggerDeps,
 } from '../../../functions/usecases/jobs';
 import { InMemoryDeadLetterStore, InMemoryJobLocks, InMemoryJobStore } from '../../helpers/memory-stores';
+import { FakeJobs } from '../../helpers/fake-jobs';
 
 const policy = parsePolicyYaml(readFileSync(join(__dirname, '../../fixtures/policy.yaml'), 'utf8'));
 const scheduled = (messageId: string) => ({
@@ -28,47 +29,6 @@ const scheduled = (messageId: string) => ({
   messageId,
   publishTime: '2026-11-30T02:00:00.250Z',
 });
-
-/** Cloud Run Jobs in memory: executions by name, with the env each was started with. */
-class FakeJobs implements JobRunner {
-  readonly executions = new Map<string, JobExecutionState & { env: Record<string, string> }>();
-  readonly cancelled: string[] = [];
-  /** The next run() fails with this error. */
-  failNextRun?: GlidepathError;
-
-  async run(
-    job: { project: string; region: string; job: string },
-    overrides?: { args?: string[]; env?: Record<string, string> },
-  ): Promise<string> {
-    if (this.failNextRun) {
-      const err = this.failNextRun;
-      this.failNextRun = undefined;
-      throw err;
-    }
-    const name = `projects/${job.project}/locations/${job.region}/jobs/${job.job}/executions/x${this.executions.size + 1}`;
-    this.executions.set(name, {
-      name,
-      state: 'RUNNING',
-      succeededCount: 0,
-      failedCount: 0,
-      env: overrides?.env ?? {},
-    });
-    return name;
-  }
-  async getExecution(name: string): Promise<JobExecutionState> {
-    return this.executions.get(name)!;
-  }
-  async cancel(name: string): Promise<void> {
-    this.cancelled.push(name);
-    this.end(name, { state: 'CANCELLED' });
-  }
-  async findExecution(_job: unknown, marker: { name: string; value: string }): Promise<string | undefined> {
-    return [...this.executions.values()].find((e) => e.env[marker.name] === marker.value)?.name;
-  }
-  end(name: string, how: Partial<JobExecutionState>): void {
-    this.executions.set(name, { ...this.executions.get(name)!, ...how });
-  }
-}
 
 function setup() {
   let now = new Date('2026-11-30T02:00:01Z').getTime();

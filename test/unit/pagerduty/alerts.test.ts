@@ -6,6 +6,8 @@
  * and nothing else pages.
  */
 import { jobRunDeadLettered, rolloutAlerts } from '../../../functions/domain/alerts';
+import { buildPlan } from '../../../functions/domain/plan';
+import { parsePolicy } from '../../../functions/domain/policy';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { RolloutRecord } from '../../../functions/domain/records';
 import { complete } from '../../../functions/usecases/rollout';
@@ -48,6 +50,57 @@ describe('rolloutAlerts', () => {
         },
       },
     ]);
+  });
+
+  describe('a staged service: only a rollback in production pages', () => {
+    const [service] = parsePolicy({
+      services: [
+        {
+          name: 'api',
+          image: 'us-docker.pkg.dev/p/apps/api',
+          stages: [
+            { name: 'staging', project: 'api-staging', waves: [['us-west1']], steps: [] },
+            {
+              name: 'production',
+              project: 'proj-1',
+              waves: [['us-central1'], ['us-east1']],
+              approval: { approvers: ['U0LEAD'], before: 'promotion' },
+            },
+          ],
+        },
+      ],
+    }).services;
+    const request = {
+      service,
+      repository: service.image,
+      digest: `sha256:${'a'.repeat(64)}`,
+      source: 'manual' as const,
+    };
+    const staged = (id: string, regions: Record<string, string>, only?: string[]) =>
+      rollout(id, 'ROLLED_BACK', {
+        plan: JSON.parse(JSON.stringify(buildPlan({ ...request, ...(only ? { regions: only } : {}) }, id))),
+        regions: Object.fromEntries(Object.entries(regions).map(([r, status]) => [r, { status }])) as never,
+      });
+
+    it('pages for a rollback in a production region, after staging promoted', () => {
+      const alerts = rolloutAlerts(
+        staged('api-2', { 'us-west1': 'PROMOTED', 'us-central1': 'PROMOTED', 'us-east1': 'ROLLED_BACK' }),
+      );
+      expect(alerts).toMatchObject([{ action: 'trigger', dedupKey: 'glidepath/rollout/api-2' }]);
+    });
+
+    it('does not page for a rollback in staging, nor resolve it later', () => {
+      const inStaging = staged('api-3', { 'us-west1': 'ROLLED_BACK' });
+      expect(rolloutAlerts(inStaging)).toEqual([]);
+      // A manual redeploy to staging's region alone: its only stage is staging, not production.
+      expect(rolloutAlerts(staged('api-4', { 'us-west1': 'ROLLED_BACK' }, ['us-west1']))).toEqual([]);
+      const paged = staged('api-5', { 'us-west1': 'PROMOTED', 'us-central1': 'ROLLED_BACK' });
+      expect(
+        rolloutAlerts(rollout('api-6', 'PROMOTED'), {
+          earlier: [rollout('api-6', 'PROMOTED'), inStaging, paged],
+        }),
+      ).toEqual([{ action: 'resolve', dedupKey: 'glidepath/rollout/api-5' }]);
+    });
   });
 
   it("triggers for a rollout the sweeper recovered, not for a workflow's own failure or an abort", () => {
