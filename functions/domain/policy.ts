@@ -14,6 +14,7 @@ import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, M
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
 import { rolloutOverBudget } from './step-budget';
+import { blindFirstStep } from './analysis/looks';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -439,6 +440,14 @@ export function parsePolicy(doc: unknown): Policy {
       })),
     );
     if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
+    (resolved ?? [{ ...service, name: undefined }]).forEach((stage, j) => {
+      const blind = blindFirstStep(
+        stage.steps.map((s) => s.bake),
+        stage.analysis,
+      );
+      const where = stage.name === undefined ? '' : `stages[${j}] (${stage.name}) `;
+      if (blind) problems.push(`services[${i}] (${service.name}): ${where}${blind}`);
+    });
     services.push(service);
   });
   const jobs: JobPolicy[] = [];

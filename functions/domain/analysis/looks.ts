@@ -147,6 +147,31 @@ export function decideLook(input: {
 }
 
 /**
+ * Why the first of several steps could never pass, whatever the traffic, or
+ * undefined. Under onInconclusive: fail it ends at its last PASS point; if
+ * that comes no later than the data delay, no request it served is surely
+ * visible to any of its looks, and every healthy image rolls back
+ * INCONCLUSIVE. (The last step waits for its data; later steps' windows hold
+ * the earlier steps' traffic.)
+ */
+export function blindFirstStep(
+  bakes: readonly number[],
+  analysis: Pick<AnalysisSettings, 'maxExtensions' | 'onInconclusive'>,
+): string | undefined {
+  if (bakes.length < 2 || analysis.onInconclusive !== 'fail') return undefined;
+  const schedule = { bakeSeconds: bakes[0], last: false, analysis };
+  const end = passPointSeconds(schedule, passPoints(schedule));
+  if (end > DATA_DELAY_SECONDS) return undefined;
+  return (
+    `steps[0]: expected a first step that lasts beyond Cloud Monitoring's data delay (${DATA_DELAY_SECONDS} s: ` +
+    `sampled every ${SAMPLE_PERIOD_SECONDS} s, visible up to ${INGESTION_DELAY_SECONDS} s later), got a bake of ` +
+    `${bakes[0]} s with maxExtensions ${analysis.maxExtensions}, which ends it at ${end} s before any of its ` +
+    `requests is surely visible, so every image would roll back INCONCLUSIVE; use a longer bake, more extensions ` +
+    `(maxExtensions), or onInconclusive: hold`
+  );
+}
+
+/**
  * How many seconds of a look's window its samples surely cover, in policy
  * seconds. The window ends the ingestion delay ago, but Cloud Run's request
  * metrics are "sampled every 60 seconds": what was served in the last sample
