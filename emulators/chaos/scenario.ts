@@ -121,6 +121,10 @@ export function rolloutScenario(seed: number, featured?: number): RolloutScenari
   };
 }
 
+/** How an approval scenario answers its gate (emulators/chaos/run.ts, runApprovalScenario). */
+export const APPROVAL_KINDS = ['reject', 'twice', 'late', 'superseded'] as const;
+export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
+
 export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   const rnd = seededRandom(seed);
   const failures = Math.floor(rnd() * (maxAttempts + 1)); // 0..maxAttempts failures before a success

@@ -5,6 +5,8 @@
  * for a behaviour changed here failed on the engine before the change; see
  * docs/workflows-emulator.md for the page behind each.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
 import { fail, ret, succeed } from './helpers';
 
@@ -162,5 +164,86 @@ describe('time.parse (stdlib/time/parse)', () => {
 
   test('keeps microsecond precision', async () => {
     expect(await value('time.parse("1970-01-01T00:00:00.000001Z")')).toBe(0.000001);
+  });
+});
+
+describe('text.url_decode and text.url_encode_plus (stdlib/text/url_decode, url_encode_plus)', () => {
+  test.each([
+    ["url_decode: the page's example", 'text.url_decode("a%2Fb%2Fc%3Fitem%3Dd%2Be")', 'a/b/c?item=d+e'],
+    ['url_decode: pluses are spaces, sequences are UTF-8', 'text.url_decode("a+b%C3%BC")', 'a bü'],
+    [
+      "url_encode_plus: the page's example",
+      'text.url_encode_plus("a/b/c?item=d+e f")',
+      'a%2Fb%2Fc%3Fitem%3Dd%2Be+f',
+    ],
+    [
+      'url_encode_plus keeps only letters, digits and .-_',
+      'text.url_encode_plus("aZ09.-_~*ü")',
+      'aZ09.-_%7E%2A%C3%BC',
+    ],
+  ])('%s', async (_name, expr, expected) => expect(await value(expr)).toEqual(expected));
+
+  test.each([
+    ['url_decode of a % not followed by two hex digits', 'ValueError', 'text.url_decode("a%2")'],
+    ['url_decode of a non-string', 'TypeError', 'text.url_decode(1)'],
+    ['url_encode_plus of a non-string', 'TypeError', 'text.url_encode_plus(1)'],
+  ])('%s raises %s', async (_name, tag, expr) => expect(await raised(expr)).toEqual([tag]));
+});
+
+describe('hash.compute_hmac (stdlib/hash/compute_hmac)', () => {
+  test('the page\'s example: HMAC SHA256 of "Hello World" with key "key"', async () => {
+    expect(
+      await value(
+        'base64.encode(hash.compute_hmac(text.encode("key"), text.encode("Hello World"), "SHA256"))',
+      ),
+    ).toBe('QidPcoCDkuWLV9co1+PA5RY+rwfRZdwDEF9iq74afRE=');
+  });
+
+  test.each([
+    ['a key that is not bytes', 'TypeError', 'hash.compute_hmac("key", text.encode("a"), "SHA256")'],
+    ['data that is not bytes', 'TypeError', 'hash.compute_hmac(text.encode("key"), "a", "SHA256")'],
+    [
+      'an unsupported algorithm',
+      'ValueError',
+      'hash.compute_hmac(text.encode("k"), text.encode("a"), "SHA3")',
+    ],
+  ])('%s raises %s', async (_name, tag, expr) => expect(await raised(expr)).toEqual([tag]));
+});
+
+describe('http.request (stdlib/http/request)', () => {
+  let server: Server;
+  let base: string;
+  const seen: { method?: string; type?: string }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push({ method: req.method, type: req.headers['content-type'] });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const request = (method: string, body: string): string =>
+    `- r:\n    call: http.request\n    args:\n      method: ${method}\n      url: ${base}/x\n      body: '\${${body}}'\n`;
+
+  test('a body without a Content-Type header is sent as JSON with charset=utf-8', async () => {
+    seen.length = 0;
+    await succeed(request('POST', '{"a": 1}'));
+    expect(seen).toEqual([{ method: 'POST', type: 'application/json; charset=utf-8' }]);
+  });
+
+  test('a bytes body without a Content-Type header is sent as application/octet-stream', async () => {
+    seen.length = 0;
+    await succeed(request('PUT', 'text.encode("a")'));
+    expect(seen).toEqual([{ method: 'PUT', type: 'application/octet-stream' }]);
+  });
+
+  test('a method that is not one of GET HEAD POST PUT DELETE OPTIONS PATCH is refused before sending', async () => {
+    seen.length = 0;
+    await fail(request('PROPFIND', 'null'));
+    expect(seen).toEqual([]);
   });
 });
