@@ -25,7 +25,7 @@ export interface Violation {
 }
 
 /** Serving revisions only (percent > 0), as a sorted `rev=percent` string for messages. */
-export function splitText(traffic: Record<string, number>): string {
+function splitText(traffic: Record<string, number>): string {
   return (
     Object.entries(traffic)
       .filter(([, p]) => p > 0)
@@ -147,7 +147,7 @@ export interface PublishedMessage {
   expect: { rollout: { service: string; digest: string } } | { rejected: true };
 }
 
-export interface MessageOutcomes {
+interface MessageOutcomes {
   /** Rollout ids per `service@digest`. */
   rolloutsByImage: Record<string, string[]>;
   /** Dead-letter records per message id: rejected or undeliverable. */

@@ -90,7 +90,7 @@ export interface ChaosOptions {
   logLine?: (line: string) => void;
 }
 
-export interface ChaosViolation extends Violation {
+interface ChaosViolation extends Violation {
   scenario: string;
   replay: string;
 }
