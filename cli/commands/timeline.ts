@@ -19,7 +19,7 @@ import type { ServicePolicy } from '../../functions/domain/policy';
 import { UsageError, printJson, readPolicy } from '../io';
 
 /** The service's traffic the check used: from Cloud Monitoring (the quietest first-wave region) or given. */
-export interface TimelineTraffic {
+interface TimelineTraffic {
   source: string;
   reach: Reach;
 }
@@ -45,7 +45,7 @@ async function quietestRecentRate(service: ServicePolicy): Promise<{ perMinute: 
   }
 }
 
-export function formatTraffic(traffic: TimelineTraffic): string {
+function formatTraffic(traffic: TimelineTraffic): string {
   return [`  traffic: ${traffic.source}`, ...describeReach(traffic.reach).map((l) => `    ${l}`)].join('\n');
 }
 

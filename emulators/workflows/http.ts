@@ -45,7 +45,7 @@ export function httpBilling(
 /** Socket errors after the connection was made: the request may have reached the server. */
 const ESTABLISHED_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
-export interface HttpArgs {
+interface HttpArgs {
   method: string;
   url: Value;
   headers: Value;

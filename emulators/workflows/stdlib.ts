@@ -23,7 +23,7 @@ import {
   typeName,
 } from './values';
 
-export interface FunctionSpec {
+interface FunctionSpec {
   params: readonly string[];
   /** How many leading params are required. */
   required: number;

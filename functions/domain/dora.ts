@@ -46,9 +46,8 @@ export interface DoraFigures {
 
 const DAY_MS = 86_400_000;
 
-export const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
-export const TIME_TO_RESTORE_MEASURES =
-  'first FAIL verdict (or failed region) to endedAt (rollback complete)';
+const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
+const TIME_TO_RESTORE_MEASURES = 'first FAIL verdict (or failed region) to endedAt (rollback complete)';
 
 function ms(iso: string | undefined | null): number | undefined {
   if (!iso) return undefined;
@@ -71,7 +70,7 @@ const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** A change failure: FAILED, or rolled back in production (functions/domain/alerts.ts). */
-export function isFailure(r: RolloutRecord): boolean {
+function isFailure(r: RolloutRecord): boolean {
   return r.status === 'FAILED' || rolledBackInProduction(r);
 }
 

@@ -79,7 +79,7 @@ const Settings = z.strictObject({
   smoke: Smoke,
   onNewImage: OnNewImage,
 });
-export type Settings = z.output<typeof Settings>;
+type Settings = z.output<typeof Settings>;
 export type AnalysisSettings = z.output<typeof Analysis>;
 
 /** Built-in defaults: the values from the design brief's example. */
@@ -144,7 +144,7 @@ const ServiceName = ResourceName.superRefine((name, ctx) => {
 });
 
 /** events.await_callback's limit is the execution's own: Workflows ends an execution after a year. */
-export const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
+const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 
 /** Where a stage's approval gate stands (see `Approval.before`). */
@@ -176,7 +176,7 @@ const Approval = z.strictObject({
     .enum(APPROVAL_POSITIONS, { error: `expected one of ${APPROVAL_POSITIONS.join(', ')}` })
     .default('stage'),
 });
-export type ApprovalPolicy = z.output<typeof Approval>;
+type ApprovalPolicy = z.output<typeof Approval>;
 
 const Waves = z
   .array(z.array(Region).min(1))
@@ -277,7 +277,7 @@ const Service = z
   });
 
 /** A stage as the policy resolves it: steps and analysis filled from the service's. */
-export interface StagePolicy {
+interface StagePolicy {
   name: string;
   project: string;
   waves: string[][];

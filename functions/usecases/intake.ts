@@ -45,7 +45,7 @@ export interface IntakeDeps {
   timeScale: number;
 }
 
-export interface IntakeResult {
+interface IntakeResult {
   outcome: 'rollout' | 'ignored' | 'rejected';
   reason: string;
   /** `resumed`: a redelivery started the execution that an earlier delivery admitted but failed to start. */
@@ -55,11 +55,7 @@ export interface IntakeResult {
 }
 
 /** The dedup key: (service, digest) for images, the message itself for manual requests. */
-export function dedupKey(
-  request: RolloutRequest,
-  messageId: string | undefined,
-  data: string | undefined,
-): string {
+function dedupKey(request: RolloutRequest, messageId: string | undefined, data: string | undefined): string {
   const identity =
     request.source === 'manual'
       ? `manual|${request.service.name}|${

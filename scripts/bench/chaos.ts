@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- chaos [--seed 1] [--rollouts 200] [--job-runs 100]
- * [--services 6] [--jobs 5] [--only <index> [--trace]] [--fuzz-runs 2000]`: the fuzz properties
+ * [--services 6] [--jobs 5] [--approvals 20] [--gated-services 2] [--only <index> [--trace]]
+ * [--only-approval <index>] [--fuzz-runs 2000]`: the fuzz properties
  * (test/fuzz/hostile.ts) with large counts, then the full
  * chaos run (issue #9) on the local cloud. Every rollout and job run gets
  * its own seeded faults; afterwards the safety invariants are checked.
@@ -20,8 +21,12 @@ const arg = (name: string, fallback: number): number => {
 
 async function main(): Promise<void> {
   const only = process.argv.includes('--only') ? arg('only', 0) : undefined;
+  const onlyApproval = process.argv.includes('--only-approval') ? arg('only-approval', 0) : undefined;
   const fuzzStarted = Date.now();
-  const fuzz = only === undefined ? runAllFuzz(arg('fuzz-runs', 2000), arg('seed', 1)) : undefined;
+  const fuzz =
+    only === undefined && onlyApproval === undefined
+      ? runAllFuzz(arg('fuzz-runs', 2000), arg('seed', 1))
+      : undefined;
   const fuzzSeconds = Math.round((Date.now() - fuzzStarted) / 100) / 10;
   const fuzzOverBudget = (fuzz?.results ?? [])
     .filter((r) => r.slowestCaseMs > CASE_BUDGET_MS)
@@ -32,7 +37,10 @@ async function main(): Promise<void> {
     jobRuns: arg('job-runs', 100),
     services: arg('services', 6),
     jobs: arg('jobs', 5),
+    approvals: arg('approvals', 20),
+    gatedServices: arg('gated-services', 2),
     ...(only !== undefined ? { only } : {}),
+    ...(onlyApproval !== undefined ? { onlyApproval } : {}),
     trace: process.argv.includes('--trace'),
     ...(process.argv.includes('--trace')
       ? { logLine: (line: string) => process.stderr.write(`${line}\n`) }

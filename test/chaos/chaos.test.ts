@@ -1,6 +1,7 @@
 /**
  * The chaos suite in CI (issue #9): 12 seeded rollouts (every fault kind at
- * least once) and 8 job runs under random faults on the whole local cloud, every safety
+ * least once), 4 approval scenarios (issue 16: one of each kind) and 8 job
+ * runs under random faults on the whole local cloud, every safety
  * invariant checked after each. `npm run bench -- chaos` runs the full
  * counts. CHAOS_SEED picks another seed; a failure prints the command that
  * replays the failing scenario.
@@ -19,6 +20,9 @@ describeWithEmulators('chaos: rollouts and job runs under random faults', () => 
       jobRuns: Number(process.env.CHAOS_JOB_RUNS ?? 8),
       services: 4,
       jobs: 3,
+      // One approval scenario of each kind (reject, twice, late, superseded) on two gated services.
+      approvals: Number(process.env.CHAOS_APPROVALS ?? 4),
+      gatedServices: 2,
       reuseGoogleEmulators: true,
       projectId: testProjectId(__filename),
     });
@@ -35,5 +39,6 @@ describeWithEmulators('chaos: rollouts and job runs under random faults', () => 
     expect(Object.values(report.rollouts.byStatus).reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(12);
     expect(Object.values(report.jobRuns.byStatus).reduce((a, b) => a + b, 0)).toBe(report.jobRuns.run);
     expect(report.messages).toMatchObject({ lost: 0, doubled: 0 });
+    expect(report.approvals.byKind).toEqual({ reject: 1, twice: 1, late: 1, superseded: 1 });
   });
 });

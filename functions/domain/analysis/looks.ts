@@ -36,7 +36,7 @@ export const DATA_DELAY_SECONDS = SAMPLE_PERIOD_SECONDS + INGESTION_DELAY_SECOND
 /** Looks come once per alignment period. */
 export const LOOK_SECONDS = 60;
 /** onInconclusive: hold keeps looking for at most this long per step. */
-export const HOLD_LIMIT_SECONDS = 24 * 3600;
+const HOLD_LIMIT_SECONDS = 24 * 3600;
 
 export interface StepSchedule {
   bakeSeconds: number;
@@ -59,7 +59,7 @@ export function passPointSeconds(s: StepSchedule, j: number): number {
   return j * s.bakeSeconds + (s.last ? DATA_DELAY_SECONDS : 0);
 }
 
-export interface LookPlan {
+interface LookPlan {
   /** The PASS point this look takes (1-based), when it is the first look at or after one not yet taken. */
   passPoint?: number;
   /**
@@ -92,7 +92,7 @@ export function planLook(s: StepSchedule, elapsedSeconds: number, passPointsTake
 /** What a look does with the judge's verdict. */
 export type LookAction = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'WATCH';
 
-export interface LookOutcome {
+interface LookOutcome {
   /** PASS/FAIL/INCONCLUSIVE end the step; WATCH looks again after nextLookSeconds. */
   action: LookAction;
   passPointsTaken: number;

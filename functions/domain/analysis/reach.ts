@@ -15,7 +15,7 @@ import { formatDuration } from '../duration';
 import type { AnalysisSettings } from '../policy';
 import { DATA_DELAY_SECONDS, passPointSeconds, passPoints, type StepSchedule } from './looks';
 
-export interface StepReach {
+interface StepReach {
   step: number;
   percent: number;
   /** The canary's share of the recent rate, requests per minute. */
