@@ -500,7 +500,9 @@ export async function rollbackRegion(
       throw err;
     }
   }
-  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
+  // A promoted region taken back serves its recorded stable revision again: that is the last good one now.
+  const restoredGood = record.status === 'PROMOTED' ? (record.stableRevision ?? undefined) : undefined;
+  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now(), restoredGood);
   return { traffic };
 }
 
