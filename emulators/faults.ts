@@ -26,8 +26,7 @@ import type { JobRunner, TrafficRouter, WorkflowLauncher } from '../functions/po
 import { crashCurrentRequest } from './functions-host';
 import { seededRandom } from './cloudrun/profiles';
 
-export type FaultEffect =
-  'error' | 'etag' | 'delay' | 'silent' | 'incomplete' | 'stall' | 'crash' | 'fail' | 'hang';
+type FaultEffect = 'error' | 'etag' | 'delay' | 'silent' | 'incomplete' | 'stall' | 'crash' | 'fail' | 'hang';
 
 export interface FaultRule {
   /** An injection point, e.g. `run.UpdateService`; a trailing `*` matches a prefix (`run.*`). */
@@ -47,7 +46,7 @@ export interface FaultRule {
   delayMs?: number;
 }
 
-export interface FiredFault extends FaultRule {
+interface FiredFault extends FaultRule {
   point: string;
 }
 

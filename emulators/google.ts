@@ -23,7 +23,7 @@ export class EmulatorsMissingError extends Error {
   }
 }
 
-export interface Launchers {
+interface Launchers {
   java: string;
   pubsubJar: string;
   firestoreJar: string;
@@ -44,7 +44,7 @@ function sdkRoot(): string | undefined {
 }
 
 /** Finds Java and the two emulator jars, or throws a message that says what to install. */
-export function findLaunchers(): Launchers {
+function findLaunchers(): Launchers {
   const java = process.env.JAVA ?? 'java';
   try {
     execFileSync(java, ['-version'], { stdio: 'ignore', timeout: 30_000 });
@@ -68,7 +68,7 @@ export function findLaunchers(): Launchers {
   return { java, pubsubJar: join(pubsubLib, pubsubJar), firestoreJar };
 }
 
-export interface EmulatorProcess {
+interface EmulatorProcess {
   name: string;
   host: string;
   /** The process group id; `kill(-pgid)` stops the emulator and its watchdog. */

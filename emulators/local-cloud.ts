@@ -50,7 +50,7 @@ import type { JobSweepReport } from '../functions/usecases/job-sweep';
 const SWEEP_ATTEMPT_DEADLINE_MS = 60_000;
 
 /** The sweeper's answer: the rollouts it recovered, and the job runs it ended. */
-export type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
+type SweepReport = RolloutSweepReport & { jobRuns: JobSweepReport };
 export interface LocalCloudOptions {
   projectId?: string;
   location?: string;
@@ -114,10 +114,10 @@ export interface LocalCloud {
   stop(): Promise<void>;
 }
 
-export const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
-export const SCHEDULER_SA = 'glidepath-scheduler@local.iam.gserviceaccount.com';
+const WORKFLOW_SA = 'glidepath-workflows@local.iam.gserviceaccount.com';
+const SCHEDULER_SA = 'glidepath-scheduler@local.iam.gserviceaccount.com';
 /** The actions function's identity: its smoke test calls the candidate with this account's ID token. */
-export const ACTIONS_SA = 'glidepath-actions@local.iam.gserviceaccount.com';
+const ACTIONS_SA = 'glidepath-actions@local.iam.gserviceaccount.com';
 /** The load generator's identity, standing in for a service's own clients. */
 export const LOADGEN_SA = 'loadgen@local.iam.gserviceaccount.com';
 

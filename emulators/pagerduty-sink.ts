@@ -14,7 +14,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface PagerDutyEvent {
+interface PagerDutyEvent {
   routing_key: string;
   event_action: 'trigger' | 'acknowledge' | 'resolve';
   dedup_key?: string;
@@ -22,7 +22,7 @@ export interface PagerDutyEvent {
   [k: string]: unknown;
 }
 
-export type PagerDutySinkMode = 'ok' | 'error' | 'throttle';
+type PagerDutySinkMode = 'ok' | 'error' | 'throttle';
 
 export interface PagerDutySink {
   /** The enqueue URL (GLIDEPATH_PAGERDUTY_URL). */
@@ -41,7 +41,7 @@ const SEVERITIES = new Set(['critical', 'error', 'warning', 'info']);
 const ACTIONS = new Set(['trigger', 'acknowledge', 'resolve']);
 
 /** What PagerDuty would refuse in `event`, per its documented fields. */
-export function pagerDutyProblems(event: Record<string, unknown>): string[] {
+function pagerDutyProblems(event: Record<string, unknown>): string[] {
   const problems: string[] = [];
   if (typeof event.routing_key !== 'string' || event.routing_key.length !== 32)
     problems.push('routing_key: expected the 32-character integration key');

@@ -9,7 +9,7 @@ export async function ensureTopic(pubsub: PubSub, name: string): Promise<void> {
     });
 }
 
-export interface PushSubscriptionOptions {
+interface PushSubscriptionOptions {
   topic: string;
   name: string;
   endpoint: string;

@@ -33,7 +33,7 @@ import { describeDecider } from '../functions/domain/gates';
 import { localClientOptions } from '../functions/shared/endpoint';
 import { reportObjectName } from '../functions/adapters/reports';
 
-export interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'> {
+interface SimulationOptions extends Omit<LocalCloudOptions, 'policyFile'> {
   policyFile: string;
   /** Image profiles JSON (see docs/local-cloud.md). */
   profilesFile?: string;
@@ -76,7 +76,7 @@ export interface SimulatedRollout {
   stages?: SimulatedStage[];
 }
 
-export interface SimulatedStage {
+interface SimulatedStage {
   name: string;
   /** PROMOTED when every region of the stage promoted; else the first other status, or NOT_STARTED. */
   outcome: string;
@@ -103,7 +103,7 @@ export interface SimulatedJobRollout {
   seconds: number;
 }
 
-export interface SimulationResult {
+interface SimulationResult {
   rollouts: SimulatedRollout[];
   /** Job image rollouts, in push order. */
   jobRollouts: SimulatedJobRollout[];

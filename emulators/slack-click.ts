@@ -13,7 +13,7 @@ export interface SlackUser {
 }
 
 /** The payload Slack sends when `user` clicks the button `actionId` of `post`. */
-export function blockActionsPayload(
+function blockActionsPayload(
   post: SlackPost,
   actionId: string,
   user: SlackUser,

@@ -28,7 +28,7 @@ export interface SlackPost {
 }
 
 /** An answer posted to a response_url. */
-export interface SlackAnswer {
+interface SlackAnswer {
   ts: string;
   text: string;
   blocks?: unknown[];
@@ -38,10 +38,10 @@ export interface SlackAnswer {
 }
 
 /** Slack's limits on one response_url. */
-export const RESPONSE_URL_USES = 5;
-export const RESPONSE_URL_TTL_MS = 30 * 60_000;
+const RESPONSE_URL_USES = 5;
+const RESPONSE_URL_TTL_MS = 30 * 60_000;
 
-export type SlackSinkMode = 'ok' | 'error' | 'hang';
+type SlackSinkMode = 'ok' | 'error' | 'hang';
 
 export interface SlackSink {
   url: string;
@@ -59,7 +59,7 @@ export interface SlackSink {
 }
 
 /** Renders a Block Kit message as plain lines for a terminal. */
-export function renderSlackPost(post: { text: string; blocks: unknown[] }): string {
+function renderSlackPost(post: { text: string; blocks: unknown[] }): string {
   const lines: string[] = [];
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Block Kit JSON as posted, read loosely for display
   for (const block of post.blocks as Array<Record<string, any>>) {

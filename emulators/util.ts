@@ -13,7 +13,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface WaitOptions {
+interface WaitOptions {
   timeoutMs: number;
   /** What is awaited, for the timeout message. */
   what: string;

@@ -3,7 +3,7 @@
  * functions-framework target, its entry module and what triggers it. The
  * build, the local cloud and the docs read this; Terraform mirrors it.
  */
-export interface FunctionSpec {
+interface FunctionSpec {
   name: string;
   target: string;
   entry: string;

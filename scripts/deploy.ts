@@ -19,16 +19,16 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parsePolicyYaml } from '../functions/domain/policy';
 
-export const REPO = resolve(__dirname, '..');
-export const SLACK_SECRET = 'glidepath-slack-webhook';
+const REPO = resolve(__dirname, '..');
+const SLACK_SECRET = 'glidepath-slack-webhook';
 /** The other secrets Terraform creates without a version, by the variable that mounts each once it has one. */
-export const OPTIONAL_SECRETS = {
+const OPTIONAL_SECRETS = {
   slack_signing_secret_configured: 'glidepath-slack-signing-secret',
   pagerduty_routing_key_configured: 'glidepath-pagerduty-routing-key',
 } as const;
-export type OptionalSecretVariable = keyof typeof OPTIONAL_SECRETS;
+type OptionalSecretVariable = keyof typeof OPTIONAL_SECRETS;
 
-export interface DeployOptions {
+interface DeployOptions {
   project: string;
   region: string;
   /** Absolute path of the policy file. */
@@ -95,7 +95,7 @@ export function parseDeployArgs(
   };
 }
 
-export interface Command {
+interface Command {
   cmd: string;
   args: string[];
   env?: Record<string, string>;
@@ -151,7 +151,7 @@ export type Runner = (
   opts?: { env?: Record<string, string>; inherit?: boolean },
 ) => Pick<SpawnSyncReturns<string>, 'status' | 'stdout' | 'stderr' | 'error'>;
 
-export const defaultRunner: Runner = (cmd, args, opts = {}) =>
+const defaultRunner: Runner = (cmd, args, opts = {}) =>
   spawnSync(cmd, args, {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
@@ -201,7 +201,7 @@ export function checkPrerequisites(
 }
 
 /** Whether the Slack secret already has an enabled version (then functions can mount it). */
-export function slackSecretHasVersion(project: string, run: Runner = defaultRunner): boolean {
+function slackSecretHasVersion(project: string, run: Runner = defaultRunner): boolean {
   return secretHasVersion(SLACK_SECRET, project, run);
 }
 
@@ -251,7 +251,7 @@ export function nextSteps(opts: DeployOptions, slackConfigured: boolean): string
   ].join('\n');
 }
 
-export interface MainIo {
+interface MainIo {
   run: Runner;
   out: (s: string) => void;
   err: (s: string) => void;

@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 
-export const PACKAGE = '@cdktf/provider-google@16.12.1';
+const PACKAGE = '@cdktf/provider-google@16.12.1';
 const REPO = join(__dirname, '..');
 const TERRAFORM = join(REPO, 'terraform');
-export const SCHEMA_FILE = join(REPO, 'test', 'terraform', 'google-provider-schema.json');
+const SCHEMA_FILE = join(REPO, 'test', 'terraform', 'google-provider-schema.json');
 
 /** Types the other Glidepath issues are about to use, so that adding them needs no new download. */
 const ALSO = [
@@ -122,7 +122,7 @@ export async function usedTypes(dir = TERRAFORM): Promise<string[]> {
   return [...found].sort();
 }
 
-export function extract(jsii: { types: Record<string, JsiiType> }, wanted: string[]): ProviderSchema {
+function extract(jsii: { types: Record<string, JsiiType> }, wanted: string[]): ProviderSchema {
   const classes = new Map<string, string>();
   for (const t of Object.values(jsii.types)) {
     if (t.kind !== 'class') continue;

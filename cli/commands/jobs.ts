@@ -131,7 +131,7 @@ function parseEnv(pairs: string[]): Record<string, string> | undefined {
   return env;
 }
 
-export function runLine(run: JobRunRecord): string {
+function runLine(run: JobRunRecord): string {
   const took = run.finishedAt
     ? ` in ${formatDuration((Date.parse(run.finishedAt) - Date.parse(run.createdAt)) / 1000)}`
     : '';

@@ -48,7 +48,7 @@ async function withFirestore<T>(opts: CloudOptions, fn: (db: Firestore) => Promi
 
 // ---------------------------------------------------------------- views
 
-export interface RegionView {
+interface RegionView {
   status: string;
   stableRevision?: string | null;
   candidateRevision?: string;
@@ -57,7 +57,7 @@ export interface RegionView {
   steps: Array<{ index: number; percent: number; verdict?: string; reasons: string[]; extensions: number }>;
 }
 
-export interface RolloutView {
+interface RolloutView {
   id: string;
   service: string;
   image: string;
@@ -74,7 +74,7 @@ export interface RolloutView {
   gates?: GateView[];
 }
 
-export interface GateView {
+interface GateView {
   name: string;
   status: string;
   approvers: string[];
@@ -84,7 +84,7 @@ export interface GateView {
   reason?: string;
 }
 
-export function rolloutView(r: RolloutRecord): RolloutView {
+function rolloutView(r: RolloutRecord): RolloutView {
   const regions: Record<string, RegionView> = {};
   for (const [name, region] of Object.entries(r.regions)) {
     regions[name] = {
@@ -155,7 +155,7 @@ function pad(s: string, n: number): string {
 }
 
 /** The human table of one rollout. */
-export function rolloutText(r: RolloutView): string {
+function rolloutText(r: RolloutView): string {
   const lines = [
     `rollout ${r.id}  ${r.status}  (${r.service}, from ${r.source}, started ${r.createdAt}${r.endedAt ? `, ended ${r.endedAt}` : ''})`,
     `  image: ${r.image}`,
@@ -185,7 +185,7 @@ export function rolloutText(r: RolloutView): string {
 
 // ---------------------------------------------------------------- history
 
-export interface HistoryRow {
+interface HistoryRow {
   id: string;
   digest: string;
   source: string;
@@ -197,7 +197,7 @@ export interface HistoryRow {
   outcomeReason?: string;
 }
 
-export function historyRow(r: RolloutRecord, now: Date): HistoryRow {
+function historyRow(r: RolloutRecord, now: Date): HistoryRow {
   const end = r.endedAt ? Date.parse(r.endedAt) : now.getTime();
   return {
     id: r.id,
@@ -213,7 +213,7 @@ export function historyRow(r: RolloutRecord, now: Date): HistoryRow {
 
 const seconds = (s: number | null): string => (s === null ? 'n/a' : formatDuration(Math.round(s)));
 
-export function doraText(d: DoraFigures): string {
+function doraText(d: DoraFigures): string {
   const cfr = d.changeFailureRate;
   return [
     `DORA over ${d.rollouts} rollout(s), ${d.window.days} day(s) since ${d.window.from ?? '-'}:`,
@@ -227,7 +227,7 @@ export function doraText(d: DoraFigures): string {
 // ---------------------------------------------------------------- approve / reject
 
 /** Decides the rollout's gate (the waiting one unless `gate` is given) as `by`, through decideGate. */
-export async function decideRollout(
+async function decideRollout(
   rt: ReturnType<typeof runtime>,
   rolloutId: string,
   decision: GateDecision,
@@ -267,7 +267,7 @@ export function defaultRequester(env: NodeJS.ProcessEnv = process.env): string |
   }
 }
 
-export interface RedeployOptions {
+interface RedeployOptions {
   service: string;
   image: string;
   reason: string;

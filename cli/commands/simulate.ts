@@ -26,7 +26,7 @@ export interface SimulateOptions {
   reject?: boolean;
 }
 
-export interface SimulationSummary {
+interface SimulationSummary {
   rollouts: Array<{
     service: string;
     image: string;

@@ -4,7 +4,7 @@
  * Firestore records, the messages published and the Slack posts. Each check
  * returns violations that say what broke, where, and what was expected.
  */
-import type { RolloutRecord } from '../../functions/domain/records';
+import { isTerminal, type RolloutRecord } from '../../functions/domain/records';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import type { FailureClass } from '../../functions/domain/job-failures';
 import type { JobRolloutRecord } from '../../functions/domain/job-rollout';
@@ -21,13 +21,14 @@ export interface Violation {
     | 'failure-class'
     | 'sweeper-ends-dead-runs'
     | 'job-template-restored'
-    | 'one-verification';
+    | 'one-verification'
+    | 'gate-consistent';
   subject: string;
   detail: string;
 }
 
 /** Serving revisions only (percent > 0), as a sorted `rev=percent` string for messages. */
-export function splitText(traffic: Record<string, number>): string {
+function splitText(traffic: Record<string, number>): string {
   return (
     Object.entries(traffic)
       .filter(([, p]) => p > 0)
@@ -149,7 +150,7 @@ export interface PublishedMessage {
   expect: { rollout: { service: string; digest: string } } | { rejected: true };
 }
 
-export interface MessageOutcomes {
+interface MessageOutcomes {
   /** Rollout ids per `service@digest`. */
   rolloutsByImage: Record<string, string[]>;
   /** Dead-letter records per message id: rejected or undeliverable. */
@@ -209,6 +210,90 @@ export function checkFailuresNoticed(rollouts: RolloutRecord[], slackTexts: stri
           subject: `${r.id}/${region}`,
           detail: 'rolled back without a reason',
         });
+  }
+  return out;
+}
+
+/** What an approval scenario expects of one rollout's gates, beyond what any gate must satisfy. */
+export interface GateExpectation {
+  rolloutId: string;
+  /** Gates answered only after they expired or the rollout ended: the click must have changed nothing. */
+  undecided: string[];
+}
+
+const GATE_ENDS: Record<string, string> = { REJECTED: 'REJECTED', EXPIRED: 'EXPIRED' };
+
+/**
+ * Approval gates leave one consistent record and thread (issue 16): a
+ * decision is recorded at most once and told exactly once; a rejected or
+ * expired gate ends its rollout so (unless something else ended it first)
+ * and leaves no region of its stage promoted, so no candidate traffic (the
+ * final-traffic check then holds the region to its stable revision); an
+ * approved gate never ends its rollout REJECTED or EXPIRED; a click after the
+ * gate expired or the rollout ended changed nothing.
+ */
+export function checkGates(
+  rollouts: RolloutRecord[],
+  slackTexts: string[],
+  expectations: GateExpectation[] = [],
+): Violation[] {
+  const out: Violation[] = [];
+  for (const r of rollouts) {
+    const stages = (r.plan as { stages?: Array<{ name: string; waves: Array<{ regions: string[] }> }> })
+      .stages;
+    for (const gate of Object.values(r.gates ?? {})) {
+      const subject = `${r.id}/${gate.name}`;
+      const told = slackTexts.filter((t) =>
+        new RegExp(`(approved|rejected) gate ${gate.name} of ${r.service} \\(rollout ${r.id}\\)`).test(t),
+      ).length;
+      if (told !== (gate.decidedBy ? 1 : 0))
+        out.push({
+          invariant: 'gate-consistent',
+          subject,
+          detail: `expected ${gate.decidedBy ? 'one decision post' : 'no decision post'} for a gate ${gate.status}, got ${told}`,
+        });
+      if (
+        gate.status === 'WAITING' &&
+        isTerminal(r.status) &&
+        !['SUPERSEDED', 'ABORTED', 'FAILED'].includes(r.status)
+      )
+        out.push({ invariant: 'gate-consistent', subject, detail: `still WAITING on a rollout ${r.status}` });
+      const end = GATE_ENDS[gate.status];
+      if (end && r.status !== end && !['SUPERSEDED', 'ABORTED', 'FAILED'].includes(r.status))
+        out.push({
+          invariant: 'gate-consistent',
+          subject,
+          detail: `gate ${gate.status} but the rollout ended ${r.status}: expected ${end} (or stopped otherwise first)`,
+        });
+      if (gate.status === 'APPROVED' && (r.status === 'REJECTED' || r.status === 'EXPIRED'))
+        out.push({
+          invariant: 'gate-consistent',
+          subject,
+          detail: `gate APPROVED but the rollout ended ${r.status}`,
+        });
+      if (end) {
+        const regions = stages?.find((st) => st.name === gate.stage)?.waves.flatMap((w) => w.regions) ?? [];
+        for (const region of regions)
+          if (r.regions[region]?.status === 'PROMOTED')
+            out.push({
+              invariant: 'gate-consistent',
+              subject: `${subject}/${region}`,
+              detail: `gate ${gate.status} but the region was promoted`,
+            });
+      }
+    }
+  }
+  for (const e of expectations) {
+    const r = rollouts.find((x) => x.id === e.rolloutId);
+    for (const name of e.undecided) {
+      const gate = r?.gates?.[name];
+      if (gate?.decidedBy)
+        out.push({
+          invariant: 'gate-consistent',
+          subject: `${e.rolloutId}/${name}`,
+          detail: `a click after the gate expired or the rollout ended was recorded: ${gate.decision} by ${gate.decidedBy.id}`,
+        });
+    }
   }
   return out;
 }

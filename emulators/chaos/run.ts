@@ -34,9 +34,11 @@ import {
   checkFailuresNoticed,
   checkFinalTraffic,
   checkJobImageRollout,
+  checkGates,
   checkJobRun,
   checkMessages,
   checkOneCandidate,
+  type GateExpectation,
   type JobExpectation,
   type JobImageExpectation,
   type JobImageObserved,
@@ -45,9 +47,11 @@ import {
   type Violation,
 } from './invariants';
 import {
+  APPROVAL_KINDS,
   INJECTED_CLASS,
   jobImageScenario,
   jobScenario,
+  type ApprovalKind,
   rolloutScenario,
   scenarioSeed,
   type ImageKind,
@@ -66,6 +70,16 @@ export interface ChaosOptions {
   imageJobs?: number;
   /** Run only this rollout scenario (by index), to replay a failing seed. */
   only?: number;
+  /**
+   * Approval scenarios (issue 16), on services whose production holds its
+   * canary for a gate before promotion: scenario i answers its gate as
+   * APPROVAL_KINDS[i mod 4] says (default 0).
+   */
+  approvals?: number;
+  /** Gated services, one worker each (default 2). */
+  gatedServices?: number;
+  /** Run only this approval scenario (by index). */
+  onlyApproval?: number;
   /** Divides workflow sleeps: 60 makes a 2-minute bake last 2 s. */
   speed?: number;
   scenarioTimeoutMs?: number;
@@ -84,7 +98,7 @@ export interface ChaosOptions {
   logLine?: (line: string) => void;
 }
 
-export interface ChaosViolation extends Violation {
+interface ChaosViolation extends Violation {
   scenario: string;
   replay: string;
 }
@@ -92,6 +106,7 @@ export interface ChaosViolation extends Violation {
 export interface ChaosReport {
   seed: number;
   rollouts: { run: number; byStatus: Record<string, number>; recoveredBySweeper: number };
+  approvals: { run: number; byKind: Record<string, number>; gates: Record<string, number> };
   jobRuns: { run: number; byStatus: Record<string, number> };
   jobRollouts: { run: number; byStatus: Record<string, number> };
   faultsInjected: number;
@@ -114,7 +129,12 @@ const PROFILES: Record<ImageKind, Record<string, unknown>> = {
   sick: { healthStatus: 503 },
 };
 
-function writePolicy(services: string[], jobs: string[], imageJobs: string[]): string {
+/** Who may answer the gated services' gates (a Slack user id: a button click carries no email). */
+const GATE_APPROVER = 'UCHAOSLEAD';
+/** The gates' timeout: 20 s of real time at --speed 60, long enough to click in time under load. */
+const GATE_TIMEOUT = '20m';
+
+function writePolicy(services: string[], jobs: string[], gated: string[], imageJobs: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'glidepath-chaos-'));
   const file = join(dir, 'glidepath.yaml');
   const lines = [
@@ -133,6 +153,11 @@ function writePolicy(services: string[], jobs: string[], imageJobs: string[]): s
     ...services.map(
       (s) =>
         `  - { name: ${s}, project: ${PROJECT}, image: ${repository(s)}, waves: [[${REGIONS[0]}], [${REGIONS[1]}]] }`,
+    ),
+    // Production holds its canary at the last step in both regions until its gate is answered.
+    ...gated.map(
+      (s) =>
+        `  - { name: ${s}, image: ${repository(s)}, stages: [{ name: production, project: ${PROJECT}, waves: [[${REGIONS[0]}], [${REGIONS[1]}]], approval: { approvers: [${GATE_APPROVER}], timeout: ${GATE_TIMEOUT}, before: promotion } }] }`,
     ),
     'jobs:',
     ...jobs.map(
@@ -160,6 +185,8 @@ interface Context {
   published: PublishedMessage[];
   violations: ChaosViolation[];
   rollouts: RolloutRecord[];
+  gateExpectations: GateExpectation[];
+  approvalKinds: ApprovalKind[];
   jobStatuses: string[];
   jobChecks: Array<{
     expected: JobExpectation;
@@ -176,11 +203,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const started = Date.now();
   const serviceNames = Array.from({ length: opts.services ?? 6 }, (_, i) => `chaos-${i}`);
   const jobNames = Array.from({ length: opts.jobs ?? 5 }, (_, i) => `chaos-job-${i}`);
+  const gatedNames = Array.from({ length: opts.gatedServices ?? 2 }, (_, i) => `chaos-gated-${i}`);
   const imageJobNames = Array.from({ length: opts.imageJobs ?? 2 }, (_, i) => `chaos-img-${i}`);
   const routes: RouteChange[] = [];
   const cloud = await startLocalCloud({
     projectId: opts.projectId ?? 'glidepath-chaos',
-    policyFile: writePolicy(serviceNames, jobNames, imageJobNames),
+    policyFile: writePolicy(serviceNames, jobNames, gatedNames, imageJobNames),
     speed: opts.speed ?? 60,
     reuseGoogleEmulators: opts.reuseGoogleEmulators ?? false,
     cloudRun: { readyDelayMs: 100, simulateLatency: false },
@@ -206,6 +234,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     published: [],
     violations: [],
     rollouts: [],
+    gateExpectations: [],
+    approvalKinds: [],
     jobStatuses: [],
     jobChecks: [],
     jobImageStatuses: [],
@@ -214,10 +244,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const load = new AbortController();
   const loads: Array<Promise<unknown>> = [];
   try {
-    await createServices(ctx, serviceNames);
+    await createServices(ctx, [...serviceNames, ...gatedNames]);
     await createJobs(ctx, jobNames);
     await createImageJobs(ctx, imageJobNames);
-    for (const service of serviceNames)
+    for (const service of [...serviceNames, ...gatedNames])
       for (const region of REGIONS)
         loads.push(
           loadService(
@@ -231,14 +261,28 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     cloud.faults.add({ at: 'push.after', effect: 'fail', probability: 0.05 });
 
     const rolloutIndices =
-      opts.only !== undefined ? [opts.only] : Array.from({ length: opts.rollouts }, (_, i) => i);
-    const jobIndices = opts.only !== undefined ? [] : Array.from({ length: opts.jobRuns }, (_, i) => i);
-    const jobImageIndices =
-      opts.only !== undefined ? [] : Array.from({ length: opts.jobRollouts ?? 0 }, (_, i) => i);
+      opts.only !== undefined
+        ? [opts.only]
+        : opts.onlyApproval !== undefined
+          ? []
+          : Array.from({ length: opts.rollouts }, (_, i) => i);
+    const onlyOne = opts.only !== undefined || opts.onlyApproval !== undefined;
+    const jobIndices = onlyOne ? [] : Array.from({ length: opts.jobRuns }, (_, i) => i);
+    const approvalIndices =
+      opts.onlyApproval !== undefined
+        ? [opts.onlyApproval]
+        : opts.only !== undefined
+          ? []
+          : Array.from({ length: opts.approvals ?? 0 }, (_, i) => i);
+    const jobImageIndices = onlyOne ? [] : Array.from({ length: opts.jobRollouts ?? 0 }, (_, i) => i);
     await Promise.all([
       ...serviceNames.map(async (service, w) => {
         for (const index of rolloutIndices.filter((i) => i % serviceNames.length === w))
           await runRolloutScenario(ctx, service, index);
+      }),
+      ...gatedNames.map(async (service, w) => {
+        for (const index of approvalIndices.filter((i) => i % gatedNames.length === w))
+          await runApprovalScenario(ctx, service, index);
       }),
       ...jobNames.map(async (job, w) => {
         for (const index of jobIndices.filter((i) => i % jobNames.length === w))
@@ -262,6 +306,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         byStatus: tally(ctx.rollouts.map((r) => r.status)),
         recoveredBySweeper: ctx.rollouts.filter((r) => r.outcomeReason?.includes('recovered by the sweeper'))
           .length,
+      },
+      approvals: {
+        run: approvalIndices.length,
+        byKind: tally(ctx.approvalKinds),
+        gates: tally(
+          ctx.rollouts
+            .filter((r) => gatedNames.includes(r.service))
+            .flatMap((r) => Object.values(r.gates ?? {}).map((g) => g.status)),
+        ),
       },
       jobRuns: { run: jobIndices.length, byStatus: tally(ctx.jobStatuses) },
       jobRollouts: { run: jobImageIndices.length, byStatus: tally(ctx.jobImageStatuses) },
@@ -472,9 +525,29 @@ async function deadLettersOf(ctx: Context, messageIds: string[]): Promise<Record
 
 async function runRolloutScenario(ctx: Context, service: string, index: number): Promise<void> {
   const sc = (ctx.opts.scenario ?? rolloutScenario)(scenarioSeed(ctx.opts.seed, index), index);
-  const label = `rollout scenario ${index} (seed ${sc.seed}) on ${service}`;
+  await runScenario(ctx, service, sc, `rollout scenario ${index} (seed ${sc.seed}) on ${service}`, {
+    replay: replayCommand(ctx, index),
+  });
+}
+
+/** What an approval scenario adds to a rollout scenario's run. */
+interface ScenarioHooks {
+  replay: string;
+  /** Instead of waiting for the first step: what happens before the next image is pushed. */
+  beforeNextImage?: (digests: string[], n: number) => Promise<void>;
+  /** Called at every poll while the scenario settles (answers gates). */
+  whileSettling?: (digests: string[]) => Promise<void>;
+}
+
+async function runScenario(
+  ctx: Context,
+  service: string,
+  sc: RolloutScenario,
+  label: string,
+  hooks: ScenarioHooks,
+): Promise<void> {
   const violation = (v: Violation): void => {
-    ctx.violations.push({ ...v, scenario: label, replay: replayCommand(ctx, index) });
+    ctx.violations.push({ ...v, scenario: label, replay: hooks.replay });
   };
   const subject = new RegExp(`\\b${service}\\b`);
   const disarm = sc.faults.map((f) => ctx.cloud.faults.add({ ...f, subject }));
@@ -491,7 +564,10 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
         ids[n].push(
           await publish(ctx, m.topic, m.json, { rollout: { service, digest: digests[n] } }, m.attributes),
         );
-      if (n < sc.images.length - 1) await untilFirstStep(ctx, service, digests[n]).catch(() => undefined);
+      if (n < sc.images.length - 1)
+        await (hooks.beforeNextImage?.(digests, n) ?? untilFirstStep(ctx, service, digests[n])).catch(
+          () => undefined,
+        );
     }
     if (sc.hostile)
       await publish(
@@ -510,11 +586,17 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
       if (rollout?.executionName)
         await ctx.workflowExecutions.cancelExecution({ name: rollout.executionName }).catch(() => undefined);
     }
-    await waitFor(() => settled(ctx, service, digests, ids), {
-      timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
-      intervalMs: 300,
-      what: `${label} to settle`,
-    }).catch(async (err: Error) =>
+    await waitFor(
+      async () => {
+        await hooks.whileSettling?.(digests);
+        return settled(ctx, service, digests, ids);
+      },
+      {
+        timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
+        intervalMs: 300,
+        what: `${label} to settle`,
+      },
+    ).catch(async (err: Error) =>
       violation({
         invariant: 'settled',
         subject: service,
@@ -542,6 +624,94 @@ async function runRolloutScenario(ctx: Context, service: string, index: number):
     for (const r of rollouts) ctx.opts.progress?.(`${label}: timeline of ${r.id}\n${await timeline(ctx, r)}`);
   ctx.opts.progress?.(
     `${label}: ${sc.images.map((i) => i.kind).join('+')} → ${rollouts.map((r) => `${r.status} (${r.outcomeReason?.slice(0, 120) ?? ''})`).join(' + ') || 'none'}; faults ${sc.faults.map((f) => `${f.at}:${f.effect}`).join(' ') || 'none'}${sc.killExecution ? ' +kill' : ''}`,
+  );
+}
+
+/**
+ * An approval scenario (issue 16): a gated service's rollout of a healthy
+ * image, under the rollout scenario's random faults, holds its canary for the
+ * gate before promotion, which is answered as the scenario's kind says:
+ * `reject` (a Reject during the production canary), `twice` (Approve clicked
+ * twice at once), `late` (Approve clicked after the gate expired), or
+ * `superseded` (a second image supersedes the waiting rollout, whose gate is
+ * then clicked; the second's gate is approved).
+ */
+async function runApprovalScenario(ctx: Context, service: string, index: number): Promise<void> {
+  const kind = APPROVAL_KINDS[index % APPROVAL_KINDS.length];
+  const seed = scenarioSeed(ctx.opts.seed ^ 0xa11, index);
+  const base = rolloutScenario(seed, index);
+  const sc: RolloutScenario = {
+    ...base,
+    images: [
+      { tag: `g${seed}-a`, kind: 'good' },
+      ...(kind === 'superseded' ? [{ tag: `g${seed}-b`, kind: 'good' as const }] : []),
+    ],
+    // A killed execution at a gate waits for the gate's expiry before the sweeper may end it.
+    killExecution: false,
+    // The faults a rollout survives, so that most scenarios reach their gate: failed Slack posts
+    // (the approval message among them), crashed actions, etag conflicts. Faults that fail the
+    // canary are the rollout scenarios' business.
+    faults: [
+      ...base.faults.filter(
+        (f) => f.at === 'slack' || f.effect === 'etag' || (f.at === 'actions.crash' && f.times === undefined),
+      ),
+      ...(index % 2 ? [{ at: 'slack', effect: 'error' as const, times: 1 }] : []),
+    ],
+  };
+  ctx.approvalKinds.push(kind);
+  const clicked = new Set<string>();
+  const rolloutsNow = (digests: string[]) => rolloutsOf(ctx, service, digests);
+  const waitingGate = (r: RolloutRecord) => Object.values(r.gates ?? {}).find((g) => g.status === 'WAITING');
+  const postOf = (rolloutId: string, gate: string) => {
+    const value = JSON.stringify(JSON.stringify({ rolloutId, gate }));
+    return ctx.cloud.slack.posts.find((p) => JSON.stringify(p.blocks).includes(value));
+  };
+  const click = async (rolloutId: string, gate: string, actionId: 'gp_approve' | 'gp_reject', times = 1) => {
+    const post = postOf(rolloutId, gate);
+    if (!post || clicked.has(`${rolloutId}/${gate}`)) return false;
+    clicked.add(`${rolloutId}/${gate}`);
+    await Promise.all(
+      Array.from({ length: times }, () =>
+        ctx.cloud.click(post, actionId, { id: GATE_APPROVER }).catch(() => undefined),
+      ),
+    );
+    return true;
+  };
+  const hooks: ScenarioHooks = {
+    replay: `npm run bench -- chaos --seed ${ctx.opts.seed} --gated-services ${ctx.opts.gatedServices ?? 2} --only-approval ${index}`,
+    // `superseded`: the second image goes out once the first waits at its gate.
+    beforeNextImage: (digests, n) =>
+      waitFor(
+        async () => (await rolloutsNow([digests[n]])).find((r) => waitingGate(r) || isTerminal(r.status)),
+        {
+          timeoutMs: 90_000,
+          intervalMs: 200,
+          what: `${service}: rollout ${n + 1} at its gate`,
+        },
+      ).then(() => undefined),
+    whileSettling: async (digests) => {
+      for (const r of await rolloutsNow(digests)) {
+        const gates = Object.values(r.gates ?? {});
+        if (kind === 'late' || (kind === 'superseded' && r.digest === digests[0])) {
+          // Clicked only once the gate can no longer count: expired, or its rollout over.
+          for (const g of gates)
+            if ((g.status !== 'WAITING' || isTerminal(r.status)) && (await click(r.id, g.name, 'gp_approve')))
+              ctx.gateExpectations.push({ rolloutId: r.id, undecided: g.decidedBy ? [] : [g.name] });
+          continue;
+        }
+        const gate = waitingGate(r);
+        if (!gate) continue;
+        if (kind === 'reject') await click(r.id, gate.name, 'gp_reject');
+        else await click(r.id, gate.name, 'gp_approve', kind === 'twice' ? 2 : 1);
+      }
+    },
+  };
+  await runScenario(
+    ctx,
+    service,
+    sc,
+    `approval scenario ${index} (${kind}, seed ${seed}) on ${service}`,
+    hooks,
   );
 }
 
@@ -814,6 +984,7 @@ async function checkGlobal(ctx: Context): Promise<void> {
   }))
     global(v);
   for (const v of checkFailuresNoticed(ctx.rollouts, slack)) global(v);
+  for (const v of checkGates(ctx.rollouts, slack, ctx.gateExpectations)) global(v);
   for (const c of ctx.jobChecks)
     for (const v of checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack))
       ctx.violations.push({

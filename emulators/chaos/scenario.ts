@@ -38,7 +38,7 @@ export interface RolloutScenario {
   faults: FaultRule[];
 }
 
-export interface JobScenario {
+interface JobScenario {
   seed: number;
   outcomes: ExecutionOutcome[];
   /** Publish the trigger twice (a duplicate delivery must not run the job twice). */
@@ -58,7 +58,7 @@ export function scenarioSeed(runSeed: number, index: number): number {
 }
 
 /** The kinds of fault a rollout scenario can meet; scenario i always meets kind i mod N. */
-export const FAULT_KINDS = [
+const FAULT_KINDS = [
   'run-error',
   'etag',
   'read-error',
@@ -72,7 +72,7 @@ export const FAULT_KINDS = [
   'contention',
   'intake-crash',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
  * A scenario from its seed. `featured` (the scenario's index) makes sure a
@@ -120,6 +120,10 @@ export function rolloutScenario(seed: number, featured?: number): RolloutScenari
     faults,
   };
 }
+
+/** How an approval scenario answers its gate (emulators/chaos/run.ts, runApprovalScenario). */
+export const APPROVAL_KINDS = ['reject', 'twice', 'late', 'superseded'] as const;
+export type ApprovalKind = (typeof APPROVAL_KINDS)[number];
 
 export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   const rnd = seededRandom(seed);

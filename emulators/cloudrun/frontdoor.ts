@@ -17,13 +17,13 @@ import type { Routes } from './traffic';
 import type { MetricStore, RevisionLabels } from '../monitoring/store';
 import type { InvokerVerdict } from './invoker';
 
-export const HEALTH_PATH = '/health';
+const HEALTH_PATH = '/health';
 
 /** Cloud Run's answer (429) when every instance is busy at max instances (docs/local-cloud.md). */
-export const NO_AVAILABLE_INSTANCE =
+const NO_AVAILABLE_INSTANCE =
   'The request was aborted because there was no available instance. Additional troubleshooting documentation can be found at: https://cloud.google.com/run/docs/troubleshooting#abort-request';
 
-export interface RevisionRuntime {
+interface RevisionRuntime {
   labels: RevisionLabels;
   profile: ServiceProfile;
   /**
@@ -48,7 +48,7 @@ interface Route {
   tags: Map<string, string>;
 }
 
-export interface FrontDoorOptions {
+interface FrontDoorOptions {
   /** Told every routing change (the real traffic), e.g. by invariant checks. */
   onRoutes?: (region: string, service: string, weights: Array<{ revision: string; percent: number }>) => void;
   random: () => number;

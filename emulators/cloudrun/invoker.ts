@@ -8,7 +8,7 @@ import { verifyOidcSignature } from '../../functions/shared/oidc';
 
 export const INVOKER_ROLE = 'roles/run.invoker';
 
-export interface InvokerPolicy {
+interface InvokerPolicy {
   /** `Service.invoker_iam_disabled`: no check at all. */
   invokerIamDisabled: boolean;
   /** The members of every roles/run.invoker binding on the service. */
@@ -21,10 +21,10 @@ export interface InvokerPolicy {
 export type InvokerVerdict = { ok: true } | { ok: false; status: 401 | 403; message: string };
 
 // The texts Cloud Run logs with these answers, quoted in public reports (docs/local-cloud.md).
-export const NOT_AUTHENTICATED =
+const NOT_AUTHENTICATED =
   'The request was not authenticated. Either allow unauthenticated invocations or set the proper Authorization header.';
-export const NOT_VERIFIED = 'The access token could not be verified';
-export const NOT_AUTHORIZED = 'The request was not authorized to invoke this service.';
+const NOT_VERIFIED = 'The access token could not be verified';
+const NOT_AUTHORIZED = 'The request was not authorized to invoke this service.';
 
 /** May the bearer of `authorization` invoke a service with `policy`? `secret` undefined: no token verifies. */
 export function checkInvoker(

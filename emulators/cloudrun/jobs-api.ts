@@ -75,7 +75,7 @@ interface JobRecord {
   scripted: ExecutionOutcome[];
 }
 
-export interface JobsOptions {
+interface JobsOptions {
   operations: OperationStore;
   profileFor: (image: string) => ImageProfile;
   random: () => number;

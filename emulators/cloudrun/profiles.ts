@@ -49,7 +49,7 @@ const jobProfileSchema = z
   .strict();
 
 export type ServiceProfile = z.output<typeof serviceProfileSchema>;
-export type JobProfile = z.output<typeof jobProfileSchema>;
+type JobProfile = z.output<typeof jobProfileSchema>;
 export type ServiceProfileInput = z.input<typeof serviceProfileSchema>;
 export type JobProfileInput = z.input<typeof jobProfileSchema>;
 
@@ -101,7 +101,7 @@ export function parseImageProfile(image: string, raw: unknown): ImageProfile {
   return { service: service.data, job: job.data };
 }
 
-export function parseProfiles(raw: unknown, source: string): Map<string, ImageProfile> {
+function parseProfiles(raw: unknown, source: string): Map<string, ImageProfile> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new Error(
       `${source}: expected a JSON object mapping image references to profiles, got ${JSON.stringify(raw)}`,

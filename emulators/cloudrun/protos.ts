@@ -39,7 +39,7 @@ const FILES = [
 let root: protobuf.Root | undefined;
 
 /** The shared Root, loaded on first use (never at import time). */
-export function protoRoot(): protobuf.Root {
+function protoRoot(): protobuf.Root {
   if (root) return root;
   const r = new protobuf.Root();
   r.resolvePath = (_origin, target) => {
@@ -66,12 +66,12 @@ const TO_OBJECT: protobuf.IConversionOptions = {
   oneofs: true,
 };
 
-export function decodeMessage<T = Record<string, unknown>>(typeName: string, bytes: Uint8Array): T {
+function decodeMessage<T = Record<string, unknown>>(typeName: string, bytes: Uint8Array): T {
   const type = protoRoot().lookupType(typeName);
   return type.toObject(type.decode(bytes), TO_OBJECT) as T;
 }
 
-export function encodeMessage(typeName: string, value: object): Buffer {
+function encodeMessage(typeName: string, value: object): Buffer {
   const type = protoRoot().lookupType(typeName);
   return Buffer.from(type.encode(type.fromObject(value)).finish());
 }
@@ -101,7 +101,7 @@ export const Status = {
   INTERNAL: 13,
 } as const;
 
-export type UnaryHandler = (request: Record<string, unknown>) => object | Promise<object>;
+type UnaryHandler = (request: Record<string, unknown>) => object | Promise<object>;
 
 /**
  * Builds a grpc-js service definition and implementation for `serviceName`

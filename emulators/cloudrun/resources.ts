@@ -7,7 +7,7 @@ export function timestamp(ms: number): { seconds: number; nanos: number } {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
-export interface ParsedName {
+interface ParsedName {
   project: string;
   location: string;
   /** The remaining `kind/id` pairs, e.g. { services: 'api', revisions: 'api-00001-abc' }. */

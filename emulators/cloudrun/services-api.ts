@@ -79,7 +79,7 @@ interface ServiceRecord {
   iam: { bindings: Json[]; version: number; invokers: Set<string> };
 }
 
-export interface ServicesOptions {
+interface ServicesOptions {
   operations: OperationStore;
   frontDoor: FrontDoor;
   profileFor: (image: string) => ImageProfile;

@@ -7,7 +7,7 @@
  */
 import { RpcError, Status } from '../cloudrun/protos';
 
-export type Selector =
+type Selector =
   | { kind: 'metric.type' }
   | { kind: 'resource.type' }
   | { kind: 'resource.label'; key: string }

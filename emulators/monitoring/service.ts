@@ -14,7 +14,7 @@ function toMs(t: Timestamp, field: string): number {
 }
 
 /** metric_service.proto, ListTimeSeriesRequest.page_size: "If page_size is empty or more than 100,000 results, the effective page_size is 100,000 results". */
-export const MAX_PAGE_SIZE = 100_000;
+const MAX_PAGE_SIZE = 100_000;
 
 type ProtoSeries = { points: unknown[] } & Record<string, unknown>;
 

@@ -8,18 +8,18 @@
 import { RpcError, Status } from '../cloudrun/protos';
 import type { Clause } from './filter';
 
-export const REQUEST_COUNT = 'run.googleapis.com/request_count';
-export const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
-export const CLOUD_RUN_REVISION = 'cloud_run_revision';
+const REQUEST_COUNT = 'run.googleapis.com/request_count';
+const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
+const CLOUD_RUN_REVISION = 'cloud_run_revision';
 
 /**
  * Exponential buckets in milliseconds as reported for
  * run.googleapis.com/request_latencies (bucket i covers
  * [scale*growth^(i-1), scale*growth^i)); every bucket is 40% wide.
  */
-export const LATENCY_BUCKETS = { numFiniteBuckets: 100, growthFactor: 1.4, scale: 0.01 } as const;
+const LATENCY_BUCKETS = { numFiniteBuckets: 100, growthFactor: 1.4, scale: 0.01 } as const;
 
-export interface Histogram {
+interface Histogram {
   count: number;
   sum: number;
   sumOfSquares: number;
@@ -106,7 +106,7 @@ export interface RevisionLabels {
   configuration_name: string;
 }
 
-export function responseCodeClass(code: number): string {
+function responseCodeClass(code: number): string {
   return `${Math.floor(code / 100)}xx`;
 }
 
@@ -121,7 +121,7 @@ const ALIGNERS = [
 ];
 const REDUCERS = ['REDUCE_NONE', 'REDUCE_SUM'];
 
-export interface TimeSeriesQuery {
+interface TimeSeriesQuery {
   /** The projects whose series the request sees: the named project and, when it scopes others, those too. */
   projects: string[];
   clauses: Clause[];

@@ -12,7 +12,7 @@ import { LOCAL_ACCESS_TOKEN_AUDIENCE, verifyOidcSignature } from '../../function
 import type { CallbackHub, CallbackRequest, HttpCallback } from './runtime';
 import { decodeJson } from './values';
 
-export interface CallbackAuth {
+interface CallbackAuth {
   /** The secret local tokens are signed with; without one, every callback is refused (401). */
   secret?: string;
   /** The identities granted workflows.callbacks.send; any valid token when absent. */

@@ -19,7 +19,7 @@ import { DEFAULT_RETRY_POLICIES, STDLIB } from './stdlib';
 import { Double, type Value, type ValueMap, isMap } from './values';
 
 /** Google's limit on assignments in one assign step. */
-export const MAX_ASSIGNMENTS = 50;
+const MAX_ASSIGNMENTS = 50;
 
 /** An assignment target: `x`, `x.key`, `x["key"]`, `x[0]`, chained. */
 export interface Target {
@@ -77,7 +77,7 @@ export type Step = { name: string; next?: string } & (
   | { kind: 'next' }
 );
 
-export interface Subworkflow {
+interface Subworkflow {
   name: string;
   params: { name: string; default?: Compiled }[];
   body: Block;

@@ -14,7 +14,7 @@ function describe(value: Value): string {
 }
 
 /** Error tags the engine raises itself (Google documents these; see docs/workflows-emulator.md). */
-export type ErrorTag =
+type ErrorTag =
   | 'HttpError'
   | 'ConnectionError'
   | 'ConnectionFailedError'

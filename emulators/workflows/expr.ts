@@ -65,7 +65,7 @@ const ESCAPES: Record<string, string> = {
   f: '\f',
 };
 
-export function tokenize(src: string): Token[] {
+function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
@@ -293,7 +293,7 @@ export interface Scope {
 export type Compiled = (scope: Scope) => Value;
 /** A synchronous function callable from expressions, with positional arguments. */
 export type ExpressionFunction = (args: Value[], runtime: Runtime) => Value;
-export type FunctionResolver = (name: string, argCount: number) => ExpressionFunction;
+type FunctionResolver = (name: string, argCount: number) => ExpressionFunction;
 
 export function compileExpression(src: string, resolve: FunctionResolver): Compiled {
   return compileNode(parseExpression(src), resolve);

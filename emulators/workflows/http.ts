@@ -45,7 +45,7 @@ export function httpBilling(
 /** Socket errors after the connection was made: the request may have reached the server. */
 const ESTABLISHED_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
-export interface HttpArgs {
+interface HttpArgs {
   method: string;
   url: Value;
   headers: Value;
@@ -60,10 +60,15 @@ function encodeBody(
   headers: Record<string, string>,
 ): string | Uint8Array<ArrayBuffer> | undefined {
   if (body === null) return undefined;
-  if (body instanceof Bytes) return new Uint8Array(body.data);
   const type = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+  // Without a Content-Type header, bytes go as application/octet-stream and anything else as
+  // JSON with "application/json; charset=utf-8" (stdlib/http/request, body).
+  if (body instanceof Bytes) {
+    if (!type) headers['Content-Type'] = 'application/octet-stream';
+    return new Uint8Array(body.data);
+  }
   if (typeof body === 'string' && type && !type.includes('json')) return body;
-  if (!type) headers['Content-Type'] = 'application/json';
+  if (!type) headers['Content-Type'] = 'application/json; charset=utf-8';
   return encodeJson(body);
 }
 

@@ -4,7 +4,7 @@
  * Blocking functions (HTTP, sleep, callbacks) are only allowed in `call` steps,
  * as on Google, which also keeps expression evaluation synchronous.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { Raised, wfError } from './errors';
 import { httpBilling, httpRequest } from './http';
 import { compileRe2, regexMatches } from './re2';
@@ -23,7 +23,7 @@ import {
   typeName,
 } from './values';
 
-export interface FunctionSpec {
+interface FunctionSpec {
   params: readonly string[];
   /** How many leading params are required. */
   required: number;
@@ -103,9 +103,16 @@ function httpFunction(method: string | undefined, withBody: boolean): FunctionSp
       const m = method ?? at(args, 'method');
       if (typeof m !== 'string')
         throw wfError('TypeError', `http.request: method must be a string, got ${typeName(m)}`);
+      // "One of: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH" (stdlib/http/request); Google is silent on
+      // other spellings, so the stricter reading refuses them, lower case included.
+      if (!HTTP_METHODS.has(m))
+        throw wfError(
+          'ValueError',
+          `http.request: method must be one of ${[...HTTP_METHODS].join(', ')}, got "${m}"`,
+        );
       return httpRequest(
         {
-          method: m.toUpperCase(),
+          method: m,
           url: at(args, 'url'),
           headers: at(args, 'headers'),
           body: at(args, 'body'),
@@ -117,6 +124,22 @@ function httpFunction(method: string | undefined, withBody: boolean): FunctionSp
       );
     },
   };
+}
+
+/**
+ * An RFC 3339 section 5.6 timestamp "with up to a microsecond precision" as seconds since the epoch
+ * (stdlib/time/parse; sys.sleep_until says ISO 8601, and the stricter reading takes the same subset).
+ */
+function parseTimestamp(fnName: string, param: string, v: Value): number {
+  const text = expect(fnName, param, v, isString, 'a string');
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  const ms = m ? Date.parse(m[1] + m[3]) : NaN;
+  if (!m || Number.isNaN(ms))
+    throw wfError(
+      'ValueError',
+      `${fnName}: "${text}" is not an RFC 3339 timestamp with at most microsecond precision`,
+    );
+  return ms / 1000 + (m[2] ? Number(`0.${m[2]}`) : 0);
 }
 
 /** Seconds since the epoch as RFC 3339, UTC (time.format's default). */
@@ -256,6 +279,33 @@ export const STDLIB: Record<string, FunctionSpec> = {
   'text.url_encode': fn(['source'], 1, ([s]) =>
     urlEncode(expect('text.url_encode', 'source', s, isString, 'a string')),
   ),
+  // Letters, digits and .-_ kept, spaces as +, the rest %XX of its UTF-8 bytes (stdlib/text/url_encode_plus).
+  'text.url_encode_plus': fn(['source'], 1, ([s]) =>
+    [...Buffer.from(expect('text.url_encode_plus', 'source', s, isString, 'a string'), 'utf8')]
+      .map((b) => {
+        const c = String.fromCharCode(b);
+        if (/[A-Za-z0-9._-]/.test(c)) return c;
+        return c === ' ' ? '+' : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+      })
+      .join(''),
+  ),
+  // + is a space, %xx a byte, the bytes read as UTF-8; a % without two hex digits is a ValueError (stdlib/text/url_decode).
+  'text.url_decode': fn(['source'], 1, ([s]) => {
+    const source = expect('text.url_decode', 'source', s, isString, 'a string');
+    if (/%(?![0-9A-Fa-f]{2})/.test(source))
+      throw wfError(
+        'ValueError',
+        `text.url_decode: "${source}" has a % not followed by two hexadecimal digits`,
+      );
+    const bytes = source
+      .split(/(%[0-9A-Fa-f]{2})/)
+      .map((part) =>
+        part.startsWith('%')
+          ? Buffer.from([parseInt(part.slice(1), 16)])
+          : Buffer.from(part.replaceAll('+', ' '), 'utf8'),
+      );
+    return Buffer.concat(bytes).toString('utf8');
+  }),
   'text.to_lower': fn(['source'], 1, ([s]) =>
     expect('text.to_lower', 'source', s, isString, 'a string').toLowerCase(),
   ),
@@ -315,14 +365,14 @@ export const STDLIB: Record<string, FunctionSpec> = {
 
   'hash.compute_checksum': fn(['data', 'algorithm'], 2, ([d, a]) => {
     const data = expect('hash.compute_checksum', 'data', d, isBytes, 'bytes');
-    const algorithm = expect('hash.compute_checksum', 'algorithm', a, isString, 'a string');
-    const name = HASH_ALGORITHMS[algorithm];
-    if (!name)
-      throw wfError(
-        'ValueError',
-        `hash.compute_checksum: algorithm must be one of ${Object.keys(HASH_ALGORITHMS).join(', ')}, got "${algorithm}"`,
-      );
+    const name = hashAlgorithm('hash.compute_checksum', a);
     return new Bytes(createHash(name).update(data.data).digest());
+  }),
+  'hash.compute_hmac': fn(['key', 'data', 'algorithm'], 3, ([k, d, a]) => {
+    const key = expect('hash.compute_hmac', 'key', k, isBytes, 'bytes');
+    const data = expect('hash.compute_hmac', 'data', d, isBytes, 'bytes');
+    const name = hashAlgorithm('hash.compute_hmac', a);
+    return new Bytes(createHmac(name, key.data).update(data.data).digest());
   }),
 
   'sys.now': fn([], 0, (_a, rt) => new Double(rt.clock.now() / 1000)),
@@ -380,23 +430,28 @@ export const STDLIB: Record<string, FunctionSpec> = {
       return null;
     },
   },
+  // Suspends until `time`, at most one year ahead (stdlib/sys/sleep_until); a past time does not wait.
+  'sys.sleep_until': {
+    params: ['time'],
+    required: 1,
+    blocking: true,
+    run: async ([t], rt) => {
+      const seconds = parseTimestamp('sys.sleep_until', 'time', t) - rt.clock.now() / 1000;
+      if (seconds > MAX_SLEEP_SECONDS)
+        throw wfError(
+          'ValueError',
+          `sys.sleep_until: time must be at most one year from now, got "${String(t)}"`,
+        );
+      if (seconds > 0) await workflowSleep(rt, seconds);
+      return null;
+    },
+  },
   'time.format': fn(['seconds', 'timezone'], 1, ([s, tz]) => {
     if (tz !== null && tz !== undefined && tz !== 'UTC' && tz !== 'Etc/UTC')
       throw wfError('ValueError', `time.format: only timezone "UTC" is implemented, got ${encodeJson(tz)}`);
     return formatTime(numeric(expect('time.format', 'seconds', s, isNum, 'a number')));
   }),
-  // RFC 3339 section 5.6 "with up to a microsecond precision" (stdlib/time/parse).
-  'time.parse': fn(['value'], 1, ([v]) => {
-    const text = expect('time.parse', 'value', v, isString, 'a string');
-    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
-    const ms = m ? Date.parse(m[1] + m[3]) : NaN;
-    if (!m || Number.isNaN(ms))
-      throw wfError(
-        'ValueError',
-        `time.parse: "${text}" is not an RFC 3339 timestamp with at most microsecond precision`,
-      );
-    return new Double(ms / 1000 + (m[2] ? Number(`0.${m[2]}`) : 0));
-  }),
+  'time.parse': fn(['value'], 1, ([v]) => new Double(parseTimestamp('time.parse', 'value', v))),
   'uuid.generate': fn([], 0, () => randomUUID()),
   'math.abs': fn(['x'], 1, ([x]) => {
     const n = expect('math.abs', 'x', x, isNum, 'a number');
@@ -486,7 +541,7 @@ export const STDLIB: Record<string, FunctionSpec> = {
   },
 };
 
-/** hash.compute_checksum's algorithms (stdlib/hash/compute_checksum) and node:crypto's names for them. */
+/** hash.compute_checksum's and compute_hmac's algorithms (stdlib/hash/*) and node:crypto's names for them. */
 const HASH_ALGORITHMS: Record<string, string> = {
   MD5: 'md5',
   SHA1: 'sha1',
@@ -495,6 +550,20 @@ const HASH_ALGORITHMS: Record<string, string> = {
   SHA384: 'sha384',
   SHA512: 'sha512',
 };
+
+/** The hash.* algorithm argument (TypeError if not a string, ValueError if unsupported) as node:crypto names it. */
+function hashAlgorithm(fnName: string, a: Value): string {
+  const algorithm = expect(fnName, 'algorithm', a, isString, 'a string');
+  const name = HASH_ALGORITHMS[algorithm];
+  if (!name)
+    throw wfError(
+      'ValueError',
+      `${fnName}: algorithm must be one of ${Object.keys(HASH_ALGORITHMS).join(', ')}, got "${algorithm}"`,
+    );
+  return name;
+}
+
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']);
 
 /** sys.log's severities (stdlib/sys/log); the three our logger lacks map to their nearest. */
 const LOG_SEVERITIES = new Set([

@@ -32,7 +32,7 @@ const NOT_FOUND = 5;
 const FAILED_PRECONDITION = 9;
 const ABORTED = 10;
 
-export interface CloudRunRouterOptions {
+interface CloudRunRouterOptions {
   /** Client options, e.g. `localClientOptions(host)` for the emulator; `{}` for Google. */
   clientOptions?: Record<string, unknown>;
   /** Extra attempts after an etag conflict. Default 5. */
@@ -49,7 +49,7 @@ function enumName(values: Record<string | number, string | number>, value: unkno
 
 const lastSegment = (name?: string | null): string | undefined => (name ? name.split('/').pop() : undefined);
 
-export function serviceName(ref: ServiceRef): string {
+function serviceName(ref: ServiceRef): string {
   return `projects/${ref.project}/locations/${ref.region}/services/${ref.service}`;
 }
 
@@ -120,7 +120,7 @@ export function toSnapshot(ref: ServiceRef, svc: IService): ServiceSnapshot {
   };
 }
 
-export function toApiTraffic(targets: TrafficTarget[]): protos.google.cloud.run.v2.ITrafficTarget[] {
+function toApiTraffic(targets: TrafficTarget[]): protos.google.cloud.run.v2.ITrafficTarget[] {
   return targets.map((t) => ({
     type:
       t.type === 'LATEST'

@@ -14,7 +14,7 @@ import type { GateCallbackSender } from '../ports';
 import { GlidepathError, fromSdkError } from '../shared/errors';
 
 /** An OAuth 2.0 access token of this function's own identity. */
-export type AccessTokenSource = () => Promise<string>;
+type AccessTokenSource = () => Promise<string>;
 
 export function googleAccessToken(auth: GoogleAuth): AccessTokenSource {
   return async () => {

@@ -15,7 +15,7 @@ const ConditionState = protos.google.cloud.run.v2.Condition.State;
 const ExecutionReason = protos.google.cloud.run.v2.Condition.ExecutionReason;
 const CommonReason = protos.google.cloud.run.v2.Condition.CommonReason;
 
-export interface JobRunnerOptions {
+interface JobRunnerOptions {
   /** Client options, e.g. `localClientOptions(host)` for the emulator; `{}` for Google. */
   clientOptions?: Record<string, unknown>;
 }
@@ -32,7 +32,7 @@ function toIso(t: protos.google.protobuf.ITimestamp | null | undefined): string 
 }
 
 /** RUNNING until completionTime is set; then the Completed condition decides. */
-export function toExecutionState(e: IExecution): JobExecutionState {
+function toExecutionState(e: IExecution): JobExecutionState {
   const completed = (e.conditions ?? []).find((c) => c.type === 'Completed');
   const completionTime = toIso(e.completionTime);
   let state: JobExecutionState['state'] = 'RUNNING';

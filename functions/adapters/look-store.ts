@@ -10,7 +10,7 @@ import { fromSdkError } from '../shared/errors';
 import type { LookStore } from '../ports';
 import { COLLECTIONS } from './firestore-store';
 
-export const LOOKS = 'looks';
+const LOOKS = 'looks';
 
 export class FirestoreLookStore implements LookStore {
   constructor(private readonly db: Firestore) {}

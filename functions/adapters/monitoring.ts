@@ -17,11 +17,11 @@ type ListRequest = protos.google.monitoring.v3.IListTimeSeriesRequest;
 type ListResponse = protos.google.monitoring.v3.IListTimeSeriesResponse;
 
 export const REQUEST_COUNT = 'run.googleapis.com/request_count';
-export const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
+const REQUEST_LATENCIES = 'run.googleapis.com/request_latencies';
 /** A window of one rollout step is a few points per series; this many pages means something is wrong. */
 const MAX_PAGES = 20;
 
-export interface MonitoringOptions {
+interface MonitoringOptions {
   /** Client options, e.g. `localClientOptions(host)` for the emulator; `{}` for Google. */
   clientOptions?: Record<string, unknown>;
 }

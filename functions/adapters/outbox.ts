@@ -13,16 +13,16 @@ import { fromSdkError } from '../shared/errors';
 import type { DeadLetterRecord } from '../domain/records';
 
 /** A day of five-minute sweeps; after that the notice moves to `deadLetters` (kept, no longer retried). */
-export const OUTBOX_MAX_ATTEMPTS = 288;
+const OUTBOX_MAX_ATTEMPTS = 288;
 
-export interface OutboxEntry {
+interface OutboxEntry {
   message: SlackMessage;
   createdAt: string;
   attempts: number;
 }
 
 /** Which provider an outbox holds notices for: its collection and the name in logs and dead letters. */
-export interface OutboxTarget {
+interface OutboxTarget {
   provider: 'slack' | 'pagerduty';
   collection: string;
 }

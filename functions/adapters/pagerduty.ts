@@ -14,11 +14,10 @@
 import type { Notifier, PagerAlert, SlackMessage } from '../ports';
 import type { Logger } from '../shared/log';
 
-export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 const MAX_SUMMARY = 1024;
 const MAX_DEDUP_KEY = 255;
 
-export interface PagerDutyOptions {
+interface PagerDutyOptions {
   url: string;
   routingKey: string;
   attempts?: number;
@@ -27,7 +26,7 @@ export interface PagerDutyOptions {
 }
 
 /** The Events API v2 body of one alert. */
-export function pagerDutyEvent(routingKey: string, alert: PagerAlert, now: Date): Record<string, unknown> {
+function pagerDutyEvent(routingKey: string, alert: PagerAlert, now: Date): Record<string, unknown> {
   const base = {
     routing_key: routingKey,
     event_action: alert.action,

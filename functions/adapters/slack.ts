@@ -1,7 +1,7 @@
 import type { Notifier, SlackMessage, SlackResponder, SlackResponse } from '../ports';
 import type { Logger } from '../shared/log';
 
-export interface SlackWebhookOptions {
+interface SlackWebhookOptions {
   url: string | undefined;
   attempts?: number;
   timeoutMs?: number;

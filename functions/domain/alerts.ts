@@ -11,8 +11,8 @@ import type { JobRunRecord } from './jobs';
 import { readPlan } from './plan';
 import type { RolloutRecord } from './records';
 
-export const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
-export const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${runId}`;
+const rolloutDedupKey = (rolloutId: string): string => `glidepath/rollout/${rolloutId}`;
+const jobRunDedupKey = (runId: string): string => `glidepath/job-run/${runId}`;
 
 const serviceSource = (r: Pick<RolloutRecord, 'project' | 'service'>): string =>
   `run.googleapis.com/projects/${r.project}/services/${r.service}`;

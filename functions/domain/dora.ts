@@ -12,8 +12,13 @@
  *   to image push, which Glidepath never sees. Median and mean, in seconds;
  * - change failure rate: (ROLLED_BACK + FAILED) / finished rollouts, where
  *   finished means PROMOTED, ROLLED_BACK or FAILED. SUPERSEDED and ABORTED
- *   rollouts were stopped by a person or a newer image, not by a failure,
- *   and PENDING/RUNNING ones have no outcome yet: all are left out;
+ *   rollouts were stopped by a person or a newer image, not by a failure;
+ *   REJECTED and EXPIRED ones by an approver's decision, or nobody's, at a
+ *   gate (a rejected canary held before its promotion included); a staged
+ *   rollout ROLLED_BACK before production (its staging failed: caught where
+ *   it should be) deployed nothing to production; all these are left out and
+ *   counted as `excluded`. PENDING/RUNNING ones have no outcome yet and are
+ *   left out too. FAILED counts wherever it happened (the record may not say);
  * - time to restore: for each ROLLED_BACK or FAILED rollout, from failure
  *   detection to its endedAt (when the rollback completed). Failure
  *   detection is the earliest `judgedAt` of a FAIL verdict in any region;
@@ -21,6 +26,7 @@
  *   `updatedAt` of a region that ended ROLLED_BACK or FAILED, bounded by
  *   endedAt; a record with neither is not counted. Median and mean, in seconds.
  */
+import { rolledBackInProduction } from './alerts';
 import type { RolloutRecord } from './records';
 
 export interface DoraFigures {
@@ -40,9 +46,8 @@ export interface DoraFigures {
 
 const DAY_MS = 86_400_000;
 
-export const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
-export const TIME_TO_RESTORE_MEASURES =
-  'first FAIL verdict (or failed region) to endedAt (rollback complete)';
+const LEAD_TIME_MEASURES = 'rollout createdAt (build/push event admitted) to endedAt (promoted)';
+const TIME_TO_RESTORE_MEASURES = 'first FAIL verdict (or failed region) to endedAt (rollback complete)';
 
 function ms(iso: string | undefined | null): number | undefined {
   if (!iso) return undefined;
@@ -64,9 +69,19 @@ function mean(values: number[]): number | null {
 const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
-export function isFailure(r: RolloutRecord): boolean {
-  return r.status === 'ROLLED_BACK' || r.status === 'FAILED';
+/** A change failure: FAILED, or rolled back in production (functions/domain/alerts.ts). */
+function isFailure(r: RolloutRecord): boolean {
+  return r.status === 'FAILED' || rolledBackInProduction(r);
 }
+
+/** Ended without a verdict on the change in production (see the header). */
+const EXCLUDED: ReadonlySet<string> = new Set([
+  'SUPERSEDED',
+  'ABORTED',
+  'REJECTED',
+  'EXPIRED',
+  'ROLLED_BACK',
+]);
 
 /** Lead time in seconds of a promoted rollout; undefined for any other. */
 export function leadTimeSeconds(r: RolloutRecord): number | undefined {
@@ -112,7 +127,7 @@ export function doraFigures(records: readonly RolloutRecord[], now: Date): DoraF
   const leads = records.map(leadTimeSeconds).filter((s): s is number => s !== undefined);
   const finished = records.filter((r) => r.status === 'PROMOTED' || isFailure(r)).length;
   const failed = records.filter(isFailure).length;
-  const excluded = records.filter((r) => r.status === 'SUPERSEDED' || r.status === 'ABORTED').length;
+  const excluded = records.filter((r) => EXCLUDED.has(r.status) && !isFailure(r)).length;
   const restores = records.map(timeToRestoreSeconds).filter((s): s is number => s !== undefined);
   return {
     rollouts: records.length,

@@ -9,7 +9,7 @@ import type { SlackMessage } from '../ports';
 import type { ApprovalPosition } from './policy';
 import { type Decider, type GateRecord, type RolloutRecord, isTerminal } from './records';
 
-export { GATE_STATUSES, GateRecord, type GateStatus } from './records';
+export { GateRecord } from './records';
 
 export type GateDecision = 'approve' | 'reject';
 
@@ -46,7 +46,7 @@ export function describeDecider(by: Decider): string {
 }
 
 /** What a decision does to a rollout's gate, decided purely from the stored records. */
-export type DecisionPlan =
+type DecisionPlan =
   | { kind: 'record'; rollout: RolloutRecord; gate: GateRecord }
   | { kind: 'not_allowed'; message: string }
   | { kind: 'unchanged'; message: string };
@@ -121,7 +121,7 @@ export function callbackBody(rolloutId: string, gate: GateRecord): GateCallbackB
 }
 
 /** The value of the `gp_approve` / `gp_reject` buttons (see /work/notes/GATE-CONTRACT.md). */
-export interface GateButtonValue {
+interface GateButtonValue {
   rolloutId: string;
   gate: string;
 }

@@ -19,7 +19,7 @@ export interface ImageRef {
   digest?: string;
 }
 
-export type ParseResult = { ok: true; ref: ImageRef } | { ok: false; error: string };
+type ParseResult = { ok: true; ref: ImageRef } | { ok: false; error: string };
 
 export function parseRepository(
   value: string,

@@ -17,7 +17,7 @@ export type GateAction = (typeof GATE_ACTIONS)[number];
 export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
 
 /** The `block_id` of the Abort / Roll back now row, so an answer can take it off the message. */
-export const ROLLOUT_CONTROLS_BLOCK = 'gp_rollout_controls';
+const ROLLOUT_CONTROLS_BLOCK = 'gp_rollout_controls';
 
 /** The part of a `block_actions` payload Glidepath reads; Slack sends more, which is ignored. */
 export const BlockActionsPayload = z.object({

@@ -28,7 +28,7 @@ export type FailureEvidence =
   /** The job's timeout passed with the execution still running; Glidepath cancelled it. */
   | { stage: 'deadline'; message: string };
 
-export interface ClassifiedFailure {
+interface ClassifiedFailure {
   failureClass: FailureClass;
   /** The evidence the class was read from, in one line, kept with the attempt and in the dead letter. */
   evidence: string;
@@ -87,8 +87,4 @@ export function classifyFailure(e: FailureEvidence): ClassifiedFailure {
   if (NETWORK.test(e.message)) return is('network');
   if (e.executionReason === 'NON_ZERO_EXIT_CODE' || EXIT.test(e.message)) return is('exit-code');
   return is('unknown');
-}
-
-export function isRetryable(failureClass: FailureClass, retryOn: readonly FailureClass[]): boolean {
-  return retryOn.includes(failureClass);
 }

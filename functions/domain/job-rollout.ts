@@ -15,7 +15,7 @@ import { POLL_SECONDS } from './jobs';
 
 const Iso = z.string().min(1);
 
-export const JOB_REGION_STATUSES = [
+const JOB_REGION_STATUSES = [
   'PENDING',
   'UPDATED',
   'VERIFIED',
@@ -23,7 +23,6 @@ export const JOB_REGION_STATUSES = [
   'RESTORED',
   'RESTORE_FAILED',
 ] as const;
-export type JobRegionStatus = (typeof JOB_REGION_STATUSES)[number];
 
 export const JobRegionRecord = z.object({
   status: z.enum(JOB_REGION_STATUSES),
@@ -131,7 +130,7 @@ export function newJobRollout(
 }
 
 /** The `job-rollout` workflow's argument: the loop's shape; the actions read the rest from the record. */
-export interface JobRolloutArgument {
+interface JobRolloutArgument {
   rolloutId: string;
   waves: string[][];
   /** Status polls of the verification execution that fit in its timeout. */

@@ -9,7 +9,7 @@ import { POLL_SECONDS, type JobRunRecord } from './jobs';
 import { jobPollSeconds } from './step-budget';
 import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
-export type JobRunDiagnosis =
+type JobRunDiagnosis =
   | { stuck: false; why: string }
   | {
       stuck: true;

@@ -49,7 +49,7 @@ export function backoffSchedule(retry: Omit<RetrySettings, 'retryOn'>): number[]
   return Array.from({ length: retry.maxAttempts - 1 }, (_, i) => backoffSeconds(retry, i + 1));
 }
 
-export const JOB_RUN_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
+const JOB_RUN_STATUSES = ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED'] as const;
 export type JobRunStatus = (typeof JOB_RUN_STATUSES)[number];
 
 const Iso = z.string().min(1);
@@ -75,14 +75,14 @@ export const JobAttempt = z.object({
 export type JobAttempt = z.output<typeof JobAttempt>;
 
 /** The trigger message as received, kept for the dead letter and for a replay. */
-export const OriginalMessage = z.object({
+const OriginalMessage = z.object({
   topic: z.string(),
   messageId: z.string().optional(),
   publishTime: z.string().optional(),
   data: z.string().optional(),
   attributes: z.record(z.string(), z.string()).default({}),
 });
-export type OriginalMessage = z.output<typeof OriginalMessage>;
+type OriginalMessage = z.output<typeof OriginalMessage>;
 
 export const JobRunRecord = z.object({
   id: z.string().min(1),
@@ -214,7 +214,7 @@ export function refusedOverride(
 }
 
 /** The `job-run` workflow's argument: everything its loop needs; the actions read the rest from the run record. */
-export interface JobRunArgument {
+interface JobRunArgument {
   runId: string;
   job: string;
   maxAttempts: number;

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { RolloutRecord } from './records';
 
-export const MAX_LABEL_LENGTH = 63;
+const MAX_LABEL_LENGTH = 63;
 const HASH_CHARS = 8;
 
 /**

@@ -23,7 +23,7 @@ const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 const WELL_FORMED = 'expected well-formed Unicode text (no lone surrogates)';
 
 /** Pub/Sub allows 100 attributes (keys ≤ 256 bytes, values ≤ 1024); dead-lettering adds a few of its own. */
-export const MAX_ATTRIBUTES = 128;
+const MAX_ATTRIBUTES = 128;
 
 /**
  * A message id: Pub/Sub's are decimal digits. It names Firestore documents
@@ -116,10 +116,10 @@ export const JobTrigger = z.strictObject({
 });
 export type JobTrigger = z.output<typeof JobTrigger>;
 
-export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
+type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 /** base64 → UTF-8 → JSON, with a reason for each way it can fail. */
-export function decodeJsonData(data: string | undefined): Decoded<unknown> {
+function decodeJsonData(data: string | undefined): Decoded<unknown> {
   if (data === undefined || data === '')
     return { ok: false, reason: 'message.data: expected base64-encoded JSON, got nothing' };
   if (!BASE64.test(data))

@@ -17,7 +17,7 @@ import type { RolloutRecord } from './records';
 import { describeIssues } from './validation';
 import { candidateTag } from './tags';
 
-export type RolloutSource = 'gcr' | 'cloud-builds' | 'manual';
+type RolloutSource = 'gcr' | 'cloud-builds' | 'manual';
 
 /** What intake decided to roll out, before it has an id. */
 export interface RolloutRequest {
@@ -37,7 +37,7 @@ export interface RolloutRequest {
   logUrl?: string;
 }
 
-export interface PlanStep {
+interface PlanStep {
   percent: number;
   bakeSeconds: number;
 }
@@ -67,7 +67,7 @@ export interface RolloutPlan {
   stages?: PlanStage[];
 }
 
-export interface PlanStage {
+interface PlanStage {
   name: string;
   project: string;
   waves: { regions: string[] }[];
@@ -110,7 +110,7 @@ const PlanStageSchema = z.object({
  * sweeper: checked field by field, never cast, so a corrupt plan fails its
  * rollout with the field named instead of a TypeError (or NaN) later.
  */
-export const RolloutPlanSchema = z
+const RolloutPlanSchema = z
   .object({
     rolloutId: z.string().min(1),
     service: z.string().min(1),

@@ -14,6 +14,7 @@ import { GLIDEPATH_TAG_PREFIX, MAX_SERVICE_NAME_WITH_TAG, MAX_TAG_AND_SERVICE, M
 import { ValidationError, describeIssues, parseOrThrow, show } from './validation';
 import { FAILURE_CLASSES } from './job-failures';
 import { rolloutOverBudget } from './step-budget';
+import { blindFirstStep } from './analysis/looks';
 
 const Percent = z.number().int().min(1, { error: 'expected 1–99' }).max(99, { error: 'expected 1–99' });
 const Fraction = z.number().min(0).max(1);
@@ -78,7 +79,7 @@ const Settings = z.strictObject({
   smoke: Smoke,
   onNewImage: OnNewImage,
 });
-export type Settings = z.output<typeof Settings>;
+type Settings = z.output<typeof Settings>;
 export type AnalysisSettings = z.output<typeof Analysis>;
 
 /** Built-in defaults: the values from the design brief's example. */
@@ -143,7 +144,7 @@ const ServiceName = ResourceName.superRefine((name, ctx) => {
 });
 
 /** events.await_callback's limit is the execution's own: Workflows ends an execution after a year. */
-export const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
+const MAX_APPROVAL_TIMEOUT_SECONDS = 365 * 24 * 3600;
 export const DEFAULT_APPROVAL_TIMEOUT_SECONDS = 24 * 3600;
 
 /** Where a stage's approval gate stands (see `Approval.before`). */
@@ -175,7 +176,7 @@ const Approval = z.strictObject({
     .enum(APPROVAL_POSITIONS, { error: `expected one of ${APPROVAL_POSITIONS.join(', ')}` })
     .default('stage'),
 });
-export type ApprovalPolicy = z.output<typeof Approval>;
+type ApprovalPolicy = z.output<typeof Approval>;
 
 const Waves = z
   .array(z.array(Region).min(1))
@@ -276,7 +277,7 @@ const Service = z
   });
 
 /** A stage as the policy resolves it: steps and analysis filled from the service's. */
-export interface StagePolicy {
+interface StagePolicy {
   name: string;
   project: string;
   waves: string[][];
@@ -439,6 +440,14 @@ export function parsePolicy(doc: unknown): Policy {
       })),
     );
     if (overBudget) problems.push(`services[${i}] (${service.name}): ${overBudget}`);
+    (resolved ?? [{ ...service, name: undefined }]).forEach((stage, j) => {
+      const blind = blindFirstStep(
+        stage.steps.map((s) => s.bake),
+        stage.analysis,
+      );
+      const where = stage.name === undefined ? '' : `stages[${j}] (${stage.name}) `;
+      if (blind) problems.push(`services[${i}] (${service.name}): ${where}${blind}`);
+    });
     services.push(service);
   });
   const jobs: JobPolicy[] = [];

@@ -18,7 +18,7 @@ export const ROLLOUT_STATUSES = [
   'EXPIRED',
 ] as const;
 export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
-export const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set([
+const TERMINAL_STATUSES: ReadonlySet<RolloutStatus> = new Set([
   'PROMOTED',
   'ROLLED_BACK',
   'FAILED',
@@ -34,7 +34,7 @@ export function isTerminal(status: RolloutStatus): boolean {
 
 const Iso = z.string().min(1);
 
-export const REGION_STATUSES = [
+const REGION_STATUSES = [
   'PENDING',
   'DEPLOYING',
   'SMOKE',
@@ -50,7 +50,7 @@ export function isRegionBusy(status: string): boolean {
   return status === 'DEPLOYING' || status === 'SMOKE' || status === 'SHIFTING';
 }
 
-export const StepRecord = z.object({
+const StepRecord = z.object({
   index: z.number().int(),
   percent: z.number(),
   verdict: z.enum(['PASS', 'FAIL', 'INCONCLUSIVE']).optional(),
@@ -87,15 +87,14 @@ export interface Decider {
   name?: string;
 }
 
-export const DeciderSchema = z.object({
+const DeciderSchema = z.object({
   via: z.enum(['slack', 'cli']),
   id: z.string().min(1),
   email: z.string().min(1).optional(),
   name: z.string().min(1).optional(),
 }) satisfies z.ZodType<Decider>;
 
-export const GATE_STATUSES = ['WAITING', 'APPROVED', 'REJECTED', 'EXPIRED'] as const;
-export type GateStatus = (typeof GATE_STATUSES)[number];
+const GATE_STATUSES = ['WAITING', 'APPROVED', 'REJECTED', 'EXPIRED'] as const;
 
 /** One gate of a rollout, kept in the rollout's `gates` map under its name. */
 export const GateRecord = z.object({

@@ -24,7 +24,7 @@ export const MAX_STEPS_PER_EXECUTION = 100_000;
 export const STEP_BUDGET = 90_000;
 
 /** Steps of rollout.workflows.yaml, as counted by the Workflows emulator. */
-export const ROLLOUT_STEPS = {
+const ROLLOUT_STEPS = {
   /** main's own steps: init, try, pick_stages, the final complete. */
   base: 10,
   /**
@@ -61,7 +61,7 @@ export const ROLLOUT_STEPS = {
 } as const;
 
 /** Steps of job-run.workflows.yaml, as counted by the Workflows emulator. */
-export const JOB_RUN_STEPS = {
+const JOB_RUN_STEPS = {
   base: 8,
   /** One attempt: the lock check, start, the timeout check, backoff, beyond its polls. */
   perAttempt: 19,
@@ -76,7 +76,7 @@ export const JOB_RUN_STEPS = {
 } as const;
 
 /** The shape of one stage of a rollout: regions per wave, looks per traffic step, and where its gate stands. */
-export interface StageShape {
+interface StageShape {
   regionsPerWave: number[];
   looksPerStep: number[];
   gate?: ApprovalPosition;
@@ -128,7 +128,7 @@ export function maxLooks(step: StepSchedule): number {
 }
 
 /** One stage as the policy gives it (a service without stages is one). */
-export interface StageBudgetInput {
+interface StageBudgetInput {
   waves: string[][];
   /** Each traffic step's bake, in seconds. */
   bakes: number[];

@@ -45,7 +45,7 @@ export function quietSeconds(plan: Pick<RolloutPlan, 'steps' | 'smoke' | 'stages
   return Math.max(longestBake, OPERATION_SECONDS + smoke);
 }
 
-export type Diagnosis =
+type Diagnosis =
   | { stuck: false; why: string }
   | {
       stuck: true;

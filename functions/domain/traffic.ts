@@ -15,11 +15,10 @@ export interface Share {
   percent: number;
 }
 
-export const isGlidepathTag = (tag: string | undefined): boolean =>
-  Boolean(tag?.startsWith(GLIDEPATH_TAG_PREFIX));
+const isGlidepathTag = (tag: string | undefined): boolean => Boolean(tag?.startsWith(GLIDEPATH_TAG_PREFIX));
 
 /** The current traffic with LATEST resolved to the latest ready revision. */
-export function resolvedTargets(snapshot: ServiceSnapshot): Array<TrafficTarget & { revision: string }> {
+function resolvedTargets(snapshot: ServiceSnapshot): Array<TrafficTarget & { revision: string }> {
   const out: Array<TrafficTarget & { revision: string }> = [];
   for (const t of snapshot.traffic) {
     const revision = t.type === 'LATEST' ? snapshot.latestReadyRevision : t.revision;
@@ -43,7 +42,7 @@ export function stableRevision(split: Share[]): string | undefined {
 }
 
 /** The user's tags (not Glidepath's), with the revisions they point at. */
-export function userTags(snapshot: ServiceSnapshot): Array<{ revision: string; tag: string }> {
+function userTags(snapshot: ServiceSnapshot): Array<{ revision: string; tag: string }> {
   return resolvedTargets(snapshot)
     .filter((t) => t.tag && !isGlidepathTag(t.tag))
     .map((t) => ({ revision: t.revision, tag: t.tag! }));

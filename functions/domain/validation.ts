@@ -3,7 +3,7 @@ import type { z } from 'zod';
 /** Characters of a value echoed in a message; longer values are cut with "...". */
 const SHOWN_CHARS = 80;
 /** Problems listed for one value; the rest are counted, so hostile input cannot make a message unbounded. */
-export const MAX_PROBLEMS = 10;
+const MAX_PROBLEMS = 10;
 /** The longest reason Glidepath logs, records or posts for one message. */
 export const MAX_REASON_CHARS = 2000;
 
@@ -79,7 +79,7 @@ export function boundedJson(value: unknown, maxChars: number): { text: string; t
  * surrogate pair: half an emoji is a lone surrogate, which no UTF-8 store
  * (Firestore, Slack) accepts.
  */
-export function cut(text: string, max: number): string {
+function cut(text: string, max: number): string {
   if (text.length <= max) return text;
   const code = text.charCodeAt(max - 1);
   return text.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : Math.max(0, max));

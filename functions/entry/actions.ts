@@ -24,7 +24,7 @@ const HTTP_FOR_CODE = {
   failed: 422,
 } as const;
 
-export async function actions(req: Request, res: Response): Promise<void> {
+async function actions(req: Request, res: Response): Promise<void> {
   const rt = runtime();
   const caller = checkCaller(req.header('authorization'), {
     serviceAccount: rt.config.GLIDEPATH_WORKFLOW_SA,

@@ -8,7 +8,7 @@ import { handleDeadLetter } from '../usecases/dead-letter';
 import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
 import { runtime } from './runtime';
 
-export async function deadLetter(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
+async function deadLetter(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
   const rt = runtime();
   const unwrapped = unwrapPubsubEvent(event);
   // A dead letter whose envelope is unreadable is still kept, with the raw event as its payload.

@@ -9,7 +9,7 @@ import { recordRejection } from '../usecases/dead-letter';
 import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
 import { runtime } from './runtime';
 
-export async function intake(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
+async function intake(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
   const rt = runtime();
   const deps = {
     policy: rt.policy,

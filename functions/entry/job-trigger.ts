@@ -10,7 +10,7 @@ import { recordRejection } from '../usecases/dead-letter';
 import { unwrapPubsubEvent, type PubsubEventData } from './pubsub-event';
 import { runtime } from './runtime';
 
-export async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
+async function jobTrigger(event: functions.CloudEvent<PubsubEventData>): Promise<void> {
   const rt = runtime();
   const deps = {
     policy: rt.policy,

@@ -8,7 +8,7 @@ export interface PubsubEventData {
   subscription?: string;
 }
 
-export type Unwrapped =
+type Unwrapped =
   | { ok: true; topic: string | undefined; message: PubsubMessage }
   | {
       ok: false;

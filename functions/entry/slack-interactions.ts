@@ -18,7 +18,7 @@ import { handleClick } from '../usecases/interactions';
 import { stopRollout } from '../usecases/rollout';
 import { runtime } from './runtime';
 
-export async function slackInteractions(req: Request, res: Response): Promise<void> {
+async function slackInteractions(req: Request, res: Response): Promise<void> {
   const rt = runtime();
   const check = verifySlackSignature({
     secret: rt.config.SLACK_SIGNING_SECRET ?? '',

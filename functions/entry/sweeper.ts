@@ -16,7 +16,7 @@ import { sweepJobRuns } from '../usecases/job-sweep';
 import { resendGateCallbacks } from '../usecases/gates';
 import { runtime } from './runtime';
 
-export async function sweeper(req: Request, res: Response): Promise<void> {
+async function sweeper(req: Request, res: Response): Promise<void> {
   const rt = runtime();
   const caller = checkCaller(req.header('authorization'), {
     serviceAccount: rt.config.GLIDEPATH_SCHEDULER_SA,

@@ -28,7 +28,7 @@ export interface ReportInput {
 }
 
 /** One minute of one revision; times are epoch milliseconds. */
-export interface MinutePoint {
+interface MinutePoint {
   t: number;
   revision: 'canary' | 'stable';
   requests: number;
@@ -38,7 +38,7 @@ export interface MinutePoint {
   latencyMs: number | null;
 }
 
-export interface Band {
+interface Band {
   start: number;
   end: number;
   kind: 'bake' | 'extension';
@@ -46,7 +46,7 @@ export interface Band {
   percent: number;
 }
 
-export interface LookMark {
+interface LookMark {
   t: number;
   step: number;
   percent: number;
@@ -54,7 +54,7 @@ export interface LookMark {
   reasons: string[];
 }
 
-export interface Outcome {
+interface Outcome {
   t: number;
   kind: 'promotion' | 'rollback' | 'failure';
   text: string;

@@ -31,7 +31,7 @@ export function withHoverTitles(svg: string): string {
 }
 
 /** One region's charts as SVG. */
-export async function regionSvg(model: ReportModel, region: RegionReport): Promise<string> {
+async function regionSvg(model: ReportModel, region: RegionReport): Promise<string> {
   const view = new vega.View(vega.parse(compile(regionChart(model, region)).spec), { renderer: 'none' });
   try {
     return withHoverTitles(await view.toSVG());

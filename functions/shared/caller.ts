@@ -12,7 +12,7 @@
  */
 import { verifyOidcToken } from './oidc';
 
-export type CallerCheck = { ok: true; email: string } | { ok: false; status: 401 | 403; reason: string };
+type CallerCheck = { ok: true; email: string } | { ok: false; status: 401 | 403; reason: string };
 
 export function checkCaller(
   authorization: string | undefined,

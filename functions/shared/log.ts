@@ -3,9 +3,9 @@
  * `severity`, `message`, and `logging.googleapis.com/labels` carrying the
  * rollout id, service, region and step so that one rollout can be filtered.
  */
-export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
+type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
-export interface LogContext {
+interface LogContext {
   rolloutId?: string;
   service?: string;
   region?: string;

@@ -9,9 +9,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Slack's replay window: a timestamp more than five minutes from our clock is refused. */
-export const SLACK_REPLAY_WINDOW_SECONDS = 5 * 60;
+const SLACK_REPLAY_WINDOW_SECONDS = 5 * 60;
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
 /** `v0=` and the hex HMAC-SHA256 of `v0:{timestamp}:{body}` keyed with `secret`. */
 export function slackSignature(secret: string, timestamp: string, body: Buffer | string): string {

@@ -16,7 +16,7 @@ import type { Logger } from '../shared/log';
 
 /** Marks Glidepath's own dead-letter messages (already recorded and announced by whoever published them). */
 export const KIND_ATTRIBUTE = 'glidepathKind';
-export const REPLAY_ATTRIBUTE = 'replayOf';
+const REPLAY_ATTRIBUTE = 'replayOf';
 const PUBSUB_DEAD_LETTER_PREFIX = 'CloudPubSubDeadLetter';
 
 export interface DeadLetterDeps {
@@ -109,17 +109,17 @@ export async function handleDeadLetter(
   return { outcome: 'recorded', id: record.id };
 }
 
-export interface ReplayDeps {
+interface ReplayDeps {
   store: Pick<DeadLetterStore, 'getDeadLetter' | 'claimReplay' | 'recordReplay' | 'releaseReplay'>;
   publisher: Publisher;
   clock: Clock;
 }
 
-export type ReplayResult =
+type ReplayResult =
   { kind: 'replayed'; topic: string; messageId: string } | { kind: 'refused'; reason: string };
 
 /** The original attributes, without Pub/Sub's dead-letter bookkeeping, plus `replayOf`. */
-export function replayAttributes(record: DeadLetterRecord): Record<string, string> {
+function replayAttributes(record: DeadLetterRecord): Record<string, string> {
   const kept = Object.entries(record.attributes).filter(
     ([k]) => !k.startsWith(PUBSUB_DEAD_LETTER_PREFIX) && k !== REPLAY_ATTRIBUTE,
   );

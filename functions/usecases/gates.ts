@@ -96,7 +96,7 @@ async function sendCallback(
 }
 
 /** How many times the sweeper sends one decision before it keeps it only as a record. */
-export const GATE_CALLBACK_MAX_ATTEMPTS = 288;
+const GATE_CALLBACK_MAX_ATTEMPTS = 288;
 
 /** The sweeper's part: re-sends decisions whose callback could not be sent. */
 export async function resendGateCallbacks(

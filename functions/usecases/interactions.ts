@@ -51,7 +51,7 @@ export interface InteractionDeps {
 }
 
 /** What a click came to; `decided` changed something, the others changed nothing. */
-export type ClickOutcome =
+type ClickOutcome =
   | { kind: 'decided'; message: string }
   | { kind: 'not_allowed'; message: string }
   | { kind: 'unchanged'; message: string }
@@ -69,7 +69,7 @@ const STOPS: Record<RolloutAction, { status: 'ABORTED' | 'ROLLED_BACK'; verb: st
  * for a service with neither, nobody: a button nobody may press is refused,
  * never open to the whole channel.
  */
-export function operatorsOf(policy: Policy, service: string): string[] {
+function operatorsOf(policy: Policy, service: string): string[] {
   const s = policy.services.find((x) => x.name === service);
   if (s?.operators) return s.operators;
   return [...new Set((s?.stages ?? []).flatMap((stage) => stage.approval?.approvers ?? []))];

@@ -58,7 +58,7 @@ export interface JobRolloutAdmission {
 }
 
 /** The lock holder name of a job rollout (runs hold `run:<id>`). */
-export const rolloutHolder = (id: string): string => `rollout:${id}`;
+const rolloutHolder = (id: string): string => `rollout:${id}`;
 
 /**
  * Records the rollout (once per job and digest) and starts its workflow. A
@@ -131,7 +131,7 @@ export async function beginJobRollout(
 }
 
 /** What the workflow needs to know about one region. */
-export interface RegionView {
+interface RegionView {
   region: string;
   status: JobRegionRecord['status'];
   done: boolean;
@@ -427,7 +427,7 @@ export async function finishJobRollout(
 }
 
 /** What `glidepath jobs rollback` did in one region. */
-export interface RegionRollback {
+interface RegionRollback {
   region: string;
   outcome: 'restored' | 'unchanged' | 'nothing recorded' | 'busy';
   image?: string;

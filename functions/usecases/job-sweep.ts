@@ -13,13 +13,13 @@ import type { SweepSettings } from '../domain/sweep';
 import type { JobStore, WorkflowLauncher } from '../ports';
 import { finishRun, type JobActionDeps } from './jobs';
 
-export interface JobSweepDeps extends JobActionDeps {
+interface JobSweepDeps extends JobActionDeps {
   store: JobActionDeps['store'] & Pick<JobStore, 'listUnfinishedRuns'>;
   launcher: Pick<WorkflowLauncher, 'state' | 'cancel'>;
   settings: SweepSettings;
 }
 
-export interface SweptJobRun {
+interface SweptJobRun {
   jobRunId: string;
   job: string;
   reason: string;
@@ -34,7 +34,7 @@ export interface JobSweepReport {
 }
 
 /** How many unfinished runs one sweep looks at; the rest wait for the next sweep. */
-export const JOB_SWEEP_LIMIT = 200;
+const JOB_SWEEP_LIMIT = 200;
 
 export async function sweepJobRuns(deps: JobSweepDeps): Promise<JobSweepReport> {
   const report: JobSweepReport = { checked: 0, recovered: [], errors: [] };

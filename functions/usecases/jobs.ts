@@ -46,7 +46,7 @@ export interface JobTriggerDeps {
   log: Logger;
 }
 
-export interface JobTriggerResult {
+interface JobTriggerResult {
   outcome: 'started' | 'ignored' | 'rejected';
   reason: string;
   runId?: string;
@@ -139,7 +139,7 @@ export interface JobActionDeps {
 }
 
 /** What the workflow needs to know about one attempt. */
-export interface AttemptView {
+interface AttemptView {
   attempt: number;
   executionName?: string;
   done: boolean;
@@ -191,7 +191,7 @@ function failed(
 }
 
 /** The env var that tags an attempt's execution, so a retried start can find it. */
-export const ATTEMPT_MARKER = 'GLIDEPATH_JOB_ATTEMPT';
+const ATTEMPT_MARKER = 'GLIDEPATH_JOB_ATTEMPT';
 
 function attemptMarker(runId: string, number: number): { name: string; value: string } {
   return { name: ATTEMPT_MARKER, value: `${runId}/${number}` };
@@ -267,7 +267,7 @@ export async function startAttempt(
 }
 
 /** The lock holder name of a job run (image rollouts hold `rollout:<id>`). */
-export const runHolder = (runId: string): string => `run:${runId}`;
+const runHolder = (runId: string): string => `run:${runId}`;
 
 /**
  * Takes (or renews) the job's lock for the run, until the longest a healthy

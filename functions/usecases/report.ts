@@ -12,7 +12,7 @@ import { GlidepathError } from '../shared/errors';
 import type { Logger } from '../shared/log';
 
 /** How many of the service's latest rollouts its DORA figures are computed from (as `glidepath history`'s default). */
-export const DORA_HISTORY = 20;
+const DORA_HISTORY = 20;
 
 export async function buildReport(
   source: ReportSource,

@@ -99,12 +99,12 @@ async function active(deps: RolloutDeps, rolloutId: string, executionId?: string
 }
 
 /** A revision name of our own, so the new revision and its 0% tag land in one update. */
-export function candidateRevisionName(rollout: RolloutRecord): string {
+function candidateRevisionName(rollout: RolloutRecord): string {
   const suffix = rollout.id.slice(rollout.service.length + 1).replace(/[^a-z0-9-]/g, '');
   return `${rollout.service}-${suffix}`.slice(0, 63).replace(/-+$/, '');
 }
 
-export type DeployOutcome =
+type DeployOutcome =
   | { outcome: 'deployed'; candidate: string; stable: string | null; tagUrl: string }
   | { outcome: 'failed'; reason: string };
 
@@ -299,7 +299,7 @@ export async function shift(
 }
 
 /** What one look at a step decided (functions/domain/analysis/looks.ts). */
-export interface LookResult {
+interface LookResult {
   /** PASS, FAIL and INCONCLUSIVE end the step; WATCH: look again in nextLookSeconds. */
   verdict: LookAction;
   reasons: string[];
@@ -500,7 +500,9 @@ export async function rollbackRegion(
       throw err;
     }
   }
-  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now());
+  // A promoted region taken back serves its recorded stable revision again: that is the last good one now.
+  const restoredGood = record.status === 'PROMOTED' ? (record.stableRevision ?? undefined) : undefined;
+  await deps.store.releaseRegion(rollout.service, region, rolloutId, deps.clock.now(), restoredGood);
   return { traffic };
 }
 

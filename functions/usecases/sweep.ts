@@ -19,7 +19,7 @@ export interface SweepDeps extends RolloutDeps {
   settings: SweepSettings;
 }
 
-export interface SweptRollout {
+interface SweptRollout {
   rolloutId: string;
   service: string;
   reason: string;

@@ -25,7 +25,7 @@ const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/ch
 const chromium = CANDIDATES.find((p): p is string => Boolean(p && existsSync(p)));
 
 /** The launch flags of a browser that must stay off the network and need no GPU or sandbox (root in CI). */
-export const CHROMIUM_FLAGS = [
+const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

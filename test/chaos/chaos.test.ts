@@ -1,6 +1,7 @@
 /**
  * The chaos suite in CI (issue #9): 12 seeded rollouts (every fault kind at
- * least once), 8 job runs and 6 job image rollouts under random faults on the whole local cloud, every safety
+ * least once), 4 approval scenarios (issue 16: one of each kind), 8 job
+ * runs and 6 job image rollouts under random faults on the whole local cloud, every safety
  * invariant checked after each. `npm run bench -- chaos` runs the full
  * counts. CHAOS_SEED picks another seed; a failure prints the command that
  * replays the failing scenario.
@@ -21,6 +22,9 @@ describeWithEmulators('chaos: rollouts and job runs under random faults', () => 
       services: 4,
       jobs: 3,
       imageJobs: 2,
+      // One approval scenario of each kind (reject, twice, late, superseded) on two gated services.
+      approvals: Number(process.env.CHAOS_APPROVALS ?? 4),
+      gatedServices: 2,
       reuseGoogleEmulators: true,
       projectId: testProjectId(__filename),
     });
@@ -44,5 +48,6 @@ describeWithEmulators('chaos: rollouts and job runs under random faults', () => 
       expect.arrayContaining(['run.UpdateJob:error', 'run.UpdateJob:etag']),
     );
     expect(report.messages).toMatchObject({ lost: 0, doubled: 0 });
+    expect(report.approvals.byKind).toEqual({ reject: 1, twice: 1, late: 1, superseded: 1 });
   });
 });

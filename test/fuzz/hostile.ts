@@ -35,13 +35,17 @@ import { unwrapPubsubEvent, type PubsubEventData } from '../../functions/entry/p
 // ---------------------------------------------------------------------------
 // The policy the messages are judged against, and what a good answer looks like.
 
-export const POLICY_YAML = readFileSync(join(__dirname, '../fixtures/policy.yaml'), 'utf8');
+const POLICY_YAML = readFileSync(join(__dirname, '../fixtures/policy.yaml'), 'utf8');
 export const POLICY: Policy = parsePolicyYaml(POLICY_YAML);
-export const INTAKE_TOPICS = [TOPICS.gcr, TOPICS.cloudBuilds, TOPICS.deployRequests] as const;
+const INTAKE_TOPICS = [TOPICS.gcr, TOPICS.cloudBuilds, TOPICS.deployRequests] as const;
 
 /** The longest reason any decision may give (it is logged, recorded and posted to Slack). */
-export const MAX_REASON = MAX_REASON_CHARS;
-/** One case may take at most this long: a hang or a quadratic blow-up fails the property. */
+const MAX_REASON = MAX_REASON_CHARS;
+/**
+ * One case should take at most this long. Only the fuzz bench (`npm run bench -- chaos`) holds
+ * cases to it: a wall-clock bound in a test flakes on a loaded machine. The tests bound work by
+ * counting it instead (test/fuzz/inbound.test.ts › "the protections against slow input").
+ */
 export const CASE_BUDGET_MS = 1500;
 /** Firestore's limit for one document. */
 const FIRESTORE_DOCUMENT_BYTES = 1_048_576;
@@ -58,7 +62,7 @@ export function insideRepository(ref: string, repo: string): boolean {
 }
 
 /** A Firestore document id: no `/`, not `.` or `..`, not `__…__`, at most 1,500 bytes. */
-export function usableDocumentId(id: string): boolean {
+function usableDocumentId(id: string): boolean {
   return (
     id.length > 0 &&
     !id.includes('/') &&
@@ -88,7 +92,7 @@ export function namesAField(reason: string): boolean {
 }
 
 /** Whether `reason` names `field` (or one of `related`) as the path at fault, or the repository violation. */
-export function namesField(reason: string, field: string, related: readonly string[] = []): boolean {
+function namesField(reason: string, field: string, related: readonly string[] = []): boolean {
   return (
     [field, ...related].some((f) => {
       const escaped = f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -105,7 +109,7 @@ export function namesField(reason: string, field: string, related: readonly stri
  * Why Firestore would refuse to store `value`, if it would: text that is not
  * valid UTF-8 (a lone surrogate), or a map key that is empty or `__…__`.
  */
-export function unstorable(value: unknown): string | undefined {
+function unstorable(value: unknown): string | undefined {
   const stack: Array<[unknown, string]> = [[value, '']];
   while (stack.length > 0) {
     const [v, path] = stack.pop()!;
@@ -152,7 +156,7 @@ export function assertNotPolluted(): void {
 }
 
 /** Own keys anywhere in a parsed value that could pollute a prototype. */
-export function prototypeKeysIn(value: unknown): string[] {
+function prototypeKeysIn(value: unknown): string[] {
   const found: string[] = [];
   const stack: unknown[] = [value];
   while (stack.length > 0 && found.length < 5) {
@@ -175,10 +179,10 @@ export const digest = fc
   .string({ unit: fc.constantFrom(...HEX), minLength: 64, maxLength: 64 })
   .map((h) => `sha256:${h}`);
 
-export const PROTOTYPE_KEYS_HOSTILE = ['__proto__', 'constructor', 'prototype'] as const;
+const PROTOTYPE_KEYS_HOSTILE = ['__proto__', 'constructor', 'prototype'] as const;
 
 /** Strings that have broken parsers before. */
-export const SPECIAL_STRINGS = [
+const SPECIAL_STRINGS = [
   '',
   ' ',
   '\u0000',
@@ -249,7 +253,7 @@ export const SPECIAL_STRINGS = [
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 
 /** Field limits of the schemas, and one past them; the last is past the whole payload limit. */
-export const SIZES = [
+const SIZES = [
   63,
   64,
   101,
@@ -267,7 +271,7 @@ export const SIZES = [
   MAX_PAYLOAD_BYTES + 1,
 ];
 
-export const oversizedString = fc
+const oversizedString = fc
   .tuple(fc.constantFrom(...SIZES), fc.constantFrom('x', 'é', '👩‍💻', '\u0000', '\ud800', '\u202e', '/', 'a.'))
   .map(([n, unit]) => unit.repeat(n));
 
@@ -290,7 +294,7 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Object keys: prototype keys, hostile strings, and plain names. */
-export const hostileKey: fc.Arbitrary<string> = fc.oneof(
+const hostileKey: fc.Arbitrary<string> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...PROTOTYPE_KEYS_HOSTILE) },
   { weight: 3, arbitrary: hostileString },
   { weight: 1, arbitrary: fc.constantFrom('a', 'x-y', 'A_B', 'polluted') },
@@ -299,7 +303,7 @@ export const hostileKey: fc.Arbitrary<string> = fc.oneof(
 // ---------------------------------------------------------------------------
 // Hostile JSON, as text, so that `__proto__` arrives as an own key (as it does from JSON.parse).
 
-export const DEPTHS = [2, 64, 501, 1_000, 5_000, 100_000];
+const DEPTHS = [2, 64, 501, 1_000, 5_000, 100_000];
 
 /** JSON nested `depth` levels deep. */
 export function nestedJson(depth: number, shape: 'array' | 'object' | 'proto', leaf = 'null'): string {
@@ -308,7 +312,7 @@ export function nestedJson(depth: number, shape: 'array' | 'object' | 'proto', l
   return '[{"__proto__":'.repeat(Math.ceil(depth / 2)) + leaf + '}]'.repeat(Math.ceil(depth / 2));
 }
 
-export const deepJson = fc
+const deepJson = fc
   .tuple(
     fc.constantFrom(...DEPTHS),
     fc.constantFrom('array', 'object', 'proto') as fc.Arbitrary<'array' | 'object' | 'proto'>,
@@ -316,7 +320,7 @@ export const deepJson = fc
   )
   .map(([depth, shape, leaf]) => nestedJson(depth, shape, leaf));
 
-export const PROTO_JSON = [
+const PROTO_JSON = [
   '{"__proto__":{"polluted":"yes"}}',
   '{"constructor":{"prototype":{"polluted":"yes"}}}',
   '{"__proto__":{"__proto__":{"polluted":"yes"}}}',
@@ -328,7 +332,7 @@ export const PROTO_JSON = [
 ];
 
 /** Wide JSON: many elements or many keys, or one enormous key. */
-export const wideJson = fc
+const wideJson = fc
   .constantFrom(101, 5_000, 60_000)
   .chain((n) =>
     fc.constantFrom(
@@ -340,7 +344,7 @@ export const wideJson = fc
     ),
   );
 
-export const NUMBER_TEXTS = [
+const NUMBER_TEXTS = [
   '0',
   '-0',
   '-1',
@@ -382,7 +386,7 @@ export const hostileJsonText: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** Builds an object's JSON text from entries, keeping duplicate and `__proto__` keys as written. */
-export function objectText(entries: Array<[string, string]>): string {
+function objectText(entries: Array<[string, string]>): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${v}`).join(',')}}`;
 }
 
@@ -453,7 +457,7 @@ export function lookAlikes(repo: string, digestValue = GOOD_DIGEST): string[] {
 }
 
 /** A reference that is one hostile character away from a valid one. */
-export function spliced(ref: string, at: number, insert: string): string {
+function spliced(ref: string, at: number, insert: string): string {
   const i = Math.min(at, ref.length);
   return ref.slice(0, i) + insert + ref.slice(i);
 }
@@ -487,7 +491,7 @@ export const hostileImageRef = (repo: string): fc.Arbitrary<string> =>
 
 type Path = Array<string | number>;
 
-export interface Mutation {
+interface Mutation {
   op: 'replace' | 'delete' | 'add';
   /** For replace and delete: the field; for add: the object or array that gains a member. */
   path: Path;
@@ -504,7 +508,7 @@ function at(value: unknown, path: Path): unknown {
 }
 
 /** Every field path (leaves and containers) below the root. */
-export function fieldPaths(value: unknown, path: Path = []): Path[] {
+function fieldPaths(value: unknown, path: Path = []): Path[] {
   if (value === null || typeof value !== 'object') return [];
   const keys: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
   return keys.flatMap((k) => [
@@ -514,7 +518,7 @@ export function fieldPaths(value: unknown, path: Path = []): Path[] {
 }
 
 /** The root and every object or array below it. */
-export function containerPaths(value: unknown, path: Path = []): Path[] {
+function containerPaths(value: unknown, path: Path = []): Path[] {
   if (value === null || typeof value !== 'object') return [];
   const keys: Array<string | number> = Array.isArray(value) ? value.map((_, i) => i) : Object.keys(value);
   return [
@@ -524,7 +528,7 @@ export function containerPaths(value: unknown, path: Path = []): Path[] {
 }
 
 /** The JSON text of `base` with one mutation applied (duplicate and `__proto__` keys stay as written). */
-export function renderMutation(base: unknown, m: Mutation): string {
+function renderMutation(base: unknown, m: Mutation): string {
   const copy = structuredClone(base);
   if (m.op === 'add') {
     const target = at(copy, m.path) as Record<string, unknown> | unknown[];
@@ -554,12 +558,12 @@ export function renderMutation(base: unknown, m: Mutation): string {
  * a key added at the root that is not a field, `(root)` (a strict schema
  * reports it there as an unknown field; a lenient one drops it).
  */
-export function blamedField(base: unknown, m: Mutation): string {
+function blamedField(base: unknown, m: Mutation): string {
   if (m.path.length > 0) return String(m.path[0]);
   return m.key !== undefined && Object.hasOwn(base as object, m.key) ? m.key : '(root)';
 }
 
-export const mutation = (base: unknown): fc.Arbitrary<Mutation> => {
+const mutation = (base: unknown): fc.Arbitrary<Mutation> => {
   const fields = fieldPaths(base);
   const containers = containerPaths(base);
   const ops: Array<fc.Arbitrary<Mutation>> = [
@@ -589,12 +593,12 @@ export const mutation = (base: unknown): fc.Arbitrary<Mutation> => {
 const service = fc.constantFrom(...POLICY.services);
 const TAG = 'v1.2.3';
 
-export const validGcr = (s: ServicePolicy, d: string) => ({
+const validGcr = (s: ServicePolicy, d: string) => ({
   action: 'INSERT',
   digest: `${s.image}@${d}`,
   tag: `${s.image}:${TAG}`,
 });
-export const validBuild = (s: ServicePolicy, d: string) => ({
+const validBuild = (s: ServicePolicy, d: string) => ({
   id: '5f1c2b9e-build',
   projectId: 'my-project',
   status: 'SUCCESS',
@@ -604,14 +608,14 @@ export const validBuild = (s: ServicePolicy, d: string) => ({
   buildTriggerId: 'trigger-1',
   logUrl: 'https://console.cloud.google.com/cloud-build/builds/5f1c2b9e',
 });
-export const validDeployRequest = (s: ServicePolicy, d: string) => ({
+const validDeployRequest = (s: ServicePolicy, d: string) => ({
   service: s.name,
   image: `${s.image}@${d}`,
   reason: 'hotfix',
   requestedBy: 'alice@example.com',
   regions: [s.waves[0][0]],
 });
-export const validJobTrigger = (job: string) => ({
+const validJobTrigger = (job: string) => ({
   job,
   overrides: { args: ['--full'], env: { MODE: 'full' } },
 });
@@ -623,14 +627,89 @@ export const VALID_PAYLOADS: Record<string, (s: ServicePolicy, d: string) => unk
   [TOPICS.jobTriggers]: () => validJobTrigger(POLICY.jobs[0].name),
 };
 
-/** A valid payload of `topic` with one hostile mutation, and the field it blames. */
-export const mutatedPayload = (topic: string): fc.Arbitrary<{ text: string; blame: string }> =>
+/** A valid payload of `topic` with one hostile mutation, the field it blames, and the mutation. */
+export const mutatedPayload = (
+  topic: string,
+): fc.Arbitrary<{ text: string; blame: string; mutation: Mutation; base: unknown }> =>
   fc
     .tuple(service, digest)
     .map(([s, d]) => VALID_PAYLOADS[topic](s, d))
     .chain((base) =>
-      mutation(base).map((m) => ({ text: renderMutation(base, m), blame: blamedField(base, m) })),
+      mutation(base).map((m) => ({
+        text: renderMutation(base, m),
+        blame: blamedField(base, m),
+        mutation: m,
+        base,
+      })),
     );
+
+/**
+ * Whether a mutated valid payload may still start a rollout or job run, by
+ * this test's own reading of the message formats (docs/intake.md), written
+ * independently of functions/domain: a mutation may be harmless only where
+ * it leaves alone every field that says what to start. Any other mutation
+ * must be refused or ignored, whatever the code under test decides.
+ *
+ * - gcr (Google's format, which may gain fields): an added unknown field.
+ * - Cloud Build (Google's format): anything but `status`, and the name and
+ *   digest of `results.images` (a field added inside them is harmless).
+ * - Deploy requests and job triggers (our formats, unknown fields refused):
+ *   a new value of `reason`, `requestedBy` or `regions`; of `overrides`.
+ */
+export function mutationMayStart(topic: string, m: Mutation, blame: string, base: unknown): boolean {
+  if (leavesValueAlone(m, base) || writesAnotherGoodImage(m)) return true;
+  const [first, second, , fourth] = m.path;
+  switch (topic) {
+    case TOPICS.gcr:
+      return blame === '(root)';
+    case TOPICS.cloudBuilds:
+      if (blame === 'status' || (m.op === 'add' && m.path.length === 0 && blame === 'results')) return false;
+      if (first !== 'results' || m.op === 'add') return true;
+      // A replaced or deleted `results`, `results.images`, image, or image name or digest must not start.
+      return !(
+        m.path.length <= 2 ||
+        (second === 'images' && (m.path.length === 3 || fourth === 'name' || fourth === 'digest'))
+      );
+    case TOPICS.deployRequests:
+      return ['reason', 'requestedBy', 'regions'].includes(blame);
+    case TOPICS.jobTriggers:
+      return blame === 'overrides';
+    default:
+      throw new Error(`no rule for topic ${topic}`);
+  }
+}
+
+/** A value that is itself a good digest, or a good image of a service: another image to start, not an attack. */
+function writesAnotherGoodImage(m: Mutation): boolean {
+  let value: unknown;
+  try {
+    value = JSON.parse(m.fragment);
+  } catch {
+    return false;
+  }
+  if (typeof value !== 'string') return false;
+  const goodDigest = /^sha256:[a-f0-9]{64}$/;
+  if (goodDigest.test(value)) return true;
+  return POLICY.services.some(
+    (s) => insideRepository(value, s.image) && goodDigest.test(value.slice(s.image.length + 1)),
+  );
+}
+
+/** A replacement (or a duplicate key) that writes the value already there, e.g. "INSERT" over "INSERT". */
+function leavesValueAlone(m: Mutation, base: unknown): boolean {
+  const path = m.op === 'replace' ? m.path : m.op === 'add' && m.path.length === 0 ? [m.key!] : undefined;
+  if (path === undefined) return false;
+  let value: unknown = base;
+  for (const step of path) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, step)) return false;
+    value = (value as Record<string | number, unknown>)[step];
+  }
+  try {
+    return JSON.stringify(JSON.parse(m.fragment)) === JSON.stringify(value);
+  } catch {
+    return false;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // Pub/Sub messages and CloudEvents.
@@ -670,7 +749,7 @@ export const hostileAttributes: fc.Arbitrary<Record<string, string> | undefined>
     ),
 );
 
-export const publishTime = fc.oneof(
+const publishTime = fc.oneof(
   fc.constantFrom(
     '2026-01-02T03:04:59.123Z',
     '+275760-09-13T00:00:00.000Z',
@@ -683,27 +762,27 @@ export const publishTime = fc.oneof(
 );
 
 /** A message id as Pub/Sub assigns them, or a hostile one. */
-export const messageId = fc.oneof(
+const messageId = fc.oneof(
   { weight: 3, arbitrary: fc.bigInt({ min: 1n, max: 10n ** 17n }).map(String) },
   { weight: 1, arbitrary: hostileString.map((s) => s.slice(0, 300)) },
 );
 
 /** A Pub/Sub message (typed as one, though its fields hold anything a string can). */
-export const hostileMessage = (data: fc.Arbitrary<string | undefined>): fc.Arbitrary<PubsubMessage> =>
+const hostileMessage = (data: fc.Arbitrary<string | undefined>): fc.Arbitrary<PubsubMessage> =>
   fc.record(
     { data, attributes: hostileAttributes, messageId, publishTime },
     { requiredKeys: [] },
   ) as fc.Arbitrary<PubsubMessage>;
 
 /** The `data` of a message on `topic`: mostly a mutated valid payload. */
-export const topicData = (topic: string): fc.Arbitrary<{ data: string | undefined; blame?: string }> =>
+const topicData = (topic: string): fc.Arbitrary<{ data: string | undefined; blame?: string }> =>
   fc.oneof(
     { weight: 3, arbitrary: mutatedPayload(topic).map(({ text, blame }) => ({ data: b64(text), blame })) },
     { weight: 1, arbitrary: hostileData.map((data) => ({ data })) },
   );
 
 /** A JSON value of any shape (parsed from hostile text). */
-export const hostileJsonValue: fc.Arbitrary<unknown> = fc
+const hostileJsonValue: fc.Arbitrary<unknown> = fc
   .oneof(hostileJsonText, hostileObjectText)
   .map((t) => JSON.parse(t) as unknown);
 
@@ -844,7 +923,7 @@ export const hostileBody = (action: string): fc.Arbitrary<{ text: string; blame?
 // Hostile policy documents.
 
 /** "Billion laughs": `levels` anchors, each `width` aliases of the previous one. */
-export function billionLaughs(levels: number, width: number): string {
+function billionLaughs(levels: number, width: number): string {
   const lines = [`l0: &l0 [${Array(width).fill('"lol"').join(', ')}]`];
   for (let i = 1; i < levels; i++)
     lines.push(
@@ -856,7 +935,7 @@ export function billionLaughs(levels: number, width: number): string {
   return lines.join('\n');
 }
 
-export function deepBlockYaml(depth: number): string {
+function deepBlockYaml(depth: number): string {
   return Array.from({ length: depth }, (_, i) => `${'  '.repeat(i)}a:`).join('\n') + ' 1';
 }
 
@@ -992,7 +1071,7 @@ export function checkIntakeDecision(
   }
 }
 
-export function checkJobDecision(decision: JobTriggerDecision): void {
+function checkJobDecision(decision: JobTriggerDecision): void {
   must(decision.outcome === 'start' || decision.outcome === 'rejected', 'unknown outcome', decision);
   if (decision.outcome === 'rejected') {
     checkReason(decision.reason, 'rejected');
@@ -1007,7 +1086,7 @@ export function checkJobDecision(decision: JobTriggerDecision): void {
 }
 
 /** A document's size as Firestore counts it: UTF-8 strings plus one byte, 8 per number, field names included. */
-export function firestoreBytes(value: unknown): number {
+function firestoreBytes(value: unknown): number {
   let total = 32; // the document name and overhead, roughly
   const stack: unknown[] = [value];
   while (stack.length > 0) {
@@ -1064,13 +1143,15 @@ export function checkRejectionRecord(topic: string, message: PubsubMessage, reas
 // ---------------------------------------------------------------------------
 // The properties.
 
-export interface FuzzResult {
+interface FuzzResult {
   name: string;
   /** Cases the property ran (all of them passed: a failure throws). */
   cases: number;
+  /** The slowest case's milliseconds, for the bench to hold to CASE_BUDGET_MS (never asserted in tests). */
+  slowestCaseMs: number;
 }
 
-export interface FuzzProperty {
+interface FuzzProperty {
   /** Runs `numRuns` cases; `seed` and `path` replay a reported failure. Throws on a counterexample. */
   (numRuns: number, seed?: number, path?: string): FuzzResult;
   readonly fuzzName: string;
@@ -1087,17 +1168,14 @@ export function fuzzProperty<T>(
 ): FuzzProperty {
   const run = (numRuns: number, seed?: number, path?: string): FuzzResult => {
     let cases = 0;
+    let slowestCaseMs = 0;
     const details = fc.check(
       fc.property(arb, (value) => {
         cases++;
         const started = performance.now();
         check(value);
         assertNotPolluted();
-        const elapsed = performance.now() - started;
-        must(
-          elapsed <= CASE_BUDGET_MS,
-          `one case took ${Math.round(elapsed)} ms (budget ${CASE_BUDGET_MS} ms)`,
-        );
+        slowestCaseMs = Math.max(slowestCaseMs, performance.now() - started);
       }),
       { numRuns, ...(seed !== undefined ? { seed } : {}), ...(path !== undefined ? { path } : {}) },
     );
@@ -1116,7 +1194,7 @@ export function fuzzProperty<T>(
         ].join('\n'),
       );
     }
-    return { name, cases };
+    return { name, cases, slowestCaseMs: Math.round(slowestCaseMs) };
   };
   return Object.assign(run, { fuzzName: name, weight });
 }
@@ -1163,7 +1241,7 @@ const imageMessage = fc
       }),
   );
 
-export const imageNeverLeavesRepository = fuzzProperty(
+const imageNeverLeavesRepository = fuzzProperty(
   'intake: an image outside its service repository never deploys',
   3,
   imageMessage,
@@ -1181,7 +1259,7 @@ export const imageNeverLeavesRepository = fuzzProperty(
   },
 );
 
-export const jobTriggerProperty = fuzzProperty(
+const jobTriggerProperty = fuzzProperty(
   `job trigger: hostile messages on ${TOPICS.jobTriggers}`,
   3,
   fc.tuple(
@@ -1203,7 +1281,7 @@ export const jobTriggerProperty = fuzzProperty(
   },
 );
 
-export const envelopeProperty = fuzzProperty(
+const envelopeProperty = fuzzProperty(
   'pubsub envelope: hostile CloudEvents are unwrapped, decided and recorded without throwing',
   3,
   hostileCloudEvent,
@@ -1251,7 +1329,7 @@ export const envelopeProperty = fuzzProperty(
 const MAX_BODY_ERROR = 5000;
 const FIELD_LINE = new RegExp(String.raw`^(?:${FIELD_PATH}: |\.\.\. and \d+ more problem\(s\)$)`);
 
-export const actionProperty = (name: string) =>
+const actionProperty = (name: string) =>
   fuzzProperty(`actions: hostile ${name} bodies`, 1, hostileBody(name), ({ text, blame }) => {
     const body = JSON.parse(text) as unknown;
     const schema = ACTIONS[name].schema;
@@ -1287,40 +1365,35 @@ export const actionProperty = (name: string) =>
 
 const POLICY_PROBLEM = new RegExp(String.raw`^(?:${FIELD_PATH}: |\.\.\. and \d+ more problem\(s\)$)`);
 
-export const policyProperty = fuzzProperty(
-  'policy: hostile glidepath.yaml documents',
-  2,
-  hostileYaml,
-  (text) => {
-    let policy: Policy | undefined;
-    const emitWarning = process.emitWarning;
-    try {
-      process.emitWarning = () => undefined; // the yaml library warns about odd tags on stderr; noise here
-      policy = parsePolicyYaml(text);
-    } catch (e) {
-      must(
-        e instanceof ValidationError,
-        `parsePolicyYaml threw ${(e as Error)?.name}, not a ValidationError`,
-        (e as Error)?.message?.slice(0, 300),
-      );
-      must(
-        e.message.startsWith('invalid policy: '),
-        'a policy error that does not say so',
-        e.message.slice(0, 200),
-      );
-      must(
-        e.problems.length > 0 && e.problems.every((p) => POLICY_PROBLEM.test(p)),
-        'a policy problem that names no field',
-        e.problems.find((p) => !POLICY_PROBLEM.test(p)),
-      );
-      return;
-    } finally {
-      process.emitWarning = emitWarning;
-    }
-    must(Array.isArray(policy.services) && Array.isArray(policy.jobs), 'a policy without services and jobs');
-    must(prototypeKeysIn(policy).length === 0, 'a policy kept prototype keys', prototypeKeysIn(policy));
-  },
-);
+const policyProperty = fuzzProperty('policy: hostile glidepath.yaml documents', 2, hostileYaml, (text) => {
+  let policy: Policy | undefined;
+  const emitWarning = process.emitWarning;
+  try {
+    process.emitWarning = () => undefined; // the yaml library warns about odd tags on stderr; noise here
+    policy = parsePolicyYaml(text);
+  } catch (e) {
+    must(
+      e instanceof ValidationError,
+      `parsePolicyYaml threw ${(e as Error)?.name}, not a ValidationError`,
+      (e as Error)?.message?.slice(0, 300),
+    );
+    must(
+      e.message.startsWith('invalid policy: '),
+      'a policy error that does not say so',
+      e.message.slice(0, 200),
+    );
+    must(
+      e.problems.length > 0 && e.problems.every((p) => POLICY_PROBLEM.test(p)),
+      'a policy problem that names no field',
+      e.problems.find((p) => !POLICY_PROBLEM.test(p)),
+    );
+    return;
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+  must(Array.isArray(policy.services) && Array.isArray(policy.jobs), 'a policy without services and jobs');
+  must(prototypeKeysIn(policy).length === 0, 'a policy kept prototype keys', prototypeKeysIn(policy));
+});
 
 export const FUZZ_PROPERTIES: FuzzProperty[] = [
   ...INTAKE_TOPICS.map(intakeProperty),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** True when the Google emulators are running for this test run. */
-export function emulatorsAvailable(): boolean {
+function emulatorsAvailable(): boolean {
   return Boolean(process.env.PUBSUB_EMULATOR_HOST && process.env.FIRESTORE_EMULATOR_HOST);
 }
 

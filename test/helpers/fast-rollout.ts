@@ -36,7 +36,7 @@ export const ID = 'api-cccccccccccc-1';
 export const CANDIDATE = 'api-cccccccccccc-1';
 export const EXECUTION = `projects/${PROJECT}/locations/${REGION}/workflows/rollout/executions/e1`;
 
-export function plan(id: string, extra: Partial<RolloutPlan> = {}): RolloutPlan {
+function plan(id: string, extra: Partial<RolloutPlan> = {}): RolloutPlan {
   return {
     rolloutId: id,
     service: 'api',

@@ -80,7 +80,7 @@ class Table<S extends z.ZodType> {
   }
 }
 
-export interface StoredEvent extends RolloutEvent {
+interface StoredEvent extends RolloutEvent {
   at: string;
 }
 

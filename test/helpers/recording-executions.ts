@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { executionLabelsProblem } from '../../emulators/workflows/labels';
 
-export interface RecordedExecution {
+interface RecordedExecution {
   parent: string;
   name: string;
   argument: unknown;

@@ -12,7 +12,7 @@ import { parse } from '@cdktf/hcl2json';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-export interface Block {
+interface Block {
   file: string;
   body: Json;
 }
@@ -93,7 +93,7 @@ export async function loadModule(dir: string): Promise<TfModule> {
 // ---------------------------------------------------------------------------
 
 /** Every string in a JSON tree, with the path that leads to it. */
-export function strings(node: Json, path = ''): Array<{ path: string; value: string }> {
+function strings(node: Json, path = ''): Array<{ path: string; value: string }> {
   if (typeof node === 'string') return [{ path, value: node }];
   if (Array.isArray(node)) return node.flatMap((n, i) => strings(n, `${path}[${i}]`));
   if (node && typeof node === 'object') {
@@ -110,7 +110,7 @@ export function strings(node: Json, path = ''): Array<{ path: string; value: str
  * The code inside the `${...}` interpolations of a template string, with
  * the contents of quoted string literals removed (their own interpolations kept).
  */
-export function expressionCode(template: string): string[] {
+function expressionCode(template: string): string[] {
   const out: string[] = [];
   let i = 0;
   const n = template.length;
@@ -178,12 +178,12 @@ export function expressionCode(template: string): string[] {
 const PROVIDER_PREFIXES = ['google', 'google-beta', 'archive', 'random', 'time', 'null', 'local', 'tls'];
 const IDENT = '[A-Za-z_][A-Za-z0-9_-]*';
 
-export type Reference =
+type Reference =
   | { kind: 'var' | 'local' | 'module'; name: string; text: string }
   | { kind: 'data' | 'resource'; name: string; text: string };
 
 /** The references to declared things (variables, locals, modules, data sources, resources) in a template. */
-export function references(template: string): Reference[] {
+function references(template: string): Reference[] {
   const refs: Reference[] = [];
   for (const code of expressionCode(template)) {
     const re = new RegExp(
@@ -256,7 +256,7 @@ const first = (x: Json): Json => (Array.isArray(x) ? x[0] : x);
  * each must read: only the dead-letter subscription, on the dead-letter topic
  * (a dead-letter policy there would loop back into itself).
  */
-export const DEAD_LETTER_EXCEPTIONS: Record<string, string> = {
+const DEAD_LETTER_EXCEPTIONS: Record<string, string> = {
   'google_pubsub_subscription.dead_letters': '${google_pubsub_topic.dead_letters.id}',
 };
 
@@ -315,7 +315,7 @@ export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: 
   },
 };
 
-export const REQUIRED_ENV = [
+const REQUIRED_ENV = [
   'GLIDEPATH_PROJECT',
   'GLIDEPATH_LOCATION',
   'GLIDEPATH_POLICY_FILE',
@@ -418,7 +418,7 @@ const PUBLIC_MEMBERS = /\b(allUsers|allAuthenticatedUsers)\b/;
  * account, and the deployer custom role must reach Cloud Monitoring, which is
  * per project.
  */
-export const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
+const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
   'google_project_iam_member.datastore_user': 'roles/datastore.user',
   'google_project_iam_member.workflows_invoker': 'roles/workflows.invoker',
   'google_project_iam_member.workflows_log_writer': 'roles/logging.logWriter',
@@ -433,7 +433,7 @@ export const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
 };
 
 /** The permissions the deployer custom role may hold. */
-export const DEPLOYER_PERMISSIONS = new Set([
+const DEPLOYER_PERMISSIONS = new Set([
   'monitoring.timeSeries.list',
   'run.executions.cancel',
   'run.executions.get',
@@ -454,14 +454,14 @@ export const DEPLOYER_PERMISSIONS = new Set([
  * execution, cancel a silent one, start a queued rollout's. The predefined
  * roles/workflows.invoker holds these and also callbacks and step entries.
  */
-export const SWEEPER_EXECUTION_PERMISSIONS = new Set([
+const SWEEPER_EXECUTION_PERMISSIONS = new Set([
   'workflows.executions.cancel',
   'workflows.executions.create',
   'workflows.executions.get',
 ]);
 
 /** Every custom role there may be, with the permissions it may hold. */
-export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
+const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
   'google_project_iam_custom_role.deployer': DEPLOYER_PERMISSIONS,
   'google_project_iam_custom_role.sweeper_executions': SWEEPER_EXECUTION_PERMISSIONS,
   // The Slack buttons stop a rollout (cancel its execution) or answer a gate (send its callback).
@@ -477,7 +477,7 @@ export const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
  * else is ever granted to the public (checkSlackInteractions checks the
  * function verifies Slack's signature).
  */
-export const PUBLIC_INVOKER = {
+const PUBLIC_INVOKER = {
   key: 'google_cloud_run_service_iam_member.slack_interactions_public',
   function: 'google_cloudfunctions2_function.slack_interactions',
 };
@@ -487,7 +487,7 @@ export const PUBLIC_INVOKER = {
  * the workflows (OIDC from the workflow steps), the sweeper by Cloud
  * Scheduler (OIDC from the scheduler job). Neither account invokes anything else.
  */
-export const SOLE_INVOKERS: Record<string, { function: string; member: string; who: string }> = {
+const SOLE_INVOKERS: Record<string, { function: string; member: string; who: string }> = {
   actions: {
     function: 'google_cloudfunctions2_function.actions',
     member: 'serviceAccount:${google_service_account.workflows.email}',
@@ -670,7 +670,7 @@ export function checkSlackInteractions(mod: TfModule): string[] {
 
 const PAGERDUTY_SECRET = 'google_secret_manager_secret.pagerduty_routing_key';
 /** The functions that page, by resource, with the service account that alone (with the other) reads the routing key. */
-export const PAGING_FUNCTIONS: Record<string, string> = {
+const PAGING_FUNCTIONS: Record<string, string> = {
   'google_cloudfunctions2_function.actions': 'serviceAccount:${google_service_account.actions.email}',
   'google_cloudfunctions2_function.sweeper': 'serviceAccount:${google_service_account.sweeper.email}',
 };
@@ -749,7 +749,7 @@ export function checkReferencedFiles(mod: TfModule): string[] {
 }
 
 /** The scheduler jobs there may be: the policy's (for_each) and the sweeper's. */
-export const SCHEDULER_JOBS = ['google_cloud_scheduler_job.jobs', 'google_cloud_scheduler_job.sweeper'];
+const SCHEDULER_JOBS = ['google_cloud_scheduler_job.jobs', 'google_cloud_scheduler_job.sweeper'];
 
 /**
  * Scheduler jobs come from the policy's jobs and publish {"job": NAME} with

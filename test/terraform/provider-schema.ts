@@ -18,7 +18,7 @@ export const SCHEMA: ProviderSchema = JSON.parse(
 ) as ProviderSchema;
 
 /** Types of other providers, which the google schema does not describe. */
-export const OTHER_PROVIDERS: Record<string, string> = { archive_file: 'hashicorp/archive' };
+const OTHER_PROVIDERS: Record<string, string> = { archive_file: 'hashicorp/archive' };
 
 /** Terraform's meta-arguments and meta-blocks, valid on every resource (data sources: no lifecycle hooks but the same names). */
 const META_ARGUMENTS = new Set(['count', 'for_each', 'depends_on', 'provider']);

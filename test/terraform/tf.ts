@@ -16,7 +16,7 @@ const env = {
   CHECKPOINT_DISABLE: '1',
 };
 
-export function terraformAvailable(): boolean {
+function terraformAvailable(): boolean {
   const r = spawnSync('terraform', ['version'], { env, encoding: 'utf8' });
   return r.status === 0;
 }

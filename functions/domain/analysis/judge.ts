@@ -31,16 +31,16 @@ import {
 } from './sequential';
 
 /** Per-check chance of blaming a candidate that is exactly at its limit, over all looks of a step. */
-export const ALPHA_FAIL = 0.01;
+const ALPHA_FAIL = 0.01;
 /**
  * A ceiling is blamed on the candidate only if the stable revision is clearly
  * under it, at this level: a stable that may itself be at the ceiling (a
  * shared incident, or a service that always runs near it) leaves the
  * comparison with stable to decide.
  */
-export const ALPHA_STABLE_UNDER = 0.05;
+const ALPHA_STABLE_UNDER = 0.05;
 /** No harm verdict rests on fewer bad requests than this, whatever the normal approximation says. */
-export const MIN_BAD_REQUESTS = 5;
+const MIN_BAD_REQUESTS = 5;
 
 /**
  * Mixture scale (sequential.ts) of the harm tests: tuned to large effects (a
@@ -52,10 +52,10 @@ const tauStable = (limit: number) => Math.max(limit, 0.001);
 const LOG_FAIL = Math.log(1 / ALPHA_FAIL);
 const LOG_STABLE_UNDER = Math.log(1 / ALPHA_STABLE_UNDER);
 
-export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
-export type CheckName = 'errorIncrease' | 'errorCeiling' | 'latencyRatio' | 'latencyCeiling';
+type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
+type CheckName = 'errorIncrease' | 'errorCeiling' | 'latencyRatio' | 'latencyCeiling';
 /** fail: significant evidence of harm; pass: point estimate within the limit (or a shared breach); open: beyond it, not yet significant. */
-export type CheckStatus = 'fail' | 'pass' | 'open';
+type CheckStatus = 'fail' | 'pass' | 'open';
 
 export interface JudgeInput {
   canary: RevisionObservations;
@@ -66,7 +66,7 @@ export interface JudgeInput {
   elapsedSeconds: number;
 }
 
-export interface RevisionSummary {
+interface RevisionSummary {
   revision: string;
   requests: number;
   /** 5xx responses; 4xx are the client's doing and never count as errors. */
@@ -78,7 +78,7 @@ export interface RevisionSummary {
   latencyMs?: number;
 }
 
-export interface CheckFigures {
+interface CheckFigures {
   status: CheckStatus;
   /** The harm test, in words. */
   statistic: string;

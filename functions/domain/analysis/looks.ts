@@ -36,7 +36,7 @@ export const DATA_DELAY_SECONDS = SAMPLE_PERIOD_SECONDS + INGESTION_DELAY_SECOND
 /** Looks come once per alignment period. */
 export const LOOK_SECONDS = 60;
 /** onInconclusive: hold keeps looking for at most this long per step. */
-export const HOLD_LIMIT_SECONDS = 24 * 3600;
+const HOLD_LIMIT_SECONDS = 24 * 3600;
 
 export interface StepSchedule {
   bakeSeconds: number;
@@ -59,7 +59,7 @@ export function passPointSeconds(s: StepSchedule, j: number): number {
   return j * s.bakeSeconds + (s.last ? DATA_DELAY_SECONDS : 0);
 }
 
-export interface LookPlan {
+interface LookPlan {
   /** The PASS point this look takes (1-based), when it is the first look at or after one not yet taken. */
   passPoint?: number;
   /**
@@ -92,7 +92,7 @@ export function planLook(s: StepSchedule, elapsedSeconds: number, passPointsTake
 /** What a look does with the judge's verdict. */
 export type LookAction = 'PASS' | 'FAIL' | 'INCONCLUSIVE' | 'WATCH';
 
-export interface LookOutcome {
+interface LookOutcome {
   /** PASS/FAIL/INCONCLUSIVE end the step; WATCH looks again after nextLookSeconds. */
   action: LookAction;
   passPointsTaken: number;
@@ -144,6 +144,31 @@ export function decideLook(input: {
     };
   }
   return { ...base, action: 'WATCH' };
+}
+
+/**
+ * Why the first of several steps could never pass, whatever the traffic, or
+ * undefined. Under onInconclusive: fail it ends at its last PASS point; if
+ * that comes no later than the data delay, no request it served is surely
+ * visible to any of its looks, and every healthy image rolls back
+ * INCONCLUSIVE. (The last step waits for its data; later steps' windows hold
+ * the earlier steps' traffic.)
+ */
+export function blindFirstStep(
+  bakes: readonly number[],
+  analysis: Pick<AnalysisSettings, 'maxExtensions' | 'onInconclusive'>,
+): string | undefined {
+  if (bakes.length < 2 || analysis.onInconclusive !== 'fail') return undefined;
+  const schedule = { bakeSeconds: bakes[0], last: false, analysis };
+  const end = passPointSeconds(schedule, passPoints(schedule));
+  if (end > DATA_DELAY_SECONDS) return undefined;
+  return (
+    `steps[0]: expected a first step that lasts beyond Cloud Monitoring's data delay (${DATA_DELAY_SECONDS} s: ` +
+    `sampled every ${SAMPLE_PERIOD_SECONDS} s, visible up to ${INGESTION_DELAY_SECONDS} s later), got a bake of ` +
+    `${bakes[0]} s with maxExtensions ${analysis.maxExtensions}, which ends it at ${end} s before any of its ` +
+    `requests is surely visible, so every image would roll back INCONCLUSIVE; use a longer bake, more extensions ` +
+    `(maxExtensions), or onInconclusive: hold`
+  );
 }
 
 /**

@@ -23,7 +23,7 @@ import type {
 } from '../observations';
 import { ValidationError } from '../validation';
 
-export interface MonitoringResponses {
+interface MonitoringResponses {
   requestCount: unknown;
   requestLatencies?: unknown;
 }

@@ -55,7 +55,7 @@ function logNormalCdf(z: number): number {
  * scale `tau` (the size of effect the test is tuned to find quickly).
  * For H0: θ ≥ θ0 pass `θ0 − θ̂` as the excess.
  */
-export function logMixtureRatio(excess: number, variance: number, tau: number): number {
+function logMixtureRatio(excess: number, variance: number, tau: number): number {
   if (!(variance > 0)) throw new Error(`variance must be positive, got ${variance}`);
   const t2 = tau * tau;
   const total = variance + t2;

@@ -14,7 +14,7 @@ import {
   passPoints,
 } from './looks';
 
-export interface StepTimeline {
+interface StepTimeline {
   step: number;
   percent: number;
   bakeSeconds: number;
@@ -28,7 +28,7 @@ export interface StepTimeline {
   latestStartSeconds: number;
 }
 
-export interface WaveTimeline {
+interface WaveTimeline {
   wave: number;
   regions: string[];
   /** Regions run in parallel, at most maxParallelRegions at a time. */

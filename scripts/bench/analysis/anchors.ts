@@ -18,7 +18,7 @@ import { DATA_DELAY_SECONDS, decideLook } from '../../../functions/domain/analys
 
 export type Decision = 'PASS' | 'FAIL' | 'WAIT' | 'INCONCLUSIVE';
 
-export interface Look {
+interface Look {
   step: number;
   /** The last traffic step: its PASS promotes. */
   last: boolean;
@@ -34,10 +34,10 @@ export interface Look {
 }
 
 /** One judge for one rollout: it may keep state across looks and steps. */
-export type JudgeFactory = () => (look: Look) => Decision;
+type JudgeFactory = () => (look: Look) => Decision;
 
 /** When a judge is consulted: every minute, or at the end of each bake and extension bake. */
-export type Cadence = 'minute' | 'bake';
+type Cadence = 'minute' | 'bake';
 
 const requestsOf = (i: IntervalObservation) =>
   Object.values(i.requests).reduce((a: number, b) => a + (b ?? 0), 0);
@@ -58,7 +58,7 @@ const judgementOf = (canary: IntervalObservation[], stable: IntervalObservation[
  * extension, and on the last step only once its last minute's data has
  * arrived; INCONCLUSIVE at the last PASS point, or once minRequests is out of reach.
  */
-export const glidepath: JudgeFactory = () => {
+const glidepath: JudgeFactory = () => {
   let step = -1;
   let taken = 0;
   return (look) => {
@@ -83,14 +83,14 @@ export const glidepath: JudgeFactory = () => {
  * extension bake, over the step's own window (its data so far); the last
  * minutes of each step are judged by no look.
  */
-export const glidepathBakeEnds: JudgeFactory = () => (look) => {
+const glidepathBakeEnds: JudgeFactory = () => (look) => {
   if (look.minute % look.bakeMinutes !== 0) return 'WAIT';
   const v = judgementOf(look.canary, look.stable, look).verdict;
   return v === 'INCONCLUSIVE' ? 'WAIT' : v;
 };
 
 /** The time baseline: bake each step for its full time, then go on; it never looks at metrics. */
-export const fixedBake: JudgeFactory = () => (look) => (look.minute >= look.bakeMinutes ? 'PASS' : 'WAIT');
+const fixedBake: JudgeFactory = () => (look) => (look.minute >= look.bakeMinutes ? 'PASS' : 'WAIT');
 
 /**
  * cloud-run-release-manager (GoogleCloudPlatform/cloud-run-release-manager,
@@ -104,7 +104,7 @@ export const fixedBake: JudgeFactory = () => (look) => (look.minute >= look.bake
  *   (default 30m) has passed, replaced here by the step's bake so that every
  *   judge runs the same steps.
  */
-export const releaseManager: JudgeFactory = () => (look) => {
+const releaseManager: JudgeFactory = () => (look) => {
   const window = look.rollout.canary.slice(-30);
   const requests = window.reduce((a, i) => a + requestsOf(i), 0);
   const errors = window.reduce((a, i) => a + errorsOf(i), 0);
@@ -126,7 +126,7 @@ export const releaseManager: JudgeFactory = () => (look) => {
  * Cloud Monitoring's delay (the last minute whose data has arrived), and
  * nothing is checked before the canary's first minute has arrived.
  */
-export const flagger: JudgeFactory = () => {
+const flagger: JudgeFactory = () => {
   let failedChecks = 0;
   return (look) => {
     const last = look.rollout.canary[look.rollout.canary.length - 1];
@@ -196,7 +196,7 @@ function mannWhitneyHigh(experiment: number[], control: number[]): boolean | und
  * is the bake's length, offset by Cloud Monitoring's delay (the last
  * bakeMinutes minutes whose data has arrived).
  */
-export const kayenta: JudgeFactory = () => (look) => {
+const kayenta: JudgeFactory = () => (look) => {
   if (look.minute % look.bakeMinutes !== 0) return 'WAIT';
   const points = (intervals: IntervalObservation[], metric: 'errors' | 'p99') =>
     removeOutliers(

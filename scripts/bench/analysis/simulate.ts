@@ -51,7 +51,7 @@ export function rng(seed: number): () => number {
 }
 
 /** Poisson draw: inversion for small means, a rounded normal for large ones. */
-export function poisson(random: () => number, mean: number): number {
+function poisson(random: () => number, mean: number): number {
   if (mean <= 0) return 0;
   if (mean < 30) {
     const limit = Math.exp(-mean);
@@ -98,7 +98,7 @@ export interface MinuteBehaviour {
 }
 
 /** One simulated minute: what Cloud Monitoring reports, and the bad requests it holds (ground truth). */
-export interface SimulatedMinute {
+interface SimulatedMinute {
   observation: IntervalObservation;
   /** 5xx, plus other requests slower than `slowMs`. */
   bad: number;

@@ -123,6 +123,61 @@ describe('policy file', () => {
     });
   });
 
+  it('refuses a first step that ends before any of its requests is surely visible in Monitoring (found by the speed sweep)', () => {
+    const withSteps = (bake: string, maxExtensions: number, onInconclusive = 'fail') => ({
+      services: [
+        {
+          ...base,
+          steps: [
+            { percent: 10, bake },
+            { percent: 50, bake },
+          ],
+          analysis: { maxExtensions, onInconclusive },
+        },
+      ],
+    });
+    // 1m × (1 + 2) = 180 s, and 1m × (1 + 3) = 240 s: no sample of the step is surely visible by then.
+    expect(problems(withSteps('1m', 2))).toContain(
+      "services[0] (api): steps[0]: expected a first step that lasts beyond Cloud Monitoring's data delay (240 s",
+    );
+    expect(problems(withSteps('1m', 3))).toMatch(
+      /ends it at 240 s before any of its requests is surely visible/,
+    );
+    expect(() => parsePolicy(withSteps('61s', 3))).not.toThrow();
+    expect(() => parsePolicy(withSteps('2m', 2))).not.toThrow();
+    // Held steps keep looking; a single step is the last one, which waits for its data.
+    expect(() => parsePolicy(withSteps('1m', 2, 'hold'))).not.toThrow();
+    expect(() =>
+      parsePolicy({
+        services: [{ ...base, steps: [{ percent: 50, bake: '1m' }], analysis: { maxExtensions: 0 } }],
+      }),
+    ).not.toThrow();
+    // Each stage is checked on its own, and named.
+    const staged = {
+      services: [
+        {
+          name: 'api',
+          image: base.image,
+          stages: [
+            { name: 'staging', project: 'my-project-stg', waves: [['us-east1']], steps: [] },
+            {
+              name: 'production',
+              project: 'my-project-prod',
+              waves: [['us-central1']],
+              steps: [
+                { percent: 10, bake: '30s' },
+                { percent: 50, bake: '30s' },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect(problems(staged)).toMatch(
+      /services\[0\] \(api\): stages\[1\] \(production\) steps\[0\]: expected a first step/,
+    );
+  });
+
   it('reports a YAML syntax error instead of throwing something opaque', () => {
     expect(() => parsePolicyYaml('services: [')).toThrow(/expected YAML/);
   });

@@ -7,6 +7,7 @@ import {
   checkFailuresNoticed,
   checkFinalTraffic,
   checkJobImageRollout,
+  checkGates,
   checkJobRun,
   checkMessages,
   checkOneCandidate,
@@ -364,5 +365,89 @@ describe('job image rollouts: templates restored, one verification per region re
     const { failing: _none, ...good } = expected;
     const one = { ...observed, records: [failedInEu] };
     expect(checkJobImageRollout(good, one, slack).map((v) => v.invariant)).toContain('job-accounting');
+  });
+});
+
+describe('approval gates: one decision, told once; a rejected or expired gate promotes nothing', () => {
+  const gate = (extra: Record<string, unknown>) => ({
+    name: 'promote-production',
+    stage: 'production',
+    position: 'promote',
+    approvers: ['ULEAD'],
+    callbackUrl: 'http://cb',
+    openedAt: '2026-11-22T00:00:00Z',
+    expiresAt: '2026-11-22T01:00:00Z',
+    ...extra,
+  });
+  const lead = { via: 'slack', id: 'ULEAD' };
+  const decided = (decision: 'approve' | 'reject') =>
+    gate({
+      status: decision === 'approve' ? 'APPROVED' : 'REJECTED',
+      decision,
+      decidedBy: lead,
+      decidedAt: '2026-11-22T00:10:00Z',
+    });
+  const gated = (status: string, regionStatus: string, g: Record<string, unknown>) =>
+    rollout(
+      { status: regionStatus, steps: [{ index: 0, percent: 50, verdict: 'PASS' }] },
+      {
+        status,
+        plan: { stages: [{ name: 'production', waves: [{ regions: [R] }] }] },
+        gates: { 'promote-production': g },
+      },
+    );
+  const told = (verb: string) => [`👎 ${verb} gate promote-production of api (rollout api-1) by Lead`];
+
+  it('accepts a rejection that rolled the canary back, told once', () => {
+    expect(checkGates([gated('REJECTED', 'ROLLED_BACK', decided('reject'))], told('rejected'))).toEqual([]);
+    expect(checkGates([gated('PROMOTED', 'PROMOTED', decided('approve'))], told('approved'))).toEqual([]);
+    expect(checkGates([gated('EXPIRED', 'ROLLED_BACK', gate({ status: 'EXPIRED' }))], [])).toEqual([]);
+  });
+
+  it('flags a rejected or expired gate whose region was promoted, or whose rollout ended otherwise', () => {
+    expect(checkGates([gated('REJECTED', 'PROMOTED', decided('reject'))], told('rejected'))).toMatchObject([
+      { invariant: 'gate-consistent', detail: 'gate REJECTED but the region was promoted' },
+    ]);
+    expect(checkGates([gated('PROMOTED', 'ROLLED_BACK', gate({ status: 'EXPIRED' }))], [])).toMatchObject([
+      {
+        invariant: 'gate-consistent',
+        detail: expect.stringMatching(/gate EXPIRED but the rollout ended PROMOTED/),
+      },
+    ]);
+    expect(
+      checkGates([gated('REJECTED', 'ROLLED_BACK', decided('approve'))], told('approved')),
+    ).toMatchObject([
+      { invariant: 'gate-consistent', detail: 'gate APPROVED but the rollout ended REJECTED' },
+    ]);
+  });
+
+  it('flags a decision told twice or never, and a decision post for an undecided gate', () => {
+    const r = gated('REJECTED', 'ROLLED_BACK', decided('reject'));
+    expect(checkGates([r], [...told('rejected'), ...told('rejected')])).toMatchObject([
+      { invariant: 'gate-consistent', detail: 'expected one decision post for a gate REJECTED, got 2' },
+    ]);
+    expect(checkGates([r], [])).toMatchObject([
+      { detail: 'expected one decision post for a gate REJECTED, got 0' },
+    ]);
+    expect(
+      checkGates([gated('EXPIRED', 'ROLLED_BACK', gate({ status: 'EXPIRED' }))], told('approved')),
+    ).toMatchObject([{ detail: 'expected no decision post for a gate EXPIRED, got 1' }]);
+  });
+
+  it('flags a late click that was recorded, and a gate left waiting on a rollout that ended by it', () => {
+    const late = gated('EXPIRED', 'ROLLED_BACK', { ...decided('approve'), status: 'EXPIRED' });
+    expect(
+      checkGates([late], told('approved'), [{ rolloutId: 'api-1', undecided: ['promote-production'] }]),
+    ).toMatchObject([
+      {
+        invariant: 'gate-consistent',
+        detail: expect.stringMatching(/a click after the gate expired .* was recorded/),
+      },
+    ]);
+    expect(checkGates([gated('PROMOTED', 'PROMOTED', gate({ status: 'WAITING' }))], [])).toMatchObject([
+      { detail: 'still WAITING on a rollout PROMOTED' },
+    ]);
+    // A superseded rollout's execution may still be waiting: that is not the gate's doing.
+    expect(checkGates([gated('SUPERSEDED', 'ROLLED_BACK', gate({ status: 'WAITING' }))], [])).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { RolloutRecord } from '../../../functions/domain/records';
 import type { ReportEvent, ReportInput } from '../../../functions/report/model';
 import { SETTINGS } from '../analysis/helpers';
 
-export const T0 = Date.UTC(2026, 0, 1, 12, 0);
+const T0 = Date.UTC(2026, 0, 1, 12, 0);
 export const at = (minutes: number) => new Date(T0 + minutes * 60_000).toISOString();
 
 const tail = (n: number) => Math.ceil(n / 50);

@@ -314,6 +314,14 @@ describe('promote, rollback, complete, abort', () => {
     expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
   });
 
+  it('a promoted region rolled back (Roll back now, rollbackPromotedRegions) no longer names the candidate as last good', async () => {
+    const w = await atFirstStep();
+    await promote(w.deps, ID, REGION, 'e1');
+    expect((await w.store.getService('api'))?.lastGood).toEqual({ [REGION]: CANDIDATE });
+    await rollbackRegion(w.deps, ID, REGION, 'Roll back now', { includePromoted: true });
+    expect((await w.store.getService('api'))?.lastGood).toEqual({ [REGION]: STABLE });
+  });
+
   it('completes once and starts the queued rollout, which then holds the lease', async () => {
     const w = await atFirstStep();
     const queued = await w.store.admit({

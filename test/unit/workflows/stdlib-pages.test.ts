@@ -5,8 +5,10 @@
  * for a behaviour changed here failed on the engine before the change; see
  * docs/workflows-emulator.md for the page behind each.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
-import { fail, ret, succeed } from './helpers';
+import { fail, ret, succeed, virtualClock } from './helpers';
 
 const value = async (expr: string): Promise<unknown> => (await succeed(ret(expr))).result;
 const raised = async (expr: string): Promise<unknown> => (await fail(ret(expr))).tags;
@@ -163,4 +165,143 @@ describe('time.parse (stdlib/time/parse)', () => {
   test('keeps microsecond precision', async () => {
     expect(await value('time.parse("1970-01-01T00:00:00.000001Z")')).toBe(0.000001);
   });
+});
+
+describe('text.url_decode and text.url_encode_plus (stdlib/text/url_decode, url_encode_plus)', () => {
+  test.each([
+    ["url_decode: the page's example", 'text.url_decode("a%2Fb%2Fc%3Fitem%3Dd%2Be")', 'a/b/c?item=d+e'],
+    ['url_decode: pluses are spaces, sequences are UTF-8', 'text.url_decode("a+b%C3%BC")', 'a bü'],
+    [
+      "url_encode_plus: the page's example",
+      'text.url_encode_plus("a/b/c?item=d+e f")',
+      'a%2Fb%2Fc%3Fitem%3Dd%2Be+f',
+    ],
+    [
+      'url_encode_plus keeps only letters, digits and .-_',
+      'text.url_encode_plus("aZ09.-_~*ü")',
+      'aZ09.-_%7E%2A%C3%BC',
+    ],
+  ])('%s', async (_name, expr, expected) => expect(await value(expr)).toEqual(expected));
+
+  test.each([
+    ['url_decode of a % not followed by two hex digits', 'ValueError', 'text.url_decode("a%2")'],
+    ['url_decode of a non-string', 'TypeError', 'text.url_decode(1)'],
+    ['url_encode_plus of a non-string', 'TypeError', 'text.url_encode_plus(1)'],
+  ])('%s raises %s', async (_name, tag, expr) => expect(await raised(expr)).toEqual([tag]));
+});
+
+describe('hash.compute_hmac (stdlib/hash/compute_hmac)', () => {
+  test('the page\'s example: HMAC SHA256 of "Hello World" with key "key"', async () => {
+    expect(
+      await value(
+        'base64.encode(hash.compute_hmac(text.encode("key"), text.encode("Hello World"), "SHA256"))',
+      ),
+    ).toBe('QidPcoCDkuWLV9co1+PA5RY+rwfRZdwDEF9iq74afRE=');
+  });
+
+  test.each([
+    ['a key that is not bytes', 'TypeError', 'hash.compute_hmac("key", text.encode("a"), "SHA256")'],
+    ['data that is not bytes', 'TypeError', 'hash.compute_hmac(text.encode("key"), "a", "SHA256")'],
+    [
+      'an unsupported algorithm',
+      'ValueError',
+      'hash.compute_hmac(text.encode("k"), text.encode("a"), "SHA3")',
+    ],
+  ])('%s raises %s', async (_name, tag, expr) => expect(await raised(expr)).toEqual([tag]));
+});
+
+describe('http.request (stdlib/http/request)', () => {
+  let server: Server;
+  let base: string;
+  const seen: { method?: string; type?: string }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        seen.push({ method: req.method, type: req.headers['content-type'] });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  const request = (method: string, body: string): string =>
+    `- r:\n    call: http.request\n    args:\n      method: ${method}\n      url: ${base}/x\n      body: '\${${body}}'\n`;
+
+  test('a body without a Content-Type header is sent as JSON with charset=utf-8', async () => {
+    seen.length = 0;
+    await succeed(request('POST', '{"a": 1}'));
+    expect(seen).toEqual([{ method: 'POST', type: 'application/json; charset=utf-8' }]);
+  });
+
+  test('a bytes body without a Content-Type header is sent as application/octet-stream', async () => {
+    seen.length = 0;
+    await succeed(request('PUT', 'text.encode("a")'));
+    expect(seen).toEqual([{ method: 'PUT', type: 'application/octet-stream' }]);
+  });
+
+  test('a method that is not one of GET HEAD POST PUT DELETE OPTIONS PATCH is refused before sending', async () => {
+    seen.length = 0;
+    await fail(request('PROPFIND', 'null'));
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('sys.sleep_until (stdlib/sys/sleep_until)', () => {
+  const sleepUntil = (time: string): string =>
+    `- s:\n    call: sys.sleep_until\n    args:\n      time: ${time}\n`;
+
+  test('suspends the execution until the given time, on the injected clock', async () => {
+    const clock = virtualClock(1_700_000_000_000);
+    await succeed(sleepUntil('"2023-11-14T22:14:20Z"'), null, { clock });
+    expect(clock.sleeps).toEqual([60_000]);
+  });
+
+  test('a time more than one year ahead is refused without sleeping', async () => {
+    const clock = virtualClock(1_700_000_000_000);
+    await fail(sleepUntil('"2024-11-13T22:13:21Z"'), { clock });
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  test.each([
+    ['a time that is not a string', 'TypeError', '1'],
+    ['a time that is not ISO 8601', 'ValueError', '"tomorrow"'],
+  ])('%s raises %s', async (_name, tag, time) => {
+    expect((await fail(sleepUntil(time))).tags).toEqual([tag]);
+  });
+});
+
+describe("reviewed against the pages' examples: unchanged behaviour", () => {
+  test.each([
+    [
+      'map.merge',
+      'map.merge({"key1": "hello", "key2": "world"}, {"key1": "good", "key2": "morning"})',
+      { key1: 'good', key2: 'morning' },
+    ],
+    [
+      'map.delete of a missing key returns a copy',
+      'map.delete({"key1": "hello", "key2": "world"}, "key3")',
+      { key1: 'hello', key2: 'world' },
+    ],
+    ['map.delete', 'map.delete({"key1": "hello", "key2": "world"}, "key2")', { key1: 'hello' }],
+    ['list.concat', 'list.concat(["zero", "one", "two"], "three")', ['zero', 'one', 'two', 'three']],
+    ['text.to_lower', 'text.to_lower("Hello World")', 'hello world'],
+    ['math.floor', '[math.floor(23.67), math.floor(-23.67), math.floor(0)]', [23, -24, 0]],
+    ['text.encode then base64', 'base64.encode(text.encode("Hello World", "UTF-8"))', 'SGVsbG8gV29ybGQ='],
+    ['text.decode', 'text.decode(base64.decode("SGVsbG8gV29ybGQ="), "UTF-8")', 'Hello World'],
+  ])('%s', async (_name, expr, expected) => expect(await value(expr)).toEqual(expected));
+
+  test.each([
+    ['map.merge of a non-map', 'map.merge({}, 1)'],
+    ['map.delete with a non-string key', 'map.delete({}, 1)'],
+    ['list.concat to a non-list', 'list.concat({}, 1)'],
+    ['text.to_upper of a non-string', 'text.to_upper(1)'],
+    ['math.floor of a non-number', 'math.floor("1")'],
+  ])('%s raises TypeError', async (_name, expr) => expect(await raised(expr)).toEqual(['TypeError']));
+
+  test.each([
+    ['json.decode of invalid JSON', 'json.decode("{")'],
+    ['text.decode with an unsupported charset', 'text.decode(text.encode("a"), "NO-SUCH-CHARSET")'],
+  ])('%s raises ValueError', async (_name, expr) => expect(await raised(expr)).toEqual(['ValueError']));
 });
