@@ -126,6 +126,22 @@ function httpFunction(method: string | undefined, withBody: boolean): FunctionSp
   };
 }
 
+/**
+ * An RFC 3339 section 5.6 timestamp "with up to a microsecond precision" as seconds since the epoch
+ * (stdlib/time/parse; sys.sleep_until says ISO 8601, and the stricter reading takes the same subset).
+ */
+function parseTimestamp(fnName: string, param: string, v: Value): number {
+  const text = expect(fnName, param, v, isString, 'a string');
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  const ms = m ? Date.parse(m[1] + m[3]) : NaN;
+  if (!m || Number.isNaN(ms))
+    throw wfError(
+      'ValueError',
+      `${fnName}: "${text}" is not an RFC 3339 timestamp with at most microsecond precision`,
+    );
+  return ms / 1000 + (m[2] ? Number(`0.${m[2]}`) : 0);
+}
+
 /** Seconds since the epoch as RFC 3339, UTC (time.format's default). */
 function formatTime(seconds: number): string {
   return new Date(seconds * 1000)
@@ -414,23 +430,28 @@ export const STDLIB: Record<string, FunctionSpec> = {
       return null;
     },
   },
+  // Suspends until `time`, at most one year ahead (stdlib/sys/sleep_until); a past time does not wait.
+  'sys.sleep_until': {
+    params: ['time'],
+    required: 1,
+    blocking: true,
+    run: async ([t], rt) => {
+      const seconds = parseTimestamp('sys.sleep_until', 'time', t) - rt.clock.now() / 1000;
+      if (seconds > MAX_SLEEP_SECONDS)
+        throw wfError(
+          'ValueError',
+          `sys.sleep_until: time must be at most one year from now, got "${String(t)}"`,
+        );
+      if (seconds > 0) await workflowSleep(rt, seconds);
+      return null;
+    },
+  },
   'time.format': fn(['seconds', 'timezone'], 1, ([s, tz]) => {
     if (tz !== null && tz !== undefined && tz !== 'UTC' && tz !== 'Etc/UTC')
       throw wfError('ValueError', `time.format: only timezone "UTC" is implemented, got ${encodeJson(tz)}`);
     return formatTime(numeric(expect('time.format', 'seconds', s, isNum, 'a number')));
   }),
-  // RFC 3339 section 5.6 "with up to a microsecond precision" (stdlib/time/parse).
-  'time.parse': fn(['value'], 1, ([v]) => {
-    const text = expect('time.parse', 'value', v, isString, 'a string');
-    const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
-    const ms = m ? Date.parse(m[1] + m[3]) : NaN;
-    if (!m || Number.isNaN(ms))
-      throw wfError(
-        'ValueError',
-        `time.parse: "${text}" is not an RFC 3339 timestamp with at most microsecond precision`,
-      );
-    return new Double(ms / 1000 + (m[2] ? Number(`0.${m[2]}`) : 0));
-  }),
+  'time.parse': fn(['value'], 1, ([v]) => new Double(parseTimestamp('time.parse', 'value', v))),
   'uuid.generate': fn([], 0, () => randomUUID()),
   'math.abs': fn(['x'], 1, ([x]) => {
     const n = expect('math.abs', 'x', x, isNum, 'a number');

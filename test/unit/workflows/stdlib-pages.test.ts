@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runWorkflow, WorkflowDefinitionError } from '../../../emulators/workflows';
-import { fail, ret, succeed } from './helpers';
+import { fail, ret, succeed, virtualClock } from './helpers';
 
 const value = async (expr: string): Promise<unknown> => (await succeed(ret(expr))).result;
 const raised = async (expr: string): Promise<unknown> => (await fail(ret(expr))).tags;
@@ -246,4 +246,62 @@ describe('http.request (stdlib/http/request)', () => {
     await fail(request('PROPFIND', 'null'));
     expect(seen).toEqual([]);
   });
+});
+
+describe('sys.sleep_until (stdlib/sys/sleep_until)', () => {
+  const sleepUntil = (time: string): string =>
+    `- s:\n    call: sys.sleep_until\n    args:\n      time: ${time}\n`;
+
+  test('suspends the execution until the given time, on the injected clock', async () => {
+    const clock = virtualClock(1_700_000_000_000);
+    await succeed(sleepUntil('"2023-11-14T22:14:20Z"'), null, { clock });
+    expect(clock.sleeps).toEqual([60_000]);
+  });
+
+  test('a time more than one year ahead is refused without sleeping', async () => {
+    const clock = virtualClock(1_700_000_000_000);
+    await fail(sleepUntil('"2024-11-13T22:13:21Z"'), { clock });
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  test.each([
+    ['a time that is not a string', 'TypeError', '1'],
+    ['a time that is not ISO 8601', 'ValueError', '"tomorrow"'],
+  ])('%s raises %s', async (_name, tag, time) => {
+    expect((await fail(sleepUntil(time))).tags).toEqual([tag]);
+  });
+});
+
+describe("reviewed against the pages' examples: unchanged behaviour", () => {
+  test.each([
+    [
+      'map.merge',
+      'map.merge({"key1": "hello", "key2": "world"}, {"key1": "good", "key2": "morning"})',
+      { key1: 'good', key2: 'morning' },
+    ],
+    [
+      'map.delete of a missing key returns a copy',
+      'map.delete({"key1": "hello", "key2": "world"}, "key3")',
+      { key1: 'hello', key2: 'world' },
+    ],
+    ['map.delete', 'map.delete({"key1": "hello", "key2": "world"}, "key2")', { key1: 'hello' }],
+    ['list.concat', 'list.concat(["zero", "one", "two"], "three")', ['zero', 'one', 'two', 'three']],
+    ['text.to_lower', 'text.to_lower("Hello World")', 'hello world'],
+    ['math.floor', '[math.floor(23.67), math.floor(-23.67), math.floor(0)]', [23, -24, 0]],
+    ['text.encode then base64', 'base64.encode(text.encode("Hello World", "UTF-8"))', 'SGVsbG8gV29ybGQ='],
+    ['text.decode', 'text.decode(base64.decode("SGVsbG8gV29ybGQ="), "UTF-8")', 'Hello World'],
+  ])('%s', async (_name, expr, expected) => expect(await value(expr)).toEqual(expected));
+
+  test.each([
+    ['map.merge of a non-map', 'map.merge({}, 1)'],
+    ['map.delete with a non-string key', 'map.delete({}, 1)'],
+    ['list.concat to a non-list', 'list.concat({}, 1)'],
+    ['text.to_upper of a non-string', 'text.to_upper(1)'],
+    ['math.floor of a non-number', 'math.floor("1")'],
+  ])('%s raises TypeError', async (_name, expr) => expect(await raised(expr)).toEqual(['TypeError']));
+
+  test.each([
+    ['json.decode of invalid JSON', 'json.decode("{")'],
+    ['text.decode with an unsupported charset', 'text.decode(text.encode("a"), "NO-SUCH-CHARSET")'],
+  ])('%s raises ValueError', async (_name, expr) => expect(await raised(expr)).toEqual(['ValueError']));
 });
