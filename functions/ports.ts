@@ -130,6 +130,7 @@ export interface MetricsSource {
   /**
    * How many requests the whole service (every revision) served in the window,
    * and when the first of them was served (a service younger than the window).
+   * Informational: one try, answered or failed within 5 s, so a caller adds no timer of its own.
    */
   serviceRequests(
     service: ServiceRef,

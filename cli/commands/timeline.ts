@@ -9,10 +9,10 @@ import { planTimeline, type Timeline } from '../../functions/domain/analysis/tim
 import {
   describeReach,
   minRequestsReach,
-  recentRate,
+  quietestRecentRate,
+  recentTrafficWindow,
   type Reach,
 } from '../../functions/domain/analysis/reach';
-import { INGESTION_DELAY_SECONDS } from '../../functions/domain/analysis/looks';
 import { createMonitoringMetricsSource } from '../../functions/adapters/monitoring';
 import { localClientOptions } from '../../functions/shared/endpoint';
 import type { ServicePolicy } from '../../functions/domain/policy';
@@ -25,21 +25,22 @@ interface TimelineTraffic {
 }
 
 /** Requests per minute over the past hour in the service's quietest first-wave region, and which region. */
-async function quietestRecentRate(service: ServicePolicy): Promise<{ perMinute: number; region: string }> {
+async function readQuietestRate(service: ServicePolicy): Promise<{ perMinute: number; region: string }> {
   const metrics = createMonitoringMetricsSource({
     clientOptions: localClientOptions(process.env.GLIDEPATH_MONITORING_ENDPOINT),
   });
   try {
-    const end = new Date(Date.now() - INGESTION_DELAY_SECONDS * 1000);
-    const window = { start: new Date(end.getTime() - 3600_000), end };
+    const window = recentTrafficWindow(Date.now());
     const counts = await Promise.all(
-      service.waves[0].map((region) =>
-        metrics.serviceRequests({ project: service.project, region, service: service.name }, window),
-      ),
+      service.waves[0].map(async (region) => ({
+        region,
+        traffic: await metrics.serviceRequests(
+          { project: service.project, region, service: service.name },
+          window,
+        ),
+      })),
     );
-    const rates = counts.map((traffic) => recentRate(traffic, window));
-    const quietest = rates.indexOf(Math.min(...rates));
-    return { perMinute: rates[quietest], region: service.waves[0][quietest] };
+    return quietestRecentRate(counts, window);
   } finally {
     await metrics.close();
   }
@@ -106,7 +107,7 @@ export function registerTimeline(program: Command): void {
             reach: minRequestsReach(steps, service.analysis, rate),
           };
         } else if (opts.recent) {
-          const { perMinute, region } = await quietestRecentRate(service);
+          const { perMinute, region } = await readQuietestRate(service);
           traffic = {
             source: `${perMinute.toFixed(1)} requests/min in ${region} (the quietest region of wave 1, past hour, Cloud Monitoring)`,
             reach: minRequestsReach(steps, service.analysis, perMinute),

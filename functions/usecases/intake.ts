@@ -20,8 +20,7 @@ import { rolloutLabels } from '../domain/labels';
 import { buildPlan, readPlan, rolloutId, type RolloutPlan, type RolloutRequest } from '../domain/plan';
 import type { RolloutRecord } from '../domain/records';
 import * as slack from '../domain/slack';
-import { minRequestsReach, recentRate } from '../domain/analysis/reach';
-import { INGESTION_DELAY_SECONDS } from '../domain/analysis/looks';
+import { minRequestsReach, quietestRecentRate, recentTrafficWindow } from '../domain/analysis/reach';
 import type { Logger } from '../shared/log';
 import { recordRejection, type DeadLetterDeps } from './dead-letter';
 import { admitJobRollout, type JobRolloutAdmission } from './job-rollout';
@@ -211,15 +210,12 @@ async function launch(
   await deps.notifier.notify(slack.rolloutStarted(rollout, plan, channel, traffic));
 }
 
-/** How long the start message waits for Monitoring: it must not hold up the rollout's start. */
-const TRAFFIC_CHECK_MS = 5000;
-/** The service's recent traffic is read over this past hour (policy time). */
-const TRAFFIC_WINDOW_SECONDS = 3600;
-
 /**
  * The first wave's quietest region's request rate over the past hour, and
  * whether each step can reach minRequests with it (domain/analysis/reach.ts).
  * Never fails the start: an unreadable Monitoring is said in the message.
+ * It never holds the start long either: serviceRequests answers or fails
+ * within its own deadline (the port's promise).
  */
 async function recentTraffic(
   deps: IntakeDeps,
@@ -227,41 +223,24 @@ async function recentTraffic(
   plan: RolloutPlan,
   log: Logger,
 ): Promise<slack.TrafficNote> {
-  const now = deps.clock.now().getTime();
-  const ms = (seconds: number) => (seconds * 1000) / deps.timeScale;
-  const window = {
-    start: new Date(now - ms(TRAFFIC_WINDOW_SECONDS + INGESTION_DELAY_SECONDS)),
-    end: new Date(now - ms(INGESTION_DELAY_SECONDS)),
-  };
-  const regions = plan.waves[0]?.regions ?? [];
-  let timer: NodeJS.Timeout | undefined;
+  const window = recentTrafficWindow(deps.clock.now().getTime(), deps.timeScale);
   try {
-    const counts = await Promise.race([
-      Promise.all(
-        regions.map((region) =>
-          deps.metrics.serviceRequests(
-            { project: rollout.project, region, service: rollout.service },
-            window,
-          ),
+    const counts = await Promise.all(
+      (plan.waves[0]?.regions ?? []).map(async (region) => ({
+        region,
+        traffic: await deps.metrics.serviceRequests(
+          { project: rollout.project, region, service: rollout.service },
+          window,
         ),
-      ),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${TRAFFIC_CHECK_MS} ms`)),
-          TRAFFIC_CHECK_MS,
-        );
-      }),
-    ]);
-    const rates = counts.map((traffic) => recentRate(traffic, window, deps.timeScale));
-    const quietest = rates.indexOf(Math.min(...rates));
-    return { region: regions[quietest], reach: minRequestsReach(plan.steps, plan.analysis, rates[quietest]) };
+      })),
+    );
+    const { region, perMinute } = quietestRecentRate(counts, window, deps.timeScale);
+    return { region, reach: minRequestsReach(plan.steps, plan.analysis, perMinute) };
   } catch (err) {
     log.warn('recent traffic unknown; start message sent without the minRequests check', {
       rolloutId: rollout.id,
       error: (err as Error).message,
     });
     return { unknown: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
 }

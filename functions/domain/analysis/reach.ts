@@ -13,7 +13,13 @@
  */
 import { formatDuration } from '../duration';
 import type { AnalysisSettings } from '../policy';
-import { DATA_DELAY_SECONDS, passPointSeconds, passPoints, type StepSchedule } from './looks';
+import {
+  DATA_DELAY_SECONDS,
+  INGESTION_DELAY_SECONDS,
+  passPointSeconds,
+  passPoints,
+  type StepSchedule,
+} from './looks';
 
 interface StepReach {
   step: number;
@@ -52,6 +58,31 @@ export function recentRate(
   );
   const minutes = ((window.end.getTime() - from) * timeScale) / 60_000;
   return traffic.requests / Math.max(1, minutes);
+}
+
+/** The recent traffic is read over this past hour (policy time). */
+const RECENT_WINDOW_SECONDS = 3600;
+
+/** The past hour, ending where Monitoring's data has arrived; `timeScale` as in recentRate. */
+export function recentTrafficWindow(nowMs: number, timeScale = 1): { start: Date; end: Date } {
+  const ms = (seconds: number) => (seconds * 1000) / timeScale;
+  const end = nowMs - ms(INGESTION_DELAY_SECONDS);
+  return { start: new Date(end - ms(RECENT_WINDOW_SECONDS)), end: new Date(end) };
+}
+
+/**
+ * The quietest region's recent rate, from each first-wave region's count over
+ * `window`: a first step must reach minRequests there too. Throws on no region.
+ */
+export function quietestRecentRate(
+  counts: ReadonlyArray<{ region: string; traffic: { requests: number; firstServed?: string } }>,
+  window: { start: Date; end: Date },
+  timeScale = 1,
+): { region: string; perMinute: number } {
+  if (counts.length === 0) throw new Error('regions: expected at least one first-wave region, got none');
+  return counts
+    .map(({ region, traffic }) => ({ region, perMinute: recentRate(traffic, window, timeScale) }))
+    .reduce((quietest, r) => (r.perMinute < quietest.perMinute ? r : quietest));
 }
 
 type Analysis = Pick<AnalysisSettings, 'minRequests' | 'maxExtensions' | 'onInconclusive'>;

@@ -1,4 +1,10 @@
-import { describeReach, minRequestsReach, recentRate } from '../../../functions/domain/analysis/reach';
+import {
+  describeReach,
+  minRequestsReach,
+  quietestRecentRate,
+  recentRate,
+  recentTrafficWindow,
+} from '../../../functions/domain/analysis/reach';
 
 const steps = [
   { percent: 10, bakeSeconds: 300 },
@@ -79,6 +85,33 @@ describe('minRequests against the service recent traffic', () => {
     // At 60× on the local cloud, the window's real minute is a policy hour.
     const fast = { start: new Date('2026-11-30T07:59:00Z'), end: new Date('2026-11-30T08:00:00Z') };
     expect(recentRate({ requests: 6000 }, fast, 60)).toBe(100);
+  });
+
+  test("the past hour ends 180 s back, where Monitoring's data has arrived; scaled on the local cloud", () => {
+    const now = Date.parse('2026-11-30T08:00:00Z');
+    expect(recentTrafficWindow(now)).toEqual({
+      start: new Date('2026-11-30T06:57:00Z'),
+      end: new Date('2026-11-30T07:57:00Z'),
+    });
+    expect(recentTrafficWindow(now, 60)).toEqual({
+      start: new Date('2026-11-30T07:58:57Z'),
+      end: new Date('2026-11-30T07:59:57Z'),
+    });
+  });
+
+  test('the quietest first-wave region is the one a step must reach minRequests in', () => {
+    const window = { start: new Date('2026-11-30T07:00:00Z'), end: new Date('2026-11-30T08:00:00Z') };
+    const counts = [
+      { region: 'us-central1', traffic: { requests: 6000 } },
+      // Fewer requests, but only serving for the last 10 minutes: 300/min, busier than 100/min.
+      { region: 'europe-west1', traffic: { requests: 3000, firstServed: '2026-11-30T07:50:00Z' } },
+      { region: 'asia-east1', traffic: { requests: 4800 } },
+    ];
+    expect(quietestRecentRate(counts, window)).toEqual({ region: 'asia-east1', perMinute: 80 });
+    expect(quietestRecentRate(counts.slice(0, 2), window)).toEqual({ region: 'us-central1', perMinute: 100 });
+    expect(() => quietestRecentRate([], window)).toThrow(
+      'regions: expected at least one first-wave region, got none',
+    );
   });
 
   test('the last step counts its data delay, and people get one line per step', () => {
