@@ -292,7 +292,14 @@ resource "google_project_iam_member" "publisher" {
       /holds run\.services\.setIamPolicy/,
     ));
 
-  it("catches the sweeper's Workflows role growing beyond get, cancel and create", () =>
+  it("catches the sweeper's Workflows role losing workflows.callbacks.send (it re-sends gate decisions)", () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('iam.tf', /(glidepathSweeperExecutions[\s\S]*?)"workflows\.callbacks\.send",\n\s*/, '$1'),
+      /sweeper_executions must hold workflows\.callbacks\.send/,
+    ));
+
+  it("catches the sweeper's Workflows role growing beyond get, cancel, create and callbacks", () =>
     expectCaught(
       checkLeastPrivilege,
       () =>
