@@ -1006,12 +1006,13 @@ const REPORTS = 'google_storage_bucket.reports';
 const REPORT_WRITERS = [
   'serviceAccount:${google_service_account.actions.email}',
   'serviceAccount:${google_service_account.sweeper.email}',
+  'serviceAccount:${google_service_account.slack_interactions.email}',
 ];
 
 /**
  * The reports bucket (terraform/reports.tf): private (uniform access, public
  * access prevention enforced), reports deleted after 90 days, written by the
- * actions and sweeper accounts with roles/storage.objectCreator only (create,
+ * actions, sweeper and slack-interactions accounts with roles/storage.objectCreator only (create,
  * never read, replace or delete), read by var.report_readers only; the
  * functions are told its name.
  */

@@ -718,8 +718,8 @@ describe('the reports bucket', () => {
       () =>
         edit(
           'reports.tf',
-          'sweeper = google_service_account.sweeper.email',
-          'sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email',
+          'sweeper            = google_service_account.sweeper.email',
+          'sweeper            = google_service_account.sweeper.email\n    intake             = google_service_account.intake.email',
         ),
       /google_service_account\.intake\.email\} may write reports/,
     ));
@@ -727,7 +727,7 @@ describe('the reports bucket', () => {
   it('catches actions unable to write its reports', () =>
     expectCaught(
       checkReports,
-      () => edit('reports.tf', '    actions = google_service_account.actions.email\n', ''),
+      () => edit('reports.tf', '    actions            = google_service_account.actions.email\n', ''),
       /google_service_account\.actions\.email\} cannot write reports/,
     ));
 
