@@ -92,7 +92,9 @@ function codeOf(err: unknown): ErrorCode {
   const e = (err ?? {}) as ErrorShape;
   // Before the numeric code: a DOMException's `code` is not a gRPC status.
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'deadline';
-  if (typeof e.code === 'number') return GRPC_TO_CODE[e.code] ?? 'internal';
+  // gRPC statuses are 0–16; @google-cloud/storage's ApiError carries the HTTP status in `code`.
+  if (typeof e.code === 'number')
+    return e.code >= 100 ? httpCode(e.code) : (GRPC_TO_CODE[e.code] ?? 'internal');
   if (typeof e.code === 'string' && NETWORK_ERROR_CODES.has(e.code)) return 'unavailable';
   const status = typeof e.status === 'number' ? e.status : e.response?.status;
   if (typeof status === 'number') return httpCode(status);

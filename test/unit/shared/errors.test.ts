@@ -67,6 +67,10 @@ describe('fromSdkError classifies every cause', () => {
       'deadline',
       true,
     ],
+    // @google-cloud/storage's ApiError: the HTTP status in `code` (found by the real client's test).
+    ['Cloud Storage 403', Object.assign(new Error('forbidden'), { code: 403 }), 'permission', false],
+    ['Cloud Storage 503', Object.assign(new Error('backend error'), { code: 503 }), 'unavailable', true],
+    ['Cloud Storage 429', Object.assign(new Error('rate limited'), { code: 429 }), 'unavailable', true],
     // Our own domain errors, bugs and anything unknown are permanent.
     ['a domain error', new Error('traffic must sum to 100, got 90'), 'internal', false],
     [
