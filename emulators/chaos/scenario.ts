@@ -148,7 +148,7 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
 }
 
 /** A job image rollout under faults: a new image of a job with two waves, whose verification may fail in one region. */
-export interface JobImageScenario {
+interface JobImageScenario {
   seed: number;
   tag: string;
   /** The wave (0 or 1) whose verification fails with `failure`, or none: the image is good. */
@@ -161,7 +161,7 @@ export interface JobImageScenario {
 }
 
 /** The kinds of fault a job image scenario can meet; scenario i always meets kind i mod N. */
-export const JOB_IMAGE_FAULT_KINDS = ['update-error', 'etag', 'read-error', 'run-error', 'crash'] as const;
+const JOB_IMAGE_FAULT_KINDS = ['update-error', 'etag', 'read-error', 'run-error', 'crash'] as const;
 
 /**
  * A job image scenario from its seed: one kind of fault (scenario i meets
