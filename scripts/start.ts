@@ -9,13 +9,16 @@
  *      approval (a signed Slack click on Approve, a few seconds later), then
  *      runs the production canary;
  *   5. the nightly-report job fails twice and then succeeds (retries with
- *      backoff); broken-export exhausts its retries into the dead-letter queue.
+ *      backoff); broken-export exhausts its retries into the dead-letter queue;
+ *   6. the ledger job's image v2-bad fails its verification in us-central1
+ *      (out of memory) and is rolled back there; the later wave
+ *      (europe-west1, asia-southeast1) is never touched.
  *
  * It shows each rollout's regions live and the Slack messages as they
  * arrive, then a summary. `npm start -- --keep` leaves the local cloud up.
  */
 import { join } from 'node:path';
-import { simulate, type SimulatedRollout } from '../emulators/simulate';
+import { digestOf, simulate, type SimulatedRollout } from '../emulators/simulate';
 import { startLocalCloud } from '../emulators/local-cloud';
 import { EmulatorsMissingError } from '../emulators/google';
 import { JobsClient } from '@google-cloud/run';
@@ -32,6 +35,7 @@ const demo = join(__dirname, 'demo');
 const SHOP = 'us-docker.pkg.dev/demo-project/apps/shop';
 const SEARCH = 'us-docker.pkg.dev/demo-project/apps/search';
 const CHECKOUT = 'us-docker.pkg.dev/demo-project/apps/checkout';
+const LEDGER = 'us-docker.pkg.dev/demo-project/jobs/ledger';
 /** How long the demo's lead takes to click Approve once the approval message is up. */
 const APPROVAL_PAUSE_MS = 3000;
 
@@ -101,15 +105,15 @@ async function main(): Promise<void> {
     ratePerSecond: 80,
   };
   try {
-    out(`\n▶ 1/5 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
+    out(`\n▶ 1/6 shop: setup with v1, then roll out v2 (healthy) at ${SPEED}× speed`);
     const good = await simulate({ ...common, pushes: [`${SHOP}:v1`, `${SHOP}:v2`] });
     printSummary('good image', good.rollouts);
 
-    out('\n▶ 2/5 shop: roll out v3-bad (5% 5xx)');
+    out('\n▶ 2/6 shop: roll out v3-bad (5% 5xx)');
     const bad = await simulate({ ...common, pushes: [`${SHOP}:v3-bad`] });
     printSummary('bad image', bad.rollouts);
 
-    out('\n▶ 3/5 search: v2 rolling out, then v3 pushed during its first step (supersede)');
+    out('\n▶ 3/6 search: v2 rolling out, then v3 pushed during its first step (supersede)');
     const superseded = await simulate({
       ...common,
       pushes: [`${SEARCH}:v1`, `${SEARCH}:v2`, `${SEARCH}:v3`],
@@ -118,7 +122,7 @@ async function main(): Promise<void> {
     printSummary('supersede', superseded.rollouts);
 
     out(
-      `\n▶ 4/5 checkout: staging (0% → smoke → 100%), then a lead approves in Slack after ${APPROVAL_PAUSE_MS / 1000} s, then the production canary`,
+      `\n▶ 4/6 checkout: staging (0% → smoke → 100%), then a lead approves in Slack after ${APPROVAL_PAUSE_MS / 1000} s, then the production canary`,
     );
     const staged = await simulate({
       ...common,
@@ -132,12 +136,35 @@ async function main(): Promise<void> {
         `    ${stage.name.padEnd(11)} ${stage.outcome}${stage.gate ? `  (gate ${stage.gate.status}${stage.gate.decidedBy ? ` by ${stage.gate.decidedBy}` : ''})` : ''}`,
       );
 
-    out('\n▶ 5/5 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
+    out('\n▶ 5/6 jobs: nightly-report fails twice then succeeds; broken-export fails every attempt');
     const jobs = await runJobs(cloud);
     for (const j of jobs)
       out(
         `  ${j.job.padEnd(16)} ${j.status.padEnd(10)} attempts: ${j.attempts.map((a) => `${a.result}${a.backoffSeconds ? ` (then wait ${a.backoffSeconds}s)` : ''}`).join(' → ')}${j.deadLetterId ? `  → dead letter ${j.deadLetterId}` : ''}`,
       );
+
+    out(
+      '\n▶ 6/6 ledger job: setup with v1, then image v2-bad fails its verification in us-central1 (out of memory)',
+    );
+    const jobImage = await simulate({ ...common, pushes: [`${LEDGER}:v1`, `${LEDGER}:v2-bad`] });
+    const [ledger] = jobImage.jobRollouts;
+    for (const r of jobImage.jobRollouts) {
+      out(
+        `  ${r.job} ${r.image.split('@')[1]?.slice(7, 19)}  ${r.status}  ${r.seconds}s  (${r.reason ?? ''})`,
+      );
+      for (const [region, reg] of Object.entries(r.regions))
+        out(
+          `      ${region.padEnd(16)} ${reg.status.padEnd(10)} runs …@${reg.image.split('@')[1]?.slice(7, 19)}`,
+        );
+    }
+    // Rolled back where it was verified; the later wave never written; every region runs v1 again.
+    const v1 = `${LEDGER}@${digestOf(`${LEDGER}:v1`)}`;
+    const jobImageOk =
+      ledger?.status === 'FAILED' &&
+      ledger.regions['us-central1']?.status === 'RESTORED' &&
+      ledger.regions['us-central1'].failureClass === 'out-of-memory' &&
+      ['europe-west1', 'asia-southeast1'].every((r) => ledger.regions[r]?.status === 'PENDING') &&
+      Object.values(ledger.regions).every((r) => r.image === v1);
 
     const all = [...good.rollouts, ...bad.rollouts, ...superseded.rollouts, ...staged.rollouts.slice(-1)];
     const expected = ['PROMOTED', 'ROLLED_BACK', 'SUPERSEDED', 'PROMOTED', 'PROMOTED'];
@@ -154,11 +181,12 @@ async function main(): Promise<void> {
       );
     const ok =
       jobsOk &&
+      jobImageOk &&
       failedOnEvidence &&
       all.length === expected.length &&
       all.every((r, i) => r.status === expected[i]);
     out(
-      `\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}${failedOnEvidence ? '' : ' (the bad image was not rolled back on FAIL with its figures in Slack)'}`,
+      `\n${ok ? '✅' : '❌'} demo ${ok ? 'finished' : 'did not go as expected'} in ${Math.round((Date.now() - started) / 1000)} s: ${all.map((r) => `${r.service} ${r.status}`).join(', ')}${failedOnEvidence ? '' : ' (the bad image was not rolled back on FAIL with its figures in Slack)'}${jobImageOk ? ', ledger v2-bad rolled back in us-central1 only' : ' (ledger v2-bad was not rolled back in us-central1 alone)'}`,
     );
     out(
       `   ${cloud.slack.posts.length} Slack messages: ${cloud.slack.posts.map((p) => p.text.split(' ')[0]).join(' ')}`,

@@ -180,16 +180,19 @@ resource "google_project_iam_member" "sweeper_deployer" {
 # The sweeper reads a rollout's workflow execution (GetExecution), cancels it
 # when it has fallen silent (CancelExecution), and, when the rollout it ends
 # had a successor queued behind it, starts the successor's execution (the same
-# CreateExecution that completing a rollout does). The predefined role with
-# these permissions, roles/workflows.invoker, also sends callbacks and reads
-# step entries, so the sweeper gets exactly these three in a custom role.
+# CreateExecution that completing a rollout does). It also re-sends an
+# approval gate's decision whose first send failed (resendGateCallbacks:
+# executions.callbacks.sendHttpCallback requires workflows.callbacks.send).
+# The predefined roles/workflows.invoker also reads step entries, so the
+# sweeper gets exactly these four in a custom role.
 # Workflows has no finer IAM than the project.
 resource "google_project_iam_custom_role" "sweeper_executions" {
   project     = var.project_id
   role_id     = "glidepathSweeperExecutions"
   title       = "Glidepath sweeper: workflow executions"
-  description = "Reads and cancels Glidepath workflow executions, and starts the execution of a queued rollout."
+  description = "Reads and cancels Glidepath workflow executions, starts the execution of a queued rollout, and re-sends gate decisions to their callbacks."
   permissions = [
+    "workflows.callbacks.send",
     "workflows.executions.cancel",
     "workflows.executions.create",
     "workflows.executions.get",

@@ -7,6 +7,7 @@
 import { isTerminal, type RolloutRecord } from '../../functions/domain/records';
 import type { JobRunRecord } from '../../functions/domain/jobs';
 import type { FailureClass } from '../../functions/domain/job-failures';
+import type { JobRolloutRecord } from '../../functions/domain/job-rollout';
 
 export interface Violation {
   invariant:
@@ -19,6 +20,8 @@ export interface Violation {
     | 'job-accounting'
     | 'failure-class'
     | 'sweeper-ends-dead-runs'
+    | 'job-template-restored'
+    | 'one-verification'
     | 'gate-consistent';
   subject: string;
   detail: string;
@@ -358,5 +361,104 @@ export function checkJobRun(
     if (!slackTexts.some((t) => t.includes(run.job) && t.includes('failed')))
       out.push({ invariant: 'failure-noticed', subject, detail: 'failed run but Slack never heard of it' });
   }
+  return out;
+}
+
+/** What a job image rollout must come to: its regions in wave order, and the one whose verification fails. */
+export interface JobImageExpectation {
+  job: string;
+  rolloutId: string;
+  image: string;
+  regions: string[];
+  failing?: { region: string; class: FailureClass };
+}
+
+/** What a job image rollout left: its record, and per region the job's template before and after, and its verifications. */
+export interface JobImageObserved {
+  records: JobRolloutRecord[];
+  regions: Record<
+    string,
+    {
+      /** The job's template (canonical JSON) before the push, and at the end. */
+      before: string;
+      after: string;
+      afterImages: string[];
+      /** Cloud Run executions carrying this rollout's verification marker for the region. */
+      verifications: number;
+    }
+  >;
+}
+
+/**
+ * A job image rollout (issue 17): one record per image; after a failure the
+ * template is back as it was in every region (those the rollout touched are
+ * restored, the later ones never written), after a success every region runs
+ * the image; one verification execution per region the rollout reached and
+ * none beyond; the failed verification's recorded class is the injected
+ * cause's; a failure is told to Slack.
+ */
+export function checkJobImageRollout(
+  expected: JobImageExpectation,
+  observed: JobImageObserved,
+  slackTexts: string[],
+): Violation[] {
+  const subject = `job ${expected.job} rollout ${expected.rolloutId}`;
+  if (observed.records.length !== 1)
+    return [
+      {
+        invariant: 'job-accounting',
+        subject,
+        detail: `expected one job rollout of ${expected.image}, found ${observed.records.length}`,
+      },
+    ];
+  const [r] = observed.records;
+  const out: Violation[] = [];
+  const status = expected.failing ? 'FAILED' : 'SUCCEEDED';
+  if (r.status !== status)
+    out.push({
+      invariant: 'job-accounting',
+      subject,
+      detail: `expected ${status}${expected.failing ? ` (verification fails in ${expected.failing.region})` : ''}, got ${r.status} (${r.reason ?? 'no reason'})`,
+    });
+  const reachedUpTo = expected.failing
+    ? expected.regions.indexOf(expected.failing.region)
+    : expected.regions.length - 1;
+  for (const [i, region] of expected.regions.entries()) {
+    const seen = observed.regions[region];
+    const reached = i <= reachedUpTo;
+    if (seen.verifications !== (reached ? 1 : 0))
+      out.push({
+        invariant: 'one-verification',
+        subject: `${subject}/${region}`,
+        detail: `expected ${reached ? 'one verification execution' : 'no verification (a later wave after the failure)'}, Cloud Run started ${seen.verifications}`,
+      });
+    if (r.status === 'FAILED' && seen.after !== seen.before)
+      out.push({
+        invariant: 'job-template-restored',
+        subject: `${subject}/${region}`,
+        detail: `the rollout failed but the job's template is not the one before it (${reached ? `region ${r.regions[region]?.status}` : 'never reached'}): runs ${seen.afterImages.join(', ')}`,
+      });
+    if (r.status === 'SUCCEEDED' && seen.afterImages.join() !== expected.image)
+      out.push({
+        invariant: 'job-accounting',
+        subject: `${subject}/${region}`,
+        detail: `the rollout succeeded but the job runs ${seen.afterImages.join(', ')}, not ${expected.image}`,
+      });
+  }
+  if (expected.failing && r.status === 'FAILED') {
+    const recorded = r.regions[expected.failing.region]?.failureClass;
+    if (recorded !== expected.failing.class)
+      out.push({
+        invariant: 'failure-class',
+        subject: `${subject}/${expected.failing.region}`,
+        detail: `expected failure class ${expected.failing.class}, recorded ${recorded ?? 'none'} (${r.regions[expected.failing.region]?.error ?? 'no error'})`,
+      });
+  }
+  if (r.status === 'FAILED' && !slackTexts.some((t) => t.includes(`Job ${expected.job}: image`)))
+    out.push({
+      invariant: 'failure-noticed',
+      subject,
+      detail: 'failed job rollout but Slack never heard of it',
+    });
   return out;
 }

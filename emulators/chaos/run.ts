@@ -26,18 +26,22 @@ import { digestOf } from '../simulate';
 import type { Runtime } from '../../functions/entry/runtime';
 import { RolloutRecord, isRegionBusy, isTerminal } from '../../functions/domain/records';
 import type { JobRunRecord } from '../../functions/domain/jobs';
+import { JobRolloutRecord, VERIFY_MARKER, jobRolloutId } from '../../functions/domain/job-rollout';
 import { localClientOptions } from '../../functions/shared/endpoint';
 import { TOPICS } from '../../functions/domain/messages';
 import { seededRandom } from '../cloudrun/profiles';
 import {
   checkFailuresNoticed,
   checkFinalTraffic,
+  checkJobImageRollout,
   checkGates,
   checkJobRun,
   checkMessages,
   checkOneCandidate,
   type GateExpectation,
   type JobExpectation,
+  type JobImageExpectation,
+  type JobImageObserved,
   type PublishedMessage,
   type RouteChange,
   type Violation,
@@ -45,6 +49,7 @@ import {
 import {
   APPROVAL_KINDS,
   INJECTED_CLASS,
+  jobImageScenario,
   jobScenario,
   type ApprovalKind,
   rolloutScenario,
@@ -57,9 +62,12 @@ export interface ChaosOptions {
   seed: number;
   rollouts: number;
   jobRuns: number;
-  /** Services rolled out in parallel (default 6) and jobs run in parallel (default 5). */
+  /** Job image rollouts (default 0). */
+  jobRollouts?: number;
+  /** Services rolled out in parallel (default 6), jobs run in parallel (default 5), jobs whose images roll out in parallel (default 2). */
   services?: number;
   jobs?: number;
+  imageJobs?: number;
   /** Run only this rollout scenario (by index), to replay a failing seed. */
   only?: number;
   /**
@@ -100,6 +108,7 @@ export interface ChaosReport {
   rollouts: { run: number; byStatus: Record<string, number>; recoveredBySweeper: number };
   approvals: { run: number; byKind: Record<string, number>; gates: Record<string, number> };
   jobRuns: { run: number; byStatus: Record<string, number> };
+  jobRollouts: { run: number; byStatus: Record<string, number> };
   faultsInjected: number;
   faults: Record<string, number>;
   messages: { published: number; hostile: number; lost: number; doubled: number };
@@ -112,6 +121,7 @@ const REGIONS = ['us-central1', 'europe-west1'];
 const JOB_REGION = 'us-central1';
 const MAX_ATTEMPTS = 3;
 const repository = (service: string): string => `us-docker.pkg.dev/${PROJECT}/apps/${service}`;
+const jobRepository = (job: string): string => `us-docker.pkg.dev/${PROJECT}/jobs/${job}`;
 const PROFILES: Record<ImageKind, Record<string, unknown>> = {
   good: {},
   bad: { errorRate: 0.5 },
@@ -124,7 +134,7 @@ const GATE_APPROVER = 'UCHAOSLEAD';
 /** The gates' timeout: 20 s of real time at --speed 60, long enough to click in time under load. */
 const GATE_TIMEOUT = '20m';
 
-function writePolicy(services: string[], jobs: string[], gated: string[]): string {
+function writePolicy(services: string[], jobs: string[], gated: string[], imageJobs: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'glidepath-chaos-'));
   const file = join(dir, 'glidepath.yaml');
   const lines = [
@@ -154,6 +164,11 @@ function writePolicy(services: string[], jobs: string[], gated: string[]): strin
       (j) =>
         `  - { name: ${j}, project: ${PROJECT}, region: ${JOB_REGION}, schedule: '0 3 * * *', timeout: 60s, retry: { maxAttempts: ${MAX_ATTEMPTS}, initialBackoff: 10s, multiplier: 2, maxBackoff: 30s } }`,
     ),
+    // Jobs whose images roll out (never run on a schedule here): two waves, a verification each.
+    ...imageJobs.map(
+      (j) =>
+        `  - { name: ${j}, project: ${PROJECT}, region: ${REGIONS[0]}, schedule: '0 4 * * *', image: ${jobRepository(j)}, waves: [[${REGIONS[0]}], [${REGIONS[1]}]], verify: { args: [--check], timeout: 30s } }`,
+    ),
   ];
   writeFileSync(file, lines.join('\n') + '\n');
   return file;
@@ -165,6 +180,7 @@ interface Context {
   services: ServicesClient;
   workflowExecutions: WorkflowExecutionsClient;
   runExecutions: RunExecutionsClient;
+  jobsClient: JobsClient;
   routes: RouteChange[];
   published: PublishedMessage[];
   violations: ChaosViolation[];
@@ -179,6 +195,8 @@ interface Context {
     deadLettered: boolean;
     label: string;
   }>;
+  jobImageStatuses: string[];
+  jobImageChecks: Array<{ expected: JobImageExpectation; observed: JobImageObserved; label: string }>;
 }
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
@@ -186,10 +204,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   const serviceNames = Array.from({ length: opts.services ?? 6 }, (_, i) => `chaos-${i}`);
   const jobNames = Array.from({ length: opts.jobs ?? 5 }, (_, i) => `chaos-job-${i}`);
   const gatedNames = Array.from({ length: opts.gatedServices ?? 2 }, (_, i) => `chaos-gated-${i}`);
+  const imageJobNames = Array.from({ length: opts.imageJobs ?? 2 }, (_, i) => `chaos-img-${i}`);
   const routes: RouteChange[] = [];
   const cloud = await startLocalCloud({
     projectId: opts.projectId ?? 'glidepath-chaos',
-    policyFile: writePolicy(serviceNames, jobNames, gatedNames),
+    policyFile: writePolicy(serviceNames, jobNames, gatedNames, imageJobNames),
     speed: opts.speed ?? 60,
     reuseGoogleEmulators: opts.reuseGoogleEmulators ?? false,
     cloudRun: { readyDelayMs: 100, simulateLatency: false },
@@ -206,6 +225,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     opts,
     cloud,
     services: new ServicesClient(clientOptions),
+    jobsClient: new JobsClient(clientOptions),
     runExecutions: new RunExecutionsClient(clientOptions),
     workflowExecutions: new WorkflowExecutionsClient(
       localClientOptions(cloud.workflows.host) as ClientOptions,
@@ -218,12 +238,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     approvalKinds: [],
     jobStatuses: [],
     jobChecks: [],
+    jobImageStatuses: [],
+    jobImageChecks: [],
   };
   const load = new AbortController();
   const loads: Array<Promise<unknown>> = [];
   try {
     await createServices(ctx, [...serviceNames, ...gatedNames]);
     await createJobs(ctx, jobNames);
+    await createImageJobs(ctx, imageJobNames);
     for (const service of [...serviceNames, ...gatedNames])
       for (const region of REGIONS)
         loads.push(
@@ -251,6 +274,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         : opts.only !== undefined
           ? []
           : Array.from({ length: opts.approvals ?? 0 }, (_, i) => i);
+    const jobImageIndices = onlyOne ? [] : Array.from({ length: opts.jobRollouts ?? 0 }, (_, i) => i);
     await Promise.all([
       ...serviceNames.map(async (service, w) => {
         for (const index of rolloutIndices.filter((i) => i % serviceNames.length === w))
@@ -263,6 +287,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       ...jobNames.map(async (job, w) => {
         for (const index of jobIndices.filter((i) => i % jobNames.length === w))
           await runJobScenario(ctx, job, index);
+      }),
+      ...imageJobNames.map(async (job, w) => {
+        for (const index of jobImageIndices.filter((i) => i % imageJobNames.length === w))
+          await runJobImageScenario(ctx, job, index);
       }),
     ]);
 
@@ -289,6 +317,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         ),
       },
       jobRuns: { run: jobIndices.length, byStatus: tally(ctx.jobStatuses) },
+      jobRollouts: { run: jobImageIndices.length, byStatus: tally(ctx.jobImageStatuses) },
       faultsInjected: Object.values(faults).reduce((a, b) => a + b, 0),
       faults,
       messages: {
@@ -306,7 +335,12 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   } finally {
     load.abort();
     await Promise.all(loads);
-    await Promise.all([ctx.services.close(), ctx.runExecutions.close(), ctx.workflowExecutions.close()]);
+    await Promise.all([
+      ctx.services.close(),
+      ctx.jobsClient.close(),
+      ctx.runExecutions.close(),
+      ctx.workflowExecutions.close(),
+    ]);
     await cloud.stop();
   }
 }
@@ -337,21 +371,74 @@ async function createServices(ctx: Context, names: string[]): Promise<void> {
 }
 
 async function createJobs(ctx: Context, names: string[]): Promise<void> {
-  const client = new JobsClient(localClientOptions(ctx.cloud.cloudRun.grpcHost) as ClientOptions);
-  try {
-    for (const name of names) {
-      const [op] = await client.createJob({
-        parent: `projects/${PROJECT}/locations/${JOB_REGION}`,
+  for (const name of names) {
+    const [op] = await ctx.jobsClient.createJob({
+      parent: `projects/${PROJECT}/locations/${JOB_REGION}`,
+      jobId: name,
+      job: {
+        template: { template: { containers: [{ image: `${jobRepository(name)}:v1` }] } },
+      },
+    });
+    await op.promise();
+  }
+}
+
+/** The jobs whose images roll out, in every region of their waves, with args and env of their own to keep. */
+async function createImageJobs(ctx: Context, names: string[]): Promise<void> {
+  for (const name of names)
+    for (const region of REGIONS) {
+      const [op] = await ctx.jobsClient.createJob({
+        parent: `projects/${PROJECT}/locations/${region}`,
         jobId: name,
         job: {
-          template: { template: { containers: [{ image: `us-docker.pkg.dev/${PROJECT}/jobs/${name}:v1` }] } },
+          template: {
+            template: {
+              containers: [
+                {
+                  image: `${jobRepository(name)}:v1`,
+                  args: ['--daily'],
+                  env: [{ name: 'TZ', value: 'UTC' }],
+                },
+              ],
+              maxRetries: 0,
+            },
+          },
         },
       });
       await op.promise();
     }
-  } finally {
-    await client.close();
-  }
+}
+
+/** JSON with sorted keys: two reads of the same template compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+async function jobTemplate(
+  ctx: Context,
+  job: string,
+  region: string,
+): Promise<{ template: string; images: string[] }> {
+  const [j] = await ctx.jobsClient.getJob({ name: `projects/${PROJECT}/locations/${region}/jobs/${job}` });
+  return {
+    template: canonical(j.template),
+    images: (j.template?.template?.containers ?? []).map((c) => c.image ?? ''),
+  };
+}
+
+/** The executions of the job in the region that carry the marker value (a rollout's verification). */
+async function executionsMarked(ctx: Context, job: string, region: string, marker: string): Promise<number> {
+  const [executions] = await ctx.runExecutions.listExecutions({
+    parent: `projects/${PROJECT}/locations/${region}/jobs/${job}`,
+    pageSize: 1000,
+  });
+  return executions.filter((e) =>
+    e.template?.containers?.some((c) => c.env?.some((v) => v.name === VERIFY_MARKER && v.value === marker)),
+  ).length;
 }
 
 /** The real traffic of a service in a region: serving revisions and their percent. */
@@ -798,6 +885,78 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
   );
 }
 
+/**
+ * One job image rollout under faults: a push of a new image (maybe twice),
+ * the verification scripted to fail with an injected cause in one region or
+ * none; once it has ended, the templates, the verifications and the record.
+ */
+async function runJobImageScenario(ctx: Context, job: string, index: number): Promise<void> {
+  const sc = jobImageScenario(scenarioSeed(ctx.opts.seed ^ 0x1717, index), index);
+  const label = `job image scenario ${index} (seed ${sc.seed}) on ${job}`;
+  const digest = digestOf(`${job}:${sc.tag}`);
+  const image = `${jobRepository(job)}@${digest}`;
+  const rolloutId = jobRolloutId(job, digest);
+  const failing =
+    sc.failAt !== undefined ? { region: REGIONS[sc.failAt], class: INJECTED_CLASS[sc.failure] } : undefined;
+  const before: Record<string, string> = {};
+  for (const region of REGIONS) {
+    before[region] = (await jobTemplate(ctx, job, region)).template;
+    ctx.cloud.cloudRun.setJobOutcomes(
+      `projects/${PROJECT}/locations/${region}/jobs/${job}`,
+      region === failing?.region ? [sc.failure] : [],
+    );
+  }
+  const subject = new RegExp(`\\b${job}\\b`);
+  const disarm = sc.faults.map((f) => ctx.cloud.faults.add({ ...f, subject }));
+  const push = { action: 'INSERT', digest: image, tag: `${jobRepository(job)}:${sc.tag}` };
+  const recordsOf = async (): Promise<JobRolloutRecord[]> =>
+    (await ctx.cloud.firestore.collection('jobRollouts').where('digest', '==', digest).get()).docs.map((d) =>
+      JobRolloutRecord.parse(d.data()),
+    );
+  try {
+    for (let n = 0; n < (sc.duplicate ? 2 : 1); n++)
+      await ctx.cloud.pubsub.topic(TOPICS.gcr).publishMessage({ json: push });
+    await waitFor(
+      async () => {
+        const records = await recordsOf();
+        return records.length > 0 && records.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+      },
+      { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to end` },
+    );
+  } catch (err) {
+    ctx.violations.push({
+      invariant: 'settled',
+      subject: job,
+      detail: (err as Error).message,
+      scenario: label,
+      replay: replayCommand(ctx),
+    });
+  } finally {
+    for (const off of disarm) off();
+  }
+  const records = await recordsOf();
+  ctx.jobImageStatuses.push(...records.map((r) => r.status));
+  const regions: JobImageObserved['regions'] = {};
+  for (const region of REGIONS) {
+    const after = await jobTemplate(ctx, job, region);
+    regions[region] = {
+      before: before[region],
+      after: after.template,
+      afterImages: after.images,
+      verifications: await executionsMarked(ctx, job, region, `${rolloutId}/${region}`),
+    };
+  }
+  // Slack is checked at the end, once the outbox has been flushed.
+  ctx.jobImageChecks.push({
+    expected: { job, rolloutId, image, regions: REGIONS, ...(failing ? { failing } : {}) },
+    observed: { records, regions },
+    label,
+  });
+  ctx.opts.progress?.(
+    `${label}: ${failing ? `${sc.failure} in ${failing.region}` : 'good'} → ${records.map((r) => r.status).join(',')}`,
+  );
+}
+
 async function countExecutions(ctx: Context, jobName: string): Promise<number> {
   const [executions] = await ctx.runExecutions.listExecutions({ parent: jobName, pageSize: 1000 });
   return executions.length;
@@ -833,4 +992,7 @@ async function checkGlobal(ctx: Context): Promise<void> {
         scenario: c.label,
         replay: replayCommand(ctx),
       });
+  for (const c of ctx.jobImageChecks)
+    for (const v of checkJobImageRollout(c.expected, c.observed, slack))
+      ctx.violations.push({ ...v, scenario: c.label, replay: replayCommand(ctx) });
 }

@@ -146,3 +146,63 @@ export function jobScenario(seed: number, maxAttempts: number): JobScenario {
   const killExecution = rnd() < 0.25;
   return { seed, outcomes: killExecution ? ['hang'] : outcomes, duplicate, killExecution, faults };
 }
+
+/** A job image rollout under faults: a new image of a job with two waves, whose verification may fail in one region. */
+interface JobImageScenario {
+  seed: number;
+  tag: string;
+  /** The wave (0 or 1) whose verification fails with `failure`, or none: the image is good. */
+  failAt?: number;
+  failure: JobFailure;
+  /** Publish the push twice (the same digest must start one rollout). */
+  duplicate: boolean;
+  /** Fault rules, without their `subject` (the runner scopes them to the scenario's job). */
+  faults: FaultRule[];
+}
+
+/** The kinds of fault a job image scenario can meet; scenario i always meets kind i mod N. */
+const JOB_IMAGE_FAULT_KINDS = ['update-error', 'etag', 'read-error', 'run-error', 'crash'] as const;
+
+/**
+ * A job image scenario from its seed: one kind of fault (scenario i meets
+ * kind i mod N), at a rate the workflow's retries (6 calls) ride out, so the
+ * outcome stays the scripted one; scenarios 0, 1, 2 are good, failing in
+ * the first wave, failing in the second, so a short run meets each.
+ */
+export function jobImageScenario(seed: number, index: number): JobImageScenario {
+  const rnd = seededRandom(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const outcomes = [undefined, 0, 1] as const;
+  const failAt = index < outcomes.length ? outcomes[index] : pick(outcomes);
+  const faults: FaultRule[] = [];
+  switch (JOB_IMAGE_FAULT_KINDS[index % JOB_IMAGE_FAULT_KINDS.length]) {
+    case 'update-error':
+      faults.push({ at: 'run.UpdateJob', effect: 'error', code: 14, probability: 0.3 });
+      break;
+    case 'etag':
+      faults.push({ at: 'run.UpdateJob', effect: 'etag', probability: 0.3 });
+      break;
+    case 'read-error':
+      faults.push({ at: 'run.GetJob', effect: 'error', code: 14, probability: 0.3 });
+      break;
+    case 'run-error':
+      faults.push({ at: 'run.RunJob', effect: 'error', code: 14, probability: 0.3 });
+      faults.push({ at: 'run.GetExecution', effect: 'error', code: 14, probability: 0.3 });
+      break;
+    case 'crash':
+      // The verify call dies after Cloud Run started the execution, before it was recorded.
+      faults.push({ at: 'actions.crash', effect: 'crash', probability: 0.5 });
+      break;
+  }
+  // The kind is met at least once whatever the run's shared random draws give the rule above.
+  faults.push({ ...faults[0], probability: 1, times: 1 });
+  if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
+  return {
+    seed,
+    tag: `s${seed}`,
+    ...(failAt !== undefined ? { failAt } : {}),
+    failure: pick(JOB_FAILURES),
+    duplicate: rnd() < 0.3,
+    faults,
+  };
+}

@@ -175,7 +175,9 @@ export async function startCloudRunEmulator(
 /** What a fault rule's `subject` is matched against: the resource the call is about. */
 function subjectOf(request: Record<string, unknown> | undefined): string {
   const r = request ?? {};
-  const named = (r.service as { name?: string } | undefined)?.name ?? r.name ?? r.parent ?? '';
+  // UpdateService and UpdateJob carry the resource, whose name is the subject.
+  const resource = (r.service ?? r.job) as { name?: string } | undefined;
+  const named = resource?.name ?? r.name ?? r.parent ?? '';
   return `${String(named)} ${typeof r.filter === 'string' ? r.filter : ''}`.trim();
 }
 

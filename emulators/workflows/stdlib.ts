@@ -232,15 +232,8 @@ export const STDLIB: Record<string, FunctionSpec> = {
     // Google does not say what an empty substr finds; the stricter reading refuses it.
     if (needle === '') throw wfError('ValueError', 'text.find_all: substr must not be empty');
     // A sorted list of code-point indexes of non-overlapping matches (stdlib/text/find_all).
-    const out: Value[] = [];
-    let points = 0;
-    let units = 0;
-    for (let i = source.indexOf(needle); i >= 0; i = source.indexOf(needle, i + needle.length)) {
-      points += [...source.slice(units, i)].length;
-      units = i;
-      out.push(points);
-    }
-    return out;
+    const literal = new RegExp(needle.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&'), 'gu');
+    return regexMatches(literal, source).map((m) => m.index);
   }),
   'text.match_regex': fn(['source', 'regexp'], 2, ([s, r]) =>
     compileRe2('text.match_regex', expect('text.match_regex', 'regexp', r, isString, 'a string')).test(

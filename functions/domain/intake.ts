@@ -245,6 +245,12 @@ function decideManual(policy: Policy, message: PubsubMessage): IntakeDecision {
   if (!decoded.ok) return rejected(decoded.reason);
   const req = decoded.value;
   const service = policy.services.find((s) => s.name === req.service);
+  const job = policy.jobs.find((j) => j.name === req.service);
+  // A job has no manual redeploy (docs/jobs.md, "Image rollouts"): say what to do instead.
+  if (!service && job)
+    return rejected(
+      `service: ${show(req.service)} is a job, and a deploy request redeploys a service; a job's image rolls out when it is pushed to ${job.image ?? 'its repository (jobs[].image, not set)'}, and \`glidepath jobs rollback ${job.name}\` restores its template from before its last image rollout`,
+    );
   if (!service)
     return rejected(
       `service: expected one of ${policy.services.map((s) => s.name).join(', ') || '(none configured)'}, got ${show(req.service)}`,

@@ -601,6 +601,7 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
  * ROLLED_BACK ("Roll back now"). Regions are restored only when the rollout
  * ended with `status`: a rollout that promoted in the meantime keeps its traffic.
  * A rollout queued behind it gets the lease and is started, as on completion.
+ * When it stopped it, its end is posted with its report, as on completion.
  */
 export async function stopRollout(
   deps: RolloutDeps,
@@ -612,7 +613,8 @@ export async function stopRollout(
   if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
   if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
   const { rollout: ended, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
-  const stopped = ended.status === status && ended.outcomeReason === reason;
+  // Stopped by this call: it was running, and the end recorded is this one (not a concurrent stop's).
+  const stopped = !isTerminal(rollout.status) && ended.status === status && ended.outcomeReason === reason;
   if (ended.status === status) {
     const includePromoted = status === 'ROLLED_BACK';
     for (const region of Object.keys(rollout.regions)) {
@@ -620,9 +622,14 @@ export async function stopRollout(
         await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
     }
   }
+  const final = (await deps.store.getRollout(rolloutId))!;
+  // Its end is told as every rollout's is, with the report of what the judge saw until the stop. No
+  // page: a person stopped it and is there (functions/domain/alerts.ts pages for what nobody watched).
+  if (stopped)
+    await deps.notifier.notify(slack.rolloutCompleted(final, await publishReport(deps, rolloutId)));
   // The lease went to the rollout queued behind this one: start it, as completing a rollout does.
   if (next) await startQueued(deps, next);
-  return { rollout: (await deps.store.getRollout(rolloutId))!, stopped };
+  return { rollout: final, stopped };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- chaos [--seed 1] [--rollouts 200] [--job-runs 100]
- * [--services 6] [--jobs 5] [--approvals 20] [--gated-services 2] [--only <index> [--trace]]
- * [--only-approval <index>] [--fuzz-runs 2000]`: the fuzz properties
+ * [--job-rollouts 40] [--services 6] [--jobs 5] [--image-jobs 2] [--approvals 20]
+ * [--gated-services 2] [--only <index> [--trace]] [--only-approval <index>] [--fuzz-runs 2000]`: the fuzz properties
  * (test/fuzz/hostile.ts) with large counts, then the full
  * chaos run (issue #9) on the local cloud. Every rollout and job run gets
  * its own seeded faults; afterwards the safety invariants are checked.
@@ -35,8 +35,10 @@ async function main(): Promise<void> {
     seed: arg('seed', 1),
     rollouts: arg('rollouts', 200),
     jobRuns: arg('job-runs', 100),
+    jobRollouts: arg('job-rollouts', 40),
     services: arg('services', 6),
     jobs: arg('jobs', 5),
+    imageJobs: arg('image-jobs', 2),
     approvals: arg('approvals', 20),
     gatedServices: arg('gated-services', 2),
     ...(only !== undefined ? { only } : {}),

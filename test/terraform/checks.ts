@@ -451,10 +451,12 @@ const DEPLOYER_PERMISSIONS = new Set([
 
 /**
  * The permissions the sweeper's Workflows custom role may hold: read an
- * execution, cancel a silent one, start a queued rollout's. The predefined
- * roles/workflows.invoker holds these and also callbacks and step entries.
+ * execution, cancel a silent one, start a queued rollout's, re-send a gate
+ * decision to its callback. The predefined roles/workflows.invoker holds
+ * these and also step entries.
  */
 const SWEEPER_EXECUTION_PERMISSIONS = new Set([
+  'workflows.callbacks.send',
   'workflows.executions.cancel',
   'workflows.executions.create',
   'workflows.executions.get',
@@ -891,6 +893,15 @@ export function checkSweeper(mod: TfModule): string[] {
       problems.push(`${file}: ${key} has no retry_config with a retry_count`);
   }
 
+  // The sweeper re-sends gate decisions whose callback could not be sent (resendGateCallbacks):
+  // executions.callbacks.sendHttpCallback requires workflows.callbacks.send of the caller.
+  const role = mod.resources.get('google_project_iam_custom_role.sweeper_executions');
+  const permissions = Array.isArray(role?.body.permissions) ? (role.body.permissions as unknown[]) : [];
+  if (!permissions.includes('workflows.callbacks.send'))
+    problems.push(
+      `${role?.file ?? 'iam.tf'}: google_project_iam_custom_role.sweeper_executions must hold workflows.callbacks.send: the sweeper re-sends gate decisions (sendHttpCallback) whose first send failed`,
+    );
+
   const schedule = mod.variables.get('sweep_schedule');
   if (!schedule) problems.push('variable sweep_schedule is missing');
   else if (!schedule.body.validation)
@@ -995,12 +1006,13 @@ const REPORTS = 'google_storage_bucket.reports';
 const REPORT_WRITERS = [
   'serviceAccount:${google_service_account.actions.email}',
   'serviceAccount:${google_service_account.sweeper.email}',
+  'serviceAccount:${google_service_account.slack_interactions.email}',
 ];
 
 /**
  * The reports bucket (terraform/reports.tf): private (uniform access, public
  * access prevention enforced), reports deleted after 90 days, written by the
- * actions and sweeper accounts with roles/storage.objectCreator only (create,
+ * actions, sweeper and slack-interactions accounts with roles/storage.objectCreator only (create,
  * never read, replace or delete), read by var.report_readers only; the
  * functions are told its name.
  */

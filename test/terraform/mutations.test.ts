@@ -292,7 +292,14 @@ resource "google_project_iam_member" "publisher" {
       /holds run\.services\.setIamPolicy/,
     ));
 
-  it("catches the sweeper's Workflows role growing beyond get, cancel and create", () =>
+  it("catches the sweeper's Workflows role losing workflows.callbacks.send (it re-sends gate decisions)", () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('iam.tf', /(glidepathSweeperExecutions[\s\S]*?)"workflows\.callbacks\.send",\n\s*/, '$1'),
+      /sweeper_executions must hold workflows\.callbacks\.send/,
+    ));
+
+  it("catches the sweeper's Workflows role growing beyond get, cancel, create and callbacks", () =>
     expectCaught(
       checkLeastPrivilege,
       () =>
@@ -711,8 +718,8 @@ describe('the reports bucket', () => {
       () =>
         edit(
           'reports.tf',
-          'sweeper = google_service_account.sweeper.email',
-          'sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email',
+          'sweeper            = google_service_account.sweeper.email',
+          'sweeper            = google_service_account.sweeper.email\n    intake             = google_service_account.intake.email',
         ),
       /google_service_account\.intake\.email\} may write reports/,
     ));
@@ -720,7 +727,7 @@ describe('the reports bucket', () => {
   it('catches actions unable to write its reports', () =>
     expectCaught(
       checkReports,
-      () => edit('reports.tf', '    actions = google_service_account.actions.email\n', ''),
+      () => edit('reports.tf', '    actions            = google_service_account.actions.email\n', ''),
       /google_service_account\.actions\.email\} cannot write reports/,
     ));
 

@@ -5,9 +5,8 @@ import {
   median,
   timeToRestoreSeconds,
 } from '../../../functions/domain/dora';
-import { buildPlan } from '../../../functions/domain/plan';
-import { parsePolicy } from '../../../functions/domain/policy';
 import { RolloutRecord } from '../../../functions/domain/records';
+import { stagedPlan } from '../../helpers/staged-plan';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
 const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
@@ -42,36 +41,7 @@ const failedRegion = (judged: number | undefined, updated: number) => ({
 });
 
 const promotedRegion = { status: 'PROMOTED', updatedAt: at(1) };
-/** A staged service's plan: staging in us-west1, production in us-central1 (its last stage). */
-const stagedPlan = JSON.parse(
-  JSON.stringify(
-    buildPlan(
-      {
-        service: parsePolicy({
-          services: [
-            {
-              name: 'api',
-              image: 'us-docker.pkg.dev/p/apps/api',
-              stages: [
-                { name: 'staging', project: 'api-staging', waves: [['us-west1']], steps: [] },
-                {
-                  name: 'production',
-                  project: 'api-production',
-                  waves: [['us-central1']],
-                  approval: { approvers: ['U0LEAD'], before: 'promotion' },
-                },
-              ],
-            },
-          ],
-        }).services[0],
-        repository: 'us-docker.pkg.dev/p/apps/api',
-        digest: `sha256:${'a'.repeat(64)}`,
-        source: 'gcr',
-      },
-      'api-staged',
-    ),
-  ),
-) as unknown;
+const stagedRollout = stagedPlan('api-staged');
 
 describe('median', () => {
   it.each([
@@ -175,21 +145,21 @@ describe('doraFigures', () => {
         rollout('REJECTED', {
           createdAt: at(100),
           endedAt: at(130),
-          plan: stagedPlan,
+          plan: stagedRollout,
           // The canary held before promotion, rolled back when the gate was rejected.
           regions: { 'us-west1': promotedRegion, 'us-central1': failedRegion(undefined, 129) },
         }),
-        rollout('EXPIRED', { createdAt: at(200), endedAt: at(260), plan: stagedPlan }),
+        rollout('EXPIRED', { createdAt: at(200), endedAt: at(260), plan: stagedRollout }),
         rollout('ROLLED_BACK', {
           createdAt: at(300),
           endedAt: at(305),
-          plan: stagedPlan,
+          plan: stagedRollout,
           regions: { 'us-west1': failedRegion(302, 305) },
         }),
         rollout('ROLLED_BACK', {
           createdAt: at(400),
           endedAt: at(410),
-          plan: stagedPlan,
+          plan: stagedRollout,
           regions: { 'us-west1': promotedRegion, 'us-central1': failedRegion(404, 410) },
         }),
       ],

@@ -146,6 +146,20 @@ describe('intake decisions on real-format messages', () => {
     expect(manual.outcome).toBe('rollout');
   });
 
+  it('refuses a manual redeploy of a job, saying how a job image is rolled out or back', () => {
+    const request = encode({
+      service: 'nightly-report',
+      image: `us-docker.pkg.dev/my-project/jobs/nightly-report@${D}`,
+      reason: 'hotfix',
+      requestedBy: 'alice@example.com',
+    });
+    expect(decideIntake(policy, 'glidepath-deploy-requests', request)).toEqual({
+      outcome: 'rejected',
+      reason:
+        'service: "nightly-report" is a job, and a deploy request redeploys a service; a job\'s image rolls out when it is pushed to its repository (jobs[].image, not set), and `glidepath jobs rollback nightly-report` restores its template from before its last image rollout',
+    });
+  });
+
   it('rejects a manual request by tag only, and unknown regions', () => {
     expect(
       decideIntake(

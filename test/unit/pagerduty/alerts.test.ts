@@ -6,8 +6,7 @@
  * and nothing else pages.
  */
 import { jobRunDeadLettered, rolloutAlerts } from '../../../functions/domain/alerts';
-import { buildPlan } from '../../../functions/domain/plan';
-import { parsePolicy } from '../../../functions/domain/policy';
+import { stagedPlan } from '../../helpers/staged-plan';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { RolloutRecord } from '../../../functions/domain/records';
 import { complete } from '../../../functions/usecases/rollout';
@@ -53,32 +52,9 @@ describe('rolloutAlerts', () => {
   });
 
   describe('a staged service: only a rollback in production pages', () => {
-    const [service] = parsePolicy({
-      services: [
-        {
-          name: 'api',
-          image: 'us-docker.pkg.dev/p/apps/api',
-          stages: [
-            { name: 'staging', project: 'api-staging', waves: [['us-west1']], steps: [] },
-            {
-              name: 'production',
-              project: 'proj-1',
-              waves: [['us-central1'], ['us-east1']],
-              approval: { approvers: ['U0LEAD'], before: 'promotion' },
-            },
-          ],
-        },
-      ],
-    }).services;
-    const request = {
-      service,
-      repository: service.image,
-      digest: `sha256:${'a'.repeat(64)}`,
-      source: 'manual' as const,
-    };
     const staged = (id: string, regions: Record<string, string>, only?: string[]) =>
       rollout(id, 'ROLLED_BACK', {
-        plan: JSON.parse(JSON.stringify(buildPlan({ ...request, ...(only ? { regions: only } : {}) }, id))),
+        plan: stagedPlan(id, only),
         regions: Object.fromEntries(Object.entries(regions).map(([r, status]) => [r, { status }])) as never,
       });
 

@@ -6,6 +6,7 @@
 import {
   checkFailuresNoticed,
   checkFinalTraffic,
+  checkJobImageRollout,
   checkGates,
   checkJobRun,
   checkMessages,
@@ -14,6 +15,7 @@ import {
 } from '../../../emulators/chaos/invariants';
 import { RolloutRecord } from '../../../functions/domain/records';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
+import { JobRolloutRecord } from '../../../functions/domain/job-rollout';
 
 const R = 'us-central1';
 function rollout(region: Record<string, unknown>, extra: Record<string, unknown> = {}): RolloutRecord {
@@ -256,6 +258,113 @@ describe('job runs: one per trigger, as scripted, one execution per attempt', ()
         detail: 'expected failure classes [network], recorded [exit-code]',
       },
     ]);
+  });
+});
+
+describe('job image rollouts: templates restored, one verification per region reached, the injected class', () => {
+  const US = 'us-central1';
+  const EU = 'europe-west1';
+  const OLD = '{"image":"old"}';
+  const NEW = '{"image":"new"}';
+  const IMAGE = 'us-docker.pkg.dev/p/jobs/ledger@sha256:2';
+  const expected = {
+    job: 'ledger',
+    rolloutId: 'ledger-1',
+    image: IMAGE,
+    regions: [US, EU],
+    failing: { region: EU, class: 'out-of-memory' as const },
+  };
+  const record = (status: string, regions: Record<string, Record<string, unknown>>) =>
+    JobRolloutRecord.parse({
+      id: 'ledger-1',
+      job: 'ledger',
+      project: 'p',
+      repository: 'us-docker.pkg.dev/p/jobs/ledger',
+      digest: 'sha256:2',
+      image: IMAGE,
+      source: 'gcr',
+      status,
+      waves: [[US], [EU]],
+      regions,
+      createdAt: '2026-11-30T00:00:00Z',
+      updatedAt: '2026-11-30T00:00:00Z',
+    });
+  const failedInEu = record('FAILED', {
+    [US]: { status: 'RESTORED' },
+    [EU]: { status: 'FAILED', failureClass: 'out-of-memory' },
+  });
+  const region = (after: string, verifications: number) => ({
+    before: OLD,
+    after,
+    afterImages: [after === OLD ? 'old' : IMAGE],
+    verifications,
+  });
+  const slack = ['❌ Job ledger: image v2 was rolled back (europe-west1 [out-of-memory]: …)'];
+
+  it('accepts a failure in the second wave with both regions restored, and a success everywhere', () => {
+    const observed = { records: [failedInEu], regions: { [US]: region(OLD, 1), [EU]: region(OLD, 1) } };
+    expect(checkJobImageRollout(expected, observed, slack)).toEqual([]);
+    const { failing: _none, ...good } = expected;
+    const succeeded = record('SUCCEEDED', { [US]: { status: 'VERIFIED' }, [EU]: { status: 'VERIFIED' } });
+    expect(
+      checkJobImageRollout(
+        good,
+        { records: [succeeded], regions: { [US]: region(NEW, 1), [EU]: region(NEW, 1) } },
+        [],
+      ),
+    ).toEqual([]);
+  });
+
+  it('flags a template left with the new image after a failure, in a verified region', () => {
+    const observed = { records: [failedInEu], regions: { [US]: region(NEW, 1), [EU]: region(OLD, 1) } };
+    expect(checkJobImageRollout(expected, observed, slack)).toEqual([
+      expect.objectContaining({
+        invariant: 'job-template-restored',
+        subject: `job ledger rollout ledger-1/${US}`,
+      }),
+    ]);
+  });
+
+  it('flags two verifications in a region, and one in a wave after the failure', () => {
+    const failedInUs = record('FAILED', {
+      [US]: { status: 'FAILED', failureClass: 'out-of-memory' },
+      [EU]: { status: 'PENDING' },
+    });
+    const observed = { records: [failedInUs], regions: { [US]: region(OLD, 2), [EU]: region(OLD, 1) } };
+    const violations = checkJobImageRollout(
+      { ...expected, failing: { ...expected.failing, region: US } },
+      observed,
+      slack,
+    );
+    expect(violations.map((v) => [v.invariant, v.subject])).toEqual([
+      ['one-verification', `job ledger rollout ledger-1/${US}`],
+      ['one-verification', `job ledger rollout ledger-1/${EU}`],
+    ]);
+  });
+
+  it('flags a recorded class that does not match the injected cause, and a failure Slack never heard of', () => {
+    const misclassified = record('FAILED', {
+      [US]: { status: 'RESTORED' },
+      [EU]: { status: 'FAILED', failureClass: 'exit-code' },
+    });
+    const observed = { records: [misclassified], regions: { [US]: region(OLD, 1), [EU]: region(OLD, 1) } };
+    expect(checkJobImageRollout(expected, observed, []).map((v) => v.invariant)).toEqual([
+      'failure-class',
+      'failure-noticed',
+    ]);
+  });
+
+  it('flags a second rollout of the same image, and the wrong outcome', () => {
+    const observed = {
+      records: [failedInEu, failedInEu],
+      regions: { [US]: region(OLD, 1), [EU]: region(OLD, 1) },
+    };
+    expect(checkJobImageRollout(expected, observed, slack).map((v) => v.invariant)).toEqual([
+      'job-accounting',
+    ]);
+    const { failing: _none, ...good } = expected;
+    const one = { ...observed, records: [failedInEu] };
+    expect(checkJobImageRollout(good, one, slack).map((v) => v.invariant)).toContain('job-accounting');
   });
 });
 

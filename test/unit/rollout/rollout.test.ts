@@ -356,4 +356,31 @@ describe('promote, rollback, complete, abort', () => {
     expect(aborted.regions[REGION]).toMatchObject({ status: 'ROLLED_BACK', traffic: { [STABLE]: 100 } });
     expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
   });
+
+  it("posts a stopped rollout's end once, with its report, as a completed one's", async () => {
+    const w = await atFirstStep();
+    const published: Array<{ id: string; html: string }> = [];
+    const deps = {
+      ...w.deps,
+      reports: {
+        publish: async (r: { id: string }, html: string) => {
+          published.push({ id: r.id, html });
+          return { url: `https://reports.example/${r.id}.html` };
+        },
+      },
+    };
+    const before = w.slack.length;
+    await abort(deps, ID, 'alice');
+    await abort(deps, ID, 'alice');
+    // The region's rollback is told as before; the end once, though the abort came twice.
+    const posted = w.slack
+      .slice(before)
+      .map((m) => JSON.stringify(m))
+      .filter((m) => m.includes('ABORTED'));
+    expect(posted).toHaveLength(1);
+    expect(posted[0]).toContain(`rollout \`${ID}\` *ABORTED*: aborted by alice`);
+    expect(posted[0]).toContain(`<https://reports.example/${ID}.html|Report: what the judge saw>`);
+    expect(published.map((p) => p.id)).toEqual([ID]);
+    expect(published[0].html).toContain('ABORTED');
+  });
 });

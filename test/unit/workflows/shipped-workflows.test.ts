@@ -139,7 +139,7 @@ describe('against a local actions server', () => {
     };
     const regions = ['r1', 'r2', 'r3', 'r4', 'r5'];
     const run = await runSubworkflow('rollout', 'run_wave', {
-      plan: { rolloutId: 'ro1', maxParallelRegions: limit, steps: [] },
+      plan: { rolloutId: 'ro1', maxParallelRegions: limit, steps: [], hold: false },
       wave: { regions },
       actions_url: base,
       execution_id: 'e1',

@@ -33,6 +33,7 @@ describe('text.find_all (stdlib/text/find_all)', () => {
     ['every instance', 'text.find_all("Hello World", "l")', [2, 3, 9]],
     ['indexes count code points', 'text.find_all("😀ab😀ab", "ab")', [1, 4]],
     ['no match is an empty list', 'text.find_all("abc", "x")', []],
+    ['substr is literal text, not a pattern', 'text.find_all("a.b*(a.b*(", ".b*(")', [1, 6]],
   ])('%s: a sorted list of indexes', async (_name, expr, expected) =>
     expect(await value(expr)).toEqual(expected),
   );
