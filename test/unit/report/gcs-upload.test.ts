@@ -154,3 +154,32 @@ test('a second write of the same report meets 412 and links the one there, witho
     ['reports/shop/shop-abc123-x2.html', 'second'],
   ]);
 });
+
+test('a refusal becomes our permission error naming the object (the client carries the HTTP status in `code`)', async () => {
+  // The bucket of a project whose writer lacks roles/storage.objectCreator: 403, as Cloud Storage answers.
+  const denied = createServer((req, res) => {
+    req.resume();
+    res.statusCode = 403;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ error: { code: 403, message: 'does not have storage.objects.create access' } }));
+  });
+  await new Promise<void>((resolve) => denied.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (denied.address() as { port: number }).port;
+    const err = await new CloudStorageReportPublisher(
+      new Storage({ apiEndpoint: `http://127.0.0.1:${port}`, projectId: 'acme' }).bucket(
+        'acme-glidepath-reports',
+      ),
+    )
+      .publish({ id: 'shop-abc123-x3', service: 'shop' }, 'x')
+      .catch((e: Error & { code?: string }) => e);
+    expect(err).toMatchObject({
+      code: 'permission',
+      message: expect.stringContaining(
+        'write report gs://acme-glidepath-reports/reports/shop/shop-abc123-x3.html',
+      ),
+    });
+  } finally {
+    await new Promise((resolve) => denied.close(resolve));
+  }
+});
