@@ -110,6 +110,15 @@ export function diagnose(
   }
   // Waiting at a gate spends no steps and calls no action until the gate is answered or expires.
   const gate = Object.values(rollout.gates ?? {}).find((g) => g.status === 'WAITING');
+  // Ended (superseded) while its execution waits at a gate nobody may answer any more: without this,
+  // its canaries held before promotion would serve until the gate's timeout (24 h by default).
+  if (gate && !finish)
+    return {
+      stuck: true,
+      reason: `rollout ${rollout.id} is ${rollout.status} but its execution still waits at gate ${gate.name}, which nobody may answer any more`,
+      cancelExecution: true,
+      finish,
+    };
   if (gate && ageSeconds(gate.expiresAt, now) <= settings.heartbeatGraceSeconds)
     return { stuck: false, why: `waiting at gate ${gate.name} until ${gate.expiresAt}` };
   const limit = quietSeconds(plan) + settings.heartbeatGraceSeconds;

@@ -76,6 +76,23 @@ describe('the sweeper and a waiting gate', () => {
     expect(diagnose(rollout('APPROVED', 3600), { state: 'ACTIVE' }, NOW)).toMatchObject({ stuck: true });
   });
 
+  it("takes back a superseded rollout still waiting at its gate at once, not at the gate's timeout", () => {
+    const superseded = RolloutRecord.parse({
+      ...rollout('WAITING', 3600),
+      status: 'SUPERSEDED',
+      supersededBy: 'api-2',
+      outcomeReason: 'superseded by api-2',
+      updatedAt: at(-60),
+    });
+    expect(diagnose(superseded, { state: 'ACTIVE' }, NOW)).toEqual({
+      stuck: true,
+      reason:
+        'rollout api-1 is SUPERSEDED but its execution still waits at gate before-production, which nobody may answer any more',
+      cancelExecution: true,
+      finish: false,
+    });
+  });
+
   it('counts every stage’s bakes in the quiet period, not only the last stage’s', () => {
     expect(quietSeconds(plan)).toBe(3 * 3600);
   });
