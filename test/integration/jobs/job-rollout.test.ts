@@ -24,7 +24,7 @@ import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../../../functions/adapters/job-rollout-store';
 import { jobRolloutId, type JobRolloutRecord } from '../../../functions/domain/job-rollout';
-import { main } from '../../../cli/main';
+import { runCli } from '../../helpers/cli';
 import '../../../functions/entry/actions';
 import '../../../functions/entry/intake';
 
@@ -258,24 +258,9 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
     });
   });
 
-  /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
-  const cli = async (...args: string[]) => {
-    const out: string[] = [];
-    const stdout = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    process.env.GLIDEPATH_OPERATOR = 'alice@example.com';
-    try {
-      await main(['node', 'glidepath', ...args, '--config', policyFile, '--project', projectId]);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    const code = process.exitCode ?? 0;
-    process.exitCode = undefined;
-    return { out: out.join(''), code };
-  };
+  /** Runs the `glidepath` CLI in-process against the emulators. */
+  const cli = (...args: string[]) =>
+    runCli('alice@example.com', [...args, '--config', policyFile, '--project', projectId]);
 
   test('`jobs status` shows the image in each region and the last rollout; `jobs rollback --region` restores the recorded template there only', async () => {
     const good = `${repo('report')}@${digestOf(1)}`;

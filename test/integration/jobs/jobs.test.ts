@@ -26,7 +26,7 @@ import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobStore } from '../../../functions/adapters/job-store';
 import { FirestoreDeadLetterStore } from '../../../functions/adapters/dead-letter-store';
-import { main } from '../../../cli/main';
+import { runCli } from '../../helpers/cli';
 import type { JobRunRecord } from '../../../functions/domain/jobs';
 import type { DeadLetterRecord } from '../../../functions/domain/records';
 import '../../../functions/entry/actions';
@@ -467,26 +467,7 @@ describeWithEmulators('scheduled jobs on the local cloud', () => {
   });
 
   /** Runs the `glidepath` CLI in-process against the emulators; returns its stdout and exit code. */
-  const cli = async (operator: string, ...args: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdout = jest
-      .spyOn(process.stdout, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => (out.push(String(chunk)), true));
-    const stderr = jest
-      .spyOn(process.stderr, 'write')
-      .mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
-    process.env.GLIDEPATH_OPERATOR = operator;
-    try {
-      await main(['node', 'glidepath', ...args, '--project', projectId]);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    const code = process.exitCode ?? 0;
-    process.exitCode = undefined;
-    return { out: out.join(''), err: err.join(''), code };
-  };
+  const cli = (operator: string, ...args: string[]) => runCli(operator, [...args, '--project', projectId]);
 
   it('`jobs run --args … --env K=V` publishes a trigger with those overrides', async () => {
     cloudRun.setJobOutcomes(jobName('every-class'), ['succeed']);
