@@ -430,7 +430,8 @@ export function checkJobImageRollout(
       out.push({
         invariant: 'one-verification',
         subject: `${subject}/${region}`,
-        detail: `expected ${reached ? 'one verification execution' : 'no verification (a later wave after the failure)'}, Cloud Run started ${seen.verifications}`,
+        // The record's own account, so that a failure here can be diagnosed from the report alone.
+        detail: `expected ${reached ? 'one verification execution' : 'no verification (a later wave after the failure)'}, Cloud Run started ${seen.verifications} (region ${r.regions[region]?.status ?? 'not recorded'}; rollout ${r.status}: ${r.reason ?? 'no reason'})`,
       });
     if (r.status === 'FAILED' && seen.after !== seen.before)
       out.push({
@@ -451,7 +452,7 @@ export function checkJobImageRollout(
       out.push({
         invariant: 'failure-class',
         subject: `${subject}/${expected.failing.region}`,
-        detail: `expected failure class ${expected.failing.class}, recorded ${recorded ?? 'none'} (${r.regions[expected.failing.region]?.error ?? 'no error'})`,
+        detail: `expected failure class ${expected.failing.class}, recorded ${recorded ?? 'none'} (${r.regions[expected.failing.region]?.error ?? 'no error'}; rollout: ${r.reason ?? 'no reason'})`,
       });
   }
   if (r.status === 'FAILED' && !slackTexts.some((t) => t.includes(`Job ${expected.job}: image`)))
