@@ -174,10 +174,14 @@ async function main(): Promise<void> {
       jobs[1]?.status === 'FAILED' &&
       Boolean(jobs[1].deadLetterId);
     // The bad image must be rolled back on evidence (FAIL), with the figures in Slack, not for lack of data.
+    // Either test may be the first to be significant: the increase over the stable revision
+    // ("5xx 5.8% vs stable 0.0%") or the absolute ceiling ("5xx 5.8% (stable 0.0%) over the 2.0% ceiling").
     const failedOnEvidence =
       /step \d+ FAIL: /.test(bad.rollouts[0]?.reason ?? '') &&
       cloud.slack.posts.some(
-        (p) => /rolled back/.test(p.text) && /5xx [\d.]+% vs stable/.test(JSON.stringify(p)),
+        (p) =>
+          /rolled back/.test(p.text) &&
+          /5xx [\d.]+% (vs stable|\(stable [\d.]+%\) over the)/.test(JSON.stringify(p)),
       );
     const ok =
       jobsOk &&
