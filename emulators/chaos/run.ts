@@ -352,6 +352,21 @@ function tally(xs: string[]): Record<string, number> {
 }
 
 /** The command that replays one rollout scenario alone, or (without an index) the whole run. */
+/** A job's runs or image rollouts have all ended (there is at least one). */
+const allEnded = (records: ReadonlyArray<{ status: string }>): boolean =>
+  records.length > 0 && records.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+
+/** A job scenario that did not end in time, or whose driving failed: the `settled` violation. */
+function unsettled(ctx: Context, job: string, label: string, err: Error): void {
+  ctx.violations.push({
+    invariant: 'settled',
+    subject: job,
+    detail: err.message,
+    scenario: label,
+    replay: replayCommand(ctx),
+  });
+}
+
 function replayCommand(ctx: Context, index?: number): string {
   const whole = `npm run bench -- chaos --seed ${ctx.opts.seed}`;
   return index === undefined ? whole : `${whole} --services ${ctx.opts.services ?? 6} --only ${index}`;
@@ -851,18 +866,12 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
     await waitFor(
       async () => {
         const runs = await runsOf();
-        return runs.length > 0 && runs.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+        return allEnded(runs);
       },
       { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to finish` },
     );
   } catch (err) {
-    ctx.violations.push({
-      invariant: 'settled',
-      subject: job,
-      detail: (err as Error).message,
-      scenario: label,
-      replay: replayCommand(ctx),
-    });
+    unsettled(ctx, job, label, err as Error);
   } finally {
     for (const off of disarm) off();
   }
@@ -919,18 +928,12 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
     await waitFor(
       async () => {
         const records = await recordsOf();
-        return records.length > 0 && records.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+        return allEnded(records);
       },
       { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to end` },
     );
   } catch (err) {
-    ctx.violations.push({
-      invariant: 'settled',
-      subject: job,
-      detail: (err as Error).message,
-      scenario: label,
-      replay: replayCommand(ctx),
-    });
+    unsettled(ctx, job, label, err as Error);
   } finally {
     for (const off of disarm) off();
   }
