@@ -22,6 +22,12 @@ export async function runCli(
     .spyOn(process.stderr, 'write')
     .mockImplementation((chunk: string | Uint8Array) => (err.push(String(chunk)), true));
   process.env.GLIDEPATH_OPERATOR = operator;
+  // The exit code is process-wide: Jest sets it to 1 in a reused worker when a
+  // previous file's leftover callback touches its torn-down environment (seen
+  // in CI: `jobs status` "failed" with code 1 and no output). Read only what
+  // this command sets, and hand back whatever was there before.
+  const before = process.exitCode;
+  process.exitCode = undefined;
   try {
     await main(['node', 'glidepath', ...args]);
   } finally {
@@ -29,7 +35,7 @@ export async function runCli(
     stderr.mockRestore();
   }
   const code = process.exitCode ?? 0;
-  process.exitCode = undefined;
+  process.exitCode = before;
   const withoutLogs = (chunks: string[]) =>
     chunks
       .join('')
