@@ -129,10 +129,10 @@ describe('a subscription without a dead-letter policy', () => {
       () =>
         edit(
           'pubsub.tf',
-          /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/,
+          /(resource "google_pubsub_subscription" "feeds" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/,
           '$1\n',
         ),
-      /google_pubsub_subscription\.job_triggers has no dead_letter_policy/,
+      /google_pubsub_subscription\.feeds\["glidepath-job-triggers"\] has no dead_letter_policy/,
     ));
 
   it('is caught when a new subscription forgets it', () =>
