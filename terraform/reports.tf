@@ -41,9 +41,9 @@ resource "google_storage_bucket" "reports" {
 
 resource "google_storage_bucket_iam_member" "report_writers" {
   for_each = {
-    actions            = google_service_account.actions.email
-    sweeper            = google_service_account.sweeper.email
-    slack_interactions = google_service_account.slack_interactions.email
+    actions            = google_service_account.functions["actions"].email
+    sweeper            = google_service_account.functions["sweeper"].email
+    slack_interactions = google_service_account.functions["slack-interactions"].email
   }
 
   bucket = google_storage_bucket.reports.name

@@ -25,6 +25,7 @@ import {
   checkSweeper,
   filesUnder,
   loadModule,
+  mountedSecrets,
   type TfModule,
 } from './checks';
 import { REPO, TERRAFORM_DIR, requireTerraform, terraform } from './tf';
@@ -42,6 +43,30 @@ const MOVED: Record<string, string> = {
   'google_workflows_workflow.rollout': 'google_workflows_workflow.workflows["rollout"]',
   'google_workflows_workflow.job_run': 'google_workflows_workflow.workflows["job-run"]',
   'google_workflows_workflow.job_rollout': 'google_workflows_workflow.workflows["job-rollout"]',
+  'google_pubsub_subscription.intake["gcr"]': 'google_pubsub_subscription.feeds["gcr"]',
+  'google_pubsub_subscription.intake["cloud-builds"]': 'google_pubsub_subscription.feeds["cloud-builds"]',
+  'google_pubsub_subscription.intake["glidepath-deploy-requests"]':
+    'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
+  'google_pubsub_subscription.job_triggers': 'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
+  ...Object.fromEntries(
+    ['rollouts_finished', 'rollouts_failed', 'step_verdicts', 'function_errors'].map((name) => [
+      `google_logging_metric.${name}`,
+      `google_logging_metric.log_metrics["${name}"]`,
+    ]),
+  ),
+  ...Object.fromEntries(
+    Object.entries({
+      intake: 'intake',
+      job_trigger: 'job-trigger',
+      dead_letter: 'dead-letter',
+      actions: 'actions',
+      sweeper: 'sweeper',
+      slack_interactions: 'slack-interactions',
+    }).flatMap(([old, key]) => [
+      [`google_cloudfunctions2_function.${old}`, `google_cloudfunctions2_function.functions["${key}"]`],
+      [`google_service_account.${old}`, `google_service_account.functions["${key}"]`],
+    ]),
+  ),
 };
 
 let root: TfModule;
@@ -111,20 +136,40 @@ describe('terraform/', () => {
       ([k]) => k.startsWith('google_pubsub_subscription.') && k !== 'google_pubsub_subscription.dead_letters',
     );
     expect(others.map(([k]) => k).sort()).toEqual([
-      'google_pubsub_subscription.intake',
-      'google_pubsub_subscription.job_triggers',
+      'google_pubsub_subscription.feeds["cloud-builds"]',
+      'google_pubsub_subscription.feeds["gcr"]',
+      'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
+      'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
     ]);
     for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
   });
 
-  it('routes the three intake topics to the intake function, the topic named in the push path', () => {
-    const intake = root.resources.get('google_pubsub_subscription.intake')!.body;
-    expect(intake.for_each).toBe('${local.intake_topic_ids}');
-    expect(intake.name).toBe('${each.key}-intake');
-    expect(intake.push_config[0].push_endpoint).toBe(
-      '${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}',
+  it('routes the three intake topics to intake and the job triggers to job-trigger, the topic named in the push path', () => {
+    const routes = Object.fromEntries(
+      [...root.resources]
+        .filter(([k]) => k.startsWith('google_pubsub_subscription.feeds['))
+        .map(([, { body }]) => [
+          body.name,
+          {
+            topic: body.topic,
+            push: body.push_config[0].push_endpoint,
+            audience: body.push_config[0].oidc_token[0].audience,
+          },
+        ]),
     );
+    const route = (topic: string, fn: string) => ({
+      topic: `\${local.feed_topic_ids["${topic}"]}`,
+      push: `\${google_cloudfunctions2_function.functions["${fn}"].service_config[0].uri}/projects/\${var.project_id}/topics/${topic}`,
+      audience: `\${google_cloudfunctions2_function.functions["${fn}"].service_config[0].uri}`,
+    });
+    expect(routes).toEqual({
+      'gcr-intake': route('gcr', 'intake'),
+      'cloud-builds-intake': route('cloud-builds', 'intake'),
+      'glidepath-deploy-requests-intake': route('glidepath-deploy-requests', 'intake'),
+      'glidepath-job-triggers-job-trigger': route('glidepath-job-triggers', 'job-trigger'),
+    });
     expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
+    expect(root.locals.get('feed_topic_ids')!.value).toContain('local.topic_names.job_triggers');
     expect(root.locals.get('topic_names')!.value).toEqual({
       gcr: 'gcr',
       cloud_builds: 'cloud-builds',
@@ -177,7 +222,9 @@ describe('terraform/', () => {
 
   it('runs the sweeper every sweep_schedule, called only by Cloud Scheduler with OIDC', () => {
     expect(checkSweeper(root)).toEqual([]);
-    expect(root.resources.get('google_service_account.sweeper')!.body.account_id).toBe('glidepath-sweeper');
+    expect(root.resources.get('google_service_account.functions["sweeper"]')!.body.account_id).toBe(
+      'glidepath-sweeper',
+    );
     expect(root.resources.get('google_service_account.scheduler')!.body.account_id).toBe(
       'glidepath-scheduler',
     );
@@ -301,15 +348,36 @@ describe('terraform/', () => {
   });
 
   it('mounts SLACK_WEBHOOK_URL from the secret in every function, once it has a version', () => {
-    for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions', 'sweeper']) {
-      const service = root.resources.get(`google_cloudfunctions2_function.${key}`)!.body.service_config[0];
-      const dyn = service.dynamic?.secret_environment_variables?.[0];
-      expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({
-        key,
-        forEach: '${local.slack_secret_env}',
-        env: 'SLACK_WEBHOOK_URL',
+    expect(root.locals.get('secrets')!.value['slack-webhook']).toEqual({
+      env: 'SLACK_WEBHOOK_URL',
+      configured: '${var.slack_webhook_configured}',
+    });
+    for (const name of Object.keys(EXPECTED_FUNCTIONS)) {
+      const problems: string[] = [];
+      const mounted = mountedSecrets(root, `google_cloudfunctions2_function.functions["${name}"]`, problems);
+      expect({ name, problems, webhook: mounted.get('SLACK_WEBHOOK_URL') }).toEqual({
+        name,
+        problems: [],
+        webhook: 'slack-webhook',
       });
     }
+  });
+
+  it('mounts on each function exactly the secrets it reads: the webhook everywhere, the routing key where it pages, the signing secret on slack-interactions', () => {
+    const mounts = Object.fromEntries(
+      Object.keys(EXPECTED_FUNCTIONS).map((name) => [
+        name,
+        [...mountedSecrets(root, `google_cloudfunctions2_function.functions["${name}"]`).keys()].sort(),
+      ]),
+    );
+    expect(mounts).toEqual({
+      intake: ['SLACK_WEBHOOK_URL'],
+      'job-trigger': ['SLACK_WEBHOOK_URL'],
+      'dead-letter': ['SLACK_WEBHOOK_URL'],
+      actions: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
+      sweeper: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
+      'slack-interactions': ['SLACK_SIGNING_SECRET', 'SLACK_WEBHOOK_URL'],
+    });
   });
 
   it('creates the Firestore indexes the queries need and the dedup TTL', () => {
@@ -333,12 +401,19 @@ describe('terraform/', () => {
   });
 
   it('counts failed rollouts and verdicts from the functions logs', () => {
-    const failed = root.resources.get('google_logging_metric.rollouts_failed')!.body;
+    const failed = root.resources.get('google_logging_metric.log_metrics["rollouts_failed"]')!.body;
     expect(failed.filter).toContain('jsonPayload.event="rollout_finished"');
     expect(failed.filter).toMatch(/jsonPayload\.status=\("ROLLED_BACK" OR "FAILED"\)/);
-    const verdicts = root.resources.get('google_logging_metric.step_verdicts')!.body;
+    const verdicts = root.resources.get('google_logging_metric.log_metrics["step_verdicts"]')!.body;
     expect(verdicts.filter).toContain('jsonPayload.event="step_analyzed"');
     expect(verdicts.label_extractors).toEqual({ verdict: 'EXTRACT(jsonPayload.verdict)' });
+    const metrics = [...root.resources].filter(([k]) => k.startsWith('google_logging_metric.'));
+    expect(metrics.map(([, { body }]) => body.name).sort()).toEqual([
+      'glidepath/function_errors',
+      'glidepath/rollouts_failed',
+      'glidepath/rollouts_finished',
+      'glidepath/step_verdicts',
+    ]);
     const alerts = [...root.resources.keys()]
       .filter((k) => k.startsWith('google_monitoring_alert_policy.'))
       .sort();
