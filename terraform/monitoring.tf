@@ -130,26 +130,53 @@ resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   user_labels           = local.labels
 }
 
-resource "google_monitoring_alert_policy" "rollout_failed" {
+locals {
+  # The alerts on a log-based metric (local.log_metrics): a sum over 5 minutes
+  # above the threshold, per value of one label, closed after 30 quiet minutes.
+  metric_alerts = {
+    rollout_failed = {
+      display_name = "Glidepath: rollout rolled back or failed"
+      severity     = "WARNING"
+      condition    = "A rollout ended ROLLED_BACK or FAILED"
+      metric       = "rollouts_failed"
+      threshold    = 0
+      group_by     = "metric.label.service"
+      summary      = "A Glidepath rollout ended ROLLED_BACK or FAILED."
+    }
+    function_errors = {
+      display_name = "Glidepath: function errors"
+      severity     = "ERROR"
+      condition    = "Errors logged by a Glidepath function"
+      metric       = "function_errors"
+      threshold    = 5
+      group_by     = "metric.label.function"
+      summary      = "More than 5 errors in 5 minutes from a Glidepath function."
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "metric_alerts" {
+  for_each = local.metric_alerts
+
   project      = var.project_id
-  display_name = "Glidepath: rollout rolled back or failed"
+  display_name = each.value.display_name
   combiner     = "OR"
-  severity     = "WARNING"
+  severity     = each.value.severity
 
   conditions {
-    display_name = "A rollout ended ROLLED_BACK or FAILED"
+    display_name = each.value.condition
 
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics["rollouts_failed"].name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics[each.value.metric].name}\""
       comparison      = "COMPARISON_GT"
-      threshold_value = 0
+      threshold_value = each.value.threshold
       duration        = "0s"
 
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.service"]
+        group_by_fields      = [each.value.group_by]
       }
 
       trigger {
@@ -163,7 +190,7 @@ resource "google_monitoring_alert_policy" "rollout_failed" {
   }
 
   documentation {
-    content   = "A Glidepath rollout ended ROLLED_BACK or FAILED. ${local.alert_documentation}"
+    content   = "${each.value.summary} ${local.alert_documentation}"
     mime_type = "text/markdown"
   }
 
@@ -171,45 +198,15 @@ resource "google_monitoring_alert_policy" "rollout_failed" {
   user_labels           = local.labels
 }
 
-resource "google_monitoring_alert_policy" "function_errors" {
-  project      = var.project_id
-  display_name = "Glidepath: function errors"
-  combiner     = "OR"
-  severity     = "ERROR"
+# The alerts were one block each before; an existing deployment keeps them.
+moved {
+  from = google_monitoring_alert_policy.rollout_failed
+  to   = google_monitoring_alert_policy.metric_alerts["rollout_failed"]
+}
 
-  conditions {
-    display_name = "Errors logged by a Glidepath function"
-
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics["function_errors"].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.function"]
-      }
-
-      trigger {
-        count = 1
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "1800s"
-  }
-
-  documentation {
-    content   = "More than 5 errors in 5 minutes from a Glidepath function. ${local.alert_documentation}"
-    mime_type = "text/markdown"
-  }
-
-  notification_channels = var.notification_channels
-  user_labels           = local.labels
+moved {
+  from = google_monitoring_alert_policy.function_errors
+  to   = google_monitoring_alert_policy.metric_alerts["function_errors"]
 }
 
 locals {

@@ -54,6 +54,10 @@ const MOVED: Record<string, string> = {
       `google_logging_metric.log_metrics["${name}"]`,
     ]),
   ),
+  'google_monitoring_alert_policy.rollout_failed':
+    'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
+  'google_monitoring_alert_policy.function_errors':
+    'google_monitoring_alert_policy.metric_alerts["function_errors"]',
   ...Object.fromEntries(
     Object.entries({
       intake: 'intake',
@@ -419,9 +423,15 @@ describe('terraform/', () => {
       .sort();
     expect(alerts).toEqual([
       'google_monitoring_alert_policy.dead_letter_backlog',
-      'google_monitoring_alert_policy.function_errors',
-      'google_monitoring_alert_policy.rollout_failed',
+      'google_monitoring_alert_policy.metric_alerts["function_errors"]',
+      'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
     ]);
+    const failedAlert = root.resources.get(
+      'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
+    )!.body;
+    expect(failedAlert.conditions[0].condition_threshold[0].filter).toBe(
+      'resource.type="cloud_run_revision" AND metric.type="logging.googleapis.com/user/${google_logging_metric.log_metrics["rollouts_failed"].name}"',
+    );
   });
 
   itTf('evaluates the real scheduler expressions over glidepath.example.yaml: one job per policy job', () => {
