@@ -102,6 +102,7 @@ describe('terraform/', () => {
         'iam.tf',
         'secrets.tf',
         'monitoring.tf',
+        'moved.tf',
       ]),
     );
   });
