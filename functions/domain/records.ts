@@ -142,6 +142,8 @@ export const RolloutRecord = z.object({
   updatedAt: Iso,
   endedAt: Iso.optional(),
   outcomeReason: z.string().optional(),
+  /** When a stopped rollout's end was claimed for posting (RolloutStore.claimEndNotice): it is posted once. */
+  endNoticeAt: Iso.optional(),
   /** Approval gates by name (functions/domain/gates.ts); only rollouts with stages have any. */
   gates: z.record(z.string(), GateRecord).optional(),
 });
