@@ -128,8 +128,9 @@ export const RolloutStop = z.strictObject({
   rolloutId: z.string().min(1).max(256),
   status: z.enum(['ABORTED', 'ROLLED_BACK']),
   reason: z.string().min(1).max(2000),
-  /** The Slack user who clicked. */
+  /** The Slack user who clicked, and when. */
   by: z.string().min(1).max(64),
+  at: z.iso.datetime(),
   /** Slack's response_url of the click: the worker replaces the message with the final result. */
   responseUrl: z.url().max(2000).optional(),
   /** The message the button was on (text and blocks, buttons taken off): replaced with the result. */

@@ -34,6 +34,19 @@ export function isTerminal(status: RolloutStatus): boolean {
 
 const Iso = z.string().min(1);
 
+/**
+ * The regions a stop takes back to their recorded split: every region it
+ * touched for ROLLED_BACK ("Roll back now"), those not promoted for ABORTED.
+ */
+export function regionsStopTakesBack(
+  rollout: Pick<RolloutRecord, 'regions'>,
+  status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+): string[] {
+  return Object.keys(rollout.regions).filter(
+    (r) => status === 'ROLLED_BACK' || rollout.regions[r].status !== 'PROMOTED',
+  );
+}
+
 const REGION_STATUSES = [
   'PENDING',
   'DEPLOYING',

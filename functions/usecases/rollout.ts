@@ -22,7 +22,13 @@ import type {
 } from '../ports';
 import { readPlan, stagePlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
-import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
+import {
+  isTerminal,
+  regionsStopTakesBack,
+  type RegionRecord,
+  type RolloutRecord,
+  type RolloutStatus,
+} from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
   coveredSeconds,
@@ -642,7 +648,11 @@ export async function recordStop(
   return { rollout: ended, stopped: ended.status === status && ended.outcomeReason === reason };
 }
 
-/** What settling a stop did; `unchanged` when the record does not hold that stop. */
+/**
+ * What settling a stop did; `unchanged` when the record does not hold that
+ * stop. `restored`: the regions this stop took back (whichever delivery did);
+ * `posted`: this call posted the end (the first to settle it).
+ */
 export type Settlement =
   | { kind: 'settled'; rollout: RolloutRecord; restored: string[]; posted: boolean; started?: string }
   | { kind: 'unchanged'; reason: string };
@@ -668,13 +678,12 @@ export async function settleStop(
       reason: `rollout ${rollout.id} ended ${rollout.status} (${rollout.outcomeReason ?? 'no reason'}), not by this stop`,
     };
   const includePromoted = stop.status === 'ROLLED_BACK';
-  for (const region of Object.keys(rollout.regions)) {
-    if (includePromoted || rollout.regions[region].status !== 'PROMOTED')
-      await rollbackRegion(deps, rollout.id, region, stop.reason, { includePromoted });
-  }
+  for (const region of regionsStopTakesBack(rollout, stop.status))
+    await rollbackRegion(deps, rollout.id, region, stop.reason, { includePromoted });
   const final = (await deps.store.getRollout(rollout.id))!;
-  const restored = Object.keys(rollout.regions).filter(
-    (r) => rollout.regions[r].status !== 'ROLLED_BACK' && final.regions[r]?.status === 'ROLLED_BACK',
+  // Rolled back with this stop's reason, by this delivery or an earlier one of the same stop.
+  const restored = Object.keys(final.regions).filter(
+    (r) => final.regions[r].status === 'ROLLED_BACK' && final.regions[r].reason === stop.reason,
   );
   // Its end is told as every rollout's is, with the report of what the judge saw until the stop. No
   // page: a person stopped it and is there (functions/domain/alerts.ts pages for what nobody watched).
