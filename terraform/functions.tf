@@ -1,5 +1,5 @@
 /**
- * The six gen2 functions (Node 20), built by `npm run build` into
+ * The seven gen2 functions (Node 20), built by `npm run build` into
  * dist/functions/<name>/ and uploaded by main.tf. Each runs as its own
  * service account (iam.tf) and reads the same environment; the sweeper
  * adds its own settings (local.sweeper_env).
@@ -8,7 +8,7 @@
  * Pub/Sub push, Workflows and Cloud Scheduler calls from this project).
  * Whatever the ingress, invocation needs roles/run.invoker on the function's
  * Cloud Run service, which only the push-invoker service account (intake,
- * job-trigger, dead-letter), the workflows service account (actions) or the
+ * job-trigger, rollout-stops, dead-letter), the workflows service account (actions) or the
  * scheduler service account (sweeper) holds.
  *
  * The one exception is slack-interactions: Slack calls it from the internet
@@ -312,10 +312,10 @@ resource "google_cloudfunctions2_function" "sweeper" {
 
 # HTTP, public: the Request URL of the Slack app's interactivity. Every request
 # is checked against SLACK_SIGNING_SECRET (v0 HMAC-SHA256, five-minute replay
-# window) before anything is read. Stopping a rollout may wait on Cloud Run
-# operations while it restores traffic: 540 s, like the sweeper. Slack
-# shows the clicking user an error after 3 s, but the click still takes
-# effect and its answer reaches the channel through response_url.
+# window) before anything is read. Slack wants the answer within 3 s: a
+# click only records (a gate decision and its callback, or a stop: execution
+# cancelled, record ended, one Pub/Sub publish), and the rollout-stops
+# function restores a stopped rollout's regions. 60 s is ample.
 resource "google_cloudfunctions2_function" "slack_interactions" {
   project     = var.project_id
   location    = var.region
@@ -338,7 +338,7 @@ resource "google_cloudfunctions2_function" "slack_interactions" {
 
   service_config {
     available_memory               = "512M"
-    timeout_seconds                = 540
+    timeout_seconds                = 60
     max_instance_count             = var.function_max_instances
     ingress_settings               = "ALLOW_ALL"
     all_traffic_on_latest_revision = true
@@ -371,5 +371,56 @@ resource "google_cloudfunctions2_function" "slack_interactions" {
     google_project_iam_member.builder,
     google_secret_manager_secret_iam_member.slack_accessor,
     google_secret_manager_secret_iam_member.slack_signing_secret_accessor,
+  ]
+}
+
+# Settles a stop recorded by slack-interactions: restores every region with
+# the same Cloud Run calls as the sweeper (one UpdateService and its
+# operation per region), posts the end and starts a queued rollout. 540 s,
+# like the sweeper; the subscription's ack deadline is 600 s.
+resource "google_cloudfunctions2_function" "rollout_stops" {
+  project     = var.project_id
+  location    = var.region
+  name        = local.functions["rollout-stops"].name
+  description = "Glidepath rollout-stops: restores the regions of a rollout stopped with a Slack button."
+  labels      = local.labels
+
+  build_config {
+    runtime         = "nodejs20"
+    entry_point     = local.functions["rollout-stops"].entry_point
+    service_account = google_service_account.builder.id
+
+    source {
+      storage_source {
+        bucket = google_storage_bucket.functions_source.name
+        object = google_storage_bucket_object.functions["rollout-stops"].name
+      }
+    }
+  }
+
+  service_config {
+    available_memory               = "512M"
+    timeout_seconds                = 540
+    max_instance_count             = var.function_max_instances
+    ingress_settings               = var.function_ingress
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.rollout_stops.email
+    environment_variables          = local.function_env
+
+    dynamic "secret_environment_variables" {
+      for_each = local.slack_secret_env
+      content {
+        key        = "SLACK_WEBHOOK_URL"
+        project_id = var.project_id
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
+    }
+  }
+
+  depends_on = [
+    google_project_service.enabled,
+    google_project_iam_member.builder,
+    google_secret_manager_secret_iam_member.slack_accessor,
   ]
 }

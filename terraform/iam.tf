@@ -50,6 +50,12 @@ resource "google_service_account" "slack_interactions" {
   display_name = "Glidepath slack-interactions function (Slack buttons: gates, abort, roll back)"
 }
 
+resource "google_service_account" "rollout_stops" {
+  project      = var.project_id
+  account_id   = "glidepath-rollout-stops"
+  display_name = "Glidepath rollout-stops function (restores the regions of a rollout stopped in Slack)"
+}
+
 resource "google_service_account" "workflows" {
   project      = var.project_id
   account_id   = "glidepath-workflows"
@@ -82,7 +88,7 @@ resource "google_service_account" "builder" {
 # ---------------------------------------------------------------------------
 
 # Firestore has no per-collection or per-database IAM: roles/datastore.user is
-# granted on the project to the six functions that read and write it.
+# granted on the project to the seven functions that read and write it.
 resource "google_project_iam_member" "datastore_user" {
   for_each = {
     intake               = google_service_account.intake.email
@@ -91,6 +97,7 @@ resource "google_project_iam_member" "datastore_user" {
     actions              = google_service_account.actions.email
     sweeper              = google_service_account.sweeper.email
     "slack-interactions" = google_service_account.slack_interactions.email
+    "rollout-stops"      = google_service_account.rollout_stops.email
   }
 
   project = var.project_id
@@ -100,12 +107,14 @@ resource "google_project_iam_member" "datastore_user" {
 
 # Workflows has no per-workflow IAM policy (the lowest level of
 # roles/workflows.invoker is the project). intake starts `rollout`, job-trigger
-# starts `job-run`, and actions starts the next queued rollout when one ends.
+# starts `job-run`, and actions and rollout-stops start the next queued
+# rollout when one ends or is stopped.
 resource "google_project_iam_member" "workflows_invoker" {
   for_each = {
-    intake        = google_service_account.intake.email
-    "job-trigger" = google_service_account.job_trigger.email
-    actions       = google_service_account.actions.email
+    intake          = google_service_account.intake.email
+    "job-trigger"   = google_service_account.job_trigger.email
+    actions         = google_service_account.actions.email
+    "rollout-stops" = google_service_account.rollout_stops.email
   }
 
   project = var.project_id
@@ -230,14 +239,15 @@ resource "google_project_iam_member" "slack_interactions_executions" {
   member  = "serviceAccount:${google_service_account.slack_interactions.email}"
 }
 
-# The buttons then put the recorded split back with the same Cloud Run calls
-# as the sweeper: the deployer custom role in each target project.
-resource "google_project_iam_member" "slack_interactions_deployer" {
+# A stopped rollout's recorded split goes back with the same Cloud Run calls
+# as the sweeper's, made by rollout-stops (not by slack-interactions, which
+# only records the stop): the deployer custom role in each target project.
+resource "google_project_iam_member" "rollout_stops_deployer" {
   for_each = local.deploy_target_projects
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
-  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+  member  = "serviceAccount:${google_service_account.rollout_stops.email}"
 }
 
 # ---------------------------------------------------------------------------
@@ -267,13 +277,13 @@ resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
 }
 
 # A Slack button's rollback is the same UpdateService as the sweeper's: the
-# interaction function may act as the same runtime accounts, and only those.
-resource "google_service_account_iam_member" "slack_interactions_acts_as_runtime" {
+# rollout-stops function may act as the same runtime accounts, and only those.
+resource "google_service_account_iam_member" "rollout_stops_acts_as_runtime" {
   for_each = toset(var.runtime_service_accounts)
 
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.slack_interactions.email}"
+  member             = "serviceAccount:${google_service_account.rollout_stops.email}"
 }
 
 # PUBLIC, and the only public grant: Slack calls the interaction function from
@@ -320,12 +330,13 @@ resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" {
   member   = "serviceAccount:${google_service_account.actions.email}"
 }
 
-# Only the push-invoker service account may invoke the three Pub/Sub-driven functions.
+# Only the push-invoker service account may invoke the four Pub/Sub-driven functions.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = {
-    intake        = google_cloudfunctions2_function.intake.name
-    "job-trigger" = google_cloudfunctions2_function.job_trigger.name
-    "dead-letter" = google_cloudfunctions2_function.dead_letter.name
+    intake          = google_cloudfunctions2_function.intake.name
+    "job-trigger"   = google_cloudfunctions2_function.job_trigger.name
+    "rollout-stops" = google_cloudfunctions2_function.rollout_stops.name
+    "dead-letter"   = google_cloudfunctions2_function.dead_letter.name
   }
 
   project  = var.project_id
@@ -355,6 +366,7 @@ resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
   for_each = merge(
     { for topic, sub in google_pubsub_subscription.intake : topic => sub.name },
     { (local.topic_names.job_triggers) = google_pubsub_subscription.job_triggers.name },
+    { (local.topic_names.rollout_stops) = google_pubsub_subscription.rollout_stops.name },
   )
 
   project      = var.project_id
@@ -371,6 +383,14 @@ resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
   member  = "serviceAccount:${google_service_account.actions.email}"
 }
 
+# slack-interactions hands a recorded stop to rollout-stops: it may publish to that topic, and only that one.
+resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.rollout_stops.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+}
+
 # Every function may read the Slack webhook.
 resource "google_secret_manager_secret_iam_member" "slack_accessor" {
   for_each = {
@@ -380,6 +400,7 @@ resource "google_secret_manager_secret_iam_member" "slack_accessor" {
     actions              = google_service_account.actions.email
     sweeper              = google_service_account.sweeper.email
     "slack-interactions" = google_service_account.slack_interactions.email
+    "rollout-stops"      = google_service_account.rollout_stops.email
   }
 
   project   = var.project_id

@@ -38,6 +38,7 @@ locals {
     cloud_builds    = "cloud-builds"
     deploy_requests = "glidepath-deploy-requests"
     job_triggers    = "glidepath-job-triggers"
+    rollout_stops   = "glidepath-rollout-stops"
     dead_letters    = "glidepath-dead-letters"
   }
 
@@ -49,6 +50,7 @@ locals {
     actions              = { name = "actions", entry_point = "actions" }
     sweeper              = { name = "sweeper", entry_point = "sweeper" }
     "slack-interactions" = { name = "slack-interactions", entry_point = "slackInteractions" }
+    "rollout-stops"      = { name = "rollout-stops", entry_point = "rolloutStops" }
   }
 
   # The Pub/Sub service agent: creates OIDC tokens for push and moves messages to the dead-letter topic.

@@ -1,5 +1,5 @@
 output "function_urls" {
-  description = "The run.app URLs of the six functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
+  description = "The run.app URLs of the seven functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
   value = {
     intake               = google_cloudfunctions2_function.intake.service_config[0].uri
     "job-trigger"        = google_cloudfunctions2_function.job_trigger.service_config[0].uri
@@ -7,6 +7,7 @@ output "function_urls" {
     actions              = google_cloudfunctions2_function.actions.service_config[0].uri
     sweeper              = google_cloudfunctions2_function.sweeper.service_config[0].uri
     "slack-interactions" = google_cloudfunctions2_function.slack_interactions.service_config[0].uri
+    "rollout-stops"      = google_cloudfunctions2_function.rollout_stops.service_config[0].uri
   }
 }
 
@@ -28,6 +29,7 @@ output "service_accounts" {
     actions              = google_service_account.actions.email
     sweeper              = google_service_account.sweeper.email
     "slack-interactions" = google_service_account.slack_interactions.email
+    "rollout-stops"      = google_service_account.rollout_stops.email
     workflows            = google_service_account.workflows.email
     push_invoker         = google_service_account.push_invoker.email
     scheduler            = google_service_account.scheduler.email
@@ -38,8 +40,9 @@ output "service_accounts" {
 output "topics" {
   description = "Ids of the topics Glidepath reads, by topic name."
   value = merge(local.intake_topic_ids, {
-    (google_pubsub_topic.job_triggers.name) = google_pubsub_topic.job_triggers.id
-    (google_pubsub_topic.dead_letters.name) = google_pubsub_topic.dead_letters.id
+    (google_pubsub_topic.job_triggers.name)  = google_pubsub_topic.job_triggers.id
+    (google_pubsub_topic.rollout_stops.name) = google_pubsub_topic.rollout_stops.id
+    (google_pubsub_topic.dead_letters.name)  = google_pubsub_topic.dead_letters.id
   })
 }
 

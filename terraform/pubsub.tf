@@ -53,6 +53,16 @@ resource "google_pubsub_topic" "job_triggers" {
   depends_on = [google_project_service.enabled]
 }
 
+# slack-interactions publishes here once it has recorded an Abort / Roll back
+# now; the rollout-stops function restores the regions (docs/slack.md).
+resource "google_pubsub_topic" "rollout_stops" {
+  project = var.project_id
+  name    = local.topic_names.rollout_stops
+  labels  = local.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_topic" "dead_letters" {
   project = var.project_id
   name    = local.topic_names.dead_letters
@@ -146,6 +156,47 @@ resource "google_pubsub_subscription" "job_triggers" {
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
       audience              = google_cloudfunctions2_function.job_trigger.service_config[0].uri
+    }
+  }
+
+  depends_on = [
+    google_cloud_run_service_iam_member.push_invoker,
+    google_service_account_iam_member.pubsub_agent_token_creator,
+  ]
+}
+
+# A stop's restore waits on one Cloud Run operation per region: the ack
+# deadline is the maximum Pub/Sub allows (600 s), so a slow restore is not
+# redelivered while it runs (a redelivery would be harmless, only wasted).
+resource "google_pubsub_subscription" "rollout_stops" {
+  project = var.project_id
+  name    = "${google_pubsub_topic.rollout_stops.name}-rollout-stops"
+  topic   = google_pubsub_topic.rollout_stops.id
+  labels  = local.labels
+
+  ack_deadline_seconds       = 600
+  message_retention_duration = "604800s"
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = google_pubsub_topic.dead_letters.id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.rollout_stops.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.rollout_stops.name}"
+
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = google_cloudfunctions2_function.rollout_stops.service_config[0].uri
     }
   }
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   checkFunctions,
+  checkRolloutStops,
   checkLeastPrivilege,
   checkNoSecrets,
   checkReferencedFiles,
@@ -236,8 +237,8 @@ resource "google_project_iam_member" "oops" {
       () =>
         edit(
           'iam.tf',
-          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name',
-          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    actions       = google_cloudfunctions2_function.actions.name',
+          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name',
+          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name\n    actions         = google_cloudfunctions2_function.actions.name',
         ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
     ));
@@ -345,8 +346,8 @@ resource "google_project_iam_member" "publisher" {
       () =>
         edit(
           'iam.tf',
-          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name',
-          '"dead-letter" = google_cloudfunctions2_function.dead_letter.name\n    sweeper       = google_cloudfunctions2_function.sweeper.name',
+          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name',
+          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name\n    sweeper         = google_cloudfunctions2_function.sweeper.name',
         ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
     ));
@@ -557,8 +558,8 @@ describe('the sweeper', () => {
       () =>
         edit(
           'iam.tf',
-          '"slack-interactions" = google_service_account.slack_interactions.email\n  }\n\n  project   = var.project_id',
-          '"slack-interactions" = google_service_account.slack_interactions.email\n    scheduler            = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
+          '"rollout-stops"      = google_service_account.rollout_stops.email\n  }\n\n  project   = var.project_id',
+          '"rollout-stops"      = google_service_account.rollout_stops.email\n    scheduler            = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
         ),
       /slack_accessor grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
     ));
@@ -718,8 +719,8 @@ describe('the reports bucket', () => {
       () =>
         edit(
           'reports.tf',
-          'sweeper            = google_service_account.sweeper.email',
-          'sweeper            = google_service_account.sweeper.email\n    intake             = google_service_account.intake.email',
+          'sweeper       = google_service_account.sweeper.email',
+          'sweeper       = google_service_account.sweeper.email\n    intake        = google_service_account.intake.email',
         ),
       /google_service_account\.intake\.email\} may write reports/,
     ));
@@ -727,7 +728,7 @@ describe('the reports bucket', () => {
   it('catches actions unable to write its reports', () =>
     expectCaught(
       checkReports,
-      () => edit('reports.tf', '    actions            = google_service_account.actions.email\n', ''),
+      () => edit('reports.tf', '    actions       = google_service_account.actions.email\n', ''),
       /google_service_account\.actions\.email\} cannot write reports/,
     ));
 
@@ -743,6 +744,76 @@ describe('the reports bucket', () => {
       checkReports,
       () => edit('functions.tf', /\n\s*GLIDEPATH_REPORT_BUCKET\s*= google_storage_bucket\.reports\.name/, ''),
       /must set GLIDEPATH_REPORT_BUCKET/,
+    ));
+});
+
+describe('rollout-stops: Slack stops settled outside the click', () => {
+  it('catches slack-interactions losing its publisher binding on glidepath-rollout-stops', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /slack-interactions, and only it, must hold roles\/pubsub\.publisher on it/,
+    ));
+
+  it('catches another account publishing stops', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          'member  = "serviceAccount:${google_service_account.slack_interactions.email}"\n}\n\n# Every function',
+          'member  = "serviceAccount:${google_service_account.intake.email}"\n}\n\n# Every function',
+        ),
+      /slack-interactions, and only it, must hold roles\/pubsub\.publisher/,
+    ));
+
+  it('catches rollout-stops losing the deployer role it restores traffic with', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit('iam.tf', /resource "google_project_iam_member" "rollout_stops_deployer" \{[\s\S]*?\n\}\n/, ''),
+      /rollout-stops lacks google_project_iam_member\.rollout_stops_deployer/,
+    ));
+
+  it('catches rollout-stops no longer able to start the queued rollout', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          '    "rollout-stops" = google_service_account.rollout_stops.email\n  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
+          '  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
+        ),
+      /rollout-stops lacks google_project_iam_member\.workflows_invoker/,
+    ));
+
+  it('catches slack-interactions given back the Cloud Run role it no longer needs', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          'member  = "serviceAccount:${google_service_account.rollout_stops.email}"\n}\n\n# ---',
+          'member  = "serviceAccount:${google_service_account.rollout_stops.email}"\n}\n\nresource "google_project_iam_member" "slack_interactions_deployer" {\n  for_each = local.deploy_target_projects\n\n  project = each.value\n  role    = google_project_iam_custom_role.deployer[each.value].id\n  member  = "serviceAccount:${google_service_account.slack_interactions.email}"\n}\n\n# ---',
+        ),
+      /slack-interactions holds google_project_iam_member\.slack_interactions_deployer .*: it only records a stop/,
+    ));
+
+  it('catches the stop subscription pushing to another function', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'pubsub.tf',
+          'push_endpoint = "${google_cloudfunctions2_function.rollout_stops.service_config[0].uri}',
+          'push_endpoint = "${google_cloudfunctions2_function.intake.service_config[0].uri}',
+        ),
+      /must push to google_cloudfunctions2_function\.rollout_stops/,
     ));
 });
 

@@ -11,6 +11,7 @@ import { FUNCTIONS } from '../../functions/catalog';
 import {
   EXPECTED_FUNCTIONS,
   checkFunctions,
+  checkRolloutStops,
   checkLeastPrivilege,
   checkSmokeInvoker,
   checkNoSecrets,
@@ -100,6 +101,7 @@ describe('terraform/', () => {
     expect(others.map(([k]) => k).sort()).toEqual([
       'google_pubsub_subscription.intake',
       'google_pubsub_subscription.job_triggers',
+      'google_pubsub_subscription.rollout_stops',
     ]);
     for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
   });
@@ -117,12 +119,21 @@ describe('terraform/', () => {
       cloud_builds: 'cloud-builds',
       deploy_requests: 'glidepath-deploy-requests',
       job_triggers: 'glidepath-job-triggers',
+      rollout_stops: 'glidepath-rollout-stops',
       dead_letters: 'glidepath-dead-letters',
     });
   });
 
-  it('deploys the six functions, Node 20, each with its own service account', () => {
+  it('deploys the seven functions, Node 20, each with its own service account', () => {
     expect(checkFunctions(root)).toEqual([]);
+  });
+
+  it('settles Slack stops in rollout-stops: slack-interactions publishes the stop and moves no traffic', () => {
+    expect(checkRolloutStops(root)).toEqual([]);
+    expect(root.resources.get('google_pubsub_subscription.rollout_stops')!.body).toMatchObject({
+      name: '${google_pubsub_topic.rollout_stops.name}-rollout-stops',
+      ack_deadline_seconds: 600,
+    });
   });
 
   it('makes slack-interactions public and signature-verified, its signing secret readable by it alone', () => {
