@@ -448,6 +448,8 @@ export interface JobRolloutStore {
   get(id: string): Promise<JobRolloutRecord | undefined>;
   /** The job's newest rollouts first. */
   listForJob(job: string, limit: number): Promise<JobRolloutRecord[]>;
+  /** Up to `limit` PENDING or RUNNING rollouts, oldest first (the sweeper). */
+  listUnfinished(limit: number): Promise<JobRolloutRecord[]>;
   /** Creates it unless one with its id exists (the (job, digest) deduplication). */
   create(record: JobRolloutRecord): Promise<{ kind: 'created' | 'duplicate'; rollout: JobRolloutRecord }>;
   /** For a duplicate delivery of a PENDING rollout without execution: true if this caller should start it. */

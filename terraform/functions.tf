@@ -36,14 +36,14 @@ locals {
   }
 
   # SLACK_WEBHOOK_URL comes from Secret Manager, once the secret has a version (see secrets.tf).
-  slack_secret_env = var.slack_webhook_configured ? [google_secret_manager_secret.slack_webhook.secret_id] : []
+  slack_secret_env = var.slack_webhook_configured ? [google_secret_manager_secret.secrets["slack-webhook"].secret_id] : []
 
   # SLACK_SIGNING_SECRET likewise (secrets.tf); without it the interaction function refuses every click.
-  slack_signing_secret_env = var.slack_signing_secret_configured ? [google_secret_manager_secret.slack_signing_secret.secret_id] : []
+  slack_signing_secret_env = var.slack_signing_secret_configured ? [google_secret_manager_secret.secrets["slack-signing-secret"].secret_id] : []
 
   # PAGERDUTY_ROUTING_KEY likewise, for the two functions that page: actions (a
   # rollback, a dead-lettered job run) and the sweeper (a recovered rollout).
-  pagerduty_secret_env = var.pagerduty_routing_key_configured ? [google_secret_manager_secret.pagerduty_routing_key.secret_id] : []
+  pagerduty_secret_env = var.pagerduty_routing_key_configured ? [google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id] : []
 }
 
 resource "google_cloudfunctions2_function" "intake" {

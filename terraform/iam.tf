@@ -404,7 +404,7 @@ resource "google_secret_manager_secret_iam_member" "slack_accessor" {
   }
 
   project   = var.project_id
-  secret_id = google_secret_manager_secret.slack_webhook.secret_id
+  secret_id = google_secret_manager_secret.secrets["slack-webhook"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${each.value}"
 }
@@ -412,7 +412,7 @@ resource "google_secret_manager_secret_iam_member" "slack_accessor" {
 # Only the interaction function may read the Slack signing secret.
 resource "google_secret_manager_secret_iam_member" "slack_signing_secret_accessor" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
+  secret_id = google_secret_manager_secret.secrets["slack-signing-secret"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${google_service_account.slack_interactions.email}"
 }
@@ -427,7 +427,7 @@ resource "google_secret_manager_secret_iam_member" "pagerduty_accessor" {
   }
 
   project   = var.project_id
-  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id
+  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:${each.value}"
 }

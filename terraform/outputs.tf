@@ -13,11 +13,7 @@ output "function_urls" {
 
 output "workflows" {
   description = "Resource ids of the rollout, job-run and job-rollout workflows."
-  value = {
-    rollout       = google_workflows_workflow.rollout.id
-    "job-run"     = google_workflows_workflow.job_run.id
-    "job-rollout" = google_workflows_workflow.job_rollout.id
-  }
+  value       = { for name, workflow in google_workflows_workflow.workflows : name => workflow.id }
 }
 
 output "service_accounts" {
@@ -58,17 +54,17 @@ output "sweeper_job" {
 
 output "slack_secret_id" {
   description = "The Secret Manager secret that holds the Slack webhook URL (add a version yourself; Terraform never sees the value)."
-  value       = google_secret_manager_secret.slack_webhook.id
+  value       = google_secret_manager_secret.secrets["slack-webhook"].id
 }
 
 output "slack_signing_secret_id" {
   description = "The Secret Manager secret that holds the Slack app's signing secret (add a version yourself; Terraform never sees the value)."
-  value       = google_secret_manager_secret.slack_signing_secret.id
+  value       = google_secret_manager_secret.secrets["slack-signing-secret"].id
 }
 
 output "pagerduty_secret_id" {
   description = "The Secret Manager secret that holds the PagerDuty Events API v2 routing key (add a version yourself; Terraform never sees the value)."
-  value       = google_secret_manager_secret.pagerduty_routing_key.id
+  value       = google_secret_manager_secret.secrets["pagerduty-routing-key"].id
 }
 
 output "dashboard_id" {
@@ -81,12 +77,12 @@ output "next_steps" {
   value       = <<-EOT
     Artifact Registry publishes to the topic `gcr` of project ${var.project_id} automatically, now that it exists.
     Cloud Build publishes to the topic `cloud-builds` automatically.
-    Slack: printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add ${google_secret_manager_secret.slack_webhook.secret_id} --data-file=- --project ${var.project_id}
+    Slack: printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add ${google_secret_manager_secret.secrets["slack-webhook"].secret_id} --data-file=- --project ${var.project_id}
     then apply again (npm run deploy) to mount it as SLACK_WEBHOOK_URL.
     Slack buttons: set the Slack app's Interactivity Request URL to ${google_cloudfunctions2_function.slack_interactions.service_config[0].uri}, then
-    printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add ${google_secret_manager_secret.slack_signing_secret.secret_id} --data-file=- --project ${var.project_id}
+    printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add ${google_secret_manager_secret.secrets["slack-signing-secret"].secret_id} --data-file=- --project ${var.project_id}
     and apply again with -var slack_signing_secret_configured=true.
-    PagerDuty: printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add ${google_secret_manager_secret.pagerduty_routing_key.secret_id} --data-file=- --project ${var.project_id}
+    PagerDuty: printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add ${google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id} --data-file=- --project ${var.project_id}
     and apply again with -var pagerduty_routing_key_configured=true.
   EOT
 }

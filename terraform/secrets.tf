@@ -1,15 +1,32 @@
 /**
- * The Slack webhook URL lives in Secret Manager. Terraform creates only the
- * secret, never a version: the URL is never in code or in the state. Add it
- * with
- *   printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add glidepath-slack-webhook --data-file=- --project PROJECT
- * then apply again with slack_webhook_configured = true (scripts/deploy.ts
- * detects the version and sets it).
+ * The secrets live in Secret Manager. Terraform creates only the secrets,
+ * never a version: their values are never in code or in the state. Add a
+ * value with
+ *   printf %s "$VALUE" | gcloud secrets versions add glidepath-KEY --data-file=- --project PROJECT
+ * then apply again with the secret's `*_configured` variable set to true,
+ * which mounts it on the functions that read it (functions.tf).
  */
 
-resource "google_secret_manager_secret" "slack_webhook" {
+locals {
+  # Each secret, by key (its id is glidepath-<key>), with the environment variable it becomes.
+  secrets = {
+    # The Slack incoming webhook URL. scripts/deploy.ts detects its version and sets slack_webhook_configured.
+    "slack-webhook" = { env = "SLACK_WEBHOOK_URL" }
+    # The Slack app's signing secret (Basic Information → App Credentials): the
+    # slack-interactions function verifies every click with it (slack_signing_secret_configured).
+    "slack-signing-secret" = { env = "SLACK_SIGNING_SECRET" }
+    # The PagerDuty Events API v2 routing key (the integration key of an "Events API v2"
+    # integration on the service to page; pagerduty_routing_key_configured). Until then
+    # nothing is paged (docs/slack.md, "PagerDuty").
+    "pagerduty-routing-key" = { env = "PAGERDUTY_ROUTING_KEY" }
+  }
+}
+
+resource "google_secret_manager_secret" "secrets" {
+  for_each = local.secrets
+
   project   = var.project_id
-  secret_id = "glidepath-slack-webhook"
+  secret_id = "glidepath-${each.key}"
   labels    = local.labels
 
   replication {
@@ -19,35 +36,18 @@ resource "google_secret_manager_secret" "slack_webhook" {
   depends_on = [google_project_service.enabled]
 }
 
-# The Slack app's signing secret (Basic Information → App Credentials): the
-# slack-interactions function verifies every click with it. Add it with
-#   printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add glidepath-slack-signing-secret --data-file=- --project PROJECT
-# then apply again with slack_signing_secret_configured = true.
-resource "google_secret_manager_secret" "slack_signing_secret" {
-  project   = var.project_id
-  secret_id = "glidepath-slack-signing-secret"
-  labels    = local.labels
-
-  replication {
-    auto {}
-  }
-
-  depends_on = [google_project_service.enabled]
+# The secrets were one block each before; an existing deployment keeps them (and their versions).
+moved {
+  from = google_secret_manager_secret.slack_webhook
+  to   = google_secret_manager_secret.secrets["slack-webhook"]
 }
 
-# The PagerDuty Events API v2 routing key (the integration key of an "Events
-# API v2" integration on the service to page). Add it with
-#   printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add glidepath-pagerduty-routing-key --data-file=- --project PROJECT
-# then apply again with pagerduty_routing_key_configured = true. Until then
-# nothing is paged (docs/slack.md, "PagerDuty").
-resource "google_secret_manager_secret" "pagerduty_routing_key" {
-  project   = var.project_id
-  secret_id = "glidepath-pagerduty-routing-key"
-  labels    = local.labels
+moved {
+  from = google_secret_manager_secret.slack_signing_secret
+  to   = google_secret_manager_secret.secrets["slack-signing-secret"]
+}
 
-  replication {
-    auto {}
-  }
-
-  depends_on = [google_project_service.enabled]
+moved {
+  from = google_secret_manager_secret.pagerduty_routing_key
+  to   = google_secret_manager_secret.secrets["pagerduty-routing-key"]
 }

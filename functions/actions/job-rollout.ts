@@ -17,7 +17,7 @@ const RolloutId = z.string().min(1).max(200);
 const Region = z.string().regex(/^[a-z]+-[a-z]+\d+$/, 'expected a region such as "us-central1"');
 
 /** What the job rollout use cases need, from the runtime. */
-function jobRolloutDeps(ctx: Pick<ActionContext, 'rt' | 'log'>): JobRolloutDeps {
+export function jobRolloutDeps(ctx: Pick<ActionContext, 'rt' | 'log'>): JobRolloutDeps {
   return {
     store: ctx.rt.jobRollouts,
     locks: ctx.rt.jobLocks,

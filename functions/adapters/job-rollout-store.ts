@@ -42,6 +42,20 @@ export class FirestoreJobRolloutStore implements JobRolloutStore {
     return snap.docs.map((d) => parseOrThrow(JobRolloutRecord, d.data(), `corrupt job rollout ${d.id}`));
   }
 
+  /** A filter on status alone, ordered here: the automatic single-field index serves it. */
+  async listUnfinished(limit: number): Promise<JobRolloutRecord[]> {
+    const snap = await guardFirestore('list unfinished job rollouts', () =>
+      this.db
+        .collection(COLLECTIONS.jobRollouts)
+        .where('status', 'in', ['PENDING', 'RUNNING'])
+        .limit(limit)
+        .get(),
+    );
+    return snap.docs
+      .map((d) => parseOrThrow(JobRolloutRecord, d.data(), `corrupt job rollout ${d.id}`))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
   async create(
     record: JobRolloutRecord,
   ): Promise<{ kind: 'created' | 'duplicate'; rollout: JobRolloutRecord }> {

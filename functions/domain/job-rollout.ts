@@ -2,7 +2,7 @@
  * Job image rollouts (docs/jobs.md, "Image rollouts"), purely: the record
  * kept in `jobRollouts/{id}`, its id (the (job, digest) deduplication), the
  * `job-rollout` workflow's argument, the template change, the job lock's
- * lifetimes, and the Slack messages.
+ * lifetimes, the sweeper's diagnosis, and the Slack messages.
  */
 import { createHash } from 'node:crypto';
 import type { KnownBlock } from '@slack/types';
@@ -11,7 +11,9 @@ import type { SlackMessage } from '../ports';
 import { parseImageRef, pinnedImage, sameRepository } from './image';
 import { jobWaves, type JobPolicy } from './policy';
 import { FAILURE_CLASSES } from './job-failures';
-import { POLL_SECONDS } from './jobs';
+import { POLL_SECONDS, retrySettings } from './jobs';
+import { diagnoseDriven, jobRunLifetimeSeconds, type JobSweepDiagnosis } from './job-sweep';
+import type { ExecutionView, SweepSettings } from './sweep';
 
 const Iso = z.string().min(1);
 
@@ -69,6 +71,12 @@ export const JobRolloutRecord = z.object({
   slackChannel: z.string().optional(),
   executionName: z.string().optional(),
   launchClaimedAt: Iso.nullable().optional(),
+  /**
+   * The longest the rollout waits for a run of the job to release the job's
+   * lock: a healthy run's lifetime. Bounds the execution's life for the
+   * sweeper; absent on records written before it was kept.
+   */
+  lockWaitSeconds: z.number().nonnegative().optional(),
   reason: z.string().optional(),
   createdAt: Iso,
   updatedAt: Iso,
@@ -97,7 +105,7 @@ export function newJobRollout(
     messageId?: string;
   },
   now: Date,
-): JobRolloutRecord {
+): JobRolloutRecord & { lockWaitSeconds: number } {
   const waves = jobWaves(job);
   const at = now.toISOString();
   return {
@@ -123,6 +131,7 @@ export function newJobRollout(
       : {}),
     regions: Object.fromEntries(waves.flat().map((r) => [r, { status: 'PENDING' as const }])),
     ...(job.slack ? { slackChannel: job.slack.channel } : {}),
+    lockWaitSeconds: jobRunLifetimeSeconds({ retry: retrySettings(job), timeoutSeconds: job.timeout }),
     launchClaimedAt: at,
     createdAt: at,
     updatedAt: at,
@@ -161,6 +170,25 @@ export function jobRolloutArgument(
 export function jobRolloutLockSeconds(r: Pick<JobRolloutRecord, 'waves' | 'verify'>): number {
   const regions = r.waves.flat().length;
   return regions * ((r.verify?.timeoutSeconds ?? 0) + POLL_SECONDS + 3 * 60) + 60;
+}
+
+/**
+ * The sweeper's diagnosis of an unfinished job rollout, as for job runs
+ * (functions/domain/job-sweep.ts). A healthy execution lives at most its
+ * wait for the job's lock (polled: one poll more) and then the lock's own
+ * lifetime. A record without `lockWaitSeconds` is never judged overdue,
+ * only dead or never started: its healthy lifetime is unknown.
+ */
+export function diagnoseJobRollout(
+  r: JobRolloutRecord,
+  execution: ExecutionView | undefined,
+  now: Date,
+  settings: SweepSettings,
+): JobSweepDiagnosis {
+  const names = { noun: 'job rollout', workflow: 'job-rollout' };
+  const lifetime =
+    r.lockWaitSeconds === undefined ? Infinity : r.lockWaitSeconds + POLL_SECONDS + jobRolloutLockSeconds(r);
+  return diagnoseDriven(r, names, lifetime, execution, now, settings);
 }
 
 /** The env var that marks a verification execution, so a retried start finds it instead of starting another. */

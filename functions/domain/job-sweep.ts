@@ -1,20 +1,21 @@
 /**
- * The job-run sweeper's decision, pure: given an unfinished job run and
- * what Workflows says about the `job-run` execution that drives it, is
- * anyone still driving it? The same diagnosis as for rollouts
- * (functions/domain/sweep.ts): the execution ended or vanished, it was
- * never started, or it has outlived the longest a healthy run can take.
+ * The job sweeper's decision, pure: given an unfinished job run or job image
+ * rollout and what Workflows says about the `job-run` or `job-rollout`
+ * execution that drives it, is anyone still driving it? The same diagnosis
+ * as for rollouts (functions/domain/sweep.ts): the execution ended or
+ * vanished, it was never started, or it has outlived the longest a healthy
+ * one can take.
  */
 import { POLL_SECONDS, type JobRunRecord } from './jobs';
 import { jobPollSeconds } from './step-budget';
 import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
-type JobRunDiagnosis =
+export type JobSweepDiagnosis =
   | { stuck: false; why: string }
   | {
       stuck: true;
       reason: string;
-      /** The execution is alive but has outlived any healthy run: stop it before ending the run. */
+      /** The execution is alive but has outlived any healthy one: stop it before ending the record. */
       cancelExecution: boolean;
     };
 
@@ -32,19 +33,36 @@ export function jobRunLifetimeSeconds(run: Pick<JobRunRecord, 'retry' | 'timeout
   return attempts + run.timeoutSeconds + poll;
 }
 
-export function diagnoseJobRun(
-  run: JobRunRecord,
+/** What the diagnosis reads of a job run or a job rollout. */
+interface Driven {
+  id: string;
+  status: string;
+  executionName?: string;
+  launchClaimedAt?: string | null;
+  createdAt: string;
+}
+
+/**
+ * The diagnosis shared by job runs and job rollouts. `noun` names the record
+ * ('job run'), `workflow` the workflow that drives it; `lifetimeSeconds` is
+ * the longest a healthy execution lives, counted from the record's creation.
+ */
+export function diagnoseDriven(
+  record: Driven,
+  names: { noun: string; workflow: string },
+  lifetimeSeconds: number,
   execution: ExecutionView | undefined,
   now: Date,
   settings: SweepSettings,
-): JobRunDiagnosis {
-  if (run.status === 'SUCCEEDED' || run.status === 'FAILED') return { stuck: false, why: run.status };
-  if (!run.executionName) {
-    const waited = ageSeconds(run.launchClaimedAt ?? run.createdAt, now);
+): JobSweepDiagnosis {
+  if (record.status === 'SUCCEEDED' || record.status === 'FAILED')
+    return { stuck: false, why: record.status };
+  if (!record.executionName) {
+    const waited = ageSeconds(record.launchClaimedAt ?? record.createdAt, now);
     if (waited <= settings.launchGraceSeconds) return { stuck: false, why: 'waiting for its execution' };
     return {
       stuck: true,
-      reason: `no job-run workflow execution was started for ${minutes(waited)} (limit ${minutes(settings.launchGraceSeconds)})`,
+      reason: `no ${names.workflow} workflow execution was started for ${minutes(waited)} (limit ${minutes(settings.launchGraceSeconds)})`,
       cancelExecution: false,
     };
   }
@@ -56,16 +74,26 @@ export function diagnoseJobRun(
         : `is ${state}${execution?.error ? ` (${execution.error})` : ''}`;
     return {
       stuck: true,
-      reason: `workflow execution ${run.executionName} ${how} but job run ${run.id} is ${run.status}`,
+      reason: `workflow execution ${record.executionName} ${how} but ${names.noun} ${record.id} is ${record.status}`,
       cancelExecution: false,
     };
   }
-  const limit = jobRunLifetimeSeconds(run) + settings.heartbeatGraceSeconds;
-  const age = ageSeconds(run.createdAt, now);
+  const limit = lifetimeSeconds + settings.heartbeatGraceSeconds;
+  const age = ageSeconds(record.createdAt, now);
   if (age <= limit) return { stuck: false, why: `execution ${state}, ${Math.round(age)}s old` };
   return {
     stuck: true,
-    reason: `workflow execution ${run.executionName} is still ${state} after ${minutes(age)}, longer than any healthy run (limit ${minutes(limit)})`,
+    reason: `workflow execution ${record.executionName} is still ${state} after ${minutes(age)}, longer than any healthy ${names.noun} (limit ${minutes(limit)})`,
     cancelExecution: true,
   };
+}
+
+export function diagnoseJobRun(
+  run: JobRunRecord,
+  execution: ExecutionView | undefined,
+  now: Date,
+  settings: SweepSettings,
+): JobSweepDiagnosis {
+  const names = { noun: 'job run', workflow: 'job-run' };
+  return diagnoseDriven(run, names, jobRunLifetimeSeconds(run), execution, now, settings);
 }

@@ -2,7 +2,8 @@
  * Cloud Function `sweeper` (HTTP), called by Cloud Scheduler with its OIDC
  * identity: finds stuck rollouts and restores the safe state, then re-sends
  * queued Slack notices (functions/usecases/sweep.ts), then ends job runs
- * whose workflow died (functions/usecases/job-sweep.ts), and re-sends gate
+ * and job image rollouts whose workflow died (functions/usecases/job-sweep.ts;
+ * a rollout's changed templates are restored), and re-sends gate
  * decisions whose Workflows callback could not be sent (functions/usecases/gates.ts). Answers the report.
  */
 import * as functions from '@google-cloud/functions-framework';
@@ -12,7 +13,8 @@ import { fromSdkError } from '../shared/errors';
 import { sweep } from '../usecases/sweep';
 import { rolloutDeps } from '../actions/rollout';
 import { jobActionDeps } from '../actions/jobs';
-import { sweepJobRuns } from '../usecases/job-sweep';
+import { jobRolloutDeps } from '../actions/job-rollout';
+import { sweepJobRollouts, sweepJobRuns } from '../usecases/job-sweep';
 import { resendGateCallbacks } from '../usecases/gates';
 import { runtime } from './runtime';
 
@@ -46,6 +48,11 @@ async function sweeper(req: Request, res: Response): Promise<void> {
       launcher: rt.launcher,
       settings,
     });
+    const jobRollouts = await sweepJobRollouts({
+      ...jobRolloutDeps({ rt, log }),
+      launcher: rt.launcher,
+      settings,
+    });
     log.info('sweep finished', {
       checked: report.checked,
       recovered: report.recovered.length,
@@ -53,14 +60,16 @@ async function sweeper(req: Request, res: Response): Promise<void> {
       jobRunsChecked: jobRuns.checked,
       jobRunsEnded: jobRuns.recovered.length,
       jobRunErrors: jobRuns.errors.length,
+      jobRolloutsChecked: jobRollouts.checked,
+      jobRolloutsEnded: jobRollouts.recovered.length,
+      jobRolloutErrors: jobRollouts.errors.length,
       outboxDelivered: report.outbox.delivered,
       outboxPending: report.outbox.pending,
       gateCallbacksSent: gateCallbacks.sent,
       gateCallbacksPending: gateCallbacks.pending,
     });
-    res
-      .status(report.errors.length || jobRuns.errors.length ? 503 : 200)
-      .json({ ...report, gateCallbacks, jobRuns });
+    const errors = report.errors.length + jobRuns.errors.length + jobRollouts.errors.length;
+    res.status(errors ? 503 : 200).json({ ...report, gateCallbacks, jobRuns, jobRollouts });
   } catch (err) {
     const e = fromSdkError(err, 'sweep');
     log.error('sweep failed', { error: e.message });

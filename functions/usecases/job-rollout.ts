@@ -18,8 +18,6 @@ import type {
 } from '../ports';
 import type { JobImageRequest } from '../domain/intake';
 import { labelValue } from '../domain/labels';
-import { jobRunLifetimeSeconds } from '../domain/job-sweep';
-import { retrySettings } from '../domain/jobs';
 import {
   VERIFY_MARKER,
   jobRolloutArgument,
@@ -88,12 +86,9 @@ export async function admitJobRollout(
   )
     admission = 'resumed';
   if (admission !== 'duplicate') {
-    const runLifetime = jobRunLifetimeSeconds({
-      retry: retrySettings(request.job),
-      timeoutSeconds: request.job.timeout,
-    });
+    // The current policy's run lifetime (a resumed record may predate `lockWaitSeconds`).
     const executionName = await startClaimedExecution(deps, r.id, () =>
-      deps.launcher.start('job-rollout', jobRolloutArgument(r, runLifetime), {
+      deps.launcher.start('job-rollout', jobRolloutArgument(r, record.lockWaitSeconds), {
         job_rollout_id: labelValue(r.id),
         job: labelValue(r.job),
       }),

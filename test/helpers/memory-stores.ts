@@ -436,6 +436,14 @@ export class InMemoryJobRolloutStore implements JobRolloutStore {
       .slice(0, limit);
   }
 
+  async listUnfinished(limit: number): Promise<JobRolloutRecord[]> {
+    return this.rollouts
+      .all()
+      .filter((r) => r.status === 'PENDING' || r.status === 'RUNNING')
+      .slice(0, limit)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
   async create(
     record: JobRolloutRecord,
   ): Promise<{ kind: 'created' | 'duplicate'; rollout: JobRolloutRecord }> {

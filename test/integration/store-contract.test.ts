@@ -549,6 +549,22 @@ function contract(open: () => Promise<Stores>): void {
       ]);
       expect((await s.jobRollouts.listForJob('ledger', 1)).map((r) => r.id)).toEqual(['ledger-2']);
     });
+
+    it('lists unfinished rollouts of every job, oldest first', async () => {
+      await s.jobRollouts.create({ ...jobRollout('ledger-2', at(10)), digest: digest('e') });
+      await s.jobRollouts.create(jobRollout('ledger-1', T0));
+      await s.jobRollouts.create({ ...jobRollout('other-1', at(5)), job: 'other' });
+      await s.jobRollouts.create({ ...jobRollout('ledger-3', at(20)), digest: digest('f') });
+      await s.jobRollouts.recordExecution('ledger-2', 'workflows/job-rollout/executions/e2', at(21));
+      await s.jobRollouts.finish('ledger-3', 'SUCCEEDED', undefined, at(30));
+      expect((await s.jobRollouts.listUnfinished(10)).map((r) => [r.id, r.status])).toEqual([
+        ['ledger-1', 'PENDING'],
+        ['other-1', 'PENDING'],
+        ['ledger-2', 'RUNNING'],
+      ]);
+      await s.jobRollouts.finish('other-1', 'FAILED', 'gone', at(31));
+      expect((await s.jobRollouts.listUnfinished(10)).map((r) => r.id)).toEqual(['ledger-1', 'ledger-2']);
+    });
   });
 
   describe('JobLocks', () => {

@@ -31,6 +31,8 @@ export interface TfModule {
   data: Map<string, Block>;
   /** `check` blocks, by name. */
   checks: Map<string, Block>;
+  /** `moved` blocks: the old address and the new one, as written (`TYPE.NAME` or `TYPE.NAME["key"]`). */
+  moved: Array<{ file: string; from: string; to: string }>;
 }
 
 /** Reads and parses every `.tf` file directly in `dir` (not sub-directories). */
@@ -45,6 +47,7 @@ export async function loadModule(dir: string): Promise<TfModule> {
     resources: new Map(),
     data: new Map(),
     checks: new Map(),
+    moved: [],
   };
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.tf') && statSync(join(dir, f)).isFile())
@@ -84,8 +87,69 @@ export async function loadModule(dir: string): Promise<TfModule> {
       for (const [name, bodies] of Object.entries<Json>(byName))
         add(mod.data, `${type}.${name}`, bodies[0], 'data source');
     }
+    for (const block of json.moved ?? [])
+      mod.moved.push({ file, from: unwrap(block.from), to: unwrap(block.to) });
   }
+  expandInstances(mod);
   return mod;
+}
+
+/** `${x}` → `x`: a moved block's addresses are bare references. */
+const unwrap = (s: string): string => /^\$\{([\s\S]*)\}$/.exec(s)?.[1] ?? s;
+
+/**
+ * A resource with `for_each = local.X`, where X is a literal map, stands for
+ * one instance per key, as Terraform plans it: `TYPE.NAME["key"]`, its body
+ * with each.key and each.value written out. The checks then see every
+ * instance's own settings, as they saw the near-copy blocks these maps replaced.
+ */
+function expandInstances(mod: TfModule): void {
+  for (const [key, block] of [...mod.resources]) {
+    const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(String(block.body.for_each ?? ''));
+    const map = m ? mod.locals.get(m[1])?.value : undefined;
+    if (!map || typeof map !== 'object' || Array.isArray(map)) continue;
+    mod.resources.delete(key);
+    for (const [instance, value] of Object.entries<Json>(map)) {
+      const { for_each: _forEach, ...body } = block.body;
+      mod.resources.set(`${key}[${JSON.stringify(instance)}]`, {
+        file: block.file,
+        body: writeOutEach(body, instance, value),
+      });
+    }
+  }
+}
+
+const EACH_VALUE_PATH = String.raw`(?<![A-Za-z0-9_.])each\.value((?:\.[A-Za-z_][A-Za-z0-9_-]*|\["[^"]+"\])*)`;
+
+/** each.value's field at `path` (`.a["b"]`). */
+function eachValueAt(value: Json, path: string): Json {
+  let v = value;
+  for (const m of path.matchAll(/\.([A-Za-z_][A-Za-z0-9_-]*)|\["([^"]+)"\]/g)) v = v?.[m[1] ?? m[2]];
+  return v;
+}
+
+/** A value as HCL expression code: `${expr}` → `expr`, a literal string quoted. */
+function asCode(v: Json): string {
+  if (typeof v === 'string') return /^\$\{[^{}]*\}$/.test(v) ? v.slice(2, -1) : JSON.stringify(v);
+  return JSON.stringify(v);
+}
+
+function writeOutEach(node: Json, key: string, value: Json): Json {
+  if (Array.isArray(node)) return node.map((n) => writeOutEach(n, key, value));
+  if (node && typeof node === 'object')
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, writeOutEach(v, key, value)]));
+  if (typeof node !== 'string') return node;
+  if (node === '${each.key}') return key;
+  const whole = new RegExp(`^\\$\\{${EACH_VALUE_PATH}\\}$`).exec(node);
+  if (whole) return eachValueAt(value, whole[1]);
+  return node
+    .replaceAll('${each.key}', key)
+    .replace(new RegExp(`\\$\\{${EACH_VALUE_PATH}\\}`, 'g'), (_, path: string) => {
+      const v = eachValueAt(value, path);
+      return typeof v === 'string' ? v : JSON.stringify(v);
+    })
+    .replace(/(?<![A-Za-z0-9_.])each\.key\b/g, JSON.stringify(key))
+    .replace(new RegExp(EACH_VALUE_PATH, 'g'), (_, path: string) => asCode(eachValueAt(value, path)));
 }
 
 // ---------------------------------------------------------------------------
@@ -108,7 +172,8 @@ function strings(node: Json, path = ''): Array<{ path: string; value: string }> 
 
 /**
  * The code inside the `${...}` interpolations of a template string, with
- * the contents of quoted string literals removed (their own interpolations kept).
+ * the contents of quoted string literals removed (their own interpolations
+ * kept), but for plain keys.
  */
 function expressionCode(template: string): string[] {
   const out: string[] = [];
@@ -123,8 +188,11 @@ function expressionCode(template: string): string[] {
     while (j < n) {
       const c = template[j];
       if (c === '"') {
-        j = readQuoted(j + 1);
-        code += ' "" ';
+        const end = readQuoted(j + 1);
+        // A plain key (`["job-run"]`) is kept, so an instance key can be checked; it cannot look like a reference.
+        const literal = template.slice(j + 1, end - 1);
+        code += /^[A-Za-z0-9_-]*$/.test(literal) ? `"${literal}"` : ' "" ';
+        j = end;
         continue;
       }
       if (c === '{' || c === '(' || c === '[') depth++;
@@ -178,25 +246,29 @@ function expressionCode(template: string): string[] {
 const PROVIDER_PREFIXES = ['google', 'google-beta', 'archive', 'random', 'time', 'null', 'local', 'tls'];
 const IDENT = '[A-Za-z_][A-Za-z0-9_-]*';
 
-type Reference =
-  | { kind: 'var' | 'local' | 'module'; name: string; text: string }
-  | { kind: 'data' | 'resource'; name: string; text: string };
+/** A reference; `index` is a resource's `[...]`, as written. */
+interface Reference {
+  kind: 'var' | 'local' | 'module' | 'data' | 'resource';
+  name: string;
+  text: string;
+  index?: string;
+}
 
 /** The references to declared things (variables, locals, modules, data sources, resources) in a template. */
 function references(template: string): Reference[] {
   const refs: Reference[] = [];
   for (const code of expressionCode(template)) {
     const re = new RegExp(
-      `(?<![A-Za-z0-9_.-])(${IDENT})\\.(${IDENT})(?:\\[[^\\]]*\\])?(?:\\.(${IDENT}))?`,
+      `(?<![A-Za-z0-9_.-])(${IDENT})\\.(${IDENT})(\\[[^\\]]*\\])?(?:\\.(${IDENT}))?`,
       'g',
     );
     for (const m of code.matchAll(re)) {
-      const [text, head, second, third] = m;
+      const [text, head, second, index, third] = m;
       if (head === 'var' || head === 'local' || head === 'module')
         refs.push({ kind: head, name: second, text });
       else if (head === 'data' && third) refs.push({ kind: 'data', name: `${second}.${third}`, text });
       else if (PROVIDER_PREFIXES.some((p) => head.startsWith(`${p}_`)) && head !== 'local_') {
-        refs.push({ kind: 'resource', name: `${head}.${second}`, text });
+        refs.push({ kind: 'resource', name: `${head}.${second}`, text, index });
       }
     }
   }
@@ -234,7 +306,7 @@ export function checkReferences(mod: TfModule): string[] {
                 ? mod.modules.has(ref.name)
                 : ref.kind === 'data'
                   ? mod.data.has(ref.name)
-                  : mod.resources.has(ref.name);
+                  : resourceDeclared(mod, ref.name, ref.index);
         if (!ok)
           problems.push(
             `${file}: ${where} (${s.path}) refers to undeclared ${ref.kind} ${ref.name} ("${ref.text}")`,
@@ -243,6 +315,17 @@ export function checkReferences(mod: TfModule): string[] {
     }
   }
   return problems;
+}
+
+/**
+ * `TYPE.NAME` is declared, as one resource or as instances of a literal
+ * for_each; a literal key (`["intake"]`) must then be one of its instances.
+ */
+function resourceDeclared(mod: TfModule, name: string, index: string | undefined): boolean {
+  if (mod.resources.has(name)) return true;
+  const instances = [...mod.resources.keys()].filter((k) => k.startsWith(`${name}[`));
+  if (index === undefined || !/^\["[^"]*"\]$/.test(index)) return instances.length > 0;
+  return instances.includes(`${name}${index}`);
 }
 
 function resourcesOfType(mod: TfModule, type: string): Array<[string, Block]> {
@@ -529,13 +612,14 @@ export function checkLeastPrivilege(mod: TfModule): string[] {
       /^google_(project|folder|organization)_iam_(member|binding|policy)$/.test(type) ||
       type === 'google_project_iam_audit_config'
     ) {
-      const allowedRole = PROJECT_LEVEL_ALLOWLIST[key];
+      const declaration = key.replace(/\[.*$/, '');
+      const allowedRole = PROJECT_LEVEL_ALLOWLIST[declaration];
       const role = mod.resources.get(key)?.body.role;
       if (allowedRole === undefined)
         problems.push(`${file}: ${key} is a project-level grant outside the allowlist`);
       else if (role !== allowedRole)
         problems.push(`${file}: ${key} grants ${role} on the project, the allowlist says ${allowedRole}`);
-      const [t, n] = key.split('.');
+      const [t, n] = declaration.split('.');
       const text = mod.texts[file];
       const at = text.indexOf(`resource "${t}" "${n}"`);
       const before = text.slice(0, at).trimEnd().split('\n').pop() ?? '';
@@ -617,7 +701,7 @@ function isThePublicInvoker(where: string, path: string, body: Json): boolean {
   );
 }
 
-const SIGNING_SECRET = 'google_secret_manager_secret.slack_signing_secret';
+const SIGNING_SECRET = 'google_secret_manager_secret.secrets["slack-signing-secret"]';
 
 /**
  * slack-interactions is public and signature-verified: it admits all traffic
@@ -762,7 +846,7 @@ export function checkRolloutStops(mod: TfModule): string[] {
   return problems;
 }
 
-const PAGERDUTY_SECRET = 'google_secret_manager_secret.pagerduty_routing_key';
+const PAGERDUTY_SECRET = 'google_secret_manager_secret.secrets["pagerduty-routing-key"]';
 /** The functions that page, by resource, with the service account that alone (with the other) reads the routing key. */
 const PAGING_FUNCTIONS: Record<string, string> = {
   'google_cloudfunctions2_function.actions': 'serviceAccount:${google_service_account.actions.email}',
@@ -807,20 +891,44 @@ export function checkPagerDuty(mod: TfModule): string[] {
   return problems;
 }
 
+/**
+ * Every `moved` block leads from an address the configuration no longer
+ * declares to one it does (an instance key that exists): an existing
+ * deployment's resources are renamed in the state, never destroyed and made
+ * again. Each old address moves once.
+ */
+export function checkMoved(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const { file, from, to } of mod.moved) {
+    if (seen.has(from)) problems.push(`${file}: ${from} is moved twice`);
+    seen.add(from);
+    if (mod.resources.has(from) || [...mod.resources.keys()].some((k) => k.startsWith(`${from}[`)))
+      problems.push(`${file}: moved from ${from}, which is still declared`);
+    if (!mod.resources.has(to)) problems.push(`${file}: moved from ${from} to ${to}, which is not declared`);
+  }
+  return problems;
+}
+
 /** Every `file("${path.module}/...")` exists; the workflows read workflows/*.workflows.yaml and get ACTIONS_URL. */
 export function checkReferencedFiles(mod: TfModule): string[] {
   const problems: string[] = [];
-  for (const [file, text] of Object.entries(mod.texts)) {
-    for (const m of text.matchAll(/file\("\$\{path\.module\}\/([^"]+)"\)/g)) {
-      const p = resolve(mod.dir, m[1]);
-      if (!existsSync(p))
-        problems.push(`${file}: file("\${path.module}/${m[1]}") does not exist: ${p} is missing`);
+  // Every block, for_each instances written out, so a name made of each.key is checked per instance.
+  for (const { where, file, body } of allBlocks(mod)) {
+    for (const { value } of strings(body)) {
+      for (const m of value.matchAll(/file\("\$\{path\.module\}\/([^"]+)"\)/g)) {
+        const p = resolve(mod.dir, m[1]);
+        if (!existsSync(p))
+          problems.push(
+            `${file}: ${where} reads file("\${path.module}/${m[1]}"), which does not exist: ${p} is missing`,
+          );
+      }
     }
   }
   const expected: Record<string, string> = {
-    'google_workflows_workflow.rollout': 'rollout.workflows.yaml',
-    'google_workflows_workflow.job_run': 'job-run.workflows.yaml',
-    'google_workflows_workflow.job_rollout': 'job-rollout.workflows.yaml',
+    'google_workflows_workflow.workflows["rollout"]': 'rollout.workflows.yaml',
+    'google_workflows_workflow.workflows["job-run"]': 'job-run.workflows.yaml',
+    'google_workflows_workflow.workflows["job-rollout"]': 'job-rollout.workflows.yaml',
   };
   for (const [key, yaml] of Object.entries(expected)) {
     const block = mod.resources.get(key);

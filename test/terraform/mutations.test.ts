@@ -9,6 +9,7 @@ import {
   checkFunctions,
   checkRolloutStops,
   checkLeastPrivilege,
+  checkMoved,
   checkNoSecrets,
   checkReferencedFiles,
   checkReferences,
@@ -565,6 +566,42 @@ describe('the sweeper', () => {
     ));
 });
 
+describe('for_each instances and their moved blocks', () => {
+  it('catches a reference to an instance key that does not exist', () =>
+    expectCaught(
+      checkReferences,
+      () =>
+        edit(
+          'iam.tf',
+          'google_secret_manager_secret.secrets["slack-webhook"].secret_id',
+          'google_secret_manager_secret.secrets["slack-webhok"].secret_id',
+        ),
+      /undeclared resource google_secret_manager_secret\.secrets \("google_secret_manager_secret\.secrets\["slack-webhok"\]\.secret_id"\)/,
+    ));
+
+  it('catches a renamed key, which would destroy the instance its moved block leads to', () =>
+    expectCaught(
+      checkMoved,
+      () => edit('secrets.tf', '"slack-webhook" = { env', '"slack-hook" = { env'),
+      /moved from google_secret_manager_secret\.slack_webhook to google_secret_manager_secret\.secrets\["slack-webhook"\], which is not declared/,
+    ));
+
+  it('catches a moved block whose old address is still declared', () =>
+    expectCaught(
+      checkMoved,
+      () =>
+        append('workflows.tf', 'resource "google_workflows_workflow" "rollout" {\n  name = "rollout"\n}\n'),
+      /moved from google_workflows_workflow\.rollout, which is still declared/,
+    ));
+
+  it('checks every instance: one workflow whose file is missing is caught', () =>
+    expectCaught(
+      checkReferencedFiles,
+      () => edit('workflows.tf', '"job-rollout" = {', '"job-rollouts" = {'),
+      /google_workflows_workflow\.workflows\["job-rollouts"\] reads file\("\$\{path\.module\}\/\.\.\/workflows\/job-rollouts\.workflows\.yaml"\)/,
+    ));
+});
+
 describe('referenced files', () => {
   it('catches a missing workflow file, naming it', () =>
     expectCaught(
@@ -599,7 +636,7 @@ describe('secrets', () => {
       () =>
         append(
           'secrets.tf',
-          'resource "google_secret_manager_secret_version" "v" {\n  secret      = google_secret_manager_secret.slack_webhook.id\n  secret_data = "x"\n}',
+          'resource "google_secret_manager_secret_version" "v" {\n  secret      = google_secret_manager_secret.secrets["slack-webhook"].id\n  secret_data = "x"\n}',
         ),
       /secret_data/,
     ));
@@ -875,7 +912,7 @@ describe('slack-interactions: public and signature-verified', () => {
           'iam.tf',
           `resource "google_secret_manager_secret_iam_member" "intake_reads_signing_secret" {
   project   = var.project_id
-  secret_id = google_secret_manager_secret.slack_signing_secret.secret_id
+  secret_id = google_secret_manager_secret.secrets["slack-signing-secret"].secret_id
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:\${google_service_account.intake.email}"
 }`,
@@ -902,7 +939,7 @@ describe('slack-interactions: public and signature-verified', () => {
         append(
           'secrets.tf',
           `resource "google_secret_manager_secret_version" "signing" {
-  secret      = google_secret_manager_secret.slack_signing_secret.id
+  secret      = google_secret_manager_secret.secrets["slack-signing-secret"].id
   secret_data = "abc"
 }`,
         ),
@@ -924,8 +961,8 @@ describe('PagerDuty routing key', () => {
       () =>
         edit(
           'iam.tf',
-          '    sweeper = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id',
-          '    sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.pagerduty_routing_key.secret_id',
+          '    sweeper = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
+          '    sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
         ),
       /pagerduty_accessor lets serviceAccount:\$\{google_service_account\.intake\.email\} read the PagerDuty routing key/,
     ));

@@ -13,6 +13,7 @@ import {
   checkFunctions,
   checkRolloutStops,
   checkLeastPrivilege,
+  checkMoved,
   checkSmokeInvoker,
   checkNoSecrets,
   checkReferencedFiles,
@@ -31,6 +32,18 @@ import { REPO, TERRAFORM_DIR, requireTerraform, terraform } from './tf';
 
 const haveTerraform = requireTerraform('the terraform fmt and console checks');
 const itTf = haveTerraform ? it : it.skip;
+
+/** Each address of the near-copy blocks, and the for_each instance that took its place in the state. */
+const MOVED: Record<string, string> = {
+  'google_secret_manager_secret.slack_webhook': 'google_secret_manager_secret.secrets["slack-webhook"]',
+  'google_secret_manager_secret.slack_signing_secret':
+    'google_secret_manager_secret.secrets["slack-signing-secret"]',
+  'google_secret_manager_secret.pagerduty_routing_key':
+    'google_secret_manager_secret.secrets["pagerduty-routing-key"]',
+  'google_workflows_workflow.rollout': 'google_workflows_workflow.workflows["rollout"]',
+  'google_workflows_workflow.job_run': 'google_workflows_workflow.workflows["job-run"]',
+  'google_workflows_workflow.job_rollout': 'google_workflows_workflow.workflows["job-rollout"]',
+};
 
 let root: TfModule;
 let example: TfModule;
@@ -138,17 +151,17 @@ describe('terraform/', () => {
 
   it('makes slack-interactions public and signature-verified, its signing secret readable by it alone', () => {
     expect(checkSlackInteractions(root)).toEqual([]);
-    expect(root.resources.get('google_secret_manager_secret.slack_signing_secret')!.body.secret_id).toBe(
-      'glidepath-slack-signing-secret',
-    );
+    expect(
+      root.resources.get('google_secret_manager_secret.secrets["slack-signing-secret"]')!.body.secret_id,
+    ).toBe('glidepath-slack-signing-secret');
     expect(root.variables.get('slack_signing_secret_configured')!.body.default).toBe(false);
   });
 
   it('mounts the PagerDuty routing key, a secret without a version, on the functions that page, readable by them alone', () => {
     expect(checkPagerDuty(root)).toEqual([]);
-    expect(root.resources.get('google_secret_manager_secret.pagerduty_routing_key')!.body.secret_id).toBe(
-      'glidepath-pagerduty-routing-key',
-    );
+    expect(
+      root.resources.get('google_secret_manager_secret.secrets["pagerduty-routing-key"]')!.body.secret_id,
+    ).toBe('glidepath-pagerduty-routing-key');
     expect(root.variables.get('pagerduty_routing_key_configured')!.body.default).toBe(false);
   });
 
@@ -291,9 +304,9 @@ describe('terraform/', () => {
     expect(checkNoSecrets(files)).toEqual([]);
     // Only the secret itself: no version, so no value in code or state.
     expect([...root.resources.keys()].filter((k) => k.startsWith('google_secret_manager_'))).toEqual(
-      expect.arrayContaining(['google_secret_manager_secret.slack_webhook']),
+      expect.arrayContaining(['google_secret_manager_secret.secrets["slack-webhook"]']),
     );
-    expect(root.resources.get('google_secret_manager_secret.slack_webhook')!.body.secret_id).toBe(
+    expect(root.resources.get('google_secret_manager_secret.secrets["slack-webhook"]')!.body.secret_id).toBe(
       'glidepath-slack-webhook',
     );
   });
@@ -401,6 +414,11 @@ describe('terraform/', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('moves every resource that became a for_each instance, so an upgrade destroys nothing', () => {
+    expect(checkMoved(root)).toEqual([]);
+    expect(Object.fromEntries(root.moved.map((m) => [m.from, m.to]))).toEqual(MOVED);
   });
 
   it('has a minimal example that calls the module', () => {
