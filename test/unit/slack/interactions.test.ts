@@ -21,6 +21,8 @@ import {
   type World,
 } from '../../helpers/fast-rollout';
 import { deploy, shift, smoke } from '../../../functions/usecases/rollout';
+import { sweep } from '../../../functions/usecases/sweep';
+import { DEFAULT_SWEEP_SETTINGS } from '../../../functions/domain/sweep';
 
 const OPERATOR = { id: 'UOPS1', name: 'ops-alice' };
 const STRANGER = { id: 'UOTHER9', name: 'bob' };
@@ -390,5 +392,25 @@ describe('stopRollout and a queued rollout', () => {
     expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
     expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
     expect(await w.store.getService('api')).toMatchObject({ activeRollout: 'r2' });
+  });
+});
+
+describe('the sweeper, when the rollout-stops message is lost', () => {
+  it("takes a stopped rollout's canary back at its next run", async () => {
+    const { w, deps, published } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(published).toHaveLength(1); // never delivered
+    expect(lastWrite(w)).toContainEqual(expect.objectContaining({ revision: STABLE, percent: 90 }));
+    w.executions.set(EXECUTION, { state: 'CANCELLED' });
+    const report = await sweep({
+      ...w.deps,
+      outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
+      settings: DEFAULT_SWEEP_SETTINGS,
+    });
+    expect(report.recovered).toEqual([expect.objectContaining({ rolloutId: 'r1', regions: [REGION] })]);
+    expect((await w.store.getRollout('r1'))!.regions[REGION].status).toBe('ROLLED_BACK');
+    expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
+    expect((await w.store.getService('api'))!.candidates).toEqual({});
   });
 });
