@@ -177,7 +177,9 @@ resource "google_project_iam_member" "actions_deployer" {
 
 # ...and for the sweeper, which takes a stuck rollout's regions back to the
 # recorded split with the same Cloud Run calls (read the service, update its
-# traffic, wait for the operation) in the same projects.
+# traffic, wait for the operation) in the same projects, and puts a dead job
+# image rollout's recorded template back (GetJob, UpdateJob), cancelling its
+# verification execution if one still runs.
 resource "google_project_iam_member" "sweeper_deployer" {
   for_each = local.deploy_target_projects
 
@@ -267,7 +269,11 @@ resource "google_service_account_iam_member" "actions_acts_as_runtime" {
 # Moving traffic back is an UpdateService call, which carries the service's
 # runtime service account, and Cloud Run asks the caller to be able to act as
 # it (Service Account User on the service identity): the sweeper may act as
-# the same accounts as actions, and only those.
+# the same accounts as actions, and only those. Restoring a dead job image
+# rollout's template is an UpdateJob, which needs the same on the job's
+# identity ("creating or updating a job, require the deployer account to have
+# permissions on the service identity resource",
+# https://cloud.google.com/run/docs/configuring/jobs/service-accounts).
 resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
   for_each = toset(var.runtime_service_accounts)
 

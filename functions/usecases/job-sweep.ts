@@ -136,7 +136,7 @@ interface SweptJobRollout {
   restored: string[];
 }
 
-interface JobRolloutSweepReport {
+export interface JobRolloutSweepReport {
   checked: number;
   recovered: SweptJobRollout[];
   /** Rollouts that could not be ended this time (retried at the next sweep). */

@@ -1102,6 +1102,8 @@ export function checkSweeper(mod: TfModule): string[] {
       `${role?.file ?? 'iam.tf'}: google_project_iam_custom_role.sweeper_executions must hold workflows.callbacks.send: the sweeper re-sends gate decisions (sendHttpCallback) whose first send failed`,
     );
 
+  problems.push(...sweeperJobRestore(mod));
+
   const schedule = mod.variables.get('sweep_schedule');
   if (!schedule) problems.push('variable sweep_schedule is missing');
   else if (!schedule.body.validation)
@@ -1117,6 +1119,55 @@ export function checkSweeper(mod: TfModule): string[] {
         `${file}: ${key} grants ${body.role} to the scheduler service account, which may only invoke the sweeper`,
       );
   }
+  return problems;
+}
+
+const SWEEPER_MEMBER = 'serviceAccount:${google_service_account.sweeper.email}';
+
+/** The Cloud Run permissions a job rollout's restore takes: GetJob, UpdateJob, cancel its verification. */
+const JOB_RESTORE_PERMISSIONS = ['run.jobs.get', 'run.jobs.update', 'run.executions.cancel'];
+
+/**
+ * The sweeper ends a job image rollout whose workflow died by restoring the
+ * recorded template (GetJob, UpdateJob) and cancelling a verification still
+ * running: it holds the deployer role, which has those permissions, in every
+ * target project, and may act as the jobs' runtime service accounts, which
+ * updating a job requires ("Certain operations, like creating or updating a
+ * job, require the deployer account to have permissions on the service
+ * identity resource", https://cloud.google.com/run/docs/configuring/jobs/service-accounts).
+ */
+function sweeperJobRestore(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const grants = [...mod.resources].filter(
+    ([key, { body }]) => /_iam_member$/.test(key.split('.')[0]) && members(body).includes(SWEEPER_MEMBER),
+  );
+  const deployer = grants.find(
+    ([key, { body }]) =>
+      key.startsWith('google_project_iam_member.') &&
+      String(body.role ?? '').startsWith('${google_project_iam_custom_role.deployer[') &&
+      body.for_each === '${local.deploy_target_projects}',
+  );
+  if (!deployer)
+    problems.push(
+      'the sweeper holds no google_project_iam_custom_role.deployer for_each local.deploy_target_projects: it could not restore a job rollout’s template (run.jobs.get, run.jobs.update)',
+    );
+  const role = mod.resources.get('google_project_iam_custom_role.deployer');
+  const held = Array.isArray(role?.body.permissions) ? (role.body.permissions as unknown[]) : [];
+  for (const permission of JOB_RESTORE_PERMISSIONS.filter((p) => !held.includes(p)))
+    problems.push(
+      `${role?.file ?? 'iam.tf'}: google_project_iam_custom_role.deployer must hold ${permission}: the sweeper restores a dead job rollout’s template with it`,
+    );
+  const actAs = grants.find(
+    ([key, { body }]) =>
+      key.startsWith('google_service_account_iam_member.') &&
+      body.role === 'roles/iam.serviceAccountUser' &&
+      body.for_each === '${toset(var.runtime_service_accounts)}' &&
+      String(body.service_account_id ?? '').includes('${each.value}'),
+  );
+  if (!actAs)
+    problems.push(
+      'the sweeper holds no roles/iam.serviceAccountUser on each of var.runtime_service_accounts: UpdateJob requires acting as the job’s service identity, so it could not restore a job rollout’s template',
+    );
   return problems;
 }
 

@@ -301,6 +301,32 @@ resource "google_project_iam_member" "publisher" {
       /sweeper_executions must hold workflows\.callbacks\.send/,
     ));
 
+  it('catches the sweeper unable to act as the runtime service accounts (it restores a dead job rollout’s template: UpdateJob)', () =>
+    expectCaught(
+      checkSweeper,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_service_account_iam_member" "sweeper_acts_as_runtime" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /the sweeper holds no roles\/iam\.serviceAccountUser on each of var\.runtime_service_accounts/,
+    ));
+
+  it('catches the sweeper without the deployer role (GetJob, UpdateJob of a dead job rollout’s restore)', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('iam.tf', /resource "google_project_iam_member" "sweeper_deployer" \{[\s\S]*?\n\}\n/, ''),
+      /the sweeper holds no google_project_iam_custom_role\.deployer/,
+    ));
+
+  it('catches the deployer role losing run.jobs.update (the sweeper restores a dead job rollout’s template)', () =>
+    expectCaught(
+      checkSweeper,
+      () => edit('iam.tf', /"run\.jobs\.update",\n\s*/, ''),
+      /deployer must hold run\.jobs\.update: the sweeper restores/,
+    ));
+
   it("catches the sweeper's Workflows role growing beyond get, cancel, create and callbacks", () =>
     expectCaught(
       checkLeastPrivilege,

@@ -3,11 +3,14 @@
  * topic reaches the intake function (Google's Pub/Sub emulator), which
  * starts the `job-rollout` workflow on our Workflows emulator; its actions
  * update the jobs of the Cloud Run emulator (UpdateJob), run the
- * verification, and restore the recorded template on failure.
+ * verification, and restore the recorded template on failure. A rollout whose
+ * workflow execution dies is ended by the sweeper function, called as Cloud
+ * Scheduler calls it.
  */
 import { Firestore } from '@google-cloud/firestore';
 import { PubSub } from '@google-cloud/pubsub';
 import { ExecutionsClient, JobsClient, protos } from '@google-cloud/run';
+import { ExecutionsClient as WorkflowExecutionsClient } from '@google-cloud/workflows';
 import type { ClientOptions } from 'google-gax';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,13 +27,17 @@ import { createLogger } from '../../../functions/shared/log';
 import { configureRuntime } from '../../../functions/entry/runtime';
 import { FirestoreJobLocks, FirestoreJobRolloutStore } from '../../../functions/adapters/job-rollout-store';
 import { jobRolloutId, type JobRolloutRecord } from '../../../functions/domain/job-rollout';
+import { mintOidcToken } from '../../../functions/shared/oidc';
+import type { JobRolloutSweepReport } from '../../../functions/usecases/job-sweep';
 import { runCli } from '../../helpers/cli';
 import '../../../functions/entry/actions';
 import '../../../functions/entry/intake';
+import '../../../functions/entry/sweeper';
 
 const US = 'us-central1';
 const EU = 'europe-west1';
 const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
+const SCHEDULER_SA = 'glidepath-scheduler@test.iam.gserviceaccount.com';
 const OIDC_SECRET = 'job-rollout-test-secret';
 /** A 10 s poll sleeps 0.2 s. */
 const SLEEP_SCALE = 50;
@@ -49,6 +56,7 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
   let db: Firestore;
   let store: FirestoreJobRolloutStore;
   let policyFile: string;
+  let sweeper: HostedFunction;
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-job-rollout-'));
@@ -62,13 +70,14 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
         job('report', ", tags: ['^v'], verify: { args: ['--dry-run'], env: { MODE: verify }, timeout: 60s }"),
         job('export', ', verify: { timeout: 60s }'),
         job('sync', ''),
+        job('orphan', ', verify: { timeout: 60s }'),
       ].join('\n'),
     );
     cloudRun = await startCloudRunEmulator();
     const clientOptions = localClientOptions(cloudRun.grpcHost) as ClientOptions;
     jobsClient = new JobsClient(clientOptions);
     executionsClient = new ExecutionsClient(clientOptions);
-    for (const id of ['report', 'export', 'sync'])
+    for (const id of ['report', 'export', 'sync', 'orphan'])
       for (const region of [US, EU]) {
         const [op] = await jobsClient.createJob({
           parent: `projects/${projectId}/locations/${region}`,
@@ -103,12 +112,14 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
       GLIDEPATH_WORKFLOWS_ENDPOINT: workflows.host,
       GLIDEPATH_RUN_ENDPOINT: cloudRun.grpcHost,
       GLIDEPATH_WORKFLOW_SA: SA,
+      GLIDEPATH_SCHEDULER_SA: SCHEDULER_SA,
       GLIDEPATH_LOCAL_OIDC_SECRET: OIDC_SECRET,
       SLACK_WEBHOOK_URL: slack.url,
     });
     configureRuntime({ log: createLogger({}, () => undefined) });
     const intake = await hostFunction('intake');
-    fns.push(intake);
+    sweeper = await hostFunction('sweeper');
+    fns.push(intake, sweeper);
     pubsub = new PubSub({ projectId });
     db = new Firestore({ projectId });
     store = new FirestoreJobRolloutStore(db);
@@ -303,5 +314,74 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
     await expect(cli('jobs', 'rollback', 'report', '--region', 'asia-east1')).rejects.toThrow(
       '--region: expected one of us-central1, europe-west1, got "asia-east1"',
     );
+  });
+  /** Calls the sweeper function once, as Cloud Scheduler does; returns the job-rollout part of its answer. */
+  const sweepJobRollouts = async (): Promise<JobRolloutSweepReport> => {
+    const token = mintOidcToken({ serviceAccount: SCHEDULER_SA, audience: sweeper.url, secret: OIDC_SECRET });
+    const res = await fetch(sweeper.url, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { jobRollouts: JobRolloutSweepReport }).jobRollouts;
+  };
+
+  test('the sweeper ends a rollout whose workflow execution was cancelled mid-verification: template restored, verification cancelled, lock released, FAILED with its reason, Slack told', async () => {
+    const digest = digestOf(5);
+    cloudRun.setJobOutcomes(`projects/${projectId}/locations/${US}/jobs/orphan`, ['hang']);
+    const usBefore = await getJob('orphan', US);
+    const euBefore = await getJob('orphan', EU);
+    await push('orphan', digest, 'v2');
+    const id = jobRolloutId('orphan', digest);
+    const verifying = await waitFor(
+      async () => {
+        const r = await store.get(id);
+        return r?.regions[US].verifyExecution ? r : undefined;
+      },
+      { timeoutMs: 20_000, what: `the verification of ${id} in ${US} to start`, intervalMs: 100 },
+    );
+    expect(image(await getJob('orphan', US))).toBe(`${repo('orphan')}@${digest}`);
+    // The workflow execution dies: cancelled from outside, its finish never runs.
+    const workflowExecutions = new WorkflowExecutionsClient(
+      localClientOptions(workflows.host) as ClientOptions,
+    );
+    try {
+      await workflowExecutions.cancelExecution({ name: verifying.executionName! });
+    } finally {
+      await workflowExecutions.close();
+    }
+
+    const reason = `workflow execution ${verifying.executionName} is CANCELLED but job rollout ${id} is RUNNING`;
+    expect(await sweepJobRollouts()).toEqual({
+      checked: 1,
+      recovered: [{ jobRolloutId: id, job: 'orphan', reason, restored: [US] }],
+      errors: [],
+    });
+    expect((await getJob('orphan', US)).template).toEqual(usBefore.template);
+    expect((await getJob('orphan', EU)).etag).toBe(euBefore.etag);
+    const [verification] = await executionsOf('orphan', US);
+    expect(verification.name).toBe(verifying.regions[US].verifyExecution);
+    expect(verification.cancelledCount).toBe(1);
+    const ended = await store.get(id);
+    expect(ended).toMatchObject({ status: 'FAILED', reason: `ended by the sweeper: ${reason}` });
+    expect(ended?.regions).toMatchObject({ [US]: { status: 'RESTORED' }, [EU]: { status: 'PENDING' } });
+    const locks = new FirestoreJobLocks(db);
+    expect(await locks.acquire('orphan', 'run:orphan-m1', new Date(Date.now() + 60_000), new Date())).toEqual(
+      {
+        acquired: true,
+      },
+    );
+    await locks.release('orphan', 'run:orphan-m1');
+    const message = await waitFor(
+      () => slack.posts.find((m) => m.text.includes('Job orphan: image v2 was rolled back')),
+      { timeoutMs: 10_000, what: 'the Slack message of the sweeper' },
+    );
+    expect(message.text).toContain(`ended by the sweeper: ${reason}`);
+    expect((await cli('jobs', 'status', 'orphan')).out).toContain(
+      `FAILED  v2  (${US} RESTORED, ${EU} PENDING)  ended by the sweeper: ${reason}`,
+    );
+
+    // A second sweep finds nothing left to do.
+    const generation = (await getJob('orphan', US)).generation;
+    expect(await sweepJobRollouts()).toEqual({ checked: 0, recovered: [], errors: [] });
+    expect((await getJob('orphan', US)).generation).toBe(generation);
+    expect(slack.posts.filter((m) => m.text.includes('Job orphan'))).toHaveLength(1);
   });
 });
