@@ -14,46 +14,45 @@
  *   project.
  */
 
-resource "google_service_account" "intake" {
+# One service account per function (local.functions), named glidepath-<function>.
+resource "google_service_account" "functions" {
+  for_each = local.functions
+
   project      = var.project_id
-  account_id   = "glidepath-intake"
-  display_name = "Glidepath intake function"
+  account_id   = "glidepath-${each.key}"
+  display_name = each.value.account
 }
 
-resource "google_service_account" "job_trigger" {
-  project      = var.project_id
-  account_id   = "glidepath-job-trigger"
-  display_name = "Glidepath job-trigger function"
+# The function service accounts were one block each before; an existing
+# deployment keeps them, and every grant made to them.
+moved {
+  from = google_service_account.intake
+  to   = google_service_account.functions["intake"]
 }
 
-resource "google_service_account" "dead_letter" {
-  project      = var.project_id
-  account_id   = "glidepath-dead-letter"
-  display_name = "Glidepath dead-letter function"
+moved {
+  from = google_service_account.job_trigger
+  to   = google_service_account.functions["job-trigger"]
 }
 
-resource "google_service_account" "actions" {
-  project      = var.project_id
-  account_id   = "glidepath-actions"
-  display_name = "Glidepath actions function (deploys revisions, moves traffic, runs jobs)"
+moved {
+  from = google_service_account.dead_letter
+  to   = google_service_account.functions["dead-letter"]
 }
 
-resource "google_service_account" "sweeper" {
-  project      = var.project_id
-  account_id   = "glidepath-sweeper"
-  display_name = "Glidepath sweeper function (recovers stuck rollouts, re-sends Slack notices)"
+moved {
+  from = google_service_account.actions
+  to   = google_service_account.functions["actions"]
 }
 
-resource "google_service_account" "slack_interactions" {
-  project      = var.project_id
-  account_id   = "glidepath-slack-interactions"
-  display_name = "Glidepath slack-interactions function (Slack buttons: gates, abort, roll back)"
+moved {
+  from = google_service_account.sweeper
+  to   = google_service_account.functions["sweeper"]
 }
 
-resource "google_service_account" "rollout_stops" {
-  project      = var.project_id
-  account_id   = "glidepath-rollout-stops"
-  display_name = "Glidepath rollout-stops function (restores the regions of a rollout stopped in Slack)"
+moved {
+  from = google_service_account.slack_interactions
+  to   = google_service_account.functions["slack-interactions"]
 }
 
 resource "google_service_account" "workflows" {
@@ -90,19 +89,11 @@ resource "google_service_account" "builder" {
 # Firestore has no per-collection or per-database IAM: roles/datastore.user is
 # granted on the project to the seven functions that read and write it.
 resource "google_project_iam_member" "datastore_user" {
-  for_each = {
-    intake               = google_service_account.intake.email
-    "job-trigger"        = google_service_account.job_trigger.email
-    "dead-letter"        = google_service_account.dead_letter.email
-    actions              = google_service_account.actions.email
-    sweeper              = google_service_account.sweeper.email
-    "slack-interactions" = google_service_account.slack_interactions.email
-    "rollout-stops"      = google_service_account.rollout_stops.email
-  }
+  for_each = google_service_account.functions
 
   project = var.project_id
   role    = "roles/datastore.user"
-  member  = "serviceAccount:${each.value}"
+  member  = "serviceAccount:${each.value.email}"
 }
 
 # Workflows has no per-workflow IAM policy (the lowest level of
@@ -111,10 +102,10 @@ resource "google_project_iam_member" "datastore_user" {
 # rollout when one ends or is stopped.
 resource "google_project_iam_member" "workflows_invoker" {
   for_each = {
-    intake          = google_service_account.intake.email
-    "job-trigger"   = google_service_account.job_trigger.email
-    actions         = google_service_account.actions.email
-    "rollout-stops" = google_service_account.rollout_stops.email
+    intake          = google_service_account.functions["intake"].email
+    "job-trigger"   = google_service_account.functions["job-trigger"].email
+    actions         = google_service_account.functions["actions"].email
+    "rollout-stops" = google_service_account.functions["rollout-stops"].email
   }
 
   project = var.project_id
@@ -172,7 +163,7 @@ resource "google_project_iam_member" "actions_deployer" {
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
-  member  = "serviceAccount:${google_service_account.actions.email}"
+  member  = "serviceAccount:${google_service_account.functions["actions"].email}"
 }
 
 # ...and for the sweeper, which takes a stuck rollout's regions back to the
@@ -185,7 +176,7 @@ resource "google_project_iam_member" "sweeper_deployer" {
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
-  member  = "serviceAccount:${google_service_account.sweeper.email}"
+  member  = "serviceAccount:${google_service_account.functions["sweeper"].email}"
 }
 
 # The sweeper reads a rollout's workflow execution (GetExecution), cancels it
@@ -214,7 +205,7 @@ resource "google_project_iam_custom_role" "sweeper_executions" {
 resource "google_project_iam_member" "sweeper_executions" {
   project = var.project_id
   role    = google_project_iam_custom_role.sweeper_executions.id
-  member  = "serviceAccount:${google_service_account.sweeper.email}"
+  member  = "serviceAccount:${google_service_account.functions["sweeper"].email}"
 }
 
 # The Abort and Roll back now buttons stop a rollout: they cancel its
@@ -238,7 +229,7 @@ resource "google_project_iam_custom_role" "slack_interactions_executions" {
 resource "google_project_iam_member" "slack_interactions_executions" {
   project = var.project_id
   role    = google_project_iam_custom_role.slack_interactions_executions.id
-  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }
 
 # A stopped rollout's recorded split goes back with the same Cloud Run calls
@@ -249,7 +240,7 @@ resource "google_project_iam_member" "rollout_stops_deployer" {
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
-  member  = "serviceAccount:${google_service_account.rollout_stops.email}"
+  member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"
 }
 
 # ---------------------------------------------------------------------------
@@ -263,7 +254,7 @@ resource "google_service_account_iam_member" "actions_acts_as_runtime" {
 
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.actions.email}"
+  member             = "serviceAccount:${google_service_account.functions["actions"].email}"
 }
 
 # Moving traffic back is an UpdateService call, which carries the service's
@@ -279,7 +270,7 @@ resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
 
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.sweeper.email}"
+  member             = "serviceAccount:${google_service_account.functions["sweeper"].email}"
 }
 
 # A Slack button's rollback is the same UpdateService as the sweeper's: the
@@ -289,7 +280,7 @@ resource "google_service_account_iam_member" "rollout_stops_acts_as_runtime" {
 
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.rollout_stops.email}"
+  member             = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"
 }
 
 # PUBLIC, and the only public grant: Slack calls the interaction function from
@@ -297,8 +288,8 @@ resource "google_service_account_iam_member" "rollout_stops_acts_as_runtime" {
 # request not signed with the Slack app's signing secret (functions.tf).
 resource "google_cloud_run_service_iam_member" "slack_interactions_public" {
   project  = var.project_id
-  location = google_cloudfunctions2_function.slack_interactions.location
-  service  = google_cloudfunctions2_function.slack_interactions.name
+  location = google_cloudfunctions2_function.functions["slack-interactions"].location
+  service  = google_cloudfunctions2_function.functions["slack-interactions"].name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }
@@ -306,8 +297,8 @@ resource "google_cloud_run_service_iam_member" "slack_interactions_public" {
 # Only the workflows service account may invoke the actions function.
 resource "google_cloud_run_service_iam_member" "actions_invoker" {
   project  = var.project_id
-  location = google_cloudfunctions2_function.actions.location
-  service  = google_cloudfunctions2_function.actions.name
+  location = google_cloudfunctions2_function.functions["actions"].location
+  service  = google_cloudfunctions2_function.functions["actions"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.workflows.email}"
 }
@@ -315,8 +306,8 @@ resource "google_cloud_run_service_iam_member" "actions_invoker" {
 # Only the scheduler service account may invoke the sweeper function.
 resource "google_cloud_run_service_iam_member" "sweeper_invoker" {
   project  = var.project_id
-  location = google_cloudfunctions2_function.sweeper.location
-  service  = google_cloudfunctions2_function.sweeper.name
+  location = google_cloudfunctions2_function.functions["sweeper"].location
+  service  = google_cloudfunctions2_function.functions["sweeper"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:${google_service_account.scheduler.email}"
 }
@@ -333,16 +324,16 @@ resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" {
   location = each.value.region
   service  = each.value.name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${google_service_account.actions.email}"
+  member   = "serviceAccount:${google_service_account.functions["actions"].email}"
 }
 
 # Only the push-invoker service account may invoke the four Pub/Sub-driven functions.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = {
-    intake          = google_cloudfunctions2_function.intake.name
-    "job-trigger"   = google_cloudfunctions2_function.job_trigger.name
-    "rollout-stops" = google_cloudfunctions2_function.rollout_stops.name
-    "dead-letter"   = google_cloudfunctions2_function.dead_letter.name
+    intake          = google_cloudfunctions2_function.functions["intake"].name
+    "job-trigger"   = google_cloudfunctions2_function.functions["job-trigger"].name
+    "rollout-stops" = google_cloudfunctions2_function.functions["rollout-stops"].name
+    "dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name
   }
 
   project  = var.project_id
@@ -386,7 +377,7 @@ resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.dead_letters.name
   role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${google_service_account.actions.email}"
+  member  = "serviceAccount:${google_service_account.functions["actions"].email}"
 }
 
 # slack-interactions hands a recorded stop to rollout-stops: it may publish to that topic, and only that one.
@@ -394,25 +385,17 @@ resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.rollout_stops.name
   role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:${google_service_account.slack_interactions.email}"
+  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }
 
 # Every function may read the Slack webhook.
 resource "google_secret_manager_secret_iam_member" "slack_accessor" {
-  for_each = {
-    intake               = google_service_account.intake.email
-    "job-trigger"        = google_service_account.job_trigger.email
-    "dead-letter"        = google_service_account.dead_letter.email
-    actions              = google_service_account.actions.email
-    sweeper              = google_service_account.sweeper.email
-    "slack-interactions" = google_service_account.slack_interactions.email
-    "rollout-stops"      = google_service_account.rollout_stops.email
-  }
+  for_each = google_service_account.functions
 
   project   = var.project_id
   secret_id = google_secret_manager_secret.secrets["slack-webhook"].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${each.value}"
+  member    = "serviceAccount:${each.value.email}"
 }
 
 # Only the interaction function may read the Slack signing secret.
@@ -420,7 +403,7 @@ resource "google_secret_manager_secret_iam_member" "slack_signing_secret_accesso
   project   = var.project_id
   secret_id = google_secret_manager_secret.secrets["slack-signing-secret"].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:${google_service_account.slack_interactions.email}"
+  member    = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }
 
 # Only the functions that page may read the PagerDuty routing key: actions
@@ -428,8 +411,8 @@ resource "google_secret_manager_secret_iam_member" "slack_signing_secret_accesso
 # rollout it recovered, a job run it ended).
 resource "google_secret_manager_secret_iam_member" "pagerduty_accessor" {
   for_each = {
-    actions = google_service_account.actions.email
-    sweeper = google_service_account.sweeper.email
+    actions = google_service_account.functions["actions"].email
+    sweeper = google_service_account.functions["sweeper"].email
   }
 
   project   = var.project_id

@@ -1,14 +1,6 @@
 output "function_urls" {
   description = "The run.app URLs of the seven functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
-  value = {
-    intake               = google_cloudfunctions2_function.intake.service_config[0].uri
-    "job-trigger"        = google_cloudfunctions2_function.job_trigger.service_config[0].uri
-    "dead-letter"        = google_cloudfunctions2_function.dead_letter.service_config[0].uri
-    actions              = google_cloudfunctions2_function.actions.service_config[0].uri
-    sweeper              = google_cloudfunctions2_function.sweeper.service_config[0].uri
-    "slack-interactions" = google_cloudfunctions2_function.slack_interactions.service_config[0].uri
-    "rollout-stops"      = google_cloudfunctions2_function.rollout_stops.service_config[0].uri
-  }
+  value       = { for name, function in google_cloudfunctions2_function.functions : name => function.service_config[0].uri }
 }
 
 output "workflows" {
@@ -18,19 +10,12 @@ output "workflows" {
 
 output "service_accounts" {
   description = "Emails of the service accounts Glidepath runs as, by role."
-  value = {
-    intake               = google_service_account.intake.email
-    "job-trigger"        = google_service_account.job_trigger.email
-    "dead-letter"        = google_service_account.dead_letter.email
-    actions              = google_service_account.actions.email
-    sweeper              = google_service_account.sweeper.email
-    "slack-interactions" = google_service_account.slack_interactions.email
-    "rollout-stops"      = google_service_account.rollout_stops.email
-    workflows            = google_service_account.workflows.email
-    push_invoker         = google_service_account.push_invoker.email
-    scheduler            = google_service_account.scheduler.email
-    builder              = google_service_account.builder.email
-  }
+  value = merge({ for name, account in google_service_account.functions : name => account.email }, {
+    workflows    = google_service_account.workflows.email
+    push_invoker = google_service_account.push_invoker.email
+    scheduler    = google_service_account.scheduler.email
+    builder      = google_service_account.builder.email
+  })
 }
 
 output "topics" {
@@ -79,7 +64,7 @@ output "next_steps" {
     Cloud Build publishes to the topic `cloud-builds` automatically.
     Slack: printf %s "$SLACK_WEBHOOK_URL" | gcloud secrets versions add ${google_secret_manager_secret.secrets["slack-webhook"].secret_id} --data-file=- --project ${var.project_id}
     then apply again (npm run deploy) to mount it as SLACK_WEBHOOK_URL.
-    Slack buttons: set the Slack app's Interactivity Request URL to ${google_cloudfunctions2_function.slack_interactions.service_config[0].uri}, then
+    Slack buttons: set the Slack app's Interactivity Request URL to ${google_cloudfunctions2_function.functions["slack-interactions"].service_config[0].uri}, then
     printf %s "$SLACK_SIGNING_SECRET" | gcloud secrets versions add ${google_secret_manager_secret.secrets["slack-signing-secret"].secret_id} --data-file=- --project ${var.project_id}
     and apply again with -var slack_signing_secret_configured=true.
     PagerDuty: printf %s "$PAGERDUTY_ROUTING_KEY" | gcloud secrets versions add ${google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id} --data-file=- --project ${var.project_id}

@@ -113,11 +113,11 @@ resource "google_pubsub_subscription" "intake" {
   }
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}"
+    push_endpoint = "${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}/projects/${var.project_id}/topics/${each.key}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.intake.service_config[0].uri
+      audience              = google_cloudfunctions2_function.functions["intake"].service_config[0].uri
     }
   }
 
@@ -151,11 +151,11 @@ resource "google_pubsub_subscription" "job_triggers" {
   }
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.job_trigger.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.job_triggers.name}"
+    push_endpoint = "${google_cloudfunctions2_function.functions["job-trigger"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.job_triggers.name}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.job_trigger.service_config[0].uri
+      audience              = google_cloudfunctions2_function.functions["job-trigger"].service_config[0].uri
     }
   }
 
@@ -192,11 +192,11 @@ resource "google_pubsub_subscription" "rollout_stops" {
   }
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.rollout_stops.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.rollout_stops.name}"
+    push_endpoint = "${google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.rollout_stops.name}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.rollout_stops.service_config[0].uri
+      audience              = google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri
     }
   }
 
@@ -231,11 +231,11 @@ resource "google_pubsub_subscription" "dead_letters" {
   }
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.dead_letter.service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.dead_letters.name}"
+    push_endpoint = "${google_cloudfunctions2_function.functions["dead-letter"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.dead_letters.name}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.dead_letter.service_config[0].uri
+      audience              = google_cloudfunctions2_function.functions["dead-letter"].service_config[0].uri
     }
   }
 

@@ -42,9 +42,9 @@ resource "google_storage_bucket" "reports" {
 
 resource "google_storage_bucket_iam_member" "report_writers" {
   for_each = {
-    actions       = google_service_account.actions.email
-    sweeper       = google_service_account.sweeper.email
-    rollout_stops = google_service_account.rollout_stops.email
+    actions       = google_service_account.functions["actions"].email
+    sweeper       = google_service_account.functions["sweeper"].email
+    rollout_stops = google_service_account.functions["rollout-stops"].email
   }
 
   bucket = google_storage_bucket.reports.name

@@ -8,17 +8,18 @@
  */
 
 locals {
-  # Each secret, by key (its id is glidepath-<key>), with the environment variable it becomes.
+  # Each secret, by key (its id is glidepath-<key>): the environment variable it
+  # becomes, and whether it has a version yet (only then is it mounted).
   secrets = {
     # The Slack incoming webhook URL. scripts/deploy.ts detects its version and sets slack_webhook_configured.
-    "slack-webhook" = { env = "SLACK_WEBHOOK_URL" }
+    "slack-webhook" = { env = "SLACK_WEBHOOK_URL", configured = var.slack_webhook_configured }
     # The Slack app's signing secret (Basic Information → App Credentials): the
     # slack-interactions function verifies every click with it (slack_signing_secret_configured).
-    "slack-signing-secret" = { env = "SLACK_SIGNING_SECRET" }
+    "slack-signing-secret" = { env = "SLACK_SIGNING_SECRET", configured = var.slack_signing_secret_configured }
     # The PagerDuty Events API v2 routing key (the integration key of an "Events API v2"
     # integration on the service to page; pagerduty_routing_key_configured). Until then
     # nothing is paged (docs/slack.md, "PagerDuty").
-    "pagerduty-routing-key" = { env = "PAGERDUTY_ROUTING_KEY" }
+    "pagerduty-routing-key" = { env = "PAGERDUTY_ROUTING_KEY", configured = var.pagerduty_routing_key_configured }
   }
 }
 

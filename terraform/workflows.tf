@@ -26,7 +26,7 @@ resource "google_workflows_workflow" "workflows" {
   source_contents = file("${path.module}/../workflows/${each.key}.workflows.yaml")
 
   user_env_vars = {
-    ACTIONS_URL = google_cloudfunctions2_function.actions.service_config[0].uri
+    ACTIONS_URL = google_cloudfunctions2_function.functions["actions"].service_config[0].uri
   }
 
   depends_on = [google_project_service.enabled]

@@ -117,6 +117,36 @@ function expandInstances(mod: TfModule): void {
       });
     }
   }
+  // Then `for_each = TYPE.NAME` over such a resource: one instance per instance of it, each.value its address.
+  for (const [key, block] of [...mod.resources]) {
+    const m = /^\$\{([a-z0-9_]+\.[A-Za-z0-9_]+)\}$/.exec(String(block.body.for_each ?? ''));
+    const over = m ? [...mod.resources.keys()].filter((k) => k.startsWith(`${m[1]}[`)) : [];
+    if (over.length === 0) continue;
+    mod.resources.delete(key);
+    for (const address of over) {
+      const instance = JSON.parse(address.slice(m![1].length + 1, -1)) as string;
+      const { for_each: _forEach, ...body } = block.body;
+      mod.resources.set(`${key}[${JSON.stringify(instance)}]`, {
+        file: block.file,
+        body: writeOutEachResource(body, instance, address),
+      });
+    }
+  }
+}
+
+/** writeOutEach for a for_each over a resource: each.value is the instance at `address`. */
+function writeOutEachResource(node: Json, key: string, address: string): Json {
+  if (Array.isArray(node)) return node.map((n) => writeOutEachResource(n, key, address));
+  if (node && typeof node === 'object')
+    return Object.fromEntries(
+      Object.entries(node).map(([k, v]) => [k, writeOutEachResource(v, key, address)]),
+    );
+  if (typeof node !== 'string') return node;
+  if (node === '${each.key}') return key;
+  return node
+    .replaceAll('${each.key}', key)
+    .replace(/(?<![A-Za-z0-9_.])each\.key\b/g, JSON.stringify(key))
+    .replace(/(?<![A-Za-z0-9_.])each\.value\b/g, address);
 }
 
 const EACH_VALUE_PATH = String.raw`(?<![A-Za-z0-9_.])each\.value((?:\.[A-Za-z_][A-Za-z0-9_-]*|\["[^"]+"\])*)`;
@@ -386,17 +416,18 @@ export function checkSubscriptions(mod: TfModule): string[] {
   return problems;
 }
 
+/** A function's instance of the one for_each function resource, and of its service account. */
+const fn = (name: string) => `google_cloudfunctions2_function.functions["${name}"]`;
+const account = (name: string) => `google_service_account.functions["${name}"]`;
+
 export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: string }> = {
-  intake: { resource: 'google_cloudfunctions2_function.intake', entryPoint: 'intake' },
-  'job-trigger': { resource: 'google_cloudfunctions2_function.job_trigger', entryPoint: 'jobTrigger' },
-  'dead-letter': { resource: 'google_cloudfunctions2_function.dead_letter', entryPoint: 'deadLetter' },
-  actions: { resource: 'google_cloudfunctions2_function.actions', entryPoint: 'actions' },
-  sweeper: { resource: 'google_cloudfunctions2_function.sweeper', entryPoint: 'sweeper' },
-  'slack-interactions': {
-    resource: 'google_cloudfunctions2_function.slack_interactions',
-    entryPoint: 'slackInteractions',
-  },
-  'rollout-stops': { resource: 'google_cloudfunctions2_function.rollout_stops', entryPoint: 'rolloutStops' },
+  intake: { resource: fn('intake'), entryPoint: 'intake' },
+  'job-trigger': { resource: fn('job-trigger'), entryPoint: 'jobTrigger' },
+  'dead-letter': { resource: fn('dead-letter'), entryPoint: 'deadLetter' },
+  actions: { resource: fn('actions'), entryPoint: 'actions' },
+  sweeper: { resource: fn('sweeper'), entryPoint: 'sweeper' },
+  'slack-interactions': { resource: fn('slack-interactions'), entryPoint: 'slackInteractions' },
+  'rollout-stops': { resource: fn('rollout-stops'), entryPoint: 'rolloutStops' },
 };
 
 const REQUIRED_ENV = [
@@ -408,20 +439,30 @@ const REQUIRED_ENV = [
   'GLIDEPATH_WORKFLOW_SA',
 ];
 
+const LOCAL_MAP = String.raw`local\.[A-Za-z0-9_]+|try\(local\.[A-Za-z0-9_]+\["[^"]+"\],\s*\{\}\)`;
+
+/** `local.x` → its literal value; `try(local.x["k"], {})` → x's entry k, or `{}` when x has no k. */
+function localMap(mod: TfModule, ref: string): Json {
+  const entry = /^try\(local\.([A-Za-z0-9_]+)\["([^"]+)"\],\s*\{\}\)$/.exec(ref);
+  if (!entry) return mod.locals.get(ref.slice('local.'.length))?.value;
+  const map = mod.locals.get(entry[1])?.value;
+  return map && typeof map === 'object' ? (map[entry[2]] ?? {}) : undefined;
+}
+
 /**
  * Resolves `${local.x}` to the local's parsed value (one level), and
- * `${merge(local.a, local.b, ...)}` to the merge of those locals when each
- * holds a literal map (undefined otherwise).
+ * `${merge(A, B, ...)}` to the merge of those maps when each is a local
+ * holding a literal map, or `try(local.x["k"], {})` (undefined otherwise).
  */
 function resolveLocal(mod: TfModule, value: Json): Json {
   if (typeof value !== 'string') return value;
   const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(value);
   if (m) return mod.locals.get(m[1])?.value;
-  const merge = /^\$\{merge\(\s*(local\.[A-Za-z0-9_]+(?:\s*,\s*local\.[A-Za-z0-9_]+)*)\s*,?\s*\)\}$/.exec(
-    value,
-  );
+  const merge = new RegExp(
+    String.raw`^\$\{merge\(\s*((?:${LOCAL_MAP})(?:\s*,\s*(?:${LOCAL_MAP}))*)\s*,?\s*\)\}$`,
+  ).exec(value);
   if (!merge) return value;
-  const maps = merge[1].split(',').map((ref) => mod.locals.get(ref.trim().slice('local.'.length))?.value);
+  const maps = [...merge[1].matchAll(new RegExp(LOCAL_MAP, 'g'))].map(([ref]) => localMap(mod, ref));
   return maps.every((v) => v && typeof v === 'object' && !Array.isArray(v))
     ? Object.assign({}, ...maps)
     : undefined;
@@ -437,7 +478,7 @@ export function checkFunctions(mod: TfModule): string[] {
     const service = first(body.service_config);
     if (build?.runtime !== 'nodejs20')
       problems.push(`${file}: ${key} runtime is ${build?.runtime}, expected nodejs20`);
-    const sa = /^\$\{google_service_account\.([A-Za-z0-9_-]+)\.email\}$/.exec(
+    const sa = /^\$\{(google_service_account\.[A-Za-z0-9_-]+(?:\["[^"]+"\])?)\.email\}$/.exec(
       service?.service_account_email ?? '',
     );
     if (!sa) {
@@ -447,9 +488,7 @@ export function checkFunctions(mod: TfModule): string[] {
       continue;
     }
     if (accounts.has(sa[1]))
-      problems.push(
-        `${file}: ${key} shares service account google_service_account.${sa[1]} with ${accounts.get(sa[1])}`,
-      );
+      problems.push(`${file}: ${key} shares service account ${sa[1]} with ${accounts.get(sa[1])}`);
     accounts.set(sa[1], key);
     const env = resolveLocal(mod, service?.environment_variables);
     if (!env || typeof env !== 'object')
@@ -471,13 +510,11 @@ export function checkFunctions(mod: TfModule): string[] {
       problems.push(`${expected.resource} entry point is ${entry}, expected ${expected.entryPoint}`);
   }
   // Function service accounts are used by nothing else that runs code.
-  const workflowsSa = mod.resources.get('google_workflows_workflow.rollout')?.body.service_account;
+  const workflowsSa = mod.resources.get('google_workflows_workflow.workflows["rollout"]')?.body
+    .service_account;
   for (const sa of accounts.keys()) {
-    if (
-      workflowsSa === `\${google_service_account.${sa}.id}` ||
-      workflowsSa === `\${google_service_account.${sa}.email}`
-    ) {
-      problems.push(`the workflows run as google_service_account.${sa}, which a function uses`);
+    if (workflowsSa === `\${${sa}.id}` || workflowsSa === `\${${sa}.email}`) {
+      problems.push(`the workflows run as ${sa}, which a function uses`);
     }
   }
   return problems;
@@ -565,7 +602,7 @@ const CUSTOM_ROLES: Record<string, ReadonlySet<string>> = {
  */
 const PUBLIC_INVOKER = {
   key: 'google_cloud_run_service_iam_member.slack_interactions_public',
-  function: 'google_cloudfunctions2_function.slack_interactions',
+  function: fn('slack-interactions'),
 };
 
 /**
@@ -575,12 +612,12 @@ const PUBLIC_INVOKER = {
  */
 const SOLE_INVOKERS: Record<string, { function: string; member: string; who: string }> = {
   actions: {
-    function: 'google_cloudfunctions2_function.actions',
+    function: fn('actions'),
     member: 'serviceAccount:${google_service_account.workflows.email}',
     who: 'the workflows service account',
   },
   sweeper: {
-    function: 'google_cloudfunctions2_function.sweeper',
+    function: fn('sweeper'),
     member: 'serviceAccount:${google_service_account.scheduler.email}',
     who: 'the scheduler service account',
   },
@@ -701,71 +738,19 @@ function isThePublicInvoker(where: string, path: string, body: Json): boolean {
   );
 }
 
-const SIGNING_SECRET = 'google_secret_manager_secret.secrets["slack-signing-secret"]';
-
-/**
- * slack-interactions is public and signature-verified: it admits all traffic
- * (Slack is on the internet), anyone may invoke it (PUBLIC_INVOKER), it
- * mounts SLACK_SIGNING_SECRET from the signing secret, which only its own
- * service account may read, and which Terraform never gives a version.
- */
-export function checkSlackInteractions(mod: TfModule): string[] {
-  const problems: string[] = [];
-  const fn = mod.resources.get(PUBLIC_INVOKER.function);
-  if (!fn) return [`${PUBLIC_INVOKER.function} is missing`];
-  const service = first(fn.body.service_config);
-  const sa = '${google_service_account.slack_interactions.email}';
-  if (service?.service_account_email !== sa)
-    problems.push(
-      `${fn.file}: ${PUBLIC_INVOKER.function} must run as google_service_account.slack_interactions`,
-    );
-  if (service?.ingress_settings !== 'ALLOW_ALL')
-    problems.push(
-      `${fn.file}: ${PUBLIC_INVOKER.function} must admit all traffic (ingress_settings = "ALLOW_ALL"): Slack calls it from the internet, got ${service?.ingress_settings}`,
-    );
-  const mounts: Json[] = service?.dynamic?.secret_environment_variables ?? [];
-  const signing = mounts.find((m) => first(m.content)?.key === 'SLACK_SIGNING_SECRET');
-  if (!signing)
-    problems.push(
-      `${fn.file}: ${PUBLIC_INVOKER.function} must mount SLACK_SIGNING_SECRET: without it nothing verifies that a request comes from Slack`,
-    );
-  else if (!String(signing.for_each).includes('local.slack_signing_secret_env'))
-    problems.push(
-      `${fn.file}: ${PUBLIC_INVOKER.function} must mount SLACK_SIGNING_SECRET from local.slack_signing_secret_env, got ${signing.for_each}`,
-    );
-  const local = String(mod.locals.get('slack_signing_secret_env')?.value ?? '');
-  if (!local.includes(`${SIGNING_SECRET}.secret_id`))
-    problems.push(
-      `local.slack_signing_secret_env must hold ${SIGNING_SECRET}.secret_id, got ${local || 'nothing'}`,
-    );
-  const invoker = mod.resources.get(PUBLIC_INVOKER.key);
-  if (!invoker || !isThePublicInvoker(PUBLIC_INVOKER.key, 'member', invoker.body))
-    problems.push(
-      `${PUBLIC_INVOKER.key} must let allUsers invoke (roles/run.invoker) ${PUBLIC_INVOKER.function}: Slack has no Google identity`,
-    );
-  // Only its own service account reads the signing secret.
-  for (const [key, { file, body }] of mod.resources) {
-    if (!/_iam_(member|binding)$/.test(key.split('.')[0])) continue;
-    if (!String(body.secret_id ?? '').includes(`${SIGNING_SECRET}.`)) continue;
-    if (body.member !== `serviceAccount:${sa}`)
-      problems.push(
-        `${file}: ${key} lets ${body.member} read the Slack signing secret; only slack-interactions may`,
-      );
-  }
-  return problems;
-}
-
-const ROLLOUT_STOPS = 'google_cloudfunctions2_function.rollout_stops';
-const ROLLOUT_STOPS_SA = 'serviceAccount:${google_service_account.rollout_stops.email}';
-const SLACK_INTERACTIONS_SA = 'serviceAccount:${google_service_account.slack_interactions.email}';
+const SECRETS = 'google_secret_manager_secret.secrets';
+const SIGNING_SECRET = `${SECRETS}["slack-signing-secret"]`;
+const ROLLOUT_STOPS = fn('rollout-stops');
+const ROLLOUT_STOPS_SA = `serviceAccount:\${${account('rollout-stops')}.email}`;
+const SLACK_INTERACTIONS_SA = `serviceAccount:\${${account('slack-interactions')}.email}`;
 const STOPS_TOPIC = 'google_pubsub_topic.rollout_stops';
 
-/** Every IAM grant to `member` (for_each maps expanded), as `key role`. */
+/** Every IAM grant to `member` (for_each maps expanded), as `resource role` (the resource without its instance key). */
 function grantsTo(mod: TfModule, member: string): string[] {
   return [...mod.resources]
     .filter(([k]) => /_iam_member$/.test(k.split('.')[0]))
     .filter(([, { body }]) => members(body).includes(member))
-    .map(([k, { body }]) => `${k} ${body.role}`);
+    .map(([k, { body }]) => `${k.replace(/\[.*\]$/, '')} ${body.role}`);
 }
 
 /**
@@ -780,13 +765,13 @@ function grantsTo(mod: TfModule, member: string): string[] {
  */
 export function checkRolloutStops(mod: TfModule): string[] {
   const problems: string[] = [];
-  const fn = mod.resources.get(ROLLOUT_STOPS);
-  if (!fn) return [`${ROLLOUT_STOPS} is missing`];
-  const service = first(fn.body.service_config);
-  if (service?.service_account_email !== '${google_service_account.rollout_stops.email}')
-    problems.push(`${fn.file}: ${ROLLOUT_STOPS} must run as google_service_account.rollout_stops`);
+  const fnBlock = mod.resources.get(ROLLOUT_STOPS);
+  if (!fnBlock) return [`${ROLLOUT_STOPS} is missing`];
+  const service = first(fnBlock.body.service_config);
+  if (service?.service_account_email !== `\${${account('rollout-stops')}.email}`)
+    problems.push(`${fnBlock.file}: ${ROLLOUT_STOPS} must run as ${account('rollout-stops')}`);
   if (service?.ingress_settings !== '${var.function_ingress}')
-    problems.push(`${fn.file}: ${ROLLOUT_STOPS} must use ingress_settings = var.function_ingress`);
+    problems.push(`${fnBlock.file}: ${ROLLOUT_STOPS} must use ingress_settings = var.function_ingress`);
 
   const sub = mod.resources.get('google_pubsub_subscription.rollout_stops');
   const uri = `\${${ROLLOUT_STOPS}.service_config[0].uri}`;
@@ -846,43 +831,141 @@ export function checkRolloutStops(mod: TfModule): string[] {
   return problems;
 }
 
-const PAGERDUTY_SECRET = 'google_secret_manager_secret.secrets["pagerduty-routing-key"]';
+const PAGERDUTY_SECRET = `${SECRETS}["pagerduty-routing-key"]`;
+
+/**
+ * The environment variables a function mounts from Secret Manager, by
+ * variable: its one dynamic secret_environment_variables block must mount
+ * each secret its entry in local.functions lists (written out here as a
+ * list), as local.secrets[secret].env, from google_secret_manager_secret.secrets,
+ * once local.secrets[secret].configured. `problems` get what does not fit.
+ */
+export function mountedSecrets(mod: TfModule, key: string, problems: string[] = []): Map<string, string> {
+  const mounted = new Map<string, string>();
+  const block = mod.resources.get(key);
+  if (!block) {
+    problems.push(`${key} is missing`);
+    return mounted;
+  }
+  const mounts: Json[] = first(block.body.service_config)?.dynamic?.secret_environment_variables ?? [];
+  const secrets = mod.locals.get('secrets')?.value ?? {};
+  for (const mount of mounts) {
+    const content = first(mount.content);
+    const list = /^\$\{\[for (\w+) in (\[[^\]]*\]) : \1 if local\.secrets\[\1\]\.configured\]\}$/.exec(
+      String(mount.for_each),
+    );
+    if (
+      !list ||
+      content?.key !== '${local.secrets[secret_environment_variables.value].env}' ||
+      content?.secret !== `\${${SECRETS}[secret_environment_variables.value].secret_id}` ||
+      content?.version !== 'latest'
+    ) {
+      problems.push(
+        `${block.file}: ${key} must mount each secret it lists as local.secrets[secret].env from ${SECRETS}, once configured (version "latest"), got ${JSON.stringify(mount)}`,
+      );
+      continue;
+    }
+    for (const secret of JSON.parse(list[2]) as string[]) {
+      const env = secrets[secret]?.env;
+      if (typeof env !== 'string')
+        problems.push(`${key} mounts ${secret}, which local.secrets does not hold`);
+      else mounted.set(env, secret);
+    }
+  }
+  return mounted;
+}
+
+/** local.secrets holds `secret` as `env`, mounted once `var.<flag>` says it has a version. */
+function checkSecretEntry(mod: TfModule, secret: string, env: string, flag: string): string[] {
+  const entry = mod.locals.get('secrets')?.value?.[secret];
+  const expected = { env, configured: `\${var.${flag}}` };
+  return entry?.env === expected.env && entry?.configured === expected.configured
+    ? []
+    : [`local.secrets["${secret}"] must be ${JSON.stringify(expected)}, got ${JSON.stringify(entry)}`];
+}
+
+/**
+ * slack-interactions is public and signature-verified: it admits all traffic
+ * (Slack is on the internet), anyone may invoke it (PUBLIC_INVOKER), it
+ * mounts SLACK_SIGNING_SECRET from the signing secret, which only its own
+ * service account may read, and which Terraform never gives a version.
+ */
+export function checkSlackInteractions(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const fnBlock = mod.resources.get(PUBLIC_INVOKER.function);
+  if (!fnBlock) return [`${PUBLIC_INVOKER.function} is missing`];
+  const service = first(fnBlock.body.service_config);
+  const sa = `\${${account('slack-interactions')}.email}`;
+  if (service?.service_account_email !== sa)
+    problems.push(`${fnBlock.file}: ${PUBLIC_INVOKER.function} must run as ${account('slack-interactions')}`);
+  if (service?.ingress_settings !== 'ALLOW_ALL')
+    problems.push(
+      `${fnBlock.file}: ${PUBLIC_INVOKER.function} must admit all traffic (ingress_settings = "ALLOW_ALL"): Slack calls it from the internet, got ${service?.ingress_settings}`,
+    );
+  if (
+    mountedSecrets(mod, PUBLIC_INVOKER.function, problems).get('SLACK_SIGNING_SECRET') !==
+    'slack-signing-secret'
+  )
+    problems.push(
+      `${fnBlock.file}: ${PUBLIC_INVOKER.function} must mount SLACK_SIGNING_SECRET from ${SIGNING_SECRET}: without it nothing verifies that a request comes from Slack`,
+    );
+  problems.push(
+    ...checkSecretEntry(
+      mod,
+      'slack-signing-secret',
+      'SLACK_SIGNING_SECRET',
+      'slack_signing_secret_configured',
+    ),
+  );
+  const invoker = mod.resources.get(PUBLIC_INVOKER.key);
+  if (!invoker || !isThePublicInvoker(PUBLIC_INVOKER.key, 'member', invoker.body))
+    problems.push(
+      `${PUBLIC_INVOKER.key} must let allUsers invoke (roles/run.invoker) ${PUBLIC_INVOKER.function}: Slack has no Google identity`,
+    );
+  // Only its own service account reads the signing secret.
+  for (const [key, { file, body }] of mod.resources) {
+    if (!/_iam_(member|binding)$/.test(key.split('.')[0])) continue;
+    if (!String(body.secret_id ?? '').includes(`${SIGNING_SECRET}.`)) continue;
+    if (body.member !== `serviceAccount:${sa}`)
+      problems.push(
+        `${file}: ${key} lets ${body.member} read the Slack signing secret; only slack-interactions may`,
+      );
+  }
+  return problems;
+}
+
 /** The functions that page, by resource, with the service account that alone (with the other) reads the routing key. */
 const PAGING_FUNCTIONS: Record<string, string> = {
-  'google_cloudfunctions2_function.actions': 'serviceAccount:${google_service_account.actions.email}',
-  'google_cloudfunctions2_function.sweeper': 'serviceAccount:${google_service_account.sweeper.email}',
+  [fn('actions')]: `serviceAccount:\${${account('actions')}.email}`,
+  [fn('sweeper')]: `serviceAccount:\${${account('sweeper')}.email}`,
 };
 
 /**
  * The PagerDuty routing key is a secret without a version (checkNoSecrets),
- * mounted as PAGERDUTY_ROUTING_KEY from local.pagerduty_secret_env on the
- * functions that page (actions, sweeper), and readable by their service
- * accounts only.
+ * mounted as PAGERDUTY_ROUTING_KEY on the functions that page (actions,
+ * sweeper) once pagerduty_routing_key_configured, and readable by their
+ * service accounts only.
  */
 export function checkPagerDuty(mod: TfModule): string[] {
   const problems: string[] = [];
   if (!mod.resources.get(PAGERDUTY_SECRET)) problems.push(`${PAGERDUTY_SECRET} is missing`);
-  const local = String(mod.locals.get('pagerduty_secret_env')?.value ?? '');
-  if (!local.includes(`${PAGERDUTY_SECRET}.secret_id`))
-    problems.push(
-      `local.pagerduty_secret_env must hold ${PAGERDUTY_SECRET}.secret_id, got ${local || 'nothing'}`,
-    );
+  problems.push(
+    ...checkSecretEntry(
+      mod,
+      'pagerduty-routing-key',
+      'PAGERDUTY_ROUTING_KEY',
+      'pagerduty_routing_key_configured',
+    ),
+  );
   for (const key of Object.keys(PAGING_FUNCTIONS)) {
-    const fn = mod.resources.get(key);
-    const mounts: Json[] = first(fn?.body.service_config)?.dynamic?.secret_environment_variables ?? [];
-    const mount = mounts.find((m) => first(m.content)?.key === 'PAGERDUTY_ROUTING_KEY');
-    if (!mount || mount.for_each !== '${local.pagerduty_secret_env}')
-      problems.push(`${key} must mount PAGERDUTY_ROUTING_KEY from local.pagerduty_secret_env: it pages`);
+    if (mountedSecrets(mod, key, problems).get('PAGERDUTY_ROUTING_KEY') !== 'pagerduty-routing-key')
+      problems.push(`${key} must mount PAGERDUTY_ROUTING_KEY from ${PAGERDUTY_SECRET}: it pages`);
   }
   const readers = new Set(Object.values(PAGING_FUNCTIONS));
   for (const [key, { file, body }] of mod.resources) {
     if (!/_iam_(member|binding)$/.test(key.split('.')[0])) continue;
     if (!String(body.secret_id ?? '').includes(`${PAGERDUTY_SECRET}.`)) continue;
-    const granted =
-      body.member === 'serviceAccount:${each.value}' && body.for_each && typeof body.for_each === 'object'
-        ? Object.values<string>(body.for_each).map((v) => `serviceAccount:${v}`)
-        : [String(body.member)];
-    for (const member of granted)
+    for (const member of members(body))
       if (!readers.has(member))
         problems.push(
           `${file}: ${key} lets ${member} read the PagerDuty routing key; only actions and the sweeper may`,
@@ -938,11 +1021,7 @@ export function checkReferencedFiles(mod: TfModule): string[] {
     }
     if (block.body.source_contents !== `\${file("\${path.module}/../workflows/${yaml}")}`)
       problems.push(`${key} must read workflows/${yaml}`);
-    if (
-      !String(block.body.user_env_vars?.ACTIONS_URL ?? '').includes(
-        'google_cloudfunctions2_function.actions.',
-      )
-    )
+    if (!String(block.body.user_env_vars?.ACTIONS_URL ?? '').includes(`${fn('actions')}.`))
       problems.push(`${key} must get ACTIONS_URL from the actions function`);
     if (block.body.service_account !== '${google_service_account.workflows.id}')
       problems.push(`${key} must run as google_service_account.workflows`);
@@ -1009,8 +1088,8 @@ function members(body: Json): string[] {
   return Object.values<Json>(body.for_each).map((v) => member.replace('${each.value}', String(v)));
 }
 
-const SWEEPER = 'google_cloudfunctions2_function.sweeper';
-const SWEEPER_URI = '${google_cloudfunctions2_function.sweeper.service_config[0].uri}';
+const SWEEPER = fn('sweeper');
+const SWEEPER_URI = `\${${SWEEPER}.service_config[0].uri}`;
 const SCHEDULER_SA_EMAIL = '${google_service_account.scheduler.email}';
 
 /**
@@ -1022,26 +1101,28 @@ const SCHEDULER_SA_EMAIL = '${google_service_account.scheduler.email}';
  */
 export function checkSweeper(mod: TfModule): string[] {
   const problems: string[] = [];
-  const fn = mod.resources.get(SWEEPER);
-  if (!fn) problems.push(`${SWEEPER} is missing`);
+  const sweeper = mod.resources.get(SWEEPER);
+  if (!sweeper) problems.push(`${SWEEPER} is missing`);
   else {
-    const service = first(fn.body.service_config);
-    if (service?.service_account_email !== '${google_service_account.sweeper.email}') {
+    const service = first(sweeper.body.service_config);
+    if (service?.service_account_email !== `\${${account('sweeper')}.email}`) {
       problems.push(
-        `${fn.file}: ${SWEEPER} must run as google_service_account.sweeper, got ${service?.service_account_email}`,
+        `${sweeper.file}: ${SWEEPER} must run as ${account('sweeper')}, got ${service?.service_account_email}`,
       );
     }
     if (service?.ingress_settings !== '${var.function_ingress}')
-      problems.push(`${fn.file}: ${SWEEPER} must use ingress_settings = var.function_ingress, like actions`);
+      problems.push(
+        `${sweeper.file}: ${SWEEPER} must use ingress_settings = var.function_ingress, like actions`,
+      );
     const env = resolveLocal(mod, service?.environment_variables);
     if (!env || typeof env !== 'object')
       problems.push(
-        `${fn.file}: ${SWEEPER} environment_variables must be a literal map, a local holding one, or a merge of such locals`,
+        `${sweeper.file}: ${SWEEPER} environment_variables must be a literal map, a local holding one, or a merge of such locals`,
       );
     else {
       if (env.GLIDEPATH_SCHEDULER_SA !== SCHEDULER_SA_EMAIL) {
         problems.push(
-          `${fn.file}: ${SWEEPER} must set GLIDEPATH_SCHEDULER_SA = google_service_account.scheduler.email (the only caller it accepts), got ${env.GLIDEPATH_SCHEDULER_SA}`,
+          `${sweeper.file}: ${SWEEPER} must set GLIDEPATH_SCHEDULER_SA = google_service_account.scheduler.email (the only caller it accepts), got ${env.GLIDEPATH_SCHEDULER_SA}`,
         );
       }
       for (const [k, v] of [
@@ -1049,7 +1130,7 @@ export function checkSweeper(mod: TfModule): string[] {
         ['GLIDEPATH_SWEEP_LAUNCH_GRACE_SECONDS', 'var.sweep_launch_grace_seconds'],
       ]) {
         if (!String(env[k] ?? '').includes(v))
-          problems.push(`${fn.file}: ${SWEEPER} must set ${k} from ${v}, got ${env[k]}`);
+          problems.push(`${sweeper.file}: ${SWEEPER} must set ${k} from ${v}, got ${env[k]}`);
       }
     }
   }
@@ -1067,7 +1148,7 @@ export function checkSweeper(mod: TfModule): string[] {
     else {
       if (http.uri !== SWEEPER_URI)
         problems.push(
-          `${file}: ${key} must call the sweeper's URL (google_cloudfunctions2_function.sweeper.service_config[0].uri), got ${http.uri}`,
+          `${file}: ${key} must call the sweeper's URL (${SWEEPER}.service_config[0].uri), got ${http.uri}`,
         );
       if (http.http_method !== 'POST') problems.push(`${file}: ${key} must POST, got ${http.http_method}`);
       if (http.oauth_token)
@@ -1122,7 +1203,7 @@ export function checkSweeper(mod: TfModule): string[] {
   return problems;
 }
 
-const SWEEPER_MEMBER = 'serviceAccount:${google_service_account.sweeper.email}';
+const SWEEPER_MEMBER = `serviceAccount:\${${account('sweeper')}.email}`;
 
 /** The Cloud Run permissions a job rollout's restore takes: GetJob, UpdateJob, cancel its verification. */
 const JOB_RESTORE_PERMISSIONS = ['run.jobs.get', 'run.jobs.update', 'run.executions.cancel'];
@@ -1171,7 +1252,7 @@ function sweeperJobRestore(mod: TfModule): string[] {
   return problems;
 }
 
-const ACTIONS_MEMBER = 'serviceAccount:${google_service_account.actions.email}';
+const ACTIONS_MEMBER = `serviceAccount:\${${account('actions')}.email}`;
 
 /**
  * The smoke test calls each candidate as the actions service account, and
@@ -1254,11 +1335,9 @@ export function filesUnder(dir: string): string[] {
 
 const REPORTS = 'google_storage_bucket.reports';
 /** Who may write reports: the functions that end rollouts (actions; the sweeper for stuck ones; rollout-stops for stopped ones). */
-const REPORT_WRITERS = [
-  'serviceAccount:${google_service_account.actions.email}',
-  'serviceAccount:${google_service_account.sweeper.email}',
-  'serviceAccount:${google_service_account.rollout_stops.email}',
-];
+const REPORT_WRITERS = ['actions', 'sweeper', 'rollout-stops'].map(
+  (name) => `serviceAccount:\${${account(name)}.email}`,
+);
 
 /**
  * The reports bucket (terraform/reports.tf): private (uniform access, public

@@ -76,10 +76,10 @@ describe('a broken reference', () => {
       () =>
         edit(
           'functions.tf',
-          'service_account_email          = google_service_account.intake.email',
-          'service_account_email          = google_service_account.intak.email',
+          'service_account_email          = google_service_account.functions[each.key].email',
+          'service_account_email          = google_service_account.function[each.key].email',
         ),
-      /undeclared resource google_service_account\.intak\b/,
+      /undeclared resource google_service_account\.function\b/,
     ));
 
   it('to a variable is caught', () =>
@@ -154,7 +154,7 @@ describe('a subscription without a dead-letter policy', () => {
     maximum_backoff = "600s"
   }
   push_config {
-    push_endpoint = google_cloudfunctions2_function.intake.service_config[0].uri
+    push_endpoint = google_cloudfunctions2_function.functions["intake"].service_config[0].uri
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
     }
@@ -195,7 +195,7 @@ describe('least privilege', () => {
 resource "google_project_iam_member" "oops" {
   project = var.project_id
   role    = "roles/editor"
-  member  = "serviceAccount:\${google_service_account.actions.email}"
+  member  = "serviceAccount:\${google_service_account.functions["actions"].email}"
 }`,
         ),
       /primitive role \(roles\/editor\)/,
@@ -205,7 +205,7 @@ resource "google_project_iam_member" "oops" {
     expectCaught(
       checkLeastPrivilege,
       () => edit('iam.tf', 'role      = "roles/secretmanager.secretAccessor"', 'role      = "roles/owner"'),
-      /google_secret_manager_secret_iam_member\.slack_accessor grants a primitive role/,
+      /google_secret_manager_secret_iam_member\.slack_accessor\["intake"\] grants a primitive role/,
     ));
 
   it('catches allUsers', () =>
@@ -238,8 +238,8 @@ resource "google_project_iam_member" "oops" {
       () =>
         edit(
           'iam.tf',
-          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name',
-          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name\n    actions         = google_cloudfunctions2_function.actions.name',
+          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name',
+          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    actions         = google_cloudfunctions2_function.functions["actions"].name',
         ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
     ));
@@ -266,7 +266,7 @@ resource "google_project_iam_member" "oops" {
 resource "google_project_iam_member" "publisher" {
   project = var.project_id
   role    = "roles/pubsub.publisher"
-  member  = "serviceAccount:\${google_service_account.intake.email}"
+  member  = "serviceAccount:\${google_service_account.functions["intake"].email}"
 }`,
         ),
       /google_project_iam_member\.publisher is a project-level grant outside the allowlist/,
@@ -283,7 +283,7 @@ resource "google_project_iam_member" "publisher" {
     expectCaught(
       checkLeastPrivilege,
       () => edit('iam.tf', 'role    = "roles/datastore.user"', 'role    = "roles/datastore.owner"'),
-      /datastore_user grants roles\/datastore\.owner on the project/,
+      /datastore_user\["intake"\] grants roles\/datastore\.owner on the project/,
     ));
 
   it('catches a custom role that grows', () =>
@@ -373,8 +373,8 @@ resource "google_project_iam_member" "publisher" {
       () =>
         edit(
           'iam.tf',
-          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name',
-          '"dead-letter"   = google_cloudfunctions2_function.dead_letter.name\n    sweeper         = google_cloudfunctions2_function.sweeper.name',
+          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name',
+          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    sweeper         = google_cloudfunctions2_function.functions["sweeper"].name',
         ),
       /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
     ));
@@ -400,7 +400,7 @@ resource "google_project_iam_member" "publisher" {
           `resource "google_cloud_run_service_iam_member" "scheduler_actions" {
   project  = var.project_id
   location = var.region
-  service  = google_cloudfunctions2_function.actions.name
+  service  = google_cloudfunctions2_function.functions["actions"].name
   role     = "roles/run.invoker"
   member   = "serviceAccount:\${google_service_account.scheduler.email}"
 }`,
@@ -418,7 +418,7 @@ resource "google_project_iam_member" "publisher" {
   project = var.project_id
   topic   = google_pubsub_topic.dead_letters.name
   role    = "roles/pubsub.publisher"
-  members = ["serviceAccount:\${google_service_account.actions.email}"]
+  members = ["serviceAccount:\${google_service_account.functions["actions"].email}"]
 }`,
         ),
       /topic_iam_binding\.b is authoritative IAM/,
@@ -443,17 +443,17 @@ describe('functions', () => {
       () =>
         edit(
           'functions.tf',
-          'service_account_email          = google_service_account.job_trigger.email',
-          'service_account_email          = google_service_account.intake.email',
+          'service_account_email          = google_service_account.functions[each.key].email',
+          'service_account_email          = google_service_account.functions["intake"].email',
         ),
-      /shares service account google_service_account\.intake/,
+      /functions\["job-trigger"\] shares service account google_service_account\.functions\["intake"\] with google_cloudfunctions2_function\.functions\["intake"\]/,
     ));
 
   it('catches a wrong entry point', () =>
     expectCaught(
       checkFunctions,
-      () => edit('main.tf', 'entry_point = "jobTrigger"', 'entry_point = "job_trigger"'),
-      /job_trigger entry point is job_trigger, expected jobTrigger/,
+      () => edit('main.tf', 'entry_point     = "jobTrigger"', 'entry_point     = "job_trigger"'),
+      /functions\["job-trigger"\] entry point is job_trigger, expected jobTrigger/,
     ));
 
   it('catches a missing environment variable', () =>
@@ -466,13 +466,8 @@ describe('functions', () => {
   it('catches a missing sweeper', () =>
     expectCaught(
       checkFunctions,
-      () =>
-        edit(
-          'functions.tf',
-          'resource "google_cloudfunctions2_function" "sweeper"',
-          'resource "google_cloudfunctions2_function" "sweeper_v2"',
-        ),
-      /function sweeper: google_cloudfunctions2_function\.sweeper is missing/,
+      () => edit('main.tf', /\n {4}sweeper = \{/, '\n    "sweeper-v2" = {'),
+      /function sweeper: google_cloudfunctions2_function\.functions\["sweeper"\] is missing/,
     ));
 
   it("catches the sweeper's base environment lost (env no longer a merge of literal maps)", () =>
@@ -481,10 +476,10 @@ describe('functions', () => {
       () =>
         edit(
           'functions.tf',
-          'environment_variables          = merge(local.function_env, local.sweeper_env)',
-          'environment_variables          = local.sweeper_env',
+          'environment_variables          = merge(local.function_env, try(local.function_own_env[each.key], {}))',
+          'environment_variables          = merge(try(local.function_own_env[each.key], {}))',
         ),
-      /google_cloudfunctions2_function\.sweeper does not set GLIDEPATH_PROJECT/,
+      /google_cloudfunctions2_function\.functions\["sweeper"\] does not set GLIDEPATH_PROJECT/,
     ));
 });
 
@@ -521,8 +516,8 @@ describe('the sweeper', () => {
       () =>
         edit(
           'scheduler.tf',
-          'audience              = google_cloudfunctions2_function.sweeper.service_config[0].uri',
-          'audience              = google_cloudfunctions2_function.actions.service_config[0].uri',
+          'audience              = google_cloudfunctions2_function.functions["sweeper"].service_config[0].uri',
+          'audience              = google_cloudfunctions2_function.functions["actions"].service_config[0].uri',
         ),
       /oidc_token audience must be the sweeper's URL/,
     ));
@@ -573,22 +568,26 @@ describe('the sweeper', () => {
       () =>
         edit(
           'functions.tf',
-          'service_account_email          = google_service_account.sweeper.email',
+          'service_account_email          = google_service_account.functions[each.key].email',
           'service_account_email          = google_service_account.scheduler.email',
         ),
-      /must run as google_service_account\.sweeper/,
+      /must run as google_service_account\.functions\["sweeper"\], got \$\{google_service_account\.scheduler\.email\}/,
     ));
 
   it('catches the scheduler service account given anything else', () =>
     expectCaught(
       checkSweeper,
       () =>
-        edit(
+        append(
           'iam.tf',
-          '"rollout-stops"      = google_service_account.rollout_stops.email\n  }\n\n  project   = var.project_id',
-          '"rollout-stops"      = google_service_account.rollout_stops.email\n    scheduler            = google_service_account.scheduler.email\n  }\n\n  project   = var.project_id',
+          `resource "google_secret_manager_secret_iam_member" "scheduler_reads_webhook" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.secrets["slack-webhook"].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:\${google_service_account.scheduler.email}"
+}`,
         ),
-      /slack_accessor grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
+      /scheduler_reads_webhook grants roles\/secretmanager\.secretAccessor to the scheduler service account/,
     ));
 });
 
@@ -701,7 +700,7 @@ describe('the smoke test invoker grant', () => {
       () =>
         append(
           'iam.tf',
-          'resource "google_project_iam_member" "actions_run_invoker" {\n  project = var.project_id\n  role    = "roles/run.invoker"\n  member  = "serviceAccount:${google_service_account.actions.email}"\n}\n',
+          `resource "google_project_iam_member" "actions_run_invoker" {\n  project = var.project_id\n  role    = "roles/run.invoker"\n  member  = "serviceAccount:\${google_service_account.functions["actions"].email}"\n}\n`,
         ),
       /google_project_iam_member\.actions_run_invoker grants roles\/run\.invoker to the actions service account on more than one service/,
     ));
@@ -782,17 +781,17 @@ describe('the reports bucket', () => {
       () =>
         edit(
           'reports.tf',
-          'sweeper       = google_service_account.sweeper.email',
-          'sweeper       = google_service_account.sweeper.email\n    intake        = google_service_account.intake.email',
+          'sweeper       = google_service_account.functions["sweeper"].email',
+          'sweeper       = google_service_account.functions["sweeper"].email\n    intake        = google_service_account.functions["intake"].email',
         ),
-      /google_service_account\.intake\.email\} may write reports/,
+      /google_service_account\.functions\["intake"\]\.email\} may write reports/,
     ));
 
   it('catches actions unable to write its reports', () =>
     expectCaught(
       checkReports,
-      () => edit('reports.tf', '    actions       = google_service_account.actions.email\n', ''),
-      /google_service_account\.actions\.email\} cannot write reports/,
+      () => edit('reports.tf', '    actions       = google_service_account.functions["actions"].email\n', ''),
+      /google_service_account\.functions\["actions"\]\.email\} cannot write reports/,
     ));
 
   it('catches a reader that is not from var.report_readers', () =>
@@ -829,8 +828,8 @@ describe('rollout-stops: Slack stops settled outside the click', () => {
       () =>
         edit(
           'iam.tf',
-          'member  = "serviceAccount:${google_service_account.slack_interactions.email}"\n}\n\n# Every function',
-          'member  = "serviceAccount:${google_service_account.intake.email}"\n}\n\n# Every function',
+          'member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"\n}\n\n# Every function',
+          'member  = "serviceAccount:${google_service_account.functions["intake"].email}"\n}\n\n# Every function',
         ),
       /slack-interactions, and only it, must hold roles\/pubsub\.publisher/,
     ));
@@ -849,7 +848,7 @@ describe('rollout-stops: Slack stops settled outside the click', () => {
       () =>
         edit(
           'iam.tf',
-          '    "rollout-stops" = google_service_account.rollout_stops.email\n  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
+          '    "rollout-stops" = google_service_account.functions["rollout-stops"].email\n  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
           '  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
         ),
       /rollout-stops lacks google_project_iam_member\.workflows_invoker/,
@@ -861,8 +860,8 @@ describe('rollout-stops: Slack stops settled outside the click', () => {
       () =>
         edit(
           'iam.tf',
-          'member  = "serviceAccount:${google_service_account.rollout_stops.email}"\n}\n\n# ---',
-          'member  = "serviceAccount:${google_service_account.rollout_stops.email}"\n}\n\nresource "google_project_iam_member" "slack_interactions_deployer" {\n  for_each = local.deploy_target_projects\n\n  project = each.value\n  role    = google_project_iam_custom_role.deployer[each.value].id\n  member  = "serviceAccount:${google_service_account.slack_interactions.email}"\n}\n\n# ---',
+          'member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"\n}\n\n# ---',
+          'member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"\n}\n\nresource "google_project_iam_member" "slack_interactions_deployer" {\n  for_each = local.deploy_target_projects\n\n  project = each.value\n  role    = google_project_iam_custom_role.deployer[each.value].id\n  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"\n}\n\n# ---',
         ),
       /slack-interactions holds google_project_iam_member\.slack_interactions_deployer .*: it only records a stop/,
     ));
@@ -873,10 +872,10 @@ describe('rollout-stops: Slack stops settled outside the click', () => {
       () =>
         edit(
           'pubsub.tf',
-          'push_endpoint = "${google_cloudfunctions2_function.rollout_stops.service_config[0].uri}',
-          'push_endpoint = "${google_cloudfunctions2_function.intake.service_config[0].uri}',
+          'push_endpoint = "${google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri}',
+          'push_endpoint = "${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}',
         ),
-      /must push to google_cloudfunctions2_function\.rollout_stops/,
+      /must push to google_cloudfunctions2_function\.functions\["rollout-stops"\]/,
     ));
 });
 
@@ -889,8 +888,8 @@ describe('slack-interactions: public and signature-verified', () => {
           'iam.tf',
           `resource "google_cloud_run_service_iam_member" "intake_public" {
   project  = var.project_id
-  location = google_cloudfunctions2_function.intake.location
-  service  = google_cloudfunctions2_function.intake.name
+  location = google_cloudfunctions2_function.functions["intake"].location
+  service  = google_cloudfunctions2_function.functions["intake"].name
   role     = "roles/run.invoker"
   member   = "allUsers"
 }`,
@@ -914,19 +913,37 @@ describe('slack-interactions: public and signature-verified', () => {
     expectCaught(
       checkSlackInteractions,
       () =>
-        edit('functions.tf', 'key        = "SLACK_SIGNING_SECRET"', 'key        = "SLACK_SIGNING_SECRETS"'),
-      /must mount SLACK_SIGNING_SECRET: without it nothing verifies/,
+        edit(
+          'main.tf',
+          'secrets         = ["slack-webhook", "slack-signing-secret"]',
+          'secrets         = ["slack-webhook"]',
+        ),
+      /functions\["slack-interactions"\] must mount SLACK_SIGNING_SECRET from google_secret_manager_secret\.secrets\["slack-signing-secret"\]: without it nothing verifies/,
     ));
 
-  it('catches the function kept off the internet, where Slack is', () =>
+  it('catches the signing secret mounted under another name', () =>
+    expectCaught(
+      checkSlackInteractions,
+      () => edit('secrets.tf', 'env = "SLACK_SIGNING_SECRET"', 'env = "SLACK_SIGNING_SECRETS"'),
+      /must mount SLACK_SIGNING_SECRET from/,
+    ));
+
+  it('catches the secrets mounted some other way than their entries say', () =>
     expectCaught(
       checkSlackInteractions,
       () =>
         edit(
           'functions.tf',
-          'ingress_settings               = "ALLOW_ALL"',
-          'ingress_settings               = var.function_ingress',
+          'key        = local.secrets[secret_environment_variables.value].env',
+          'key        = "SLACK_SIGNING_SECRET"',
         ),
+      /must mount each secret it lists as local\.secrets\[secret\]\.env from google_secret_manager_secret\.secrets/,
+    ));
+
+  it('catches the function kept off the internet, where Slack is', () =>
+    expectCaught(
+      checkSlackInteractions,
+      () => edit('main.tf', 'ingress         = "ALLOW_ALL"', 'ingress         = var.function_ingress'),
       /must admit all traffic/,
     ));
 
@@ -940,10 +957,10 @@ describe('slack-interactions: public and signature-verified', () => {
   project   = var.project_id
   secret_id = google_secret_manager_secret.secrets["slack-signing-secret"].secret_id
   role      = "roles/secretmanager.secretAccessor"
-  member    = "serviceAccount:\${google_service_account.intake.email}"
+  member    = "serviceAccount:\${google_service_account.functions["intake"].email}"
 }`,
         ),
-      /intake_reads_signing_secret lets .*intake\.email\} read the Slack signing secret/,
+      /intake_reads_signing_secret lets .*functions\["intake"\]\.email\} read the Slack signing secret/,
     ));
 
   it('catches its Workflows role growing beyond cancel and callbacks', () =>
@@ -977,8 +994,20 @@ describe('PagerDuty routing key', () => {
   it('catches a paging function that no longer mounts it', () =>
     expectCaught(
       checkPagerDuty,
-      () => edit('functions.tf', 'key        = "PAGERDUTY_ROUTING_KEY"', 'key        = "PAGERDUTY_KEY"'),
-      /must mount PAGERDUTY_ROUTING_KEY from local\.pagerduty_secret_env: it pages/,
+      () =>
+        edit(
+          'main.tf',
+          /(\n {4}sweeper = \{[\s\S]*?secrets\s*= )\["slack-webhook", "pagerduty-routing-key"\]/,
+          '$1["slack-webhook"]',
+        ),
+      /functions\["sweeper"\] must mount PAGERDUTY_ROUTING_KEY from google_secret_manager_secret\.secrets\["pagerduty-routing-key"\]: it pages/,
+    ));
+
+  it('catches it mounted before it has a version', () =>
+    expectCaught(
+      checkPagerDuty,
+      () => edit('secrets.tf', 'configured = var.pagerduty_routing_key_configured', 'configured = true'),
+      /local\.secrets\["pagerduty-routing-key"\] must be .*got .*"configured":true/,
     ));
 
   it('catches another service account reading it', () =>
@@ -987,10 +1016,10 @@ describe('PagerDuty routing key', () => {
       () =>
         edit(
           'iam.tf',
-          '    sweeper = google_service_account.sweeper.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
-          '    sweeper = google_service_account.sweeper.email\n    intake  = google_service_account.intake.email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
+          '    sweeper = google_service_account.functions["sweeper"].email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
+          '    sweeper = google_service_account.functions["sweeper"].email\n    intake  = google_service_account.functions["intake"].email\n  }\n\n  project   = var.project_id\n  secret_id = google_secret_manager_secret.secrets["pagerduty-routing-key"].secret_id',
         ),
-      /pagerduty_accessor lets serviceAccount:\$\{google_service_account\.intake\.email\} read the PagerDuty routing key/,
+      /pagerduty_accessor lets serviceAccount:\$\{google_service_account\.functions\["intake"\]\.email\} read the PagerDuty routing key/,
     ));
 
   it('catches it given a version', () =>

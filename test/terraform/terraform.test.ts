@@ -26,6 +26,7 @@ import {
   checkSweeper,
   filesUnder,
   loadModule,
+  mountedSecrets,
   type TfModule,
 } from './checks';
 import { REPO, TERRAFORM_DIR, requireTerraform, terraform } from './tf';
@@ -43,6 +44,19 @@ const MOVED: Record<string, string> = {
   'google_workflows_workflow.rollout': 'google_workflows_workflow.workflows["rollout"]',
   'google_workflows_workflow.job_run': 'google_workflows_workflow.workflows["job-run"]',
   'google_workflows_workflow.job_rollout': 'google_workflows_workflow.workflows["job-rollout"]',
+  ...Object.fromEntries(
+    Object.entries({
+      intake: 'intake',
+      job_trigger: 'job-trigger',
+      dead_letter: 'dead-letter',
+      actions: 'actions',
+      sweeper: 'sweeper',
+      slack_interactions: 'slack-interactions',
+    }).flatMap(([old, key]) => [
+      [`google_cloudfunctions2_function.${old}`, `google_cloudfunctions2_function.functions["${key}"]`],
+      [`google_service_account.${old}`, `google_service_account.functions["${key}"]`],
+    ]),
+  ),
 };
 
 let root: TfModule;
@@ -124,7 +138,7 @@ describe('terraform/', () => {
     expect(intake.for_each).toBe('${local.intake_topic_ids}');
     expect(intake.name).toBe('${each.key}-intake');
     expect(intake.push_config[0].push_endpoint).toBe(
-      '${google_cloudfunctions2_function.intake.service_config[0].uri}/projects/${var.project_id}/topics/${each.key}',
+      '${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}/projects/${var.project_id}/topics/${each.key}',
     );
     expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
     expect(root.locals.get('topic_names')!.value).toEqual({
@@ -188,7 +202,9 @@ describe('terraform/', () => {
 
   it('runs the sweeper every sweep_schedule, called only by Cloud Scheduler with OIDC', () => {
     expect(checkSweeper(root)).toEqual([]);
-    expect(root.resources.get('google_service_account.sweeper')!.body.account_id).toBe('glidepath-sweeper');
+    expect(root.resources.get('google_service_account.functions["sweeper"]')!.body.account_id).toBe(
+      'glidepath-sweeper',
+    );
     expect(root.resources.get('google_service_account.scheduler')!.body.account_id).toBe(
       'glidepath-scheduler',
     );
@@ -312,15 +328,37 @@ describe('terraform/', () => {
   });
 
   it('mounts SLACK_WEBHOOK_URL from the secret in every function, once it has a version', () => {
-    for (const key of ['intake', 'job_trigger', 'dead_letter', 'actions', 'sweeper']) {
-      const service = root.resources.get(`google_cloudfunctions2_function.${key}`)!.body.service_config[0];
-      const dyn = service.dynamic?.secret_environment_variables?.[0];
-      expect({ key, forEach: dyn?.for_each, env: dyn?.content?.[0]?.key }).toEqual({
-        key,
-        forEach: '${local.slack_secret_env}',
-        env: 'SLACK_WEBHOOK_URL',
+    expect(root.locals.get('secrets')!.value['slack-webhook']).toEqual({
+      env: 'SLACK_WEBHOOK_URL',
+      configured: '${var.slack_webhook_configured}',
+    });
+    for (const name of Object.keys(EXPECTED_FUNCTIONS)) {
+      const problems: string[] = [];
+      const mounted = mountedSecrets(root, `google_cloudfunctions2_function.functions["${name}"]`, problems);
+      expect({ name, problems, webhook: mounted.get('SLACK_WEBHOOK_URL') }).toEqual({
+        name,
+        problems: [],
+        webhook: 'slack-webhook',
       });
     }
+  });
+
+  it('mounts on each function exactly the secrets it reads: the webhook everywhere, the routing key where it pages, the signing secret on slack-interactions', () => {
+    const mounts = Object.fromEntries(
+      Object.keys(EXPECTED_FUNCTIONS).map((name) => [
+        name,
+        [...mountedSecrets(root, `google_cloudfunctions2_function.functions["${name}"]`).keys()].sort(),
+      ]),
+    );
+    expect(mounts).toEqual({
+      intake: ['SLACK_WEBHOOK_URL'],
+      'job-trigger': ['SLACK_WEBHOOK_URL'],
+      'dead-letter': ['SLACK_WEBHOOK_URL'],
+      actions: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
+      sweeper: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
+      'slack-interactions': ['SLACK_SIGNING_SECRET', 'SLACK_WEBHOOK_URL'],
+      'rollout-stops': ['SLACK_WEBHOOK_URL'],
+    });
   });
 
   it('creates the Firestore indexes the queries need and the dedup TTL', () => {
