@@ -360,14 +360,10 @@ resource "google_pubsub_topic_iam_member" "pubsub_agent_dead_letter_publisher" {
 
 # ...and acknowledges the forwarded message on each source subscription.
 resource "google_pubsub_subscription_iam_member" "pubsub_agent_subscriber" {
-  for_each = merge(
-    { for topic, sub in google_pubsub_subscription.intake : topic => sub.name },
-    { (local.topic_names.job_triggers) = google_pubsub_subscription.job_triggers.name },
-    { (local.topic_names.rollout_stops) = google_pubsub_subscription.rollout_stops.name },
-  )
+  for_each = google_pubsub_subscription.feeds
 
   project      = var.project_id
-  subscription = each.value
+  subscription = each.value.name
   role         = "roles/pubsub.subscriber"
   member       = local.pubsub_service_agent
 }

@@ -237,6 +237,47 @@ resource "google_monitoring_alert_policy" "function_errors" {
   user_labels           = local.labels
 }
 
+locals {
+  # The dashboard's charts, left to right and top to bottom: one time series each.
+  dashboard_charts = [
+    {
+      position    = { xPos = 0, yPos = 0, width = 6, height = 4 }
+      title       = "Rollouts finished, by status"
+      plot        = "STACKED_BAR"
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_finished.name}\" resource.type=\"cloud_run_revision\""
+      aggregation = { alignmentPeriod = "3600s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.status"] }
+    },
+    {
+      position    = { xPos = 6, yPos = 0, width = 6, height = 4 }
+      title       = "Step verdicts"
+      plot        = "STACKED_BAR"
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.step_verdicts.name}\" resource.type=\"cloud_run_revision\""
+      aggregation = { alignmentPeriod = "3600s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.verdict"] }
+    },
+    {
+      position    = { xPos = 0, yPos = 4, width = 6, height = 4 }
+      title       = "Dead letters published"
+      plot        = "STACKED_BAR"
+      filter      = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" resource.type=\"pubsub_topic\" resource.label.topic_id=\"${google_pubsub_topic.dead_letters.name}\""
+      aggregation = { alignmentPeriod = "3600s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM" }
+    },
+    {
+      position    = { xPos = 6, yPos = 4, width = 6, height = 4 }
+      title       = "Dead-letter backlog (undelivered)"
+      plot        = "LINE"
+      filter      = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.dead_letters.name}\""
+      aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_MAX" }
+    },
+    {
+      position    = { xPos = 0, yPos = 8, width = 12, height = 4 }
+      title       = "Function errors, by function"
+      plot        = "STACKED_BAR"
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\" resource.type=\"cloud_run_revision\""
+      aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.function"] }
+    },
+  ]
+}
+
 resource "google_monitoring_dashboard" "glidepath" {
   project = var.project_id
 
@@ -244,115 +285,17 @@ resource "google_monitoring_dashboard" "glidepath" {
     displayName = "Glidepath"
     mosaicLayout = {
       columns = 12
-      tiles = [
-        {
-          xPos = 0, yPos = 0, width = 6, height = 4
-          widget = {
-            title = "Rollouts finished, by status"
-            xyChart = {
-              dataSets = [{
-                plotType = "STACKED_BAR"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_finished.name}\" resource.type=\"cloud_run_revision\""
-                    aggregation = {
-                      alignmentPeriod    = "3600s"
-                      perSeriesAligner   = "ALIGN_SUM"
-                      crossSeriesReducer = "REDUCE_SUM"
-                      groupByFields      = ["metric.label.status"]
-                    }
-                  }
-                }
-              }]
-            }
+      tiles = [for chart in local.dashboard_charts : merge(chart.position, {
+        widget = {
+          title = chart.title
+          xyChart = {
+            dataSets = [{
+              plotType        = chart.plot
+              timeSeriesQuery = { timeSeriesFilter = { filter = chart.filter, aggregation = chart.aggregation } }
+            }]
           }
-        },
-        {
-          xPos = 6, yPos = 0, width = 6, height = 4
-          widget = {
-            title = "Step verdicts"
-            xyChart = {
-              dataSets = [{
-                plotType = "STACKED_BAR"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.step_verdicts.name}\" resource.type=\"cloud_run_revision\""
-                    aggregation = {
-                      alignmentPeriod    = "3600s"
-                      perSeriesAligner   = "ALIGN_SUM"
-                      crossSeriesReducer = "REDUCE_SUM"
-                      groupByFields      = ["metric.label.verdict"]
-                    }
-                  }
-                }
-              }]
-            }
-          }
-        },
-        {
-          xPos = 0, yPos = 4, width = 6, height = 4
-          widget = {
-            title = "Dead letters published"
-            xyChart = {
-              dataSets = [{
-                plotType = "STACKED_BAR"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" resource.type=\"pubsub_topic\" resource.label.topic_id=\"${google_pubsub_topic.dead_letters.name}\""
-                    aggregation = {
-                      alignmentPeriod    = "3600s"
-                      perSeriesAligner   = "ALIGN_SUM"
-                      crossSeriesReducer = "REDUCE_SUM"
-                    }
-                  }
-                }
-              }]
-            }
-          }
-        },
-        {
-          xPos = 6, yPos = 4, width = 6, height = 4
-          widget = {
-            title = "Dead-letter backlog (undelivered)"
-            xyChart = {
-              dataSets = [{
-                plotType = "LINE"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = "metric.type=\"pubsub.googleapis.com/subscription/num_undelivered_messages\" resource.type=\"pubsub_subscription\" resource.label.subscription_id=\"${google_pubsub_subscription.dead_letters.name}\""
-                    aggregation = {
-                      alignmentPeriod  = "300s"
-                      perSeriesAligner = "ALIGN_MAX"
-                    }
-                  }
-                }
-              }]
-            }
-          }
-        },
-        {
-          xPos = 0, yPos = 8, width = 12, height = 4
-          widget = {
-            title = "Function errors, by function"
-            xyChart = {
-              dataSets = [{
-                plotType = "STACKED_BAR"
-                timeSeriesQuery = {
-                  timeSeriesFilter = {
-                    filter = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\" resource.type=\"cloud_run_revision\""
-                    aggregation = {
-                      alignmentPeriod    = "300s"
-                      perSeriesAligner   = "ALIGN_SUM"
-                      crossSeriesReducer = "REDUCE_SUM"
-                      groupByFields      = ["metric.label.function"]
-                    }
-                  }
-                }
-              }]
-            }
-          }
-        },
-      ]
+        }
+      })]
     }
   })
 }

@@ -84,18 +84,41 @@ locals {
   intake_topic_ids = merge(local.source_topic_ids, {
     (local.topic_names.deploy_requests) = google_pubsub_topic.deploy_requests.id
   })
+
+  # Every topic a function reads but the dead-letter topic, by name, and the function it feeds.
+  feeds = {
+    "gcr"                       = "intake"
+    "cloud-builds"              = "intake"
+    "glidepath-deploy-requests" = "intake"
+    "glidepath-job-triggers"    = "job-trigger"
+    "glidepath-rollout-stops"   = "rollout-stops"
+  }
+
+  # A function whose push may take longer than the default 60 s ack deadline:
+  # a stop's restore waits on one Cloud Run operation per region, so
+  # rollout-stops gets the most Pub/Sub allows (600 s) and is not redelivered
+  # while it runs (a redelivery would be harmless, only wasted).
+  feed_ack_deadline_seconds = {
+    "rollout-stops" = 600
+  }
+
+  # The ids of those topics, by name.
+  feed_topic_ids = merge(local.intake_topic_ids, {
+    (local.topic_names.job_triggers)  = google_pubsub_topic.job_triggers.id
+    (local.topic_names.rollout_stops) = google_pubsub_topic.rollout_stops.id
+  })
 }
 
 # Subscriptions are named `<topic>-<function>`: the topic comes first (see topicOf).
-resource "google_pubsub_subscription" "intake" {
-  for_each = local.intake_topic_ids
+resource "google_pubsub_subscription" "feeds" {
+  for_each = local.feeds
 
   project = var.project_id
-  name    = "${each.key}-intake"
-  topic   = each.value
+  name    = "${each.key}-${each.value}"
+  topic   = local.feed_topic_ids[each.key]
   labels  = local.labels
 
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = lookup(local.feed_ack_deadline_seconds, each.value, 60)
   message_retention_duration = "604800s"
 
   expiration_policy {
@@ -113,11 +136,11 @@ resource "google_pubsub_subscription" "intake" {
   }
 
   push_config {
-    push_endpoint = "${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}/projects/${var.project_id}/topics/${each.key}"
+    push_endpoint = "${google_cloudfunctions2_function.functions[each.value].service_config[0].uri}/projects/${var.project_id}/topics/${each.key}"
 
     oidc_token {
       service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.functions["intake"].service_config[0].uri
+      audience              = google_cloudfunctions2_function.functions[each.value].service_config[0].uri
     }
   }
 
@@ -127,83 +150,25 @@ resource "google_pubsub_subscription" "intake" {
   ]
 }
 
-resource "google_pubsub_subscription" "job_triggers" {
-  project = var.project_id
-  name    = "${google_pubsub_topic.job_triggers.name}-job-trigger"
-  topic   = google_pubsub_topic.job_triggers.id
-  labels  = local.labels
-
-  ack_deadline_seconds       = 60
-  message_retention_duration = "604800s"
-
-  expiration_policy {
-    ttl = ""
-  }
-
-  retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
-  }
-
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letters.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.functions["job-trigger"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.job_triggers.name}"
-
-    oidc_token {
-      service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.functions["job-trigger"].service_config[0].uri
-    }
-  }
-
-  depends_on = [
-    google_cloud_run_service_iam_member.push_invoker,
-    google_service_account_iam_member.pubsub_agent_token_creator,
-  ]
+# The intake subscriptions (one for_each) and the job-trigger one were apart before; an existing deployment keeps them.
+moved {
+  from = google_pubsub_subscription.intake["gcr"]
+  to   = google_pubsub_subscription.feeds["gcr"]
 }
 
-# A stop's restore waits on one Cloud Run operation per region: the ack
-# deadline is the maximum Pub/Sub allows (600 s), so a slow restore is not
-# redelivered while it runs (a redelivery would be harmless, only wasted).
-resource "google_pubsub_subscription" "rollout_stops" {
-  project = var.project_id
-  name    = "${google_pubsub_topic.rollout_stops.name}-rollout-stops"
-  topic   = google_pubsub_topic.rollout_stops.id
-  labels  = local.labels
+moved {
+  from = google_pubsub_subscription.intake["cloud-builds"]
+  to   = google_pubsub_subscription.feeds["cloud-builds"]
+}
 
-  ack_deadline_seconds       = 600
-  message_retention_duration = "604800s"
+moved {
+  from = google_pubsub_subscription.intake["glidepath-deploy-requests"]
+  to   = google_pubsub_subscription.feeds["glidepath-deploy-requests"]
+}
 
-  expiration_policy {
-    ttl = ""
-  }
-
-  retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
-  }
-
-  dead_letter_policy {
-    dead_letter_topic     = google_pubsub_topic.dead_letters.id
-    max_delivery_attempts = var.max_delivery_attempts
-  }
-
-  push_config {
-    push_endpoint = "${google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri}/projects/${var.project_id}/topics/${google_pubsub_topic.rollout_stops.name}"
-
-    oidc_token {
-      service_account_email = google_service_account.push_invoker.email
-      audience              = google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri
-    }
-  }
-
-  depends_on = [
-    google_cloud_run_service_iam_member.push_invoker,
-    google_service_account_iam_member.pubsub_agent_token_creator,
-  ]
+moved {
+  from = google_pubsub_subscription.job_triggers
+  to   = google_pubsub_subscription.feeds["glidepath-job-triggers"]
 }
 
 # The end of the line. This subscription deliberately has NO dead_letter_policy:

@@ -773,18 +773,18 @@ export function checkRolloutStops(mod: TfModule): string[] {
   if (service?.ingress_settings !== '${var.function_ingress}')
     problems.push(`${fnBlock.file}: ${ROLLOUT_STOPS} must use ingress_settings = var.function_ingress`);
 
-  const sub = mod.resources.get('google_pubsub_subscription.rollout_stops');
+  const subKey = 'google_pubsub_subscription.feeds["glidepath-rollout-stops"]';
+  const sub = mod.resources.get(subKey);
   const uri = `\${${ROLLOUT_STOPS}.service_config[0].uri}`;
-  if (!sub) problems.push('google_pubsub_subscription.rollout_stops is missing: nothing would settle a stop');
+  if (!sub) problems.push(`${subKey} is missing: nothing would settle a stop`);
   else {
     const push = first(sub.body.push_config);
-    if (sub.body.topic !== `\${${STOPS_TOPIC}.id}`)
-      problems.push(`${sub.file}: google_pubsub_subscription.rollout_stops must read ${STOPS_TOPIC}`);
     if (!String(push?.push_endpoint ?? '').startsWith(`${uri}/`) || first(push?.oidc_token)?.audience !== uri)
-      problems.push(
-        `${sub.file}: google_pubsub_subscription.rollout_stops must push to ${ROLLOUT_STOPS} (endpoint and OIDC audience)`,
-      );
+      problems.push(`${sub.file}: ${subKey} must push to ${ROLLOUT_STOPS} (endpoint and OIDC audience)`);
   }
+  const feedTopics = String(mod.locals.get('feed_topic_ids')?.value ?? '');
+  if (!feedTopics.includes(`${STOPS_TOPIC}.id`))
+    problems.push(`local.feed_topic_ids must hold ${STOPS_TOPIC}.id: the stop subscription reads that topic`);
 
   const publishers = [...mod.resources]
     .filter(

@@ -130,10 +130,10 @@ describe('a subscription without a dead-letter policy', () => {
       () =>
         edit(
           'pubsub.tf',
-          /(resource "google_pubsub_subscription" "job_triggers" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/,
+          /(resource "google_pubsub_subscription" "feeds" \{[\s\S]*?)\n {2}dead_letter_policy \{[^}]*\}\n/,
           '$1\n',
         ),
-      /google_pubsub_subscription\.job_triggers has no dead_letter_policy/,
+      /google_pubsub_subscription\.feeds\["glidepath-job-triggers"\] has no dead_letter_policy/,
     ));
 
   it('is caught when a new subscription forgets it', () =>
@@ -872,8 +872,8 @@ describe('rollout-stops: Slack stops settled outside the click', () => {
       () =>
         edit(
           'pubsub.tf',
-          'push_endpoint = "${google_cloudfunctions2_function.functions["rollout-stops"].service_config[0].uri}',
-          'push_endpoint = "${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}',
+          '"glidepath-rollout-stops"   = "rollout-stops"',
+          '"glidepath-rollout-stops"   = "intake"',
         ),
       /must push to google_cloudfunctions2_function\.functions\["rollout-stops"\]/,
     ));

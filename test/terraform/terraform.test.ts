@@ -44,6 +44,11 @@ const MOVED: Record<string, string> = {
   'google_workflows_workflow.rollout': 'google_workflows_workflow.workflows["rollout"]',
   'google_workflows_workflow.job_run': 'google_workflows_workflow.workflows["job-run"]',
   'google_workflows_workflow.job_rollout': 'google_workflows_workflow.workflows["job-rollout"]',
+  'google_pubsub_subscription.intake["gcr"]': 'google_pubsub_subscription.feeds["gcr"]',
+  'google_pubsub_subscription.intake["cloud-builds"]': 'google_pubsub_subscription.feeds["cloud-builds"]',
+  'google_pubsub_subscription.intake["glidepath-deploy-requests"]':
+    'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
+  'google_pubsub_subscription.job_triggers': 'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
   ...Object.fromEntries(
     Object.entries({
       intake: 'intake',
@@ -126,21 +131,42 @@ describe('terraform/', () => {
       ([k]) => k.startsWith('google_pubsub_subscription.') && k !== 'google_pubsub_subscription.dead_letters',
     );
     expect(others.map(([k]) => k).sort()).toEqual([
-      'google_pubsub_subscription.intake',
-      'google_pubsub_subscription.job_triggers',
-      'google_pubsub_subscription.rollout_stops',
+      'google_pubsub_subscription.feeds["cloud-builds"]',
+      'google_pubsub_subscription.feeds["gcr"]',
+      'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
+      'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
+      'google_pubsub_subscription.feeds["glidepath-rollout-stops"]',
     ]);
     for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
   });
 
-  it('routes the three intake topics to the intake function, the topic named in the push path', () => {
-    const intake = root.resources.get('google_pubsub_subscription.intake')!.body;
-    expect(intake.for_each).toBe('${local.intake_topic_ids}');
-    expect(intake.name).toBe('${each.key}-intake');
-    expect(intake.push_config[0].push_endpoint).toBe(
-      '${google_cloudfunctions2_function.functions["intake"].service_config[0].uri}/projects/${var.project_id}/topics/${each.key}',
+  it('routes the three intake topics to intake and the job triggers to job-trigger, the topic named in the push path', () => {
+    const routes = Object.fromEntries(
+      [...root.resources]
+        .filter(([k]) => k.startsWith('google_pubsub_subscription.feeds['))
+        .map(([, { body }]) => [
+          body.name,
+          {
+            topic: body.topic,
+            push: body.push_config[0].push_endpoint,
+            audience: body.push_config[0].oidc_token[0].audience,
+          },
+        ]),
     );
+    const route = (topic: string, fn: string) => ({
+      topic: `\${local.feed_topic_ids["${topic}"]}`,
+      push: `\${google_cloudfunctions2_function.functions["${fn}"].service_config[0].uri}/projects/\${var.project_id}/topics/${topic}`,
+      audience: `\${google_cloudfunctions2_function.functions["${fn}"].service_config[0].uri}`,
+    });
+    expect(routes).toEqual({
+      'gcr-intake': route('gcr', 'intake'),
+      'cloud-builds-intake': route('cloud-builds', 'intake'),
+      'glidepath-deploy-requests-intake': route('glidepath-deploy-requests', 'intake'),
+      'glidepath-job-triggers-job-trigger': route('glidepath-job-triggers', 'job-trigger'),
+      'glidepath-rollout-stops-rollout-stops': route('glidepath-rollout-stops', 'rollout-stops'),
+    });
     expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
+    expect(root.locals.get('feed_topic_ids')!.value).toContain('local.topic_names.job_triggers');
     expect(root.locals.get('topic_names')!.value).toEqual({
       gcr: 'gcr',
       cloud_builds: 'cloud-builds',
@@ -157,10 +183,7 @@ describe('terraform/', () => {
 
   it('settles Slack stops in rollout-stops: slack-interactions publishes the stop and moves no traffic', () => {
     expect(checkRolloutStops(root)).toEqual([]);
-    expect(root.resources.get('google_pubsub_subscription.rollout_stops')!.body).toMatchObject({
-      name: '${google_pubsub_topic.rollout_stops.name}-rollout-stops',
-      ack_deadline_seconds: 600,
-    });
+    expect(root.locals.get('feed_ack_deadline_seconds')!.value).toEqual({ 'rollout-stops': 600 });
   });
 
   it('makes slack-interactions public and signature-verified, its signing secret readable by it alone', () => {
