@@ -12,115 +12,90 @@ locals {
   alert_documentation = "Glidepath: see docs/deploy.md. Firestore collections rollouts, jobRuns and deadLetters hold the details; `glidepath status` shows them."
 }
 
-resource "google_logging_metric" "rollouts_finished" {
+locals {
+  # The log-based metrics, by name (glidepath/<name>): what they count, on top
+  # of local.function_log_filter, and their labels (in the order the API keeps
+  # them) with how each is extracted.
+  log_metrics = {
+    rollouts_finished = {
+      description      = "Glidepath rollouts that reached an end state, by status and service."
+      display_name     = "Glidepath rollouts finished"
+      filter           = "jsonPayload.event=\"rollout_finished\""
+      labels           = [{ key = "status", description = "PROMOTED, ROLLED_BACK, FAILED, SUPERSEDED or ABORTED" }, { key = "service", description = "The Cloud Run service rolled out" }]
+      label_extractors = { status = "EXTRACT(jsonPayload.status)", service = "EXTRACT(jsonPayload.service)" }
+    }
+    rollouts_failed = {
+      description      = "Glidepath rollouts that ended ROLLED_BACK or FAILED."
+      display_name     = "Glidepath rollouts failed"
+      filter           = "jsonPayload.event=\"rollout_finished\" AND jsonPayload.status=(\"ROLLED_BACK\" OR \"FAILED\")"
+      labels           = [{ key = "service", description = "The Cloud Run service rolled out" }]
+      label_extractors = { service = "EXTRACT(jsonPayload.service)" }
+    }
+    step_verdicts = {
+      description      = "Analysis verdicts of Glidepath rollout steps (PASS, FAIL, INCONCLUSIVE)."
+      display_name     = "Glidepath step verdicts"
+      filter           = "jsonPayload.event=\"step_analyzed\""
+      labels           = [{ key = "verdict", description = "PASS, FAIL or INCONCLUSIVE" }]
+      label_extractors = { verdict = "EXTRACT(jsonPayload.verdict)" }
+    }
+    function_errors = {
+      description      = "Log entries of severity ERROR or above from the Glidepath functions."
+      display_name     = "Glidepath function errors"
+      filter           = "severity>=ERROR"
+      labels           = [{ key = "function", description = "The function that logged the error" }]
+      label_extractors = { function = "EXTRACT(resource.labels.service_name)" }
+    }
+  }
+}
+
+resource "google_logging_metric" "log_metrics" {
+  for_each = local.log_metrics
+
   project     = var.project_id
-  name        = "glidepath/rollouts_finished"
-  description = "Glidepath rollouts that reached an end state, by status and service."
-  filter      = "${local.function_log_filter} AND jsonPayload.event=\"rollout_finished\""
+  name        = "glidepath/${each.key}"
+  description = each.value.description
+  filter      = "${local.function_log_filter} AND ${each.value.filter}"
 
   metric_descriptor {
     metric_kind  = "DELTA"
     value_type   = "INT64"
     unit         = "1"
-    display_name = "Glidepath rollouts finished"
+    display_name = each.value.display_name
 
-    labels {
-      key         = "status"
-      value_type  = "STRING"
-      description = "PROMOTED, ROLLED_BACK, FAILED, SUPERSEDED or ABORTED"
-    }
-
-    labels {
-      key         = "service"
-      value_type  = "STRING"
-      description = "The Cloud Run service rolled out"
+    dynamic "labels" {
+      for_each = each.value.labels
+      content {
+        key         = labels.value.key
+        value_type  = "STRING"
+        description = labels.value.description
+      }
     }
   }
 
-  label_extractors = {
-    status  = "EXTRACT(jsonPayload.status)"
-    service = "EXTRACT(jsonPayload.service)"
-  }
+  label_extractors = each.value.label_extractors
 
   depends_on = [google_project_service.enabled]
 }
 
-resource "google_logging_metric" "rollouts_failed" {
-  project     = var.project_id
-  name        = "glidepath/rollouts_failed"
-  description = "Glidepath rollouts that ended ROLLED_BACK or FAILED."
-  filter      = "${local.function_log_filter} AND jsonPayload.event=\"rollout_finished\" AND jsonPayload.status=(\"ROLLED_BACK\" OR \"FAILED\")"
-
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "INT64"
-    unit         = "1"
-    display_name = "Glidepath rollouts failed"
-
-    labels {
-      key         = "service"
-      value_type  = "STRING"
-      description = "The Cloud Run service rolled out"
-    }
-  }
-
-  label_extractors = {
-    service = "EXTRACT(jsonPayload.service)"
-  }
-
-  depends_on = [google_project_service.enabled]
+# The metrics were one block each before; an existing deployment keeps them.
+moved {
+  from = google_logging_metric.rollouts_finished
+  to   = google_logging_metric.log_metrics["rollouts_finished"]
 }
 
-resource "google_logging_metric" "step_verdicts" {
-  project     = var.project_id
-  name        = "glidepath/step_verdicts"
-  description = "Analysis verdicts of Glidepath rollout steps (PASS, FAIL, INCONCLUSIVE)."
-  filter      = "${local.function_log_filter} AND jsonPayload.event=\"step_analyzed\""
-
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "INT64"
-    unit         = "1"
-    display_name = "Glidepath step verdicts"
-
-    labels {
-      key         = "verdict"
-      value_type  = "STRING"
-      description = "PASS, FAIL or INCONCLUSIVE"
-    }
-  }
-
-  label_extractors = {
-    verdict = "EXTRACT(jsonPayload.verdict)"
-  }
-
-  depends_on = [google_project_service.enabled]
+moved {
+  from = google_logging_metric.rollouts_failed
+  to   = google_logging_metric.log_metrics["rollouts_failed"]
 }
 
-resource "google_logging_metric" "function_errors" {
-  project     = var.project_id
-  name        = "glidepath/function_errors"
-  description = "Log entries of severity ERROR or above from the Glidepath functions."
-  filter      = "${local.function_log_filter} AND severity>=ERROR"
+moved {
+  from = google_logging_metric.step_verdicts
+  to   = google_logging_metric.log_metrics["step_verdicts"]
+}
 
-  metric_descriptor {
-    metric_kind  = "DELTA"
-    value_type   = "INT64"
-    unit         = "1"
-    display_name = "Glidepath function errors"
-
-    labels {
-      key         = "function"
-      value_type  = "STRING"
-      description = "The function that logged the error"
-    }
-  }
-
-  label_extractors = {
-    function = "EXTRACT(resource.labels.service_name)"
-  }
-
-  depends_on = [google_project_service.enabled]
+moved {
+  from = google_logging_metric.function_errors
+  to   = google_logging_metric.log_metrics["function_errors"]
 }
 
 # Messages waiting on the dead-letter subscription: the dead-letter function is not keeping up or keeps failing.
@@ -155,26 +130,53 @@ resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   user_labels           = local.labels
 }
 
-resource "google_monitoring_alert_policy" "rollout_failed" {
+locals {
+  # The alerts on a log-based metric (local.log_metrics): a sum over 5 minutes
+  # above the threshold, per value of one label, closed after 30 quiet minutes.
+  metric_alerts = {
+    rollout_failed = {
+      display_name = "Glidepath: rollout rolled back or failed"
+      severity     = "WARNING"
+      condition    = "A rollout ended ROLLED_BACK or FAILED"
+      metric       = "rollouts_failed"
+      threshold    = 0
+      group_by     = "metric.label.service"
+      summary      = "A Glidepath rollout ended ROLLED_BACK or FAILED."
+    }
+    function_errors = {
+      display_name = "Glidepath: function errors"
+      severity     = "ERROR"
+      condition    = "Errors logged by a Glidepath function"
+      metric       = "function_errors"
+      threshold    = 5
+      group_by     = "metric.label.function"
+      summary      = "More than 5 errors in 5 minutes from a Glidepath function."
+    }
+  }
+}
+
+resource "google_monitoring_alert_policy" "metric_alerts" {
+  for_each = local.metric_alerts
+
   project      = var.project_id
-  display_name = "Glidepath: rollout rolled back or failed"
+  display_name = each.value.display_name
   combiner     = "OR"
-  severity     = "WARNING"
+  severity     = each.value.severity
 
   conditions {
-    display_name = "A rollout ended ROLLED_BACK or FAILED"
+    display_name = each.value.condition
 
     condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_failed.name}\""
+      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics[each.value.metric].name}\""
       comparison      = "COMPARISON_GT"
-      threshold_value = 0
+      threshold_value = each.value.threshold
       duration        = "0s"
 
       aggregations {
         alignment_period     = "300s"
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.service"]
+        group_by_fields      = [each.value.group_by]
       }
 
       trigger {
@@ -188,7 +190,7 @@ resource "google_monitoring_alert_policy" "rollout_failed" {
   }
 
   documentation {
-    content   = "A Glidepath rollout ended ROLLED_BACK or FAILED. ${local.alert_documentation}"
+    content   = "${each.value.summary} ${local.alert_documentation}"
     mime_type = "text/markdown"
   }
 
@@ -196,45 +198,15 @@ resource "google_monitoring_alert_policy" "rollout_failed" {
   user_labels           = local.labels
 }
 
-resource "google_monitoring_alert_policy" "function_errors" {
-  project      = var.project_id
-  display_name = "Glidepath: function errors"
-  combiner     = "OR"
-  severity     = "ERROR"
+# The alerts were one block each before; an existing deployment keeps them.
+moved {
+  from = google_monitoring_alert_policy.rollout_failed
+  to   = google_monitoring_alert_policy.metric_alerts["rollout_failed"]
+}
 
-  conditions {
-    display_name = "Errors logged by a Glidepath function"
-
-    condition_threshold {
-      filter          = "resource.type=\"cloud_run_revision\" AND metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 5
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.function"]
-      }
-
-      trigger {
-        count = 1
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "1800s"
-  }
-
-  documentation {
-    content   = "More than 5 errors in 5 minutes from a Glidepath function. ${local.alert_documentation}"
-    mime_type = "text/markdown"
-  }
-
-  notification_channels = var.notification_channels
-  user_labels           = local.labels
+moved {
+  from = google_monitoring_alert_policy.function_errors
+  to   = google_monitoring_alert_policy.metric_alerts["function_errors"]
 }
 
 locals {
@@ -244,14 +216,14 @@ locals {
       position    = { xPos = 0, yPos = 0, width = 6, height = 4 }
       title       = "Rollouts finished, by status"
       plot        = "STACKED_BAR"
-      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.rollouts_finished.name}\" resource.type=\"cloud_run_revision\""
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics["rollouts_finished"].name}\" resource.type=\"cloud_run_revision\""
       aggregation = { alignmentPeriod = "3600s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.status"] }
     },
     {
       position    = { xPos = 6, yPos = 0, width = 6, height = 4 }
       title       = "Step verdicts"
       plot        = "STACKED_BAR"
-      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.step_verdicts.name}\" resource.type=\"cloud_run_revision\""
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics["step_verdicts"].name}\" resource.type=\"cloud_run_revision\""
       aggregation = { alignmentPeriod = "3600s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.verdict"] }
     },
     {
@@ -272,7 +244,7 @@ locals {
       position    = { xPos = 0, yPos = 8, width = 12, height = 4 }
       title       = "Function errors, by function"
       plot        = "STACKED_BAR"
-      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.function_errors.name}\" resource.type=\"cloud_run_revision\""
+      filter      = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.log_metrics["function_errors"].name}\" resource.type=\"cloud_run_revision\""
       aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_SUM", crossSeriesReducer = "REDUCE_SUM", groupByFields = ["metric.label.function"] }
     },
   ]

@@ -50,6 +50,16 @@ const MOVED: Record<string, string> = {
     'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
   'google_pubsub_subscription.job_triggers': 'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
   ...Object.fromEntries(
+    ['rollouts_finished', 'rollouts_failed', 'step_verdicts', 'function_errors'].map((name) => [
+      `google_logging_metric.${name}`,
+      `google_logging_metric.log_metrics["${name}"]`,
+    ]),
+  ),
+  'google_monitoring_alert_policy.rollout_failed':
+    'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
+  'google_monitoring_alert_policy.function_errors':
+    'google_monitoring_alert_policy.metric_alerts["function_errors"]',
+  ...Object.fromEntries(
     Object.entries({
       intake: 'intake',
       job_trigger: 'job-trigger',
@@ -405,20 +415,33 @@ describe('terraform/', () => {
   });
 
   it('counts failed rollouts and verdicts from the functions logs', () => {
-    const failed = root.resources.get('google_logging_metric.rollouts_failed')!.body;
+    const failed = root.resources.get('google_logging_metric.log_metrics["rollouts_failed"]')!.body;
     expect(failed.filter).toContain('jsonPayload.event="rollout_finished"');
     expect(failed.filter).toMatch(/jsonPayload\.status=\("ROLLED_BACK" OR "FAILED"\)/);
-    const verdicts = root.resources.get('google_logging_metric.step_verdicts')!.body;
+    const verdicts = root.resources.get('google_logging_metric.log_metrics["step_verdicts"]')!.body;
     expect(verdicts.filter).toContain('jsonPayload.event="step_analyzed"');
     expect(verdicts.label_extractors).toEqual({ verdict: 'EXTRACT(jsonPayload.verdict)' });
+    const metrics = [...root.resources].filter(([k]) => k.startsWith('google_logging_metric.'));
+    expect(metrics.map(([, { body }]) => body.name).sort()).toEqual([
+      'glidepath/function_errors',
+      'glidepath/rollouts_failed',
+      'glidepath/rollouts_finished',
+      'glidepath/step_verdicts',
+    ]);
     const alerts = [...root.resources.keys()]
       .filter((k) => k.startsWith('google_monitoring_alert_policy.'))
       .sort();
     expect(alerts).toEqual([
       'google_monitoring_alert_policy.dead_letter_backlog',
-      'google_monitoring_alert_policy.function_errors',
-      'google_monitoring_alert_policy.rollout_failed',
+      'google_monitoring_alert_policy.metric_alerts["function_errors"]',
+      'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
     ]);
+    const failedAlert = root.resources.get(
+      'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
+    )!.body;
+    expect(failedAlert.conditions[0].condition_threshold[0].filter).toBe(
+      'resource.type="cloud_run_revision" AND metric.type="logging.googleapis.com/user/${google_logging_metric.log_metrics["rollouts_failed"].name}"',
+    );
   });
 
   itTf('evaluates the real scheduler expressions over glidepath.example.yaml: one job per policy job', () => {
