@@ -92,34 +92,3 @@ resource "google_cloudfunctions2_function" "functions" {
     google_secret_manager_secret_iam_member.pagerduty_accessor,
   ]
 }
-
-# The functions were one block each before; an existing deployment keeps them.
-moved {
-  from = google_cloudfunctions2_function.intake
-  to   = google_cloudfunctions2_function.functions["intake"]
-}
-
-moved {
-  from = google_cloudfunctions2_function.job_trigger
-  to   = google_cloudfunctions2_function.functions["job-trigger"]
-}
-
-moved {
-  from = google_cloudfunctions2_function.dead_letter
-  to   = google_cloudfunctions2_function.functions["dead-letter"]
-}
-
-moved {
-  from = google_cloudfunctions2_function.actions
-  to   = google_cloudfunctions2_function.functions["actions"]
-}
-
-moved {
-  from = google_cloudfunctions2_function.sweeper
-  to   = google_cloudfunctions2_function.functions["sweeper"]
-}
-
-moved {
-  from = google_cloudfunctions2_function.slack_interactions
-  to   = google_cloudfunctions2_function.functions["slack-interactions"]
-}

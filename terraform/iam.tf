@@ -23,38 +23,6 @@ resource "google_service_account" "functions" {
   display_name = each.value.account
 }
 
-# The function service accounts were one block each before; an existing
-# deployment keeps them, and every grant made to them.
-moved {
-  from = google_service_account.intake
-  to   = google_service_account.functions["intake"]
-}
-
-moved {
-  from = google_service_account.job_trigger
-  to   = google_service_account.functions["job-trigger"]
-}
-
-moved {
-  from = google_service_account.dead_letter
-  to   = google_service_account.functions["dead-letter"]
-}
-
-moved {
-  from = google_service_account.actions
-  to   = google_service_account.functions["actions"]
-}
-
-moved {
-  from = google_service_account.sweeper
-  to   = google_service_account.functions["sweeper"]
-}
-
-moved {
-  from = google_service_account.slack_interactions
-  to   = google_service_account.functions["slack-interactions"]
-}
-
 resource "google_service_account" "workflows" {
   project      = var.project_id
   account_id   = "glidepath-workflows"

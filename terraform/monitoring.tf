@@ -77,27 +77,6 @@ resource "google_logging_metric" "log_metrics" {
   depends_on = [google_project_service.enabled]
 }
 
-# The metrics were one block each before; an existing deployment keeps them.
-moved {
-  from = google_logging_metric.rollouts_finished
-  to   = google_logging_metric.log_metrics["rollouts_finished"]
-}
-
-moved {
-  from = google_logging_metric.rollouts_failed
-  to   = google_logging_metric.log_metrics["rollouts_failed"]
-}
-
-moved {
-  from = google_logging_metric.step_verdicts
-  to   = google_logging_metric.log_metrics["step_verdicts"]
-}
-
-moved {
-  from = google_logging_metric.function_errors
-  to   = google_logging_metric.log_metrics["function_errors"]
-}
-
 # Messages waiting on the dead-letter subscription: the dead-letter function is not keeping up or keeps failing.
 resource "google_monitoring_alert_policy" "dead_letter_backlog" {
   project      = var.project_id
@@ -196,17 +175,6 @@ resource "google_monitoring_alert_policy" "metric_alerts" {
 
   notification_channels = var.notification_channels
   user_labels           = local.labels
-}
-
-# The alerts were one block each before; an existing deployment keeps them.
-moved {
-  from = google_monitoring_alert_policy.rollout_failed
-  to   = google_monitoring_alert_policy.metric_alerts["rollout_failed"]
-}
-
-moved {
-  from = google_monitoring_alert_policy.function_errors
-  to   = google_monitoring_alert_policy.metric_alerts["function_errors"]
 }
 
 locals {

@@ -150,27 +150,6 @@ resource "google_pubsub_subscription" "feeds" {
   ]
 }
 
-# The intake subscriptions (one for_each) and the job-trigger one were apart before; an existing deployment keeps them.
-moved {
-  from = google_pubsub_subscription.intake["gcr"]
-  to   = google_pubsub_subscription.feeds["gcr"]
-}
-
-moved {
-  from = google_pubsub_subscription.intake["cloud-builds"]
-  to   = google_pubsub_subscription.feeds["cloud-builds"]
-}
-
-moved {
-  from = google_pubsub_subscription.intake["glidepath-deploy-requests"]
-  to   = google_pubsub_subscription.feeds["glidepath-deploy-requests"]
-}
-
-moved {
-  from = google_pubsub_subscription.job_triggers
-  to   = google_pubsub_subscription.feeds["glidepath-job-triggers"]
-}
-
 # The end of the line. This subscription deliberately has NO dead_letter_policy:
 # - dead-lettering to its own topic would loop a failing message forever;
 # - dead-lettering to yet another topic only moves the problem to a topic nobody reads.

@@ -36,19 +36,3 @@ resource "google_secret_manager_secret" "secrets" {
 
   depends_on = [google_project_service.enabled]
 }
-
-# The secrets were one block each before; an existing deployment keeps them (and their versions).
-moved {
-  from = google_secret_manager_secret.slack_webhook
-  to   = google_secret_manager_secret.secrets["slack-webhook"]
-}
-
-moved {
-  from = google_secret_manager_secret.slack_signing_secret
-  to   = google_secret_manager_secret.secrets["slack-signing-secret"]
-}
-
-moved {
-  from = google_secret_manager_secret.pagerduty_routing_key
-  to   = google_secret_manager_secret.secrets["pagerduty-routing-key"]
-}

@@ -31,19 +31,3 @@ resource "google_workflows_workflow" "workflows" {
 
   depends_on = [google_project_service.enabled]
 }
-
-# The workflows were one block each before; an existing deployment keeps them.
-moved {
-  from = google_workflows_workflow.rollout
-  to   = google_workflows_workflow.workflows["rollout"]
-}
-
-moved {
-  from = google_workflows_workflow.job_run
-  to   = google_workflows_workflow.workflows["job-run"]
-}
-
-moved {
-  from = google_workflows_workflow.job_rollout
-  to   = google_workflows_workflow.workflows["job-rollout"]
-}

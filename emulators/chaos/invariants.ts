@@ -20,6 +20,7 @@ export interface Violation {
     | 'job-accounting'
     | 'failure-class'
     | 'sweeper-ends-dead-runs'
+    | 'sweeper-ends-dead-job-rollouts'
     | 'job-template-restored'
     | 'one-verification'
     | 'gate-consistent';
@@ -371,6 +372,8 @@ export interface JobImageExpectation {
   image: string;
   regions: string[];
   failing?: { region: string; class: FailureClass };
+  /** Its workflow execution was killed while the first region's verification ran: the sweeper must end it. */
+  killed?: boolean;
 }
 
 /** What a job image rollout left: its record, and per region the job's template before and after, and its verifications. */
@@ -395,7 +398,8 @@ export interface JobImageObserved {
  * restored, the later ones never written), after a success every region runs
  * the image; one verification execution per region the rollout reached and
  * none beyond; the failed verification's recorded class is the injected
- * cause's; a failure is told to Slack.
+ * cause's; a failure is told to Slack. A rollout whose execution was killed
+ * during the first region's verification is ended by the sweeper, as a failure.
  */
 export function checkJobImageRollout(
   expected: JobImageExpectation,
@@ -413,16 +417,24 @@ export function checkJobImageRollout(
     ];
   const [r] = observed.records;
   const out: Violation[] = [];
-  const status = expected.failing ? 'FAILED' : 'SUCCEEDED';
+  const status = expected.failing || expected.killed ? 'FAILED' : 'SUCCEEDED';
   if (r.status !== status)
     out.push({
       invariant: 'job-accounting',
       subject,
-      detail: `expected ${status}${expected.failing ? ` (verification fails in ${expected.failing.region})` : ''}, got ${r.status} (${r.reason ?? 'no reason'})`,
+      detail: `expected ${status}${expected.failing ? ` (verification fails in ${expected.failing.region})` : ''}${expected.killed ? ' (its execution was killed)' : ''}, got ${r.status} (${r.reason ?? 'no reason'})`,
+    });
+  if (expected.killed && !r.reason?.startsWith('ended by the sweeper: '))
+    out.push({
+      invariant: 'sweeper-ends-dead-job-rollouts',
+      subject,
+      detail: `its job-rollout execution was killed but the rollout is ${r.status} without the sweeper's reason (${r.reason ?? 'no reason'})`,
     });
   const reachedUpTo = expected.failing
     ? expected.regions.indexOf(expected.failing.region)
-    : expected.regions.length - 1;
+    : expected.killed
+      ? 0
+      : expected.regions.length - 1;
   for (const [i, region] of expected.regions.entries()) {
     const seen = observed.regions[region];
     const reached = i <= reachedUpTo;

@@ -108,7 +108,8 @@ export interface ChaosReport {
   rollouts: { run: number; byStatus: Record<string, number>; recoveredBySweeper: number };
   approvals: { run: number; byKind: Record<string, number>; gates: Record<string, number> };
   jobRuns: { run: number; byStatus: Record<string, number> };
-  jobRollouts: { run: number; byStatus: Record<string, number> };
+  /** `killed`: scenarios whose job-rollout execution was killed (the sweeper must end them). */
+  jobRollouts: { run: number; byStatus: Record<string, number>; killed: number };
   faultsInjected: number;
   faults: Record<string, number>;
   messages: { published: number; hostile: number; lost: number; doubled: number };
@@ -317,7 +318,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
         ),
       },
       jobRuns: { run: jobIndices.length, byStatus: tally(ctx.jobStatuses) },
-      jobRollouts: { run: jobImageIndices.length, byStatus: tally(ctx.jobImageStatuses) },
+      jobRollouts: {
+        run: jobImageIndices.length,
+        byStatus: tally(ctx.jobImageStatuses),
+        killed: ctx.jobImageChecks.filter((c) => c.expected.killed).length,
+      },
       faultsInjected: Object.values(faults).reduce((a, b) => a + b, 0),
       faults,
       messages: {
@@ -910,9 +915,10 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
   const before: Record<string, string> = {};
   for (const region of REGIONS) {
     before[region] = (await jobTemplate(ctx, job, region)).template;
+    const outcomes = region === failing?.region ? [sc.failure] : [];
     ctx.cloud.cloudRun.setJobOutcomes(
       `projects/${PROJECT}/locations/${region}/jobs/${job}`,
-      region === failing?.region ? [sc.failure] : [],
+      sc.killExecution && region === REGIONS[0] ? ['hang'] : outcomes,
     );
   }
   const subject = new RegExp(`\\b${job}\\b`);
@@ -925,6 +931,15 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
   try {
     for (let n = 0; n < (sc.duplicate ? 2 : 1); n++)
       await ctx.cloud.pubsub.topic(TOPICS.gcr).publishMessage({ json: push });
+    if (sc.killExecution) {
+      // The job-rollout execution dies while the first region's verification runs: only the sweeper can end it.
+      const verifying = await waitFor(
+        async () =>
+          (await recordsOf()).find((r) => r.executionName && r.regions[REGIONS[0]]?.verifyExecution),
+        { timeoutMs: 60_000, intervalMs: 200, what: `${label}: the verification in ${REGIONS[0]} running` },
+      );
+      await ctx.workflowExecutions.cancelExecution({ name: verifying.executionName! });
+    }
     await waitFor(
       async () => {
         const records = await recordsOf();
@@ -951,12 +966,19 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
   }
   // Slack is checked at the end, once the outbox has been flushed.
   ctx.jobImageChecks.push({
-    expected: { job, rolloutId, image, regions: REGIONS, ...(failing ? { failing } : {}) },
+    expected: {
+      job,
+      rolloutId,
+      image,
+      regions: REGIONS,
+      ...(failing ? { failing } : {}),
+      ...(sc.killExecution ? { killed: true } : {}),
+    },
     observed: { records, regions },
     label,
   });
   ctx.opts.progress?.(
-    `${label}: ${failing ? `${sc.failure} in ${failing.region}` : 'good'} → ${records.map((r) => r.status).join(',')}`,
+    `${label}: ${failing ? `${sc.failure} in ${failing.region}` : 'good'}${sc.killExecution ? ' +kill' : ''} → ${records.map((r) => r.status).join(',')}`,
   );
 }
 

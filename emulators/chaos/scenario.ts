@@ -156,9 +156,17 @@ interface JobImageScenario {
   failure: JobFailure;
   /** Publish the push twice (the same digest must start one rollout). */
   duplicate: boolean;
+  /**
+   * The first region's verification hangs and the job-rollout workflow execution is killed
+   * meanwhile: only the sweeper can end the rollout (and restore the template). No `failAt`.
+   */
+  killExecution: boolean;
   /** Fault rules, without their `subject` (the runner scopes them to the scenario's job). */
   faults: FaultRule[];
 }
+
+/** The job image scenario whose execution is always killed (so a short run meets it); later ones sometimes. */
+const KILLED_JOB_IMAGE_SCENARIO = 3;
 
 /** The kinds of fault a job image scenario can meet; scenario i always meets kind i mod N. */
 const JOB_IMAGE_FAULT_KINDS = ['update-error', 'etag', 'read-error', 'run-error', 'crash'] as const;
@@ -197,12 +205,18 @@ export function jobImageScenario(seed: number, index: number): JobImageScenario 
   // The kind is met at least once whatever the run's shared random draws give the rule above.
   faults.push({ ...faults[0], probability: 1, times: 1 });
   if (rnd() < 0.2) faults.push({ at: 'slack', effect: 'error', probability: 0.5 });
+  const failure = pick(JOB_FAILURES);
+  const duplicate = rnd() < 0.3;
+  // Drawn last, so the draws above stay those of earlier seeds.
+  const killExecution =
+    index === KILLED_JOB_IMAGE_SCENARIO || (index > KILLED_JOB_IMAGE_SCENARIO && rnd() < 0.2);
   return {
     seed,
     tag: `s${seed}`,
-    ...(failAt !== undefined ? { failAt } : {}),
-    failure: pick(JOB_FAILURES),
-    duplicate: rnd() < 0.3,
+    ...(failAt !== undefined && !killExecution ? { failAt } : {}),
+    failure,
+    duplicate,
+    killExecution,
     faults,
   };
 }

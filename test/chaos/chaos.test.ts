@@ -44,6 +44,8 @@ describeWithEmulators('chaos: rollouts and job runs under random faults', () => 
     expect(report.jobRollouts.run).toBeGreaterThanOrEqual(6);
     expect(report.jobRollouts.byStatus.SUCCEEDED).toBeGreaterThanOrEqual(1);
     expect(report.jobRollouts.byStatus.FAILED).toBeGreaterThanOrEqual(1);
+    // Scenario 3's job-rollout execution is killed: with no violation, the sweeper ended it.
+    expect(report.jobRollouts.killed).toBeGreaterThanOrEqual(1);
     expect(Object.keys(report.faults)).toEqual(
       expect.arrayContaining(['run.UpdateJob:error', 'run.UpdateJob:etag']),
     );

@@ -103,6 +103,7 @@ describe('terraform/', () => {
         'iam.tf',
         'secrets.tf',
         'monitoring.tf',
+        'moved.tf',
       ]),
     );
   });

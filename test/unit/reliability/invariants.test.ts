@@ -366,6 +366,28 @@ describe('job image rollouts: templates restored, one verification per region re
     const one = { ...observed, records: [failedInEu] };
     expect(checkJobImageRollout(good, one, slack).map((v) => v.invariant)).toContain('job-accounting');
   });
+
+  it('accepts a killed rollout the sweeper ended with the first region restored, and flags one ended otherwise or left running', () => {
+    const { failing: _none, ...good } = expected;
+    const killed = { ...good, killed: true };
+    const regions = { [US]: region(OLD, 1), [EU]: region(OLD, 0) };
+    const swept = (reason: string, status = 'FAILED') => ({
+      records: [{ ...record(status, { [US]: { status: 'RESTORED' }, [EU]: { status: 'PENDING' } }), reason }],
+      regions,
+    });
+    expect(
+      checkJobImageRollout(killed, swept('ended by the sweeper: workflow execution e1 is CANCELLED'), slack),
+    ).toEqual([]);
+    expect(
+      checkJobImageRollout(killed, swept('the job-rollout workflow failed, {}'), slack).map(
+        (v) => v.invariant,
+      ),
+    ).toEqual(['sweeper-ends-dead-job-rollouts']);
+    expect(checkJobImageRollout(killed, swept('', 'RUNNING'), slack).map((v) => v.invariant)).toEqual([
+      'job-accounting',
+      'sweeper-ends-dead-job-rollouts',
+    ]);
+  });
 });
 
 describe('approval gates: one decision, told once; a rejected or expired gate promotes nothing', () => {
