@@ -232,29 +232,36 @@ resource "google_project_iam_member" "oops" {
       /grants to the public \(allAuthenticatedUsers\)/,
     ));
 
-  it('catches another principal allowed to invoke actions', () =>
+  // actions and the sweeper each have one sole invoker (SOLE_INVOKERS): the same two rules for both.
+  it.each(['actions', 'sweeper'])('catches another principal allowed to invoke %s', (name) =>
     expectCaught(
       checkLeastPrivilege,
       () =>
         edit(
           'iam.tf',
           '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name',
-          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    actions         = google_cloudfunctions2_function.functions["actions"].name',
+          `"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    ${name} = google_cloudfunctions2_function.functions["${name}"].name`,
         ),
-      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
-    ));
+      new RegExp(
+        `push_invoker lets serviceAccount:\\$\\{google_service_account\\.push_invoker\\.email\\} invoke ${name}\\b`,
+      ),
+    ),
+  );
 
-  it('catches actions left without any invoker', () =>
+  it.each(['actions', 'sweeper'])('catches %s left without any invoker', (name) =>
     expectCaught(
       checkLeastPrivilege,
       () =>
         edit(
           'iam.tf',
-          /resource "google_cloud_run_service_iam_member" "actions_invoker" \{[\s\S]*?\n\}\n/,
+          new RegExp(
+            `resource "google_cloud_run_service_iam_member" "${name}_invoker" \\{[\\s\\S]*?\\n\\}\\n`,
+          ),
           '',
         ),
-      /nobody may invoke actions/,
-    ));
+      new RegExp(`nobody may invoke ${name}\\b`),
+    ),
+  );
 
   it('catches a project-level grant outside the allowlist, even a small one', () =>
     expectCaught(
@@ -365,30 +372,6 @@ resource "google_project_iam_member" "publisher" {
           'member   = "allUsers"',
         ),
       /sweeper_invoker lets allUsers invoke sweeper; only the scheduler service account may/,
-    ));
-
-  it('catches another principal allowed to invoke the sweeper', () =>
-    expectCaught(
-      checkLeastPrivilege,
-      () =>
-        edit(
-          'iam.tf',
-          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name',
-          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    sweeper         = google_cloudfunctions2_function.functions["sweeper"].name',
-        ),
-      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
-    ));
-
-  it('catches the sweeper left without any invoker', () =>
-    expectCaught(
-      checkLeastPrivilege,
-      () =>
-        edit(
-          'iam.tf',
-          /resource "google_cloud_run_service_iam_member" "sweeper_invoker" \{[\s\S]*?\n\}\n/,
-          '',
-        ),
-      /nobody may invoke sweeper/,
     ));
 
   it('catches the scheduler service account invoking another function', () =>
