@@ -33,6 +33,12 @@ export const FUNCTIONS: readonly FunctionSpec[] = [
     trigger: ['glidepath-job-triggers'],
   },
   {
+    name: 'rollout-stops',
+    target: 'rolloutStops',
+    entry: 'functions/entry/rollout-stops.ts',
+    trigger: ['glidepath-rollout-stops'],
+  },
+  {
     name: 'dead-letter',
     target: 'deadLetter',
     entry: 'functions/entry/dead-letter.ts',

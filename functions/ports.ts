@@ -374,6 +374,8 @@ export interface RolloutStore {
     reason: string,
     now: Date,
   ): Promise<{ rollout: RolloutRecord; next?: RolloutRecord }>;
+  /** True once, for the caller that should post the end of a stopped rollout (a redelivered stop posts nothing). */
+  claimEndNotice(id: string, now: Date): Promise<boolean>;
 }
 
 // Job runs (design brief §4).

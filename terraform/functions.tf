@@ -1,5 +1,5 @@
 /**
- * The six gen2 functions (Node 20), one for_each over local.functions
+ * The seven gen2 functions (Node 20), one for_each over local.functions
  * (main.tf), built by `npm run build` into dist/functions/<name>/ and uploaded
  * by main.tf. Each runs as its own service account (iam.tf) and reads the same
  * environment; the sweeper adds its own settings (local.function_own_env).
@@ -8,7 +8,7 @@
  * Pub/Sub push, Workflows and Cloud Scheduler calls from this project).
  * Whatever the ingress, invocation needs roles/run.invoker on the function's
  * Cloud Run service, which only the push-invoker service account (intake,
- * job-trigger, dead-letter), the workflows service account (actions) or the
+ * job-trigger, rollout-stops, dead-letter), the workflows service account (actions) or the
  * scheduler service account (sweeper) holds.
  *
  * The one exception is slack-interactions: Slack calls it from the internet

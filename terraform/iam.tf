@@ -55,7 +55,7 @@ resource "google_service_account" "builder" {
 # ---------------------------------------------------------------------------
 
 # Firestore has no per-collection or per-database IAM: roles/datastore.user is
-# granted on the project to the six functions that read and write it.
+# granted on the project to the seven functions that read and write it.
 resource "google_project_iam_member" "datastore_user" {
   for_each = google_service_account.functions
 
@@ -66,12 +66,14 @@ resource "google_project_iam_member" "datastore_user" {
 
 # Workflows has no per-workflow IAM policy (the lowest level of
 # roles/workflows.invoker is the project). intake starts `rollout`, job-trigger
-# starts `job-run`, and actions starts the next queued rollout when one ends.
+# starts `job-run`, and actions and rollout-stops start the next queued
+# rollout when one ends or is stopped.
 resource "google_project_iam_member" "workflows_invoker" {
   for_each = {
-    intake        = google_service_account.functions["intake"].email
-    "job-trigger" = google_service_account.functions["job-trigger"].email
-    actions       = google_service_account.functions["actions"].email
+    intake          = google_service_account.functions["intake"].email
+    "job-trigger"   = google_service_account.functions["job-trigger"].email
+    actions         = google_service_account.functions["actions"].email
+    "rollout-stops" = google_service_account.functions["rollout-stops"].email
   }
 
   project = var.project_id
@@ -198,14 +200,15 @@ resource "google_project_iam_member" "slack_interactions_executions" {
   member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }
 
-# The buttons then put the recorded split back with the same Cloud Run calls
-# as the sweeper: the deployer custom role in each target project.
-resource "google_project_iam_member" "slack_interactions_deployer" {
+# A stopped rollout's recorded split goes back with the same Cloud Run calls
+# as the sweeper's, made by rollout-stops (not by slack-interactions, which
+# only records the stop): the deployer custom role in each target project.
+resource "google_project_iam_member" "rollout_stops_deployer" {
   for_each = local.deploy_target_projects
 
   project = each.value
   role    = google_project_iam_custom_role.deployer[each.value].id
-  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
+  member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"
 }
 
 # ---------------------------------------------------------------------------
@@ -239,13 +242,13 @@ resource "google_service_account_iam_member" "sweeper_acts_as_runtime" {
 }
 
 # A Slack button's rollback is the same UpdateService as the sweeper's: the
-# interaction function may act as the same runtime accounts, and only those.
-resource "google_service_account_iam_member" "slack_interactions_acts_as_runtime" {
+# rollout-stops function may act as the same runtime accounts, and only those.
+resource "google_service_account_iam_member" "rollout_stops_acts_as_runtime" {
   for_each = toset(var.runtime_service_accounts)
 
   service_account_id = "projects/-/serviceAccounts/${each.value}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
+  member             = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"
 }
 
 # PUBLIC, and the only public grant: Slack calls the interaction function from
@@ -292,12 +295,13 @@ resource "google_cloud_run_service_iam_member" "actions_smoke_invoker" {
   member   = "serviceAccount:${google_service_account.functions["actions"].email}"
 }
 
-# Only the push-invoker service account may invoke the three Pub/Sub-driven functions.
+# Only the push-invoker service account may invoke the four Pub/Sub-driven functions.
 resource "google_cloud_run_service_iam_member" "push_invoker" {
   for_each = {
-    intake        = google_cloudfunctions2_function.functions["intake"].name
-    "job-trigger" = google_cloudfunctions2_function.functions["job-trigger"].name
-    "dead-letter" = google_cloudfunctions2_function.functions["dead-letter"].name
+    intake          = google_cloudfunctions2_function.functions["intake"].name
+    "job-trigger"   = google_cloudfunctions2_function.functions["job-trigger"].name
+    "rollout-stops" = google_cloudfunctions2_function.functions["rollout-stops"].name
+    "dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name
   }
 
   project  = var.project_id
@@ -338,6 +342,14 @@ resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
   topic   = google_pubsub_topic.dead_letters.name
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${google_service_account.functions["actions"].email}"
+}
+
+# slack-interactions hands a recorded stop to rollout-stops: it may publish to that topic, and only that one.
+resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" {
+  project = var.project_id
+  topic   = google_pubsub_topic.rollout_stops.name
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }
 
 # Every function may read the Slack webhook.

@@ -38,6 +38,7 @@ locals {
     cloud_builds    = "cloud-builds"
     deploy_requests = "glidepath-deploy-requests"
     job_triggers    = "glidepath-job-triggers"
+    rollout_stops   = "glidepath-rollout-stops"
     dead_letters    = "glidepath-dead-letters"
   }
 
@@ -111,20 +112,36 @@ locals {
     }
     # HTTP, public: the Request URL of the Slack app's interactivity. Every request
     # is checked against SLACK_SIGNING_SECRET (v0 HMAC-SHA256, five-minute replay
-    # window) before anything is read. Stopping a rollout may wait on Cloud Run
-    # operations while it restores traffic: 540 s, like the sweeper. Slack
-    # shows the clicking user an error after 3 s, but the click still takes
-    # effect and its answer reaches the channel through response_url.
+    # window) before anything is read. Slack wants the answer within 3 s: a
+    # click only records (a gate decision and its callback, or a stop: execution
+    # cancelled, record ended, one Pub/Sub publish), and rollout-stops restores
+    # a stopped rollout's regions. 60 s is ample.
     "slack-interactions" = {
       name            = "slack-interactions"
       entry_point     = "slackInteractions"
       description     = "Glidepath slack-interactions: signed Slack clicks approve or reject gates and stop rollouts."
       account         = "Glidepath slack-interactions function (Slack buttons: gates, abort, roll back)"
       memory          = "512M"
-      timeout_seconds = 540
+      timeout_seconds = 60
       max_instances   = var.function_max_instances
       ingress         = "ALLOW_ALL"
       secrets         = ["slack-webhook", "slack-signing-secret"]
+    }
+    # Pub/Sub push from glidepath-rollout-stops: settles a stop recorded by
+    # slack-interactions, restoring every region with the same Cloud Run calls
+    # as the sweeper (one UpdateService and its operation per region), posting
+    # the end and starting a queued rollout. 540 s, like the sweeper; the
+    # subscription's ack deadline is 600 s.
+    "rollout-stops" = {
+      name            = "rollout-stops"
+      entry_point     = "rolloutStops"
+      description     = "Glidepath rollout-stops: restores the regions of a rollout stopped with a Slack button."
+      account         = "Glidepath rollout-stops function (restores the regions of a rollout stopped in Slack)"
+      memory          = "512M"
+      timeout_seconds = 540
+      max_instances   = var.function_max_instances
+      ingress         = var.function_ingress
+      secrets         = ["slack-webhook"]
     }
   }
 

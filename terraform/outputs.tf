@@ -1,5 +1,5 @@
 output "function_urls" {
-  description = "The run.app URLs of the six functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
+  description = "The run.app URLs of the seven functions, by function name (slack-interactions is the Slack app's interactivity Request URL)."
   value       = { for name, function in google_cloudfunctions2_function.functions : name => function.service_config[0].uri }
 }
 
@@ -21,8 +21,9 @@ output "service_accounts" {
 output "topics" {
   description = "Ids of the topics Glidepath reads, by topic name."
   value = merge(local.intake_topic_ids, {
-    (google_pubsub_topic.job_triggers.name) = google_pubsub_topic.job_triggers.id
-    (google_pubsub_topic.dead_letters.name) = google_pubsub_topic.dead_letters.id
+    (google_pubsub_topic.job_triggers.name)  = google_pubsub_topic.job_triggers.id
+    (google_pubsub_topic.rollout_stops.name) = google_pubsub_topic.rollout_stops.id
+    (google_pubsub_topic.dead_letters.name)  = google_pubsub_topic.dead_letters.id
   })
 }
 

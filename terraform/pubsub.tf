@@ -53,6 +53,16 @@ resource "google_pubsub_topic" "job_triggers" {
   depends_on = [google_project_service.enabled]
 }
 
+# slack-interactions publishes here once it has recorded an Abort / Roll back
+# now; the rollout-stops function restores the regions (docs/slack.md).
+resource "google_pubsub_topic" "rollout_stops" {
+  project = var.project_id
+  name    = local.topic_names.rollout_stops
+  labels  = local.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
 resource "google_pubsub_topic" "dead_letters" {
   project = var.project_id
   name    = local.topic_names.dead_letters
@@ -81,11 +91,21 @@ locals {
     "cloud-builds"              = "intake"
     "glidepath-deploy-requests" = "intake"
     "glidepath-job-triggers"    = "job-trigger"
+    "glidepath-rollout-stops"   = "rollout-stops"
+  }
+
+  # A function whose push may take longer than the default 60 s ack deadline:
+  # a stop's restore waits on one Cloud Run operation per region, so
+  # rollout-stops gets the most Pub/Sub allows (600 s) and is not redelivered
+  # while it runs (a redelivery would be harmless, only wasted).
+  feed_ack_deadline_seconds = {
+    "rollout-stops" = 600
   }
 
   # The ids of those topics, by name.
   feed_topic_ids = merge(local.intake_topic_ids, {
-    (local.topic_names.job_triggers) = google_pubsub_topic.job_triggers.id
+    (local.topic_names.job_triggers)  = google_pubsub_topic.job_triggers.id
+    (local.topic_names.rollout_stops) = google_pubsub_topic.rollout_stops.id
   })
 }
 
@@ -98,7 +118,7 @@ resource "google_pubsub_subscription" "feeds" {
   topic   = local.feed_topic_ids[each.key]
   labels  = local.labels
 
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = lookup(local.feed_ack_deadline_seconds, each.value, 60)
   message_retention_duration = "604800s"
 
   expiration_policy {

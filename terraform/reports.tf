@@ -9,8 +9,9 @@
  * - Private: uniform bucket-level access (no object ACLs) and public access
  *   prevention enforced, so no grant can ever make a report public.
  * - Deleted after 90 days.
- * - Writers: the actions, sweeper and slack-interactions service accounts
- *   (Abort and Roll back now end a rollout there, with its report), with
+ * - Writers: the actions, sweeper and rollout-stops service accounts
+ *   (rollout-stops settles a rollout stopped with Abort or Roll back now, and
+ *   posts its end with its report), with
  *   roles/storage.objectCreator on this bucket only: they can create objects,
  *   not read, list, replace or delete them
  *   (https://cloud.google.com/storage/docs/access-control/iam-roles). A
@@ -41,9 +42,9 @@ resource "google_storage_bucket" "reports" {
 
 resource "google_storage_bucket_iam_member" "report_writers" {
   for_each = {
-    actions            = google_service_account.functions["actions"].email
-    sweeper            = google_service_account.functions["sweeper"].email
-    slack_interactions = google_service_account.functions["slack-interactions"].email
+    actions       = google_service_account.functions["actions"].email
+    sweeper       = google_service_account.functions["sweeper"].email
+    rollout_stops = google_service_account.functions["rollout-stops"].email
   }
 
   bucket = google_storage_bucket.reports.name

@@ -53,12 +53,12 @@ variable "policy_file" {
 
 variable "functions_source_dir" {
   type        = string
-  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions, sweeper, slack-interactions), as produced by `npm run build`."
+  description = "Directory holding the built functions (one sub-directory per function: intake, job-trigger, dead-letter, actions, sweeper, slack-interactions, rollout-stops), as produced by `npm run build`."
   default     = "../dist/functions"
 
   validation {
-    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions", "sweeper", "slack-interactions"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
-    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/, actions/, sweeper/ and slack-interactions/, each with an index.js. Run `npm run build` first."
+    condition     = alltrue([for f in ["intake", "job-trigger", "dead-letter", "actions", "sweeper", "slack-interactions", "rollout-stops"] : fileexists("${var.functions_source_dir}/${f}/index.js")])
+    error_message = "functions_source_dir must contain intake/, job-trigger/, dead-letter/, actions/, sweeper/, slack-interactions/ and rollout-stops/, each with an index.js. Run `npm run build` first."
   }
 }
 

@@ -231,6 +231,19 @@ export class FirestoreRolloutStore implements RolloutStore {
     );
   }
 
+  /** True once, for the caller that should post the end of a stopped rollout. */
+  async claimEndNotice(id: string, now: Date): Promise<boolean> {
+    return guardFirestore(`claim the end notice of ${id}`, () =>
+      this.db.runTransaction(async (tx) => {
+        const rollout = await this.readInTx(tx, id);
+        if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);
+        if (rollout.endNoticeAt) return false;
+        tx.update(this.rolloutDoc(id), { endNoticeAt: now.toISOString() });
+        return true;
+      }),
+    );
+  }
+
   private writeInTx(tx: Transaction, now: Date, writes: StoreWrites): void {
     for (const rollout of writes.rollouts) tx.set(this.rolloutDoc(rollout.id), rollout);
     if (writes.service) tx.set(this.serviceDoc(writes.service.name), writes.service);

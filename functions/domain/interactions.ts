@@ -112,3 +112,26 @@ export function decidedMessage(original: BlockActionsPayload['message'], outcome
 
 /** A Slack user as `<@U…>`, which Slack renders as their name. */
 export const mention = (userId: string): string => `<@${userId}>`;
+
+/** A stop as the channel is told of it: who clicked, when, and what the rollout is now. */
+interface StopNotice {
+  rolloutId: string;
+  status: 'ABORTED' | 'ROLLED_BACK';
+  by: string;
+  at: string;
+}
+
+const STOP_WORDS = {
+  ABORTED: { doing: '🛑 Aborting', done: '🛑 Aborted' },
+  ROLLED_BACK: { doing: '⏪ Rolling back', done: '⏪ Rolled back' },
+} as const;
+
+const regionCount = (n: number): string => `${n} region${n === 1 ? '' : 's'}`;
+
+/** The answer within the click's request: the stop is recorded, the regions are being restored. */
+export const stoppingText = (stop: StopNotice, restoring: number): string =>
+  `${STOP_WORDS[stop.status].doing}: stopped by ${mention(stop.by)} at ${stop.at}; rollout ${stop.rolloutId} is ${stop.status}, restoring ${regionCount(restoring)}`;
+
+/** The rollout-stops worker's answer once the regions are back. */
+export const stoppedText = (stop: StopNotice, restored: number): string =>
+  `${STOP_WORDS[stop.status].done} by ${mention(stop.by)} at ${stop.at}: rollout ${stop.rolloutId} is ${stop.status}, ${regionCount(restored)} restored`;

@@ -14,6 +14,7 @@ export const TOPICS = {
   cloudBuilds: 'cloud-builds',
   deployRequests: 'glidepath-deploy-requests',
   jobTriggers: 'glidepath-job-triggers',
+  rolloutStops: 'glidepath-rollout-stops',
   deadLetters: 'glidepath-dead-letters',
 } as const;
 
@@ -115,6 +116,32 @@ export const JobTrigger = z.strictObject({
     .optional(),
 });
 export type JobTrigger = z.output<typeof JobTrigger>;
+
+/**
+ * A stop recorded by the slack-interactions function (Abort / Roll back now):
+ * the rollout-stops worker restores its regions, posts its end and tells the
+ * click's `response_url` how it went. `status` and `reason` are those the
+ * stop recorded; the worker settles only a rollout whose record ended with
+ * exactly these (docs/slack.md "Abort and Roll back now").
+ */
+export const RolloutStop = z.strictObject({
+  rolloutId: z.string().min(1).max(256),
+  status: z.enum(['ABORTED', 'ROLLED_BACK']),
+  reason: z.string().min(1).max(2000),
+  /** The Slack user who clicked, and when. */
+  by: z.string().min(1).max(64),
+  at: z.iso.datetime(),
+  /** Slack's response_url of the click: the worker replaces the message with the final result. */
+  responseUrl: z.url().max(2000).optional(),
+  /** The message the button was on (text and blocks, buttons taken off): replaced with the result. */
+  original: z
+    .strictObject({
+      text: z.string().max(40_000).optional(),
+      blocks: z.array(z.record(z.string(), z.unknown())).max(50).optional(),
+    })
+    .optional(),
+});
+export type RolloutStop = z.output<typeof RolloutStop>;
 
 type Decoded<T> = { ok: true; value: T } | { ok: false; reason: string };
 

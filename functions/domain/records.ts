@@ -34,6 +34,19 @@ export function isTerminal(status: RolloutStatus): boolean {
 
 const Iso = z.string().min(1);
 
+/**
+ * The regions a stop takes back to their recorded split: every region it
+ * touched for ROLLED_BACK ("Roll back now"), those not promoted for ABORTED.
+ */
+export function regionsStopTakesBack(
+  rollout: Pick<RolloutRecord, 'regions'>,
+  status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+): string[] {
+  return Object.keys(rollout.regions).filter(
+    (r) => status === 'ROLLED_BACK' || rollout.regions[r].status !== 'PROMOTED',
+  );
+}
+
 const REGION_STATUSES = [
   'PENDING',
   'DEPLOYING',
@@ -142,6 +155,8 @@ export const RolloutRecord = z.object({
   updatedAt: Iso,
   endedAt: Iso.optional(),
   outcomeReason: z.string().optional(),
+  /** When a stopped rollout's end was claimed for posting (RolloutStore.claimEndNotice): it is posted once. */
+  endNoticeAt: Iso.optional(),
   /** Approval gates by name (functions/domain/gates.ts); only rollouts with stages have any. */
   gates: z.record(z.string(), GateRecord).optional(),
 });

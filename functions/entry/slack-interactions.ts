@@ -5,6 +5,9 @@
  * JSON of the click (https://api.slack.com/interactivity/handling#payloads).
  * verify the signature → decode → validate (zod) → use case → 200.
  * Anything unsigned, stale or mis-signed gets 401 and is never parsed.
+ * Slack wants the 200 within 3 seconds, so a stop is only recorded here and
+ * published to `glidepath-rollout-stops`; the rollout-stops function
+ * restores the regions (docs/slack.md "Abort and Roll back now").
  */
 import * as functions from '@google-cloud/functions-framework';
 import type { Request, Response } from '@google-cloud/functions-framework';
@@ -12,10 +15,11 @@ import { BlockActionsPayload } from '../domain/interactions';
 import { describeIssues } from '../domain/validation';
 import { verifySlackSignature } from '../shared/slack-signature';
 import { fromSdkError } from '../shared/errors';
-import { gateDecisionDeps, rolloutDeps } from '../actions/rollout';
+import { gateDecisionDeps } from '../actions/rollout';
+import { TOPICS } from '../domain/messages';
 import { decideGate } from '../usecases/gates';
 import { handleClick } from '../usecases/interactions';
-import { stopRollout } from '../usecases/rollout';
+import { recordStop } from '../usecases/rollout';
 import { runtime } from './runtime';
 
 async function slackInteractions(req: Request, res: Response): Promise<void> {
@@ -50,7 +54,6 @@ async function slackInteractions(req: Request, res: Response): Promise<void> {
     res.status(400).json({ error });
     return;
   }
-  const deps = rolloutDeps({ rt, log: rt.log });
   try {
     const outcome = await handleClick(
       {
@@ -60,7 +63,12 @@ async function slackInteractions(req: Request, res: Response): Promise<void> {
         log: rt.log,
         responder: rt.responder,
         decideGate: (input) => decideGate(gateDecisionDeps({ rt, log: rt.log }), input),
-        stopRollout: (rolloutId, status, reason) => stopRollout(deps, rolloutId, status, reason),
+        recordStop: (rolloutId, status, reason) => recordStop(rt, rolloutId, status, reason),
+        publishStop: async (stop) => {
+          await rt
+            .publisher()
+            .publish(TOPICS.rolloutStops, Buffer.from(JSON.stringify(stop)), { rolloutId: stop.rolloutId });
+        },
       },
       parsed.data,
     );

@@ -6,10 +6,15 @@
  * replaced with the decision for everyone to see, and anything that changed
  * nothing (not allowed, already decided, rollout ended) is told only to the
  * user who clicked.
+ *
+ * A stop answers within Slack's 3 seconds: the click's request only records
+ * it (execution cancelled, record ended) and hands the slow part, restoring
+ * the regions, to the rollout-stops worker through Pub/Sub (docs/slack.md).
  */
 import type { Clock, RolloutStore, SlackResponder, SlackResponse } from '../ports';
 import type { Policy } from '../domain/policy';
-import { isTerminal, type RolloutRecord, type RolloutStatus } from '../domain/records';
+import { isTerminal, regionsStopTakesBack, type RolloutRecord } from '../domain/records';
+import type { RolloutStop } from '../domain/messages';
 import {
   GATE_ACTIONS,
   GateButtonValue,
@@ -18,6 +23,7 @@ import {
   decidedMessage,
   ephemeral,
   mention,
+  stoppingText,
   type BlockActionsPayload,
   type GateAction,
   type RolloutAction,
@@ -42,22 +48,27 @@ export interface InteractionDeps {
     by: Decider;
     reason?: string;
   }): Promise<DecideGateResult>;
-  /** functions/usecases/rollout.ts's stopRollout, bound to its ports. */
-  stopRollout(
+  /** functions/usecases/rollout.ts's recordStop, bound to its ports: the fast half of a stop. */
+  recordStop(
     rolloutId: string,
-    status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+    status: RolloutStop['status'],
     reason: string,
   ): Promise<{ rollout: RolloutRecord; stopped: boolean }>;
+  /** Hands a recorded stop to the rollout-stops worker (Pub/Sub `glidepath-rollout-stops`). */
+  publishStop(stop: RolloutStop): Promise<void>;
 }
 
-/** What a click came to; `decided` changed something, the others changed nothing. */
+/**
+ * What a click came to; `decided` changed something, the others changed
+ * nothing. `afterAnswer` runs once the clicking user has been answered.
+ */
 type ClickOutcome =
-  | { kind: 'decided'; message: string }
+  | { kind: 'decided'; message: string; afterAnswer?: () => Promise<void> }
   | { kind: 'not_allowed'; message: string }
   | { kind: 'unchanged'; message: string }
   | { kind: 'invalid'; message: string };
 
-const STOPS: Record<RolloutAction, { status: 'ABORTED' | 'ROLLED_BACK'; verb: string; button: string }> = {
+const STOPS: Record<RolloutAction, { status: RolloutStop['status']; verb: string; button: string }> = {
   gp_abort: { status: 'ABORTED', verb: 'aborted', button: 'Abort' },
   gp_rollback: { status: 'ROLLED_BACK', verb: 'rolled back', button: 'Roll back now' },
 };
@@ -88,7 +99,11 @@ export async function handleClick(
       : {}),
   };
   const log = deps.log.child({ actionId: action.action_id, slackUser: by.id });
-  const outcome = await decide(deps, action.action_id, action.value, by);
+  const outcome = await decide(deps, action.action_id, action.value, {
+    by,
+    responseUrl: payload.response_url,
+    original: payload.message,
+  });
   log.info('slack click answered', { outcome: outcome.kind, detail: outcome.message });
   const response: SlackResponse =
     outcome.kind === 'decided'
@@ -96,15 +111,25 @@ export async function handleClick(
       : ephemeral(outcome.message);
   if (!(await deps.responder.respond(payload.response_url, response)))
     log.warn('slack click answer not delivered to response_url', { outcome: outcome.kind });
+  // After the answer, so the worker's final answer on response_url always comes after this one.
+  if (outcome.kind === 'decided' && outcome.afterAnswer) await outcome.afterAnswer();
   return outcome;
+}
+
+/** Who clicked, and where the click's answers go. */
+interface Clicker {
+  by: Decider;
+  responseUrl: string;
+  original: BlockActionsPayload['message'];
 }
 
 async function decide(
   deps: InteractionDeps,
   actionId: string,
   value: string | undefined,
-  by: Decider,
+  clicker: Clicker,
 ): Promise<ClickOutcome> {
+  const { by } = clicker;
   if ((GATE_ACTIONS as readonly string[]).includes(actionId)) {
     const parsed = parseValue(GateButtonValue, value, actionId);
     if ('invalid' in parsed) return { kind: 'invalid', message: parsed.invalid };
@@ -125,7 +150,7 @@ async function decide(
   if ((ROLLOUT_ACTIONS as readonly string[]).includes(actionId)) {
     const parsed = parseValue(RolloutButtonValue, value, actionId);
     if ('invalid' in parsed) return { kind: 'invalid', message: parsed.invalid };
-    return stop(deps, STOPS[actionId as RolloutAction], parsed.value.rolloutId, by);
+    return stop(deps, STOPS[actionId as RolloutAction], parsed.value.rolloutId, clicker);
   }
   return {
     kind: 'invalid',
@@ -137,7 +162,7 @@ async function stop(
   deps: InteractionDeps,
   how: (typeof STOPS)[RolloutAction],
   rolloutId: string,
-  by: Decider,
+  { by, responseUrl, original }: Clicker,
 ): Promise<ClickOutcome> {
   const rollout = await deps.store.getRollout(rolloutId);
   if (!rollout) return { kind: 'unchanged', message: `rollout ${rolloutId} not found: nothing changed` };
@@ -150,11 +175,18 @@ async function stop(
     };
   const at = deps.clock.now().toISOString();
   const reason = `${how.verb} by ${by.name ?? by.id} (Slack ${by.id}) with the ${how.button} button at ${at}`;
-  const { rollout: ended, stopped } = await deps.stopRollout(rolloutId, how.status, reason);
+  const { rollout: ended, stopped } = await deps.recordStop(rolloutId, how.status, reason);
   if (!stopped) return { kind: 'unchanged', message: endedMessage(ended) };
+  const notice = { rolloutId, status: how.status, by: by.id, at };
+  const restoring = regionsStopTakesBack(ended, how.status).filter(
+    (r) => ended.regions[r].candidateRevision && ended.regions[r].status !== 'ROLLED_BACK',
+  ).length;
   return {
     kind: 'decided',
-    message: `${how.status === 'ABORTED' ? '🛑 Aborted' : '⏪ Rolled back'} by ${mention(by.id)} at ${at}: rollout ${rolloutId} is ${ended.status}`,
+    message: stoppingText(notice, restoring),
+    // If this publish fails, the rollout is ended and its canary waits for the sweeper (docs/slack.md).
+    afterAnswer: () =>
+      deps.publishStop({ ...notice, reason, responseUrl, ...(original ? { original } : {}) }),
   };
 }
 

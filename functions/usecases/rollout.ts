@@ -22,7 +22,13 @@ import type {
 } from '../ports';
 import { readPlan, stagePlan, type RolloutPlan } from '../domain/plan';
 import { rolloutLabels } from '../domain/labels';
-import { isTerminal, type RegionRecord, type RolloutRecord, type RolloutStatus } from '../domain/records';
+import {
+  isTerminal,
+  regionsStopTakesBack,
+  type RegionRecord,
+  type RolloutRecord,
+  type RolloutStatus,
+} from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
   coveredSeconds,
@@ -47,6 +53,7 @@ import type { Logger } from '../shared/log';
 import { recordLook } from './looks';
 import { publishReport } from './report';
 import { rolloutAlerts } from '../domain/alerts';
+import { startClaimedExecution } from './launch';
 
 export interface RolloutDeps {
   store: RolloutStore;
@@ -581,11 +588,18 @@ export async function complete(
   return { status: rollout.status };
 }
 
-/** Starts the execution of the rollout that `finish` handed the service's lease to. */
-async function startQueued(deps: RolloutDeps, next: RolloutRecord): Promise<void> {
-  const executionName = await deps.launcher.start('rollout', next.plan, rolloutLabels(next));
-  await deps.store.recordExecution(next.id, executionName, deps.clock.now());
+/**
+ * Starts the execution of the rollout that `finish` handed the service's
+ * lease to, under its launch claim: a retried complete or a redelivered stop
+ * starts it once (a rollout already started, or being started, is left alone).
+ */
+async function startQueued(deps: RolloutDeps, next: RolloutRecord): Promise<string | undefined> {
+  if (!(await deps.store.claimLaunch(next.id, deps.clock.now()))) return undefined;
+  const executionName = await startClaimedExecution(deps, next.id, () =>
+    deps.launcher.start('rollout', next.plan, rolloutLabels(next)),
+  );
   deps.log.info('queued rollout started', { rolloutId: next.id, executionName });
+  return next.id;
 }
 
 /** Aborts a rollout: stop its execution, then take every region not promoted back to the recorded split. */
@@ -593,43 +607,94 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
   return (await stopRollout(deps, rolloutId, 'ABORTED', `aborted by ${by}`)).rollout;
 }
 
+export type StopStatus = Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>;
+
 /**
- * Stops a rollout from outside its workflow: cancels the execution, ends the
- * rollout with `status` (once: `stopped` is false when it had already ended,
- * or ended otherwise first), then takes its regions back to the recorded
- * split: those not promoted for ABORTED, every region it touched for
- * ROLLED_BACK ("Roll back now"). Regions are restored only when the rollout
- * ended with `status`: a rollout that promoted in the meantime keeps its traffic.
- * A rollout queued behind it gets the lease and is started, as on completion.
- * When it stopped it, its end is posted with its report, as on completion.
+ * Stops a rollout from outside its workflow, in-process (the CLI's
+ * `glidepath abort`): records the stop, then settles it. Slack's buttons do
+ * the two halves apart (functions/usecases/interactions.ts): the record
+ * within the click's request, the settling in the rollout-stops worker.
  */
 export async function stopRollout(
   deps: RolloutDeps,
   rolloutId: string,
-  status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
+  status: StopStatus,
+  reason: string,
+): Promise<{ rollout: RolloutRecord; stopped: boolean }> {
+  const { rollout, stopped } = await recordStop(deps, rolloutId, status, reason);
+  if (!stopped) return { rollout, stopped };
+  const settled = await settleStop(deps, { rolloutId, status, reason });
+  return { rollout: 'rollout' in settled ? settled.rollout : rollout, stopped };
+}
+
+/**
+ * The fast, durable half of a stop: cancels the execution and ends the
+ * rollout with `status` and `reason` (once: `stopped` is false when it had
+ * already ended, or a concurrent stop ended it first). Moves no traffic.
+ * The lease passes to a queued rollout, which settleStop starts.
+ */
+export async function recordStop(
+  deps: Pick<RolloutDeps, 'store' | 'launcher' | 'clock'>,
+  rolloutId: string,
+  status: StopStatus,
   reason: string,
 ): Promise<{ rollout: RolloutRecord; stopped: boolean }> {
   const rollout = await deps.store.getRollout(rolloutId);
   if (!rollout) throw new GlidepathError('not_found', `rollout ${rolloutId} not found`);
+  if (isTerminal(rollout.status)) return { rollout, stopped: false };
   if (rollout.executionName) await deps.launcher.cancel(rollout.executionName);
-  const { rollout: ended, next } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
-  // Stopped by this call: it was running, and the end recorded is this one (not a concurrent stop's).
-  const stopped = !isTerminal(rollout.status) && ended.status === status && ended.outcomeReason === reason;
-  if (ended.status === status) {
-    const includePromoted = status === 'ROLLED_BACK';
-    for (const region of Object.keys(rollout.regions)) {
-      if (includePromoted || rollout.regions[region].status !== 'PROMOTED')
-        await rollbackRegion(deps, rolloutId, region, reason, { includePromoted });
-    }
-  }
-  const final = (await deps.store.getRollout(rolloutId))!;
+  const { rollout: ended } = await deps.store.finish(rolloutId, status, reason, deps.clock.now());
+  // Stopped by this call: the end recorded is this one (not a concurrent stop's or the workflow's).
+  return { rollout: ended, stopped: ended.status === status && ended.outcomeReason === reason };
+}
+
+/**
+ * What settling a stop did; `unchanged` when the record does not hold that
+ * stop. `restored`: the regions this stop took back (whichever delivery did);
+ * `posted`: this call posted the end (the first to settle it).
+ */
+export type Settlement =
+  | { kind: 'settled'; rollout: RolloutRecord; restored: string[]; posted: boolean; started?: string }
+  | { kind: 'unchanged'; reason: string };
+
+/**
+ * The slow half of a stop, safe to repeat: takes the regions back to the
+ * recorded split (those not promoted for ABORTED, every region it touched for
+ * ROLLED_BACK, "Roll back now"), posts the end with its report once, and
+ * starts the rollout the lease passed to. Only for the stop the record holds:
+ * a rollout that ended otherwise (promoted, rolled back by its workflow, a
+ * different stop) is left as it is. A region already rolled back is not
+ * restored again, nor posted again (rollbackRegion).
+ */
+export async function settleStop(
+  deps: RolloutDeps,
+  stop: { rolloutId: string; status: StopStatus; reason: string },
+): Promise<Settlement> {
+  const rollout = await deps.store.getRollout(stop.rolloutId);
+  if (!rollout) return { kind: 'unchanged', reason: `rollout ${stop.rolloutId} not found` };
+  if (rollout.status !== stop.status || rollout.outcomeReason !== stop.reason)
+    return {
+      kind: 'unchanged',
+      reason: `rollout ${rollout.id} ended ${rollout.status} (${rollout.outcomeReason ?? 'no reason'}), not by this stop`,
+    };
+  const includePromoted = stop.status === 'ROLLED_BACK';
+  for (const region of regionsStopTakesBack(rollout, stop.status))
+    await rollbackRegion(deps, rollout.id, region, stop.reason, { includePromoted });
+  const final = (await deps.store.getRollout(rollout.id))!;
+  // Rolled back with this stop's reason, by this delivery or an earlier one of the same stop.
+  const restored = Object.keys(final.regions).filter(
+    (r) => final.regions[r].status === 'ROLLED_BACK' && final.regions[r].reason === stop.reason,
+  );
   // Its end is told as every rollout's is, with the report of what the judge saw until the stop. No
   // page: a person stopped it and is there (functions/domain/alerts.ts pages for what nobody watched).
-  if (stopped)
-    await deps.notifier.notify(slack.rolloutCompleted(final, await publishReport(deps, rolloutId)));
+  const posted = await deps.store.claimEndNotice(rollout.id, deps.clock.now());
+  if (posted)
+    await deps.notifier.notify(slack.rolloutCompleted(final, await publishReport(deps, rollout.id)));
   // The lease went to the rollout queued behind this one: start it, as completing a rollout does.
-  if (next) await startQueued(deps, next);
-  return { rollout: final, stopped };
+  const holder = (await deps.store.getService(rollout.service))?.activeRollout;
+  const next = holder && holder !== rollout.id ? await deps.store.getRollout(holder) : undefined;
+  const started = next ? await startQueued(deps, next) : undefined;
+  return { kind: 'settled', rollout: final, restored, posted, ...(started ? { started } : {}) };
 }
 
 /**

@@ -4,6 +4,9 @@
  * clicks them as Slack would, with a signed `block_actions` payload through
  * the real slack-interactions function on the functions host. Each case
  * asserts the Firestore record, the traffic and what the channel sees.
+ * Abort / Roll back now answer at once and the rollout-stops function
+ * restores the regions afterwards (Pub/Sub push): the cases wait for its
+ * final answer on the message, with a deadline.
  */
 import { join } from 'node:path';
 import { simulate, digestOf } from '../../emulators/simulate';
@@ -12,6 +15,34 @@ import type { SlackPost } from '../../emulators/slack-sink';
 import { signedRequest } from '../../emulators/slack-click';
 import { waitFor } from '../../emulators/util';
 import { describeWithEmulators } from '../helpers/emulators';
+import type { TrafficRouter } from '../../functions/ports';
+
+/**
+ * Cloud Run's traffic writes, held while `held` is set: a stop's restore
+ * cannot finish until released, so a test can see what answers first.
+ */
+class HeldTraffic {
+  private release: (() => void) | undefined;
+  private gate: Promise<void> = Promise.resolve();
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.release = resolve));
+  }
+  open(): void {
+    this.release?.();
+    this.release = undefined;
+  }
+  wrap(router: TrafficRouter): TrafficRouter {
+    return {
+      getService: (ref) => router.getService(ref),
+      getRevision: (ref, revision) => router.getRevision(ref, revision),
+      deployRevision: (ref, input) => router.deployRevision(ref, input),
+      setTraffic: async (ref, plan, opts) => {
+        await this.gate;
+        return router.setTraffic(ref, plan, opts);
+      },
+    };
+  }
+}
 
 const fixtures = join(__dirname, '../fixtures/e2e');
 const policyFile = join(fixtures, 'slack-policy.yaml');
@@ -22,8 +53,10 @@ const STRANGER = { id: 'UOTHER9', name: 'bob' };
 
 describeWithEmulators('Slack buttons on the local cloud', () => {
   let cloud: LocalCloud;
+  const traffic = new HeldTraffic();
   beforeAll(async () => {
     cloud = await startLocalCloud({
+      wrapRouter: (router) => traffic.wrap(router),
       projectId: 'e2e-slack-buttons',
       policyFile,
       speed: 40,
@@ -32,6 +65,7 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     });
   }, 60_000);
   afterAll(async () => {
+    traffic.open();
     await cloud?.stop();
   });
 
@@ -60,6 +94,12 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
       .filter((b) => (b as { type: string }).type === 'actions')
       .flatMap((b) => (b as { elements: Array<{ action_id: string }> }).elements.map((e) => e.action_id));
   const answersTo = (post: SlackPost) => cloud.slack.answers.filter((a) => a.ts === post.ts);
+  /** The rollout-stops function's answer: the message replaced a second time, after the click's own. */
+  const settledText = (post: SlackPost) =>
+    waitFor(() => (post.replaced?.length === 2 ? post.text : undefined), {
+      timeoutMs: 90_000,
+      what: 'the rollout-stops answer on the message',
+    });
 
   it('refuses unsigned, mis-signed and stale clicks with 401, before reading them', async () => {
     const url = cloud.functions['slack-interactions'].url;
@@ -84,7 +124,7 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     );
   });
 
-  it('Abort: refused for a stranger, then stops the rollout for an operator; a second click changes nothing', async () => {
+  it('Abort: refused for a stranger, then stops the rollout for an operator, answering before any region is restored; a second click changes nothing', async () => {
     const push = `${API}:v2`;
     const done = run([`${API}:v1`, push]);
     const running = await rolloutOf(push, (d) => d.regions?.['us-central1']?.steps?.length > 0, 'first step');
@@ -104,18 +144,30 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     ]);
     expect((await record(running.id)).status).toBe('RUNNING');
 
-    const clicked = await cloud.click(post, 'gp_abort', OPERATOR);
+    // Every traffic write is held: the click must be answered all the same (Slack allows 3 s).
+    traffic.hold();
+    let clicked: { status: number; body: unknown } | undefined;
+    const clicking = cloud.click(post, 'gp_abort', OPERATOR).then((r) => (clicked = r));
+    try {
+      await waitFor(() => clicked, { timeoutMs: 30_000, what: 'the click answered while restores are held' });
+    } finally {
+      // Released only now: with the restore inside the request, the click above never answers.
+      traffic.open();
+    }
+    await clicking;
     expect(clicked).toMatchObject({ status: 200, body: { outcome: 'decided' } });
     const doc = await record(running.id);
     expect(doc.status).toBe('ABORTED');
     expect(doc.outcomeReason).toMatch(
       /^aborted by ops-alice \(Slack UOPS1\) with the Abort button at \d{4}-/,
     );
-    expect(doc.regions['us-central1'].status).toBe('ROLLED_BACK');
-    // The channel's message now says who stopped it, and has no buttons left.
-    expect(post.replaced).toHaveLength(1);
+    // The channel's message says who stopped it, without buttons; then the worker's result replaces it.
+    expect(await settledText(post)).toMatch(
+      /🛑 Aborted by <@UOPS1> at .*: rollout .* is ABORTED, 1 region restored$/,
+    );
+    expect(post.replaced![1].text).toMatch(/🛑 Aborting: stopped by <@UOPS1> at .*, restoring 1 region$/);
     expect(actionIds(post)).toEqual([]);
-    expect(JSON.stringify(post.blocks)).toContain('🛑 Aborted by <@UOPS1>');
+    expect((await record(running.id)).regions['us-central1'].status).toBe('ROLLED_BACK');
 
     const [r] = (await done).rollouts.slice(-1);
     expect(r.status).toBe('ABORTED');
@@ -143,6 +195,9 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     const post = startedPost(running.id);
     const clicked = await cloud.click(post, 'gp_rollback', OPERATOR);
     expect(clicked).toMatchObject({ status: 200, body: { outcome: 'decided' } });
+    expect(await settledText(post)).toMatch(
+      /⏪ Rolled back by <@UOPS1> at .*: rollout .* is ROLLED_BACK, 2 regions restored$/,
+    );
     const [r] = (await done).rollouts;
     expect(r.status).toBe('ROLLED_BACK');
     const doc = await record(running.id);
@@ -151,9 +206,10 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     );
     for (const region of ['us-central1', 'europe-west1']) {
       expect(doc.regions[region].status).toBe('ROLLED_BACK');
-      expect(r.regions[region].traffic).toEqual({ [doc.regions[region].stableRevision]: 100 });
+      // Cloud Run's own answer to the restore, recorded by the worker once the operation was done.
+      expect(doc.regions[region].traffic).toEqual({ [doc.regions[region].stableRevision]: 100 });
     }
-    expect(JSON.stringify(post.blocks)).toContain('⏪ Rolled back by <@UOPS1>');
+    expect(r.regions['europe-west1'].traffic).toEqual({ [doc.regions['europe-west1'].stableRevision]: 100 });
     // A person rolled it back from Slack: nobody is paged for it.
     expect(cloud.pagerduty.events.filter((e) => e.dedup_key === `glidepath/rollout/${running.id}`)).toEqual(
       [],

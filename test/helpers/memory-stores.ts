@@ -214,6 +214,13 @@ export class InMemoryRolloutStore implements RolloutStore {
     return structuredClone(result);
   }
 
+  async claimEndNotice(id: string, now: Date): Promise<boolean> {
+    const rollout = this.required(id);
+    if (rollout.endNoticeAt) return false;
+    this.rollouts.set(id, { ...rollout, endNoticeAt: now.toISOString() });
+    return true;
+  }
+
   private required(id: string): RolloutRecord {
     const rollout = this.rollouts.get(id);
     if (!rollout) throw new GlidepathError('not_found', `rollout ${id} not found`);

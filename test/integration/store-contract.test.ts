@@ -234,6 +234,15 @@ function contract(open: () => Promise<Stores>): void {
       ]);
     });
 
+    it("claims a stopped rollout's end notice once", async () => {
+      await s.rollouts.admit(admitInput('api-1', digest('a')));
+      await s.rollouts.finish('api-1', 'ABORTED', 'aborted by ops', at(10));
+      expect(await s.rollouts.claimEndNotice('api-1', at(11))).toBe(true);
+      expect(await s.rollouts.claimEndNotice('api-1', at(12))).toBe(false);
+      expect(await s.rollouts.getRollout('api-1')).toMatchObject({ endNoticeAt: at(11).toISOString() });
+      await expect(s.rollouts.claimEndNotice('nope', at(13))).rejects.toThrow('rollout nope not found');
+    });
+
     it('lets one delivery launch: a fresh claim is a conflict, a stale or released one is taken over', async () => {
       await s.rollouts.admit(admitInput('api-1', digest('a')));
       await expect(s.rollouts.claimLaunch('api-1', at(29))).rejects.toEqual(conflict);

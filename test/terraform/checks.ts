@@ -427,6 +427,7 @@ export const EXPECTED_FUNCTIONS: Record<string, { resource: string; entryPoint: 
   actions: { resource: fn('actions'), entryPoint: 'actions' },
   sweeper: { resource: fn('sweeper'), entryPoint: 'sweeper' },
   'slack-interactions': { resource: fn('slack-interactions'), entryPoint: 'slackInteractions' },
+  'rollout-stops': { resource: fn('rollout-stops'), entryPoint: 'rolloutStops' },
 };
 
 const REQUIRED_ENV = [
@@ -546,7 +547,7 @@ const PROJECT_LEVEL_ALLOWLIST: Record<string, string> = {
   'google_project_iam_member.actions_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
   'google_project_iam_member.sweeper_deployer': '${google_project_iam_custom_role.deployer[each.value].id}',
   'google_project_iam_member.sweeper_executions': '${google_project_iam_custom_role.sweeper_executions.id}',
-  'google_project_iam_member.slack_interactions_deployer':
+  'google_project_iam_member.rollout_stops_deployer':
     '${google_project_iam_custom_role.deployer[each.value].id}',
   'google_project_iam_member.slack_interactions_executions':
     '${google_project_iam_custom_role.slack_interactions_executions.id}',
@@ -739,6 +740,97 @@ function isThePublicInvoker(where: string, path: string, body: Json): boolean {
 
 const SECRETS = 'google_secret_manager_secret.secrets';
 const SIGNING_SECRET = `${SECRETS}["slack-signing-secret"]`;
+const ROLLOUT_STOPS = fn('rollout-stops');
+const ROLLOUT_STOPS_SA = `serviceAccount:\${${account('rollout-stops')}.email}`;
+const SLACK_INTERACTIONS_SA = `serviceAccount:\${${account('slack-interactions')}.email}`;
+const STOPS_TOPIC = 'google_pubsub_topic.rollout_stops';
+
+/** Every IAM grant to `member` (for_each maps expanded), as `resource role` (the resource without its instance key). */
+function grantsTo(mod: TfModule, member: string): string[] {
+  return [...mod.resources]
+    .filter(([k]) => /_iam_member$/.test(k.split('.')[0]))
+    .filter(([, { body }]) => members(body).includes(member))
+    .map(([k, { body }]) => `${k.replace(/\[.*\]$/, '')} ${body.role}`);
+}
+
+/**
+ * Slack's Abort / Roll back now (docs/slack.md): slack-interactions records
+ * the stop and publishes it to glidepath-rollout-stops, the one topic it may
+ * publish to; it no longer moves traffic, so it holds no Cloud Run role and
+ * acts as no runtime account. rollout-stops, pushed by that topic's
+ * subscription with the push invoker's OIDC token, holds what restoring and
+ * ending a rollout needs: Firestore, the deployer role in every target
+ * project, acting as the runtime accounts, starting the queued rollout's
+ * execution, the Slack webhook and writing reports (checkReports).
+ */
+export function checkRolloutStops(mod: TfModule): string[] {
+  const problems: string[] = [];
+  const fnBlock = mod.resources.get(ROLLOUT_STOPS);
+  if (!fnBlock) return [`${ROLLOUT_STOPS} is missing`];
+  const service = first(fnBlock.body.service_config);
+  if (service?.service_account_email !== `\${${account('rollout-stops')}.email}`)
+    problems.push(`${fnBlock.file}: ${ROLLOUT_STOPS} must run as ${account('rollout-stops')}`);
+  if (service?.ingress_settings !== '${var.function_ingress}')
+    problems.push(`${fnBlock.file}: ${ROLLOUT_STOPS} must use ingress_settings = var.function_ingress`);
+
+  const subKey = 'google_pubsub_subscription.feeds["glidepath-rollout-stops"]';
+  const sub = mod.resources.get(subKey);
+  const uri = `\${${ROLLOUT_STOPS}.service_config[0].uri}`;
+  if (!sub) problems.push(`${subKey} is missing: nothing would settle a stop`);
+  else {
+    const push = first(sub.body.push_config);
+    if (!String(push?.push_endpoint ?? '').startsWith(`${uri}/`) || first(push?.oidc_token)?.audience !== uri)
+      problems.push(`${sub.file}: ${subKey} must push to ${ROLLOUT_STOPS} (endpoint and OIDC audience)`);
+  }
+  const feedTopics = String(mod.locals.get('feed_topic_ids')?.value ?? '');
+  if (!feedTopics.includes(`${STOPS_TOPIC}.id`))
+    problems.push(`local.feed_topic_ids must hold ${STOPS_TOPIC}.id: the stop subscription reads that topic`);
+
+  const publishers = [...mod.resources]
+    .filter(
+      ([k, { body }]) => k.startsWith('google_pubsub_topic_iam_') && body.topic === `\${${STOPS_TOPIC}.name}`,
+    )
+    .flatMap(([k, { body }]) => members(body).map((m) => `${k} ${body.role} ${m}`));
+  const expectedPublisher = `google_pubsub_topic_iam_member.slack_interactions_stop_publisher roles/pubsub.publisher ${SLACK_INTERACTIONS_SA}`;
+  if (publishers.length !== 1 || publishers[0] !== expectedPublisher)
+    problems.push(
+      `${STOPS_TOPIC}: slack-interactions, and only it, must hold roles/pubsub.publisher on it (google_pubsub_topic_iam_member.slack_interactions_stop_publisher), got ${JSON.stringify(publishers)}`,
+    );
+
+  const stopsGrants = grantsTo(mod, ROLLOUT_STOPS_SA);
+  for (const [grant, why] of [
+    [
+      'google_project_iam_member.datastore_user roles/datastore.user',
+      'reads and ends the rollout in Firestore',
+    ],
+    [
+      'google_project_iam_member.rollout_stops_deployer ${google_project_iam_custom_role.deployer[each.value].id}',
+      'puts the recorded split back (run.services get/update) in every target project',
+    ],
+    [
+      'google_service_account_iam_member.rollout_stops_acts_as_runtime roles/iam.serviceAccountUser',
+      "UpdateService acts as the service's runtime account",
+    ],
+    ['google_project_iam_member.workflows_invoker roles/workflows.invoker', 'starts the queued rollout'],
+    [
+      'google_secret_manager_secret_iam_member.slack_accessor roles/secretmanager.secretAccessor',
+      'posts the end',
+    ],
+  ])
+    if (!stopsGrants.includes(grant)) problems.push(`rollout-stops lacks ${grant}: it ${why}`);
+  const deployer = mod.resources.get('google_project_iam_member.rollout_stops_deployer')?.body;
+  if (deployer && deployer.for_each !== '${local.deploy_target_projects}')
+    problems.push('google_project_iam_member.rollout_stops_deployer must cover local.deploy_target_projects');
+
+  // The interaction function moves no traffic any more: no Cloud Run role, no acting as runtime accounts.
+  for (const grant of grantsTo(mod, SLACK_INTERACTIONS_SA))
+    if (/deployer|serviceAccountUser|roles\/run\./.test(grant))
+      problems.push(
+        `slack-interactions holds ${grant}: it only records a stop; rollout-stops moves the traffic`,
+      );
+  return problems;
+}
+
 const PAGERDUTY_SECRET = `${SECRETS}["pagerduty-routing-key"]`;
 
 /**
@@ -1242,15 +1334,15 @@ export function filesUnder(dir: string): string[] {
 }
 
 const REPORTS = 'google_storage_bucket.reports';
-/** Who may write reports: the functions that complete rollouts (actions, and the sweeper for stuck ones). */
-const REPORT_WRITERS = ['actions', 'sweeper', 'slack-interactions'].map(
+/** Who may write reports: the functions that end rollouts (actions; the sweeper for stuck ones; rollout-stops for stopped ones). */
+const REPORT_WRITERS = ['actions', 'sweeper', 'rollout-stops'].map(
   (name) => `serviceAccount:\${${account(name)}.email}`,
 );
 
 /**
  * The reports bucket (terraform/reports.tf): private (uniform access, public
  * access prevention enforced), reports deleted after 90 days, written by the
- * actions, sweeper and slack-interactions accounts with roles/storage.objectCreator only (create,
+ * actions, sweeper and rollout-stops accounts with roles/storage.objectCreator only (create,
  * never read, replace or delete), read by var.report_readers only; the
  * functions are told its name.
  */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   checkFunctions,
+  checkRolloutStops,
   checkLeastPrivilege,
   checkMoved,
   checkNoSecrets,
@@ -231,29 +232,36 @@ resource "google_project_iam_member" "oops" {
       /grants to the public \(allAuthenticatedUsers\)/,
     ));
 
-  it('catches another principal allowed to invoke actions', () =>
+  // actions and the sweeper each have one sole invoker (SOLE_INVOKERS): the same two rules for both.
+  it.each(['actions', 'sweeper'])('catches another principal allowed to invoke %s', (name) =>
     expectCaught(
       checkLeastPrivilege,
       () =>
         edit(
           'iam.tf',
-          '"dead-letter" = google_cloudfunctions2_function.functions["dead-letter"].name',
-          '"dead-letter" = google_cloudfunctions2_function.functions["dead-letter"].name\n    actions       = google_cloudfunctions2_function.functions["actions"].name',
+          '"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name',
+          `"dead-letter"   = google_cloudfunctions2_function.functions["dead-letter"].name\n    ${name} = google_cloudfunctions2_function.functions["${name}"].name`,
         ),
-      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke actions/,
-    ));
+      new RegExp(
+        `push_invoker lets serviceAccount:\\$\\{google_service_account\\.push_invoker\\.email\\} invoke ${name}\\b`,
+      ),
+    ),
+  );
 
-  it('catches actions left without any invoker', () =>
+  it.each(['actions', 'sweeper'])('catches %s left without any invoker', (name) =>
     expectCaught(
       checkLeastPrivilege,
       () =>
         edit(
           'iam.tf',
-          /resource "google_cloud_run_service_iam_member" "actions_invoker" \{[\s\S]*?\n\}\n/,
+          new RegExp(
+            `resource "google_cloud_run_service_iam_member" "${name}_invoker" \\{[\\s\\S]*?\\n\\}\\n`,
+          ),
           '',
         ),
-      /nobody may invoke actions/,
-    ));
+      new RegExp(`nobody may invoke ${name}\\b`),
+    ),
+  );
 
   it('catches a project-level grant outside the allowlist, even a small one', () =>
     expectCaught(
@@ -364,30 +372,6 @@ resource "google_project_iam_member" "publisher" {
           'member   = "allUsers"',
         ),
       /sweeper_invoker lets allUsers invoke sweeper; only the scheduler service account may/,
-    ));
-
-  it('catches another principal allowed to invoke the sweeper', () =>
-    expectCaught(
-      checkLeastPrivilege,
-      () =>
-        edit(
-          'iam.tf',
-          '"dead-letter" = google_cloudfunctions2_function.functions["dead-letter"].name',
-          '"dead-letter" = google_cloudfunctions2_function.functions["dead-letter"].name\n    sweeper       = google_cloudfunctions2_function.functions["sweeper"].name',
-        ),
-      /push_invoker lets serviceAccount:\$\{google_service_account\.push_invoker\.email\} invoke sweeper/,
-    ));
-
-  it('catches the sweeper left without any invoker', () =>
-    expectCaught(
-      checkLeastPrivilege,
-      () =>
-        edit(
-          'iam.tf',
-          /resource "google_cloud_run_service_iam_member" "sweeper_invoker" \{[\s\S]*?\n\}\n/,
-          '',
-        ),
-      /nobody may invoke sweeper/,
     ));
 
   it('catches the scheduler service account invoking another function', () =>
@@ -780,8 +764,8 @@ describe('the reports bucket', () => {
       () =>
         edit(
           'reports.tf',
-          'sweeper            = google_service_account.functions["sweeper"].email',
-          'sweeper            = google_service_account.functions["sweeper"].email\n    intake             = google_service_account.functions["intake"].email',
+          'sweeper       = google_service_account.functions["sweeper"].email',
+          'sweeper       = google_service_account.functions["sweeper"].email\n    intake        = google_service_account.functions["intake"].email',
         ),
       /google_service_account\.functions\["intake"\]\.email\} may write reports/,
     ));
@@ -789,12 +773,7 @@ describe('the reports bucket', () => {
   it('catches actions unable to write its reports', () =>
     expectCaught(
       checkReports,
-      () =>
-        edit(
-          'reports.tf',
-          '    actions            = google_service_account.functions["actions"].email\n',
-          '',
-        ),
+      () => edit('reports.tf', '    actions       = google_service_account.functions["actions"].email\n', ''),
       /google_service_account\.functions\["actions"\]\.email\} cannot write reports/,
     ));
 
@@ -810,6 +789,76 @@ describe('the reports bucket', () => {
       checkReports,
       () => edit('functions.tf', /\n\s*GLIDEPATH_REPORT_BUCKET\s*= google_storage_bucket\.reports\.name/, ''),
       /must set GLIDEPATH_REPORT_BUCKET/,
+    ));
+});
+
+describe('rollout-stops: Slack stops settled outside the click', () => {
+  it('catches slack-interactions losing its publisher binding on glidepath-rollout-stops', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          /resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" \{[\s\S]*?\n\}\n/,
+          '',
+        ),
+      /slack-interactions, and only it, must hold roles\/pubsub\.publisher on it/,
+    ));
+
+  it('catches another account publishing stops', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          'member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"\n}\n\n# Every function',
+          'member  = "serviceAccount:${google_service_account.functions["intake"].email}"\n}\n\n# Every function',
+        ),
+      /slack-interactions, and only it, must hold roles\/pubsub\.publisher/,
+    ));
+
+  it('catches rollout-stops losing the deployer role it restores traffic with', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit('iam.tf', /resource "google_project_iam_member" "rollout_stops_deployer" \{[\s\S]*?\n\}\n/, ''),
+      /rollout-stops lacks google_project_iam_member\.rollout_stops_deployer/,
+    ));
+
+  it('catches rollout-stops no longer able to start the queued rollout', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          '    "rollout-stops" = google_service_account.functions["rollout-stops"].email\n  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
+          '  }\n\n  project = var.project_id\n  role    = "roles/workflows.invoker"',
+        ),
+      /rollout-stops lacks google_project_iam_member\.workflows_invoker/,
+    ));
+
+  it('catches slack-interactions given back the Cloud Run role it no longer needs', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'iam.tf',
+          'member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"\n}\n\n# ---',
+          'member  = "serviceAccount:${google_service_account.functions["rollout-stops"].email}"\n}\n\nresource "google_project_iam_member" "slack_interactions_deployer" {\n  for_each = local.deploy_target_projects\n\n  project = each.value\n  role    = google_project_iam_custom_role.deployer[each.value].id\n  member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"\n}\n\n# ---',
+        ),
+      /slack-interactions holds google_project_iam_member\.slack_interactions_deployer .*: it only records a stop/,
+    ));
+
+  it('catches the stop subscription pushing to another function', () =>
+    expectCaught(
+      checkRolloutStops,
+      () =>
+        edit(
+          'pubsub.tf',
+          '"glidepath-rollout-stops"   = "rollout-stops"',
+          '"glidepath-rollout-stops"   = "intake"',
+        ),
+      /must push to google_cloudfunctions2_function\.functions\["rollout-stops"\]/,
     ));
 });
 

@@ -31,7 +31,13 @@ async function mutated(file: string, from: string | RegExp, to: string): Promise
 }
 
 /** The instances of the subscriptions that feed the functions: a mistake in their one block shows in each. */
-const FEEDS = ['cloud-builds', 'gcr', 'glidepath-deploy-requests', 'glidepath-job-triggers'];
+const FEEDS = [
+  'cloud-builds',
+  'gcr',
+  'glidepath-deploy-requests',
+  'glidepath-job-triggers',
+  'glidepath-rollout-stops',
+];
 const inEveryFeed = (problem: string) =>
   FEEDS.map((key) =>
     expect.stringMatching(

@@ -11,6 +11,7 @@ import { FUNCTIONS } from '../../functions/catalog';
 import {
   EXPECTED_FUNCTIONS,
   checkFunctions,
+  checkRolloutStops,
   checkLeastPrivilege,
   checkMoved,
   checkSmokeInvoker,
@@ -145,6 +146,7 @@ describe('terraform/', () => {
       'google_pubsub_subscription.feeds["gcr"]',
       'google_pubsub_subscription.feeds["glidepath-deploy-requests"]',
       'google_pubsub_subscription.feeds["glidepath-job-triggers"]',
+      'google_pubsub_subscription.feeds["glidepath-rollout-stops"]',
     ]);
     for (const [, { body }] of others) expect(body.dead_letter_policy).toHaveLength(1);
   });
@@ -172,6 +174,7 @@ describe('terraform/', () => {
       'cloud-builds-intake': route('cloud-builds', 'intake'),
       'glidepath-deploy-requests-intake': route('glidepath-deploy-requests', 'intake'),
       'glidepath-job-triggers-job-trigger': route('glidepath-job-triggers', 'job-trigger'),
+      'glidepath-rollout-stops-rollout-stops': route('glidepath-rollout-stops', 'rollout-stops'),
     });
     expect(root.locals.get('intake_topic_ids')!.value).toContain('local.topic_names.deploy_requests');
     expect(root.locals.get('feed_topic_ids')!.value).toContain('local.topic_names.job_triggers');
@@ -180,12 +183,18 @@ describe('terraform/', () => {
       cloud_builds: 'cloud-builds',
       deploy_requests: 'glidepath-deploy-requests',
       job_triggers: 'glidepath-job-triggers',
+      rollout_stops: 'glidepath-rollout-stops',
       dead_letters: 'glidepath-dead-letters',
     });
   });
 
-  it('deploys the six functions, Node 20, each with its own service account', () => {
+  it('deploys the seven functions, Node 20, each with its own service account', () => {
     expect(checkFunctions(root)).toEqual([]);
+  });
+
+  it('settles Slack stops in rollout-stops: slack-interactions publishes the stop and moves no traffic', () => {
+    expect(checkRolloutStops(root)).toEqual([]);
+    expect(root.locals.get('feed_ack_deadline_seconds')!.value).toEqual({ 'rollout-stops': 600 });
   });
 
   it('makes slack-interactions public and signature-verified, its signing secret readable by it alone', () => {
@@ -382,6 +391,7 @@ describe('terraform/', () => {
       actions: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
       sweeper: ['PAGERDUTY_ROUTING_KEY', 'SLACK_WEBHOOK_URL'],
       'slack-interactions': ['SLACK_SIGNING_SECRET', 'SLACK_WEBHOOK_URL'],
+      'rollout-stops': ['SLACK_WEBHOOK_URL'],
     });
   });
 

@@ -4,11 +4,25 @@
  * an ended rollout does, what the channel and the clicking user are told.
  */
 import { handleClick, type InteractionDeps } from '../../../functions/usecases/interactions';
-import { stopRollout } from '../../../functions/usecases/rollout';
+import { recordStop, stopRollout } from '../../../functions/usecases/rollout';
+import { handleRolloutStop } from '../../../functions/usecases/stops';
+import type { RolloutStop } from '../../../functions/domain/messages';
 import type { BlockActionsPayload } from '../../../functions/domain/interactions';
 import type { Policy } from '../../../functions/domain/policy';
 import type { SlackResponse } from '../../../functions/ports';
-import { EXECUTION, admitRunning, world, type World } from '../../helpers/fast-rollout';
+import {
+  EXECUTION,
+  REGION,
+  STABLE,
+  admitRunning,
+  lastWrite,
+  serveStable,
+  world,
+  type World,
+} from '../../helpers/fast-rollout';
+import { deploy, shift, smoke } from '../../../functions/usecases/rollout';
+import { sweep } from '../../../functions/usecases/sweep';
+import { DEFAULT_SWEEP_SETTINGS } from '../../../functions/domain/sweep';
 
 const OPERATOR = { id: 'UOPS1', name: 'ops-alice' };
 const STRANGER = { id: 'UOTHER9', name: 'bob' };
@@ -31,10 +45,22 @@ function click(actionId: string, value: unknown, user = OPERATOR): BlockActionsP
   };
 }
 
+/** Rollout `id` deployed in REGION and shifted to its first step (10%). */
+async function atFirstStep(w: World, id: string): Promise<void> {
+  serveStable(w);
+  await admitRunning(w, id);
+  await deploy(w.deps, id, REGION, 'e1');
+  await smoke(w.deps, id, REGION, 'e1');
+  await shift(w.deps, id, REGION, 0, 'e1');
+}
+
 function setup(operators?: string[]) {
   const w: World = world();
   const answers: Array<{ url: string; response: SlackResponse }> = [];
   const gateCalls: unknown[] = [];
+  /** What slack-interactions published to glidepath-rollout-stops, not yet delivered. */
+  const published: RolloutStop[] = [];
+  const rejected: unknown[] = [];
   const deps: InteractionDeps = {
     store: w.store,
     policy: {
@@ -54,9 +80,20 @@ function setup(operators?: string[]) {
         message: 'gate ok',
       };
     },
-    stopRollout: (id, status, reason) => stopRollout(w.deps, id, status, reason),
+    recordStop: (id, status, reason) => recordStop(w.deps, id, status, reason),
+    publishStop: async (stop) => void published.push(stop),
   };
-  return { w, deps, answers, gateCalls };
+  /** Delivers `stop` to the rollout-stops worker as Pub/Sub would push it. */
+  const deliver = (stop: unknown, messageId = '1') =>
+    handleRolloutStop(
+      {
+        ...w.deps,
+        responder: deps.responder,
+        deadLetters: { createDeadLetter: async (r) => (rejected.push(r), true) },
+      },
+      { messageId, data: Buffer.from(JSON.stringify(stop)).toString('base64') },
+    );
+  return { w, deps, answers, gateCalls, published, deliver, rejected };
 }
 
 describe('handleClick: Abort and Roll back now', () => {
@@ -113,38 +150,133 @@ describe('handleClick: Abort and Roll back now', () => {
     expect((await w.store.getRollout('r1'))!.status).toBe('RUNNING');
   });
 
-  it('aborts for an operator: execution cancelled, who/when/why recorded, the message replaced without buttons', async () => {
-    const { w, deps, answers } = setup(['UOPS1']);
-    await admitRunning(w, 'r1');
+  it('aborts for an operator: execution cancelled, who/when/why recorded, the message replaced without buttons, the restore handed to the worker', async () => {
+    const { w, deps, answers, published } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
     const outcome = await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
-    expect(outcome).toEqual({
-      kind: 'decided',
-      message: '🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED',
-    });
+    const aborting =
+      '🛑 Aborting: stopped by <@UOPS1> at 2026-11-30T08:00:00.000Z; rollout r1 is ABORTED, restoring 1 region';
+    expect(outcome).toMatchObject({ kind: 'decided', message: aborting });
     const stored = (await w.store.getRollout('r1'))!;
     expect(stored.status).toBe('ABORTED');
-    expect(stored.outcomeReason).toBe(
-      'aborted by ops-alice (Slack UOPS1) with the Abort button at 2026-11-30T08:00:00.000Z',
-    );
+    const reason = 'aborted by ops-alice (Slack UOPS1) with the Abort button at 2026-11-30T08:00:00.000Z';
+    expect(stored.outcomeReason).toBe(reason);
     expect(stored.endedAt).toBe('2026-11-30T08:00:00.000Z');
     expect(w.cancelled).toEqual([EXECUTION]);
-    expect(answers).toHaveLength(1);
-    expect(answers[0].response).toEqual({
-      replace_original: true,
-      text: `${ORIGINAL.text}\n🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED`,
-      blocks: [
-        ORIGINAL.blocks[0],
-        {
-          type: 'context',
-          elements: [
-            {
-              type: 'mrkdwn',
-              text: '🛑 Aborted by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ABORTED',
-            },
-          ],
+    // Nothing restored within the click's request: the stable revision still serves 90%.
+    expect(stored.regions[REGION].status).not.toBe('ROLLED_BACK');
+    expect(lastWrite(w)).toContainEqual(expect.objectContaining({ revision: STABLE, percent: 90 }));
+    expect(answers).toEqual([
+      {
+        url: URL,
+        response: {
+          replace_original: true,
+          text: `${ORIGINAL.text}\n${aborting}`,
+          blocks: [ORIGINAL.blocks[0], { type: 'context', elements: [{ type: 'mrkdwn', text: aborting }] }],
         },
-      ],
+      },
+    ]);
+    expect(published).toEqual([
+      {
+        rolloutId: 'r1',
+        status: 'ABORTED',
+        reason,
+        by: 'UOPS1',
+        at: '2026-11-30T08:00:00.000Z',
+        responseUrl: URL,
+        original: ORIGINAL,
+      },
+    ]);
+  });
+
+  it('the worker restores the regions, posts the end and replaces the message with the result, once under redelivery', async () => {
+    const { w, deps, answers, published, deliver } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    await handleClick(deps, click('gp_rollback', { rolloutId: 'r1' }));
+    const postsBefore = w.slack.length;
+    expect(await deliver(published[0])).toEqual({
+      outcome: 'settled',
+      reason:
+        '⏪ Rolled back by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ROLLED_BACK, 1 region restored',
     });
+    expect((await w.store.getRollout('r1'))!.regions[REGION].status).toBe('ROLLED_BACK');
+    expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
+    const ends = () => w.slack.filter((m) => /ROLLED_BACK/.test(m.text) && /r1/.test(m.text)).length;
+    expect({ posts: w.slack.length - postsBefore, ends: ends() }).toEqual({ posts: 2, ends: 1 }); // region + end
+    expect(answers.map((a) => a.response.text)).toEqual([
+      `${ORIGINAL.text}\n⏪ Rolling back: stopped by <@UOPS1> at 2026-11-30T08:00:00.000Z; rollout r1 is ROLLED_BACK, restoring 1 region`,
+      `${ORIGINAL.text}\n⏪ Rolled back by <@UOPS1> at 2026-11-30T08:00:00.000Z: rollout r1 is ROLLED_BACK, 1 region restored`,
+    ]);
+    // Pub/Sub redelivers (at-least-once): nothing restored, posted or answered again.
+    const writes = w.run.writes.length;
+    const posts = w.slack.length;
+    expect((await deliver(published[0], '2')).outcome).toBe('settled');
+    expect({ writes: w.run.writes.length, posts: w.slack.length, answers: answers.length }).toEqual({
+      writes,
+      posts,
+      answers: 2,
+    });
+  });
+
+  it('answers the click before any region is restored, even when the worker runs at once', async () => {
+    const { w, deps, deliver } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    const seen: Array<{ text: string; restoreWrites: number }> = [];
+    const writesBefore = w.run.writes.length;
+    deps.responder = {
+      respond: async (_url, response) => (
+        seen.push({ text: response.text, restoreWrites: w.run.writes.length - writesBefore }),
+        true
+      ),
+    };
+    // An instant worker: the message is delivered as soon as it is published.
+    deps.publishStop = async (stop) => void (await deliver(stop));
+    await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(seen).toEqual([
+      { text: expect.stringContaining('🛑 Aborting: stopped by <@UOPS1>'), restoreWrites: 0 },
+      { text: expect.stringContaining('🛑 Aborted by <@UOPS1>'), restoreWrites: 1 },
+    ]);
+  });
+
+  it('a stop message for an unknown rollout, or one that ended otherwise, changes nothing and is acknowledged', async () => {
+    const { w, deliver, answers } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    const stop = {
+      rolloutId: 'r1',
+      status: 'ABORTED',
+      reason: 'aborted by x',
+      by: 'UOPS1',
+      at: '2026-11-30T08:00:00.000Z',
+      responseUrl: URL,
+    };
+    expect(await deliver({ ...stop, rolloutId: 'nope' })).toEqual({
+      outcome: 'unchanged',
+      reason: 'rollout nope not found',
+    });
+    await w.store.finish('r1', 'PROMOTED', 'promoted in every region', w.now());
+    const writes = w.run.writes.length;
+    const posts = w.slack.length;
+    expect(await deliver(stop)).toEqual({
+      outcome: 'unchanged',
+      reason: 'rollout r1 ended PROMOTED (promoted in every region), not by this stop',
+    });
+    expect({ writes: w.run.writes.length, posts: w.slack.length, answers }).toEqual({
+      writes,
+      posts,
+      answers: [],
+    });
+  });
+
+  it('a malformed stop message is recorded as rejected with the field named, and acknowledged', async () => {
+    const { w, deliver, rejected } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    const result = await deliver({ rolloutId: 'r1', status: 'PAUSED', reason: 'x', by: 'U1', at: 'now' });
+    expect(result.outcome).toBe('rejected');
+    expect(result.reason).toMatch(/^invalid rollout stop: status: .*; at: /);
+    expect(rejected).toEqual([
+      expect.objectContaining({ kind: 'rejected', source: 'glidepath-rollout-stops', reason: result.reason }),
+    ]);
+    expect((await w.store.getRollout('r1'))!.status).toBe('RUNNING');
   });
 
   it('a second click, even a different button, changes nothing and says how the rollout ended', async () => {
@@ -260,5 +392,25 @@ describe('stopRollout and a queued rollout', () => {
     expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
     expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
     expect(await w.store.getService('api')).toMatchObject({ activeRollout: 'r2' });
+  });
+});
+
+describe('the sweeper, when the rollout-stops message is lost', () => {
+  it("takes a stopped rollout's canary back at its next run", async () => {
+    const { w, deps, published } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(published).toHaveLength(1); // never delivered
+    expect(lastWrite(w)).toContainEqual(expect.objectContaining({ revision: STABLE, percent: 90 }));
+    w.executions.set(EXECUTION, { state: 'CANCELLED' });
+    const report = await sweep({
+      ...w.deps,
+      outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
+      settings: DEFAULT_SWEEP_SETTINGS,
+    });
+    expect(report.recovered).toEqual([expect.objectContaining({ rolloutId: 'r1', regions: [REGION] })]);
+    expect((await w.store.getRollout('r1'))!.regions[REGION].status).toBe('ROLLED_BACK');
+    expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
+    expect((await w.store.getService('api'))!.candidates).toEqual({});
   });
 });
