@@ -32,6 +32,17 @@ export function readPolicy(path: string): Policy {
   }
 }
 
+/** Repeated `--env KEY=VALUE` options as one map; a pair without a key or an `=` is a usage error naming it. */
+export function parseEnvPairs(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const i = pair.indexOf('=');
+    if (i <= 0) throw new UsageError(`--env ${pair}: expected KEY=VALUE`);
+    env[pair.slice(0, i)] = pair.slice(i + 1);
+  }
+  return env;
+}
+
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value) + '\n');
 }

@@ -21,7 +21,7 @@ import type { DeadLetterStore, JobStore, Publisher } from '../../functions/ports
 import { TOPICS } from '../../functions/domain/messages';
 import { formatDuration } from '../../functions/domain/duration';
 import { refusedOverride, type JobRunRecord } from '../../functions/domain/jobs';
-import { UsageError, printJson, readPolicy } from '../io';
+import { UsageError, parseEnvPairs, printJson, readPolicy } from '../io';
 import {
   firestoreEmulatorOptions,
   localClientOptions,
@@ -118,17 +118,6 @@ export function operator(): string {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function parseEnv(pairs: string[]): Record<string, string> | undefined {
-  if (!pairs.length) return undefined;
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const i = pair.indexOf('=');
-    if (i <= 0) throw new UsageError(`--env ${pair}: expected KEY=VALUE`);
-    env[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  return env;
 }
 
 function runLine(run: JobRunRecord): string {
@@ -252,7 +241,7 @@ export function registerJobs(program: Command): void {
           throw new UsageError(
             `job: expected one of the policy's jobs (${policy.jobs.map((j) => j.name).join(', ') || 'none'}), got ${JSON.stringify(name)}`,
           );
-        const env = parseEnv(opts.env);
+        const env = opts.env.length ? parseEnvPairs(opts.env) : undefined;
         const args = [...opts.arg, ...(opts.args ?? [])];
         const overrides =
           args.length || env ? { ...(args.length ? { args } : {}), ...(env ? { env } : {}) } : undefined;

@@ -8,17 +8,7 @@ import type { Command } from 'commander';
 import { CallbackServer } from '../../emulators/workflows/callbacks';
 import { compileWorkflow, executeProgram, WorkflowDefinitionError } from '../../emulators/workflows';
 import { createLogger } from '../../functions/shared/log';
-import { UsageError, printJson, readText } from '../io';
-
-function parseEnv(pairs: string[]): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const i = pair.indexOf('=');
-    if (i <= 0) throw new UsageError(`--env ${pair}: expected KEY=VALUE`);
-    env[pair.slice(0, i)] = pair.slice(i + 1);
-  }
-  return env;
-}
+import { UsageError, parseEnvPairs, printJson, readText } from '../io';
 
 export function registerWorkflows(program: Command): void {
   const workflows = program.command('workflows').description('the local Cloud Workflows engine');
@@ -52,7 +42,7 @@ export function registerWorkflows(program: Command): void {
       try {
         const run = await executeProgram(program, argument, {
           env: {
-            ...parseEnv(opts.env),
+            ...parseEnvPairs(opts.env),
             GOOGLE_CLOUD_WORKFLOW_ID: workflowId,
             GOOGLE_CLOUD_PROJECT_ID: 'local',
             GOOGLE_CLOUD_LOCATION: 'local',

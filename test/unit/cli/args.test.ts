@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { UsageError } from '../../../cli/io';
+import { UsageError, parseEnvPairs } from '../../../cli/io';
 import {
   buildDeployRequest,
   defaultRequester,
@@ -13,6 +13,20 @@ const POLICY = join(__dirname, '../../fixtures/policy.yaml');
 const PROFILES = join(__dirname, '../../fixtures/profiles.json');
 const API = 'us-docker.pkg.dev/my-project/apps/api';
 const DIGEST = `${API}@sha256:${'a'.repeat(64)}`;
+
+describe('--env pairs (jobs run, workflows run)', () => {
+  it('splits each pair at its first =, the value may hold more', () => {
+    expect(parseEnvPairs(['A=1', 'URL=http://x/?a=b', 'EMPTY='])).toEqual({
+      A: '1',
+      URL: 'http://x/?a=b',
+      EMPTY: '',
+    });
+  });
+
+  it.each(['NOEQUALS', '=value'])('refuses %s, naming it', (pair) => {
+    expect(() => parseEnvPairs([pair])).toThrow(new UsageError(`--env ${pair}: expected KEY=VALUE`));
+  });
+});
 
 describe('redeploy arguments', () => {
   const base = { service: 'api', image: DIGEST, reason: 'hotfix', requestedBy: 'ana@example.com' };
