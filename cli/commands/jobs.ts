@@ -40,19 +40,29 @@ export function cloudOptions(cmd: Command): Command {
     .option('--json', 'print JSON instead of text');
 }
 
+/** --project, required by every command that reads or writes the project. */
+export function requireProject(opts: CloudOptions): string {
+  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
+  return opts.project;
+}
+
+/** The project's Firestore (the emulator's on the local cloud); close it with terminate(). */
+export function projectFirestore(opts: CloudOptions): Firestore {
+  return new Firestore({
+    projectId: requireProject(opts),
+    ignoreUndefinedProperties: true,
+    ...firestoreEmulatorOptions(),
+  });
+}
+
 /** Runs `fn` with the job and dead-letter stores and a publisher on the project, and closes the clients after. */
 export async function withCloud<T>(
   opts: CloudOptions,
   fn: (c: { jobs: JobStore; deadLetters: DeadLetterStore; publisher: Publisher }) => Promise<T>,
 ): Promise<T> {
-  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
-  const firestore = new Firestore({
-    projectId: opts.project,
-    ignoreUndefinedProperties: true,
-    ...firestoreEmulatorOptions(),
-  });
+  const firestore = projectFirestore(opts);
   const pubsub = new PubSub({
-    projectId: opts.project,
+    projectId: requireProject(opts),
     ...pubsubEmulatorOptions(),
   });
   try {
@@ -74,12 +84,7 @@ async function withJobImages<T>(
   opts: CloudOptions,
   fn: (c: { rollouts: JobRolloutStore; locks: JobLocks; templates: JobTemplates }) => Promise<T>,
 ): Promise<T> {
-  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
-  const firestore = new Firestore({
-    projectId: opts.project,
-    ignoreUndefinedProperties: true,
-    ...firestoreEmulatorOptions(),
-  });
+  const firestore = projectFirestore(opts);
   const templates = createCloudRunJobTemplates({
     clientOptions: localClientOptions(process.env.GLIDEPATH_RUN_ENDPOINT),
   });

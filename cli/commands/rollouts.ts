@@ -23,22 +23,13 @@ import { decideGate } from '../../functions/usecases/gates';
 import { describeDecider, type GateDecision } from '../../functions/domain/gates';
 import { createLogger, silentLogger } from '../../functions/shared/log';
 import { UsageError, printJson, readPolicy } from '../io';
-import { cloudOptions, type CloudOptions } from './jobs';
-import { firestoreEmulatorOptions, pubsubEmulatorOptions } from '../../functions/shared/endpoint';
+import { cloudOptions, projectFirestore, requireProject, type CloudOptions } from './jobs';
+import { pubsubEmulatorOptions } from '../../functions/shared/endpoint';
 
 // ---------------------------------------------------------------- reading
 
-function requireProject(opts: CloudOptions): string {
-  if (!opts.project) throw new UsageError('--project: expected a project id (or set GLIDEPATH_PROJECT)');
-  return opts.project;
-}
-
 async function withFirestore<T>(opts: CloudOptions, fn: (db: Firestore) => Promise<T>): Promise<T> {
-  const db = new Firestore({
-    projectId: requireProject(opts),
-    ignoreUndefinedProperties: true,
-    ...firestoreEmulatorOptions(),
-  });
+  const db = projectFirestore(opts);
   try {
     return await fn(db);
   } finally {
