@@ -8,7 +8,7 @@
  * in the outbox. Running it twice at once is harmless: every step is the
  * same idempotent, slot-checked operation the workflow itself uses.
  */
-import { diagnose, isUnsettledStop, type SweepSettings } from '../domain/sweep';
+import { ageSeconds, diagnose, isUnsettledStop, type SweepSettings } from '../domain/sweep';
 import { readPlan } from '../domain/plan';
 import { isRegionBusy } from '../domain/records';
 import type { FlushReport, NoticeOutbox } from '../ports';
@@ -37,7 +37,9 @@ export interface SweepReport {
 export async function sweep(deps: SweepDeps): Promise<SweepReport> {
   const report: SweepReport = { checked: 0, recovered: [], errors: [], outbox: { delivered: 0, pending: 0 } };
   for (const service of await deps.store.listServices()) {
-    const holders = new Set([service.activeRollout, ...Object.values(service.candidates)]);
+    // Slot holders first: settling a stopped one starts the rollout its lease passed to, which the
+    // sweeper would otherwise see as never launched.
+    const holders = new Set([...Object.values(service.candidates), service.activeRollout]);
     for (const rolloutId of holders) {
       if (!rolloutId) continue;
       report.checked++;
@@ -63,12 +65,17 @@ async function sweepRollout(deps: SweepDeps, rolloutId: string): Promise<SweptRo
   const execution = rollout.executionName ? await deps.launcher.state(rollout.executionName) : undefined;
   const diagnosis = diagnose(rollout, execution, deps.clock.now(), deps.settings);
   if (!diagnosis.stuck) return undefined;
+  // The rollout-stops worker is on it (Pub/Sub retries for a while): settling it at the same time
+  // would take its end notice, and with it the answer on the clicking user's message.
+  const unsettledStop = isUnsettledStop(rollout, execution);
+  if (unsettledStop && ageSeconds(rollout.endedAt, deps.clock.now()) <= deps.settings.heartbeatGraceSeconds)
+    return undefined;
 
   const log = deps.log.child({ rolloutId, service: rollout.service });
   log.warn('stuck rollout found; restoring the safe state', { reason: diagnosis.reason });
   // Settled as the rollout-stops worker would have: its regions (promoted ones too for Roll back now,
   // as far as this rollout still holds them), its end posted once, the queued rollout started.
-  if (isUnsettledStop(rollout, execution)) {
+  if (unsettledStop) {
     const stop = { rolloutId, status: rollout.status, reason: rollout.outcomeReason };
     const settled = await settleStop(deps, stop);
     if (settled.kind === 'settled')

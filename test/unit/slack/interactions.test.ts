@@ -403,11 +403,18 @@ describe('the sweeper, when the rollout-stops message is lost', () => {
     expect(published).toHaveLength(1); // never delivered
     expect(lastWrite(w)).toContainEqual(expect.objectContaining({ revision: STABLE, percent: 90 }));
     w.executions.set(EXECUTION, { state: 'CANCELLED' });
-    const report = await sweep({
-      ...w.deps,
-      outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
-      settings: DEFAULT_SWEEP_SETTINGS,
-    });
+    const sweepNow = () =>
+      sweep({
+        ...w.deps,
+        outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
+        settings: DEFAULT_SWEEP_SETTINGS,
+      });
+    // Within the grace the worker may still be on it (Pub/Sub retries): the sweeper leaves it alone.
+    w.tick(DEFAULT_SWEEP_SETTINGS.heartbeatGraceSeconds);
+    expect((await sweepNow()).recovered).toEqual([]);
+    expect((await w.store.getRollout('r1'))!.regions[REGION].status).not.toBe('ROLLED_BACK');
+    w.tick(1);
+    const report = await sweepNow();
     expect(report.recovered).toEqual([expect.objectContaining({ rolloutId: 'r1', regions: [REGION] })]);
     expect((await w.store.getRollout('r1'))!.regions[REGION].status).toBe('ROLLED_BACK');
     expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
@@ -430,7 +437,7 @@ describe('the sweeper, when the rollout-stops message is lost', () => {
         image: 'img',
         digest: `sha256:${'e'.repeat(64)}`,
         source: 'gcr',
-        plan: { rolloutId: 'r2' },
+        plan: { ...(await w.store.getRollout('r1'))!.plan, rolloutId: 'r2' }, // a valid plan: the sweeper reads it
       },
       dedupKey: 'r2',
       onNewImage: 'queue',
@@ -440,12 +447,17 @@ describe('the sweeper, when the rollout-stops message is lost', () => {
     await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
     expect(published).toHaveLength(1); // never delivered
     w.executions.set(EXECUTION, { state: 'CANCELLED' });
+    // The execution the sweeper will start for r2 (the fake launcher names them e2, e3, …) runs.
+    w.executions.set(EXECUTION.replace(/e1$/, 'e2'), { state: 'ACTIVE' });
+    w.tick(DEFAULT_SWEEP_SETTINGS.heartbeatGraceSeconds + 1);
     await sweep({
       ...w.deps,
       outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
       settings: DEFAULT_SWEEP_SETTINGS,
     });
-    expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
+    expect(w.started).toEqual([
+      { workflow: 'rollout', argument: expect.objectContaining({ rolloutId: 'r2' }) },
+    ]);
     expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
   });
 });
