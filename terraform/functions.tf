@@ -26,7 +26,7 @@ locals {
     GLIDEPATH_LOCATION          = var.region
     GLIDEPATH_POLICY_FILE       = "glidepath.yaml"
     GLIDEPATH_DEAD_LETTER_TOPIC = google_pubsub_topic.dead_letters.name
-    GLIDEPATH_DEPLOY_TOPIC      = google_pubsub_topic.deploy_requests.name
+    GLIDEPATH_DEPLOY_TOPIC      = google_pubsub_topic.topics["deploy_requests"].name
     GLIDEPATH_WORKFLOW_SA       = google_service_account.workflows.email
     GLIDEPATH_REPORT_BUCKET     = google_storage_bucket.reports.name
   }

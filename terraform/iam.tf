@@ -347,7 +347,7 @@ resource "google_pubsub_topic_iam_member" "actions_dead_letter_publisher" {
 # slack-interactions hands a recorded stop to rollout-stops: it may publish to that topic, and only that one.
 resource "google_pubsub_topic_iam_member" "slack_interactions_stop_publisher" {
   project = var.project_id
-  topic   = google_pubsub_topic.rollout_stops.name
+  topic   = google_pubsub_topic.topics["rollout_stops"].name
   role    = "roles/pubsub.publisher"
   member  = "serviceAccount:${google_service_account.functions["slack-interactions"].email}"
 }

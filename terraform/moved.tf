@@ -152,3 +152,19 @@ moved {
   from = google_monitoring_alert_policy.function_errors
   to   = google_monitoring_alert_policy.metric_alerts["function_errors"]
 }
+
+# The topics Glidepath creates (pubsub.tf), but the dead-letter one.
+moved {
+  from = google_pubsub_topic.deploy_requests
+  to   = google_pubsub_topic.topics["deploy_requests"]
+}
+
+moved {
+  from = google_pubsub_topic.job_triggers
+  to   = google_pubsub_topic.topics["job_triggers"]
+}
+
+moved {
+  from = google_pubsub_topic.rollout_stops
+  to   = google_pubsub_topic.topics["rollout_stops"]
+}

@@ -21,9 +21,9 @@ output "service_accounts" {
 output "topics" {
   description = "Ids of the topics Glidepath reads, by topic name."
   value = merge(local.intake_topic_ids, {
-    (google_pubsub_topic.job_triggers.name)  = google_pubsub_topic.job_triggers.id
-    (google_pubsub_topic.rollout_stops.name) = google_pubsub_topic.rollout_stops.id
-    (google_pubsub_topic.dead_letters.name)  = google_pubsub_topic.dead_letters.id
+    (local.topic_names.job_triggers)        = google_pubsub_topic.topics["job_triggers"].id
+    (local.topic_names.rollout_stops)       = google_pubsub_topic.topics["rollout_stops"].id
+    (google_pubsub_topic.dead_letters.name) = google_pubsub_topic.dead_letters.id
   })
 }
 

@@ -37,27 +37,16 @@ data "google_pubsub_topic" "source" {
   name    = each.value
 }
 
-resource "google_pubsub_topic" "deploy_requests" {
+# The topics Glidepath creates and a function reads, by their key in
+# local.topic_names: deploy requests (intake), job triggers (job-trigger), and
+# the stops slack-interactions publishes once it has recorded an Abort / Roll
+# back now (rollout-stops restores the regions, docs/slack.md). The
+# dead-letter topic is apart: it keeps its messages 31 days.
+resource "google_pubsub_topic" "topics" {
+  for_each = toset(["deploy_requests", "job_triggers", "rollout_stops"])
+
   project = var.project_id
-  name    = local.topic_names.deploy_requests
-  labels  = local.labels
-
-  depends_on = [google_project_service.enabled]
-}
-
-resource "google_pubsub_topic" "job_triggers" {
-  project = var.project_id
-  name    = local.topic_names.job_triggers
-  labels  = local.labels
-
-  depends_on = [google_project_service.enabled]
-}
-
-# slack-interactions publishes here once it has recorded an Abort / Roll back
-# now; the rollout-stops function restores the regions (docs/slack.md).
-resource "google_pubsub_topic" "rollout_stops" {
-  project = var.project_id
-  name    = local.topic_names.rollout_stops
+  name    = local.topic_names[each.key]
   labels  = local.labels
 
   depends_on = [google_project_service.enabled]
@@ -82,7 +71,7 @@ locals {
 
   # The three topics the intake function reads, by topic name.
   intake_topic_ids = merge(local.source_topic_ids, {
-    (local.topic_names.deploy_requests) = google_pubsub_topic.deploy_requests.id
+    (local.topic_names.deploy_requests) = google_pubsub_topic.topics["deploy_requests"].id
   })
 
   # Every topic a function reads but the dead-letter topic, by name, and the function it feeds.
@@ -104,8 +93,8 @@ locals {
 
   # The ids of those topics, by name.
   feed_topic_ids = merge(local.intake_topic_ids, {
-    (local.topic_names.job_triggers)  = google_pubsub_topic.job_triggers.id
-    (local.topic_names.rollout_stops) = google_pubsub_topic.rollout_stops.id
+    (local.topic_names.job_triggers)  = google_pubsub_topic.topics["job_triggers"].id
+    (local.topic_names.rollout_stops) = google_pubsub_topic.topics["rollout_stops"].id
   })
 }
 

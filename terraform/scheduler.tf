@@ -19,7 +19,7 @@ resource "google_cloud_scheduler_job" "jobs" {
   time_zone   = try(each.value.timeZone, "Etc/UTC")
 
   pubsub_target {
-    topic_name = google_pubsub_topic.job_triggers.id
+    topic_name = google_pubsub_topic.topics["job_triggers"].id
     data       = base64encode(jsonencode({ job = each.key }))
     attributes = {
       job = each.key

@@ -67,6 +67,26 @@ export function minutes(seconds: number): string {
   return `${Math.round(seconds / 60)}m`;
 }
 
+/**
+ * A stop recorded from Slack (recordStop: the execution cancelled, the
+ * rollout ended ABORTED or ROLLED_BACK) that nobody settled: the
+ * rollout-stops message was lost or dead-lettered, so no end was posted
+ * (RolloutStore.claimEndNotice). The CLI's stop and a workflow's own end
+ * never look like this: the first settles at once, the second's execution
+ * is not CANCELLED.
+ */
+export function isUnsettledStop(
+  rollout: RolloutRecord,
+  execution: ExecutionView | undefined,
+): rollout is RolloutRecord & { status: 'ABORTED' | 'ROLLED_BACK'; outcomeReason: string } {
+  return (
+    (rollout.status === 'ABORTED' || rollout.status === 'ROLLED_BACK') &&
+    !rollout.endNoticeAt &&
+    rollout.outcomeReason !== undefined &&
+    execution?.state === 'CANCELLED'
+  );
+}
+
 export function diagnose(
   rollout: RolloutRecord,
   execution: ExecutionView | undefined,

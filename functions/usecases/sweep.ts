@@ -8,11 +8,11 @@
  * in the outbox. Running it twice at once is harmless: every step is the
  * same idempotent, slot-checked operation the workflow itself uses.
  */
-import { diagnose, type SweepSettings } from '../domain/sweep';
+import { diagnose, isUnsettledStop, type SweepSettings } from '../domain/sweep';
 import { readPlan } from '../domain/plan';
 import { isRegionBusy } from '../domain/records';
 import type { FlushReport, NoticeOutbox } from '../ports';
-import { complete, rollbackRegion, type RolloutDeps } from './rollout';
+import { complete, rollbackRegion, settleStop, type RolloutDeps } from './rollout';
 
 export interface SweepDeps extends RolloutDeps {
   outbox: NoticeOutbox;
@@ -66,6 +66,19 @@ async function sweepRollout(deps: SweepDeps, rolloutId: string): Promise<SweptRo
 
   const log = deps.log.child({ rolloutId, service: rollout.service });
   log.warn('stuck rollout found; restoring the safe state', { reason: diagnosis.reason });
+  // Settled as the rollout-stops worker would have: its regions (promoted ones too for Roll back now,
+  // as far as this rollout still holds them), its end posted once, the queued rollout started.
+  if (isUnsettledStop(rollout, execution)) {
+    const stop = { rolloutId, status: rollout.status, reason: rollout.outcomeReason };
+    const settled = await settleStop(deps, stop);
+    if (settled.kind === 'settled')
+      return {
+        rolloutId,
+        service: rollout.service,
+        reason: `settled a stop whose rollout-stops message never arrived: ${stop.reason}`,
+        regions: settled.restored,
+      };
+  }
   if (diagnosis.cancelExecution && rollout.executionName) await deps.launcher.cancel(rollout.executionName);
 
   const reason = `recovered by the sweeper: ${diagnosis.reason}`;

@@ -98,15 +98,23 @@ export async function loadModule(dir: string): Promise<TfModule> {
 const unwrap = (s: string): string => /^\$\{([\s\S]*)\}$/.exec(s)?.[1] ?? s;
 
 /**
- * A resource with `for_each = local.X`, where X is a literal map, stands for
+ * A resource with `for_each = local.X`, where X is a literal map (or a
+ * literal `toset([...])`), stands for
  * one instance per key, as Terraform plans it: `TYPE.NAME["key"]`, its body
  * with each.key and each.value written out. The checks then see every
  * instance's own settings, as they saw the near-copy blocks these maps replaced.
  */
 function expandInstances(mod: TfModule): void {
   for (const [key, block] of [...mod.resources]) {
-    const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(String(block.body.for_each ?? ''));
-    const map = m ? mod.locals.get(m[1])?.value : undefined;
+    const forEach = String(block.body.for_each ?? '');
+    const m = /^\$\{local\.([A-Za-z0-9_]+)\}$/.exec(forEach);
+    // toset(["a", "b"]): each.key and each.value are the element.
+    const set = /^\$\{toset\((\[\s*"[^"]*"(?:\s*,\s*"[^"]*")*\s*,?\s*\])\)\}$/.exec(forEach);
+    const map = m
+      ? mod.locals.get(m[1])?.value
+      : set
+        ? Object.fromEntries((JSON.parse(set[1].replace(/,\s*\]$/, ']')) as string[]).map((k) => [k, k]))
+        : undefined;
     if (!map || typeof map !== 'object' || Array.isArray(map)) continue;
     mod.resources.delete(key);
     for (const [instance, value] of Object.entries<Json>(map)) {
@@ -743,7 +751,7 @@ const SIGNING_SECRET = `${SECRETS}["slack-signing-secret"]`;
 const ROLLOUT_STOPS = fn('rollout-stops');
 const ROLLOUT_STOPS_SA = `serviceAccount:\${${account('rollout-stops')}.email}`;
 const SLACK_INTERACTIONS_SA = `serviceAccount:\${${account('slack-interactions')}.email}`;
-const STOPS_TOPIC = 'google_pubsub_topic.rollout_stops';
+const STOPS_TOPIC = 'google_pubsub_topic.topics["rollout_stops"]';
 
 /** Every IAM grant to `member` (for_each maps expanded), as `resource role` (the resource without its instance key). */
 function grantsTo(mod: TfModule, member: string): string[] {
@@ -1068,8 +1076,8 @@ export function checkScheduler(mod: TfModule): string[] {
     if (!/each\.value\.timeZone/.test(body.time_zone ?? ''))
       problems.push(`${file}: ${key} time_zone must come from the policy entry`);
     const target = first(body.pubsub_target);
-    if (target?.topic_name !== '${google_pubsub_topic.job_triggers.id}')
-      problems.push(`${file}: ${key} must publish to google_pubsub_topic.job_triggers`);
+    if (target?.topic_name !== '${google_pubsub_topic.topics["job_triggers"].id}')
+      problems.push(`${file}: ${key} must publish to google_pubsub_topic.topics["job_triggers"]`);
     if (target?.data !== '${base64encode(jsonencode({ job = each.key }))}')
       problems.push(
         `${file}: ${key} data must be base64encode(jsonencode({ job = each.key })), got ${target?.data}`,

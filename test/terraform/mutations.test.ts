@@ -145,7 +145,7 @@ describe('a subscription without a dead-letter policy', () => {
           `resource "google_pubsub_subscription" "extra" {
   project = var.project_id
   name    = "extra"
-  topic   = google_pubsub_topic.deploy_requests.id
+  topic   = google_pubsub_topic.topics["deploy_requests"].id
   expiration_policy {
     ttl = ""
   }
@@ -171,7 +171,7 @@ describe('a subscription without a dead-letter policy', () => {
         edit(
           'pubsub.tf',
           /(resource "google_pubsub_subscription" "dead_letters" \{[\s\S]*?topic\s+= )google_pubsub_topic\.dead_letters\.id/,
-          '$1google_pubsub_topic.deploy_requests.id',
+          '$1google_pubsub_topic.topics["deploy_requests"].id',
         ),
       /dead_letters is exempt from dead-lettering only as the subscription of/,
     ));
@@ -624,7 +624,7 @@ describe('scheduler', () => {
     expectCaught(
       checkScheduler,
       () => edit('scheduler.tf', 'for_each = local.policy_jobs', 'for_each = toset(["nightly-report"])'),
-      /must have for_each = local\.policy_jobs/,
+      /expected google_cloud_scheduler_job\.jobs \(for_each over the policy's jobs\), found 0/,
     ));
 
   it('catches a payload that is not {"job": NAME}', () =>

@@ -55,6 +55,9 @@ const MOVED: Record<string, string> = {
       `google_logging_metric.log_metrics["${name}"]`,
     ]),
   ),
+  'google_pubsub_topic.deploy_requests': 'google_pubsub_topic.topics["deploy_requests"]',
+  'google_pubsub_topic.job_triggers': 'google_pubsub_topic.topics["job_triggers"]',
+  'google_pubsub_topic.rollout_stops': 'google_pubsub_topic.topics["rollout_stops"]',
   'google_monitoring_alert_policy.rollout_failed':
     'google_monitoring_alert_policy.metric_alerts["rollout_failed"]',
   'google_monitoring_alert_policy.function_errors':

@@ -396,8 +396,8 @@ describe('stopRollout and a queued rollout', () => {
 });
 
 describe('the sweeper, when the rollout-stops message is lost', () => {
-  it("takes a stopped rollout's canary back at its next run", async () => {
-    const { w, deps, published } = setup(['UOPS1']);
+  it("takes a stopped rollout's canary back at its next run and posts its end once", async () => {
+    const { w, deps, published, deliver } = setup(['UOPS1']);
     await atFirstStep(w, 'r1');
     await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
     expect(published).toHaveLength(1); // never delivered
@@ -412,5 +412,40 @@ describe('the sweeper, when the rollout-stops message is lost', () => {
     expect((await w.store.getRollout('r1'))!.regions[REGION].status).toBe('ROLLED_BACK');
     expect(lastWrite(w)).toEqual([{ type: 'REVISION', revision: STABLE, percent: 100 }]);
     expect((await w.store.getService('api'))!.candidates).toEqual({});
+    // Settled as the worker would have: the end posted, once, even when the message arrives after all.
+    const ends = () => w.slack.filter((m) => m.text.includes('r1') && m.text.includes('ABORTED')).length;
+    expect(ends()).toBe(1);
+    expect((await deliver(published[0])).outcome).toBe('settled');
+    expect(ends()).toBe(1);
+  });
+
+  it('settles a lost stop: the rollout queued behind it is started', async () => {
+    const { w, deps, published } = setup(['UOPS1']);
+    await atFirstStep(w, 'r1');
+    await w.store.admit({
+      rollout: {
+        id: 'r2',
+        service: 'api',
+        project: 'proj-1',
+        image: 'img',
+        digest: `sha256:${'e'.repeat(64)}`,
+        source: 'gcr',
+        plan: { rolloutId: 'r2' },
+      },
+      dedupKey: 'r2',
+      onNewImage: 'queue',
+      now: w.now(),
+      dedupTtlSeconds: 60,
+    });
+    await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
+    expect(published).toHaveLength(1); // never delivered
+    w.executions.set(EXECUTION, { state: 'CANCELLED' });
+    await sweep({
+      ...w.deps,
+      outbox: { flush: async () => ({ delivered: 0, pending: 0 }) },
+      settings: DEFAULT_SWEEP_SETTINGS,
+    });
+    expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
+    expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
   });
 });
