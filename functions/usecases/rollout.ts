@@ -607,7 +607,7 @@ export async function abort(deps: RolloutDeps, rolloutId: string, by: string): P
   return (await stopRollout(deps, rolloutId, 'ABORTED', `aborted by ${by}`)).rollout;
 }
 
-export type StopStatus = Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>;
+type StopStatus = Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>;
 
 /**
  * Stops a rollout from outside its workflow, in-process (the CLI's
@@ -653,7 +653,7 @@ export async function recordStop(
  * stop. `restored`: the regions this stop took back (whichever delivery did);
  * `posted`: this call posted the end (the first to settle it).
  */
-export type Settlement =
+type Settlement =
   | { kind: 'settled'; rollout: RolloutRecord; restored: string[]; posted: boolean; started?: string }
   | { kind: 'unchanged'; reason: string };
 

@@ -12,7 +12,7 @@ import { decidedMessage, stoppedText } from '../domain/interactions';
 import { recordRejection } from './dead-letter';
 import { settleStop, type RolloutDeps } from './rollout';
 
-export interface RolloutStopDeps extends RolloutDeps {
+interface RolloutStopDeps extends RolloutDeps {
   responder: SlackResponder;
   deadLetters: Pick<DeadLetterStore, 'createDeadLetter'>;
 }
