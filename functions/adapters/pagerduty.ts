@@ -12,6 +12,7 @@
  * notice waits in the `pagerOutbox` (functions/adapters/outbox.ts).
  */
 import type { Notifier, PagerAlert, SlackMessage } from '../ports';
+import { postJsonWithRetry } from '../shared/http-post';
 import type { Logger } from '../shared/log';
 
 const MAX_SUMMARY = 1024;
@@ -64,27 +65,17 @@ export class PagerDutyNotifier implements Notifier {
 
   private async send(alert: PagerAlert): Promise<boolean> {
     const { url, routingKey, attempts = 3, timeoutMs = 3000, backoffMs = 200 } = this.opts;
-    let lastError = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(pagerDutyEvent(routingKey, alert, this.now())),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        if (res.status === 202 || res.ok) return true;
-        lastError = `HTTP ${res.status} ${(await res.text().catch(() => '')).slice(0, 300)}`;
-        if (res.status < 500 && res.status !== 429) break; // our event is wrong; retrying won't help
-      } catch (err) {
-        lastError = (err as Error).message;
-      }
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
-    }
+    const sent = await postJsonWithRetry(url, () => pagerDutyEvent(routingKey, alert, this.now()), {
+      attempts,
+      timeoutMs,
+      backoffMs,
+      errorBodyChars: 300,
+    });
+    if (sent.ok) return true;
     this.log.error('pagerduty event failed', {
       dedupKey: alert.dedupKey,
       action: alert.action,
-      error: lastError,
+      error: sent.error,
       attempts,
     });
     return false;

@@ -1,4 +1,5 @@
 import type { Notifier, SlackMessage, SlackResponder, SlackResponse } from '../ports';
+import { postJsonWithRetry } from '../shared/http-post';
 import type { Logger } from '../shared/log';
 
 interface SlackWebhookOptions {
@@ -25,25 +26,11 @@ export class SlackWebhookNotifier implements Notifier {
       this.log.warn('slack webhook not configured; message not sent', { slackText: message.text });
       return false;
     }
-    let lastError = '';
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          // The Slack part only: a notice's pager alerts are PagerDuty's.
-          body: JSON.stringify({ text: message.text, blocks: message.blocks, channel: message.channel }),
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        if (res.ok) return true;
-        lastError = `HTTP ${res.status}`;
-        if (res.status < 500 && res.status !== 429) break; // our message is wrong; retrying won't help
-      } catch (err) {
-        lastError = (err as Error).message;
-      }
-      if (attempt < attempts) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 1)));
-    }
-    this.log.error('slack notification failed', { slackText: message.text, error: lastError, attempts });
+    // The Slack part only: a notice's pager alerts are PagerDuty's.
+    const slackBody = { text: message.text, blocks: message.blocks, channel: message.channel };
+    const sent = await postJsonWithRetry(url, () => slackBody, { attempts, timeoutMs, backoffMs });
+    if (sent.ok) return true;
+    this.log.error('slack notification failed', { slackText: message.text, error: sent.error, attempts });
     return false;
   }
 }

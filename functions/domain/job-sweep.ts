@@ -8,7 +8,7 @@
  */
 import { POLL_SECONDS, type JobRunRecord } from './jobs';
 import { jobPollSeconds } from './step-budget';
-import { ageSeconds, ENDED, minutes, type ExecutionView, type SweepSettings } from './sweep';
+import { ageSeconds, ENDED, endedExecution, minutes, type ExecutionView, type SweepSettings } from './sweep';
 
 export type JobSweepDiagnosis =
   | { stuck: false; why: string }
@@ -68,13 +68,9 @@ export function diagnoseDriven(
   }
   const state = execution?.state ?? 'UNKNOWN';
   if (ENDED.has(state)) {
-    const how =
-      state === 'MISSING'
-        ? 'no longer exists'
-        : `is ${state}${execution?.error ? ` (${execution.error})` : ''}`;
     return {
       stuck: true,
-      reason: `workflow execution ${record.executionName} ${how} but ${names.noun} ${record.id} is ${record.status}`,
+      reason: `${endedExecution(record.executionName, execution)} but ${names.noun} ${record.id} is ${record.status}`,
       cancelExecution: false,
     };
   }

@@ -58,6 +58,13 @@ type Diagnosis =
 
 export const ENDED: ReadonlySet<ExecutionState> = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED', 'MISSING']);
 
+/** How an ENDED execution is told in a sweeper's reason: gone, or its final state and error. */
+export function endedExecution(executionName: string, execution: ExecutionView | undefined): string {
+  if (execution?.state === 'MISSING') return `workflow execution ${executionName} no longer exists`;
+  const error = execution?.error ? ` (${execution.error})` : '';
+  return `workflow execution ${executionName} is ${execution?.state ?? 'UNKNOWN'}${error}`;
+}
+
 export function ageSeconds(iso: string | null | undefined, now: Date): number {
   const t = iso ? Date.parse(iso) : NaN;
   return Number.isFinite(t) ? (now.getTime() - t) / 1000 : Infinity;
@@ -117,13 +124,9 @@ export function diagnose(
     return { stuck: true, reason: read.corrupt, cancelExecution: !ENDED.has(state), finish };
   const { plan } = read;
   if (ENDED.has(state)) {
-    const how =
-      state === 'MISSING'
-        ? 'no longer exists'
-        : `is ${state}${execution?.error ? ` (${execution.error})` : ''}`;
     return {
       stuck: true,
-      reason: `workflow execution ${rollout.executionName} ${how} but rollout ${rollout.id} is ${rollout.status} and still holds ${rollout.service}`,
+      reason: `${endedExecution(rollout.executionName, execution)} but rollout ${rollout.id} is ${rollout.status} and still holds ${rollout.service}`,
       cancelExecution: false,
       finish,
     };
