@@ -5,13 +5,12 @@
  * lifetimes, the sweeper's diagnosis, and the Slack messages.
  */
 import { createHash } from 'node:crypto';
-import type { KnownBlock } from '@slack/types';
 import { z } from 'zod';
 import type { SlackMessage } from '../ports';
 import { parseImageRef, pinnedImage, sameRepository } from './image';
 import { jobWaves, type JobPolicy } from './policy';
 import { FAILURE_CLASSES } from './job-failures';
-import { POLL_SECONDS, retrySettings } from './jobs';
+import { POLL_SECONDS, retrySettings, slackMessage } from './jobs';
 import { diagnoseDriven, jobRunLifetimeSeconds, type JobSweepDiagnosis } from './job-sweep';
 import type { ExecutionView, SweepSettings } from './sweep';
 
@@ -233,14 +232,6 @@ export function withImage(
 }
 
 // Slack.
-
-function slackMessage(text: string, markdown: string, note: string, channel?: string): SlackMessage {
-  const blocks: KnownBlock[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: markdown.slice(0, 3000) } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: note.slice(0, 3000) }] },
-  ];
-  return { text, blocks, ...(channel ? { channel } : {}) };
-}
 
 function regionLines(r: JobRolloutRecord): string {
   return r.waves

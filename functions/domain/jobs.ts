@@ -241,7 +241,8 @@ export function jobRunArgument(
 
 // Slack messages about jobs and dead letters (Block Kit, with a text fallback).
 
-function slackMessage(text: string, markdown: string, note: string, channel?: string): SlackMessage {
+/** A job notice: its markdown section and a context note, each within Block Kit's 3000 characters. */
+export function slackMessage(text: string, markdown: string, note: string, channel?: string): SlackMessage {
   const blocks: KnownBlock[] = [
     { type: 'section', text: { type: 'mrkdwn', text: markdown.slice(0, 3000) } },
     { type: 'context', elements: [{ type: 'mrkdwn', text: note.slice(0, 3000) }] },

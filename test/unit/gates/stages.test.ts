@@ -1,6 +1,7 @@
 /** Stages in the policy and the plan: validation naming the field, defaults, and the plan a region runs under. */
 import { buildPlan, readPlan, stagePlan } from '../../../functions/domain/plan';
 import { DEFAULT_APPROVAL_TIMEOUT_SECONDS, parsePolicy } from '../../../functions/domain/policy';
+import { policyProblems as problems } from '../../helpers/policy-problems';
 
 const staged = {
   name: 'api',
@@ -19,14 +20,6 @@ const staged = {
       approval: { approvers: ['U024BE7LH', 'lead@example.com'] },
     },
   ],
-};
-const problems = (doc: unknown): string => {
-  try {
-    parsePolicy(doc);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected the policy to be invalid');
 };
 
 describe('stages in the policy', () => {

@@ -2,20 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parsePolicy, parsePolicyYaml } from '../../../functions/domain/policy';
 import { parseDuration } from '../../../functions/domain/duration';
+import { policyProblems as problems } from '../../helpers/policy-problems';
 
 const base = {
   name: 'api',
   project: 'my-project',
   image: 'us-docker.pkg.dev/my-project/apps/api',
   waves: [['us-central1']],
-};
-const problems = (doc: unknown): string => {
-  try {
-    parsePolicy(doc);
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('expected the policy to be invalid');
 };
 
 describe('policy file', () => {
