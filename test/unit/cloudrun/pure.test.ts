@@ -133,6 +133,15 @@ describe('image profiles', () => {
   });
 });
 
+/** The resource labels of one Cloud Run revision, for the Monitoring emulator's store. */
+const labels = {
+  project_id: 'p',
+  service_name: 's',
+  revision_name: 'r',
+  location: 'l',
+  configuration_name: 's',
+};
+
 describe('monitoring filter and store', () => {
   test('parses AND-joined equality clauses and rejects anything else', () => {
     expect(
@@ -157,13 +166,6 @@ describe('monitoring filter and store', () => {
       expect(ms).toBeLessThan(upper);
     }
     const store = new MetricStore({ ingestionDelayMs: 0, now: () => 0 });
-    const labels = {
-      project_id: 'p',
-      service_name: 's',
-      revision_name: 'r',
-      location: 'l',
-      configuration_name: 's',
-    };
     store.inject({
       revision: labels,
       responseCode: 200,
@@ -192,13 +194,6 @@ describe('monitoring filter and store', () => {
 describe('Monitoring emulator: sampling and ingestion delay', () => {
   // Cloud Run's request metrics: "Sampled every 60 seconds. After sampling, data is not visible
   // for up to 180 seconds." A write is visible 180 s after the end of its sampling period.
-  const labels = {
-    project_id: 'p',
-    service_name: 's',
-    revision_name: 'r',
-    location: 'l',
-    configuration_name: 's',
-  };
   const countAt = (
     nowMs: number,
     writes: number[],
