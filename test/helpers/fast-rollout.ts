@@ -102,13 +102,7 @@ class FakeCloudRun implements TrafficRouter {
 
   async deployRevision(
     ref: ServiceRef,
-    input: {
-      image: string;
-      revisionName: string;
-      plan: (current: ServiceSnapshot) => TrafficTarget[];
-      timeoutMs: number;
-      fence?: Fence;
-    },
+    input: Parameters<TrafficRouter['deployRevision']>[1],
   ): Promise<ServiceSnapshot> {
     const current = this.required(ref);
     await this.beforeWrite?.();
