@@ -160,13 +160,7 @@ export class JobsApi {
       etag: etag(),
     };
     if (req.validateOnly)
-      return this.opts.operations.create(
-        parent.project,
-        parent.location,
-        JOB_TYPE,
-        () => resource,
-        () => ({ done: true, response: resource }),
-      );
+      return this.opts.operations.completed(parent.project, parent.location, JOB_TYPE, () => resource);
     const job: JobRecord = {
       project: parent.project,
       location: parent.location,
@@ -176,13 +170,7 @@ export class JobsApi {
       scripted: [],
     };
     this.jobs.set(name, job);
-    return this.opts.operations.create(
-      job.project,
-      job.location,
-      JOB_TYPE,
-      () => job.resource,
-      () => ({ done: true, response: job.resource }),
-    );
+    return this.opts.operations.completed(job.project, job.location, JOB_TYPE, () => job.resource);
   }
 
   /**
@@ -233,13 +221,7 @@ export class JobsApi {
     next.template = { taskCount: 1, parallelism: 0, ...next.template };
     next.launchStage = next.launchStage || 'GA';
     if (req.validateOnly)
-      return this.opts.operations.create(
-        job.project,
-        job.location,
-        JOB_TYPE,
-        () => next,
-        () => ({ done: true, response: next }),
-      );
+      return this.opts.operations.completed(job.project, job.location, JOB_TYPE, () => next);
     const generation = Number(job.resource.generation) + 1;
     const now = timestamp(Date.now());
     Object.assign(next, {
@@ -251,13 +233,7 @@ export class JobsApi {
     });
     job.resource = next;
     this.opts.operations.changed();
-    return this.opts.operations.create(
-      job.project,
-      job.location,
-      JOB_TYPE,
-      () => job.resource,
-      () => ({ done: true, response: job.resource }),
-    );
+    return this.opts.operations.completed(job.project, job.location, JOB_TYPE, () => job.resource);
   }
 
   private deleteJob(req: Json): Json {
@@ -265,13 +241,7 @@ export class JobsApi {
     this.jobs.delete(job.resource.name);
     for (const e of job.executions.values()) if (e.timer) this.opts.timers.clearTimeout(e.timer);
     job.resource.deleteTime = timestamp(Date.now());
-    return this.opts.operations.create(
-      job.project,
-      job.location,
-      JOB_TYPE,
-      () => job.resource,
-      () => ({ done: true, response: job.resource }),
-    );
+    return this.opts.operations.completed(job.project, job.location, JOB_TYPE, () => job.resource);
   }
 
   /** The task template with the run's container overrides applied; the execution records it. */
@@ -468,13 +438,7 @@ export class JobsApi {
         };
       this.opts.operations.changed();
     }
-    return this.opts.operations.create(
-      job.project,
-      job.location,
-      EXECUTION_TYPE,
-      () => r,
-      () => ({ done: true, response: r }),
-    );
+    return this.opts.operations.completed(job.project, job.location, EXECUTION_TYPE, () => r);
   }
 
   jobsGrpc(): ReturnType<typeof grpcService> {

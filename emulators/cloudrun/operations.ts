@@ -46,6 +46,14 @@ export class OperationStore {
     return this.toProto(this.operations.get(name)!);
   }
 
+  /**
+   * An operation that is done at once, its metadata and response both the
+   * resource as it is when the operation is read (an update may replace it).
+   */
+  completed(project: string, location: string, type: string, resource: () => Json): Json {
+    return this.create(project, location, type, resource, () => ({ done: true, response: resource() }));
+  }
+
   /** Wakes WaitOperation callers; the emulator calls it on every state change. */
   changed(): void {
     for (const wake of [...this.waiters]) wake();

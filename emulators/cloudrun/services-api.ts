@@ -419,14 +419,7 @@ export class ServicesApi {
     };
     const rev = this.planRevision(svc, undefined, resource.template, 1)!;
     validateTraffic(resource.traffic, id);
-    if (validateOnly)
-      return this.opts.operations.create(
-        project,
-        location,
-        SERVICE_TYPE,
-        () => resource,
-        () => ({ done: true, response: resource }),
-      );
+    if (validateOnly) return this.opts.operations.completed(project, location, SERVICE_TYPE, () => resource);
     this.services.set(name, svc);
     this.byRoute.set(`${location}/${id}`, svc);
     this.rollOut(svc, rev);
@@ -467,13 +460,7 @@ export class ServicesApi {
     const rev = this.planRevision(svc, svc.resource.template, next.template, generation);
     validateTraffic(next.traffic, svc.id);
     if (validateOnly)
-      return this.opts.operations.create(
-        svc.project,
-        svc.location,
-        SERVICE_TYPE,
-        () => next,
-        () => ({ done: true, response: next }),
-      );
+      return this.opts.operations.completed(svc.project, svc.location, SERVICE_TYPE, () => next);
     if (sameContent(specOf(svc.resource), specOf(next)))
       return this.operationFor(svc, Number(svc.resource.generation));
     for (const key of Object.keys(next)) if (!SERVICE_OUTPUT_ONLY.has(key)) svc.resource[key] = next[key];
@@ -504,25 +491,13 @@ export class ServicesApi {
         `The etag ${req.etag} of service '${svc.id}' is stale (current etag ${svc.resource.etag}).`,
       );
     if (req.validateOnly)
-      return this.opts.operations.create(
-        svc.project,
-        svc.location,
-        SERVICE_TYPE,
-        () => svc.resource,
-        () => ({ done: true, response: svc.resource }),
-      );
+      return this.opts.operations.completed(svc.project, svc.location, SERVICE_TYPE, () => svc.resource);
     this.services.delete(svc.resource.name);
     this.byRoute.delete(`${svc.location}/${svc.id}`);
     await this.dispose(svc);
     svc.resource.deleteTime = timestamp(Date.now());
     this.touch(svc);
-    return this.opts.operations.create(
-      svc.project,
-      svc.location,
-      SERVICE_TYPE,
-      () => svc.resource,
-      () => ({ done: true, response: svc.resource }),
-    );
+    return this.opts.operations.completed(svc.project, svc.location, SERVICE_TYPE, () => svc.resource);
   }
 
   private async dispose(svc: ServiceRecord): Promise<void> {
