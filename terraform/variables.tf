@@ -81,7 +81,7 @@ variable "deploy_target_project_ids" {
 
 variable "runtime_service_accounts" {
   type        = list(string)
-  description = "Emails of the runtime service accounts of the Cloud Run services and jobs Glidepath deploys. Deploying a revision acts as that account, so the actions service account gets roles/iam.serviceAccountUser on each (and on nothing else)."
+  description = "Emails of the runtime service accounts of the Cloud Run services and jobs Glidepath deploys. Deploying a revision or updating a job acts as that account, so the accounts that do so get roles/iam.serviceAccountUser on each (and on nothing else): actions (rollouts), sweeper (restores after a dead execution) and rollout-stops (restores after a Slack stop)."
   default     = []
 
   validation {
@@ -92,7 +92,7 @@ variable "runtime_service_accounts" {
 
 variable "function_ingress" {
   type        = string
-  description = "Ingress setting of the five functions. ALLOW_INTERNAL_ONLY admits Pub/Sub push, Workflows and Cloud Scheduler from the same project; IAM (run.invoker) is enforced on top in every case."
+  description = "Ingress setting of every function but slack-interactions (which Slack must reach, so it is ALLOW_ALL and signature-checked). ALLOW_INTERNAL_ONLY admits Pub/Sub push, Workflows and Cloud Scheduler from the same project; IAM (run.invoker) is enforced on top in every case."
   default     = "ALLOW_INTERNAL_ONLY"
 
   validation {
