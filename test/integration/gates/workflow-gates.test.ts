@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ExecutionsClient } from '@google-cloud/workflows';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulators/workflows';
 import { waitFor } from '../../../emulators/util';
+import { executionEnded } from '../../helpers/workflow-executions';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { silentLogger } from '../../../functions/shared/log';
 import { localAccessToken } from '../../../functions/shared/oidc';
@@ -146,15 +147,7 @@ async function start(timeoutSeconds: number, before: 'stage' | 'promotion' = 'st
   return created.name!;
 }
 
-async function finished(name: string) {
-  return waitFor(
-    async () => {
-      const [e] = await client.getExecution({ name });
-      return e.state !== 'ACTIVE' && e;
-    },
-    { timeoutMs: 20_000, what: `execution ${name} to finish` },
-  );
-}
+const finished = (name: string) => executionEnded(client, name, 20_000);
 
 const regionCalls = (region: string) => calls.filter((c) => c.body.region === region).map((c) => c.action);
 const completed = () => calls.filter((c) => c.action === 'complete').map((c) => c.body.status);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ExecutionsClient } from '@google-cloud/workflows';
 import { startWorkflowsEmulator, type WorkflowsEmulator } from '../../../emulators/workflows';
 import { waitFor } from '../../../emulators/util';
+import { executionEnded } from '../../helpers/workflow-executions';
 import { localClientOptions } from '../../../functions/shared/endpoint';
 import { silentLogger } from '../../../functions/shared/log';
 import { localAccessToken, mintOidcToken } from '../../../functions/shared/oidc';
@@ -35,15 +36,7 @@ afterAll(async () => {
   await emulator.stop();
 });
 
-async function finished(name: string) {
-  return waitFor(
-    async () => {
-      const [e] = await client.getExecution({ name });
-      return e.state !== 'ACTIVE' && e;
-    },
-    { timeoutMs: 10_000, what: `execution ${name} to finish` },
-  );
-}
+const finished = (name: string) => executionEnded(client, name, 10_000);
 
 test('create, then get until SUCCEEDED: result is a JSON string, labels kept, built-in env set', async () => {
   const [created] = await client.createExecution({
