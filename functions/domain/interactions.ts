@@ -9,6 +9,7 @@
 import type { ActionsBlock, Button, KnownBlock } from '@slack/types';
 import { z } from 'zod';
 import type { SlackResponse } from '../ports';
+import type { StopStatus } from './records';
 
 /** The four buttons (see /work/notes/GATE-CONTRACT.md): two answer a gate, two stop a running rollout. */
 export const GATE_ACTIONS = ['gp_approve', 'gp_reject'] as const;
@@ -116,7 +117,7 @@ export const mention = (userId: string): string => `<@${userId}>`;
 /** A stop as the channel is told of it: who clicked, when, and what the rollout is now. */
 interface StopNotice {
   rolloutId: string;
-  status: 'ABORTED' | 'ROLLED_BACK';
+  status: StopStatus;
   by: string;
   at: string;
 }

@@ -34,14 +34,14 @@ export function isTerminal(status: RolloutStatus): boolean {
 
 const Iso = z.string().min(1);
 
+/** How a stop from outside the workflow ends a rollout: Abort, or Roll back now. */
+export type StopStatus = Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>;
+
 /**
  * The regions a stop takes back to their recorded split: every region it
  * touched for ROLLED_BACK ("Roll back now"), those not promoted for ABORTED.
  */
-export function regionsStopTakesBack(
-  rollout: Pick<RolloutRecord, 'regions'>,
-  status: Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>,
-): string[] {
+export function regionsStopTakesBack(rollout: Pick<RolloutRecord, 'regions'>, status: StopStatus): string[] {
   return Object.keys(rollout.regions).filter(
     (r) => status === 'ROLLED_BACK' || rollout.regions[r].status !== 'PROMOTED',
   );

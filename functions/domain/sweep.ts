@@ -9,7 +9,7 @@
  * is older than the longest quiet period its plan allows.
  */
 import { readPlan, type RolloutPlan } from './plan';
-import { isTerminal, type RolloutRecord } from './records';
+import { isTerminal, type RolloutRecord, type StopStatus } from './records';
 
 /** Workflows execution states, plus MISSING (not found) and UNKNOWN (no data: assume alive). */
 export type ExecutionState =
@@ -85,7 +85,7 @@ export function minutes(seconds: number): string {
 export function isUnsettledStop(
   rollout: RolloutRecord,
   execution: ExecutionView | undefined,
-): rollout is RolloutRecord & { status: 'ABORTED' | 'ROLLED_BACK'; outcomeReason: string } {
+): rollout is RolloutRecord & { status: StopStatus; outcomeReason: string } {
   return (
     (rollout.status === 'ABORTED' || rollout.status === 'ROLLED_BACK') &&
     !rollout.endNoticeAt &&

@@ -28,6 +28,13 @@ interface SweepEachDeps {
   log: Logger;
 }
 
+/** What a sweep of one kind found; `errors`: records not ended this time (retried at the next sweep). */
+interface SweepReportOf<Ended, Failed> {
+  checked: number;
+  recovered: Ended[];
+  errors: Failed[];
+}
+
 /** How many unfinished records of each kind one sweep looks at; the rest wait for the next sweep. */
 const JOB_SWEEP_LIMIT = 200;
 
@@ -42,8 +49,8 @@ async function sweepEach<R extends { id: string; job: string; executionName?: st
   diagnose: (r: R, e: ExecutionView | undefined, now: Date, s: SweepSettings) => JobSweepDiagnosis,
   end: (r: R, reason: string, log: Logger) => Promise<Ended>,
   failed: (r: R, error: string) => Failed,
-): Promise<{ checked: number; recovered: Ended[]; errors: Failed[] }> {
-  const report = { checked: 0, recovered: [] as Ended[], errors: [] as Failed[] };
+): Promise<SweepReportOf<Ended, Failed>> {
+  const report: SweepReportOf<Ended, Failed> = { checked: 0, recovered: [], errors: [] };
   for (const r of records) {
     report.checked++;
     try {
@@ -80,12 +87,7 @@ interface SweptJobRun {
   deadLetterId?: string;
 }
 
-export interface JobSweepReport {
-  checked: number;
-  recovered: SweptJobRun[];
-  /** Runs that could not be ended this time (retried at the next sweep). */
-  errors: Array<{ jobRunId: string; error: string }>;
-}
+export type JobSweepReport = SweepReportOf<SweptJobRun, { jobRunId: string; error: string }>;
 
 export async function sweepJobRuns(deps: JobSweepDeps): Promise<JobSweepReport> {
   return sweepEach(
@@ -136,12 +138,7 @@ interface SweptJobRollout {
   restored: string[];
 }
 
-export interface JobRolloutSweepReport {
-  checked: number;
-  recovered: SweptJobRollout[];
-  /** Rollouts that could not be ended this time (retried at the next sweep). */
-  errors: Array<{ jobRolloutId: string; error: string }>;
-}
+export type JobRolloutSweepReport = SweepReportOf<SweptJobRollout, { jobRolloutId: string; error: string }>;
 
 export async function sweepJobRollouts(deps: JobRolloutSweepDeps): Promise<JobRolloutSweepReport> {
   return sweepEach(

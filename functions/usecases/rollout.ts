@@ -28,6 +28,7 @@ import {
   type RegionRecord,
   type RolloutRecord,
   type RolloutStatus,
+  type StopStatus,
 } from '../domain/records';
 import { judge, type Judgement } from '../domain/analysis/judge';
 import {
@@ -606,8 +607,6 @@ async function startQueued(deps: RolloutDeps, next: RolloutRecord): Promise<stri
 export async function abort(deps: RolloutDeps, rolloutId: string, by: string): Promise<RolloutRecord> {
   return (await stopRollout(deps, rolloutId, 'ABORTED', `aborted by ${by}`)).rollout;
 }
-
-type StopStatus = Extract<RolloutStatus, 'ABORTED' | 'ROLLED_BACK'>;
 
 /**
  * Stops a rollout from outside its workflow, in-process (the CLI's
