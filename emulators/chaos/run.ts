@@ -356,10 +356,32 @@ function tally(xs: string[]): Record<string, number> {
   return out;
 }
 
-/** The command that replays one rollout scenario alone, or (without an index) the whole run. */
 /** A job's runs or image rollouts have all ended (there is at least one). */
 const allEnded = (records: ReadonlyArray<{ status: string }>): boolean =>
   records.length > 0 && records.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
+
+/** Waits, within the scenario's timeout, until the job scenario's records have all ended. */
+function untilAllEnded(
+  ctx: Context,
+  records: () => Promise<ReadonlyArray<{ status: string }>>,
+  what: string,
+): Promise<true> {
+  return waitFor(async () => allEnded(await records()), {
+    timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
+    intervalMs: 300,
+    what,
+  });
+}
+
+/** Cancels the workflow execution of the record `driving` finds once it is there: only the sweeper can end it. */
+async function killExecution(
+  ctx: Context,
+  driving: () => Promise<{ executionName?: string } | undefined>,
+  what: string,
+): Promise<void> {
+  const record = await waitFor(driving, { timeoutMs: 60_000, intervalMs: 200, what });
+  await ctx.workflowExecutions.cancelExecution({ name: record.executionName! });
+}
 
 /** A job scenario that did not end in time, or whose driving failed: the `settled` violation. */
 function unsettled(ctx: Context, job: string, label: string, err: Error): void {
@@ -372,6 +394,7 @@ function unsettled(ctx: Context, job: string, label: string, err: Error): void {
   });
 }
 
+/** The command that replays one rollout scenario alone, or (without an index) the whole run. */
 function replayCommand(ctx: Context, index?: number): string {
   const whole = `npm run bench -- chaos --seed ${ctx.opts.seed}`;
   return index === undefined ? whole : `${whole} --services ${ctx.opts.services ?? 6} --only ${index}`;
@@ -861,20 +884,14 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
       .filter((r) => r.message?.messageId === messageId);
   try {
     if (sc.killExecution) {
-      // The job-run execution dies while its first attempt runs: only the sweeper can end the run.
-      const running = await waitFor(
+      // The job-run execution dies while its first attempt runs.
+      await killExecution(
+        ctx,
         async () => (await runsOf()).find((r) => r.executionName && r.attempts[0]?.result === 'RUNNING'),
-        { timeoutMs: 60_000, intervalMs: 200, what: `${label}: attempt 1 running` },
+        `${label}: attempt 1 running`,
       );
-      await ctx.workflowExecutions.cancelExecution({ name: running.executionName! });
     }
-    await waitFor(
-      async () => {
-        const runs = await runsOf();
-        return allEnded(runs);
-      },
-      { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to finish` },
-    );
+    await untilAllEnded(ctx, runsOf, `${label} to finish`);
   } catch (err) {
     unsettled(ctx, job, label, err as Error);
   } finally {
@@ -932,21 +949,15 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
     for (let n = 0; n < (sc.duplicate ? 2 : 1); n++)
       await ctx.cloud.pubsub.topic(TOPICS.gcr).publishMessage({ json: push });
     if (sc.killExecution) {
-      // The job-rollout execution dies while the first region's verification runs: only the sweeper can end it.
-      const verifying = await waitFor(
+      // The job-rollout execution dies while the first region's verification runs.
+      await killExecution(
+        ctx,
         async () =>
           (await recordsOf()).find((r) => r.executionName && r.regions[REGIONS[0]]?.verifyExecution),
-        { timeoutMs: 60_000, intervalMs: 200, what: `${label}: the verification in ${REGIONS[0]} running` },
+        `${label}: the verification in ${REGIONS[0]} running`,
       );
-      await ctx.workflowExecutions.cancelExecution({ name: verifying.executionName! });
     }
-    await waitFor(
-      async () => {
-        const records = await recordsOf();
-        return allEnded(records);
-      },
-      { timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000, intervalMs: 300, what: `${label} to end` },
-    );
+    await untilAllEnded(ctx, recordsOf, `${label} to end`);
   } catch (err) {
     unsettled(ctx, job, label, err as Error);
   } finally {
