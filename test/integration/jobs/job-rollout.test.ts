@@ -263,10 +263,13 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
     const r = await finished(id);
     expect(r.status).toBe('SUCCEEDED');
     expect(image(await getJob('sync', EU))).toBe(`${repo('sync')}@${digest}`);
-    // The rollout gave the lock back: a run can take it.
-    expect(await locks.acquire('sync', 'run:sync-m2', new Date(Date.now() + 60_000), new Date())).toEqual({
-      acquired: true,
-    });
+    // The rollout gives the lock back right after it records the end (finishJobRollout), long
+    // before its lease (jobRolloutLockSeconds, minutes) would let a run take it.
+    await waitFor(
+      async () =>
+        'acquired' in (await locks.acquire('sync', 'run:sync-m2', new Date(Date.now() + 60_000), new Date())),
+      { timeoutMs: 5_000, what: 'the rollout to release the job lock' },
+    );
   });
 
   /** Runs the `glidepath` CLI in-process against the emulators. */
