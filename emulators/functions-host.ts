@@ -9,6 +9,7 @@
  * and a request can "crash" (see crashCurrentRequest).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { once } from 'node:events';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
@@ -18,6 +19,7 @@ export interface HostedFunction {
   name: string;
   url: string;
   server: Server;
+  /** Lets the requests being served finish (bounded), then closes; a second call waits for the first. */
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,9 @@ export function crashCurrentRequest(): Promise<never> {
   return new Promise<never>(() => undefined);
 }
 
+/** How long stop() lets requests being served finish before it cuts their connections. */
+const STOP_DRAIN_MS = 10_000;
+
 const PUSH_PATH = /^\/projects\/[^/]+\/topics\/([^/?]+)/;
 
 /** `target` must already be registered (import its entry module first). */
@@ -44,6 +49,7 @@ export async function hostFunction(
   faults?: FaultInjector,
 ): Promise<HostedFunction> {
   const server = getTestServer(target);
+  const inFlight = new Set<ServerResponse>();
   const handlers = server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
@@ -58,6 +64,8 @@ export async function hostFunction(
       res.writeHead = ((_status: number, ...rest: unknown[]) =>
         writeHead(503, ...rest)) as typeof res.writeHead;
     }
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
     currentRequest.run(res, () => {
       for (const handle of handlers) handle.call(server, req, res);
     });
@@ -67,16 +75,27 @@ export async function hostFunction(
     server.listen(port, '127.0.0.1', () => resolve());
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let stopping: Promise<void> | undefined;
   return {
     name: target,
     url,
     server,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections?.();
-        server.close(() => resolve());
-      }),
+    stop: () => (stopping ??= drainAndClose()),
   };
+
+  async function drainAndClose(): Promise<void> {
+    // Drain first: a handler cut off mid-way would go on writing to emulators that stop next
+    // (and into whatever runs after). A handler that outlives the bound is cut off anyway.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...inFlight].map((res) => once(res, 'close'))),
+      new Promise((resolve) => (bound = setTimeout(resolve, STOP_DRAIN_MS))),
+    ]);
+    clearTimeout(bound);
+    server.closeAllConnections();
+    await closed;
+  }
 }
 
 /** The push endpoint for a topic, in the path form the functions-framework expects. */

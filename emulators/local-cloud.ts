@@ -270,6 +270,12 @@ export async function startLocalCloud(opts: LocalCloudOptions): Promise<LocalClo
         throw new Error(`sweeper answered ${res.status}: ${body.error}`);
       return body;
     };
+    // Stops run last-in first-out, so this runs right after the sweep timer is cleared: the
+    // functions finish the requests they are serving while the clients and emulators they call
+    // are still up (each function's own stop above is then a no-op).
+    stops.push(async () => {
+      await Promise.all(Object.values(functions).map((f) => f.stop()));
+    });
     // The last periodic sweep's outcome, for a test that times out waiting for a recovery.
     let lastSweep = 'none yet';
     if (opts.sweepEveryMs) {

@@ -173,6 +173,8 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         const publishedAt = Date.now();
         await cloud.pubsub.topic('gcr').publishMessage({ json: gcrEvent });
         const ended = await waitForJobRollout(cloud, jobRolloutId(job.name, digest), opts);
+        // As for services: the record ends before the finish action's lock release and Slack.
+        if (ended.executionName) await cloud.workflows.settled(ended.executionName);
         jobResults.push(await summarizeJobRollout(jobs, ended, publishedAt));
         continue;
       }
@@ -443,6 +445,11 @@ async function summarize(
   rollout: RolloutRecord,
   startedAt: number,
 ): Promise<SimulatedRollout> {
+  // The record ends before the workflow's complete action returns (report, Slack, the queued
+  // rollout): wait for the execution, so callers read all the end left behind. A superseded or
+  // aborted execution is not waited for: it may sleep on until its next action is refused.
+  if (rollout.executionName && rollout.status !== 'SUPERSEDED' && rollout.status !== 'ABORTED')
+    await cloud.workflows.settled(rollout.executionName);
   // First: the report is rendered in this process (the local cloud hosts the functions), and
   // while Vega draws, gRPC calls made here would wait on the busy event loop.
   const report = await reportOf(cloud, rollout);
