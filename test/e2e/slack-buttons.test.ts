@@ -87,8 +87,17 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
       },
       { timeoutMs: 90_000, what },
     );
-  const startedPost = (rolloutId: string): SlackPost =>
-    cloud.slack.posts.find((p) => p.text.includes(`Rollout ${rolloutId} `) && p.text.includes('started'))!;
+  /**
+   * The intake posts "started" after it has started the execution and read the recent traffic
+   * from Monitoring (functions/usecases/intake.ts, launch): the execution may be in its first
+   * step by then, so the post is waited for.
+   */
+  const startedPost = (rolloutId: string): Promise<SlackPost> =>
+    waitFor(
+      () =>
+        cloud.slack.posts.find((p) => p.text.includes(`Rollout ${rolloutId} `) && p.text.includes('started')),
+      { timeoutMs: 20_000, what: `the "started" post of ${rolloutId}` },
+    );
   const actionIds = (post: SlackPost) =>
     post.blocks
       .filter((b) => (b as { type: string }).type === 'actions')
@@ -128,7 +137,7 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
     const push = `${API}:v2`;
     const done = run([`${API}:v1`, push]);
     const running = await rolloutOf(push, (d) => d.regions?.['us-central1']?.steps?.length > 0, 'first step');
-    const post = startedPost(running.id);
+    const post = await startedPost(running.id);
     expect(actionIds(post)).toEqual(['gp_abort', 'gp_rollback']);
 
     const refused = await cloud.click(post, 'gp_abort', STRANGER);
@@ -192,7 +201,7 @@ describeWithEmulators('Slack buttons on the local cloud', () => {
         d.regions?.['us-central1']?.status === 'PROMOTED' && d.regions?.['europe-west1']?.steps?.length > 0,
       'first wave promoted, second wave shifting',
     );
-    const post = startedPost(running.id);
+    const post = await startedPost(running.id);
     const clicked = await cloud.click(post, 'gp_rollback', OPERATOR);
     expect(clicked).toMatchObject({ status: 200, body: { outcome: 'decided' } });
     expect(await settledText(post)).toMatch(

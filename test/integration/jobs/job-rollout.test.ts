@@ -57,6 +57,8 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
   let store: FirestoreJobRolloutStore;
   let policyFile: string;
   let sweeper: HostedFunction;
+  /** What the hosted functions logged: the evidence that they handled a message or polled the lock. */
+  const logs: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'glidepath-job-rollout-'));
@@ -116,7 +118,7 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
       GLIDEPATH_LOCAL_OIDC_SECRET: OIDC_SECRET,
       SLACK_WEBHOOK_URL: slack.url,
     });
-    configureRuntime({ log: createLogger({}, () => undefined) });
+    configureRuntime({ log: createLogger({}, (line) => logs.push(JSON.parse(line))) });
     const intake = await hostFunction('intake');
     sweeper = await hostFunction('sweeper');
     fns.push(intake, sweeper);
@@ -203,10 +205,24 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
   test('a tag outside the filters and a second push of the same digest start nothing', async () => {
     const digest = digestOf(1);
     const before = await getJob('report', US);
-    await push('report', digestOf(2), 'nightly');
-    await push('report', digest, 'v2-again');
+    const filtered = await push('report', digestOf(2), 'nightly');
+    const again = await push('report', digest, 'v2-again');
+    // The intake logs its outcome once it has handled a message: only then does "nothing started" mean
+    // anything (a fixed wait would pass vacuously whenever the delivery was late).
+    const outcomeOf = (messageId: string) =>
+      waitFor(() => logs.find((l) => l.messageId === messageId && l.outcome), {
+        timeoutMs: 20_000,
+        what: `the intake's outcome for message ${messageId}`,
+      });
+    expect(await outcomeOf(filtered)).toMatchObject({
+      outcome: 'ignored',
+      reason: `tag "nightly" matches none of job report's tag filters ^v`,
+    });
+    expect(await outcomeOf(again)).toMatchObject({
+      outcome: 'ignored',
+      reason: `duplicate: job rollout ${jobRolloutId('report', digest)} of report exists (SUCCEEDED)`,
+    });
     // The only record of the digest is the finished one; no record exists for the filtered tag.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(await store.get(jobRolloutId('report', digestOf(2)))).toBeUndefined();
     expect((await store.listForJob('report', 10)).map((r) => r.id)).toEqual([jobRolloutId('report', digest)]);
     expect((await getJob('report', US)).etag).toBe(before.etag);
@@ -255,8 +271,16 @@ describeWithEmulators('job image rollouts on the local cloud', () => {
       timeoutMs: 10_000,
       what: 'the rollout to start',
     });
-    // Several lock polls (0.2 s each) pass: the job is not changed while the run holds it.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Three lock polls (0.2 s apart) find the job held: it is not changed while the run holds it.
+    // Counted from the rollout's own log, so the check cannot pass before the rollout has tried.
+    await waitFor(
+      () =>
+        logs.filter(
+          (l) =>
+            l.jobRolloutId === id && l.message === 'job rollout waits for the job' && l.heldBy === holder,
+        ).length >= 3,
+      { timeoutMs: 20_000, what: `three refused lock polls of ${id}` },
+    );
     expect((await store.get(id))?.regions[US]).toEqual({ status: 'PENDING' });
     expect((await getJob('sync', US)).etag).toBe(before.etag);
     await locks.release('sync', holder);
