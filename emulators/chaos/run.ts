@@ -998,6 +998,16 @@ async function countExecutions(ctx: Context, jobName: string): Promise<number> {
   return executions.length;
 }
 
+/**
+ * How long the Slack checks wait for the notices they look for. Every record ends before its
+ * notice goes out: the complete action, finishRun and finishJobRollout write the end first and
+ * post after (the report is rendered in between), and the sweeper posts a recovery after its
+ * finish. So the last scenarios' notices may still be on their way when the scenarios have
+ * settled, or in the outbox until the next periodic sweep (every 1.5 s). Only a post ends the
+ * wait, and posts only accumulate: a notice missing after this long is missing.
+ */
+const NOTICE_DEADLINE_MS = 30_000;
+
 /** Checks that need the whole run: message accounting and Slack notices after the final sweep. */
 async function checkGlobal(ctx: Context): Promise<void> {
   const ids = ctx.published.map((m) => m.messageId);
@@ -1006,29 +1016,42 @@ async function checkGlobal(ctx: Context): Promise<void> {
     const r = d.data() as RolloutRecord;
     (rolloutsByImage[`${r.service}@${r.digest}`] ??= []).push(r.id);
   }
-  const slack = ctx.cloud.slack.posts.map((p) => p.text);
-  const global = (v: Violation): void => {
-    ctx.violations.push({
-      ...v,
-      scenario: 'whole run',
-      replay: replayCommand(ctx),
-    });
-  };
+  const global = (v: Violation): ChaosViolation => ({
+    ...v,
+    scenario: 'whole run',
+    replay: replayCommand(ctx),
+  });
   for (const v of checkMessages(ctx.published, {
     rolloutsByImage,
     deadLettersByMessage: await deadLettersOf(ctx, ids),
   }))
-    global(v);
-  for (const v of checkFailuresNoticed(ctx.rollouts, slack)) global(v);
-  for (const v of checkGates(ctx.rollouts, slack, ctx.gateExpectations)) global(v);
-  for (const c of ctx.jobChecks)
-    for (const v of checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack))
-      ctx.violations.push({
-        ...v,
-        scenario: c.label,
-        replay: replayCommand(ctx),
-      });
-  for (const c of ctx.jobImageChecks)
-    for (const v of checkJobImageRollout(c.expected, c.observed, slack))
-      ctx.violations.push({ ...v, scenario: c.label, replay: replayCommand(ctx) });
+    ctx.violations.push(global(v));
+  const withSlack = (): ChaosViolation[] => {
+    const slack = ctx.cloud.slack.posts.map((p) => p.text);
+    return [
+      ...checkFailuresNoticed(ctx.rollouts, slack).map(global),
+      ...checkGates(ctx.rollouts, slack, ctx.gateExpectations).map(global),
+      ...ctx.jobChecks.flatMap((c) =>
+        checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack).map((v) => ({
+          ...v,
+          scenario: c.label,
+          replay: replayCommand(ctx),
+        })),
+      ),
+      ...ctx.jobImageChecks.flatMap((c) =>
+        checkJobImageRollout(c.expected, c.observed, slack).map((v) => ({
+          ...v,
+          scenario: c.label,
+          replay: replayCommand(ctx),
+        })),
+      ),
+    ];
+  };
+  let found = withSlack();
+  await waitFor(() => (found = withSlack()).length === 0, {
+    timeoutMs: NOTICE_DEADLINE_MS,
+    intervalMs: 250,
+    what: 'the Slack notices of the run',
+  }).catch(() => undefined);
+  ctx.violations.push(...found);
 }
