@@ -999,36 +999,35 @@ async function countExecutions(ctx: Context, jobName: string): Promise<number> {
 }
 
 /**
- * How long the Slack checks wait for the notices they look for. Every record ends before its
+ * How long the whole run's checks wait for what they look for. Every record ends before its
  * notice goes out: the complete action, finishRun and finishJobRollout write the end first and
  * post after (the report is rendered in between), and the sweeper posts a recovery after its
  * finish. So the last scenarios' notices may still be on their way when the scenarios have
- * settled, or in the outbox until the next periodic sweep (every 1.5 s). Only a post ends the
- * wait, and posts only accumulate: a notice missing after this long is missing.
+ * settled, or in the outbox until the next periodic sweep (every 1.5 s). Likewise a hostile
+ * message's rejection record: a scenario waits for its images, not for that message, whose push
+ * may have failed and wait for its redelivery. Only a post or a record ends the wait, and both
+ * only accumulate: what is missing after this long is missing.
  */
 const NOTICE_DEADLINE_MS = 30_000;
 
 /** Checks that need the whole run: message accounting and Slack notices after the final sweep. */
 async function checkGlobal(ctx: Context): Promise<void> {
   const ids = ctx.published.map((m) => m.messageId);
-  const rolloutsByImage: Record<string, string[]> = {};
-  for (const d of (await ctx.cloud.firestore.collection('rollouts').get()).docs) {
-    const r = d.data() as RolloutRecord;
-    (rolloutsByImage[`${r.service}@${r.digest}`] ??= []).push(r.id);
-  }
   const global = (v: Violation): ChaosViolation => ({
     ...v,
     scenario: 'whole run',
     replay: replayCommand(ctx),
   });
-  for (const v of checkMessages(ctx.published, {
-    rolloutsByImage,
-    deadLettersByMessage: await deadLettersOf(ctx, ids),
-  }))
-    ctx.violations.push(global(v));
-  const withSlack = (): ChaosViolation[] => {
+  const check = async (): Promise<ChaosViolation[]> => {
+    const rolloutsByImage: Record<string, string[]> = {};
+    for (const d of (await ctx.cloud.firestore.collection('rollouts').get()).docs) {
+      const r = d.data() as RolloutRecord;
+      (rolloutsByImage[`${r.service}@${r.digest}`] ??= []).push(r.id);
+    }
+    const deadLettersByMessage = await deadLettersOf(ctx, ids);
     const slack = ctx.cloud.slack.posts.map((p) => p.text);
     return [
+      ...checkMessages(ctx.published, { rolloutsByImage, deadLettersByMessage }).map(global),
       ...checkFailuresNoticed(ctx.rollouts, slack).map(global),
       ...checkGates(ctx.rollouts, slack, ctx.gateExpectations).map(global),
       ...ctx.jobChecks.flatMap((c) =>
@@ -1047,11 +1046,11 @@ async function checkGlobal(ctx: Context): Promise<void> {
       ),
     ];
   };
-  let found = withSlack();
-  await waitFor(() => (found = withSlack()).length === 0, {
+  let found = await check();
+  await waitFor(async () => (found = await check()).length === 0, {
     timeoutMs: NOTICE_DEADLINE_MS,
     intervalMs: 250,
-    what: 'the Slack notices of the run',
+    what: "the run's notices and records",
   }).catch(() => undefined);
   ctx.violations.push(...found);
 }
