@@ -1013,11 +1013,10 @@ const NOTICE_DEADLINE_MS = 30_000;
 /** Checks that need the whole run: message accounting and Slack notices after the final sweep. */
 async function checkGlobal(ctx: Context): Promise<void> {
   const ids = ctx.published.map((m) => m.messageId);
-  const global = (v: Violation): ChaosViolation => ({
-    ...v,
-    scenario: 'whole run',
-    replay: replayCommand(ctx),
-  });
+  const scoped =
+    (scenario: string) =>
+    (v: Violation): ChaosViolation => ({ ...v, scenario, replay: replayCommand(ctx) });
+  const global = scoped('whole run');
   const check = async (): Promise<ChaosViolation[]> => {
     const rolloutsByImage: Record<string, string[]> = {};
     for (const d of (await ctx.cloud.firestore.collection('rollouts').get()).docs) {
@@ -1031,18 +1030,10 @@ async function checkGlobal(ctx: Context): Promise<void> {
       ...checkFailuresNoticed(ctx.rollouts, slack).map(global),
       ...checkGates(ctx.rollouts, slack, ctx.gateExpectations).map(global),
       ...ctx.jobChecks.flatMap((c) =>
-        checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack).map((v) => ({
-          ...v,
-          scenario: c.label,
-          replay: replayCommand(ctx),
-        })),
+        checkJobRun(c.expected, c.runs, c.started, c.deadLettered, slack).map(scoped(c.label)),
       ),
       ...ctx.jobImageChecks.flatMap((c) =>
-        checkJobImageRollout(c.expected, c.observed, slack).map((v) => ({
-          ...v,
-          scenario: c.label,
-          replay: replayCommand(ctx),
-        })),
+        checkJobImageRollout(c.expected, c.observed, slack).map(scoped(c.label)),
       ),
     ];
   };
