@@ -16,6 +16,8 @@ import { DEFAULT_SWEEP_SETTINGS } from '../../functions/domain/sweep';
 import { rolloutDeps } from '../../functions/actions/rollout';
 import { runtime } from '../../functions/entry/runtime';
 import { sweep } from '../../functions/usecases/sweep';
+import type { ServiceSnapshot, TrafficRouter, TrafficTarget } from '../../functions/ports';
+import { trafficMap } from '../../functions/domain/traffic';
 
 const fixtures = join(__dirname, '../fixtures/e2e');
 const policyFile = join(fixtures, 'policy.yaml');
@@ -26,8 +28,36 @@ const CANARY = 'us-central1';
 describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
   let cloud: LocalCloud;
   let executions: ExecutionsClient;
+  /**
+   * While set, called by the next traffic write to api in the canary region that restores a split
+   * (a takeover or a rollback: only the revision that served most keeps serving, where several
+   * served), just before that write reaches Cloud Run. A case arms its fault there, so that this
+   * write, and not another rollout's shift or promotion, is the one refused (a fault rule can only
+   * match the service's name). Cleared once called.
+   */
+  let refuseNextRestore: (() => void) | undefined;
+  const isRestore = (current: ServiceSnapshot, next: TrafficTarget[]): boolean => {
+    const before = Object.entries(trafficMap(current.traffic, current.latestReadyRevision));
+    const after = Object.keys(trafficMap(next, current.latestReadyRevision));
+    const largest = before.sort((x, y) => y[1] - x[1])[0]?.[0];
+    return before.length > 1 && after.length === 1 && after[0] === largest;
+  };
+  const wrapRouter = (router: TrafficRouter): TrafficRouter => ({
+    ...router,
+    setTraffic: async (ref, plan, opts) => {
+      if (refuseNextRestore && ref.service === 'api' && ref.region === CANARY) {
+        const current = await router.getService(ref);
+        if (current && isRestore(current, plan(current))) {
+          refuseNextRestore();
+          refuseNextRestore = undefined;
+        }
+      }
+      return router.setTraffic(ref, plan, opts);
+    },
+  });
   beforeAll(async () => {
     cloud = await startLocalCloud({
+      wrapRouter,
       projectId: 'e2e-recovery',
       policyFile,
       speed: 40,
@@ -230,13 +260,21 @@ describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
     const older = start(`${API}:older`, inFirstStep);
     const a = await older.rollout;
     // The newer rollout's first attempt to restore the older one's split fails; its deploy is retried.
-    const off = cloud.faults.add({
-      at: 'run.UpdateService',
-      effect: 'error',
-      code: 14,
-      subject: /locations\/us-central1\/services\/api$/,
-      times: 1,
-    });
+    // Armed by that restore itself: armed now, the older rollout's own next shift could take it.
+    let off = (): void => undefined;
+    let armed = false;
+    // The count is the whole suite's: an earlier case's UpdateService faults are in it too.
+    const refusedBefore = cloud.faults.counts['run.UpdateService:error'] ?? 0;
+    refuseNextRestore = () => {
+      armed = true;
+      off = cloud.faults.add({
+        at: 'run.UpdateService',
+        effect: 'error',
+        code: 14,
+        subject: /locations\/us-central1\/services\/api$/,
+        times: 1,
+      });
+    };
     try {
       const { rollouts } = await simulate({
         policyFile,
@@ -246,7 +284,8 @@ describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
         ratePerSecond: 40,
         rolloutTimeoutMs: 120_000,
       });
-      expect(cloud.faults.counts['run.UpdateService:error']).toBeGreaterThanOrEqual(1);
+      expect(armed).toBe(true);
+      expect(cloud.faults.counts['run.UpdateService:error'] - refusedBefore).toBe(1);
       const b = rollouts[0];
       expect({ status: b.status, reason: b.reason }).toEqual({
         status: 'PROMOTED',
@@ -257,6 +296,7 @@ describeWithEmulators('recovery by the stuck-rollout sweeper', () => {
       expect(old.regions[CANARY]).toMatchObject({ status: 'ROLLED_BACK', reason: `superseded by ${b.id}` });
       expect(await servingIn('api', CANARY)).toEqual({ [`api-${b.id.slice('api-'.length)}`]: 100 });
     } finally {
+      refuseNextRestore = undefined;
       off();
     }
     await older.done;
