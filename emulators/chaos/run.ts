@@ -82,6 +82,7 @@ export interface ChaosOptions {
   onlyApproval?: number;
   /** Divides workflow sleeps: 60 makes a 2-minute bake last 2 s. */
   speed?: number;
+  /** Every liveness wait of a scenario (default SCENARIO_TIMEOUT_MS). */
   scenarioTimeoutMs?: number;
   reuseGoogleEmulators?: boolean;
   projectId?: string;
@@ -356,6 +357,16 @@ function tally(xs: string[]): Record<string, number> {
   return out;
 }
 
+/**
+ * How long a scenario may take to reach each point it waits for. These waits only find a rollout
+ * or run that never ends (the `settled` invariant); no safety invariant depends on them. Idle, the
+ * CI suite's chaos run takes about 90 s and a wait a few seconds; beside the other suites on 2
+ * cores it took 205 s, and a 60 s wait for a job verification to start ran out (stop 24), taking
+ * the next scenario on the same job with it. So the deadline is generous: a hang is still caught.
+ */
+const SCENARIO_TIMEOUT_MS = 240_000;
+const scenarioTimeout = (ctx: Context): number => ctx.opts.scenarioTimeoutMs ?? SCENARIO_TIMEOUT_MS;
+
 /** A job's runs or image rollouts have all ended (there is at least one). */
 const allEnded = (records: ReadonlyArray<{ status: string }>): boolean =>
   records.length > 0 && records.every((r) => r.status === 'SUCCEEDED' || r.status === 'FAILED');
@@ -367,7 +378,7 @@ function untilAllEnded(
   what: string,
 ): Promise<true> {
   return waitFor(async () => allEnded(await records()), {
-    timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
+    timeoutMs: scenarioTimeout(ctx),
     intervalMs: 300,
     what,
   });
@@ -379,16 +390,16 @@ async function killExecution(
   driving: () => Promise<{ executionName?: string } | undefined>,
   what: string,
 ): Promise<void> {
-  const record = await waitFor(driving, { timeoutMs: 60_000, intervalMs: 200, what });
+  const record = await waitFor(driving, { timeoutMs: scenarioTimeout(ctx), intervalMs: 200, what });
   await ctx.workflowExecutions.cancelExecution({ name: record.executionName! });
 }
 
-/** A job scenario that did not end in time, or whose driving failed: the `settled` violation. */
-function unsettled(ctx: Context, job: string, label: string, err: Error): void {
+/** A job scenario that did not end in time, or whose driving failed: the `settled` violation, with where its records stand. */
+function unsettled(ctx: Context, job: string, label: string, err: Error, records: unknown[]): void {
   ctx.violations.push({
     invariant: 'settled',
     subject: job,
-    detail: err.message,
+    detail: `${err.message}; records: ${JSON.stringify(records).slice(0, 2000)}`,
     scenario: label,
     replay: replayCommand(ctx),
   });
@@ -635,7 +646,7 @@ async function runScenario(
         return settled(ctx, service, digests, ids);
       },
       {
-        timeoutMs: ctx.opts.scenarioTimeoutMs ?? 150_000,
+        timeoutMs: scenarioTimeout(ctx),
         intervalMs: 300,
         what: `${label} to settle`,
       },
@@ -727,7 +738,7 @@ async function runApprovalScenario(ctx: Context, service: string, index: number)
       waitFor(
         async () => (await rolloutsNow([digests[n]])).find((r) => waitingGate(r) || isTerminal(r.status)),
         {
-          timeoutMs: 90_000,
+          timeoutMs: scenarioTimeout(ctx),
           intervalMs: 200,
           what: `${service}: rollout ${n + 1} at its gate`,
         },
@@ -827,7 +838,11 @@ async function untilFirstStep(ctx: Context, service: string, digest: string): Pr
       (await rolloutsOf(ctx, service, [digest])).find((r) =>
         Object.values(r.regions).some((g) => g.steps.length > 0 || !isRegionBusy(g.status)),
       ),
-    { timeoutMs: 60_000, intervalMs: 200, what: `${service}@${digest.slice(7, 19)} in its first step` },
+    {
+      timeoutMs: scenarioTimeout(ctx),
+      intervalMs: 200,
+      what: `${service}@${digest.slice(7, 19)} in its first step`,
+    },
   );
 }
 
@@ -893,7 +908,7 @@ async function runJobScenario(ctx: Context, job: string, index: number): Promise
     }
     await untilAllEnded(ctx, runsOf, `${label} to finish`);
   } catch (err) {
-    unsettled(ctx, job, label, err as Error);
+    unsettled(ctx, job, label, err as Error, await runsOf());
   } finally {
     for (const off of disarm) off();
   }
@@ -959,7 +974,7 @@ async function runJobImageScenario(ctx: Context, job: string, index: number): Pr
     }
     await untilAllEnded(ctx, recordsOf, `${label} to end`);
   } catch (err) {
-    unsettled(ctx, job, label, err as Error);
+    unsettled(ctx, job, label, err as Error, await recordsOf());
   } finally {
     for (const off of disarm) off();
   }
