@@ -122,22 +122,25 @@ describe('against a local actions server', () => {
   test('rollout: a wave runs at most plan.maxParallelRegions regions at once and reports them in wave order', async () => {
     let inFlight = 0;
     let maxInFlight = 0;
+    let answered = 0;
     const held: (() => void)[] = [];
     const limit = 2;
+    const regions = ['r1', 'r2', 'r3', 'r4', 'r5'];
     handle = (req, _body, res) => {
       if (req.url !== '/deploy') return json(res, 200, req.url === '/smoke' ? { passed: true } : {});
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      const release = (): void => {
+      held.push(() => {
         inFlight--;
+        answered++;
         json(res, 200, { outcome: 'deployed', stable: null });
-      };
-      held.push(release);
-      // Hold deploys until `limit` are in flight, so an engine that allowed more would show it.
-      if (held.length >= limit) held.splice(0).forEach((r) => r());
-      else setTimeout(() => held.splice(0).forEach((r) => r()), 200);
+      });
+      // Every deploy is held until `limit` are in flight (or the last ones of the wave are), so a
+      // correct engine reaches exactly `limit` however slow the machine; no timer decides that.
+      // The release then waits a moment, so the deploy an engine over its limit would send shows.
+      if (held.length >= limit || answered + held.length === regions.length)
+        setTimeout(() => held.splice(0).forEach((release) => release()), 100);
     };
-    const regions = ['r1', 'r2', 'r3', 'r4', 'r5'];
     const run = await runSubworkflow('rollout', 'run_wave', {
       plan: { rolloutId: 'ro1', maxParallelRegions: limit, steps: [], hold: false },
       wave: { regions },
