@@ -162,8 +162,12 @@ test('an etag conflict between read and write is retried on a fresh read, keepin
     },
     { timeoutMs: 5000 },
   );
-  expect(seenEtags).toHaveLength(2);
-  expect(seenEtags[1]).not.toBe(seenEtags[0]);
+  // Retried on a fresh read. The other client's change is reconciled a moment later (readyDelayMs),
+  // which changes the etag once more: when that lands between the retry's read and write (a loaded
+  // machine), a third read is right too.
+  expect(seenEtags.length).toBeGreaterThanOrEqual(2);
+  expect(seenEtags.length).toBeLessThanOrEqual(3);
+  expect(new Set(seenEtags).size).toBe(seenEtags.length);
   expect(result.tagUrls.pinned).toBeDefined();
   const [svc] = await h.services.getService({ name: serviceName('conflict') });
   expect(svc.labels).toEqual({ owner: 'someone-else' });
