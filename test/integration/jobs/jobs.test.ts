@@ -41,10 +41,15 @@ const REGION = 'us-central1';
 const SA = 'glidepath-workflows@test.iam.gserviceaccount.com';
 const OIDC_SECRET = 'jobs-test-secret';
 const SCHEDULER_SA = 'glidepath-scheduler@test.iam.gserviceaccount.com';
-/** Pub/Sub's own minimum is 10 s; Google's emulator takes less, and the check below waits that much less. */
-const ACK_DEADLINE_SECONDS = 2;
+/**
+ * Pub/Sub's own minimum (pubsub.proto, Subscription.ack_deadline_seconds: "The minimum custom
+ * deadline you can specify is 10 seconds"). Google's emulator takes less, but at 2 s a handler
+ * slowed down by a loaded machine was redelivered: a real redelivery, which then read as a failed
+ * "exactly one delivery" check or as the outcome of a duplicate.
+ */
+const ACK_DEADLINE_SECONDS = 10;
 /** A push unanswered for the ack deadline, or refused (redelivered at once: minimum backoff 0), shows up by then. */
-const REDELIVERY_WINDOW_MS = 2 * ACK_DEADLINE_SECONDS * 1000;
+const REDELIVERY_WINDOW_MS = ACK_DEADLINE_SECONDS * 1000 + 3000;
 /** A 30 s backoff sleeps 0.6 s; a 10 s status poll 0.2 s. */
 const SLEEP_SCALE = 50;
 const JOB_IDS = [
