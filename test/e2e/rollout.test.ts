@@ -16,6 +16,7 @@ import { localClientOptions } from '../../functions/shared/endpoint';
 import { abort } from '../../functions/usecases/rollout';
 import { rolloutDeps } from '../../functions/actions/rollout';
 import { runtime } from '../../functions/entry/runtime';
+import type { TrafficRouter } from '../../functions/ports';
 
 const fixtures = join(__dirname, '../fixtures/e2e');
 const policyFile = join(fixtures, 'policy.yaml');
@@ -27,8 +28,22 @@ const ALL = ['us-central1', 'europe-west1', 'asia-southeast1'];
 describeWithEmulators('rollout end to end on the local cloud', () => {
   let cloud: LocalCloud;
   let services: ServicesClient;
+  /** While set, traffic writes that promote (LATEST at 100%) wait for it to resolve; all else passes. */
+  let promotionsHeld: Promise<void> | undefined;
+  const wrapRouter = (router: TrafficRouter): TrafficRouter => ({
+    ...router,
+    setTraffic: async (ref, plan, opts) => {
+      const held = promotionsHeld;
+      if (held) {
+        const current = await router.getService(ref);
+        if (current && plan(current).some((t) => t.type === 'LATEST' && t.percent === 100)) await held;
+      }
+      return router.setTraffic(ref, plan, opts);
+    },
+  });
   beforeAll(async () => {
     cloud = await startLocalCloud({
+      wrapRouter,
       projectId: 'e2e-rollout',
       policyFile,
       speed: 40,
@@ -190,7 +205,28 @@ describeWithEmulators('rollout end to end on the local cloud', () => {
   }, 120_000);
 
   it('supersedes a running rollout: one candidate per region, the newer image wins', async () => {
-    const { rollouts } = await run([`${API}:v3`, `${API}:v4`], true);
+    // The older rollout may not promote before the newer image's intake has superseded it: on a
+    // stalled machine it once did (its steps take seconds at 40×), and nothing was superseded.
+    let release = (): void => undefined;
+    promotionsHeld = new Promise((resolve) => (release = resolve));
+    const running = run([`${API}:v3`, `${API}:v4`], true);
+    running.catch(() => undefined); // awaited below; a failure meanwhile is reported there
+    try {
+      await waitFor(
+        async () => {
+          const q = await cloud.firestore
+            .collection('rollouts')
+            .where('digest', '==', digestOf(`${API}:v3`))
+            .get();
+          return q.docs[0]?.data().status === 'SUPERSEDED';
+        },
+        { timeoutMs: 120_000, what: 'the older rollout to be superseded' },
+      );
+    } finally {
+      promotionsHeld = undefined;
+      release();
+    }
+    const { rollouts } = await running;
     const [old, next] = rollouts;
     expect(old.status).toBe('SUPERSEDED');
     expect({ status: next.status, reason: next.reason }).toEqual({
