@@ -268,10 +268,31 @@ export async function admitRunning(
   extra: Partial<RolloutPlan> = {},
   executionName = EXECUTION,
 ): Promise<RolloutRecord> {
-  const p = plan(id, extra);
+  await admit(w, plan(id, extra), 'supersede', 'started');
+  await w.store.recordExecution(id, executionName, w.now());
+  return (await w.store.getRollout(id))!;
+}
+
+/** Admits rollout `id` of another image, `digest`, queued behind the service's running rollout. */
+export async function admitQueued(w: World, id: string, digest: string): Promise<RolloutRecord> {
+  await admit(
+    w,
+    plan(id, { digest, image: `us-docker.pkg.dev/${PROJECT}/apps/api@${digest}` }),
+    'queue',
+    'queued',
+  );
+  return (await w.store.getRollout(id))!;
+}
+
+async function admit(
+  w: World,
+  p: RolloutPlan,
+  onNewImage: 'supersede' | 'queue',
+  expected: 'started' | 'queued',
+): Promise<void> {
   const admission = await w.store.admit({
     rollout: {
-      id,
+      id: p.rolloutId,
       service: 'api',
       project: PROJECT,
       image: p.image,
@@ -279,14 +300,13 @@ export async function admitRunning(
       source: 'gcr',
       plan: { ...p },
     },
-    dedupKey: `key-${id}`,
-    onNewImage: 'supersede',
+    dedupKey: `key-${p.rolloutId}`,
+    onNewImage,
     now: w.now(),
     dedupTtlSeconds: 3600,
   });
-  if (admission.kind !== 'started') throw new Error(`expected the rollout to start, got ${admission.kind}`);
-  await w.store.recordExecution(id, executionName, w.now());
-  return (await w.store.getRollout(id))!;
+  if (admission.kind !== expected)
+    throw new Error(`expected rollout ${p.rolloutId} to be ${expected}, got ${admission.kind}`);
 }
 
 /** The traffic of the newest write to Cloud Run. */

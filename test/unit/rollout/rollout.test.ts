@@ -17,6 +17,7 @@ import {
 } from '../../../functions/usecases/rollout';
 import { GlidepathError } from '../../../functions/shared/errors';
 import {
+  admitQueued,
   admitRunning,
   DIGEST,
   EXECUTION,
@@ -324,24 +325,9 @@ describe('promote, rollback, complete, abort', () => {
 
   it('completes once and starts the queued rollout, which then holds the lease', async () => {
     const w = await atFirstStep();
-    const queued = await w.store.admit({
-      rollout: {
-        id: OTHER,
-        service: 'api',
-        project: PROJECT,
-        image: 'img',
-        digest: OTHER_DIGEST,
-        source: 'gcr',
-        plan: { rolloutId: OTHER },
-      },
-      dedupKey: 'other',
-      onNewImage: 'queue',
-      now: w.now(),
-      dedupTtlSeconds: 60,
-    });
-    expect(queued.kind).toBe('queued');
+    const queued = await admitQueued(w, OTHER, OTHER_DIGEST);
     expect(await complete(w.deps, ID, 'ROLLED_BACK', 'FAIL at 10%', 'e1')).toEqual({ status: 'ROLLED_BACK' });
-    expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: OTHER } }]);
+    expect(w.started).toEqual([{ workflow: 'rollout', argument: queued.plan }]);
     expect(await w.store.getRollout(OTHER)).toMatchObject({ status: 'RUNNING' });
     expect(await w.store.getService('api')).toMatchObject({ activeRollout: OTHER, lastFailedDigest: DIGEST });
     expect(await complete(w.deps, ID, 'PROMOTED', 'retried', 'e1')).toEqual({ status: 'ROLLED_BACK' });

@@ -14,6 +14,7 @@ import {
   EXECUTION,
   REGION,
   STABLE,
+  admitQueued,
   admitRunning,
   lastWrite,
   serveStable,
@@ -372,24 +373,9 @@ describe('stopRollout and a queued rollout', () => {
   it('starts the rollout queued behind the one it stops, which then holds the lease', async () => {
     const { w } = setup();
     await admitRunning(w, 'r1');
-    const queued = await w.store.admit({
-      rollout: {
-        id: 'r2',
-        service: 'api',
-        project: 'proj-1',
-        image: 'img',
-        digest: `sha256:${'e'.repeat(64)}`,
-        source: 'gcr',
-        plan: { rolloutId: 'r2' },
-      },
-      dedupKey: 'r2',
-      onNewImage: 'queue',
-      now: w.now(),
-      dedupTtlSeconds: 60,
-    });
-    expect(queued.kind).toBe('queued');
+    const queued = await admitQueued(w, 'r2', `sha256:${'e'.repeat(64)}`);
     await stopRollout(w.deps, 'r1', 'ABORTED', 'aborted by x');
-    expect(w.started).toEqual([{ workflow: 'rollout', argument: { rolloutId: 'r2' } }]);
+    expect(w.started).toEqual([{ workflow: 'rollout', argument: queued.plan }]);
     expect(await w.store.getRollout('r2')).toMatchObject({ status: 'RUNNING' });
     expect(await w.store.getService('api')).toMatchObject({ activeRollout: 'r2' });
   });
@@ -429,21 +415,7 @@ describe('the sweeper, when the rollout-stops message is lost', () => {
   it('settles a lost stop: the rollout queued behind it is started', async () => {
     const { w, deps, published } = setup(['UOPS1']);
     await atFirstStep(w, 'r1');
-    await w.store.admit({
-      rollout: {
-        id: 'r2',
-        service: 'api',
-        project: 'proj-1',
-        image: 'img',
-        digest: `sha256:${'e'.repeat(64)}`,
-        source: 'gcr',
-        plan: { ...(await w.store.getRollout('r1'))!.plan, rolloutId: 'r2' }, // a valid plan: the sweeper reads it
-      },
-      dedupKey: 'r2',
-      onNewImage: 'queue',
-      now: w.now(),
-      dedupTtlSeconds: 60,
-    });
+    await admitQueued(w, 'r2', `sha256:${'e'.repeat(64)}`);
     await handleClick(deps, click('gp_abort', { rolloutId: 'r1' }));
     expect(published).toHaveLength(1); // never delivered
     w.executions.set(EXECUTION, { state: 'CANCELLED' });
