@@ -174,7 +174,7 @@ export async function simulate(opts: SimulationOptions): Promise<SimulationResul
         await cloud.pubsub.topic('gcr').publishMessage({ json: gcrEvent });
         const ended = await waitForJobRollout(cloud, jobRolloutId(job.name, digest), opts);
         // As for services: the record ends before the finish action's lock release and Slack.
-        if (ended.executionName) await cloud.workflows.settled(ended.executionName);
+        if (ended.executionName) await executionEnded(cloud, ended.executionName, ended.id);
         jobResults.push(await summarizeJobRollout(jobs, ended, publishedAt));
         continue;
       }
@@ -345,6 +345,20 @@ async function summarizeJobRollout(
   };
 }
 
+/**
+ * Waits for the workflow execution of a rollout whose record has ended, so that what its last
+ * action does after the record (report, Slack, lock, queued rollout) is there; a minute at most,
+ * so an execution that never ends is reported instead of hanging the simulation.
+ */
+async function executionEnded(cloud: LocalCloud, executionName: string, rolloutId: string): Promise<void> {
+  let ended = false;
+  void cloud.workflows.settled(executionName).then(() => (ended = true));
+  await waitFor(() => ended, {
+    timeoutMs: 60_000,
+    what: `workflow execution ${executionName} to end after rollout ${rolloutId} did`,
+  });
+}
+
 async function readRollout(cloud: LocalCloud, id: string): Promise<RolloutRecord | undefined> {
   const snap = await cloud.firestore.doc(`rollouts/${id}`).get();
   return snap.exists ? RolloutRecord.parse(snap.data()) : undefined;
@@ -449,7 +463,7 @@ async function summarize(
   // rollout): wait for the execution, so callers read all the end left behind. A superseded or
   // aborted execution is not waited for: it may sleep on until its next action is refused.
   if (rollout.executionName && rollout.status !== 'SUPERSEDED' && rollout.status !== 'ABORTED')
-    await cloud.workflows.settled(rollout.executionName);
+    await executionEnded(cloud, rollout.executionName, rollout.id);
   // First: the report is rendered in this process (the local cloud hosts the functions), and
   // while Vega draws, gRPC calls made here would wait on the busy event loop.
   const report = await reportOf(cloud, rollout);
